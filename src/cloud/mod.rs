@@ -1,0 +1,145 @@
+//! The cloud boundary: one small trait per capability the failover needs.
+//!
+//! Each trait has `get_*` methods that only read and `ensure_*` methods that
+//! converge a resource towards a wanted state. `ensure_*` is idempotent: when
+//! the resource is already as wanted it makes no mutating call. Waiting for a
+//! change to settle is not the adapters' job: the executor polls `get_*` until
+//! the step's postcondition holds, so the same waiting, timeouts and journaling
+//! apply to every provider.
+//!
+//! Two implementations exist: [`aws`] (the AWS SDK) and [`sim`] (an in-memory
+//! world with a latency model and seeded faults, used by drills and tests).
+
+pub mod aws;
+mod error;
+pub mod sim;
+mod types;
+
+pub use error::{CloudError, ErrorKind};
+pub use types::*;
+
+use std::future::Future;
+
+/// The result of a cloud call.
+pub type CloudResult<T> = Result<T, CloudError>;
+
+/// RDS: the cross-region read replica and its promotion.
+pub trait Database: Send + Sync {
+    /// Reads one DB instance, `None` when it does not exist.
+    fn get_database(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> impl Future<Output = CloudResult<Option<DatabaseState>>> + Send;
+
+    /// Promotes a read replica to a standalone instance. Makes no call when the
+    /// instance is already standalone.
+    fn ensure_promoted(
+        &self,
+        region: &str,
+        id: &str,
+        fence: &Fence,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+
+    /// The data-loss exposure of the replica: how far behind its source it is.
+    fn database_exposure(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> impl Future<Output = CloudResult<Exposure>> + Send;
+}
+
+/// EKS: the DR cluster's managed node groups.
+pub trait NodeGroups: Send + Sync {
+    /// Reads one node group, `None` when it (or its cluster) does not exist.
+    fn get_node_group(
+        &self,
+        region: &str,
+        cluster: &str,
+        name: &str,
+    ) -> impl Future<Output = CloudResult<Option<NodeGroupState>>> + Send;
+
+    /// Sets the node group's scaling configuration. Makes no call when it
+    /// already has this configuration.
+    fn ensure_scaling(
+        &self,
+        region: &str,
+        cluster: &str,
+        name: &str,
+        scaling: Scaling,
+        fence: &Fence,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+}
+
+/// Route 53: records in hosted zones, and their changes.
+pub trait Dns: Send + Sync {
+    /// Reads the record set `name`/`rtype` in the zone named `zone`
+    /// (`None` when absent). Fails with `NotFound` when the zone is absent.
+    fn get_record(
+        &self,
+        zone: &str,
+        name: &str,
+        rtype: RecordType,
+    ) -> impl Future<Output = CloudResult<Option<Record>>> + Send;
+
+    /// Makes the record equal to `want` in one all-or-nothing change batch
+    /// whose comment names the execution. Returns the change to wait for, or
+    /// `None` when the record was already as wanted and nothing was sent.
+    fn ensure_record(
+        &self,
+        zone: &str,
+        want: &Record,
+        fence: &Fence,
+    ) -> impl Future<Output = CloudResult<Option<ChangeId>>> + Send;
+
+    /// Reads the propagation status of a change.
+    fn get_change(&self, id: &ChangeId) -> impl Future<Output = CloudResult<ChangeStatus>> + Send;
+}
+
+/// ElastiCache: the Global Datastore and its members.
+pub trait Cache: Send + Sync {
+    /// Reads a Global Datastore with its members, `None` when absent.
+    fn get_global_datastore(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = CloudResult<Option<GlobalDatastoreState>>> + Send;
+
+    /// Fails the Global Datastore over so that `member` in `region` becomes
+    /// primary. Makes no call when it already is.
+    fn ensure_primary_member(
+        &self,
+        id: &str,
+        region: &str,
+        member: &str,
+        fence: &Fence,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+
+    /// The data-loss exposure of the member in `region`.
+    fn cache_exposure(
+        &self,
+        id: &str,
+        region: &str,
+    ) -> impl Future<Output = CloudResult<Exposure>> + Send;
+}
+
+/// MSK: the Kafka clusters; clients are switched through DNS, not here.
+pub trait Stream: Send + Sync {
+    /// Reads a cluster by name, `None` when absent.
+    fn get_stream_cluster(
+        &self,
+        region: &str,
+        name: &str,
+    ) -> impl Future<Output = CloudResult<Option<StreamClusterState>>> + Send;
+
+    /// The data-loss exposure of the DR cluster: how far replication lags.
+    fn stream_exposure(
+        &self,
+        region: &str,
+        name: &str,
+    ) -> impl Future<Output = CloudResult<Exposure>> + Send;
+}
+
+/// Everything the failover needs from one cloud.
+pub trait Cloud: Database + NodeGroups + Dns + Cache + Stream {}
+
+impl<T: Database + NodeGroups + Dns + Cache + Stream> Cloud for T {}

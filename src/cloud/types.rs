@@ -1,0 +1,297 @@
+//! Plain values exchanged across the cloud boundary.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Who is acting: every mutating call carries it so that the provider side
+/// can name the execution (Route 53 change comments, EKS request tokens) and,
+/// under consensus, so that a deposed leader's call can be told apart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fence {
+    /// The execution this call belongs to.
+    pub execution_id: String,
+    /// The epoch under which it acts (0 for a local, unreplicated run).
+    pub epoch: u64,
+}
+
+impl Fence {
+    /// A token that is the same for every retry of `step` in this execution,
+    /// usable as an idempotency token (at most 64 characters).
+    pub fn token(&self, step: &str) -> String {
+        let mut token = format!("{}-{}-{}", self.execution_id, self.epoch, step);
+        token.retain(|c| c.is_ascii_alphanumeric() || c == '-');
+        token.truncate(64);
+        token
+    }
+}
+
+/// How much data a failover of one tier would lose, as far as we can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "ms")]
+pub enum Exposure {
+    /// Measured: the replica is this far behind its source.
+    #[serde(with = "millis")]
+    Known(Duration),
+    /// Not measurable; counts as above any RPO.
+    Unknown,
+}
+
+impl fmt::Display for Exposure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Known(d) => write!(f, "{}", crate::duration::fmt(*d)),
+            Self::Unknown => f.write_str("unknown"),
+        }
+    }
+}
+
+mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+/// A DB instance as RDS describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseState {
+    /// The instance identifier.
+    pub id: String,
+    /// RDS's status string (`available`, `modifying`, ...).
+    pub status: String,
+    /// The instance it replicates from, `None` once standalone.
+    pub replica_source: Option<String>,
+}
+
+impl DatabaseState {
+    /// Whether the instance is available for connections.
+    pub fn is_available(&self) -> bool {
+        self.status == "available"
+    }
+
+    /// Whether the instance is a standalone, available primary.
+    pub fn is_promoted(&self) -> bool {
+        self.is_available() && self.replica_source.is_none()
+    }
+}
+
+/// A node group's scaling configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scaling {
+    /// Minimum size.
+    pub min: u32,
+    /// Desired size.
+    pub desired: u32,
+    /// Maximum size.
+    pub max: u32,
+}
+
+impl fmt::Display for Scaling {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "min {} / desired {} / max {}",
+            self.min, self.desired, self.max
+        )
+    }
+}
+
+/// An EKS managed node group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeGroupState {
+    /// The node group name.
+    pub name: String,
+    /// EKS's status string (`ACTIVE`, `UPDATING`, ...).
+    pub status: String,
+    /// The current scaling configuration.
+    pub scaling: Scaling,
+}
+
+impl NodeGroupState {
+    /// Whether the node group is ACTIVE with exactly this configuration.
+    pub fn is_at(&self, want: Scaling) -> bool {
+        self.status == "ACTIVE" && self.scaling == want
+    }
+}
+
+/// The DNS record types drctl manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RecordType {
+    /// An address record (here always an alias to a load balancer).
+    A,
+    /// A canonical name record.
+    #[serde(rename = "CNAME")]
+    Cname,
+}
+
+impl fmt::Display for RecordType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::A => "A",
+            Self::Cname => "CNAME",
+        })
+    }
+}
+
+/// What a record points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordTarget {
+    /// A Route 53 alias (type A) to another AWS name, such as an ALB.
+    Alias {
+        /// The target's DNS name.
+        dns_name: String,
+        /// The target's hosted zone id (the ALB's canonical zone).
+        hosted_zone_id: String,
+    },
+    /// A CNAME with a TTL.
+    Cname {
+        /// The canonical name.
+        value: String,
+        /// The record's TTL in seconds.
+        ttl: u32,
+    },
+}
+
+/// A record set: name, type and target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The fully qualified name, without the trailing dot.
+    pub name: String,
+    /// What it points at.
+    pub target: RecordTarget,
+}
+
+impl Record {
+    /// The record type implied by the target.
+    pub fn rtype(&self) -> RecordType {
+        match self.target {
+            RecordTarget::Alias { .. } => RecordType::A,
+            RecordTarget::Cname { .. } => RecordType::Cname,
+        }
+    }
+
+    /// Whether two records point at the same place. DNS names compare without
+    /// case and without a trailing dot, as Route 53 does.
+    pub fn points_like(&self, other: &Record) -> bool {
+        fn norm(s: &str) -> String {
+            s.trim_end_matches('.').to_ascii_lowercase()
+        }
+        norm(&self.name) == norm(&other.name)
+            && match (&self.target, &other.target) {
+                (
+                    RecordTarget::Alias {
+                        dns_name: a,
+                        hosted_zone_id: za,
+                    },
+                    RecordTarget::Alias {
+                        dns_name: b,
+                        hosted_zone_id: zb,
+                    },
+                ) => norm(a) == norm(b) && za == zb,
+                (
+                    RecordTarget::Cname { value: a, ttl: ta },
+                    RecordTarget::Cname { value: b, ttl: tb },
+                ) => norm(a) == norm(b) && ta == tb,
+                _ => false,
+            }
+    }
+}
+
+/// A Route 53 change id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChangeId(pub String);
+
+impl fmt::Display for ChangeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The propagation state of a Route 53 change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChangeStatus {
+    /// Not yet applied on every Route 53 server.
+    Pending,
+    /// Applied everywhere.
+    InSync,
+}
+
+/// The role of a Global Datastore member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberRole {
+    /// Accepts writes.
+    Primary,
+    /// Read-only copy.
+    Secondary,
+}
+
+/// One replication group in a Global Datastore.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheMember {
+    /// The replication group id.
+    pub replication_group_id: String,
+    /// The member's region.
+    pub region: String,
+    /// Primary or secondary.
+    pub role: MemberRole,
+    /// ElastiCache's member status (`associated`, ...).
+    pub status: String,
+}
+
+/// A Global Datastore as ElastiCache describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalDatastoreState {
+    /// The global replication group id.
+    pub id: String,
+    /// ElastiCache's status (`available`, `modifying`, `primary-only`, ...).
+    pub status: String,
+    /// Its members.
+    pub members: Vec<CacheMember>,
+}
+
+impl GlobalDatastoreState {
+    /// The member with this replication group id.
+    pub fn member(&self, replication_group_id: &str) -> Option<&CacheMember> {
+        self.members
+            .iter()
+            .find(|m| m.replication_group_id == replication_group_id)
+    }
+
+    /// Whether `member` is primary and the datastore is no longer modifying.
+    pub fn has_primary(&self, member: &str) -> bool {
+        self.status == "available"
+            && self
+                .member(member)
+                .is_some_and(|m| m.role == MemberRole::Primary)
+    }
+}
+
+/// An MSK cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamClusterState {
+    /// The cluster name.
+    pub name: String,
+    /// The cluster ARN.
+    pub arn: String,
+    /// MSK's state (`ACTIVE`, `CREATING`, ...).
+    pub state: String,
+    /// The bootstrap broker hosts (without ports), sorted; empty when MSK gives none.
+    pub bootstrap_hosts: Vec<String>,
+}
+
+impl StreamClusterState {
+    /// Whether the cluster is ACTIVE.
+    pub fn is_active(&self) -> bool {
+        self.state == "ACTIVE"
+    }
+}

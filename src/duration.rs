@@ -1,0 +1,69 @@
+//! Durations as people write them in policies and flags: `90s`, `15m`, `4h`.
+
+use std::time::Duration;
+
+/// Parses `90s`, `15m`, `4h`, `1h30m` (via `humantime`). Zero is allowed
+/// here; callers that need a positive value check for it.
+pub fn parse(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.starts_with('-') {
+        return Err(format!(
+            "{text:?} is negative; expected a positive duration like 90s, 15m or 4h"
+        ));
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?} is not a duration ({e}); expected one like 90s, 15m or 4h"))
+}
+
+/// Formats a duration for people: `4h`, `15m`, `3m 12s`, `850ms`.
+pub fn fmt(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        return format!("{}ms", d.as_millis());
+    }
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = Vec::new();
+    if h > 0 {
+        out.push(format!("{h}h"));
+    }
+    if m > 0 {
+        out.push(format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push(format!("{s}s"));
+    }
+    out.join(" ")
+}
+
+/// A clap value parser for duration flags.
+pub fn parse_flag(text: &str) -> Result<Duration, String> {
+    parse(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_units_policies_use() {
+        assert_eq!(parse("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse("4h").unwrap(), Duration::from_secs(4 * 3600));
+        assert_eq!(parse("1h30m").unwrap(), Duration::from_secs(5400));
+    }
+
+    #[test]
+    fn rejects_negative_and_garbage() {
+        assert!(parse("-5m").unwrap_err().contains("negative"));
+        assert!(parse("soon").unwrap_err().contains("not a duration"));
+        assert!(parse("15").is_err());
+    }
+
+    #[test]
+    fn formats_compactly() {
+        assert_eq!(fmt(Duration::from_secs(4 * 3600)), "4h");
+        assert_eq!(fmt(Duration::from_secs(192)), "3m 12s");
+        assert_eq!(fmt(Duration::from_millis(850)), "850ms");
+        assert_eq!(fmt(Duration::ZERO), "0ms");
+    }
+}

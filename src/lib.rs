@@ -1,0 +1,27 @@
+//! drctl: a disaster-recovery and failover controller for an AWS platform
+//! that runs active in one region and passive in another.
+//!
+//! # Layout
+//!
+//! - [`policy`]: YAML → raw serde types → a validated [`policy::Policy`],
+//!   every problem reported at once.
+//! - [`cloud`]: one small trait per capability (database, node groups, DNS,
+//!   cache, stream), with the AWS SDK adapters in [`cloud::aws`] and the
+//!   simulated cloud in [`cloud::sim`].
+//! - [`plan`]: pure: (policy, observed state) → the failover plan, a DAG.
+//! - [`execute`]: runs the plan: parallel where independent, each step
+//!   check → act → verify, journaled, resumable.
+//! - [`report`]: the execution report (text and JSON), critical path, RTO and RPO.
+//! - [`chaos`]: chaos scenarios: faults in the simulated cloud and the
+//!   outcome they must lead to.
+//! - [`duration`]: durations as people write them (`90s`, `15m`, `4h`).
+//!
+//! The `drctl` binary (`src/bin/drctl.rs`) is a thin command line over these.
+
+pub mod chaos;
+pub mod cloud;
+pub mod duration;
+pub mod execute;
+pub mod plan;
+pub mod policy;
+pub mod report;

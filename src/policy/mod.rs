@@ -1,0 +1,249 @@
+//! Policies: what is protected, and the objectives a failover must meet.
+//!
+//! A policy file goes through two stages. [`raw`] reads the YAML into plain
+//! serde types, recording every unknown field; [`validate`] turns those into
+//! a [`Policy`] whose values are checked and typed, collecting every problem
+//! before reporting. [`load`] ties the two together. The same function serves
+//! `drctl policy validate`, every command that takes `--policy`, and the chaos
+//! runner, so a policy that validates is a policy every command accepts.
+
+mod load;
+mod raw;
+mod validate;
+
+pub use load::{load, parse};
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::cloud::Scaling;
+
+/// The default policy path, relative to the working directory.
+pub const DEFAULT_POLICY: &str = "policies/emr-platform.yaml";
+
+/// A validated policy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Policy {
+    /// The policy's name; also names its journal.
+    pub name: String,
+    /// Free text for people.
+    pub description: Option<String>,
+    /// Where the policy was read from.
+    pub source: PathBuf,
+    /// The three sites.
+    pub regions: Regions,
+    /// Recovery time objective: the longest a failover may take.
+    #[serde(with = "secs")]
+    pub rto: Duration,
+    /// Recovery point objective: the most data a failover may lose.
+    #[serde(with = "secs")]
+    pub rpo: Duration,
+    /// How failure of the primary is detected.
+    pub detection: Detection,
+    /// Whether a confirmed failure starts a failover on its own.
+    pub mode: Mode,
+    /// How steps are driven.
+    pub execution: ExecutionSettings,
+    /// The protected resources, per tier.
+    pub tiers: Tiers,
+}
+
+/// Primary, secondary and witness regions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Regions {
+    /// The active region in normal operation.
+    pub primary: String,
+    /// The DR region a failover moves to.
+    pub secondary: String,
+    /// The tie-breaker site; never runs the platform.
+    pub witness: String,
+}
+
+/// Detection settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Detection {
+    /// Time between probes.
+    #[serde(with = "secs")]
+    pub probe_interval: Duration,
+    /// How long one probe may take.
+    #[serde(with = "secs")]
+    pub probe_timeout: Duration,
+    /// Failed probes in a row before a site calls the primary down.
+    pub consecutive_failures: u32,
+}
+
+/// Whether failover is automatic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// A confirmed failure starts the failover.
+    Automatic,
+    /// A confirmed failure recommends a failover; an operator confirms it.
+    Manual,
+}
+
+/// How the executor drives steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExecutionSettings {
+    /// Time between two reads of a step's postcondition while waiting.
+    #[serde(with = "secs")]
+    pub poll_interval: Duration,
+    /// The longest one step may wait for its postcondition.
+    #[serde(with = "secs")]
+    pub step_timeout: Duration,
+}
+
+/// The protected resources. A tier left out of the policy is not failed over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tiers {
+    /// RDS PostgreSQL with a cross-region read replica.
+    pub database: Option<DatabaseTier>,
+    /// The DR EKS cluster's node groups.
+    pub node_groups: Option<NodeGroupTier>,
+    /// ElastiCache Global Datastore.
+    pub cache: Option<CacheTier>,
+    /// MSK with a replicated DR cluster.
+    pub stream: Option<StreamTier>,
+    /// The public record that sends traffic to the active region.
+    pub dns: Option<DnsTier>,
+}
+
+/// The database tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatabaseTier {
+    /// The primary instance (in the primary region).
+    pub primary: String,
+    /// The cross-region read replica (in the secondary region).
+    pub replica: String,
+}
+
+/// The node-group tier: the DR cluster and the size each group must reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeGroupTier {
+    /// The DR EKS cluster.
+    pub cluster: String,
+    /// The node groups, in policy order.
+    pub groups: Vec<NodeGroupTarget>,
+}
+
+/// One node group and its production size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeGroupTarget {
+    /// The node group name.
+    pub name: String,
+    /// The scaling configuration to reach on failover.
+    pub scaling: Scaling,
+}
+
+/// The cache tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CacheTier {
+    /// The Global Datastore id.
+    pub global_datastore: String,
+    /// The member replication group in the primary region.
+    pub primary_member: String,
+    /// The member replication group in the secondary region.
+    pub dr_member: String,
+}
+
+/// The stream tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StreamTier {
+    /// The MSK cluster in the primary region.
+    pub primary_cluster: String,
+    /// The MSK cluster in the secondary region, fed by the replicator.
+    pub dr_cluster: String,
+    /// The private record clients use as their bootstrap address.
+    pub client_record: ClientRecord,
+}
+
+/// A record clients resolve to find the stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClientRecord {
+    /// The hosted zone that holds it.
+    pub zone: String,
+    /// The record name.
+    pub name: String,
+    /// The TTL to set.
+    pub ttl: u32,
+}
+
+/// The traffic tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DnsTier {
+    /// The public hosted zone.
+    pub zone: String,
+    /// The record to flip.
+    pub record: String,
+    /// The alias target in the primary region.
+    pub primary: AliasTarget,
+    /// The alias target in the secondary region.
+    pub secondary: AliasTarget,
+}
+
+/// An alias target: a load balancer's name and canonical hosted zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AliasTarget {
+    /// The load balancer's DNS name.
+    pub dns_name: String,
+    /// Its canonical hosted zone id.
+    pub hosted_zone_id: String,
+}
+
+/// Every problem found in one policy file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct PolicyError {
+    /// The file the problems are in.
+    pub file: PathBuf,
+    /// The problems, in the order found.
+    pub problems: Vec<Problem>,
+}
+
+/// One problem: where, what was there, what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The field path, for example `tiers.node_groups.groups[1].min`.
+    pub path: String,
+    /// What the field held, when there is a value to show.
+    pub value: Option<String>,
+    /// What was expected.
+    pub expected: String,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "{}: {n} problem{}",
+            self.file.display(),
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            write!(f, "\n  {}: {}", self.file.display(), p)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.expected)?;
+        if let Some(v) = &self.value {
+            write!(f, " (got {v})")?;
+        }
+        Ok(())
+    }
+}
+
+mod secs {
+    use serde::Serializer;
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::duration::fmt(*d))
+    }
+}

@@ -1,0 +1,113 @@
+//! Stage one: the policy file as written, in plain serde types.
+//!
+//! Values that need checking (durations, sizes, modes) stay strings or wide
+//! integers here, so that stage two can report every bad value at once rather
+//! than stopping at the first one serde meets. Unknown fields are collected
+//! by the loader (see `load.rs`) and reported as errors too.
+
+use serde::Deserialize;
+
+/// The whole policy file.
+#[derive(Debug, Deserialize)]
+pub struct RawPolicy {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub regions: Option<RawRegions>,
+    pub objectives: Option<RawObjectives>,
+    pub detection: Option<RawDetection>,
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub execution: RawExecution,
+    pub tiers: Option<RawTiers>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawRegions {
+    pub primary: Option<String>,
+    pub secondary: Option<String>,
+    pub witness: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawObjectives {
+    pub rto: Option<String>,
+    pub rpo: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawDetection {
+    pub probe_interval: Option<String>,
+    pub probe_timeout: Option<String>,
+    pub consecutive_failures: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawExecution {
+    pub poll_interval: Option<String>,
+    pub step_timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawTiers {
+    pub database: Option<RawDatabase>,
+    pub node_groups: Option<RawNodeGroups>,
+    pub cache: Option<RawCache>,
+    pub stream: Option<RawStream>,
+    pub dns: Option<RawDns>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawDatabase {
+    pub primary: Option<String>,
+    pub replica: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawNodeGroups {
+    pub cluster: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<RawNodeGroup>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawNodeGroup {
+    pub name: Option<String>,
+    pub min: Option<i64>,
+    pub desired: Option<i64>,
+    pub max: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawCache {
+    pub global_datastore: Option<String>,
+    pub primary_member: Option<String>,
+    pub dr_member: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawStream {
+    pub primary_cluster: Option<String>,
+    pub dr_cluster: Option<String>,
+    pub client_record: Option<RawClientRecord>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawClientRecord {
+    pub zone: Option<String>,
+    pub name: Option<String>,
+    pub ttl: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawDns {
+    pub zone: Option<String>,
+    pub record: Option<String>,
+    pub primary: Option<RawAlias>,
+    pub secondary: Option<RawAlias>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawAlias {
+    pub alias: Option<String>,
+    pub hosted_zone_id: Option<String>,
+}

@@ -1,0 +1,459 @@
+//! Stage two: raw values → a checked [`Policy`], every problem collected.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::raw::*;
+use super::*;
+use crate::cloud::Scaling;
+
+/// Collects problems while building a policy.
+pub(super) struct Validator {
+    problems: Vec<Problem>,
+}
+
+impl Validator {
+    pub(super) fn new(problems: Vec<Problem>) -> Self {
+        Self { problems }
+    }
+
+    pub(super) fn into_problems(self) -> Vec<Problem> {
+        self.problems
+    }
+
+    fn problem(
+        &mut self,
+        path: impl Into<String>,
+        value: Option<String>,
+        expected: impl Into<String>,
+    ) {
+        self.problems.push(Problem {
+            path: path.into(),
+            value,
+            expected: expected.into(),
+        });
+    }
+
+    fn required<T>(&mut self, path: &str, v: Option<T>, what: &str) -> Option<T> {
+        if v.is_none() {
+            self.problem(path, None, format!("required: {what}"));
+        }
+        v
+    }
+
+    fn name(&mut self, path: &str, v: Option<String>, what: &str) -> Option<String> {
+        let s = self.required(path, v, what)?;
+        if s.trim().is_empty() || s.chars().any(char::is_whitespace) {
+            self.problem(
+                path,
+                Some(format!("{s:?}")),
+                format!("{what}, without spaces"),
+            );
+            return None;
+        }
+        Some(s)
+    }
+
+    fn region(&mut self, path: &str, v: Option<String>) -> Option<String> {
+        let s = self.required(path, v, "an AWS region such as us-east-1")?;
+        let parts: Vec<&str> = s.split('-').collect();
+        let ok = parts.len() >= 3
+            && parts[0].len() == 2
+            && parts.iter().all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            })
+            && parts
+                .last()
+                .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+        if !ok {
+            self.problem(
+                path,
+                Some(format!("{s:?}")),
+                "an AWS region such as us-east-1",
+            );
+            return None;
+        }
+        Some(s)
+    }
+
+    fn positive(
+        &mut self,
+        path: &str,
+        v: Option<String>,
+        default: Option<Duration>,
+    ) -> Option<Duration> {
+        let Some(text) = v else {
+            if default.is_none() {
+                self.problem(path, None, "required: a duration like 90s, 15m or 4h");
+            }
+            return default;
+        };
+        match crate::duration::parse(&text) {
+            Ok(d) if d.is_zero() => {
+                self.problem(path, Some(format!("{text:?}")), "a duration above zero");
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.problem(path, Some(format!("{text:?}")), e);
+                None
+            }
+        }
+    }
+
+    fn count(&mut self, path: &str, v: Option<i64>, min: i64, max: i64) -> Option<u32> {
+        let n = self.required(path, v, &format!("a whole number from {min} to {max}"))?;
+        if !(min..=max).contains(&n) {
+            self.problem(
+                path,
+                Some(n.to_string()),
+                format!("a whole number from {min} to {max}"),
+            );
+            return None;
+        }
+        Some(n as u32)
+    }
+
+    pub(super) fn policy(&mut self, raw: RawPolicy, source: &Path) -> Option<Policy> {
+        let name = self.name("name", raw.name, "a policy name");
+        let regions = self.regions(raw.regions);
+        let (rto, rpo) = self.objectives(raw.objectives);
+        let detection = self.detection(raw.detection);
+        let mode = match raw.mode.as_deref() {
+            Some("automatic") => Some(Mode::Automatic),
+            Some("manual") => Some(Mode::Manual),
+            other => {
+                self.problem(
+                    "mode",
+                    other.map(|m| format!("{m:?}")),
+                    "automatic or manual",
+                );
+                None
+            }
+        };
+        let execution = self.execution(raw.execution);
+        let tiers = self.tiers(raw.tiers);
+        Some(Policy {
+            name: name?,
+            description: raw.description,
+            source: source.to_path_buf(),
+            regions: regions?,
+            rto: rto?,
+            rpo: rpo?,
+            detection: detection?,
+            mode: mode?,
+            execution: execution?,
+            tiers: tiers?,
+        })
+    }
+
+    fn regions(&mut self, raw: Option<RawRegions>) -> Option<Regions> {
+        let raw = self.required("regions", raw, "primary, secondary and witness regions")?;
+        let primary = self.region("regions.primary", raw.primary);
+        let secondary = self.region("regions.secondary", raw.secondary);
+        let witness = self.region("regions.witness", raw.witness);
+        let (primary, secondary, witness) = (primary?, secondary?, witness?);
+        if primary == secondary {
+            self.problem(
+                "regions.secondary",
+                Some(secondary.clone()),
+                "a region other than the primary",
+            );
+        }
+        if witness == primary || witness == secondary {
+            self.problem(
+                "regions.witness",
+                Some(witness.clone()),
+                "a third region, neither primary nor secondary",
+            );
+        }
+        Some(Regions {
+            primary,
+            secondary,
+            witness,
+        })
+    }
+
+    fn objectives(&mut self, raw: Option<RawObjectives>) -> (Option<Duration>, Option<Duration>) {
+        let Some(raw) = self.required("objectives", raw, "rto and rpo") else {
+            return (None, None);
+        };
+        let rto = self.positive("objectives.rto", raw.rto, None);
+        let rpo = self.positive("objectives.rpo", raw.rpo, None);
+        if let (Some(rto), Some(rpo)) = (rto, rpo) {
+            if rpo > rto {
+                self.problem(
+                    "objectives.rpo",
+                    Some(crate::duration::fmt(rpo)),
+                    format!("at most the RTO ({})", crate::duration::fmt(rto)),
+                );
+            }
+        }
+        (rto, rpo)
+    }
+
+    fn detection(&mut self, raw: Option<RawDetection>) -> Option<Detection> {
+        let raw = self.required("detection", raw, "probe_interval and consecutive_failures")?;
+        let interval = self.positive("detection.probe_interval", raw.probe_interval, None);
+        let timeout = self.positive(
+            "detection.probe_timeout",
+            raw.probe_timeout,
+            Some(Duration::from_secs(5)),
+        );
+        let failures = self.count(
+            "detection.consecutive_failures",
+            raw.consecutive_failures,
+            1,
+            100,
+        );
+        let (interval, timeout) = (interval?, timeout?);
+        if timeout > interval {
+            self.problem(
+                "detection.probe_timeout",
+                Some(crate::duration::fmt(timeout)),
+                format!(
+                    "at most the probe interval ({})",
+                    crate::duration::fmt(interval)
+                ),
+            );
+        }
+        Some(Detection {
+            probe_interval: interval,
+            probe_timeout: timeout,
+            consecutive_failures: failures?,
+        })
+    }
+
+    fn execution(&mut self, raw: RawExecution) -> Option<ExecutionSettings> {
+        let poll = self.positive(
+            "execution.poll_interval",
+            raw.poll_interval,
+            Some(Duration::from_secs(1)),
+        );
+        let timeout = self.positive(
+            "execution.step_timeout",
+            raw.step_timeout,
+            Some(Duration::from_secs(30 * 60)),
+        );
+        Some(ExecutionSettings {
+            poll_interval: poll?,
+            step_timeout: timeout?,
+        })
+    }
+
+    fn tiers(&mut self, raw: Option<RawTiers>) -> Option<Tiers> {
+        let raw = self.required("tiers", raw, "at least one tier")?;
+        let tiers = Tiers {
+            database: raw.database.and_then(|d| self.database(d)),
+            node_groups: raw.node_groups.and_then(|n| self.node_groups(n)),
+            cache: raw.cache.and_then(|c| self.cache(c)),
+            stream: raw.stream.and_then(|s| self.stream(s)),
+            dns: raw.dns.and_then(|d| self.dns(d)),
+        };
+        let empty = tiers.database.is_none()
+            && tiers.node_groups.is_none()
+            && tiers.cache.is_none()
+            && tiers.stream.is_none()
+            && tiers.dns.is_none();
+        if empty {
+            self.problem(
+                "tiers",
+                None,
+                "at least one of database, node_groups, cache, stream, dns",
+            );
+            return None;
+        }
+        Some(tiers)
+    }
+
+    fn database(&mut self, raw: RawDatabase) -> Option<DatabaseTier> {
+        let primary = self.name(
+            "tiers.database.primary",
+            raw.primary,
+            "the primary DB instance id",
+        );
+        let replica = self.name(
+            "tiers.database.replica",
+            raw.replica,
+            "the DR read replica's DB instance id",
+        );
+        Some(DatabaseTier {
+            primary: primary?,
+            replica: replica?,
+        })
+    }
+
+    fn node_groups(&mut self, raw: RawNodeGroups) -> Option<NodeGroupTier> {
+        let cluster = self.name(
+            "tiers.node_groups.cluster",
+            raw.cluster,
+            "the DR EKS cluster name",
+        );
+        if raw.groups.is_empty() {
+            self.problem("tiers.node_groups.groups", None, "at least one node group");
+        }
+        let mut groups = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, g) in raw.groups.into_iter().enumerate() {
+            let at = format!("tiers.node_groups.groups[{i}]");
+            let name = self.name(&format!("{at}.name"), g.name, "a node group name");
+            let min = self.count(&format!("{at}.min"), g.min, 0, 1000);
+            let desired = self.count(&format!("{at}.desired"), g.desired, 0, 1000);
+            let max = self.count(&format!("{at}.max"), g.max, 1, 1000);
+            let (Some(name), Some(min), Some(desired), Some(max)) = (name, min, desired, max)
+            else {
+                continue;
+            };
+            if !seen.insert(name.clone()) {
+                self.problem(
+                    format!("{at}.name"),
+                    Some(name.clone()),
+                    "a name not used by another group",
+                );
+            }
+            if min > max {
+                self.problem(
+                    format!("{at}.min"),
+                    Some(min.to_string()),
+                    format!("at most max ({max})"),
+                );
+            } else if desired < min || desired > max {
+                self.problem(
+                    format!("{at}.desired"),
+                    Some(desired.to_string()),
+                    format!("between min ({min}) and max ({max})"),
+                );
+            }
+            groups.push(NodeGroupTarget {
+                name,
+                scaling: Scaling { min, desired, max },
+            });
+        }
+        Some(NodeGroupTier {
+            cluster: cluster?,
+            groups,
+        })
+    }
+
+    fn cache(&mut self, raw: RawCache) -> Option<CacheTier> {
+        let gds = self.name(
+            "tiers.cache.global_datastore",
+            raw.global_datastore,
+            "the Global Datastore id",
+        );
+        let primary = self.name(
+            "tiers.cache.primary_member",
+            raw.primary_member,
+            "the primary region's replication group id",
+        );
+        let dr = self.name(
+            "tiers.cache.dr_member",
+            raw.dr_member,
+            "the DR region's replication group id",
+        );
+        let (gds, primary, dr) = (gds?, primary?, dr?);
+        if primary == dr {
+            self.problem(
+                "tiers.cache.dr_member",
+                Some(dr.clone()),
+                "a replication group other than the primary member",
+            );
+        }
+        Some(CacheTier {
+            global_datastore: gds,
+            primary_member: primary,
+            dr_member: dr,
+        })
+    }
+
+    fn stream(&mut self, raw: RawStream) -> Option<StreamTier> {
+        let primary = self.name(
+            "tiers.stream.primary_cluster",
+            raw.primary_cluster,
+            "the primary MSK cluster name",
+        );
+        let dr = self.name(
+            "tiers.stream.dr_cluster",
+            raw.dr_cluster,
+            "the DR MSK cluster name",
+        );
+        let record = self.required(
+            "tiers.stream.client_record",
+            raw.client_record,
+            "zone and name of the clients' bootstrap record",
+        );
+        let record = record.and_then(|r| {
+            let zone = self.name(
+                "tiers.stream.client_record.zone",
+                r.zone,
+                "the hosted zone name",
+            );
+            let name = self.name("tiers.stream.client_record.name", r.name, "the record name");
+            let ttl = match r.ttl {
+                None => Some(60),
+                Some(t) => self.count("tiers.stream.client_record.ttl", Some(t), 1, 86_400),
+            };
+            Some(ClientRecord {
+                zone: zone?,
+                name: name?,
+                ttl: ttl?,
+            })
+        });
+        Some(StreamTier {
+            primary_cluster: primary?,
+            dr_cluster: dr?,
+            client_record: record?,
+        })
+    }
+
+    fn dns(&mut self, raw: RawDns) -> Option<DnsTier> {
+        let zone = self.name("tiers.dns.zone", raw.zone, "the public hosted zone name");
+        let record = self.name("tiers.dns.record", raw.record, "the record to flip");
+        let primary = self.alias("tiers.dns.primary", raw.primary);
+        let secondary = self.alias("tiers.dns.secondary", raw.secondary);
+        let (zone, record) = (zone?, record?);
+        let bare = |s: &str| s.trim_end_matches('.').to_ascii_lowercase();
+        if !(bare(&record) == bare(&zone) || bare(&record).ends_with(&format!(".{}", bare(&zone))))
+        {
+            self.problem(
+                "tiers.dns.record",
+                Some(record.clone()),
+                format!("a name inside the zone {zone}"),
+            );
+        }
+        let (primary, secondary) = (primary?, secondary?);
+        if primary == secondary {
+            self.problem(
+                "tiers.dns.secondary",
+                Some(secondary.dns_name.clone()),
+                "a target other than the primary",
+            );
+        }
+        Some(DnsTier {
+            zone,
+            record,
+            primary,
+            secondary,
+        })
+    }
+
+    fn alias(&mut self, path: &str, raw: Option<RawAlias>) -> Option<AliasTarget> {
+        let raw = self.required(path, raw, "alias and hosted_zone_id")?;
+        let dns_name = self.name(
+            &format!("{path}.alias"),
+            raw.alias,
+            "the load balancer's DNS name",
+        );
+        let zone = self.name(
+            &format!("{path}.hosted_zone_id"),
+            raw.hosted_zone_id,
+            "the load balancer's hosted zone id",
+        );
+        Some(AliasTarget {
+            dns_name: dns_name?,
+            hosted_zone_id: zone?,
+        })
+    }
+}
