@@ -14,11 +14,15 @@
 //! - [`report`]: the execution report (text and JSON), critical path, RTO and RPO.
 //! - [`chaos`]: chaos scenarios: faults in the simulated cloud and the
 //!   outcome they must lead to.
+//! - [`bench`]: the RTO benchmark (DAG against the sequential procedure).
+//! - [`cli`]: the `drctl` command line.
 //! - [`duration`]: durations as people write them (`90s`, `15m`, `4h`).
 //!
 //! The `drctl` binary (`src/bin/drctl.rs`) is a thin command line over these.
 
+pub mod bench;
 pub mod chaos;
+pub mod cli;
 pub mod cloud;
 pub mod duration;
 pub mod execute;

@@ -1,1 +1,287 @@
-//! report (being written).
+//! The execution report: every step's timing, the critical path, the
+//! modeled RTO against the policy's RTO and the RPO exposure against its RPO.
+//!
+//! A [`Report`] is built from a journal record alone, so the report of a
+//! drill, of a live failover and of a past execution read from the journal
+//! are the same thing. It renders as text for people and as JSON.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::duration;
+use crate::execute::{ExecutionRecord, ExecutionStatus, StepRecord, StepStatus};
+use crate::plan::{RpoVerdict, TierExposure};
+use crate::policy::Policy;
+
+/// The report of one execution.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Where it ran: `simulated cloud (seed 42)` or `aws`.
+    pub target: String,
+    /// The execution id.
+    pub execution_id: String,
+    /// The policy.
+    pub policy: String,
+    /// From which region to which.
+    pub from_region: String,
+    /// To which region.
+    pub to_region: String,
+    /// How it ended.
+    pub status: ExecutionStatus,
+    /// A sentence saying how it ended.
+    pub summary: String,
+    /// Every step.
+    pub steps: Vec<StepRecord>,
+    /// The chain of steps that decided when the execution ended.
+    pub critical_path: Vec<String>,
+    /// The modeled RTO: from the first step's start to the last step's end.
+    pub rto_ms: u64,
+    /// The policy's RTO.
+    pub policy_rto_ms: u64,
+    /// Whether the modeled RTO is within the policy's.
+    pub rto_met: bool,
+    /// The RPO side.
+    pub rpo: RpoReport,
+}
+
+/// The RPO side of a report.
+#[derive(Debug, Clone, Serialize)]
+pub struct RpoReport {
+    /// The policy's RPO.
+    pub policy_rpo_ms: u64,
+    /// Each data tier's exposure as the gate measured it (empty when the
+    /// gate did not run).
+    pub tiers: Vec<TierExposure>,
+    /// The largest known exposure among tiers failed over by this execution.
+    pub worst_ms: Option<u64>,
+    /// Whether some exposure could not be measured.
+    pub unknown: bool,
+    /// The operator's accepted data loss, when an override was used.
+    pub accepted_ms: Option<u64>,
+    /// Whether the exposure is within the RPO (or was accepted).
+    pub met: bool,
+}
+
+impl Report {
+    /// Builds the report of `record`, run under `policy` against `target`.
+    pub fn new(record: &ExecutionRecord, policy: &Policy, target: &str) -> Self {
+        let rto_ms = record
+            .steps
+            .iter()
+            .filter_map(|s| s.ended_ms)
+            .max()
+            .unwrap_or(0);
+        let policy_rto_ms = policy.rto.as_millis() as u64;
+        Self {
+            target: target.to_string(),
+            execution_id: record.id.clone(),
+            policy: record.policy.clone(),
+            from_region: record.plan.from_region.clone(),
+            to_region: record.plan.to_region.clone(),
+            status: record.status,
+            summary: record.summary.clone().unwrap_or_default(),
+            steps: record.steps.clone(),
+            critical_path: critical_path(&record.steps),
+            rto_ms,
+            policy_rto_ms,
+            rto_met: rto_ms <= policy_rto_ms,
+            rpo: rpo_report(record, policy),
+        }
+    }
+
+    /// The report as text for a terminal.
+    pub fn render_text(&self) -> String {
+        let ms = |v: u64| duration::fmt(Duration::from_millis(v));
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "execution {} of policy {} ({} → {}) on {}",
+            self.execution_id, self.policy, self.from_region, self.to_region, self.target
+        );
+        let _ = writeln!(out, "result: {:?}: {}", self.status, self.summary);
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<32} {:>10} {:>10} {:>10} {:>8}  {:<12} outcome",
+            "step", "start", "end", "duration", "attempts", "status"
+        );
+        for s in &self.steps {
+            let t = |v: Option<u64>| v.map(ms).unwrap_or_else(|| "-".into());
+            let _ = writeln!(
+                out,
+                "{:<32} {:>10} {:>10} {:>10} {:>8}  {:<12} {}",
+                s.id,
+                t(s.started_ms),
+                t(s.ended_ms),
+                t(s.duration_ms()),
+                s.attempts,
+                status_name(s.status),
+                s.outcome.as_deref().unwrap_or("")
+            );
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "critical path: {}", self.critical_path.join(" → "));
+        let verdict = if self.rto_met { "within" } else { "ABOVE" };
+        let _ = writeln!(
+            out,
+            "modeled RTO:   {} ({verdict} the policy RTO of {})",
+            ms(self.rto_ms),
+            ms(self.policy_rto_ms)
+        );
+        let _ = writeln!(out, "RPO exposure:  {}", self.rpo.render());
+        out
+    }
+}
+
+impl RpoReport {
+    fn render(&self) -> String {
+        let rpo = duration::fmt(Duration::from_millis(self.policy_rpo_ms));
+        if self.tiers.is_empty() {
+            return format!("not measured (the RPO gate did not run); policy RPO {rpo}");
+        }
+        let tiers: Vec<String> = self
+            .tiers
+            .iter()
+            .map(|t| {
+                let done = if t.already_failed_over {
+                    ", already failed over"
+                } else {
+                    ""
+                };
+                format!("{} {}{done}", t.tier, t.exposure)
+            })
+            .collect();
+        let worst = match (self.worst_ms, self.unknown) {
+            (_, true) => "worst unknown".to_string(),
+            (Some(w), false) => format!("worst {}", duration::fmt(Duration::from_millis(w))),
+            (None, false) => "nothing pending".to_string(),
+        };
+        let verdict = match (self.met, self.accepted_ms) {
+            (_, Some(a)) => format!(
+                "above the policy RPO of {rpo}, accepted by the operator up to {}",
+                duration::fmt(Duration::from_millis(a))
+            ),
+            (true, None) => format!("within the policy RPO of {rpo}"),
+            (false, None) => format!("ABOVE the policy RPO of {rpo}"),
+        };
+        format!("{}; {worst} ({verdict})", tiers.join(", "))
+    }
+}
+
+fn status_name(s: StepStatus) -> &'static str {
+    match s {
+        StepStatus::Pending => "pending",
+        StepStatus::Running => "running",
+        StepStatus::Done => "done",
+        StepStatus::AlreadyDone => "already-done",
+        StepStatus::Failed => "FAILED",
+        StepStatus::NotRun => "not-run",
+    }
+}
+
+fn rpo_report(record: &ExecutionRecord, policy: &Policy) -> RpoReport {
+    let gate = record.rpo.as_ref();
+    let tiers = gate.map(|g| g.tiers.clone()).unwrap_or_default();
+    let (worst, unknown) = gate.map(|g| g.worst()).unwrap_or((None, false));
+    let accepted_ms = gate.and_then(|g| match g.verdict {
+        RpoVerdict::Accepted { accepted_ms } => Some(accepted_ms),
+        _ => None,
+    });
+    let met = gate.is_some_and(|g| g.verdict == RpoVerdict::Pass);
+    RpoReport {
+        policy_rpo_ms: policy.rpo.as_millis() as u64,
+        tiers,
+        worst_ms: worst.map(|w| w.as_millis() as u64),
+        unknown,
+        accepted_ms,
+        met,
+    }
+}
+
+/// The critical path: from the step that ended last, back through the
+/// dependency that ended last, to a step with no dependencies.
+pub fn critical_path(steps: &[StepRecord]) -> Vec<String> {
+    let by_id = |id: &str| steps.iter().find(|s| s.id == id);
+    let mut path = Vec::new();
+    let mut cur = steps
+        .iter()
+        .filter(|s| s.ended_ms.is_some())
+        .max_by_key(|s| s.ended_ms);
+    while let Some(s) = cur {
+        path.push(s.id.clone());
+        cur = s
+            .after
+            .iter()
+            .filter_map(|d| by_id(d))
+            .filter(|d| d.ended_ms.is_some())
+            .max_by_key(|d| d.ended_ms);
+    }
+    path.reverse();
+    path
+}
+
+/// The plan as text: what `drctl failover` prints without `--confirm`.
+pub fn render_plan(plan: &crate::plan::Plan, policy: &Policy) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "failover plan for policy {}: {} → {} (RTO {}, RPO {})",
+        plan.policy,
+        plan.from_region,
+        plan.to_region,
+        duration::fmt(policy.rto),
+        duration::fmt(policy.rpo)
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{:<32} {:<40} {:<13} what", "step", "after", "state");
+    for s in &plan.steps {
+        let state = if !s.kind.mutates() {
+            "check"
+        } else if s.already_done {
+            "already done"
+        } else {
+            "to do"
+        };
+        let after = if s.after.is_empty() {
+            "-".to_string()
+        } else {
+            s.after.join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "{:<32} {:<40} {:<13} {}",
+            s.id, after, state, s.summary
+        );
+    }
+    let _ = writeln!(out);
+    if plan.preflight_problems.is_empty() {
+        let _ = writeln!(out, "preflight: ok, the DR side is ready");
+    } else {
+        let _ = writeln!(
+            out,
+            "preflight: {} problem(s); the plan cannot run until they are fixed:",
+            plan.preflight_problems.len()
+        );
+        for p in &plan.preflight_problems {
+            let _ = writeln!(out, "  - {p}");
+        }
+    }
+    let _ = writeln!(out, "RPO gate:  {}", plan.rpo);
+    for t in &plan.rpo.tiers {
+        let done = if t.already_failed_over {
+            " (already failed over)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "  - {}: exposure {}{done}", t.tier, t.exposure);
+    }
+    if !plan.rpo.allows() {
+        let _ = writeln!(
+            out,
+            "  to proceed anyway, name the loss you accept: --accept-data-loss <duration> (see runbooks/rpo-gate.md)"
+        );
+    }
+    out
+}

@@ -123,7 +123,7 @@ impl NodeGroupState {
 }
 
 /// The DNS record types drctl manages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum RecordType {
     /// An address record (here always an alias to a load balancer).
     A,

@@ -1,1 +1,4 @@
-//! AWS SDK adapters.
+//! AWS SDK adapters (placeholder until the adapters land).
+
+/// The AWS cloud.
+pub struct AwsCloud;

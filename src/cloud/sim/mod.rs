@@ -1,1 +1,174 @@
-//! The simulated cloud.
+//! The simulated cloud: an in-memory world with AWS's semantics.
+//!
+//! [`SimCloud`] implements every cloud trait the way AWS behaves: a promotion
+//! takes minutes and passes through `modifying`, a node-group update goes
+//! through `UPDATING`, a Route 53 change is `PENDING` before `INSYNC`, and
+//! Route 53's control plane throttles above five calls a second. Time comes
+//! from `tokio::time` only, so a drill or a test on a paused clock runs a
+//! four-hour failover in milliseconds and reports modeled durations.
+//!
+//! Faults ([`Fault`]) are switched on per operation: fail N times, throttle,
+//! stay stuck in a transitional state, never converge. Every call and every
+//! accepted mutation is counted, and every state transition is logged with
+//! its start and end, so tests can assert that no step acted twice and the
+//! benchmark can separate cloud time from controller overhead.
+
+mod faults;
+mod impls;
+mod latency;
+mod world;
+
+pub use faults::*;
+pub use latency::{LatencyModel, Span};
+pub use world::Transition;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tokio::time::Instant;
+
+use crate::cloud::{CloudError, ErrorKind, Exposure};
+use crate::plan::DataTier;
+use crate::policy::Policy;
+use world::World;
+
+/// Route 53's documented control-plane limit: five requests a second per account.
+pub const ROUTE53_CALLS_PER_SECOND_MAX: usize = 5;
+
+/// How to build a simulated world.
+#[derive(Debug, Clone, Default)]
+pub struct SimOptions {
+    /// Seeds every random choice (latencies, default lags).
+    pub seed: u64,
+    /// How long things take.
+    pub latency: LatencyModel,
+    /// Faults switched on from the start.
+    pub faults: Vec<Fault>,
+    /// Replication lag per data tier; tiers not named get a small seeded lag.
+    pub lag: BTreeMap<DataTier, Exposure>,
+}
+
+/// A simulated cloud holding the platform a policy describes, in its normal
+/// (pre-failover) state. Cloning shares the world.
+#[derive(Debug, Clone)]
+pub struct SimCloud {
+    world: Arc<Mutex<World>>,
+}
+
+impl SimCloud {
+    /// Builds the world for `policy`: every resource it names exists, the
+    /// primary region is active, the DR side is minimal and healthy.
+    ///
+    /// # Errors
+    ///
+    /// A fault that does not validate, with the index of the fault.
+    pub fn new(policy: &Policy, options: SimOptions) -> Result<Self, String> {
+        for (i, f) in options.faults.iter().enumerate() {
+            f.validate().map_err(|e| format!("faults[{i}].{e}"))?;
+        }
+        let mut rng = SmallRng::seed_from_u64(options.seed);
+        let mut lag = options.lag;
+        for (tier, max_ms) in [
+            (DataTier::Database, 5_000),
+            (DataTier::Cache, 1_000),
+            (DataTier::Stream, 8_000),
+        ] {
+            let sampled = std::time::Duration::from_millis(rng.random_range(100..=max_ms));
+            lag.entry(tier).or_insert(Exposure::Known(sampled));
+        }
+        let world = World::from_policy(policy, rng, options.latency, options.faults, lag);
+        Ok(Self {
+            world: Arc::new(Mutex::new(world)),
+        })
+    }
+
+    fn world(&self) -> MutexGuard<'_, World> {
+        // A panic while holding the lock is a bug in the simulator; the
+        // world is not worth salvaging then.
+        self.world.lock().expect("simulated world lock poisoned")
+    }
+
+    /// Waits one API round trip, then applies faults and Route 53's rate
+    /// limit to the call. Returns the world, settled to the current time.
+    async fn call(
+        &self,
+        op: &'static str,
+        resource: &str,
+    ) -> Result<MutexGuard<'_, World>, CloudError> {
+        let wait = self.world().api_latency();
+        tokio::time::sleep(wait).await;
+        let mut world = self.world();
+        let now = Instant::now();
+        world.count_call(op);
+        if op.starts_with("route53:") && !world.route53_admit(now) {
+            return Err(CloudError::new(
+                ErrorKind::Throttled,
+                op,
+                resource,
+                "Rate exceeded (Throttling)",
+            ));
+        }
+        if let Some(kind) = world.take_failure(op, resource) {
+            let message = match kind {
+                ErrorKind::Throttled => "Rate exceeded (injected throttling)".to_string(),
+                other => format!("injected {other} failure"),
+            };
+            return Err(CloudError::new(kind, op, resource, message));
+        }
+        world.settle(now);
+        Ok(world)
+    }
+
+    /// Switches a fault on from now.
+    ///
+    /// # Errors
+    ///
+    /// A fault that does not validate.
+    pub fn inject(&self, fault: Fault) -> Result<(), String> {
+        fault.validate()?;
+        self.world().faults.push(world::ActiveFault::new(fault));
+        Ok(())
+    }
+
+    /// Sets a data tier's replication lag.
+    pub fn set_lag(&self, tier: DataTier, exposure: Exposure) {
+        self.world().lag.insert(tier, exposure);
+    }
+
+    /// Accepted mutating calls per operation: the calls that changed something.
+    pub fn mutations(&self) -> BTreeMap<String, u32> {
+        self.world().mutations.clone()
+    }
+
+    /// Every call per operation, including failed and read-only ones.
+    pub fn calls(&self) -> BTreeMap<String, u32> {
+        self.world().calls.clone()
+    }
+
+    /// Every state transition started so far, settled to now.
+    pub fn transitions(&self) -> Vec<Transition> {
+        let mut world = self.world();
+        world.settle(Instant::now());
+        world.transitions.clone()
+    }
+
+    /// Removes a resource, as if it had never been created (for preflight
+    /// scenarios). `resource` uses the names of `Action::resource`, such as
+    /// `eks:us-west-2/emr-integration-dr/app-nodes`.
+    ///
+    /// # Errors
+    ///
+    /// When no resource has that name.
+    pub fn remove(&self, resource: &str) -> Result<(), String> {
+        if self.world().remove(resource) {
+            Ok(())
+        } else {
+            Err(format!("{resource:?} names no simulated resource"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

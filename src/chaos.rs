@@ -1,1 +1,0 @@
-//! chaos (being written).

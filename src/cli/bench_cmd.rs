@@ -1,0 +1,112 @@
+//! `drctl bench`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{modeled_runtime, Exit, Output, PolicyArg};
+use crate::bench::{run_seed, BenchRun};
+use crate::duration;
+
+/// `drctl bench` arguments.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The policy file.
+    #[command(flatten)]
+    pub policy: PolicyArg,
+    /// The first seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// How many seeds to run (each is one DAG and one sequential execution).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub runs: u64,
+    /// Table or JSON.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+pub(super) fn run(args: BenchArgs) -> Exit {
+    let policy = match args.policy.load() {
+        Ok(p) => Arc::new(p),
+        Err(e) => return e,
+    };
+    let rt = modeled_runtime();
+    let mut runs = Vec::new();
+    for seed in args.seed..args.seed + args.runs {
+        match rt.block_on(run_seed(&policy, seed)) {
+            Ok(r) => runs.push(r),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Io;
+            }
+        }
+    }
+    match args.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&runs).expect("bench runs serialize")
+        ),
+        Output::Text => print!("{}", table(&policy.name, &runs)),
+    }
+    Exit::Ok
+}
+
+fn table(policy: &str, runs: &[BenchRun]) -> String {
+    let f = |ms: u64| duration::fmt(Duration::from_millis(ms));
+    let mut out = format!(
+        "policy {policy}, simulated cloud with the default latency model, {} seed(s)\n\n{:>6} {:>12} {:>15} {:>9} {:>20} {:>12} {:>10}\n",
+        runs.len(),
+        "seed",
+        "DAG RTO",
+        "sequential RTO",
+        "speed-up",
+        "crit. path (cloud)",
+        "overhead",
+        "wall"
+    );
+    for r in runs {
+        out += &format!(
+            "{:>6} {:>12} {:>15} {:>8.1}x {:>20} {:>12} {:>8}ms\n",
+            r.seed,
+            f(r.dag_rto_ms),
+            f(r.sequential_rto_ms),
+            r.sequential_rto_ms as f64 / r.dag_rto_ms.max(1) as f64,
+            f(r.critical_path_cloud_ms),
+            f(r.overhead_ms),
+            r.wall_us / 1000
+        );
+    }
+    let stat = |pick: fn(&BenchRun) -> u64| {
+        let mut v: Vec<u64> = runs.iter().map(pick).collect();
+        v.sort_unstable();
+        let mean = v.iter().sum::<u64>() / v.len().max(1) as u64;
+        (v[0], mean, v[v.len() - 1])
+    };
+    out += "\n";
+    for (name, pick) in [
+        (
+            "DAG RTO",
+            (|r: &BenchRun| r.dag_rto_ms) as fn(&BenchRun) -> u64,
+        ),
+        ("sequential RTO", |r| r.sequential_rto_ms),
+        ("critical path (cloud)", |r| r.critical_path_cloud_ms),
+        ("controller overhead", |r| r.overhead_ms),
+    ] {
+        let (min, mean, max) = stat(pick);
+        out += &format!(
+            "{name:<22} min {:>9}  mean {:>9}  max {:>9}\n",
+            f(min),
+            f(mean),
+            f(max)
+        );
+    }
+    if let Some(r) = runs.first() {
+        out += &format!(
+            "\ncritical path (seed {}): {}\n",
+            r.seed,
+            r.critical_path.join(" → ")
+        );
+    }
+    out
+}

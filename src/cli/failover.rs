@@ -1,0 +1,130 @@
+//! `drctl failover`: the plan against live AWS state, executed with --confirm.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::{progress, Exit, FailoverArgs, Output};
+// TEMP-AWS use crate::cloud::aws::AwsCloud;
+use crate::cloud::Cloud;
+use crate::execute::{self, ExecutionStatus, FileJournal, Journal, RunOptions};
+use crate::plan;
+use crate::policy::Policy;
+use crate::report::{render_plan, Report};
+
+/// The exit code for how an execution ended.
+pub(super) fn exit_for(status: ExecutionStatus) -> Exit {
+    match status {
+        ExecutionStatus::Completed | ExecutionStatus::AlreadyComplete => Exit::Ok,
+        ExecutionStatus::Refused => Exit::Refused,
+        ExecutionStatus::PreflightFailed => Exit::Preflight,
+        ExecutionStatus::Failed | ExecutionStatus::Running => Exit::Failed,
+    }
+}
+
+pub(super) fn run(args: FailoverArgs) -> Exit {
+    // Validate everything before the first AWS call: a bad policy changes
+    // nothing and costs no request.
+    let policy = match args.policy.load() {
+        Ok(p) => Arc::new(p),
+        Err(e) => return e,
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return Exit::Io;
+        }
+    };
+    rt.block_on(async {
+        let cloud =
+            Arc::new(crate::cloud::sim::SimCloud::new(&policy, Default::default()).unwrap()); // TEMP-AWS
+        let journal = FileJournal::new(&args.journal_dir);
+        run_with(cloud, policy, journal, &args).await
+    })
+}
+
+/// The command against any cloud (tests use the simulated one).
+pub(super) async fn run_with<C: Cloud + 'static>(
+    cloud: Arc<C>,
+    policy: Arc<Policy>,
+    mut journal: impl Journal,
+    args: &FailoverArgs,
+) -> Exit {
+    if !args.confirm {
+        return dry_run(cloud.as_ref(), &policy, &journal, args).await;
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let shown = progress::spawn(rx);
+    let options = RunOptions {
+        execution_id: None,
+        accept_data_loss: args.accept_data_loss,
+        operator: args.operator.clone(),
+        sequential: false,
+        events: Some(tx),
+    };
+    let record = execute::execute(cloud, policy.clone(), &mut journal, options).await;
+    let _ = shown.await;
+    let record = match record {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Io;
+        }
+    };
+    let report = Report::new(&record, &policy, "aws");
+    match args.output {
+        Output::Text => print!("{}", report.render_text()),
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("reports serialize")
+        ),
+    }
+    exit_for(record.status)
+}
+
+async fn dry_run<C: Cloud>(
+    cloud: &C,
+    policy: &Policy,
+    journal: &impl Journal,
+    args: &FailoverArgs,
+) -> Exit {
+    let observed = execute::observe(cloud, policy).await;
+    let plan = plan::build(policy, &observed, args.accept_data_loss);
+    match args.output {
+        Output::Text => {
+            print!("{}", render_plan(&plan, policy));
+            match journal.last(&policy.name) {
+                Ok(Some(r)) if r.status == ExecutionStatus::Running => println!(
+                    "journal: execution {} was interrupted; --confirm resumes it",
+                    r.id
+                ),
+                Ok(_) => {}
+                Err(e) => eprintln!("warning: {e}"),
+            }
+            if plan.is_complete() {
+                println!("\nalready failed over: every step's postcondition holds; --confirm would change nothing");
+            } else {
+                println!(
+                    "\ndry run: nothing was changed. To execute: drctl failover --confirm --policy {}",
+                    policy.source.display()
+                );
+            }
+        }
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&plan).expect("plans serialize")
+        ),
+    }
+    if !plan.preflight_problems.is_empty() {
+        Exit::Preflight
+    } else if !plan.rpo.allows() && !plan.is_complete() {
+        Exit::Refused
+    } else {
+        Exit::Ok
+    }
+}

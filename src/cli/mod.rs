@@ -1,0 +1,277 @@
+//! The `drctl` command line: argument parsing and the commands.
+//!
+//! Every command reports through its exit code:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | done (or, without `--confirm`, the plan can run as printed) |
+//! | 1 | a step failed, or a chaos scenario did not meet its expectation |
+//! | 2 | the command line is wrong (unknown flag, bad value) |
+//! | 3 | the RPO gate refused: exposure above the RPO or unknown, not accepted |
+//! | 4 | preflight failed: a resource is missing or unhealthy; nothing changed |
+//! | 64 | an input file (policy, scenario) is invalid; nothing changed |
+//! | 74 | the journal or the cloud configuration could not be read or written |
+
+mod bench_cmd;
+mod chaos_cmd;
+mod drill;
+mod failover;
+mod logging;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::policy::{self, Policy, DEFAULT_POLICY};
+
+/// Exit codes (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Success.
+    Ok = 0,
+    /// A step failed.
+    Failed = 1,
+    /// The RPO gate refused.
+    Refused = 3,
+    /// Preflight failed.
+    Preflight = 4,
+    /// An input file is invalid.
+    BadInput = 64,
+    /// I/O or configuration failure.
+    Io = 74,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// drctl: disaster-recovery failover for an active/passive AWS platform.
+///
+/// drctl moves the platform from the primary region to the DR region in
+/// order: it checks the DR side, refuses to lose more data than the policy's
+/// RPO allows, then promotes the database replica, scales the DR node
+/// groups, fails the cache and the stream over, and flips DNS, running
+/// independent steps in parallel. Nothing changes without --confirm.
+#[derive(Debug, Parser)]
+#[command(name = "drctl", version, propagate_version = true, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Log level for structured logs on stderr (error, warn, info, debug, trace).
+    #[arg(long, global = true, env = "DRCTL_LOG", default_value = "warn")]
+    pub log_level: String,
+    /// Log format: text for people, json for log pipelines.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXIT_CODES: &str =
+    "Exit codes: 0 done; 1 a step failed; 2 bad command line; 3 refused by the RPO gate; \
+4 preflight failed; 64 invalid input file; 74 journal or configuration error.";
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// A table for people.
+    Text,
+    /// The same report as JSON.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a full failover drill on the simulated cloud (no AWS account needed).
+    ///
+    /// The simulated cloud holds the platform the policy describes, with
+    /// AWS-like latencies (RDS promotion minutes, EKS scale-up minutes, Route 53
+    /// propagation under a minute). The drill runs on a modeled clock, so it
+    /// finishes in moments and reports modeled durations: every step's start,
+    /// end and duration, the critical path, the modeled RTO against the
+    /// policy's RTO and the RPO exposure against its RPO.
+    Drill(DrillArgs),
+    /// Print the failover plan against live state, or execute it with --confirm.
+    ///
+    /// Without --confirm this only reads: it prints each step, what it depends
+    /// on, whether it is already done, what preflight found and what the RPO
+    /// gate says. With --confirm it executes the plan, journaling each step so
+    /// that an interrupted run resumes where it stopped and a finished one is
+    /// not repeated. AWS is reached through the SDK's standard environment
+    /// (credentials, AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>).
+    Failover(FailoverArgs),
+    /// Policy files.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Chaos scenarios on the simulated cloud.
+    #[command(subcommand)]
+    Chaos(ChaosCommand),
+    /// Benchmark: modeled RTO of the DAG against the sequential procedure, and
+    /// the controller's own overhead, on the simulated cloud. Build with
+    /// --release for figures worth quoting.
+    Bench(bench_cmd::BenchArgs),
+}
+
+/// `drctl policy ...`
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Check a policy file and report every problem at once (no AWS call).
+    Validate {
+        /// The policy file.
+        #[command(flatten)]
+        policy: PolicyArg,
+    },
+}
+
+/// `drctl chaos ...`
+#[derive(Debug, Subcommand)]
+pub enum ChaosCommand {
+    /// Run scenarios and print a line per scenario (all of chaos/*.yaml by default).
+    Run {
+        /// Scenario files.
+        files: Vec<PathBuf>,
+    },
+}
+
+/// The `--policy` flag.
+#[derive(Debug, Args)]
+pub struct PolicyArg {
+    /// The policy file.
+    #[arg(long, default_value = DEFAULT_POLICY, env = "DRCTL_POLICY")]
+    pub policy: PathBuf,
+}
+
+impl PolicyArg {
+    /// Loads and validates the policy, printing every problem on failure.
+    pub fn load(&self) -> Result<Policy, Exit> {
+        policy::load(&self.policy).map_err(|e| {
+            eprintln!("error: invalid policy {e}");
+            Exit::BadInput
+        })
+    }
+}
+
+/// `drctl drill` arguments.
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// The policy file.
+    #[command(flatten)]
+    pub policy: PolicyArg,
+    /// Seed of the simulated cloud's random choices: the same seed gives the same run.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// Run the steps one after another (the manual procedure) instead of as a DAG.
+    #[arg(long)]
+    pub sequential: bool,
+    /// Replication lag of a data tier in the simulated cloud, like database=40m or cache=unknown.
+    #[arg(long, value_parser = parse_lag)]
+    pub lag: Vec<(crate::plan::DataTier, crate::cloud::Exposure)>,
+    /// Accept up to this much data loss above the RPO (like 30m).
+    #[arg(long, value_parser = crate::duration::parse_flag)]
+    pub accept_data_loss: Option<Duration>,
+}
+
+/// `drctl failover` arguments.
+#[derive(Debug, Args)]
+pub struct FailoverArgs {
+    /// The policy file.
+    #[command(flatten)]
+    pub policy: PolicyArg,
+    /// Execute the plan. Without it, nothing changes.
+    #[arg(long)]
+    pub confirm: bool,
+    /// Accept up to this much data loss when exposure is above the RPO or
+    /// cannot be measured (like 30m, 1h). Recorded in the journal.
+    #[arg(long, value_parser = crate::duration::parse_flag)]
+    pub accept_data_loss: Option<Duration>,
+    /// Where executions are journaled.
+    #[arg(long, env = "DRCTL_JOURNAL_DIR", default_value = ".drctl/journal")]
+    pub journal_dir: PathBuf,
+    /// Who is running this, for the journal.
+    #[arg(long, env = "USER", default_value = "unknown")]
+    pub operator: String,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+fn parse_lag(text: &str) -> Result<(crate::plan::DataTier, crate::cloud::Exposure), String> {
+    use crate::plan::DataTier;
+    let (tier, value) = text
+        .split_once('=')
+        .ok_or("expected TIER=DURATION, like database=40m")?;
+    let tier = match tier {
+        "database" => DataTier::Database,
+        "cache" => DataTier::Cache,
+        "stream" => DataTier::Stream,
+        other => {
+            return Err(format!(
+                "{other:?} is not a data tier; expected database, cache or stream"
+            ))
+        }
+    };
+    let exposure = if value == "unknown" {
+        crate::cloud::Exposure::Unknown
+    } else {
+        crate::cloud::Exposure::Known(crate::duration::parse(value)?)
+    };
+    Ok((tier, exposure))
+}
+
+/// Runs the command line and returns the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = logging::init(&cli.log_level, cli.log_format) {
+        eprintln!("error: --log-level: {e}");
+        return ExitCode::from(2);
+    }
+    let exit = match cli.command {
+        Command::Drill(args) => drill::run(args),
+        Command::Failover(args) => failover::run(args),
+        Command::Policy(PolicyCommand::Validate { policy }) => match policy.load() {
+            Ok(p) => {
+                println!(
+                    "{}: valid policy {:?} ({} → {}, RTO {}, RPO {})",
+                    policy.policy.display(),
+                    p.name,
+                    p.regions.primary,
+                    p.regions.secondary,
+                    crate::duration::fmt(p.rto),
+                    crate::duration::fmt(p.rpo)
+                );
+                Exit::Ok
+            }
+            Err(e) => e,
+        },
+        Command::Chaos(ChaosCommand::Run { files }) => chaos_cmd::run(files),
+        Command::Bench(args) => bench_cmd::run(args),
+    };
+    exit.into()
+}
+
+/// A runtime whose clock is paused: the simulated cloud's minutes pass
+/// instantly, and time only moves when every task waits on a timer.
+fn modeled_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a current-thread runtime always builds")
+}

@@ -1,0 +1,137 @@
+//! Faults the simulated cloud can be told to inject.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cloud::ErrorKind;
+
+/// The operations of the simulated cloud, named as the AWS API names them.
+/// Faults and mutation counts refer to these names.
+pub const OPS: &[&str] = &[
+    OP_DESCRIBE_DB,
+    OP_PROMOTE,
+    OP_DESCRIBE_NODE_GROUP,
+    OP_UPDATE_NODE_GROUP,
+    OP_LIST_RECORDS,
+    OP_CHANGE_RECORDS,
+    OP_GET_CHANGE,
+    OP_DESCRIBE_GLOBAL,
+    OP_FAILOVER_GLOBAL,
+    OP_LIST_CLUSTERS,
+    OP_REPLICATION_LAG,
+];
+
+/// `rds:DescribeDBInstances`.
+pub const OP_DESCRIBE_DB: &str = "rds:DescribeDBInstances";
+/// `rds:PromoteReadReplica`.
+pub const OP_PROMOTE: &str = "rds:PromoteReadReplica";
+/// `eks:DescribeNodegroup`.
+pub const OP_DESCRIBE_NODE_GROUP: &str = "eks:DescribeNodegroup";
+/// `eks:UpdateNodegroupConfig`.
+pub const OP_UPDATE_NODE_GROUP: &str = "eks:UpdateNodegroupConfig";
+/// `route53:ListResourceRecordSets`.
+pub const OP_LIST_RECORDS: &str = "route53:ListResourceRecordSets";
+/// `route53:ChangeResourceRecordSets`.
+pub const OP_CHANGE_RECORDS: &str = "route53:ChangeResourceRecordSets";
+/// `route53:GetChange`.
+pub const OP_GET_CHANGE: &str = "route53:GetChange";
+/// `elasticache:DescribeGlobalReplicationGroups`.
+pub const OP_DESCRIBE_GLOBAL: &str = "elasticache:DescribeGlobalReplicationGroups";
+/// `elasticache:FailoverGlobalReplicationGroup`.
+pub const OP_FAILOVER_GLOBAL: &str = "elasticache:FailoverGlobalReplicationGroup";
+/// `kafka:ListClustersV2`.
+pub const OP_LIST_CLUSTERS: &str = "kafka:ListClustersV2";
+/// The simulated replication-lag reading of any data tier.
+pub const OP_REPLICATION_LAG: &str = "sim:ReplicationLag";
+
+/// What a fault does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// The call fails, `times` times, with the error kind given.
+    Fail,
+    /// The call is throttled, `times` times.
+    Throttle,
+    /// The call is accepted but the resource stays in its transitional
+    /// state for `for` longer than the latency model says.
+    Stuck,
+    /// The call is accepted but the resource never leaves its transitional
+    /// state (a Route 53 change that stays PENDING, say).
+    NeverConverges,
+}
+
+/// One fault, switched on in the simulated cloud.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// What happens.
+    pub fault: FaultKind,
+    /// The operation it hits, one of [`OPS`].
+    pub op: String,
+    /// Only calls whose resource contains this text (all when absent).
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// How many calls it hits (`fail` and `throttle`); every call when absent.
+    #[serde(default)]
+    pub times: Option<u32>,
+    /// The error kind of a `fail` fault (default `retryable`).
+    #[serde(default)]
+    pub error: Option<ErrorKind>,
+    /// The extra time of a `stuck` fault, like `20m`.
+    #[serde(default, rename = "for")]
+    pub extra: Option<String>,
+}
+
+impl Fault {
+    /// Checks the fault, naming the field that is wrong.
+    ///
+    /// # Errors
+    ///
+    /// A sentence naming the field and what was expected.
+    pub fn validate(&self) -> Result<(), String> {
+        if !OPS.contains(&self.op.as_str()) {
+            return Err(format!(
+                "op: {:?} is not a simulated operation; expected one of {}",
+                self.op,
+                OPS.join(", ")
+            ));
+        }
+        match self.fault {
+            FaultKind::Stuck => {
+                self.stuck_for()?;
+            }
+            FaultKind::Fail | FaultKind::Throttle | FaultKind::NeverConverges => {
+                if self.extra.is_some() {
+                    return Err("for: only a stuck fault takes a duration".into());
+                }
+            }
+        }
+        if matches!(self.fault, FaultKind::Stuck | FaultKind::NeverConverges)
+            && !is_mutating(&self.op)
+        {
+            return Err(format!(
+                "op: {} changes nothing, so it cannot be stuck; use a mutating operation",
+                self.op
+            ));
+        }
+        Ok(())
+    }
+
+    /// The extra duration of a `stuck` fault.
+    pub(super) fn stuck_for(&self) -> Result<Duration, String> {
+        let text = self
+            .extra
+            .as_deref()
+            .ok_or("for: a stuck fault needs a duration like 20m")?;
+        crate::duration::parse(text).map_err(|e| format!("for: {e}"))
+    }
+}
+
+/// Whether the operation changes the world.
+pub fn is_mutating(op: &str) -> bool {
+    matches!(
+        op,
+        OP_PROMOTE | OP_UPDATE_NODE_GROUP | OP_CHANGE_RECORDS | OP_FAILOVER_GLOBAL
+    )
+}

@@ -1,0 +1,223 @@
+//! The cloud traits, implemented on the simulated world.
+
+use super::faults::*;
+use super::world::key;
+use super::SimCloud;
+use crate::cloud::*;
+use crate::plan::DataTier;
+
+impl Database for SimCloud {
+    async fn get_database(&self, region: &str, id: &str) -> CloudResult<Option<DatabaseState>> {
+        let k = key(&[region, id]);
+        let w = self.call(OP_DESCRIBE_DB, &k).await?;
+        Ok(w.databases.get(&k).map(|d| DatabaseState {
+            id: id.to_string(),
+            status: d.status.clone(),
+            replica_source: d.replica_source.clone(),
+        }))
+    }
+
+    async fn ensure_promoted(&self, region: &str, id: &str, _fence: &Fence) -> CloudResult<()> {
+        let k = key(&[region, id]);
+        let mut w = self.call(OP_PROMOTE, &k).await?;
+        let Some(db) = w.databases.get(&k) else {
+            return Err(CloudError::not_found(OP_PROMOTE, k));
+        };
+        // Standalone already, or a promotion is in flight: nothing to send.
+        if db.replica_source.is_none() || db.pending.is_some() {
+            return Ok(());
+        }
+        let span = w.latency.database_promotion;
+        let pending = w.start(OP_PROMOTE, format!("rds:{k}"), span);
+        let db = w.databases.get_mut(&k).expect("checked above");
+        db.status = "modifying".into();
+        db.pending = Some(pending);
+        Ok(())
+    }
+
+    async fn database_exposure(&self, region: &str, id: &str) -> CloudResult<Exposure> {
+        let w = self.call(OP_REPLICATION_LAG, &key(&[region, id])).await?;
+        Ok(w.lag
+            .get(&DataTier::Database)
+            .copied()
+            .unwrap_or(Exposure::Unknown))
+    }
+}
+
+impl NodeGroups for SimCloud {
+    async fn get_node_group(
+        &self,
+        region: &str,
+        cluster: &str,
+        name: &str,
+    ) -> CloudResult<Option<NodeGroupState>> {
+        let k = key(&[region, cluster, name]);
+        let w = self.call(OP_DESCRIBE_NODE_GROUP, &k).await?;
+        Ok(w.node_groups.get(&k).map(|g| NodeGroupState {
+            name: name.to_string(),
+            status: g.status.clone(),
+            scaling: g.scaling,
+        }))
+    }
+
+    async fn ensure_scaling(
+        &self,
+        region: &str,
+        cluster: &str,
+        name: &str,
+        scaling: Scaling,
+        _fence: &Fence,
+    ) -> CloudResult<()> {
+        let k = key(&[region, cluster, name]);
+        let mut w = self.call(OP_UPDATE_NODE_GROUP, &k).await?;
+        let Some(g) = w.node_groups.get(&k) else {
+            return Err(CloudError::not_found(OP_UPDATE_NODE_GROUP, k));
+        };
+        if g.scaling == scaling {
+            return Ok(());
+        }
+        if g.pending.is_some() {
+            // EKS refuses a second update while one is in progress.
+            let msg =
+                "An update is already in progress for this node group (ResourceInUseException)";
+            return Err(CloudError::new(
+                ErrorKind::Conflict,
+                OP_UPDATE_NODE_GROUP,
+                k,
+                msg,
+            ));
+        }
+        let span = w.latency.node_group_scaling;
+        let pending = w.start(OP_UPDATE_NODE_GROUP, format!("eks:{k}"), span);
+        let g = w.node_groups.get_mut(&k).expect("checked above");
+        g.scaling = scaling;
+        g.status = "UPDATING".into();
+        g.pending = Some(pending);
+        Ok(())
+    }
+}
+
+impl Dns for SimCloud {
+    async fn get_record(
+        &self,
+        zone: &str,
+        name: &str,
+        rtype: RecordType,
+    ) -> CloudResult<Option<Record>> {
+        let resource = format!("{zone}/{name}");
+        let w = self.call(OP_LIST_RECORDS, &resource).await?;
+        let z = w
+            .zones
+            .get(zone)
+            .ok_or_else(|| CloudError::not_found(OP_LIST_RECORDS, format!("hosted zone {zone}")))?;
+        Ok(z.get(&(name.to_ascii_lowercase(), rtype)).cloned())
+    }
+
+    async fn ensure_record(
+        &self,
+        zone: &str,
+        want: &Record,
+        _fence: &Fence,
+    ) -> CloudResult<Option<ChangeId>> {
+        let resource = format!("{zone}/{}", want.name);
+        let mut w = self.call(OP_CHANGE_RECORDS, &resource).await?;
+        let z = w.zones.get(zone).ok_or_else(|| {
+            CloudError::not_found(OP_CHANGE_RECORDS, format!("hosted zone {zone}"))
+        })?;
+        if z.get(&(want.name.to_ascii_lowercase(), want.rtype()))
+            .is_some_and(|r| r.points_like(want))
+        {
+            return Ok(None);
+        }
+        let span = w.latency.dns_propagation;
+        let pending = w.start(OP_CHANGE_RECORDS, format!("route53:{resource}"), span);
+        let id = format!("C{:08}SIM", w.changes.len() + 1);
+        w.changes.insert(id.clone(), Some(pending));
+        w.put_record(zone, want.clone());
+        Ok(Some(ChangeId(id)))
+    }
+
+    async fn get_change(&self, id: &ChangeId) -> CloudResult<ChangeStatus> {
+        let w = self.call(OP_GET_CHANGE, &id.0).await?;
+        match w.changes.get(&id.0) {
+            None => Err(CloudError::not_found(OP_GET_CHANGE, format!("change {id}"))),
+            Some(None) => Ok(ChangeStatus::InSync),
+            Some(Some(_)) => Ok(ChangeStatus::Pending),
+        }
+    }
+}
+
+impl Cache for SimCloud {
+    async fn get_global_datastore(&self, id: &str) -> CloudResult<Option<GlobalDatastoreState>> {
+        let w = self.call(OP_DESCRIBE_GLOBAL, id).await?;
+        Ok(w.datastores.get(id).map(|g| GlobalDatastoreState {
+            id: id.to_string(),
+            status: g.status.clone(),
+            members: g.members.clone(),
+        }))
+    }
+
+    async fn ensure_primary_member(
+        &self,
+        id: &str,
+        region: &str,
+        member: &str,
+        _fence: &Fence,
+    ) -> CloudResult<()> {
+        let mut w = self.call(OP_FAILOVER_GLOBAL, id).await?;
+        let Some(g) = w.datastores.get(id) else {
+            return Err(CloudError::not_found(OP_FAILOVER_GLOBAL, id));
+        };
+        let Some(m) = g
+            .members
+            .iter()
+            .find(|m| m.replication_group_id == member && m.region == region)
+        else {
+            let msg = format!("{member} in {region} is not a member (InvalidParameterValue)");
+            return Err(CloudError::new(
+                ErrorKind::Fatal,
+                OP_FAILOVER_GLOBAL,
+                id,
+                msg,
+            ));
+        };
+        if m.role == MemberRole::Primary || g.pending.is_some() {
+            return Ok(());
+        }
+        let span = w.latency.cache_failover;
+        let pending = w.start(OP_FAILOVER_GLOBAL, format!("elasticache:{id}"), span);
+        let g = w.datastores.get_mut(id).expect("checked above");
+        g.status = "modifying".into();
+        g.pending = Some(pending);
+        g.promoting = Some(member.to_string());
+        Ok(())
+    }
+
+    async fn cache_exposure(&self, id: &str, _region: &str) -> CloudResult<Exposure> {
+        let w = self.call(OP_REPLICATION_LAG, id).await?;
+        Ok(w.lag
+            .get(&DataTier::Cache)
+            .copied()
+            .unwrap_or(Exposure::Unknown))
+    }
+}
+
+impl Stream for SimCloud {
+    async fn get_stream_cluster(
+        &self,
+        region: &str,
+        name: &str,
+    ) -> CloudResult<Option<StreamClusterState>> {
+        let k = key(&[region, name]);
+        let w = self.call(OP_LIST_CLUSTERS, &k).await?;
+        Ok(w.streams.get(&k).cloned())
+    }
+
+    async fn stream_exposure(&self, region: &str, name: &str) -> CloudResult<Exposure> {
+        let w = self.call(OP_REPLICATION_LAG, &key(&[region, name])).await?;
+        Ok(w.lag
+            .get(&DataTier::Stream)
+            .copied()
+            .unwrap_or(Exposure::Unknown))
+    }
+}

@@ -1,0 +1,69 @@
+//! How long things take in the simulated cloud.
+//!
+//! The defaults follow what AWS documents and what operators report (see
+//! DESIGN.md): RDS read-replica promotion takes a few minutes, an EKS node
+//! group scale-up two to four minutes until nodes are Ready, a Route 53
+//! change up to a minute to reach INSYNC, an ElastiCache Global Datastore
+//! failover about a minute. Each value is a range; a seeded generator picks
+//! within it, so a run is repeatable for a given seed.
+
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// A closed range of durations, written `[min, max]` in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    /// Shortest, in milliseconds.
+    pub min_ms: u64,
+    /// Longest, in milliseconds.
+    pub max_ms: u64,
+}
+
+impl Span {
+    const fn secs(min: u64, max: u64) -> Self {
+        Self {
+            min_ms: min * 1000,
+            max_ms: max * 1000,
+        }
+    }
+
+    /// A duration within the span.
+    pub fn sample(&self, rng: &mut SmallRng) -> Duration {
+        let (lo, hi) = (self.min_ms.min(self.max_ms), self.max_ms.max(self.min_ms));
+        Duration::from_millis(rng.random_range(lo..=hi))
+    }
+}
+
+/// The latency model of the simulated cloud.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LatencyModel {
+    /// Round trip of one control-plane API call.
+    pub api_call: Span,
+    /// RDS read replica promotion until the instance is standalone and available.
+    pub database_promotion: Span,
+    /// EKS node group update until ACTIVE at the new size with nodes Ready.
+    pub node_group_scaling: Span,
+    /// Route 53 change until INSYNC.
+    pub dns_propagation: Span,
+    /// ElastiCache Global Datastore failover until the new primary is available.
+    pub cache_failover: Span,
+}
+
+impl Default for LatencyModel {
+    fn default() -> Self {
+        Self {
+            api_call: Span {
+                min_ms: 40,
+                max_ms: 250,
+            },
+            database_promotion: Span::secs(180, 300),
+            node_group_scaling: Span::secs(120, 240),
+            dns_propagation: Span::secs(20, 60),
+            cache_failover: Span::secs(45, 75),
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! The simulated world's state and its clock-driven transitions.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use serde::Serialize;
+use tokio::time::Instant;
+
+use super::faults::{Fault, FaultKind};
+use super::latency::{LatencyModel, Span};
+use crate::cloud::{
+    CacheMember, ErrorKind, Exposure, MemberRole, Record, RecordTarget, RecordType, Scaling,
+    StreamClusterState,
+};
+use crate::plan::DataTier;
+use crate::policy::Policy;
+
+/// One state transition: a mutation accepted at `started` that settles at
+/// `completed` (`None` while it has not, or never will).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Transition {
+    /// The resource, named as `Action::resource` names it.
+    pub resource: String,
+    /// The operation that started it.
+    pub op: String,
+    /// When the call was accepted.
+    #[serde(skip)]
+    pub started: Instant,
+    /// When the resource reached its new state.
+    #[serde(skip)]
+    pub completed: Option<Instant>,
+}
+
+/// A fault with its remaining budget.
+#[derive(Debug)]
+pub(super) struct ActiveFault {
+    fault: Fault,
+    left: Option<u32>,
+}
+
+impl ActiveFault {
+    pub(super) fn new(fault: Fault) -> Self {
+        Self {
+            left: fault.times,
+            fault,
+        }
+    }
+
+    fn hits(&self, op: &str, resource: &str) -> bool {
+        self.fault.op == op
+            && self.left != Some(0)
+            && self
+                .fault
+                .resource
+                .as_deref()
+                .is_none_or(|r| resource.contains(r))
+    }
+}
+
+/// Something in flight: it settles at `until` (never when `None`).
+#[derive(Debug, Clone)]
+pub(super) struct Pending {
+    pub until: Option<Instant>,
+    pub transition: usize,
+}
+
+#[derive(Debug)]
+pub(super) struct SimDatabase {
+    pub status: String,
+    pub replica_source: Option<String>,
+    pub pending: Option<Pending>,
+}
+
+#[derive(Debug)]
+pub(super) struct SimNodeGroup {
+    pub scaling: Scaling,
+    pub status: String,
+    pub pending: Option<Pending>,
+}
+
+#[derive(Debug)]
+pub(super) struct SimDatastore {
+    pub status: String,
+    pub members: Vec<CacheMember>,
+    pub pending: Option<Pending>,
+    /// The member becoming primary while `pending`.
+    pub promoting: Option<String>,
+}
+
+#[derive(Debug)]
+pub(super) struct World {
+    pub rng: SmallRng,
+    pub latency: LatencyModel,
+    pub faults: Vec<ActiveFault>,
+    pub lag: BTreeMap<DataTier, Exposure>,
+    pub databases: BTreeMap<String, SimDatabase>,
+    pub node_groups: BTreeMap<String, SimNodeGroup>,
+    /// zone name → (record name, type) → record.
+    pub zones: BTreeMap<String, BTreeMap<(String, RecordType), Record>>,
+    /// Route 53 change id → the propagation still in flight (`None` once INSYNC).
+    pub changes: BTreeMap<String, Option<Pending>>,
+    pub datastores: BTreeMap<String, SimDatastore>,
+    pub streams: BTreeMap<String, StreamClusterState>,
+    pub mutations: BTreeMap<String, u32>,
+    pub calls: BTreeMap<String, u32>,
+    pub transitions: Vec<Transition>,
+    route53_window: VecDeque<Instant>,
+}
+
+/// The key of a regional resource.
+pub(super) fn key(parts: &[&str]) -> String {
+    parts.join("/")
+}
+
+impl World {
+    pub(super) fn from_policy(
+        policy: &Policy,
+        rng: SmallRng,
+        latency: LatencyModel,
+        faults: Vec<Fault>,
+        lag: BTreeMap<DataTier, Exposure>,
+    ) -> Self {
+        let (primary, dr) = (&policy.regions.primary, &policy.regions.secondary);
+        let mut w = World {
+            rng,
+            latency,
+            faults: faults.into_iter().map(ActiveFault::new).collect(),
+            lag,
+            databases: BTreeMap::new(),
+            node_groups: BTreeMap::new(),
+            zones: BTreeMap::new(),
+            changes: BTreeMap::new(),
+            datastores: BTreeMap::new(),
+            streams: BTreeMap::new(),
+            mutations: BTreeMap::new(),
+            calls: BTreeMap::new(),
+            transitions: Vec::new(),
+            route53_window: VecDeque::new(),
+        };
+        let tiers = &policy.tiers;
+        if let Some(db) = &tiers.database {
+            let available = |source: Option<String>| SimDatabase {
+                status: "available".into(),
+                replica_source: source,
+                pending: None,
+            };
+            w.databases
+                .insert(key(&[primary, &db.primary]), available(None));
+            let arn = format!("arn:aws:rds:{primary}:123456789012:db:{}", db.primary);
+            w.databases
+                .insert(key(&[dr, &db.replica]), available(Some(arn)));
+        }
+        if let Some(ng) = &tiers.node_groups {
+            for g in &ng.groups {
+                let minimal = Scaling {
+                    min: 1,
+                    desired: 1,
+                    max: g.scaling.max,
+                };
+                let group = SimNodeGroup {
+                    scaling: minimal,
+                    status: "ACTIVE".into(),
+                    pending: None,
+                };
+                w.node_groups
+                    .insert(key(&[dr, &ng.cluster, &g.name]), group);
+            }
+        }
+        if let Some(c) = &tiers.cache {
+            let member = |id: &str, region: &str, role| CacheMember {
+                replication_group_id: id.into(),
+                region: region.into(),
+                role,
+                status: "associated".into(),
+            };
+            let members = vec![
+                member(&c.primary_member, primary, MemberRole::Primary),
+                member(&c.dr_member, dr, MemberRole::Secondary),
+            ];
+            let gds = SimDatastore {
+                status: "available".into(),
+                members,
+                pending: None,
+                promoting: None,
+            };
+            w.datastores.insert(c.global_datastore.clone(), gds);
+        }
+        if let Some(s) = &tiers.stream {
+            for (region, name) in [(primary, &s.primary_cluster), (dr, &s.dr_cluster)] {
+                let hosts = (1..=3)
+                    .map(|i| format!("b-{i}.{name}.kafka.{region}.amazonaws.com"))
+                    .collect();
+                let cluster = StreamClusterState {
+                    name: name.clone(),
+                    arn: format!("arn:aws:kafka:{region}:123456789012:cluster/{name}/sim"),
+                    state: "ACTIVE".into(),
+                    bootstrap_hosts: hosts,
+                };
+                w.streams.insert(key(&[region, name]), cluster);
+            }
+            let target = RecordTarget::Cname {
+                value: format!("b-1.{}.kafka.{primary}.amazonaws.com", s.primary_cluster),
+                ttl: s.client_record.ttl,
+            };
+            w.put_record(
+                &s.client_record.zone,
+                Record {
+                    name: s.client_record.name.clone(),
+                    target,
+                },
+            );
+        }
+        if let Some(d) = &tiers.dns {
+            let target = RecordTarget::Alias {
+                dns_name: d.primary.dns_name.clone(),
+                hosted_zone_id: d.primary.hosted_zone_id.clone(),
+            };
+            w.put_record(
+                &d.zone,
+                Record {
+                    name: d.record.clone(),
+                    target,
+                },
+            );
+        }
+        w
+    }
+
+    pub(super) fn put_record(&mut self, zone: &str, record: Record) {
+        let k = (record.name.to_ascii_lowercase(), record.rtype());
+        self.zones
+            .entry(zone.to_string())
+            .or_default()
+            .insert(k, record);
+    }
+
+    pub(super) fn api_latency(&mut self) -> Duration {
+        let span = self.latency.api_call;
+        span.sample(&mut self.rng)
+    }
+
+    pub(super) fn count_call(&mut self, op: &str) {
+        *self.calls.entry(op.to_string()).or_default() += 1;
+    }
+
+    /// Admits a Route 53 call under the per-second limit.
+    pub(super) fn route53_admit(&mut self, now: Instant) -> bool {
+        while self
+            .route53_window
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            self.route53_window.pop_front();
+        }
+        if self.route53_window.len() >= super::ROUTE53_CALLS_PER_SECOND_MAX {
+            return false;
+        }
+        self.route53_window.push_back(now);
+        true
+    }
+
+    /// Consumes one hit of a `fail` or `throttle` fault on this call.
+    pub(super) fn take_failure(&mut self, op: &str, resource: &str) -> Option<ErrorKind> {
+        let f = self.faults.iter_mut().find(|f| {
+            matches!(f.fault.fault, FaultKind::Fail | FaultKind::Throttle) && f.hits(op, resource)
+        })?;
+        if let Some(left) = &mut f.left {
+            *left -= 1;
+        }
+        Some(match f.fault.fault {
+            FaultKind::Throttle => ErrorKind::Throttled,
+            _ => f.fault.error.unwrap_or(ErrorKind::Retryable),
+        })
+    }
+
+    /// Starts a transition for an accepted mutation and returns when it
+    /// settles, applying `stuck` and `never_converges` faults.
+    pub(super) fn start(&mut self, op: &'static str, resource: String, span: Span) -> Pending {
+        let now = Instant::now();
+        *self.mutations.entry(op.to_string()).or_default() += 1;
+        let mut until = Some(now + span.sample(&mut self.rng));
+        for f in self.faults.iter().filter(|f| f.hits(op, &resource)) {
+            match f.fault.fault {
+                FaultKind::NeverConverges => until = None,
+                FaultKind::Stuck => {
+                    let extra = f.fault.stuck_for().expect("validated when injected");
+                    until = until.map(|u| u + extra);
+                }
+                FaultKind::Fail | FaultKind::Throttle => {}
+            }
+        }
+        self.transitions.push(Transition {
+            resource,
+            op: op.to_string(),
+            started: now,
+            completed: None,
+        });
+        Pending {
+            until,
+            transition: self.transitions.len() - 1,
+        }
+    }
+
+    /// Applies every transition due by `now`.
+    pub(super) fn settle(&mut self, now: Instant) {
+        let mut done = Vec::new();
+        let mut due = |p: &Option<Pending>| match p {
+            Some(Pending {
+                until: Some(u),
+                transition,
+            }) if *u <= now => {
+                done.push((*transition, *u));
+                true
+            }
+            _ => false,
+        };
+        for db in self.databases.values_mut() {
+            if due(&db.pending) {
+                db.pending = None;
+                db.status = "available".into();
+                db.replica_source = None;
+            }
+        }
+        for ng in self.node_groups.values_mut() {
+            if due(&ng.pending) {
+                ng.pending = None;
+                ng.status = "ACTIVE".into();
+            }
+        }
+        for gds in self.datastores.values_mut() {
+            if due(&gds.pending) {
+                let new_primary = gds.promoting.take();
+                for m in &mut gds.members {
+                    m.role = if Some(&m.replication_group_id) == new_primary.as_ref() {
+                        MemberRole::Primary
+                    } else {
+                        MemberRole::Secondary
+                    };
+                }
+                gds.status = "available".into();
+                gds.pending = None;
+            }
+        }
+        for change in self.changes.values_mut() {
+            if due(change) {
+                *change = None;
+            }
+        }
+        for (i, at) in done {
+            self.transitions[i].completed = Some(at);
+        }
+    }
+
+    /// Removes a resource by its `Action::resource` name.
+    pub(super) fn remove(&mut self, resource: &str) -> bool {
+        let Some((service, rest)) = resource.split_once(':') else {
+            return false;
+        };
+        match service {
+            "rds" => self.databases.remove(rest).is_some(),
+            "eks" => self.node_groups.remove(rest).is_some(),
+            "elasticache" => self.datastores.remove(rest).is_some(),
+            "kafka" => self.streams.remove(rest).is_some(),
+            "route53" => {
+                let Some((zone, name)) = rest.split_once('/') else {
+                    return false;
+                };
+                self.zones.get_mut(zone).is_some_and(|z| {
+                    let before = z.len();
+                    z.retain(|(n, _), _| n != &name.to_ascii_lowercase());
+                    z.len() != before
+                })
+            }
+            _ => false,
+        }
+    }
+}

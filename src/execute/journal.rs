@@ -1,0 +1,252 @@
+//! The execution journal: every execution, step by step, on disk.
+//!
+//! The executor writes the whole record after every change of state (a step
+//! starting, acting, finishing), so a process killed at any point leaves a
+//! journal from which the next run resumes. Here the journal is a local JSON
+//! file per policy; under consensus the same records go through the
+//! replicated log.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{Plan, RpoEvaluation, StepKind};
+
+/// The state of one execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionStatus {
+    /// Started and not finished; a new run resumes it.
+    Running,
+    /// Every step finished and verification passed.
+    Completed,
+    /// The observed state already met every postcondition; nothing was done.
+    AlreadyComplete,
+    /// Preflight found problems; nothing was changed.
+    PreflightFailed,
+    /// The RPO gate refused; nothing was changed.
+    Refused,
+    /// A step failed; its dependants did not run.
+    Failed,
+}
+
+impl ExecutionStatus {
+    /// Whether the execution has ended.
+    pub fn is_finished(self) -> bool {
+        self != Self::Running
+    }
+}
+
+/// The state of one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// Not started.
+    Pending,
+    /// Started and not finished.
+    Running,
+    /// Acted, and its postcondition was verified.
+    Done,
+    /// Its postcondition already held; no call was made.
+    AlreadyDone,
+    /// Failed; the outcome says why.
+    Failed,
+    /// Not run because a step it depends on failed.
+    NotRun,
+}
+
+impl StepStatus {
+    /// Whether the step's postcondition holds.
+    pub fn succeeded(self) -> bool {
+        matches!(self, Self::Done | Self::AlreadyDone)
+    }
+}
+
+/// One step's journal entry. Times are milliseconds since the execution started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// The step id from the plan.
+    pub id: String,
+    /// Its kind.
+    pub kind: StepKind,
+    /// The steps it waited for.
+    pub after: Vec<String>,
+    /// The resource it acts on.
+    pub resource: Option<String>,
+    /// Where it is.
+    pub status: StepStatus,
+    /// Calls made to act, retries included.
+    pub attempts: u32,
+    /// When it started.
+    pub started_ms: Option<u64>,
+    /// When it ended.
+    pub ended_ms: Option<u64>,
+    /// What happened, as a sentence.
+    pub outcome: Option<String>,
+    /// The provider's change id to wait for (Route 53), kept so that a
+    /// resumed run waits for the same change instead of making another.
+    pub change_id: Option<String>,
+}
+
+impl StepRecord {
+    /// How long the step took, once it has ended.
+    pub fn duration_ms(&self) -> Option<u64> {
+        Some(self.ended_ms?.saturating_sub(self.started_ms?))
+    }
+}
+
+/// An operator's acceptance of data loss above the RPO.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataLossOverride {
+    /// The loss accepted, in milliseconds.
+    pub accepted_ms: u64,
+    /// Who accepted it (the local user, or the API caller).
+    pub by: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// What the gate measured when the override was used.
+    pub gate: RpoEvaluation,
+}
+
+/// One execution of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    /// Unique id; Route 53 change comments and EKS request tokens carry it.
+    pub id: String,
+    /// The policy it executes.
+    pub policy: String,
+    /// When it started (RFC 3339, wall clock).
+    pub started_at: String,
+    /// Where it is.
+    pub status: ExecutionStatus,
+    /// The plan as built when the execution started.
+    pub plan: Plan,
+    /// The steps, in plan order.
+    pub steps: Vec<StepRecord>,
+    /// The RPO gate's evaluation when the gate step ran.
+    pub rpo: Option<RpoEvaluation>,
+    /// Operator overrides used by this execution.
+    pub overrides: Vec<DataLossOverride>,
+    /// How many times a later run resumed it.
+    pub resumed: u32,
+    /// A sentence saying how it ended.
+    pub summary: Option<String>,
+}
+
+impl ExecutionRecord {
+    /// The step with this id.
+    pub fn step(&self, id: &str) -> Option<&StepRecord> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+
+    /// The latest time recorded in the journal.
+    pub fn last_ms(&self) -> u64 {
+        self.steps
+            .iter()
+            .flat_map(|s| [s.started_ms, s.ended_ms])
+            .flatten()
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Where executions are kept.
+pub trait Journal: Send {
+    /// The most recent execution of `policy`, if any.
+    ///
+    /// # Errors
+    ///
+    /// The journal cannot be read or parsed.
+    fn last(&self, policy: &str) -> io::Result<Option<ExecutionRecord>>;
+
+    /// Writes `record`, replacing an earlier version with the same id.
+    ///
+    /// # Errors
+    ///
+    /// The journal cannot be written.
+    fn save(&mut self, record: &ExecutionRecord) -> io::Result<()>;
+}
+
+/// A journal held in memory (drills, tests).
+#[derive(Debug, Default, Clone)]
+pub struct MemoryJournal {
+    /// Every execution saved, oldest first.
+    pub records: Vec<ExecutionRecord>,
+}
+
+impl Journal for MemoryJournal {
+    fn last(&self, policy: &str) -> io::Result<Option<ExecutionRecord>> {
+        Ok(self
+            .records
+            .iter()
+            .rev()
+            .find(|r| r.policy == policy)
+            .cloned())
+    }
+
+    fn save(&mut self, record: &ExecutionRecord) -> io::Result<()> {
+        upsert(&mut self.records, record);
+        Ok(())
+    }
+}
+
+/// A journal in a directory: one JSON file per policy holding its executions.
+/// Each save writes a temporary file and renames it over the old one, so a
+/// crash leaves either the old or the new journal, never half of one.
+#[derive(Debug, Clone)]
+pub struct FileJournal {
+    dir: PathBuf,
+}
+
+impl FileJournal {
+    /// A journal kept in `dir` (created on the first save).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The file holding `policy`'s executions.
+    pub fn path(&self, policy: &str) -> PathBuf {
+        self.dir.join(format!("{policy}.json"))
+    }
+
+    fn read(&self, path: &Path) -> io::Result<Vec<ExecutionRecord>> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: not a drctl journal: {e}", path.display()),
+                )
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+        }
+    }
+}
+
+impl Journal for FileJournal {
+    fn last(&self, policy: &str) -> io::Result<Option<ExecutionRecord>> {
+        Ok(self.read(&self.path(policy))?.pop())
+    }
+
+    fn save(&mut self, record: &ExecutionRecord) -> io::Result<()> {
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.dir.display())))?;
+        let path = self.path(&record.policy);
+        let mut records = self.read(&path)?;
+        upsert(&mut records, record);
+        let tmp = path.with_extension("json.tmp");
+        let bytes = serde_json::to_vec_pretty(&records).expect("journal records always serialize");
+        std::fs::write(&tmp, bytes)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", tmp.display())))?;
+        std::fs::rename(&tmp, &path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+    }
+}
+
+fn upsert(records: &mut Vec<ExecutionRecord>, record: &ExecutionRecord) {
+    match records.iter_mut().find(|r| r.id == record.id) {
+        Some(r) => *r = record.clone(),
+        None => records.push(record.clone()),
+    }
+}

@@ -1,0 +1,414 @@
+//! Running a plan: parallel where independent, each step check → act →
+//! verify, every change of state journaled.
+//!
+//! [`execute`] is the one entry point. It resumes the policy's unfinished
+//! execution if the journal has one; otherwise it observes the cloud, builds
+//! the plan, and, when the failover has already happened, says so and
+//! changes nothing. Steps start as soon as everything they depend on has
+//! succeeded; a failed step stops its dependants (recorded as `not_run`)
+//! while independent branches finish.
+
+pub mod journal;
+mod observe;
+pub mod retry;
+mod run_step;
+mod steps;
+
+pub use journal::{
+    DataLossOverride, ExecutionRecord, ExecutionStatus, FileJournal, Journal, MemoryJournal,
+    StepRecord, StepStatus,
+};
+pub use observe::observe;
+pub use steps::postcondition;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use crate::cloud::{Cloud, Fence};
+use crate::plan::{self, Plan, StepKind};
+use crate::policy::Policy;
+use run_step::{run_step, StepMsg, StepOutcome};
+
+/// How to run an execution.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The id of a new execution (a generated one when `None`).
+    pub execution_id: Option<String>,
+    /// The data loss the operator accepts above the RPO (`--accept-data-loss`).
+    pub accept_data_loss: Option<Duration>,
+    /// Who asked, for the audit trail.
+    pub operator: String,
+    /// Run one step at a time, in plan order (the manual procedure), instead
+    /// of every independent step at once.
+    pub sequential: bool,
+    /// Where progress events go, if anywhere.
+    pub events: Option<mpsc::UnboundedSender<Event>>,
+}
+
+/// Progress of an execution, as it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The execution started (or resumed).
+    Started {
+        /// Its id.
+        execution_id: String,
+        /// Whether an interrupted execution is being resumed.
+        resumed: bool,
+        /// The step ids, in plan order.
+        steps: Vec<String>,
+    },
+    /// A step started.
+    StepStarted {
+        /// The step.
+        id: String,
+        /// Milliseconds since the execution started.
+        at_ms: u64,
+    },
+    /// A call of the step failed and will be retried.
+    StepRetry {
+        /// The step.
+        id: String,
+        /// The error, as a sentence.
+        error: String,
+    },
+    /// A step ended.
+    StepFinished {
+        /// The step.
+        id: String,
+        /// How it ended.
+        status: StepStatus,
+        /// Milliseconds since the execution started.
+        at_ms: u64,
+        /// What happened.
+        outcome: String,
+    },
+}
+
+/// The executor could not keep its journal.
+#[derive(Debug, thiserror::Error)]
+#[error("execution journal: {0}")]
+pub struct JournalError(#[from] std::io::Error);
+
+/// Runs (or resumes) the failover for `policy` against `cloud`.
+///
+/// # Errors
+///
+/// Only when the journal cannot be read or written: every cloud failure is
+/// recorded in the returned record instead.
+pub async fn execute<C: Cloud + 'static>(
+    cloud: Arc<C>,
+    policy: Arc<Policy>,
+    journal: &mut dyn Journal,
+    options: RunOptions,
+) -> Result<ExecutionRecord, JournalError> {
+    // The execution's time axis starts now, so the observation that builds
+    // the plan counts towards the modeled RTO.
+    let clock = Instant::now();
+    let resume = journal
+        .last(&policy.name)?
+        .filter(|r| r.status == ExecutionStatus::Running);
+    let mut record = match resume {
+        Some(mut r) => {
+            info!(execution_id = %r.id, policy = %policy.name, "resuming interrupted execution");
+            r.resumed += 1;
+            for s in &mut r.steps {
+                if s.status == StepStatus::Running {
+                    s.status = StepStatus::Pending;
+                }
+            }
+            r
+        }
+        None => {
+            let observed = observe(cloud.as_ref(), &policy).await;
+            let plan = plan::build(&policy, &observed, options.accept_data_loss);
+            let mut r = new_record(&plan, &options);
+            if plan.is_complete() && plan.preflight_problems.is_empty() {
+                r.status = ExecutionStatus::AlreadyComplete;
+                for s in &mut r.steps {
+                    s.status = StepStatus::AlreadyDone;
+                }
+                r.summary = Some(format!(
+                    "already failed over to {}: every step's postcondition holds; nothing changed",
+                    plan.to_region
+                ));
+                journal.save(&r)?;
+                return Ok(r);
+            }
+            r
+        }
+    };
+    journal.save(&record)?;
+    // A resumed execution continues its time axis after the last recorded event.
+    let base = if record.resumed > 0 {
+        record.last_ms()
+    } else {
+        0
+    };
+    run_dag(cloud, policy, journal, &mut record, &options, (clock, base)).await?;
+    Ok(record)
+}
+
+fn new_record(plan: &Plan, options: &RunOptions) -> ExecutionRecord {
+    let now = time::OffsetDateTime::now_utc();
+    let id = options.execution_id.clone().unwrap_or_else(|| {
+        let stamp = now.format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ));
+        format!(
+            "{}-{}-{:04x}",
+            plan.policy,
+            stamp.unwrap_or_default(),
+            rand::random::<u16>()
+        )
+    });
+    let steps = plan
+        .steps
+        .iter()
+        .map(|s| StepRecord {
+            id: s.id.clone(),
+            kind: s.kind,
+            after: s.after.clone(),
+            resource: s.action.resource(),
+            status: StepStatus::Pending,
+            attempts: 0,
+            started_ms: None,
+            ended_ms: None,
+            outcome: None,
+            change_id: None,
+        })
+        .collect();
+    ExecutionRecord {
+        id,
+        policy: plan.policy.clone(),
+        started_at: rfc3339(now),
+        status: ExecutionStatus::Running,
+        plan: plan.clone(),
+        steps,
+        rpo: None,
+        overrides: Vec::new(),
+        resumed: 0,
+        summary: None,
+    }
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+async fn run_dag<C: Cloud + 'static>(
+    cloud: Arc<C>,
+    policy: Arc<Policy>,
+    journal: &mut dyn Journal,
+    record: &mut ExecutionRecord,
+    options: &RunOptions,
+    (clock, base): (Instant, u64),
+) -> Result<(), JournalError> {
+    let emit = |e: Event| {
+        if let Some(tx) = &options.events {
+            let _ = tx.send(e);
+        }
+    };
+    emit(Event::Started {
+        execution_id: record.id.clone(),
+        resumed: record.resumed > 0,
+        steps: record.steps.iter().map(|s| s.id.clone()).collect(),
+    });
+    let now_ms = || base + clock.elapsed().as_millis() as u64;
+    let fence = Fence {
+        execution_id: record.id.clone(),
+        epoch: 0,
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut running: JoinSet<StepOutcome> = JoinSet::new();
+    loop {
+        for i in ready(record, options.sequential && !running.is_empty()) {
+            let s = &mut record.steps[i];
+            s.status = StepStatus::Running;
+            s.started_ms = Some(now_ms());
+            s.ended_ms = None;
+            info!(execution_id = %record.id, step = %s.id, "step started");
+            emit(Event::StepStarted {
+                id: s.id.clone(),
+                at_ms: now_ms(),
+            });
+            let step = record
+                .plan
+                .step(&s.id)
+                .expect("journal steps come from the plan")
+                .clone();
+            let change = s.change_id.clone().map(crate::cloud::ChangeId);
+            let ctx = (
+                cloud.clone(),
+                policy.clone(),
+                fence.clone(),
+                options.accept_data_loss,
+                tx.clone(),
+            );
+            running.spawn(run_step(ctx.0, ctx.1, step, change, ctx.2, ctx.3, ctx.4));
+            if options.sequential {
+                break;
+            }
+        }
+        journal.save(record)?;
+        if running.is_empty() {
+            break;
+        }
+        tokio::select! {
+            Some(msg) = rx.recv() => match msg {
+                StepMsg::Acted { id, change_id } => {
+                    if let Some(s) = record.steps.iter_mut().find(|s| s.id == id) {
+                        s.change_id = Some(change_id);
+                    }
+                }
+                StepMsg::Retry { id, error } => {
+                    warn!(execution_id = %record.id, step = %id, %error, "call failed; retrying");
+                    emit(Event::StepRetry { id, error });
+                }
+            },
+            Some(done) = running.join_next() => {
+                let outcome = done.expect("step tasks do not panic");
+                finish(record, outcome, now_ms(), &options.operator, &emit);
+            }
+        }
+    }
+    conclude(record);
+    journal.save(record)?;
+    Ok(())
+}
+
+/// Indices of steps that may start: pending, with every dependency done.
+fn ready(record: &ExecutionRecord, busy: bool) -> Vec<usize> {
+    if busy {
+        return Vec::new();
+    }
+    let ok: BTreeSet<&str> = record
+        .steps
+        .iter()
+        .filter(|s| s.status.succeeded())
+        .map(|s| s.id.as_str())
+        .collect();
+    record
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            s.status == StepStatus::Pending && s.after.iter().all(|d| ok.contains(d.as_str()))
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn finish(
+    record: &mut ExecutionRecord,
+    out: StepOutcome,
+    at_ms: u64,
+    operator: &str,
+    emit: &impl Fn(Event),
+) {
+    if let Some(gate) = out.rpo {
+        if let plan::RpoVerdict::Accepted { accepted_ms } = gate.verdict {
+            record.overrides.push(DataLossOverride {
+                accepted_ms,
+                by: operator.to_string(),
+                at: rfc3339(time::OffsetDateTime::now_utc()),
+                gate: gate.clone(),
+            });
+        }
+        record.rpo = Some(gate);
+    }
+    let s = record
+        .steps
+        .iter_mut()
+        .find(|s| s.id == out.id)
+        .expect("outcome of a journal step");
+    s.status = out.status;
+    s.attempts += out.attempts;
+    s.ended_ms = Some(at_ms);
+    s.outcome = Some(out.outcome.clone());
+    info!(execution_id = %record.id, step = %s.id, status = ?s.status, elapsed_ms = s.duration_ms(), outcome = %out.outcome, "step ended");
+    emit(Event::StepFinished {
+        id: out.id.clone(),
+        status: out.status,
+        at_ms,
+        outcome: out.outcome,
+    });
+    if out.status == StepStatus::Failed {
+        block_dependants(record, &out.id, emit, at_ms);
+    }
+}
+
+/// Marks every step that depends, directly or not, on `failed` as not run.
+fn block_dependants(record: &mut ExecutionRecord, failed: &str, emit: &impl Fn(Event), at_ms: u64) {
+    let mut blocked: BTreeSet<String> = BTreeSet::from([failed.to_string()]);
+    loop {
+        let next: Vec<usize> = record
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                s.status == StepStatus::Pending && s.after.iter().any(|d| blocked.contains(d))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if next.is_empty() {
+            return;
+        }
+        for i in next {
+            let s = &mut record.steps[i];
+            s.status = StepStatus::NotRun;
+            let outcome = format!("not run: {failed} failed");
+            s.outcome = Some(outcome.clone());
+            blocked.insert(s.id.clone());
+            emit(Event::StepFinished {
+                id: s.id.clone(),
+                status: StepStatus::NotRun,
+                at_ms,
+                outcome,
+            });
+        }
+    }
+}
+
+fn conclude(record: &mut ExecutionRecord) {
+    let failed: Vec<&StepRecord> = record
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Failed)
+        .collect();
+    let (status, summary) = match failed.first() {
+        None => (
+            ExecutionStatus::Completed,
+            format!(
+                "failed over to {}: every step done and verified",
+                record.plan.to_region
+            ),
+        ),
+        Some(s) if s.kind == StepKind::Preflight => (
+            ExecutionStatus::PreflightFailed,
+            format!("nothing changed: {}", s.outcome.clone().unwrap_or_default()),
+        ),
+        Some(s) if s.kind == StepKind::RpoGate => (
+            ExecutionStatus::Refused,
+            format!("nothing changed: {}", s.outcome.clone().unwrap_or_default()),
+        ),
+        Some(_) => {
+            let names: Vec<&str> = failed.iter().map(|s| s.id.as_str()).collect();
+            (
+                ExecutionStatus::Failed,
+                format!("failover stopped: {} failed", names.join(", ")),
+            )
+        }
+    };
+    record.status = status;
+    record.summary = Some(summary);
+}
+
+#[cfg(test)]
+mod tests;

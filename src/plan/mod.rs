@@ -1,0 +1,385 @@
+//! The failover plan: a pure function from (policy, observed state) to a DAG.
+//!
+//! Nothing here does I/O. [`build`] takes the policy and what was observed
+//! of the cloud ([`Observed`], gathered by `execute::observe`) and returns the
+//! exact [`Plan`]: which steps, which depend on which, which are already done,
+//! what preflight found and what the RPO gate says. Tests assert the whole
+//! plan for both shipped policies.
+//!
+//! The DAG's shape: `preflight` → `rpo-gate` → every tier step in parallel
+//! (`promote-database`, one `scale-node-group:<name>` per group,
+//! `failover-cache`, `switch-stream`) → `flip-dns` once everything traffic
+//! needs is ready → `verify`. Node groups do not wait for the database; the
+//! public record moves only when the database, cache, stream and capacity
+//! are in place.
+
+mod preflight;
+pub mod rpo;
+mod step;
+
+pub use preflight::preflight;
+pub use rpo::{DataTier, RpoEvaluation, RpoVerdict, TierExposure};
+pub use step::{Action, Step, StepKind};
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cloud::{
+    DatabaseState, Exposure, GlobalDatastoreState, NodeGroupState, Record, RecordTarget,
+    StreamClusterState,
+};
+use crate::policy::{Policy, StreamTier};
+
+/// What was seen of one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "seen", content = "value")]
+pub enum Seen<T> {
+    /// It exists, in this state.
+    Present(T),
+    /// It does not exist.
+    Absent,
+    /// It could not be read; the message says why.
+    Unreadable(String),
+}
+
+impl<T> Seen<T> {
+    /// The state, when present.
+    pub fn present(&self) -> Option<&T> {
+        match self {
+            Self::Present(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// The observed state of every resource the policy names (DR side only:
+/// during a real failover the primary region may not answer at all).
+/// A field is `None` when the policy has no such tier.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observed {
+    /// The read replica.
+    pub database: Option<Seen<DatabaseState>>,
+    /// Each DR node group, by name.
+    pub node_groups: BTreeMap<String, Seen<NodeGroupState>>,
+    /// The Global Datastore.
+    pub cache: Option<Seen<GlobalDatastoreState>>,
+    /// The DR MSK cluster.
+    pub stream_cluster: Option<Seen<StreamClusterState>>,
+    /// The stream clients' record.
+    pub stream_record: Option<Seen<Record>>,
+    /// The public record.
+    pub dns_record: Option<Seen<Record>>,
+    /// Each data tier's exposure.
+    pub exposures: BTreeMap<DataTier, Exposure>,
+}
+
+/// A failover plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The policy's name.
+    pub policy: String,
+    /// The region traffic leaves.
+    pub from_region: String,
+    /// The region traffic moves to.
+    pub to_region: String,
+    /// The steps, in an order where every step comes after its dependencies.
+    pub steps: Vec<Step>,
+    /// What preflight found wrong; the plan cannot run while this is not empty.
+    pub preflight_problems: Vec<String>,
+    /// The RPO gate's evaluation on the observed exposures.
+    pub rpo: RpoEvaluation,
+}
+
+impl Plan {
+    /// Whether every mutating step's postcondition already holds: the
+    /// failover has already happened and executing it changes nothing.
+    pub fn is_complete(&self) -> bool {
+        self.steps
+            .iter()
+            .filter(|s| s.kind.mutates())
+            .all(|s| s.already_done)
+    }
+
+    /// The step with this id.
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+}
+
+/// The public record as it must be after the failover: an alias to the DR
+/// load balancer.
+pub fn dns_target(policy: &Policy) -> Option<(String, Record)> {
+    let dns = policy.tiers.dns.as_ref()?;
+    let record = Record {
+        name: dns.record.clone(),
+        target: RecordTarget::Alias {
+            dns_name: dns.secondary.dns_name.clone(),
+            hosted_zone_id: dns.secondary.hosted_zone_id.clone(),
+        },
+    };
+    Some((dns.zone.clone(), record))
+}
+
+/// The stream clients' record as it must be after the failover: a CNAME to
+/// the first of the DR cluster's bootstrap brokers (a bootstrap address only
+/// needs one reachable broker; clients learn the rest from it).
+pub fn stream_target(tier: &StreamTier, dr: &StreamClusterState) -> Option<Record> {
+    let host = dr.bootstrap_hosts.first()?;
+    Some(Record {
+        name: tier.client_record.name.clone(),
+        target: RecordTarget::Cname {
+            value: host.clone(),
+            ttl: tier.client_record.ttl,
+        },
+    })
+}
+
+/// Builds the plan. Pure: the same inputs always give the same plan.
+pub fn build(policy: &Policy, observed: &Observed, accept_data_loss: Option<Duration>) -> Plan {
+    let to = policy.regions.secondary.clone();
+    let tiers = &policy.tiers;
+    let mut steps = Vec::new();
+    let mut push = |id: String, kind, after: Vec<String>, action, summary: String, done| {
+        steps.push(Step {
+            id,
+            kind,
+            after,
+            action,
+            summary,
+            already_done: done,
+        });
+    };
+    let gate = vec![StepKind::RpoGate.name().to_string()];
+    push(
+        "preflight".into(),
+        StepKind::Preflight,
+        vec![],
+        Action::Preflight,
+        format!("check that every DR resource in {to} exists and is healthy"),
+        false,
+    );
+    push(
+        "rpo-gate".into(),
+        StepKind::RpoGate,
+        vec!["preflight".into()],
+        Action::RpoGate,
+        format!(
+            "check each data tier's exposure against the RPO of {}",
+            crate::duration::fmt(policy.rpo)
+        ),
+        false,
+    );
+    let mut before_flip = Vec::new();
+    if let Some(db) = &tiers.database {
+        let done = observed
+            .database
+            .as_ref()
+            .and_then(Seen::present)
+            .is_some_and(DatabaseState::is_promoted);
+        push(
+            "promote-database".into(),
+            StepKind::PromoteDatabase,
+            gate.clone(),
+            Action::PromoteDatabase {
+                region: to.clone(),
+                replica: db.replica.clone(),
+            },
+            format!(
+                "promote RDS read replica {} in {to} to a standalone primary",
+                db.replica
+            ),
+            done,
+        );
+        before_flip.push("promote-database".to_string());
+    }
+    if let Some(ng) = &tiers.node_groups {
+        for g in &ng.groups {
+            let id = format!("scale-node-group:{}", g.name);
+            let done = observed
+                .node_groups
+                .get(&g.name)
+                .and_then(Seen::present)
+                .is_some_and(|s| s.is_at(g.scaling));
+            push(
+                id.clone(),
+                StepKind::ScaleNodeGroup,
+                gate.clone(),
+                Action::ScaleNodeGroup {
+                    region: to.clone(),
+                    cluster: ng.cluster.clone(),
+                    name: g.name.clone(),
+                    scaling: g.scaling,
+                },
+                format!(
+                    "scale node group {} of EKS cluster {} to {}",
+                    g.name, ng.cluster, g.scaling
+                ),
+                done,
+            );
+            before_flip.push(id);
+        }
+    }
+    if let Some(c) = &tiers.cache {
+        let done = observed
+            .cache
+            .as_ref()
+            .and_then(Seen::present)
+            .is_some_and(|g| g.has_primary(&c.dr_member));
+        push(
+            "failover-cache".into(),
+            StepKind::FailoverCache,
+            gate.clone(),
+            Action::FailoverCache {
+                global_datastore: c.global_datastore.clone(),
+                region: to.clone(),
+                member: c.dr_member.clone(),
+            },
+            format!(
+                "fail Global Datastore {} over to {} in {to}",
+                c.global_datastore, c.dr_member
+            ),
+            done,
+        );
+        before_flip.push("failover-cache".to_string());
+    }
+    if let Some(s) = &tiers.stream {
+        let want = observed
+            .stream_cluster
+            .as_ref()
+            .and_then(Seen::present)
+            .and_then(|c| stream_target(s, c));
+        let have = observed.stream_record.as_ref().and_then(Seen::present);
+        let done = matches!((want, have), (Some(w), Some(h)) if w.points_like(h));
+        push(
+            "switch-stream".into(),
+            StepKind::SwitchStream,
+            gate.clone(),
+            Action::SwitchStream {
+                region: to.clone(),
+                cluster: s.dr_cluster.clone(),
+                zone: s.client_record.zone.clone(),
+                name: s.client_record.name.clone(),
+                ttl: s.client_record.ttl,
+            },
+            format!(
+                "check MSK cluster {} is ACTIVE, then point {} at its bootstrap brokers",
+                s.dr_cluster, s.client_record.name
+            ),
+            done,
+        );
+        before_flip.push("switch-stream".to_string());
+    }
+    let mut last = before_flip.clone();
+    if let Some((zone, record)) = dns_target(policy) {
+        let done = observed
+            .dns_record
+            .as_ref()
+            .and_then(Seen::present)
+            .is_some_and(|r| r.points_like(&record));
+        let after = if before_flip.is_empty() {
+            gate.clone()
+        } else {
+            before_flip
+        };
+        let summary = match &record.target {
+            RecordTarget::Alias { dns_name, .. } => {
+                format!("flip {} to {dns_name} and wait for INSYNC", record.name)
+            }
+            RecordTarget::Cname { value, .. } => {
+                format!("flip {} to {value} and wait for INSYNC", record.name)
+            }
+        };
+        push(
+            "flip-dns".into(),
+            StepKind::FlipDns,
+            after,
+            Action::FlipDns { zone, record },
+            summary,
+            done,
+        );
+        last = vec!["flip-dns".into()];
+    }
+    if last.is_empty() {
+        last = gate;
+    }
+    push(
+        "verify".into(),
+        StepKind::Verify,
+        last,
+        Action::Verify,
+        format!("re-check every postcondition with traffic on {to}"),
+        false,
+    );
+    let rpo = rpo::evaluate(
+        policy.rpo,
+        tier_exposures(policy, observed),
+        accept_data_loss,
+    );
+    Plan {
+        policy: policy.name.clone(),
+        from_region: policy.regions.primary.clone(),
+        to_region: to,
+        preflight_problems: preflight(policy, observed),
+        steps,
+        rpo,
+    }
+}
+
+/// The exposure of each data tier the policy protects, marking tiers whose
+/// failover has already happened.
+pub fn tier_exposures(policy: &Policy, observed: &Observed) -> Vec<TierExposure> {
+    let tiers = &policy.tiers;
+    let exposure = |t| {
+        observed
+            .exposures
+            .get(&t)
+            .copied()
+            .unwrap_or(Exposure::Unknown)
+    };
+    let mut out = Vec::new();
+    if tiers.database.is_some() {
+        let done = observed
+            .database
+            .as_ref()
+            .and_then(Seen::present)
+            .is_some_and(|d| d.replica_source.is_none());
+        out.push(TierExposure {
+            tier: DataTier::Database,
+            exposure: exposure(DataTier::Database),
+            already_failed_over: done,
+        });
+    }
+    if let Some(c) = &tiers.cache {
+        let done = observed
+            .cache
+            .as_ref()
+            .and_then(Seen::present)
+            .and_then(|g| g.member(&c.dr_member))
+            .is_some_and(|m| m.role == crate::cloud::MemberRole::Primary);
+        out.push(TierExposure {
+            tier: DataTier::Cache,
+            exposure: exposure(DataTier::Cache),
+            already_failed_over: done,
+        });
+    }
+    if let Some(s) = &tiers.stream {
+        let want = observed
+            .stream_cluster
+            .as_ref()
+            .and_then(Seen::present)
+            .and_then(|c| stream_target(s, c));
+        let have = observed.stream_record.as_ref().and_then(Seen::present);
+        let done = matches!((want, have), (Some(w), Some(h)) if w.points_like(h));
+        out.push(TierExposure {
+            tier: DataTier::Stream,
+            exposure: exposure(DataTier::Stream),
+            already_failed_over: done,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
