@@ -28,7 +28,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::cloud::{Cloud, Fence};
 use crate::plan::{self, Plan, StepKind};
@@ -268,7 +268,7 @@ async fn run_dag<C: Cloud + 'static>(
                     }
                 }
                 StepMsg::Retry { id, error } => {
-                    warn!(execution_id = %record.id, step = %id, %error, "call failed; retrying");
+                    info!(execution_id = %record.id, step = %id, %error, "call failed; retrying");
                     emit(Event::StepRetry { id, error });
                 }
             },

@@ -1,1 +1,236 @@
+//! The exact plans for the shipped policies, and how observed state shapes them.
+
 use super::*;
+use crate::cloud::{CacheMember, MemberRole, Scaling};
+use std::path::Path;
+
+fn policy(name: &str) -> Policy {
+    crate::policy::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies").join(name)).unwrap()
+}
+
+/// The DR side as the simulated cloud starts it: everything present, nothing failed over.
+fn healthy(policy: &Policy) -> Observed {
+    let mut o = Observed::default();
+    let t = &policy.tiers;
+    if let Some(db) = &t.database {
+        o.database = Some(Seen::Present(DatabaseState {
+            id: db.replica.clone(),
+            status: "available".into(),
+            replica_source: Some(format!("arn:aws:rds:us-east-1:123456789012:db:{}", db.primary)),
+        }));
+        o.exposures.insert(DataTier::Database, Exposure::Known(Duration::from_secs(3)));
+    }
+    if let Some(ng) = &t.node_groups {
+        for g in &ng.groups {
+            let s = NodeGroupState {
+                name: g.name.clone(),
+                status: "ACTIVE".into(),
+                scaling: Scaling { min: 1, desired: 1, max: g.scaling.max },
+            };
+            o.node_groups.insert(g.name.clone(), Seen::Present(s));
+        }
+    }
+    if let Some(c) = &t.cache {
+        let m = |id: &str, region: &str, role| CacheMember {
+            replication_group_id: id.into(),
+            region: region.into(),
+            role,
+            status: "associated".into(),
+        };
+        o.cache = Some(Seen::Present(GlobalDatastoreState {
+            id: c.global_datastore.clone(),
+            status: "available".into(),
+            members: vec![
+                m(&c.primary_member, "us-east-1", MemberRole::Primary),
+                m(&c.dr_member, "us-west-2", MemberRole::Secondary),
+            ],
+        }));
+        o.exposures.insert(DataTier::Cache, Exposure::Known(Duration::from_secs(1)));
+    }
+    if let Some(s) = &t.stream {
+        o.stream_cluster = Some(Seen::Present(StreamClusterState {
+            name: s.dr_cluster.clone(),
+            arn: "arn:aws:kafka:us-west-2:1:cluster/x/y".into(),
+            state: "ACTIVE".into(),
+            bootstrap_hosts: vec!["b-1.dr.kafka.us-west-2.amazonaws.com".into()],
+        }));
+        o.stream_record = Some(Seen::Present(Record {
+            name: s.client_record.name.clone(),
+            target: RecordTarget::Cname { value: "b-1.primary.kafka.us-east-1.amazonaws.com".into(), ttl: 60 },
+        }));
+        o.exposures.insert(DataTier::Stream, Exposure::Known(Duration::from_secs(2)));
+    }
+    if let Some(d) = &t.dns {
+        o.dns_record = Some(Seen::Present(Record {
+            name: d.record.clone(),
+            target: RecordTarget::Alias {
+                dns_name: d.primary.dns_name.clone(),
+                hosted_zone_id: d.primary.hosted_zone_id.clone(),
+            },
+        }));
+    }
+    o
+}
+
+fn shape(plan: &Plan) -> Vec<(&str, Vec<&str>)> {
+    plan.steps.iter().map(|s| (s.id.as_str(), s.after.iter().map(String::as_str).collect())).collect()
+}
+
+const TIER_STEPS: [&str; 6] = [
+    "promote-database",
+    "scale-node-group:system-nodes",
+    "scale-node-group:app-nodes",
+    "scale-node-group:db-proxy-nodes",
+    "failover-cache",
+    "switch-stream",
+];
+
+#[test]
+fn the_full_platform_plan_is_exactly_this_dag() {
+    let p = policy("emr-platform.yaml");
+    let plan = build(&p, &healthy(&p), None);
+    let gate = vec!["rpo-gate"];
+    let mut want = vec![("preflight", vec![]), ("rpo-gate", vec!["preflight"])];
+    want.extend(TIER_STEPS.iter().map(|s| (*s, gate.clone())));
+    want.push(("flip-dns", TIER_STEPS.to_vec()));
+    want.push(("verify", vec!["flip-dns"]));
+    assert_eq!(shape(&plan), want);
+    assert_eq!(plan.from_region, "us-east-1");
+    assert_eq!(plan.to_region, "us-west-2");
+    assert!(plan.preflight_problems.is_empty());
+    assert_eq!(plan.rpo.verdict, RpoVerdict::Pass);
+    assert!(!plan.is_complete());
+    assert!(plan.steps.iter().all(|s| !s.already_done));
+    assert_eq!(
+        plan.step("scale-node-group:app-nodes").unwrap().action,
+        Action::ScaleNodeGroup {
+            region: "us-west-2".into(),
+            cluster: "emr-integration-dr".into(),
+            name: "app-nodes".into(),
+            scaling: Scaling { min: 3, desired: 6, max: 20 },
+        }
+    );
+    assert_eq!(
+        plan.step("flip-dns").unwrap().action,
+        Action::FlipDns {
+            zone: "emr-platform.com".into(),
+            record: Record {
+                name: "api.emr-platform.com".into(),
+                target: RecordTarget::Alias {
+                    dns_name: "emr-platform-alb-dr-0987654321.us-west-2.elb.amazonaws.com".into(),
+                    hosted_zone_id: "Z1H1FL5HABSF5".into(),
+                },
+            },
+        }
+    );
+}
+
+#[test]
+fn the_core_plan_has_no_cache_or_stream_steps() {
+    let p = policy("emr-platform-core.yaml");
+    let plan = build(&p, &healthy(&p), None);
+    let tiers = &TIER_STEPS[..4];
+    let mut want = vec![("preflight", vec![]), ("rpo-gate", vec!["preflight"])];
+    want.extend(tiers.iter().map(|s| (*s, vec!["rpo-gate"])));
+    want.push(("flip-dns", tiers.to_vec()));
+    want.push(("verify", vec!["flip-dns"]));
+    assert_eq!(shape(&plan), want);
+    assert_eq!(plan.rpo.tiers.len(), 1);
+}
+
+#[test]
+fn node_groups_do_not_wait_for_the_database() {
+    let p = policy("emr-platform.yaml");
+    let plan = build(&p, &healthy(&p), None);
+    for s in plan.steps.iter().filter(|s| s.kind == StepKind::ScaleNodeGroup) {
+        assert_eq!(s.after, vec!["rpo-gate".to_string()]);
+    }
+}
+
+#[test]
+fn observed_postconditions_mark_steps_already_done() {
+    let p = policy("emr-platform-core.yaml");
+    let mut o = healthy(&p);
+    if let Some(Seen::Present(db)) = &mut o.database {
+        db.replica_source = None;
+    }
+    if let Some(Seen::Present(g)) = o.node_groups.get_mut("app-nodes") {
+        g.scaling = Scaling { min: 3, desired: 6, max: 20 };
+    }
+    let plan = build(&p, &o, None);
+    let done: Vec<&str> = plan.steps.iter().filter(|s| s.already_done).map(|s| s.id.as_str()).collect();
+    assert_eq!(done, vec!["promote-database", "scale-node-group:app-nodes"]);
+    assert!(!plan.is_complete());
+}
+
+#[test]
+fn a_finished_failover_is_complete_and_passes_the_gate_even_with_unknown_lag() {
+    let p = policy("emr-platform-core.yaml");
+    let mut o = healthy(&p);
+    if let Some(Seen::Present(db)) = &mut o.database {
+        db.replica_source = None;
+    }
+    for (name, g) in &mut o.node_groups {
+        if let Seen::Present(g) = g {
+            g.scaling = p.tiers.node_groups.as_ref().unwrap().groups.iter().find(|t| &t.name == name).unwrap().scaling;
+        }
+    }
+    o.dns_record = Some(Seen::Present(dns_target(&p).unwrap().1));
+    o.exposures.insert(DataTier::Database, Exposure::Unknown);
+    let plan = build(&p, &o, None);
+    assert!(plan.is_complete());
+    assert!(plan.rpo.allows());
+}
+
+#[test]
+fn preflight_names_every_missing_or_unhealthy_resource() {
+    let p = policy("emr-platform.yaml");
+    let mut o = healthy(&p);
+    o.node_groups.insert("app-nodes".into(), Seen::Absent);
+    o.database = Some(Seen::Unreadable("access denied".into()));
+    if let Some(Seen::Present(c)) = &mut o.stream_cluster {
+        c.state = "CREATING".into();
+    }
+    if let Some(Seen::Present(r)) = &mut o.dns_record {
+        r.target = RecordTarget::Alias { dns_name: "somebody-else.example.com".into(), hosted_zone_id: "Z1".into() };
+    }
+    let problems = build(&p, &o, None).preflight_problems;
+    assert_eq!(problems.len(), 4, "{problems:#?}");
+    assert!(problems[0].contains("RDS read replica emr-platform-prod-dr in us-west-2 could not be read: access denied"));
+    assert!(problems[1].contains("node group app-nodes of EKS cluster emr-integration-dr in us-west-2 does not exist"));
+    assert!(problems[2].contains("MSK cluster emr-platform-kafka-dr is CREATING, not ACTIVE"));
+    assert!(problems[3].contains("points at neither the primary nor the secondary"));
+}
+
+#[test]
+fn a_replica_of_another_source_fails_preflight() {
+    let p = policy("emr-platform-core.yaml");
+    let mut o = healthy(&p);
+    if let Some(Seen::Present(db)) = &mut o.database {
+        db.replica_source = Some("arn:aws:rds:us-east-1:1:db:some-other-db".into());
+    }
+    let problems = build(&p, &o, None).preflight_problems;
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].contains("replicates from arn:aws:rds:us-east-1:1:db:some-other-db, not from emr-platform-prod"));
+}
+
+#[test]
+fn the_gate_in_the_plan_uses_observed_exposures_and_the_override() {
+    let p = policy("emr-platform.yaml");
+    let mut o = healthy(&p);
+    o.exposures.insert(DataTier::Cache, Exposure::Known(Duration::from_secs(20 * 60)));
+    let refused = build(&p, &o, None);
+    assert_eq!(refused.rpo.verdict, RpoVerdict::Refuse { tier: DataTier::Cache, exposure: Exposure::Known(Duration::from_secs(1200)) });
+    let accepted = build(&p, &o, Some(Duration::from_secs(1800)));
+    assert!(accepted.rpo.allows());
+    // The steps do not change with the gate: the plan is the same DAG.
+    assert_eq!(shape(&refused), shape(&accepted));
+}
+
+#[test]
+fn every_step_kind_a_plan_contains_is_listed_in_all() {
+    let p = policy("emr-platform.yaml");
+    let plan = build(&p, &healthy(&p), None);
+    let kinds: std::collections::BTreeSet<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
+    assert_eq!(kinds.len(), StepKind::ALL.len());
+}

@@ -39,10 +39,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Policy, PolicyError> {
     let mut unknown = Vec::new();
     let de = serde_yaml_ng::Deserializer::from_str(text);
     let raw: Result<RawPolicy, _> = serde_ignored::deserialize(de, |p| {
+        // serde_ignored writes `?` for the `Some` around optional fields.
+        let path = p.to_string().replace(".?", "").replace("?.", "");
         unknown.push(Problem {
-            path: p.to_string(),
+            expected: unknown_field_hint(&path),
+            path,
             value: None,
-            expected: unknown_field_hint(&p.to_string()),
         })
     });
     let raw = match raw {

@@ -247,3 +247,6 @@ mod secs {
         s.serialize_str(&crate::duration::fmt(*d))
     }
 }
+
+#[cfg(test)]
+mod tests;

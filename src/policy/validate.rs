@@ -245,6 +245,15 @@ impl Validator {
 
     fn tiers(&mut self, raw: Option<RawTiers>) -> Option<Tiers> {
         let raw = self.required("tiers", raw, "at least one tier")?;
+        let empty = raw.database.is_none()
+            && raw.node_groups.is_none()
+            && raw.cache.is_none()
+            && raw.stream.is_none()
+            && raw.dns.is_none();
+        if empty {
+            self.problem("tiers", None, "at least one of database, node_groups, cache, stream, dns");
+            return None;
+        }
         let tiers = Tiers {
             database: raw.database.and_then(|d| self.database(d)),
             node_groups: raw.node_groups.and_then(|n| self.node_groups(n)),
@@ -252,19 +261,6 @@ impl Validator {
             stream: raw.stream.and_then(|s| self.stream(s)),
             dns: raw.dns.and_then(|d| self.dns(d)),
         };
-        let empty = tiers.database.is_none()
-            && tiers.node_groups.is_none()
-            && tiers.cache.is_none()
-            && tiers.stream.is_none()
-            && tiers.dns.is_none();
-        if empty {
-            self.problem(
-                "tiers",
-                None,
-                "at least one of database, node_groups, cache, stream, dns",
-            );
-            return None;
-        }
         Some(tiers)
     }
 

@@ -1,0 +1,141 @@
+//! Policy validation: every error is reported, with file, field, value and expectation.
+
+use super::*;
+use std::path::Path;
+
+const CORE: &str = include_str!("../../policies/emr-platform-core.yaml");
+const FULL: &str = include_str!("../../policies/emr-platform.yaml");
+
+fn problems(text: &str) -> Vec<Problem> {
+    parse(Path::new("policies/test.yaml"), text).expect_err("the policy should be invalid").problems
+}
+
+fn paths(text: &str) -> Vec<String> {
+    problems(text).into_iter().map(|p| p.path).collect()
+}
+
+#[test]
+fn the_shipped_policies_are_valid_and_read_as_specified() {
+    let full = parse(Path::new("policies/emr-platform.yaml"), FULL).unwrap();
+    assert_eq!(full.name, "emr-platform");
+    assert_eq!(full.rto, Duration::from_secs(4 * 3600));
+    assert_eq!(full.rpo, Duration::from_secs(15 * 60));
+    assert_eq!(full.regions.witness, "us-east-2");
+    assert_eq!(full.mode, Mode::Manual);
+    assert_eq!(full.detection.consecutive_failures, 3);
+    let groups = &full.tiers.node_groups.as_ref().unwrap().groups;
+    let sizes: Vec<(&str, Scaling)> = groups.iter().map(|g| (g.name.as_str(), g.scaling)).collect();
+    assert_eq!(
+        sizes,
+        vec![
+            ("system-nodes", Scaling { min: 3, desired: 3, max: 6 }),
+            ("app-nodes", Scaling { min: 3, desired: 6, max: 20 }),
+            ("db-proxy-nodes", Scaling { min: 2, desired: 2, max: 4 }),
+        ]
+    );
+    assert!(full.tiers.cache.is_some() && full.tiers.stream.is_some());
+    let core = parse(Path::new("policies/emr-platform-core.yaml"), CORE).unwrap();
+    assert!(core.tiers.cache.is_none() && core.tiers.stream.is_none());
+    assert!(core.tiers.database.is_some() && core.tiers.dns.is_some());
+}
+
+#[test]
+fn an_unknown_tier_is_an_error_naming_it() {
+    let text = CORE.replace("tiers:\n", "tiers:\n  queue:\n    name: sqs\n");
+    let p = problems(&text);
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].path, "tiers.queue");
+    assert!(p[0].expected.contains("unknown tier"));
+}
+
+#[test]
+fn unknown_fields_anywhere_are_all_reported() {
+    let text = CORE.replace("  rpo: 15m", "  rpo: 15m\n  rpp: 1m").replace("mode: manual", "mode: manual\nmodee: x");
+    assert_eq!(paths(&text), vec!["objectives.rpp", "modee"]);
+}
+
+#[test]
+fn zero_and_negative_durations_are_errors() {
+    let text = CORE.replace("rto: 4h", "rto: 0s").replace("probe_interval: 60s", "probe_interval: -5s");
+    let p = problems(&text);
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert_eq!(p[0].path, "objectives.rto");
+    assert_eq!(p[0].expected, "a duration above zero");
+    assert_eq!(p[1].path, "detection.probe_interval");
+    assert!(p[1].expected.contains("negative"));
+}
+
+#[test]
+fn an_rpo_above_the_rto_is_an_error() {
+    let text = CORE.replace("rpo: 15m", "rpo: 5h");
+    let p = problems(&text);
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].path, "objectives.rpo");
+    assert_eq!(p[0].value.as_deref(), Some("5h"));
+    assert!(p[0].expected.contains("at most the RTO (4h)"));
+}
+
+#[test]
+fn a_node_group_minimum_above_its_maximum_is_an_error() {
+    let text = CORE.replace("{ name: app-nodes,      min: 3, desired: 6, max: 20 }", "{ name: app-nodes, min: 30, desired: 6, max: 20 }");
+    let p = problems(&text);
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].path, "tiers.node_groups.groups[1].min");
+    assert_eq!(p[0].value.as_deref(), Some("30"));
+    assert_eq!(p[0].expected, "at most max (20)");
+}
+
+#[test]
+fn the_same_region_as_primary_and_secondary_is_an_error() {
+    let text = CORE.replace("secondary: us-west-2", "secondary: us-east-1");
+    let p = problems(&text);
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].path, "regions.secondary");
+    assert_eq!(p[0].expected, "a region other than the primary");
+}
+
+#[test]
+fn every_problem_is_reported_at_once_with_the_file_named() {
+    let text = CORE
+        .replace("rpo: 15m", "rpo: 5h")
+        .replace("secondary: us-west-2", "secondary: us-east-1")
+        .replace("mode: manual", "mode: sometimes")
+        .replace("consecutive_failures: 3", "consecutive_failures: 0")
+        .replace("tiers:\n", "tiers:\n  queue: {}\n");
+    let err = parse(Path::new("policies/broken.yaml"), &text).unwrap_err();
+    let got: Vec<&str> = err.problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        got,
+        vec!["tiers.queue", "regions.secondary", "objectives.rpo", "detection.consecutive_failures", "mode"]
+    );
+    let shown = err.to_string();
+    assert!(shown.starts_with("policies/broken.yaml: 5 problems"), "{shown}");
+    assert!(shown.contains("policies/broken.yaml: mode: automatic or manual (got \"sometimes\")"), "{shown}");
+}
+
+#[test]
+fn missing_required_fields_are_named() {
+    let text = "name: x\ntiers:\n  database: { primary: a }\n";
+    let got = paths(text);
+    assert_eq!(got, vec!["regions", "objectives", "detection", "mode", "tiers.database.replica"]);
+}
+
+#[test]
+fn malformed_yaml_names_the_line() {
+    let p = problems("name: [unclosed\n");
+    assert_eq!(p.len(), 1);
+    assert!(p[0].path.starts_with("line "), "{p:?}");
+}
+
+#[test]
+fn a_record_outside_its_zone_and_a_bad_region_are_errors() {
+    let text = CORE.replace("record: api.emr-platform.com", "record: api.example.org").replace("witness: us-east-2", "witness: mars");
+    assert_eq!(paths(&text), vec!["regions.witness", "tiers.dns.record"]);
+}
+
+#[test]
+fn an_unreadable_file_is_an_error_naming_it() {
+    let err = load(Path::new("policies/does-not-exist.yaml")).unwrap_err();
+    assert_eq!(err.file, Path::new("policies/does-not-exist.yaml"));
+    assert!(err.to_string().contains("a readable policy file"));
+}
