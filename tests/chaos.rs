@@ -18,7 +18,11 @@ fn scenarios() -> Vec<Scenario> {
 #[tokio::test(start_paused = true)]
 async fn every_scenario_meets_its_expectation() {
     let all = scenarios();
-    assert!(all.len() >= 6, "expected a scenario per step, found {}", all.len());
+    assert!(
+        all.len() >= 6,
+        "expected a scenario per step, found {}",
+        all.len()
+    );
     let mut failures = Vec::new();
     for s in &all {
         let outcome = chaos::run(s).await.unwrap();
@@ -32,16 +36,26 @@ async fn every_scenario_meets_its_expectation() {
 #[tokio::test(start_paused = true)]
 async fn a_scenario_with_a_wrong_expectation_fails() {
     // The runner must be able to fail: the same faults, a false expectation.
-    let mut s = scenarios().into_iter().find(|s| s.name == "cache-failover-fails").unwrap();
+    let mut s = scenarios()
+        .into_iter()
+        .find(|s| s.name == "cache-failover-fails")
+        .unwrap();
     s.expect.outcome = chaos::ExpectedOutcome::Completed;
     let outcome = chaos::run(&s).await.unwrap();
     assert!(!outcome.passed());
-    assert!(outcome.line().starts_with("FAIL cache-failover-fails"), "{}", outcome.line());
+    assert!(
+        outcome.line().starts_with("FAIL cache-failover-fails"),
+        "{}",
+        outcome.line()
+    );
 }
 
 #[test]
 fn every_step_kind_has_a_scenario_that_faults_it() {
-    let ops: Vec<String> = scenarios().iter().flat_map(|s| s.faults.iter().map(|f| f.op.clone())).collect();
+    let ops: Vec<String> = scenarios()
+        .iter()
+        .flat_map(|s| s.faults.iter().map(|f| f.op.clone()))
+        .collect();
     for op in [
         "rds:PromoteReadReplica",
         "eks:UpdateNodegroupConfig",
@@ -50,7 +64,10 @@ fn every_step_kind_has_a_scenario_that_faults_it() {
     ] {
         assert!(ops.iter().any(|o| o == op), "no scenario faults {op}");
     }
-    assert!(scenarios().iter().any(|s| !s.lag.is_empty()), "no scenario puts lag above the RPO");
+    assert!(
+        scenarios().iter().any(|s| !s.lag.is_empty()),
+        "no scenario puts lag above the RPO"
+    );
 }
 
 #[test]
@@ -59,5 +76,8 @@ fn a_scenario_naming_an_unknown_operation_is_rejected_with_the_field() {
     let f = dir.path().join("bad.yaml");
     std::fs::write(&f, "name: bad\npolicy: x.yaml\nfaults:\n  - { fault: fail, op: \"rds:Explode\" }\nexpect: { outcome: completed }\n").unwrap();
     let e = Scenario::load(&f).unwrap_err().to_string();
-    assert!(e.contains("bad.yaml: faults[0].op: \"rds:Explode\" is not a simulated operation"), "{e}");
+    assert!(
+        e.contains("bad.yaml: faults[0].op: \"rds:Explode\" is not a simulated operation"),
+        "{e}"
+    );
 }

@@ -7,8 +7,10 @@ fn drctl() -> Command {
     let mut c = Command::cargo_bin("drctl").unwrap();
     c.current_dir(env!("CARGO_MANIFEST_DIR"));
     // No AWS call may succeed by accident: point the SDK at a closed port.
-    c.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").env("AWS_REGION", "us-east-1");
-    c.env("AWS_ACCESS_KEY_ID", "test").env("AWS_SECRET_ACCESS_KEY", "test");
+    c.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_REGION", "us-east-1");
+    c.env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test");
     c
 }
 
@@ -18,11 +20,26 @@ fn the_drill_runs_the_whole_failover_and_reports_rto_and_rpo() {
     let out = out.get_output();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    for step in ["preflight", "rpo-gate", "promote-database", "scale-node-group:app-nodes", "failover-cache", "switch-stream", "flip-dns", "verify"] {
+    for step in [
+        "preflight",
+        "rpo-gate",
+        "promote-database",
+        "scale-node-group:app-nodes",
+        "failover-cache",
+        "switch-stream",
+        "flip-dns",
+        "verify",
+    ] {
         assert!(stdout.contains(step), "report lacks {step}:\n{stdout}");
-        assert!(stderr.contains(&format!("{step}: started")), "progress lacks {step}:\n{stderr}");
+        assert!(
+            stderr.contains(&format!("{step}: started")),
+            "progress lacks {step}:\n{stderr}"
+        );
     }
-    assert!(stdout.contains("critical path: preflight → rpo-gate →"), "{stdout}");
+    assert!(
+        stdout.contains("critical path: preflight → rpo-gate →"),
+        "{stdout}"
+    );
     assert!(stdout.contains("within the policy RTO of 4h"), "{stdout}");
     assert!(stdout.contains("within the policy RPO of 15m"), "{stdout}");
 }
@@ -30,7 +47,10 @@ fn the_drill_runs_the_whole_failover_and_reports_rto_and_rpo() {
 #[test]
 fn the_same_seed_gives_the_same_report() {
     let run = |seed: &str| {
-        let out = drctl().args(["drill", "--seed", seed, "--output", "json"]).assert().success();
+        let out = drctl()
+            .args(["drill", "--seed", seed, "--output", "json"])
+            .assert()
+            .success();
         String::from_utf8(out.get_output().stdout.clone()).unwrap()
     };
     let a = run("5");
@@ -48,8 +68,13 @@ fn a_drill_with_lag_above_the_rpo_refuses_with_exit_3() {
         .args(["drill", "--lag", "database=40m"])
         .assert()
         .code(3)
-        .stdout(predicate::str::contains("database tier's data-loss exposure is 40m, above the RPO of 15m"));
-    drctl().args(["drill", "--lag", "database=40m", "--accept-data-loss", "1h"]).assert().success();
+        .stdout(predicate::str::contains(
+            "database tier's data-loss exposure is 40m, above the RPO of 15m",
+        ));
+    drctl()
+        .args(["drill", "--lag", "database=40m", "--accept-data-loss", "1h"])
+        .assert()
+        .success();
 }
 
 #[test]
@@ -66,27 +91,47 @@ fn the_sequential_drill_is_slower() {
 
 #[test]
 fn policy_validate_accepts_both_shipped_policies() {
-    for p in ["policies/emr-platform.yaml", "policies/emr-platform-core.yaml"] {
-        drctl().args(["policy", "validate", "--policy", p]).assert().success().stdout(predicate::str::contains("valid policy"));
+    for p in [
+        "policies/emr-platform.yaml",
+        "policies/emr-platform-core.yaml",
+    ] {
+        drctl()
+            .args(["policy", "validate", "--policy", p])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("valid policy"));
     }
     // The default policy.
-    drctl().args(["policy", "validate"]).assert().success().stdout(predicate::str::contains("emr-platform"));
+    drctl()
+        .args(["policy", "validate"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("emr-platform"));
 }
 
 #[test]
 fn an_invalid_policy_exits_64_naming_file_and_fields() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("bad.yaml");
-    let text = include_str!("../policies/emr-platform-core.yaml").replace("rpo: 15m", "rpo: 5h").replace("min: 3, desired: 6", "min: 30, desired: 6");
+    let text = include_str!("../policies/emr-platform-core.yaml")
+        .replace("rpo: 15m", "rpo: 5h")
+        .replace("min: 3, desired: 6", "min: 30, desired: 6");
     std::fs::write(&f, text).unwrap();
-    for cmd in [&["policy", "validate"][..], &["failover"], &["failover", "--confirm"], &["drill"]] {
+    for cmd in [
+        &["policy", "validate"][..],
+        &["failover"],
+        &["failover", "--confirm"],
+        &["drill"],
+    ] {
         drctl()
             .args(cmd)
             .arg("--policy")
             .arg(&f)
             .assert()
             .code(64)
-            .stderr(predicate::str::contains("bad.yaml: objectives.rpo: at most the RTO (4h) (got 5h)"))
+            .stderr(predicate::str::contains(
+                "bad.yaml: objectives.rpo: at most the RTO (4h) (got 5h)",
+            ))
             .stderr(predicate::str::contains("tiers.node_groups.groups[1].min"));
     }
 }
@@ -103,7 +148,12 @@ fn a_bad_flag_value_names_the_flag() {
 #[test]
 fn chaos_run_prints_a_line_per_scenario() {
     drctl()
-        .args(["chaos", "run", "chaos/lag-above-rpo.yaml", "chaos/cache-failover-fails.yaml"])
+        .args([
+            "chaos",
+            "run",
+            "chaos/lag-above-rpo.yaml",
+            "chaos/cache-failover-fails.yaml",
+        ])
         .assert()
         .success()
         .stdout(predicate::str::contains("PASS lag-above-rpo:"))

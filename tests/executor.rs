@@ -14,17 +14,25 @@ use drctl::policy::{self, Policy};
 use tokio::sync::mpsc;
 
 fn policy(name: &str) -> Arc<Policy> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("policies")
+        .join(name);
     Arc::new(policy::load(&path).unwrap())
 }
 
 fn sim(policy: &Policy, seed: u64) -> Arc<SimCloud> {
-    let options = SimOptions { seed, ..SimOptions::default() };
+    let options = SimOptions {
+        seed,
+        ..SimOptions::default()
+    };
     Arc::new(SimCloud::new(policy, options).unwrap())
 }
 
 fn opts() -> RunOptions {
-    RunOptions { operator: "test".into(), ..RunOptions::default() }
+    RunOptions {
+        operator: "test".into(),
+        ..RunOptions::default()
+    }
 }
 
 fn count(sim: &SimCloud, op: &str) -> u32 {
@@ -35,7 +43,11 @@ fn assert_each_acted_once(sim: &SimCloud) {
     let m = sim.mutations();
     assert_eq!(count(sim, "rds:PromoteReadReplica"), 1, "{m:?}");
     assert_eq!(count(sim, "eks:UpdateNodegroupConfig"), 3, "{m:?}");
-    assert_eq!(count(sim, "elasticache:FailoverGlobalReplicationGroup"), 1, "{m:?}");
+    assert_eq!(
+        count(sim, "elasticache:FailoverGlobalReplicationGroup"),
+        1,
+        "{m:?}"
+    );
     // switch-stream and flip-dns: one change each.
     assert_eq!(count(sim, "route53:ChangeResourceRecordSets"), 2, "{m:?}");
 }
@@ -45,21 +57,38 @@ async fn a_full_failover_moves_every_tier_to_the_dr_region() {
     let p = policy("emr-platform.yaml");
     let cloud = sim(&p, 3);
     let mut journal = MemoryJournal::default();
-    let r = execute::execute(cloud.clone(), p.clone(), &mut journal, opts()).await.unwrap();
+    let r = execute::execute(cloud.clone(), p.clone(), &mut journal, opts())
+        .await
+        .unwrap();
     assert_eq!(r.status, ExecutionStatus::Completed, "{:?}", r.summary);
-    assert!(r.steps.iter().all(|s| s.status == StepStatus::Done), "{:#?}", r.steps);
+    assert!(
+        r.steps.iter().all(|s| s.status == StepStatus::Done),
+        "{:#?}",
+        r.steps
+    );
     assert_each_acted_once(&cloud);
-    let db = cloud.get_database("us-west-2", "emr-platform-prod-dr").await.unwrap().unwrap();
+    let db = cloud
+        .get_database("us-west-2", "emr-platform-prod-dr")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(db.is_promoted());
     let rec = cloud
         .get_record("emr-platform.com", "api.emr-platform.com", RecordType::A)
         .await
         .unwrap()
         .unwrap();
-    assert!(matches!(rec.target, RecordTarget::Alias { ref dns_name, .. } if dns_name.contains("alb-dr")));
+    assert!(
+        matches!(rec.target, RecordTarget::Alias { ref dns_name, .. } if dns_name.contains("alb-dr"))
+    );
     // Steps ran in parallel: every tier step started when the gate ended.
     let gate_end = r.step("rpo-gate").unwrap().ended_ms.unwrap();
-    for id in ["promote-database", "scale-node-group:app-nodes", "failover-cache", "switch-stream"] {
+    for id in [
+        "promote-database",
+        "scale-node-group:app-nodes",
+        "failover-cache",
+        "switch-stream",
+    ] {
         assert_eq!(r.step(id).unwrap().started_ms, Some(gate_end), "{id}");
     }
     // The flip waited for the slowest thing it needs, and no longer.
@@ -74,12 +103,20 @@ async fn rerunning_a_finished_failover_changes_nothing_and_says_so() {
     let p = policy("emr-platform.yaml");
     let cloud = sim(&p, 4);
     let mut journal = MemoryJournal::default();
-    execute::execute(cloud.clone(), p.clone(), &mut journal, opts()).await.unwrap();
+    execute::execute(cloud.clone(), p.clone(), &mut journal, opts())
+        .await
+        .unwrap();
     let before = cloud.mutations();
     let calls_before = cloud.calls();
-    let again = execute::execute(cloud.clone(), p.clone(), &mut journal, opts()).await.unwrap();
+    let again = execute::execute(cloud.clone(), p.clone(), &mut journal, opts())
+        .await
+        .unwrap();
     assert_eq!(again.status, ExecutionStatus::AlreadyComplete);
-    assert!(again.summary.as_deref().unwrap().contains("nothing changed"));
+    assert!(again
+        .summary
+        .as_deref()
+        .unwrap()
+        .contains("nothing changed"));
     assert_eq!(cloud.mutations(), before);
     let calls = cloud.calls();
     for op in [
@@ -102,7 +139,15 @@ async fn interrupt(
     after: Duration,
 ) {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let run = execute::execute(cloud, p, journal, RunOptions { events: Some(tx), ..opts() });
+    let run = execute::execute(
+        cloud,
+        p,
+        journal,
+        RunOptions {
+            events: Some(tx),
+            ..opts()
+        },
+    );
     let watch = async {
         while let Some(e) = rx.recv().await {
             if stop(&e) {
@@ -124,18 +169,31 @@ async fn an_interrupted_failover_resumes_without_acting_twice() {
     let cloud = sim(&p, 5);
     let dir = tempfile::tempdir().unwrap();
     let mut journal = FileJournal::new(dir.path());
-    let promoting = |e: &Event| matches!(e, Event::StepStarted { id, .. } if id == "promote-database");
-    interrupt(cloud.clone(), p.clone(), &mut journal, promoting, Duration::from_secs(90)).await;
+    let promoting =
+        |e: &Event| matches!(e, Event::StepStarted { id, .. } if id == "promote-database");
+    interrupt(
+        cloud.clone(),
+        p.clone(),
+        &mut journal,
+        promoting,
+        Duration::from_secs(90),
+    )
+    .await;
 
     let left = journal.last(&p.name).unwrap().unwrap();
     assert_eq!(left.status, ExecutionStatus::Running);
-    assert_eq!(left.step("promote-database").unwrap().status, StepStatus::Running);
+    assert_eq!(
+        left.step("promote-database").unwrap().status,
+        StepStatus::Running
+    );
     assert_eq!(left.step("flip-dns").unwrap().status, StepStatus::Pending);
     assert_eq!(count(&cloud, "rds:PromoteReadReplica"), 1);
 
     // A new process: a new journal handle on the same directory.
     let mut journal = FileJournal::new(dir.path());
-    let r = execute::execute(cloud.clone(), p.clone(), &mut journal, opts()).await.unwrap();
+    let r = execute::execute(cloud.clone(), p.clone(), &mut journal, opts())
+        .await
+        .unwrap();
     assert_eq!(r.id, left.id, "the same execution is resumed");
     assert_eq!(r.resumed, 1);
     assert_eq!(r.status, ExecutionStatus::Completed, "{:?}", r.summary);
@@ -151,34 +209,65 @@ async fn an_interruption_while_waiting_for_insync_waits_for_the_same_change() {
     let dir = tempfile::tempdir().unwrap();
     let mut journal = FileJournal::new(dir.path());
     let flipping = |e: &Event| matches!(e, Event::StepStarted { id, .. } if id == "flip-dns");
-    interrupt(cloud.clone(), p.clone(), &mut journal, flipping, Duration::from_secs(5)).await;
+    interrupt(
+        cloud.clone(),
+        p.clone(),
+        &mut journal,
+        flipping,
+        Duration::from_secs(5),
+    )
+    .await;
 
     let left = journal.last(&p.name).unwrap().unwrap();
     let flip = left.step("flip-dns").unwrap();
     assert_eq!(flip.status, StepStatus::Running);
-    let change = flip.change_id.clone().expect("the change id is journaled as soon as it exists");
+    let change = flip
+        .change_id
+        .clone()
+        .expect("the change id is journaled as soon as it exists");
 
-    let r = execute::execute(cloud.clone(), p.clone(), &mut journal, opts()).await.unwrap();
+    let r = execute::execute(cloud.clone(), p.clone(), &mut journal, opts())
+        .await
+        .unwrap();
     assert_eq!(r.status, ExecutionStatus::Completed, "{:?}", r.summary);
-    assert_eq!(r.step("flip-dns").unwrap().change_id.as_deref(), Some(change.as_str()));
+    assert_eq!(
+        r.step("flip-dns").unwrap().change_id.as_deref(),
+        Some(change.as_str())
+    );
     assert_eq!(count(&cloud, "route53:ChangeResourceRecordSets"), 1);
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_dag_beats_the_sequential_procedure_on_the_same_world() {
     let p = policy("emr-platform.yaml");
-    let rto = |r: &execute::ExecutionRecord| r.steps.iter().filter_map(|s| s.ended_ms).max().unwrap();
+    let rto =
+        |r: &execute::ExecutionRecord| r.steps.iter().filter_map(|s| s.ended_ms).max().unwrap();
     let mut j = MemoryJournal::default();
-    let dag = execute::execute(sim(&p, 7), p.clone(), &mut j, opts()).await.unwrap();
-    let seq_opts = RunOptions { sequential: true, ..opts() };
+    let dag = execute::execute(sim(&p, 7), p.clone(), &mut j, opts())
+        .await
+        .unwrap();
+    let seq_opts = RunOptions {
+        sequential: true,
+        ..opts()
+    };
     let mut j = MemoryJournal::default();
-    let seq = execute::execute(sim(&p, 7), p.clone(), &mut j, seq_opts).await.unwrap();
+    let seq = execute::execute(sim(&p, 7), p.clone(), &mut j, seq_opts)
+        .await
+        .unwrap();
     assert_eq!(dag.status, ExecutionStatus::Completed);
     assert_eq!(seq.status, ExecutionStatus::Completed);
-    assert!(rto(&seq) > 2 * rto(&dag), "sequential {} vs DAG {}", rto(&seq), rto(&dag));
+    assert!(
+        rto(&seq) > 2 * rto(&dag),
+        "sequential {} vs DAG {}",
+        rto(&seq),
+        rto(&dag)
+    );
     // Sequentially, no two steps overlap.
-    let mut spans: Vec<(u64, u64)> =
-        seq.steps.iter().map(|s| (s.started_ms.unwrap(), s.ended_ms.unwrap())).collect();
+    let mut spans: Vec<(u64, u64)> = seq
+        .steps
+        .iter()
+        .map(|s| (s.started_ms.unwrap(), s.ended_ms.unwrap()))
+        .collect();
     spans.sort();
     assert!(spans.windows(2).all(|w| w[0].1 <= w[1].0), "{spans:?}");
 }
@@ -190,7 +279,9 @@ async fn the_override_is_recorded_with_who_and_what_the_gate_saw() {
     let forty_minutes = drctl::cloud::Exposure::Known(Duration::from_secs(40 * 60));
     cloud.set_lag(drctl::plan::DataTier::Database, forty_minutes);
     let mut journal = MemoryJournal::default();
-    let refused = execute::execute(cloud.clone(), p.clone(), &mut journal, opts()).await.unwrap();
+    let refused = execute::execute(cloud.clone(), p.clone(), &mut journal, opts())
+        .await
+        .unwrap();
     assert_eq!(refused.status, ExecutionStatus::Refused);
     assert!(refused.overrides.is_empty());
     assert!(cloud.mutations().is_empty(), "{:?}", cloud.mutations());
@@ -199,11 +290,17 @@ async fn the_override_is_recorded_with_who_and_what_the_gate_saw() {
         operator: "alice".into(),
         ..opts()
     };
-    let r = execute::execute(cloud.clone(), p.clone(), &mut journal, accept).await.unwrap();
+    let r = execute::execute(cloud.clone(), p.clone(), &mut journal, accept)
+        .await
+        .unwrap();
     assert_eq!(r.status, ExecutionStatus::Completed);
     assert_eq!(r.overrides.len(), 1);
     assert_eq!(r.overrides[0].by, "alice");
     assert_eq!(r.overrides[0].accepted_ms, 3_600_000);
     assert_eq!(r.overrides[0].gate.tiers[0].exposure, forty_minutes);
-    assert_eq!(journal.records.len(), 2, "the refusal and the execution are both journaled");
+    assert_eq!(
+        journal.records.len(),
+        2,
+        "the refusal and the execution are both journaled"
+    );
 }

@@ -4,7 +4,12 @@
 use drctl::plan::StepKind;
 
 fn runbook(name: &str) -> String {
-    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks").join(name)).unwrap()
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("runbooks")
+            .join(name),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -15,7 +20,10 @@ fn every_step_kind_has_a_section_in_the_failover_runbook() {
         .map(|k| k.name())
         .filter(|name| !text.contains(&format!("### {name}\n")))
         .collect();
-    assert!(missing.is_empty(), "runbooks/failover.md has no section for {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "runbooks/failover.md has no section for {missing:?}"
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::{progress, Exit, FailoverArgs, Output};
-// TEMP-AWS use crate::cloud::aws::AwsCloud;
+use crate::cloud::aws::AwsCloud;
 use crate::cloud::Cloud;
 use crate::execute::{self, ExecutionStatus, FileJournal, Journal, RunOptions};
 use crate::plan;

@@ -5,7 +5,12 @@ use crate::cloud::{CacheMember, MemberRole, Scaling};
 use std::path::Path;
 
 fn policy(name: &str) -> Policy {
-    crate::policy::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies").join(name)).unwrap()
+    crate::policy::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("policies")
+            .join(name),
+    )
+    .unwrap()
 }
 
 /// The DR side as the simulated cloud starts it: everything present, nothing failed over.
@@ -16,16 +21,24 @@ fn healthy(policy: &Policy) -> Observed {
         o.database = Some(Seen::Present(DatabaseState {
             id: db.replica.clone(),
             status: "available".into(),
-            replica_source: Some(format!("arn:aws:rds:us-east-1:123456789012:db:{}", db.primary)),
+            replica_source: Some(format!(
+                "arn:aws:rds:us-east-1:123456789012:db:{}",
+                db.primary
+            )),
         }));
-        o.exposures.insert(DataTier::Database, Exposure::Known(Duration::from_secs(3)));
+        o.exposures
+            .insert(DataTier::Database, Exposure::Known(Duration::from_secs(3)));
     }
     if let Some(ng) = &t.node_groups {
         for g in &ng.groups {
             let s = NodeGroupState {
                 name: g.name.clone(),
                 status: "ACTIVE".into(),
-                scaling: Scaling { min: 1, desired: 1, max: g.scaling.max },
+                scaling: Scaling {
+                    min: 1,
+                    desired: 1,
+                    max: g.scaling.max,
+                },
             };
             o.node_groups.insert(g.name.clone(), Seen::Present(s));
         }
@@ -45,7 +58,8 @@ fn healthy(policy: &Policy) -> Observed {
                 m(&c.dr_member, "us-west-2", MemberRole::Secondary),
             ],
         }));
-        o.exposures.insert(DataTier::Cache, Exposure::Known(Duration::from_secs(1)));
+        o.exposures
+            .insert(DataTier::Cache, Exposure::Known(Duration::from_secs(1)));
     }
     if let Some(s) = &t.stream {
         o.stream_cluster = Some(Seen::Present(StreamClusterState {
@@ -56,9 +70,13 @@ fn healthy(policy: &Policy) -> Observed {
         }));
         o.stream_record = Some(Seen::Present(Record {
             name: s.client_record.name.clone(),
-            target: RecordTarget::Cname { value: "b-1.primary.kafka.us-east-1.amazonaws.com".into(), ttl: 60 },
+            target: RecordTarget::Cname {
+                value: "b-1.primary.kafka.us-east-1.amazonaws.com".into(),
+                ttl: 60,
+            },
         }));
-        o.exposures.insert(DataTier::Stream, Exposure::Known(Duration::from_secs(2)));
+        o.exposures
+            .insert(DataTier::Stream, Exposure::Known(Duration::from_secs(2)));
     }
     if let Some(d) = &t.dns {
         o.dns_record = Some(Seen::Present(Record {
@@ -73,7 +91,10 @@ fn healthy(policy: &Policy) -> Observed {
 }
 
 fn shape(plan: &Plan) -> Vec<(&str, Vec<&str>)> {
-    plan.steps.iter().map(|s| (s.id.as_str(), s.after.iter().map(String::as_str).collect())).collect()
+    plan.steps
+        .iter()
+        .map(|s| (s.id.as_str(), s.after.iter().map(String::as_str).collect()))
+        .collect()
 }
 
 const TIER_STEPS: [&str; 6] = [
@@ -107,7 +128,11 @@ fn the_full_platform_plan_is_exactly_this_dag() {
             region: "us-west-2".into(),
             cluster: "emr-integration-dr".into(),
             name: "app-nodes".into(),
-            scaling: Scaling { min: 3, desired: 6, max: 20 },
+            scaling: Scaling {
+                min: 3,
+                desired: 6,
+                max: 20
+            },
         }
     );
     assert_eq!(
@@ -142,7 +167,11 @@ fn the_core_plan_has_no_cache_or_stream_steps() {
 fn node_groups_do_not_wait_for_the_database() {
     let p = policy("emr-platform.yaml");
     let plan = build(&p, &healthy(&p), None);
-    for s in plan.steps.iter().filter(|s| s.kind == StepKind::ScaleNodeGroup) {
+    for s in plan
+        .steps
+        .iter()
+        .filter(|s| s.kind == StepKind::ScaleNodeGroup)
+    {
         assert_eq!(s.after, vec!["rpo-gate".to_string()]);
     }
 }
@@ -155,10 +184,19 @@ fn observed_postconditions_mark_steps_already_done() {
         db.replica_source = None;
     }
     if let Some(Seen::Present(g)) = o.node_groups.get_mut("app-nodes") {
-        g.scaling = Scaling { min: 3, desired: 6, max: 20 };
+        g.scaling = Scaling {
+            min: 3,
+            desired: 6,
+            max: 20,
+        };
     }
     let plan = build(&p, &o, None);
-    let done: Vec<&str> = plan.steps.iter().filter(|s| s.already_done).map(|s| s.id.as_str()).collect();
+    let done: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| s.already_done)
+        .map(|s| s.id.as_str())
+        .collect();
     assert_eq!(done, vec!["promote-database", "scale-node-group:app-nodes"]);
     assert!(!plan.is_complete());
 }
@@ -172,7 +210,16 @@ fn a_finished_failover_is_complete_and_passes_the_gate_even_with_unknown_lag() {
     }
     for (name, g) in &mut o.node_groups {
         if let Seen::Present(g) = g {
-            g.scaling = p.tiers.node_groups.as_ref().unwrap().groups.iter().find(|t| &t.name == name).unwrap().scaling;
+            g.scaling = p
+                .tiers
+                .node_groups
+                .as_ref()
+                .unwrap()
+                .groups
+                .iter()
+                .find(|t| &t.name == name)
+                .unwrap()
+                .scaling;
         }
     }
     o.dns_record = Some(Seen::Present(dns_target(&p).unwrap().1));
@@ -192,12 +239,19 @@ fn preflight_names_every_missing_or_unhealthy_resource() {
         c.state = "CREATING".into();
     }
     if let Some(Seen::Present(r)) = &mut o.dns_record {
-        r.target = RecordTarget::Alias { dns_name: "somebody-else.example.com".into(), hosted_zone_id: "Z1".into() };
+        r.target = RecordTarget::Alias {
+            dns_name: "somebody-else.example.com".into(),
+            hosted_zone_id: "Z1".into(),
+        };
     }
     let problems = build(&p, &o, None).preflight_problems;
     assert_eq!(problems.len(), 4, "{problems:#?}");
-    assert!(problems[0].contains("RDS read replica emr-platform-prod-dr in us-west-2 could not be read: access denied"));
-    assert!(problems[1].contains("node group app-nodes of EKS cluster emr-integration-dr in us-west-2 does not exist"));
+    assert!(problems[0].contains(
+        "RDS read replica emr-platform-prod-dr in us-west-2 could not be read: access denied"
+    ));
+    assert!(problems[1].contains(
+        "node group app-nodes of EKS cluster emr-integration-dr in us-west-2 does not exist"
+    ));
     assert!(problems[2].contains("MSK cluster emr-platform-kafka-dr is CREATING, not ACTIVE"));
     assert!(problems[3].contains("points at neither the primary nor the secondary"));
 }
@@ -211,16 +265,27 @@ fn a_replica_of_another_source_fails_preflight() {
     }
     let problems = build(&p, &o, None).preflight_problems;
     assert_eq!(problems.len(), 1);
-    assert!(problems[0].contains("replicates from arn:aws:rds:us-east-1:1:db:some-other-db, not from emr-platform-prod"));
+    assert!(problems[0].contains(
+        "replicates from arn:aws:rds:us-east-1:1:db:some-other-db, not from emr-platform-prod"
+    ));
 }
 
 #[test]
 fn the_gate_in_the_plan_uses_observed_exposures_and_the_override() {
     let p = policy("emr-platform.yaml");
     let mut o = healthy(&p);
-    o.exposures.insert(DataTier::Cache, Exposure::Known(Duration::from_secs(20 * 60)));
+    o.exposures.insert(
+        DataTier::Cache,
+        Exposure::Known(Duration::from_secs(20 * 60)),
+    );
     let refused = build(&p, &o, None);
-    assert_eq!(refused.rpo.verdict, RpoVerdict::Refuse { tier: DataTier::Cache, exposure: Exposure::Known(Duration::from_secs(1200)) });
+    assert_eq!(
+        refused.rpo.verdict,
+        RpoVerdict::Refuse {
+            tier: DataTier::Cache,
+            exposure: Exposure::Known(Duration::from_secs(1200))
+        }
+    );
     let accepted = build(&p, &o, Some(Duration::from_secs(1800)));
     assert!(accepted.rpo.allows());
     // The steps do not change with the gate: the plan is the same DAG.

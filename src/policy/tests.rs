@@ -7,7 +7,9 @@ const CORE: &str = include_str!("../../policies/emr-platform-core.yaml");
 const FULL: &str = include_str!("../../policies/emr-platform.yaml");
 
 fn problems(text: &str) -> Vec<Problem> {
-    parse(Path::new("policies/test.yaml"), text).expect_err("the policy should be invalid").problems
+    parse(Path::new("policies/test.yaml"), text)
+        .expect_err("the policy should be invalid")
+        .problems
 }
 
 fn paths(text: &str) -> Vec<String> {
@@ -24,13 +26,37 @@ fn the_shipped_policies_are_valid_and_read_as_specified() {
     assert_eq!(full.mode, Mode::Manual);
     assert_eq!(full.detection.consecutive_failures, 3);
     let groups = &full.tiers.node_groups.as_ref().unwrap().groups;
-    let sizes: Vec<(&str, Scaling)> = groups.iter().map(|g| (g.name.as_str(), g.scaling)).collect();
+    let sizes: Vec<(&str, Scaling)> = groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.scaling))
+        .collect();
     assert_eq!(
         sizes,
         vec![
-            ("system-nodes", Scaling { min: 3, desired: 3, max: 6 }),
-            ("app-nodes", Scaling { min: 3, desired: 6, max: 20 }),
-            ("db-proxy-nodes", Scaling { min: 2, desired: 2, max: 4 }),
+            (
+                "system-nodes",
+                Scaling {
+                    min: 3,
+                    desired: 3,
+                    max: 6
+                }
+            ),
+            (
+                "app-nodes",
+                Scaling {
+                    min: 3,
+                    desired: 6,
+                    max: 20
+                }
+            ),
+            (
+                "db-proxy-nodes",
+                Scaling {
+                    min: 2,
+                    desired: 2,
+                    max: 4
+                }
+            ),
         ]
     );
     assert!(full.tiers.cache.is_some() && full.tiers.stream.is_some());
@@ -50,13 +76,17 @@ fn an_unknown_tier_is_an_error_naming_it() {
 
 #[test]
 fn unknown_fields_anywhere_are_all_reported() {
-    let text = CORE.replace("  rpo: 15m", "  rpo: 15m\n  rpp: 1m").replace("mode: manual", "mode: manual\nmodee: x");
+    let text = CORE
+        .replace("  rpo: 15m", "  rpo: 15m\n  rpp: 1m")
+        .replace("mode: manual", "mode: manual\nmodee: x");
     assert_eq!(paths(&text), vec!["objectives.rpp", "modee"]);
 }
 
 #[test]
 fn zero_and_negative_durations_are_errors() {
-    let text = CORE.replace("rto: 4h", "rto: 0s").replace("probe_interval: 60s", "probe_interval: -5s");
+    let text = CORE
+        .replace("rto: 4h", "rto: 0s")
+        .replace("probe_interval: 60s", "probe_interval: -5s");
     let p = problems(&text);
     assert_eq!(p.len(), 2, "{p:?}");
     assert_eq!(p[0].path, "objectives.rto");
@@ -77,7 +107,10 @@ fn an_rpo_above_the_rto_is_an_error() {
 
 #[test]
 fn a_node_group_minimum_above_its_maximum_is_an_error() {
-    let text = CORE.replace("{ name: app-nodes,      min: 3, desired: 6, max: 20 }", "{ name: app-nodes, min: 30, desired: 6, max: 20 }");
+    let text = CORE.replace(
+        "{ name: app-nodes,      min: 3, desired: 6, max: 20 }",
+        "{ name: app-nodes, min: 30, desired: 6, max: 20 }",
+    );
     let p = problems(&text);
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].path, "tiers.node_groups.groups[1].min");
@@ -106,18 +139,39 @@ fn every_problem_is_reported_at_once_with_the_file_named() {
     let got: Vec<&str> = err.problems.iter().map(|p| p.path.as_str()).collect();
     assert_eq!(
         got,
-        vec!["tiers.queue", "regions.secondary", "objectives.rpo", "detection.consecutive_failures", "mode"]
+        vec![
+            "tiers.queue",
+            "regions.secondary",
+            "objectives.rpo",
+            "detection.consecutive_failures",
+            "mode"
+        ]
     );
     let shown = err.to_string();
-    assert!(shown.starts_with("policies/broken.yaml: 5 problems"), "{shown}");
-    assert!(shown.contains("policies/broken.yaml: mode: automatic or manual (got \"sometimes\")"), "{shown}");
+    assert!(
+        shown.starts_with("policies/broken.yaml: 5 problems"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("policies/broken.yaml: mode: automatic or manual (got \"sometimes\")"),
+        "{shown}"
+    );
 }
 
 #[test]
 fn missing_required_fields_are_named() {
     let text = "name: x\ntiers:\n  database: { primary: a }\n";
     let got = paths(text);
-    assert_eq!(got, vec!["regions", "objectives", "detection", "mode", "tiers.database.replica"]);
+    assert_eq!(
+        got,
+        vec![
+            "regions",
+            "objectives",
+            "detection",
+            "mode",
+            "tiers.database.replica"
+        ]
+    );
 }
 
 #[test]
@@ -129,7 +183,9 @@ fn malformed_yaml_names_the_line() {
 
 #[test]
 fn a_record_outside_its_zone_and_a_bad_region_are_errors() {
-    let text = CORE.replace("record: api.emr-platform.com", "record: api.example.org").replace("witness: us-east-2", "witness: mars");
+    let text = CORE
+        .replace("record: api.emr-platform.com", "record: api.example.org")
+        .replace("witness: us-east-2", "witness: mars");
     assert_eq!(paths(&text), vec!["regions.witness", "tiers.dns.record"]);
 }
 

@@ -251,7 +251,11 @@ impl Validator {
             && raw.stream.is_none()
             && raw.dns.is_none();
         if empty {
-            self.problem("tiers", None, "at least one of database, node_groups, cache, stream, dns");
+            self.problem(
+                "tiers",
+                None,
+                "at least one of database, node_groups, cache, stream, dns",
+            );
             return None;
         }
         let tiers = Tiers {

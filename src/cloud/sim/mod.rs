@@ -169,6 +169,3 @@ impl SimCloud {
         }
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,0 +1,214 @@
+//! ElastiCache: the Global Datastore and its failover.
+//!
+//! [`ElastiCacheAdapter::ensure_primary_member`] reads and fails over through
+//! the region of the member that is to become primary: that is the region
+//! still standing when the primary region is lost. It sends
+//! FailoverGlobalReplicationGroup only when the member is not primary yet and
+//! no failover is in flight (the datastore is `modifying` while one runs).
+
+use aws_config::SdkConfig;
+use aws_sdk_elasticache::config::Region;
+use aws_sdk_elasticache::types::{GlobalReplicationGroup, GlobalReplicationGroupMember};
+use aws_sdk_elasticache::Client;
+use tracing::{debug, info, instrument};
+
+use super::error::{classify, none_if_not_found};
+use super::{regional, Regional};
+use crate::cloud::{
+    CacheMember, CloudError, CloudResult, ErrorKind, Exposure, Fence, GlobalDatastoreState,
+    MemberRole,
+};
+
+const DESCRIBE: &str = "elasticache:DescribeGlobalReplicationGroups";
+const FAILOVER: &str = "elasticache:FailoverGlobalReplicationGroup";
+
+/// The datastore status while a failover (or another change) is running.
+const MODIFYING: &str = "modifying";
+
+/// ElastiCache operations through one client per region.
+pub struct ElastiCacheAdapter {
+    clients: Regional<Client>,
+    home_region: String,
+}
+
+impl ElastiCacheAdapter {
+    /// An adapter whose client for a region is `make_client(region)`, called
+    /// once per region (tests pass a mock client here). Datastores are read
+    /// in `home_region` when no member region is given.
+    pub fn new(
+        make_client: impl Fn(&str) -> Client + Send + Sync + 'static,
+        home_region: impl Into<String>,
+    ) -> Self {
+        Self {
+            clients: Regional::new(make_client),
+            home_region: home_region.into(),
+        }
+    }
+
+    /// An adapter whose clients share `config`, each with its own region.
+    pub fn from_sdk_config(config: &SdkConfig, home_region: impl Into<String>) -> Self {
+        let config = config.clone();
+        let make = move |region: &str| {
+            let conf = aws_sdk_elasticache::config::Builder::from(&config)
+                .region(Region::new(region.to_owned()))
+                .build();
+            Client::from_conf(conf)
+        };
+        Self::new(make, home_region)
+    }
+
+    /// Reads a Global Datastore with its members, in the home region.
+    ///
+    /// # Errors
+    ///
+    /// Any failure of DescribeGlobalReplicationGroups other than "not
+    /// found"; `Fatal` for a member role other than PRIMARY or SECONDARY.
+    pub async fn get_global_datastore(
+        &self,
+        id: &str,
+    ) -> CloudResult<Option<GlobalDatastoreState>> {
+        self.describe(&self.home_region, id).await
+    }
+
+    /// Makes `member` (a replication group in `region`) the primary.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when the datastore or the member does not exist, `Fatal`
+    /// when the member is not in `region`, and any failure of the calls
+    /// (`Conflict` when ElastiCache refuses the datastore's current state).
+    pub async fn ensure_primary_member(
+        &self,
+        id: &str,
+        region: &str,
+        member: &str,
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        let Some(datastore) = self.describe(region, id).await? else {
+            return Err(CloudError::not_found(FAILOVER, regional(region, id)));
+        };
+        let Some(found) = datastore.member(member) else {
+            return Err(CloudError::not_found(
+                FAILOVER,
+                regional(region, &format!("{id}/{member}")),
+            ));
+        };
+        if found.region != region {
+            return Err(CloudError::new(
+                ErrorKind::Fatal,
+                FAILOVER,
+                regional(region, id),
+                format!("member {member} is in {}, not in {region}", found.region),
+            ));
+        }
+        if found.role == MemberRole::Primary {
+            debug!(datastore = id, member, "already primary; no failover sent");
+            return Ok(());
+        }
+        if datastore.status == MODIFYING {
+            info!(
+                datastore = id,
+                member, "datastore modifying (failover in flight); no failover sent"
+            );
+            return Ok(());
+        }
+        self.failover(id, region, member, fence).await
+    }
+
+    /// Always [`Exposure::Unknown`]: ElastiCache publishes no data-loss bound
+    /// for a Global Datastore; measuring it needs our own heartbeats.
+    ///
+    /// # Errors
+    ///
+    /// None today; the signature leaves room for a measured exposure.
+    pub async fn cache_exposure(&self, _id: &str, _region: &str) -> CloudResult<Exposure> {
+        Ok(Exposure::Unknown)
+    }
+
+    #[instrument(name = "cloud", skip_all, fields(op = DESCRIBE, resource = %regional(region, id)))]
+    async fn describe(&self, region: &str, id: &str) -> CloudResult<Option<GlobalDatastoreState>> {
+        let described = self
+            .clients
+            .get(region)
+            .describe_global_replication_groups()
+            .global_replication_group_id(id)
+            .show_member_info(true)
+            .send()
+            .await
+            .map_err(|err| classify(DESCRIBE, regional(region, id), err));
+        let Some(out) = none_if_not_found(described)? else {
+            return Ok(None);
+        };
+        out.global_replication_groups()
+            .iter()
+            .find(|group| group.global_replication_group_id() == Some(id))
+            .map(|group| datastore_state(id, group))
+            .transpose()
+    }
+
+    #[instrument(name = "cloud", skip_all, fields(
+        op = FAILOVER,
+        resource = %regional(region, id),
+        execution_id = %fence.execution_id,
+        epoch = fence.epoch,
+    ))]
+    async fn failover(
+        &self,
+        id: &str,
+        region: &str,
+        member: &str,
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        self.clients
+            .get(region)
+            .failover_global_replication_group()
+            .global_replication_group_id(id)
+            .primary_region(region)
+            .primary_replication_group_id(member)
+            .send()
+            .await
+            .map_err(|err| classify(FAILOVER, regional(region, id), err))?;
+        info!(member, "global datastore failover requested");
+        Ok(())
+    }
+}
+
+fn datastore_state(id: &str, group: &GlobalReplicationGroup) -> CloudResult<GlobalDatastoreState> {
+    Ok(GlobalDatastoreState {
+        id: id.to_owned(),
+        status: group.status().unwrap_or_default().to_owned(),
+        members: group
+            .members()
+            .iter()
+            .map(|member| cache_member(id, member))
+            .collect::<CloudResult<_>>()?,
+    })
+}
+
+fn cache_member(id: &str, member: &GlobalReplicationGroupMember) -> CloudResult<CacheMember> {
+    let role = match member.role().map(str::to_ascii_uppercase).as_deref() {
+        Some("PRIMARY") => MemberRole::Primary,
+        Some("SECONDARY") => MemberRole::Secondary,
+        other => {
+            return Err(CloudError::new(
+                ErrorKind::Fatal,
+                DESCRIBE,
+                id,
+                format!("member role {other:?} is neither PRIMARY nor SECONDARY"),
+            ))
+        }
+    };
+    Ok(CacheMember {
+        replication_group_id: member.replication_group_id().unwrap_or_default().to_owned(),
+        region: member
+            .replication_group_region()
+            .unwrap_or_default()
+            .to_owned(),
+        role,
+        status: member.status().unwrap_or_default().to_owned(),
+    })
+}
+
+#[cfg(test)]
+#[path = "elasticache_tests.rs"]
+mod tests;

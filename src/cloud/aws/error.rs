@@ -1,0 +1,234 @@
+//! Classification of AWS SDK errors: the only module that looks inside an
+//! `SdkError`.
+//!
+//! Every adapter hands its failed call to [`classify`] and gets a
+//! [`CloudError`] whose [`ErrorKind`] decides what the executor does next.
+//! The order of the checks matters: a throttling code wins over the HTTP
+//! status (some services throttle with a 400, others with a 503), a
+//! not-found or conflict code wins over a 5xx, and only then does a 5xx mean
+//! "transient". Anything not recognised is `Fatal`, so an unknown failure
+//! stops the step instead of being retried blindly.
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::error::operation::BuildError;
+
+use crate::cloud::{CloudError, CloudResult, ErrorKind};
+
+/// Error codes by which AWS services ask the caller to slow down.
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "PriorRequestNotComplete",
+    "TooManyRequestsException",
+    "SlowDown",
+];
+
+/// Error codes saying the resource's current state forbids the call; the same
+/// call may succeed once the resource settles (or, for a Route 53 change
+/// batch, the record changed underneath a compare-and-set).
+const CONFLICT_CODES: &[&str] = &[
+    "InvalidDBInstanceState",
+    "InvalidDBInstanceStateFault",
+    "InvalidChangeBatch",
+    "ResourceInUse",
+    "ResourceInUseException",
+    "InvalidGlobalReplicationGroupState",
+    "InvalidGlobalReplicationGroupStateFault",
+    "ConflictException",
+];
+
+/// Turns a failed SDK call into a [`CloudError`] for `op` on `resource`.
+pub(crate) fn classify<E>(
+    op: &'static str,
+    resource: impl Into<String>,
+    err: SdkError<E, HttpResponse>,
+) -> CloudError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let kind = match &err {
+        SdkError::TimeoutError(_) => ErrorKind::Retryable,
+        // A "user" dispatch failure is a bad request or endpoint on our side:
+        // sending it again changes nothing.
+        SdkError::DispatchFailure(failure) if failure.is_user() => ErrorKind::Fatal,
+        SdkError::DispatchFailure(_) => ErrorKind::Retryable,
+        SdkError::ConstructionFailure(_) => ErrorKind::Fatal,
+        _ => kind_for_response(
+            err.code(),
+            err.raw_response().map(|raw| raw.status().as_u16()),
+        ),
+    };
+    let message = match (err.code(), err.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => DisplayErrorContext(&err).to_string(),
+    };
+    CloudError::new(kind, op, resource, message)
+}
+
+/// The kind of a failure for which AWS answered with `code` (from the
+/// error's metadata) and HTTP `status`.
+pub(crate) fn kind_for_response(code: Option<&str>, status: Option<u16>) -> ErrorKind {
+    if let Some(code) = code {
+        if THROTTLING_CODES.contains(&code) {
+            return ErrorKind::Throttled;
+        }
+        if code.contains("NotFound") || code.starts_with("NoSuch") {
+            return ErrorKind::NotFound;
+        }
+        if CONFLICT_CODES.contains(&code) {
+            return ErrorKind::Conflict;
+        }
+    }
+    match status {
+        Some(429) => ErrorKind::Throttled,
+        Some(500..=599) => ErrorKind::Retryable,
+        _ => ErrorKind::Fatal,
+    }
+}
+
+/// A request we built was rejected by the SDK's own builder: a bug in the
+/// adapter or an input no retry can fix.
+pub(crate) fn build_error(op: &'static str, resource: &str, err: BuildError) -> CloudError {
+    CloudError::new(
+        ErrorKind::Fatal,
+        op,
+        resource,
+        format!("invalid request: {err}"),
+    )
+}
+
+/// Maps a `NotFound` failure of a read to `Ok(None)`.
+pub(crate) fn none_if_not_found<T>(result: CloudResult<T>) -> CloudResult<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(err) if err.kind == ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_rds::operation::promote_read_replica::PromoteReadReplicaError;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    fn service_error(code: &str, status: u16) -> SdkError<PromoteReadReplicaError, HttpResponse> {
+        let err = PromoteReadReplicaError::generic(
+            ErrorMetadata::builder()
+                .code(code)
+                .message("it said no")
+                .build(),
+        );
+        let raw = HttpResponse::new(
+            StatusCode::try_from(status).expect("valid status"),
+            SdkBody::empty(),
+        );
+        SdkError::service_error(err, raw)
+    }
+
+    fn kind(code: &str, status: u16) -> ErrorKind {
+        classify("rds:PromoteReadReplica", "r", service_error(code, status)).kind
+    }
+
+    #[test]
+    fn throttling_codes_are_throttled_whatever_the_status() {
+        for code in [
+            "Throttling",
+            "ThrottlingException",
+            "RequestLimitExceeded",
+            "PriorRequestNotComplete",
+            "TooManyRequestsException",
+        ] {
+            assert_eq!(kind(code, 400), ErrorKind::Throttled, "{code}");
+            assert_eq!(kind(code, 503), ErrorKind::Throttled, "{code}");
+        }
+        assert_eq!(kind("Whatever", 429), ErrorKind::Throttled);
+    }
+
+    #[test]
+    fn not_found_codes_are_not_found() {
+        for code in [
+            "DBInstanceNotFound",
+            "ResourceNotFoundException",
+            "GlobalReplicationGroupNotFoundFault",
+            "NotFoundException",
+            "NoSuchHostedZone",
+            "NoSuchChange",
+        ] {
+            assert_eq!(kind(code, 404), ErrorKind::NotFound, "{code}");
+        }
+    }
+
+    #[test]
+    fn state_codes_are_conflicts() {
+        for code in [
+            "InvalidDBInstanceState",
+            "InvalidChangeBatch",
+            "ResourceInUseException",
+            "InvalidGlobalReplicationGroupState",
+            "ConflictException",
+        ] {
+            assert_eq!(kind(code, 400), ErrorKind::Conflict, "{code}");
+        }
+    }
+
+    #[test]
+    fn server_errors_are_retryable_and_other_client_errors_fatal() {
+        assert_eq!(kind("InternalFailure", 500), ErrorKind::Retryable);
+        assert_eq!(kind("ServiceUnavailable", 503), ErrorKind::Retryable);
+        assert_eq!(kind("AccessDenied", 403), ErrorKind::Fatal);
+        assert_eq!(kind("InvalidParameterValue", 400), ErrorKind::Fatal);
+    }
+
+    #[test]
+    fn transport_failures_are_classified_without_a_response() {
+        let timeout: SdkError<PromoteReadReplicaError, HttpResponse> =
+            SdkError::timeout_error("took too long");
+        assert_eq!(classify("op", "r", timeout).kind, ErrorKind::Retryable);
+
+        let io: SdkError<PromoteReadReplicaError, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::io("connection reset".into()));
+        assert_eq!(classify("op", "r", io).kind, ErrorKind::Retryable);
+
+        let user: SdkError<PromoteReadReplicaError, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::user("bad uri".into()));
+        assert_eq!(classify("op", "r", user).kind, ErrorKind::Fatal);
+
+        let build: SdkError<PromoteReadReplicaError, HttpResponse> =
+            SdkError::construction_failure("missing field");
+        assert_eq!(classify("op", "r", build).kind, ErrorKind::Fatal);
+    }
+
+    #[test]
+    fn the_error_names_op_resource_and_aws_message() {
+        let err = classify(
+            "rds:PromoteReadReplica",
+            "us-west-2/db",
+            service_error("InvalidDBInstanceState", 400),
+        );
+        assert_eq!(err.op, "rds:PromoteReadReplica");
+        assert_eq!(err.resource, "us-west-2/db");
+        assert_eq!(err.message, "InvalidDBInstanceState: it said no");
+    }
+
+    #[test]
+    fn not_found_reads_become_none() {
+        let missing: CloudResult<u8> = Err(CloudError::not_found("op", "r"));
+        assert!(none_if_not_found(missing).expect("not an error").is_none());
+        let other: CloudResult<u8> = Err(CloudError::new(ErrorKind::Fatal, "op", "r", "m"));
+        assert!(none_if_not_found(other).is_err());
+        assert_eq!(none_if_not_found(Ok(3)).expect("ok"), Some(3));
+    }
+}

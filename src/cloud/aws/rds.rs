@@ -1,0 +1,139 @@
+//! RDS: reading DB instances and promoting the cross-region read replica.
+//!
+//! Promotion is not idempotent on the RDS side (a second PromoteReadReplica
+//! on a standalone instance fails), so [`RdsAdapter::ensure_promoted`] reads
+//! first and calls only for an `available` replica: a standalone instance is
+//! done, and a replica in any other status is already being promoted (or is
+//! otherwise busy) and is left for the executor to poll.
+
+use aws_config::SdkConfig;
+use aws_sdk_rds::config::Region;
+use aws_sdk_rds::types::DbInstance;
+use aws_sdk_rds::Client;
+use tracing::{debug, info, instrument};
+
+use super::error::{classify, none_if_not_found};
+use super::{regional, Regional};
+use crate::cloud::{CloudError, CloudResult, DatabaseState, Exposure, Fence};
+
+const DESCRIBE: &str = "rds:DescribeDBInstances";
+const PROMOTE: &str = "rds:PromoteReadReplica";
+
+/// RDS operations through one client per region.
+pub struct RdsAdapter {
+    clients: Regional<Client>,
+}
+
+impl RdsAdapter {
+    /// An adapter whose client for a region is `make_client(region)`, called
+    /// once per region (tests pass a mock or emulator client here).
+    pub fn new(make_client: impl Fn(&str) -> Client + Send + Sync + 'static) -> Self {
+        Self {
+            clients: Regional::new(make_client),
+        }
+    }
+
+    /// An adapter whose clients share `config`, each with its own region.
+    pub fn from_sdk_config(config: &SdkConfig) -> Self {
+        let config = config.clone();
+        Self::new(move |region| {
+            let conf = aws_sdk_rds::config::Builder::from(&config)
+                .region(Region::new(region.to_owned()))
+                .build();
+            Client::from_conf(conf)
+        })
+    }
+
+    /// Reads one DB instance; `None` when RDS does not know it.
+    ///
+    /// # Errors
+    ///
+    /// Any failure of DescribeDBInstances other than "not found".
+    #[instrument(name = "cloud", skip_all, fields(op = DESCRIBE, resource = %regional(region, id)))]
+    pub async fn get_database(&self, region: &str, id: &str) -> CloudResult<Option<DatabaseState>> {
+        let described = self
+            .clients
+            .get(region)
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+            .map_err(|err| classify(DESCRIBE, regional(region, id), err));
+        let Some(out) = none_if_not_found(described)? else {
+            return Ok(None);
+        };
+        // RDS identifiers are case-insensitive (RDS stores them lowercase).
+        Ok(out
+            .db_instances()
+            .iter()
+            .find(|db| {
+                db.db_instance_identifier()
+                    .is_some_and(|found| found.eq_ignore_ascii_case(id))
+            })
+            .map(|db| database_state(id, db)))
+    }
+
+    /// Promotes the read replica `id` unless it is standalone already or its
+    /// promotion is in flight (status other than `available`).
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when the instance does not exist; any failure of the read
+    /// or of PromoteReadReplica.
+    pub async fn ensure_promoted(&self, region: &str, id: &str, fence: &Fence) -> CloudResult<()> {
+        let Some(db) = self.get_database(region, id).await? else {
+            return Err(CloudError::not_found(PROMOTE, regional(region, id)));
+        };
+        match &db.replica_source {
+            None => {
+                debug!(db = id, "already standalone; no promotion sent");
+                Ok(())
+            }
+            Some(source) if !db.is_available() => {
+                info!(db = id, source = %source, status = %db.status,
+                    "replica not available (promotion in flight); no promotion sent");
+                Ok(())
+            }
+            Some(_) => self.promote(region, id, fence).await,
+        }
+    }
+
+    #[instrument(name = "cloud", skip_all, fields(
+        op = PROMOTE,
+        resource = %regional(region, id),
+        execution_id = %fence.execution_id,
+        epoch = fence.epoch,
+    ))]
+    async fn promote(&self, region: &str, id: &str, fence: &Fence) -> CloudResult<()> {
+        self.clients
+            .get(region)
+            .promote_read_replica()
+            .db_instance_identifier(id)
+            .send()
+            .await
+            .map_err(|err| classify(PROMOTE, regional(region, id), err))?;
+        info!("promotion of read replica requested");
+        Ok(())
+    }
+
+    /// Always [`Exposure::Unknown`]: RDS's ReplicaLag metric is not a data-loss
+    /// bound, so the real figure will come from replication heartbeats.
+    ///
+    /// # Errors
+    ///
+    /// None today; the signature leaves room for a measured exposure.
+    pub async fn database_exposure(&self, _region: &str, _id: &str) -> CloudResult<Exposure> {
+        Ok(Exposure::Unknown)
+    }
+}
+
+fn database_state(id: &str, db: &DbInstance) -> DatabaseState {
+    DatabaseState {
+        id: db.db_instance_identifier().unwrap_or(id).to_owned(),
+        status: db.db_instance_status().unwrap_or_default().to_owned(),
+        replica_source: db
+            .read_replica_source_db_instance_identifier()
+            .filter(|source| !source.is_empty())
+            .map(str::to_owned),
+    }
+}
