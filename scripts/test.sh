@@ -50,4 +50,4 @@ step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 
 step "cargo test"
-cargo test "$@"
+cargo test --no-fail-fast "$@"

@@ -235,7 +235,7 @@ pub fn render_plan(plan: &crate::plan::Plan, policy: &Policy) -> String {
         duration::fmt(policy.rpo)
     );
     let _ = writeln!(out);
-    let _ = writeln!(out, "{:<32} {:<40} {:<13} what", "step", "after", "state");
+    let _ = writeln!(out, "{:<32} {:<13} what", "step", "state");
     for s in &plan.steps {
         let state = if !s.kind.mutates() {
             "check"
@@ -244,16 +244,10 @@ pub fn render_plan(plan: &crate::plan::Plan, policy: &Policy) -> String {
         } else {
             "to do"
         };
-        let after = if s.after.is_empty() {
-            "-".to_string()
-        } else {
-            s.after.join(", ")
-        };
-        let _ = writeln!(
-            out,
-            "{:<32} {:<40} {:<13} {}",
-            s.id, after, state, s.summary
-        );
+        let _ = writeln!(out, "{:<32} {:<13} {}", s.id, state, s.summary);
+        if !s.after.is_empty() {
+            let _ = writeln!(out, "{:<32} {:<13} after {}", "", "", s.after.join(", "));
+        }
     }
     let _ = writeln!(out);
     if plan.preflight_problems.is_empty() {

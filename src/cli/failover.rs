@@ -41,8 +41,13 @@ pub(super) fn run(args: FailoverArgs) -> Exit {
         }
     };
     rt.block_on(async {
-        let cloud =
-            Arc::new(crate::cloud::sim::SimCloud::new(&policy, Default::default()).unwrap()); // TEMP-AWS
+        let cloud = match AwsCloud::from_env().await {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                eprintln!("error: {}", e.message);
+                return Exit::Io;
+            }
+        };
         let journal = FileJournal::new(&args.journal_dir);
         run_with(cloud, policy, journal, &args).await
     })

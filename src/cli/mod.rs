@@ -60,8 +60,14 @@ impl From<Exit> for ExitCode {
 #[derive(Debug, Parser)]
 #[command(name = "drctl", version, propagate_version = true, after_help = EXIT_CODES)]
 pub struct Cli {
-    /// Log level for structured logs on stderr (error, warn, info, debug, trace).
-    #[arg(long, global = true, env = "DRCTL_LOG", default_value = "warn")]
+    /// Log filter for structured logs on stderr: a level (error, warn, info,
+    /// debug, trace) or per-module directives like `info,drctl=debug`.
+    #[arg(
+        long,
+        global = true,
+        env = "DRCTL_LOG",
+        default_value = "warn,aws_config=error"
+    )]
     pub log_level: String,
     /// Log format: text for people, json for log pipelines.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]

@@ -121,7 +121,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_call_that_hangs_times_out_as_retryable() {
-        let r: CloudResult<()> = with_retry(|| std::future::pending(), |_, _| {}).await;
+        let r: CloudResult<()> = with_retry(std::future::pending, |_, _| {}).await;
         let e = r.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Retryable);
         assert!(e.message.contains("no answer"));

@@ -11,7 +11,6 @@
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::error::operation::BuildError;
 
@@ -68,9 +67,29 @@ where
     let message = match (err.code(), err.message()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.to_owned(),
-        _ => DisplayErrorContext(&err).to_string(),
+        // An answer without an AWS error code (a proxy's or an emulator's
+        // error page): the status says enough; the body is rarely useful.
+        _ => match err.raw_response() {
+            Some(raw) => format!("HTTP {} without an AWS error code", raw.status().as_u16()),
+            None => chain(&err),
+        },
     };
     CloudError::new(kind, op, resource, message)
+}
+
+/// An error and its sources as one line (`a: b: c`), without the debug
+/// dumps `DisplayErrorContext` appends.
+pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
 }
 
 /// The kind of a failure for which AWS answered with `code` (from the

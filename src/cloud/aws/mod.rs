@@ -26,6 +26,7 @@ mod kafka;
 mod rds;
 mod route53;
 
+use crate::cloud::{CloudError, ErrorKind};
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -33,6 +34,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::provider::ProvideCredentials;
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 use crate::cloud::{
@@ -73,7 +75,7 @@ impl AwsCloud {
     /// `AWS_ENDPOINT_URL_<SERVICE>`, profiles) with a rustls HTTPS client, a
     /// single attempt per call and [`ATTEMPT_TIMEOUT`], and builds the
     /// adapters from it.
-    pub async fn from_env() -> Self {
+    pub async fn from_env() -> Result<Self, CloudError> {
         let https = aws_smithy_http_client::Builder::new()
             .tls_provider(Provider::Rustls(CryptoMode::Ring))
             .build_https();
@@ -88,7 +90,23 @@ impl AwsCloud {
             )
             .load()
             .await;
-        Self::from_sdk_config(&config)
+        // Without credentials every call would fail the same way, once per
+        // resource: say so once, before the first call.
+        let no_credentials = |why: String| {
+            let msg = format!(
+                "no AWS credentials: {why}; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
+                 AWS_PROFILE, or run with an IAM role (web identity, ECS or instance profile)"
+            );
+            CloudError::new(ErrorKind::Fatal, "sts:credentials", "default chain", msg)
+        };
+        let provider = config
+            .credentials_provider()
+            .ok_or_else(|| no_credentials("no credentials provider is configured".into()))?;
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|e| no_credentials(error::chain(&e)))?;
+        Ok(Self::from_sdk_config(&config))
     }
 
     /// Builds the adapters from a ready SDK configuration, used as given

@@ -169,3 +169,6 @@ impl SimCloud {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,261 @@
+//! The simulated cloud behaves like AWS: transitions take modeled time,
+//! faults fire as configured, Route 53 throttles, mutations are counted.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+use crate::cloud::{ChangeStatus, Database, Dns, Fence, NodeGroups, Record, RecordTarget, Scaling};
+
+fn policy() -> Policy {
+    crate::policy::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform-core.yaml"),
+    )
+    .unwrap()
+}
+
+fn fence() -> Fence {
+    Fence {
+        execution_id: "t".into(),
+        epoch: 0,
+    }
+}
+
+fn sim(faults: Vec<Fault>) -> SimCloud {
+    SimCloud::new(
+        &policy(),
+        SimOptions {
+            seed: 1,
+            faults,
+            ..SimOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+fn fault(kind: FaultKind, op: &str) -> Fault {
+    Fault {
+        fault: kind,
+        op: op.into(),
+        resource: None,
+        times: None,
+        error: None,
+        extra: None,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_promotion_takes_the_modeled_time_and_is_counted_once() {
+    let s = sim(vec![]);
+    s.ensure_promoted("us-west-2", "emr-platform-prod-dr", &fence())
+        .await
+        .unwrap();
+    let db = s
+        .get_database("us-west-2", "emr-platform-prod-dr")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(db.status, "modifying");
+    assert!(db.replica_source.is_some());
+    // A second call while in flight sends nothing.
+    s.ensure_promoted("us-west-2", "emr-platform-prod-dr", &fence())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(301)).await;
+    let db = s
+        .get_database("us-west-2", "emr-platform-prod-dr")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(db.is_promoted());
+    assert_eq!(s.mutations().get(OP_PROMOTE), Some(&1));
+    let t = &s.transitions()[0];
+    let took = t.completed.unwrap() - t.started;
+    assert!(
+        (Duration::from_secs(180)..=Duration::from_secs(300)).contains(&took),
+        "{took:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn fail_faults_fire_the_given_number_of_times_with_the_given_kind() {
+    let mut f = fault(FaultKind::Fail, OP_UPDATE_NODE_GROUP);
+    f.times = Some(2);
+    f.error = Some(ErrorKind::Conflict);
+    let s = sim(vec![f]);
+    let want = Scaling {
+        min: 3,
+        desired: 6,
+        max: 20,
+    };
+    for _ in 0..2 {
+        let e = s
+            .ensure_scaling(
+                "us-west-2",
+                "emr-integration-dr",
+                "app-nodes",
+                want,
+                &fence(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Conflict);
+    }
+    s.ensure_scaling(
+        "us-west-2",
+        "emr-integration-dr",
+        "app-nodes",
+        want,
+        &fence(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.calls().get(OP_UPDATE_NODE_GROUP), Some(&3));
+    assert_eq!(s.mutations().get(OP_UPDATE_NODE_GROUP), Some(&1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn stuck_and_never_converging_changes_stay_transitional() {
+    let mut stuck = fault(FaultKind::Stuck, OP_PROMOTE);
+    stuck.extra = Some("20m".into());
+    let s = sim(vec![
+        stuck,
+        fault(FaultKind::NeverConverges, OP_CHANGE_RECORDS),
+    ]);
+    s.ensure_promoted("us-west-2", "emr-platform-prod-dr", &fence())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(301)).await;
+    assert!(!s
+        .get_database("us-west-2", "emr-platform-prod-dr")
+        .await
+        .unwrap()
+        .unwrap()
+        .is_promoted());
+    tokio::time::sleep(Duration::from_secs(20 * 60)).await;
+    assert!(s
+        .get_database("us-west-2", "emr-platform-prod-dr")
+        .await
+        .unwrap()
+        .unwrap()
+        .is_promoted());
+
+    let want = Record {
+        name: "api.emr-platform.com".into(),
+        target: RecordTarget::Alias {
+            dns_name: "dr.example.com".into(),
+            hosted_zone_id: "Z1".into(),
+        },
+    };
+    let change = s
+        .ensure_record("emr-platform.com", &want, &fence())
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert_eq!(s.get_change(&change).await.unwrap(), ChangeStatus::Pending);
+}
+
+#[tokio::test(start_paused = true)]
+async fn route53_throttles_above_five_calls_a_second() {
+    let s = SimCloud::new(
+        &policy(),
+        SimOptions {
+            latency: LatencyModel {
+                api_call: Span {
+                    min_ms: 0,
+                    max_ms: 0,
+                },
+                ..LatencyModel::default()
+            },
+            ..SimOptions::default()
+        },
+    )
+    .unwrap();
+    let mut throttled = 0;
+    for _ in 0..8 {
+        if let Err(e) = s
+            .get_record(
+                "emr-platform.com",
+                "api.emr-platform.com",
+                crate::cloud::RecordType::A,
+            )
+            .await
+        {
+            assert_eq!(e.kind, ErrorKind::Throttled);
+            throttled += 1;
+        }
+    }
+    assert_eq!(throttled, 3);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(s
+        .get_record(
+            "emr-platform.com",
+            "api.emr-platform.com",
+            crate::cloud::RecordType::A
+        )
+        .await
+        .is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unchanged_record_sends_no_change_and_a_missing_zone_is_not_found() {
+    let s = sim(vec![]);
+    let current = s
+        .get_record(
+            "emr-platform.com",
+            "api.emr-platform.com",
+            crate::cloud::RecordType::A,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s.ensure_record("emr-platform.com", &current, &fence())
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(s.mutations().is_empty());
+    let e = s
+        .get_record("nope.com", "x.nope.com", crate::cloud::RecordType::A)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound);
+}
+
+#[test]
+fn a_removed_resource_is_gone_and_unknown_names_are_refused() {
+    let s = sim(vec![]);
+    assert!(s
+        .remove("eks:us-west-2/emr-integration-dr/app-nodes")
+        .is_ok());
+    assert!(s
+        .remove("eks:us-west-2/emr-integration-dr/app-nodes")
+        .is_err());
+    assert!(s
+        .remove("route53:emr-platform.com/api.emr-platform.com")
+        .is_ok());
+    assert!(s.remove("nothing").is_err());
+}
+
+#[test]
+fn faults_that_cannot_apply_are_rejected() {
+    let mut stuck_read = fault(FaultKind::Stuck, OP_DESCRIBE_DB);
+    stuck_read.extra = Some("5m".into());
+    let bad = SimCloud::new(
+        &policy(),
+        SimOptions {
+            faults: vec![stuck_read],
+            ..SimOptions::default()
+        },
+    );
+    assert!(bad
+        .unwrap_err()
+        .contains("faults[0].op: rds:DescribeDBInstances changes nothing"));
+    let no_duration = fault(FaultKind::Stuck, OP_PROMOTE);
+    assert!(no_duration
+        .validate()
+        .unwrap_err()
+        .contains("for: a stuck fault needs a duration"));
+}
