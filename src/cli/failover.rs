@@ -2,15 +2,13 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-
-use super::{progress, Exit, FailoverArgs, Output};
+use super::{execute_and_report, Exit, FailoverArgs, Output};
 use crate::cloud::aws::AwsCloud;
 use crate::cloud::Cloud;
 use crate::execute::{self, ExecutionStatus, FileJournal, Journal, RunOptions};
 use crate::plan;
 use crate::policy::Policy;
-use crate::report::{render_plan, Report};
+use crate::report::render_plan;
 
 /// The exit code for how an execution ended.
 pub(super) fn exit_for(status: ExecutionStatus) -> Exit {
@@ -63,33 +61,14 @@ pub(super) async fn run_with<C: Cloud + 'static>(
     if !args.confirm {
         return dry_run(cloud.as_ref(), &policy, &journal, args).await;
     }
-    let (tx, rx) = mpsc::unbounded_channel();
-    let shown = progress::spawn(rx);
     let options = RunOptions {
         execution_id: None,
         accept_data_loss: args.accept_data_loss,
         operator: args.operator.clone(),
         sequential: false,
-        events: Some(tx),
+        events: None,
     };
-    let record = execute::execute(cloud, policy.clone(), &mut journal, options).await;
-    let _ = shown.await;
-    let record = match record {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Io;
-        }
-    };
-    let report = Report::new(&record, &policy, "aws");
-    match args.output {
-        Output::Text => print!("{}", report.render_text()),
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("reports serialize")
-        ),
-    }
-    exit_for(record.status)
+    execute_and_report(cloud, policy, &mut journal, options, "aws", args.output).await
 }
 
 async fn dry_run<C: Cloud>(

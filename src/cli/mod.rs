@@ -272,6 +272,41 @@ pub fn main() -> ExitCode {
     exit.into()
 }
 
+/// Runs an execution with progress on stderr, prints its report on stdout
+/// and returns the exit code for how it ended. Shared by `drill` and
+/// `failover --confirm`, so both report the same way.
+async fn execute_and_report<C: crate::cloud::Cloud + 'static>(
+    cloud: std::sync::Arc<C>,
+    policy: std::sync::Arc<Policy>,
+    journal: &mut dyn crate::execute::Journal,
+    mut options: crate::execute::RunOptions,
+    target: &str,
+    output: Output,
+) -> Exit {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let shown = progress::spawn(rx);
+    options.events = Some(tx);
+    let record = crate::execute::execute(cloud, policy.clone(), journal, options).await;
+    // The sender went with the options: the display ends once it has shown everything.
+    let _ = shown.await;
+    let record = match record {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Io;
+        }
+    };
+    let report = crate::report::Report::new(&record, &policy, target);
+    match output {
+        Output::Text => print!("{}", report.render_text()),
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("reports serialize")
+        ),
+    }
+    failover::exit_for(record.status)
+}
+
 /// A runtime whose clock is paused: the simulated cloud's minutes pass
 /// instantly, and time only moves when every task waits on a timer.
 fn modeled_runtime() -> tokio::runtime::Runtime {

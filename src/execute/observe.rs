@@ -5,6 +5,9 @@
 //! buildable. A resource that cannot be read is recorded as such, not
 //! treated as absent, so preflight can say which call failed.
 
+use std::collections::BTreeMap;
+
+use super::retry::with_retry;
 use crate::cloud::{Cloud, CloudError, CloudResult, ErrorKind, Exposure, RecordType};
 use crate::plan::{DataTier, Observed, Seen};
 use crate::policy::Policy;
@@ -18,6 +21,20 @@ fn seen<T>(r: CloudResult<Option<T>>) -> Seen<T> {
     }
 }
 
+/// A read, retried by error kind like every other call: a throttled read
+/// (Route 53 allows five calls a second) must not look like a missing resource.
+async fn retried<T, F, Fut>(call: F) -> CloudResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = CloudResult<T>>,
+{
+    with_retry(
+        call,
+        |e, _| tracing::debug!(error = %e, "read failed; retrying"),
+    )
+    .await
+}
+
 fn exposure(r: Result<Exposure, CloudError>) -> Exposure {
     // An exposure that cannot be read is unknown, which the gate treats as
     // above the RPO: failing to measure never lets a failover through.
@@ -25,46 +42,72 @@ fn exposure(r: Result<Exposure, CloudError>) -> Exposure {
 }
 
 /// Reads everything the plan needs for `policy`. Never fails: what cannot be
-/// read is recorded in the result.
+/// read is recorded in the result. The tiers are read concurrently, so the
+/// observation costs about as long as the slowest tier, not their sum.
 pub async fn observe<C: Cloud>(cloud: &C, policy: &Policy) -> Observed {
     let to = policy.regions.secondary.as_str();
     let tiers = &policy.tiers;
-    let mut o = Observed::default();
-    if let Some(db) = &tiers.database {
-        o.database = Some(seen(cloud.get_database(to, &db.replica).await));
-        o.exposures.insert(
-            DataTier::Database,
-            exposure(cloud.database_exposure(to, &db.replica).await),
+    let database = async {
+        let db = tiers.database.as_ref()?;
+        let (state, lag) = tokio::join!(
+            retried(|| cloud.get_database(to, &db.replica)),
+            retried(|| cloud.database_exposure(to, &db.replica))
         );
-    }
-    if let Some(ng) = &tiers.node_groups {
-        for g in &ng.groups {
-            let s = seen(cloud.get_node_group(to, &ng.cluster, &g.name).await);
-            o.node_groups.insert(g.name.clone(), s);
+        Some((seen(state), exposure(lag)))
+    };
+    let node_groups = async {
+        let mut out = BTreeMap::new();
+        if let Some(ng) = &tiers.node_groups {
+            for g in &ng.groups {
+                let s = seen(retried(|| cloud.get_node_group(to, &ng.cluster, &g.name)).await);
+                out.insert(g.name.clone(), s);
+            }
         }
-    }
-    if let Some(c) = &tiers.cache {
-        o.cache = Some(seen(cloud.get_global_datastore(&c.global_datastore).await));
-        o.exposures.insert(
-            DataTier::Cache,
-            exposure(cloud.cache_exposure(&c.global_datastore, to).await),
+        out
+    };
+    let cache = async {
+        let c = tiers.cache.as_ref()?;
+        let (state, lag) = tokio::join!(
+            retried(|| cloud.get_global_datastore(&c.global_datastore)),
+            retried(|| cloud.cache_exposure(&c.global_datastore, to))
         );
-    }
-    if let Some(s) = &tiers.stream {
-        o.stream_cluster = Some(seen(cloud.get_stream_cluster(to, &s.dr_cluster).await));
+        Some((seen(state), exposure(lag)))
+    };
+    let stream = async {
+        let s = tiers.stream.as_ref()?;
         let r = &s.client_record;
-        o.stream_record = Some(seen(
-            cloud.get_record(&r.zone, &r.name, RecordType::Cname).await,
-        ));
-        o.exposures.insert(
-            DataTier::Stream,
-            exposure(cloud.stream_exposure(to, &s.dr_cluster).await),
+        let (cluster, record, lag) = tokio::join!(
+            retried(|| cloud.get_stream_cluster(to, &s.dr_cluster)),
+            retried(|| cloud.get_record(&r.zone, &r.name, RecordType::Cname)),
+            retried(|| cloud.stream_exposure(to, &s.dr_cluster))
         );
+        Some((seen(cluster), seen(record), exposure(lag)))
+    };
+    let dns = async {
+        let d = tiers.dns.as_ref()?;
+        Some(seen(
+            retried(|| cloud.get_record(&d.zone, &d.record, RecordType::A)).await,
+        ))
+    };
+    let (database, node_groups, cache, stream, dns_record) =
+        tokio::join!(database, node_groups, cache, stream, dns);
+    let mut o = Observed {
+        node_groups,
+        dns_record,
+        ..Observed::default()
+    };
+    if let Some((state, lag)) = database {
+        o.database = Some(state);
+        o.exposures.insert(DataTier::Database, lag);
     }
-    if let Some(d) = &tiers.dns {
-        o.dns_record = Some(seen(
-            cloud.get_record(&d.zone, &d.record, RecordType::A).await,
-        ));
+    if let Some((state, lag)) = cache {
+        o.cache = Some(state);
+        o.exposures.insert(DataTier::Cache, lag);
+    }
+    if let Some((cluster, record, lag)) = stream {
+        o.stream_cluster = Some(cluster);
+        o.stream_record = Some(record);
+        o.exposures.insert(DataTier::Stream, lag);
     }
     o
 }

@@ -136,6 +136,14 @@ pub fn stream_target(tier: &StreamTier, dr: &StreamClusterState) -> Option<Recor
     })
 }
 
+/// Whether the stream clients' record already points at the DR cluster.
+fn stream_switched(tier: &StreamTier, observed: &Observed) -> bool {
+    let dr = observed.stream_cluster.as_ref().and_then(Seen::present);
+    let want = dr.and_then(|c| stream_target(tier, c));
+    let have = observed.stream_record.as_ref().and_then(Seen::present);
+    matches!((want, have), (Some(w), Some(h)) if w.points_like(h))
+}
+
 /// Builds the plan. Pure: the same inputs always give the same plan.
 pub fn build(policy: &Policy, observed: &Observed, accept_data_loss: Option<Duration>) -> Plan {
     let to = policy.regions.secondary.clone();
@@ -245,13 +253,7 @@ pub fn build(policy: &Policy, observed: &Observed, accept_data_loss: Option<Dura
         before_flip.push("failover-cache".to_string());
     }
     if let Some(s) = &tiers.stream {
-        let want = observed
-            .stream_cluster
-            .as_ref()
-            .and_then(Seen::present)
-            .and_then(|c| stream_target(s, c));
-        let have = observed.stream_record.as_ref().and_then(Seen::present);
-        let done = matches!((want, have), (Some(w), Some(h)) if w.points_like(h));
+        let done = stream_switched(s, observed);
         push(
             "switch-stream".into(),
             StepKind::SwitchStream,
@@ -365,13 +367,7 @@ pub fn tier_exposures(policy: &Policy, observed: &Observed) -> Vec<TierExposure>
         });
     }
     if let Some(s) = &tiers.stream {
-        let want = observed
-            .stream_cluster
-            .as_ref()
-            .and_then(Seen::present)
-            .and_then(|c| stream_target(s, c));
-        let have = observed.stream_record.as_ref().and_then(Seen::present);
-        let done = matches!((want, have), (Some(w), Some(h)) if w.points_like(h));
+        let done = stream_switched(s, observed);
         out.push(TierExposure {
             tier: DataTier::Stream,
             exposure: exposure(DataTier::Stream),
