@@ -4,6 +4,12 @@ use std::time::Duration;
 
 /// Parses `90s`, `15m`, `4h`, `1h30m` (via `humantime`). Zero is allowed
 /// here; callers that need a positive value check for it.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(drctl::duration::parse("15m"), Ok(Duration::from_secs(900)));
+/// assert!(drctl::duration::parse("-5m").unwrap_err().contains("negative"));
+/// ```
 pub fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.starts_with('-') {
@@ -16,9 +22,17 @@ pub fn parse(text: &str) -> Result<Duration, String> {
 }
 
 /// Formats a duration for people: `4h`, `15m`, `3m 12s`, `850ms`.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(drctl::duration::fmt(Duration::from_secs(192)), "3m 12s");
+/// ```
 pub fn fmt(d: Duration) -> String {
     if d < Duration::from_secs(1) {
         return format!("{}ms", d.as_millis());
+    }
+    if d < Duration::from_secs(60) && d.subsec_millis() >= 100 {
+        return format!("{}.{}s", d.as_secs(), d.subsec_millis() / 100);
     }
     let secs = d.as_secs();
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
@@ -65,5 +79,7 @@ mod tests {
         assert_eq!(fmt(Duration::from_secs(192)), "3m 12s");
         assert_eq!(fmt(Duration::from_millis(850)), "850ms");
         assert_eq!(fmt(Duration::ZERO), "0ms");
+        assert_eq!(fmt(Duration::from_millis(1_990)), "1.9s");
+        assert_eq!(fmt(Duration::from_millis(4_050)), "4s");
     }
 }

@@ -45,8 +45,25 @@ fn exposure(r: Result<Exposure, CloudError>) -> Exposure {
 /// read is recorded in the result. The tiers are read concurrently, so the
 /// observation costs about as long as the slowest tier, not their sum.
 pub async fn observe<C: Cloud>(cloud: &C, policy: &Policy) -> Observed {
+    observe_scope(cloud, policy, Scope::Everything).await
+}
+
+/// How much of the platform to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scope {
+    /// Every resource the policy names.
+    Everything,
+    /// Only what the RPO gate needs: the data tiers' state and exposure.
+    /// Skipping the rest saves calls, among them a Route 53 read, whose
+    /// control plane allows five calls a second.
+    DataTiers,
+}
+
+/// Reads the resources in `scope`; the others stay unobserved.
+pub(super) async fn observe_scope<C: Cloud>(cloud: &C, policy: &Policy, scope: Scope) -> Observed {
     let to = policy.regions.secondary.as_str();
     let tiers = &policy.tiers;
+    let everything = scope == Scope::Everything;
     let database = async {
         let db = tiers.database.as_ref()?;
         let (state, lag) = tokio::join!(
@@ -57,7 +74,7 @@ pub async fn observe<C: Cloud>(cloud: &C, policy: &Policy) -> Observed {
     };
     let node_groups = async {
         let mut out = BTreeMap::new();
-        if let Some(ng) = &tiers.node_groups {
+        if let Some(ng) = tiers.node_groups.as_ref().filter(|_| everything) {
             for g in &ng.groups {
                 let s = seen(retried(|| cloud.get_node_group(to, &ng.cluster, &g.name)).await);
                 out.insert(g.name.clone(), s);
@@ -84,7 +101,7 @@ pub async fn observe<C: Cloud>(cloud: &C, policy: &Policy) -> Observed {
         Some((seen(cluster), seen(record), exposure(lag)))
     };
     let dns = async {
-        let d = tiers.dns.as_ref()?;
+        let d = tiers.dns.as_ref().filter(|_| everything)?;
         Some(seen(
             retried(|| cloud.get_record(&d.zone, &d.record, RecordType::A)).await,
         ))

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use tracing::{info_span, Instrument};
 
 use super::journal::StepStatus;
-use super::observe::observe;
+use super::observe::{observe, observe_scope, Scope};
 use super::retry::with_retry;
 use super::steps::{act, postcondition};
 use crate::cloud::{ChangeId, Cloud, Fence};
@@ -75,7 +75,7 @@ pub(super) async fn run_step<C: Cloud>(
                 }
             }
             Action::RpoGate => {
-                let observed = observe(cloud, &policy).await;
+                let observed = observe_scope(cloud, &policy, Scope::DataTiers).await;
                 let gate = plan::rpo::evaluate(
                     policy.rpo,
                     plan::tier_exposures(&policy, &observed),
