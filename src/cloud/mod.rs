@@ -98,9 +98,12 @@ pub trait Dns: Send + Sync {
 
 /// ElastiCache: the Global Datastore and its members.
 pub trait Cache: Send + Sync {
-    /// Reads a Global Datastore with its members, `None` when absent.
+    /// Reads a Global Datastore with its members, `None` when absent,
+    /// through `region`'s endpoint. Any member region can answer; drctl reads
+    /// through the DR region, the one still standing when the primary is lost.
     fn get_global_datastore(
         &self,
+        region: &str,
         id: &str,
     ) -> impl Future<Output = CloudResult<Option<GlobalDatastoreState>>> + Send;
 

@@ -85,7 +85,7 @@ pub(super) async fn observe_scope<C: Cloud>(cloud: &C, policy: &Policy, scope: S
     let cache = async {
         let c = tiers.cache.as_ref()?;
         let (state, lag) = tokio::join!(
-            retried(|| cloud.get_global_datastore(&c.global_datastore)),
+            retried(|| cloud.get_global_datastore(to, &c.global_datastore)),
             retried(|| cloud.cache_exposure(&c.global_datastore, to))
         );
         Some((seen(state), exposure(lag)))

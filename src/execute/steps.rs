@@ -39,10 +39,10 @@ pub async fn postcondition<C: Cloud>(
         }
         Action::FailoverCache {
             global_datastore,
+            region,
             member,
-            ..
         } => {
-            let g = cloud.get_global_datastore(global_datastore).await?;
+            let g = cloud.get_global_datastore(region, global_datastore).await?;
             g.ok_or_else(|| {
                 CloudError::not_found(
                     "elasticache:DescribeGlobalReplicationGroups",

@@ -28,25 +28,19 @@ const MODIFYING: &str = "modifying";
 /// ElastiCache operations through one client per region.
 pub struct ElastiCacheAdapter {
     clients: Regional<Client>,
-    home_region: String,
 }
 
 impl ElastiCacheAdapter {
     /// An adapter whose client for a region is `make_client(region)`, called
-    /// once per region (tests pass a mock client here). Datastores are read
-    /// in `home_region` when no member region is given.
-    pub fn new(
-        make_client: impl Fn(&str) -> Client + Send + Sync + 'static,
-        home_region: impl Into<String>,
-    ) -> Self {
+    /// once per region (tests pass a mock client here).
+    pub fn new(make_client: impl Fn(&str) -> Client + Send + Sync + 'static) -> Self {
         Self {
             clients: Regional::new(make_client),
-            home_region: home_region.into(),
         }
     }
 
     /// An adapter whose clients share `config`, each with its own region.
-    pub fn from_sdk_config(config: &SdkConfig, home_region: impl Into<String>) -> Self {
+    pub fn from_sdk_config(config: &SdkConfig) -> Self {
         let config = config.clone();
         let make = move |region: &str| {
             let conf = aws_sdk_elasticache::config::Builder::from(&config)
@@ -54,10 +48,10 @@ impl ElastiCacheAdapter {
                 .build();
             Client::from_conf(conf)
         };
-        Self::new(make, home_region)
+        Self::new(make)
     }
 
-    /// Reads a Global Datastore with its members, in the home region.
+    /// Reads a Global Datastore with its members through `region`.
     ///
     /// # Errors
     ///
@@ -65,9 +59,10 @@ impl ElastiCacheAdapter {
     /// found"; `Fatal` for a member role other than PRIMARY or SECONDARY.
     pub async fn get_global_datastore(
         &self,
+        region: &str,
         id: &str,
     ) -> CloudResult<Option<GlobalDatastoreState>> {
-        self.describe(&self.home_region, id).await
+        self.describe(region, id).await
     }
 
     /// Makes `member` (a replication group in `region`) the primary.

@@ -73,13 +73,10 @@ fn failover_to_dr() -> Rule {
 fn cloud(client: Client) -> (AwsCloud, Arc<Mutex<Vec<String>>>) {
     let regions = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&regions);
-    let adapter = ElastiCacheAdapter::new(
-        move |region| {
-            seen.lock().expect("test lock").push(region.to_owned());
-            client.clone()
-        },
-        "us-east-1",
-    );
+    let adapter = ElastiCacheAdapter::new(move |region| {
+        seen.lock().expect("test lock").push(region.to_owned());
+        client.clone()
+    });
     (test_cloud().with_elasticache(adapter), regions)
 }
 
@@ -92,7 +89,10 @@ async fn describe_maps_the_datastore_and_its_members() {
         [&describe]
     ));
 
-    let state = cloud.get_global_datastore(ID).await.expect("described");
+    let state = cloud
+        .get_global_datastore("us-west-2", ID)
+        .await
+        .expect("described");
 
     let expected = GlobalDatastoreState {
         id: ID.into(),
@@ -113,7 +113,8 @@ async fn describe_maps_the_datastore_and_its_members() {
         ],
     };
     assert_eq!(state, Some(expected));
-    assert_eq!(*regions.lock().expect("test lock"), ["us-east-1"]);
+    // Read through the region asked for: the DR region, standing when us-east-1 is not.
+    assert_eq!(*regions.lock().expect("test lock"), ["us-west-2"]);
 }
 
 #[tokio::test]
@@ -137,7 +138,10 @@ async fn an_unknown_datastore_reads_as_none() {
     ));
 
     assert_eq!(
-        cloud.get_global_datastore(ID).await.expect("not an error"),
+        cloud
+            .get_global_datastore("us-west-2", ID)
+            .await
+            .expect("not an error"),
         None
     );
 }

@@ -56,10 +56,6 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long connecting to an AWS endpoint may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The region used when the SDK configuration names none: Route 53's control
-/// plane lives there.
-pub const DEFAULT_REGION: &str = "us-east-1";
-
 /// The AWS cloud: every capability trait, backed by the AWS SDK.
 pub struct AwsCloud {
     rds: RdsAdapter,
@@ -111,18 +107,12 @@ impl AwsCloud {
 
     /// Builds the adapters from a ready SDK configuration, used as given
     /// (tests pass one with an emulator endpoint and `max_attempts(1)`).
-    /// The configuration's region is where Global Datastores are read when
-    /// no member region is at hand ([`DEFAULT_REGION`] when it has none).
     pub fn from_sdk_config(config: &SdkConfig) -> Self {
-        let home_region = config
-            .region()
-            .map_or(DEFAULT_REGION, |region| region.as_ref())
-            .to_owned();
         Self {
             rds: RdsAdapter::from_sdk_config(config),
             eks: EksAdapter::from_sdk_config(config),
             route53: Route53Adapter::from_sdk_config(config),
-            elasticache: ElastiCacheAdapter::from_sdk_config(config, home_region),
+            elasticache: ElastiCacheAdapter::from_sdk_config(config),
             kafka: KafkaAdapter::from_sdk_config(config),
         }
     }
@@ -252,8 +242,12 @@ impl Dns for AwsCloud {
 }
 
 impl Cache for AwsCloud {
-    async fn get_global_datastore(&self, id: &str) -> CloudResult<Option<GlobalDatastoreState>> {
-        self.elasticache.get_global_datastore(id).await
+    async fn get_global_datastore(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> CloudResult<Option<GlobalDatastoreState>> {
+        self.elasticache.get_global_datastore(region, id).await
     }
 
     async fn ensure_primary_member(

@@ -148,7 +148,11 @@ impl Dns for SimCloud {
 }
 
 impl Cache for SimCloud {
-    async fn get_global_datastore(&self, id: &str) -> CloudResult<Option<GlobalDatastoreState>> {
+    async fn get_global_datastore(
+        &self,
+        _region: &str,
+        id: &str,
+    ) -> CloudResult<Option<GlobalDatastoreState>> {
         let w = self.call(OP_DESCRIBE_GLOBAL, id).await?;
         Ok(w.datastores.get(id).map(|g| GlobalDatastoreState {
             id: id.to_string(),
