@@ -20,6 +20,10 @@
 //!
 //! The `drctl` binary (`src/bin/drctl.rs`) is a thin command line over these.
 
+// The failover future nests deeply (executor, steps, SDK calls); computing
+// its layout in release builds needs more than the default query depth.
+#![recursion_limit = "256"]
+
 pub mod bench;
 pub mod chaos;
 pub mod cli;
