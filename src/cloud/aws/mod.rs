@@ -179,17 +179,21 @@ fn regional(region: &str, id: &str) -> String {
     format!("{region}/{id}")
 }
 
+// Every SDK call's future is large (tens of kilobytes unoptimized), and the
+// executor nests several of them (a step, its retries, a concurrent read of
+// every tier). Boxing here, at the one boundary every call crosses, keeps
+// each state machine small, so a worker thread's stack holds a whole step.
 impl Database for AwsCloud {
     async fn get_database(&self, region: &str, id: &str) -> CloudResult<Option<DatabaseState>> {
-        self.rds.get_database(region, id).await
+        Box::pin(self.rds.get_database(region, id)).await
     }
 
     async fn ensure_promoted(&self, region: &str, id: &str, fence: &Fence) -> CloudResult<()> {
-        self.rds.ensure_promoted(region, id, fence).await
+        Box::pin(self.rds.ensure_promoted(region, id, fence)).await
     }
 
     async fn database_exposure(&self, region: &str, id: &str) -> CloudResult<Exposure> {
-        self.rds.database_exposure(region, id).await
+        Box::pin(self.rds.database_exposure(region, id)).await
     }
 }
 
@@ -200,7 +204,7 @@ impl NodeGroups for AwsCloud {
         cluster: &str,
         name: &str,
     ) -> CloudResult<Option<NodeGroupState>> {
-        self.eks.get_node_group(region, cluster, name).await
+        Box::pin(self.eks.get_node_group(region, cluster, name)).await
     }
 
     async fn ensure_scaling(
@@ -211,9 +215,11 @@ impl NodeGroups for AwsCloud {
         scaling: Scaling,
         fence: &Fence,
     ) -> CloudResult<()> {
-        self.eks
-            .ensure_scaling(region, cluster, name, scaling, fence)
-            .await
+        Box::pin(
+            self.eks
+                .ensure_scaling(region, cluster, name, scaling, fence),
+        )
+        .await
     }
 }
 
@@ -224,7 +230,7 @@ impl Dns for AwsCloud {
         name: &str,
         rtype: RecordType,
     ) -> CloudResult<Option<Record>> {
-        self.route53.get_record(zone, name, rtype).await
+        Box::pin(self.route53.get_record(zone, name, rtype)).await
     }
 
     async fn ensure_record(
@@ -233,11 +239,11 @@ impl Dns for AwsCloud {
         want: &Record,
         fence: &Fence,
     ) -> CloudResult<Option<ChangeId>> {
-        self.route53.ensure_record(zone, want, fence).await
+        Box::pin(self.route53.ensure_record(zone, want, fence)).await
     }
 
     async fn get_change(&self, id: &ChangeId) -> CloudResult<ChangeStatus> {
-        self.route53.get_change(id).await
+        Box::pin(self.route53.get_change(id)).await
     }
 }
 
@@ -247,7 +253,7 @@ impl Cache for AwsCloud {
         region: &str,
         id: &str,
     ) -> CloudResult<Option<GlobalDatastoreState>> {
-        self.elasticache.get_global_datastore(region, id).await
+        Box::pin(self.elasticache.get_global_datastore(region, id)).await
     }
 
     async fn ensure_primary_member(
@@ -257,13 +263,15 @@ impl Cache for AwsCloud {
         member: &str,
         fence: &Fence,
     ) -> CloudResult<()> {
-        self.elasticache
-            .ensure_primary_member(id, region, member, fence)
-            .await
+        Box::pin(
+            self.elasticache
+                .ensure_primary_member(id, region, member, fence),
+        )
+        .await
     }
 
     async fn cache_exposure(&self, id: &str, region: &str) -> CloudResult<Exposure> {
-        self.elasticache.cache_exposure(id, region).await
+        Box::pin(self.elasticache.cache_exposure(id, region)).await
     }
 }
 
@@ -273,11 +281,11 @@ impl Stream for AwsCloud {
         region: &str,
         name: &str,
     ) -> CloudResult<Option<StreamClusterState>> {
-        self.kafka.get_stream_cluster(region, name).await
+        Box::pin(self.kafka.get_stream_cluster(region, name)).await
     }
 
     async fn stream_exposure(&self, region: &str, name: &str) -> CloudResult<Exposure> {
-        self.kafka.stream_exposure(region, name).await
+        Box::pin(self.kafka.stream_exposure(region, name)).await
     }
 }
 
