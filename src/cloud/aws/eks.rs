@@ -6,13 +6,12 @@
 //! execution is recognised by EKS as the same request.
 
 use aws_config::SdkConfig;
-use aws_sdk_eks::config::Region;
 use aws_sdk_eks::types::{Nodegroup, NodegroupScalingConfig};
 use aws_sdk_eks::Client;
 use tracing::{debug, info, instrument};
 
 use super::error::{classify, none_if_not_found};
-use super::{regional, Regional};
+use super::{regional, regional_factory, Regional};
 use crate::cloud::{CloudError, CloudResult, ErrorKind, Fence, NodeGroupState, Scaling};
 
 const DESCRIBE: &str = "eks:DescribeNodegroup";
@@ -34,13 +33,7 @@ impl EksAdapter {
 
     /// An adapter whose clients share `config`, each with its own region.
     pub fn from_sdk_config(config: &SdkConfig) -> Self {
-        let config = config.clone();
-        Self::new(move |region| {
-            let conf = aws_sdk_eks::config::Builder::from(&config)
-                .region(Region::new(region.to_owned()))
-                .build();
-            Client::from_conf(conf)
-        })
+        Self::new(regional_factory!(aws_sdk_eks, config))
     }
 
     /// Reads one node group; `None` when it or its cluster does not exist.

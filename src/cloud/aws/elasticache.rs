@@ -7,13 +7,12 @@
 //! no failover is in flight (the datastore is `modifying` while one runs).
 
 use aws_config::SdkConfig;
-use aws_sdk_elasticache::config::Region;
 use aws_sdk_elasticache::types::{GlobalReplicationGroup, GlobalReplicationGroupMember};
 use aws_sdk_elasticache::Client;
 use tracing::{debug, info, instrument};
 
 use super::error::{classify, none_if_not_found};
-use super::{regional, Regional};
+use super::{regional, regional_factory, Regional};
 use crate::cloud::{
     CacheMember, CloudError, CloudResult, ErrorKind, Exposure, Fence, GlobalDatastoreState,
     MemberRole,
@@ -41,14 +40,7 @@ impl ElastiCacheAdapter {
 
     /// An adapter whose clients share `config`, each with its own region.
     pub fn from_sdk_config(config: &SdkConfig) -> Self {
-        let config = config.clone();
-        let make = move |region: &str| {
-            let conf = aws_sdk_elasticache::config::Builder::from(&config)
-                .region(Region::new(region.to_owned()))
-                .build();
-            Client::from_conf(conf)
-        };
-        Self::new(make)
+        Self::new(regional_factory!(aws_sdk_elasticache, config))
     }
 
     /// Reads a Global Datastore with its members through `region`.

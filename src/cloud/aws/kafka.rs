@@ -6,13 +6,12 @@
 //! refuses GetBootstrapBrokers then.
 
 use aws_config::SdkConfig;
-use aws_sdk_kafka::config::Region;
 use aws_sdk_kafka::operation::get_bootstrap_brokers::GetBootstrapBrokersOutput;
 use aws_sdk_kafka::Client;
 use tracing::instrument;
 
 use super::error::{classify, none_if_not_found};
-use super::{regional, Regional};
+use super::{regional, regional_factory, Regional};
 use crate::cloud::{CloudError, CloudResult, ErrorKind, Exposure, StreamClusterState};
 
 const LIST: &str = "kafka:ListClustersV2";
@@ -41,13 +40,7 @@ impl KafkaAdapter {
 
     /// An adapter whose clients share `config`, each with its own region.
     pub fn from_sdk_config(config: &SdkConfig) -> Self {
-        let config = config.clone();
-        Self::new(move |region| {
-            let conf = aws_sdk_kafka::config::Builder::from(&config)
-                .region(Region::new(region.to_owned()))
-                .build();
-            Client::from_conf(conf)
-        })
+        Self::new(regional_factory!(aws_sdk_kafka, config))
     }
 
     /// Reads the cluster named exactly `name` with its bootstrap hosts;

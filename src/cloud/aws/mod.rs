@@ -148,6 +148,22 @@ impl AwsCloud {
     }
 }
 
+/// A client factory for one SDK crate: every region's client shares the
+/// SDK configuration (credentials, endpoint, timeouts) with its region set.
+/// The crates have no common config trait, hence a macro.
+macro_rules! regional_factory {
+    ($sdk:ident, $config:expr) => {{
+        let config = $config.clone();
+        move |region: &str| {
+            let conf = $sdk::config::Builder::from(&config)
+                .region($sdk::config::Region::new(region.to_owned()))
+                .build();
+            $sdk::Client::from_conf(conf)
+        }
+    }};
+}
+use regional_factory;
+
 /// Per-region clients of one service, built on first use and cached. SDK
 /// clients are cheap handles to shared state, so a clone is handed out.
 struct Regional<C> {

@@ -7,13 +7,12 @@
 //! otherwise busy) and is left for the executor to poll.
 
 use aws_config::SdkConfig;
-use aws_sdk_rds::config::Region;
 use aws_sdk_rds::types::DbInstance;
 use aws_sdk_rds::Client;
 use tracing::{debug, info, instrument};
 
 use super::error::{classify, none_if_not_found};
-use super::{regional, Regional};
+use super::{regional, regional_factory, Regional};
 use crate::cloud::{CloudError, CloudResult, DatabaseState, Exposure, Fence};
 
 const DESCRIBE: &str = "rds:DescribeDBInstances";
@@ -35,13 +34,7 @@ impl RdsAdapter {
 
     /// An adapter whose clients share `config`, each with its own region.
     pub fn from_sdk_config(config: &SdkConfig) -> Self {
-        let config = config.clone();
-        Self::new(move |region| {
-            let conf = aws_sdk_rds::config::Builder::from(&config)
-                .region(Region::new(region.to_owned()))
-                .build();
-            Client::from_conf(conf)
-        })
+        Self::new(regional_factory!(aws_sdk_rds, config))
     }
 
     /// Reads one DB instance; `None` when RDS does not know it.
