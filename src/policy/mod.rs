@@ -10,6 +10,7 @@
 mod load;
 mod raw;
 mod validate;
+mod validate_tiers;
 
 pub use load::{load, parse};
 

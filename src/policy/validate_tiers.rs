@@ -1,0 +1,196 @@
+//! Stage two, per tier: each tier's raw values → its checked type.
+
+use super::raw::*;
+use super::validate::Validator;
+use super::*;
+
+impl Validator {
+    pub(super) fn database(&mut self, raw: RawDatabase) -> Option<DatabaseTier> {
+        let primary = self.name(
+            "tiers.database.primary",
+            raw.primary,
+            "the primary DB instance id",
+        );
+        let replica = self.name(
+            "tiers.database.replica",
+            raw.replica,
+            "the DR read replica's DB instance id",
+        );
+        Some(DatabaseTier {
+            primary: primary?,
+            replica: replica?,
+        })
+    }
+
+    pub(super) fn node_groups(&mut self, raw: RawNodeGroups) -> Option<NodeGroupTier> {
+        let cluster = self.name(
+            "tiers.node_groups.cluster",
+            raw.cluster,
+            "the DR EKS cluster name",
+        );
+        if raw.groups.is_empty() {
+            self.problem("tiers.node_groups.groups", None, "at least one node group");
+        }
+        let mut groups = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, g) in raw.groups.into_iter().enumerate() {
+            let at = format!("tiers.node_groups.groups[{i}]");
+            let name = self.name(&format!("{at}.name"), g.name, "a node group name");
+            let min = self.count(&format!("{at}.min"), g.min, 0, 1000);
+            let desired = self.count(&format!("{at}.desired"), g.desired, 0, 1000);
+            let max = self.count(&format!("{at}.max"), g.max, 1, 1000);
+            let (Some(name), Some(min), Some(desired), Some(max)) = (name, min, desired, max)
+            else {
+                continue;
+            };
+            if !seen.insert(name.clone()) {
+                self.problem(
+                    format!("{at}.name"),
+                    Some(name.clone()),
+                    "a name not used by another group",
+                );
+            }
+            if min > max {
+                self.problem(
+                    format!("{at}.min"),
+                    Some(min.to_string()),
+                    format!("at most max ({max})"),
+                );
+            } else if desired < min || desired > max {
+                self.problem(
+                    format!("{at}.desired"),
+                    Some(desired.to_string()),
+                    format!("between min ({min}) and max ({max})"),
+                );
+            }
+            groups.push(NodeGroupTarget {
+                name,
+                scaling: Scaling { min, desired, max },
+            });
+        }
+        Some(NodeGroupTier {
+            cluster: cluster?,
+            groups,
+        })
+    }
+
+    pub(super) fn cache(&mut self, raw: RawCache) -> Option<CacheTier> {
+        let gds = self.name(
+            "tiers.cache.global_datastore",
+            raw.global_datastore,
+            "the Global Datastore id",
+        );
+        let primary = self.name(
+            "tiers.cache.primary_member",
+            raw.primary_member,
+            "the primary region's replication group id",
+        );
+        let dr = self.name(
+            "tiers.cache.dr_member",
+            raw.dr_member,
+            "the DR region's replication group id",
+        );
+        let (gds, primary, dr) = (gds?, primary?, dr?);
+        if primary == dr {
+            self.problem(
+                "tiers.cache.dr_member",
+                Some(dr.clone()),
+                "a replication group other than the primary member",
+            );
+        }
+        Some(CacheTier {
+            global_datastore: gds,
+            primary_member: primary,
+            dr_member: dr,
+        })
+    }
+
+    pub(super) fn stream(&mut self, raw: RawStream) -> Option<StreamTier> {
+        let primary = self.name(
+            "tiers.stream.primary_cluster",
+            raw.primary_cluster,
+            "the primary MSK cluster name",
+        );
+        let dr = self.name(
+            "tiers.stream.dr_cluster",
+            raw.dr_cluster,
+            "the DR MSK cluster name",
+        );
+        let record = self.required(
+            "tiers.stream.client_record",
+            raw.client_record,
+            "zone and name of the clients' bootstrap record",
+        );
+        let record = record.and_then(|r| {
+            let zone = self.name(
+                "tiers.stream.client_record.zone",
+                r.zone,
+                "the hosted zone name",
+            );
+            let name = self.name("tiers.stream.client_record.name", r.name, "the record name");
+            let ttl = match r.ttl {
+                None => Some(60),
+                Some(t) => self.count("tiers.stream.client_record.ttl", Some(t), 1, 86_400),
+            };
+            Some(ClientRecord {
+                zone: zone?,
+                name: name?,
+                ttl: ttl?,
+            })
+        });
+        Some(StreamTier {
+            primary_cluster: primary?,
+            dr_cluster: dr?,
+            client_record: record?,
+        })
+    }
+
+    pub(super) fn dns(&mut self, raw: RawDns) -> Option<DnsTier> {
+        let zone = self.name("tiers.dns.zone", raw.zone, "the public hosted zone name");
+        let record = self.name("tiers.dns.record", raw.record, "the record to flip");
+        let primary = self.alias("tiers.dns.primary", raw.primary);
+        let secondary = self.alias("tiers.dns.secondary", raw.secondary);
+        let (zone, record) = (zone?, record?);
+        let bare = |s: &str| s.trim_end_matches('.').to_ascii_lowercase();
+        if !(bare(&record) == bare(&zone) || bare(&record).ends_with(&format!(".{}", bare(&zone))))
+        {
+            self.problem(
+                "tiers.dns.record",
+                Some(record.clone()),
+                format!("a name inside the zone {zone}"),
+            );
+        }
+        let (primary, secondary) = (primary?, secondary?);
+        if primary == secondary {
+            self.problem(
+                "tiers.dns.secondary",
+                Some(secondary.dns_name.clone()),
+                "a target other than the primary",
+            );
+        }
+        Some(DnsTier {
+            zone,
+            record,
+            primary,
+            secondary,
+        })
+    }
+
+    pub(super) fn alias(&mut self, path: &str, raw: Option<RawAlias>) -> Option<AliasTarget> {
+        let raw = self.required(path, raw, "alias and hosted_zone_id")?;
+        let dns_name = self.name(
+            &format!("{path}.alias"),
+            raw.alias,
+            "the load balancer's DNS name",
+        );
+        let zone = self.name(
+            &format!("{path}.hosted_zone_id"),
+            raw.hosted_zone_id,
+            "the load balancer's hosted zone id",
+        );
+        Some(AliasTarget {
+            dns_name: dns_name?,
+            hosted_zone_id: zone?,
+        })
+    }
+}
