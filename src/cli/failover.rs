@@ -10,16 +10,6 @@ use crate::plan;
 use crate::policy::Policy;
 use crate::report::render_plan;
 
-/// The exit code for how an execution ended.
-pub(super) fn exit_for(status: ExecutionStatus) -> Exit {
-    match status {
-        ExecutionStatus::Completed | ExecutionStatus::AlreadyComplete => Exit::Ok,
-        ExecutionStatus::Refused => Exit::Refused,
-        ExecutionStatus::PreflightFailed => Exit::Preflight,
-        ExecutionStatus::Failed | ExecutionStatus::Running => Exit::Failed,
-    }
-}
-
 pub(super) fn run(args: FailoverArgs) -> Exit {
     // Validate everything before the first AWS call: a bad policy changes
     // nothing and costs no request.

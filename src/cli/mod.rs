@@ -304,7 +304,18 @@ async fn execute_and_report<C: crate::cloud::Cloud + 'static>(
             serde_json::to_string_pretty(&report).expect("reports serialize")
         ),
     }
-    failover::exit_for(record.status)
+    exit_for(record.status)
+}
+
+/// The exit code for how an execution ended.
+fn exit_for(status: crate::execute::ExecutionStatus) -> Exit {
+    use crate::execute::ExecutionStatus as S;
+    match status {
+        S::Completed | S::AlreadyComplete => Exit::Ok,
+        S::Refused => Exit::Refused,
+        S::PreflightFailed => Exit::Preflight,
+        S::Failed | S::Running => Exit::Failed,
+    }
 }
 
 /// A runtime whose clock is paused: the simulated cloud's minutes pass

@@ -20,11 +20,7 @@ pub(super) fn spawn(mut rx: mpsc::UnboundedReceiver<Event>) -> JoinHandle<()> {
         while let Some(event) = rx.recv().await {
             match &mut bars {
                 Some(b) => b.show(&event),
-                None => {
-                    if let Some(line) = line(&event) {
-                        eprintln!("{line}");
-                    }
-                }
+                None => eprintln!("{}", line(&event)),
             }
         }
     })
@@ -45,8 +41,8 @@ fn finished(status: StepStatus) -> &'static str {
 }
 
 /// The plain line for an event.
-fn line(event: &Event) -> Option<String> {
-    Some(match event {
+fn line(event: &Event) -> String {
+    match event {
         Event::Started {
             execution_id,
             resumed,
@@ -65,7 +61,7 @@ fn line(event: &Event) -> Option<String> {
         } => {
             format!("{} {id}: {}: {outcome}", at(*at_ms), finished(*status))
         }
-    })
+    }
 }
 
 #[derive(Default)]
@@ -78,9 +74,7 @@ impl Bars {
     fn show(&mut self, event: &Event) {
         match event {
             Event::Started { .. } => {
-                if let Some(l) = line(event) {
-                    let _ = self.multi.println(l);
-                }
+                let _ = self.multi.println(line(event));
             }
             Event::StepStarted { id, at_ms } => {
                 let bar = self.multi.add(ProgressBar::new_spinner());

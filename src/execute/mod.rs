@@ -244,14 +244,15 @@ async fn run_dag<C: Cloud + 'static>(
                 .expect("journal steps come from the plan")
                 .clone();
             let change = s.change_id.clone().map(crate::cloud::ChangeId);
-            let ctx = (
+            running.spawn(run_step(
                 cloud.clone(),
                 policy.clone(),
+                step,
+                change,
                 fence.clone(),
                 options.accept_data_loss,
                 tx.clone(),
-            );
-            running.spawn(run_step(ctx.0, ctx.1, step, change, ctx.2, ctx.3, ctx.4));
+            ));
             if options.sequential {
                 break;
             }
