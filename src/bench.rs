@@ -78,6 +78,7 @@ async fn run_once(
     let options = RunOptions {
         execution_id: Some(format!("bench-{seed}")),
         operator: "bench".into(),
+        reason: None,
         sequential,
         ..RunOptions::default()
     };

@@ -11,6 +11,12 @@
 //! - [`plan`]: pure: (policy, observed state) → the failover plan, a DAG.
 //! - [`execute`]: runs the plan: parallel where independent, each step
 //!   check → act → verify, journaled, resumable.
+//! - [`consensus`]: openraft glue: the replicated state machine (executions,
+//!   fencing, maintenance, audit), its redb store and the node RPC.
+//! - [`controller`]: one always-on controller node: raft, the leader-only
+//!   executor, and the [`api`] it serves.
+//! - [`api`]: the status HTTP API (axum): status, executions, failover,
+//!   maintenance, health, metrics.
 //! - [`report`]: the execution report (text and JSON), critical path, RTO and RPO.
 //! - [`chaos`]: chaos scenarios: faults in the simulated cloud and the
 //!   outcome they must lead to.
@@ -24,10 +30,13 @@
 // its layout in release builds needs more than the default query depth.
 #![recursion_limit = "256"]
 
+pub mod api;
 pub mod bench;
 pub mod chaos;
 pub mod cli;
 pub mod cloud;
+pub mod consensus;
+pub mod controller;
 pub mod duration;
 pub mod execute;
 pub mod plan;

@@ -32,7 +32,7 @@ const DR_ALB_ZONE: &str = "Z1H1FL5HABSF5";
 fn fence() -> Fence {
     Fence {
         execution_id: "contract-test".into(),
-        epoch: 42,
+        epoch: drctl::cloud::Epoch { term: 42, index: 1 },
     }
 }
 
@@ -270,7 +270,7 @@ impl Intercept for ChangeUnderneath {
                         let other = alias("someone-else.example.com", "ZOTHER");
                         let fence = Fence {
                             execution_id: "other-writer".into(),
-                            epoch: 1,
+                            epoch: drctl::cloud::Epoch::default(),
                         };
                         moto.cloud().ensure_record(ZONE, &other, &fence).await
                     })

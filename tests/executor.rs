@@ -31,6 +31,7 @@ fn sim(policy: &Policy, seed: u64) -> Arc<SimCloud> {
 fn opts() -> RunOptions {
     RunOptions {
         operator: "test".into(),
+        reason: None,
         ..RunOptions::default()
     }
 }
@@ -180,7 +181,7 @@ async fn an_interrupted_failover_resumes_without_acting_twice() {
     )
     .await;
 
-    let left = journal.last(&p.name).unwrap().unwrap();
+    let left = journal.last(&p.name).await.unwrap().unwrap();
     assert_eq!(left.status, ExecutionStatus::Running);
     assert_eq!(
         left.step("promote-database").unwrap().status,
@@ -218,7 +219,7 @@ async fn an_interruption_while_waiting_for_insync_waits_for_the_same_change() {
     )
     .await;
 
-    let left = journal.last(&p.name).unwrap().unwrap();
+    let left = journal.last(&p.name).await.unwrap().unwrap();
     let flip = left.step("flip-dns").unwrap();
     assert_eq!(flip.status, StepStatus::Running);
     let change = flip
@@ -288,6 +289,7 @@ async fn the_override_is_recorded_with_who_and_what_the_gate_saw() {
     let accept = RunOptions {
         accept_data_loss: Some(Duration::from_secs(3600)),
         operator: "alice".into(),
+        reason: None,
         ..opts()
     };
     let r = execute::execute(cloud.clone(), p.clone(), &mut journal, accept)

@@ -87,6 +87,7 @@ pub async fn run(scenario: &Scenario) -> Result<Outcome, ScenarioError> {
         execution_id: Some(format!("chaos-{}", scenario.name)),
         accept_data_loss: scenario.accept_data_loss()?,
         operator: "chaos".into(),
+        reason: None,
         ..RunOptions::default()
     };
     let record = execute::execute(sim.clone(), policy, &mut journal, run)

@@ -33,6 +33,7 @@ pub(super) fn run(args: DrillArgs) -> Exit {
         execution_id: Some(format!("drill-{}-seed{}", policy.name, args.seed)),
         accept_data_loss: args.accept_data_loss,
         operator: "drill".into(),
+        reason: None,
         sequential: args.sequential,
         events: None,
     };

@@ -55,6 +55,7 @@ pub(super) async fn run_with<C: Cloud + 'static>(
         execution_id: None,
         accept_data_loss: args.accept_data_loss,
         operator: args.operator.clone(),
+        reason: args.reason.clone(),
         sequential: false,
         events: None,
     };
@@ -72,7 +73,7 @@ async fn dry_run<C: Cloud>(
     match args.output {
         Output::Text => {
             print!("{}", render_plan(&plan, policy));
-            match journal.last(&policy.name) {
+            match journal.last(&policy.name).await {
                 Ok(Some(r)) if r.status == ExecutionStatus::Running => println!(
                     "journal: execution {} was interrupted; --confirm resumes it",
                     r.id

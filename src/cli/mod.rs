@@ -213,6 +213,9 @@ pub struct FailoverArgs {
     /// Who is running this, for the journal.
     #[arg(long, env = "USER", default_value = "unknown")]
     pub operator: String,
+    /// Why, for the journal and the audit log (recorded with any data-loss override).
+    #[arg(long)]
+    pub reason: Option<String>,
     /// Report format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -278,7 +281,7 @@ pub fn main() -> ExitCode {
 async fn execute_and_report<C: crate::cloud::Cloud + 'static>(
     cloud: std::sync::Arc<C>,
     policy: std::sync::Arc<Policy>,
-    journal: &mut dyn crate::execute::Journal,
+    journal: &mut impl crate::execute::Journal,
     mut options: crate::execute::RunOptions,
     target: &str,
     output: Output,
@@ -314,7 +317,7 @@ fn exit_for(status: crate::execute::ExecutionStatus) -> Exit {
         S::Completed | S::AlreadyComplete => Exit::Ok,
         S::Refused => Exit::Refused,
         S::PreflightFailed => Exit::Preflight,
-        S::Failed | S::Running => Exit::Failed,
+        S::Failed | S::Running | S::Abandoned => Exit::Failed,
     }
 }
 

@@ -12,15 +12,37 @@ use serde::{Deserialize, Serialize};
 pub struct Fence {
     /// The execution this call belongs to.
     pub execution_id: String,
-    /// The epoch under which it acts (0 for a local, unreplicated run).
-    pub epoch: u64,
+    /// The epoch under which it acts (zero for a local, unreplicated run).
+    pub epoch: Epoch,
+}
+
+/// A fencing epoch: the raft term of the leader that recorded a step's
+/// intent and the log index of that record. Epochs order the writers: a
+/// later leader always holds a greater term, and the replicated state
+/// machine refuses records from an execution's earlier owner.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Epoch {
+    /// The leader's term.
+    pub term: u64,
+    /// The log index of the step's intent.
+    pub index: u64,
+}
+
+impl fmt::Display for Epoch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.term, self.index)
+    }
 }
 
 impl Fence {
     /// A token that is the same for every retry of `step` in this execution,
-    /// usable as an idempotency token (at most 64 characters).
+    /// whichever leader makes it, usable as an idempotency token (at most 64
+    /// characters): a new leader retrying a step the old one already sent is
+    /// deduplicated by the provider.
     pub fn token(&self, step: &str) -> String {
-        let mut token = format!("{}-{}-{}", self.execution_id, self.epoch, step);
+        let mut token = format!("{}-{}", self.execution_id, step);
         token.retain(|c| c.is_ascii_alphanumeric() || c == '-');
         token.truncate(64);
         token

@@ -6,11 +6,13 @@
 //! file per policy; under consensus the same records go through the
 //! replicated log.
 
+use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::cloud::Epoch;
 use crate::plan::{Plan, RpoEvaluation, StepKind};
 
 /// The state of one execution.
@@ -29,6 +31,8 @@ pub enum ExecutionStatus {
     Refused,
     /// A step failed; its dependants did not run.
     Failed,
+    /// Given up by an operator or superseded; never resumed.
+    Abandoned,
 }
 
 impl ExecutionStatus {
@@ -87,6 +91,10 @@ pub struct StepRecord {
     /// The provider's change id to wait for (Route 53), kept so that a
     /// resumed run waits for the same change instead of making another.
     pub change_id: Option<String>,
+    /// The fencing epoch under which the step was last started (under
+    /// consensus: the leader's term and the log index of its intent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<Epoch>,
 }
 
 impl StepRecord {
@@ -105,6 +113,9 @@ pub struct DataLossOverride {
     pub by: String,
     /// When (RFC 3339).
     pub at: String,
+    /// Why, in the operator's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// What the gate measured when the override was used.
     pub gate: RpoEvaluation,
 }
@@ -151,6 +162,19 @@ impl ExecutionRecord {
     }
 }
 
+/// The executor could not keep its journal, or lost the right to act.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The journal cannot be read or written.
+    #[error("execution journal: {0}")]
+    Io(#[from] io::Error),
+    /// This executor is no longer the execution's owner (under consensus: it
+    /// is not the leader any more, or a later leader claimed the execution);
+    /// it must stop without acting.
+    #[error("fenced: {0}")]
+    Fenced(String),
+}
+
 /// Where executions are kept.
 pub trait Journal: Send {
     /// The most recent execution of `policy`, if any.
@@ -158,14 +182,36 @@ pub trait Journal: Send {
     /// # Errors
     ///
     /// The journal cannot be read or parsed.
-    fn last(&self, policy: &str) -> io::Result<Option<ExecutionRecord>>;
+    fn last(
+        &self,
+        policy: &str,
+    ) -> impl Future<Output = Result<Option<ExecutionRecord>, JournalError>> + Send;
 
     /// Writes `record`, replacing an earlier version with the same id.
     ///
     /// # Errors
     ///
-    /// The journal cannot be written.
-    fn save(&mut self, record: &ExecutionRecord) -> io::Result<()>;
+    /// The journal cannot be written, or the writer has been fenced off.
+    fn save(
+        &mut self,
+        record: &ExecutionRecord,
+    ) -> impl Future<Output = Result<(), JournalError>> + Send;
+
+    /// Called before a mutating step acts: confirms that this executor may
+    /// still act and records the step's intent, returning the epoch the
+    /// step acts under. A local journal always allows it (epoch zero).
+    ///
+    /// # Errors
+    ///
+    /// [`JournalError::Fenced`] when this executor must stop.
+    fn begin_step(
+        &mut self,
+        record: &ExecutionRecord,
+        step: &str,
+    ) -> impl Future<Output = Result<Epoch, JournalError>> + Send {
+        let _ = (record, step);
+        async { Ok(Epoch::default()) }
+    }
 }
 
 /// A journal held in memory (drills, tests).
@@ -176,7 +222,7 @@ pub struct MemoryJournal {
 }
 
 impl Journal for MemoryJournal {
-    fn last(&self, policy: &str) -> io::Result<Option<ExecutionRecord>> {
+    async fn last(&self, policy: &str) -> Result<Option<ExecutionRecord>, JournalError> {
         Ok(self
             .records
             .iter()
@@ -185,7 +231,7 @@ impl Journal for MemoryJournal {
             .cloned())
     }
 
-    fn save(&mut self, record: &ExecutionRecord) -> io::Result<()> {
+    async fn save(&mut self, record: &ExecutionRecord) -> Result<(), JournalError> {
         upsert(&mut self.records, record);
         Ok(())
     }
@@ -225,11 +271,17 @@ impl FileJournal {
 }
 
 impl Journal for FileJournal {
-    fn last(&self, policy: &str) -> io::Result<Option<ExecutionRecord>> {
+    async fn last(&self, policy: &str) -> Result<Option<ExecutionRecord>, JournalError> {
         Ok(self.read(&self.path(policy))?.pop())
     }
 
-    fn save(&mut self, record: &ExecutionRecord) -> io::Result<()> {
+    async fn save(&mut self, record: &ExecutionRecord) -> Result<(), JournalError> {
+        self.write(record).map_err(JournalError::Io)
+    }
+}
+
+impl FileJournal {
+    fn write(&self, record: &ExecutionRecord) -> io::Result<()> {
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.dir.display())))?;
         let path = self.path(&record.policy);

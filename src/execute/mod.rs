@@ -15,8 +15,8 @@ mod run_step;
 mod steps;
 
 pub use journal::{
-    DataLossOverride, ExecutionRecord, ExecutionStatus, FileJournal, Journal, MemoryJournal,
-    StepRecord, StepStatus,
+    DataLossOverride, ExecutionRecord, ExecutionStatus, FileJournal, Journal, JournalError,
+    MemoryJournal, StepRecord, StepStatus,
 };
 pub use observe::observe;
 pub use steps::postcondition;
@@ -30,7 +30,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::info;
 
-use crate::cloud::{Cloud, Fence};
+use crate::cloud::{Cloud, Epoch, Fence};
 use crate::plan::{self, Plan, StepKind};
 use crate::policy::Policy;
 use run_step::{run_step, StepMsg, StepOutcome};
@@ -44,6 +44,8 @@ pub struct RunOptions {
     pub accept_data_loss: Option<Duration>,
     /// Who asked, for the audit trail.
     pub operator: String,
+    /// Why, in the operator's words (recorded with any data-loss override).
+    pub reason: Option<String>,
     /// Run one step at a time, in plan order (the manual procedure), instead
     /// of every independent step at once.
     pub sequential: bool,
@@ -90,38 +92,29 @@ pub enum Event {
     },
 }
 
-/// The executor could not keep its journal.
-#[derive(Debug, thiserror::Error)]
-#[error("execution journal: {0}")]
-pub struct JournalError(#[from] std::io::Error);
-
 /// Runs (or resumes) the failover for `policy` against `cloud`.
 ///
 /// # Errors
 ///
 /// Only when the journal cannot be read or written: every cloud failure is
 /// recorded in the returned record instead.
-pub async fn execute<C: Cloud + 'static>(
+pub async fn execute<C: Cloud + 'static, J: Journal>(
     cloud: Arc<C>,
     policy: Arc<Policy>,
-    journal: &mut dyn Journal,
+    journal: &mut J,
     options: RunOptions,
 ) -> Result<ExecutionRecord, JournalError> {
     // The execution's time axis starts now, so the observation that builds
     // the plan counts towards the modeled RTO.
     let clock = Instant::now();
     let resume = journal
-        .last(&policy.name)?
+        .last(&policy.name)
+        .await?
         .filter(|r| r.status == ExecutionStatus::Running);
     let mut record = match resume {
         Some(mut r) => {
             info!(execution_id = %r.id, policy = %policy.name, "resuming interrupted execution");
-            r.resumed += 1;
-            for s in &mut r.steps {
-                if s.status == StepStatus::Running {
-                    s.status = StepStatus::Pending;
-                }
-            }
+            prepare_resume(&mut r);
             r
         }
         None => {
@@ -137,24 +130,56 @@ pub async fn execute<C: Cloud + 'static>(
                     "already failed over to {}: every step's postcondition holds; nothing changed",
                     plan.to_region
                 ));
-                journal.save(&r)?;
+                journal.save(&r).await?;
                 return Ok(r);
             }
             r
         }
     };
-    journal.save(&record)?;
-    // A resumed execution continues its time axis after the last recorded event.
+    journal.save(&record).await?;
+    run_record(cloud, policy, journal, &mut record, &options, clock).await?;
+    Ok(record)
+}
+
+/// Marks an interrupted execution as resumed: steps that were running start
+/// again from their check, which finds what the earlier run already did.
+pub fn prepare_resume(record: &mut ExecutionRecord) {
+    record.resumed += 1;
+    for s in &mut record.steps {
+        if s.status == StepStatus::Running {
+            s.status = StepStatus::Pending;
+        }
+    }
+}
+
+/// Runs an execution already in the journal (new, or prepared with
+/// [`prepare_resume`]) to its end. `clock` is when the caller started
+/// working on it; a resumed execution continues its time axis after the
+/// last recorded event.
+///
+/// # Errors
+///
+/// The journal cannot be written, or it fenced this executor off: the
+/// steps still running are then dropped, and the record is left running
+/// for the next owner.
+pub async fn run_record<C: Cloud + 'static, J: Journal>(
+    cloud: Arc<C>,
+    policy: Arc<Policy>,
+    journal: &mut J,
+    record: &mut ExecutionRecord,
+    options: &RunOptions,
+    clock: Instant,
+) -> Result<(), JournalError> {
     let base = if record.resumed > 0 {
         record.last_ms()
     } else {
         0
     };
-    run_dag(cloud, policy, journal, &mut record, &options, (clock, base)).await?;
-    Ok(record)
+    run_dag(cloud, policy, journal, record, options, (clock, base)).await
 }
 
-fn new_record(plan: &Plan, options: &RunOptions) -> ExecutionRecord {
+/// A new execution record for `plan`, every step pending.
+pub fn new_record(plan: &Plan, options: &RunOptions) -> ExecutionRecord {
     let now = time::OffsetDateTime::now_utc();
     let id = options.execution_id.clone().unwrap_or_else(|| {
         let stamp = now.format(time::macros::format_description!(
@@ -181,6 +206,7 @@ fn new_record(plan: &Plan, options: &RunOptions) -> ExecutionRecord {
             ended_ms: None,
             outcome: None,
             change_id: None,
+            epoch: None,
         })
         .collect();
     ExecutionRecord {
@@ -202,10 +228,10 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-async fn run_dag<C: Cloud + 'static>(
+async fn run_dag<C: Cloud + 'static, J: Journal>(
     cloud: Arc<C>,
     policy: Arc<Policy>,
-    journal: &mut dyn Journal,
+    journal: &mut J,
     record: &mut ExecutionRecord,
     options: &RunOptions,
     (clock, base): (Instant, u64),
@@ -221,35 +247,41 @@ async fn run_dag<C: Cloud + 'static>(
         steps: record.steps.iter().map(|s| s.id.clone()).collect(),
     });
     let now_ms = || base + clock.elapsed().as_millis() as u64;
-    let fence = Fence {
-        execution_id: record.id.clone(),
-        epoch: 0,
-    };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut running: JoinSet<StepOutcome> = JoinSet::new();
     loop {
         for i in ready(record, options.sequential && !running.is_empty()) {
+            let step = record
+                .plan
+                .step(&record.steps[i].id)
+                .expect("journal steps come from the plan")
+                .clone();
+            let mut fence = Fence {
+                execution_id: record.id.clone(),
+                epoch: Epoch::default(),
+            };
+            // Before a step may act, the journal confirms this executor may
+            // still act and records the intent under the current epoch.
+            if step.kind.mutates() {
+                fence.epoch = journal.begin_step(record, &step.id).await?;
+            }
             let s = &mut record.steps[i];
             s.status = StepStatus::Running;
             s.started_ms = Some(now_ms());
             s.ended_ms = None;
-            info!(execution_id = %record.id, step = %s.id, "step started");
+            s.epoch = step.kind.mutates().then_some(fence.epoch);
+            info!(execution_id = %record.id, step = %s.id, epoch = %fence.epoch, "step started");
             emit(Event::StepStarted {
                 id: s.id.clone(),
                 at_ms: now_ms(),
             });
-            let step = record
-                .plan
-                .step(&s.id)
-                .expect("journal steps come from the plan")
-                .clone();
             let change = s.change_id.clone().map(crate::cloud::ChangeId);
             running.spawn(run_step(
                 cloud.clone(),
                 policy.clone(),
                 step,
                 change,
-                fence.clone(),
+                fence,
                 options.accept_data_loss,
                 tx.clone(),
             ));
@@ -257,7 +289,7 @@ async fn run_dag<C: Cloud + 'static>(
                 break;
             }
         }
-        journal.save(record)?;
+        journal.save(record).await?;
         if running.is_empty() {
             break;
         }
@@ -275,12 +307,12 @@ async fn run_dag<C: Cloud + 'static>(
             },
             Some(done) = running.join_next() => {
                 let outcome = done.expect("step tasks do not panic");
-                finish(record, outcome, now_ms(), &options.operator, &emit);
+                finish(record, outcome, now_ms(), options, &emit);
             }
         }
     }
     conclude(record);
-    journal.save(record)?;
+    journal.save(record).await?;
     Ok(())
 }
 
@@ -310,15 +342,16 @@ fn finish(
     record: &mut ExecutionRecord,
     out: StepOutcome,
     at_ms: u64,
-    operator: &str,
+    options: &RunOptions,
     emit: &impl Fn(Event),
 ) {
     if let Some(gate) = out.rpo {
         if let plan::RpoVerdict::Accepted { accepted_ms } = gate.verdict {
             record.overrides.push(DataLossOverride {
                 accepted_ms,
-                by: operator.to_string(),
+                by: options.operator.clone(),
                 at: rfc3339(time::OffsetDateTime::now_utc()),
+                reason: options.reason.clone(),
                 gate: gate.clone(),
             });
         }

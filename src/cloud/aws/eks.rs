@@ -94,7 +94,7 @@ impl EksAdapter {
         op = UPDATE,
         resource = %node_group(region, cluster, name),
         execution_id = %fence.execution_id,
-        epoch = fence.epoch,
+        epoch = %fence.epoch,
     ))]
     async fn update_scaling(
         &self,

@@ -137,7 +137,7 @@ impl ElastiCacheAdapter {
         op = FAILOVER,
         resource = %regional(region, id),
         execution_id = %fence.execution_id,
-        epoch = fence.epoch,
+        epoch = %fence.epoch,
     ))]
     async fn failover(
         &self,

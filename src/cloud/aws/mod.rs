@@ -349,7 +349,7 @@ pub(crate) mod tests {
     pub(crate) fn fence() -> Fence {
         Fence {
             execution_id: "exec-test".into(),
-            epoch: 7,
+            epoch: crate::cloud::Epoch { term: 7, index: 1 },
         }
     }
 

@@ -95,7 +95,7 @@ impl RdsAdapter {
         op = PROMOTE,
         resource = %regional(region, id),
         execution_id = %fence.execution_id,
-        epoch = fence.epoch,
+        epoch = %fence.epoch,
     ))]
     async fn promote(&self, region: &str, id: &str, fence: &Fence) -> CloudResult<()> {
         self.clients

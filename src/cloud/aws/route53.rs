@@ -210,7 +210,7 @@ impl Route53Adapter {
         op = CHANGE,
         resource = %want.name,
         execution_id = %fence.execution_id,
-        epoch = fence.epoch,
+        epoch = %fence.epoch,
     ))]
     async fn change(
         &self,

@@ -7,7 +7,7 @@ use super::*;
 fn comments_name_the_execution_and_fit_route53() {
     let fence = Fence {
         execution_id: "exec-7".into(),
-        epoch: 3,
+        epoch: crate::cloud::Epoch { term: 3, index: 12 },
     };
     let want = Record {
         name: "api.emr-platform.com".into(),
@@ -18,11 +18,11 @@ fn comments_name_the_execution_and_fit_route53() {
     };
     assert_eq!(
         comment(&want, &fence),
-        "drctl execution exec-7 epoch 3: api.emr-platform.com -> dr-alb.us-west-2.elb.amazonaws.com"
+        "drctl execution exec-7 epoch 3.12: api.emr-platform.com -> dr-alb.us-west-2.elb.amazonaws.com"
     );
     let long = Fence {
         execution_id: "é".repeat(300),
-        epoch: 1,
+        epoch: crate::cloud::Epoch::default(),
     };
     assert!(comment(&want, &long).len() <= COMMENT_MAX);
 }

@@ -17,7 +17,7 @@ fn policy() -> Policy {
 fn fence() -> Fence {
     Fence {
         execution_id: "t".into(),
-        epoch: 0,
+        epoch: crate::cloud::Epoch::default(),
     }
 }
 

@@ -1,0 +1,271 @@
+//! Node-to-node raft RPC over HTTP: a pooled reqwest client on one side, an
+//! axum router on the other, both authenticated by the cluster secret.
+//!
+//! Every call has a timeout (openraft's per-RPC deadline, capped by the
+//! configured `rpc_timeout`); a peer that does not answer in time is
+//! reported unreachable and openraft backs off. The secret is compared in
+//! constant time, so nothing without it can append, vote or install a
+//! snapshot. [`Links`] lets tests and chaos drills cut links between nodes.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use openraft::error::{InstallSnapshotError, RPCError, RaftError, RemoteError, Unreachable};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use subtle::ConstantTimeEq;
+
+use super::{Member, NodeId, Raft, TypeConfig};
+
+/// The header carrying the cluster secret on raft RPC.
+pub const SECRET_HEADER: &str = "x-drctl-cluster-secret";
+
+/// Which links between nodes are cut. Empty in production; tests and chaos
+/// drills cut links to partition a cluster running in one process.
+#[derive(Debug, Clone, Default)]
+pub struct Links {
+    cut: Arc<RwLock<BTreeSet<(NodeId, NodeId)>>>,
+}
+
+impl Links {
+    /// Whether `from` can reach `to`.
+    pub fn up(&self, from: NodeId, to: NodeId) -> bool {
+        !self.cut.read().expect("links lock").contains(&(from, to))
+    }
+
+    /// Cuts every link between `node` and `others`, both ways.
+    pub fn isolate(&self, node: NodeId, others: &[NodeId]) {
+        let mut cut = self.cut.write().expect("links lock");
+        for &o in others {
+            cut.insert((node, o));
+            cut.insert((o, node));
+        }
+    }
+
+    /// Restores every link.
+    pub fn heal(&self) {
+        self.cut.write().expect("links lock").clear();
+    }
+}
+
+/// Builds raft clients to the other members.
+#[derive(Clone)]
+pub struct Network {
+    me: NodeId,
+    http: reqwest::Client,
+    secret: Arc<str>,
+    timeout: Duration,
+    links: Links,
+}
+
+impl Network {
+    /// A network for node `me`, authenticating with `secret`; no call takes
+    /// longer than `timeout`.
+    pub fn new(me: NodeId, secret: Arc<str>, timeout: Duration, links: Links) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .expect("an HTTP client with only timeouts set always builds");
+        Self {
+            me,
+            http,
+            secret,
+            timeout,
+            links,
+        }
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = Client;
+
+    async fn new_client(&mut self, target: NodeId, node: &Member) -> Client {
+        Client {
+            net: self.clone(),
+            target,
+            addr: node.addr.trim_end_matches('/').to_string(),
+        }
+    }
+}
+
+/// A raft client to one member.
+pub struct Client {
+    net: Network,
+    target: NodeId,
+    addr: String,
+}
+
+/// How one RPC failed, before openraft's error types are chosen. Transport
+/// failures are all reported as unreachable, so openraft backs off instead
+/// of retrying hot.
+enum CallError<E> {
+    /// The peer could not be reached in time.
+    Unreachable(String),
+    /// The peer answered with a raft error.
+    Remote(E),
+}
+
+impl Client {
+    async fn call<Req: Serialize, Resp: DeserializeOwned, E: DeserializeOwned>(
+        &self,
+        path: &str,
+        req: &Req,
+        option: &RPCOption,
+    ) -> Result<Resp, CallError<E>> {
+        if !self.net.links.up(self.net.me, self.target) {
+            return Err(CallError::Unreachable(format!(
+                "link {} → {} is cut",
+                self.net.me, self.target
+            )));
+        }
+        let timeout = option.hard_ttl().min(self.net.timeout);
+        let resp = self
+            .net
+            .http
+            .post(format!("{}/raft/{path}", self.addr))
+            .header(SECRET_HEADER, &*self.net.secret)
+            .timeout(timeout)
+            .json(req)
+            .send()
+            .await
+            .map_err(|e| CallError::Unreachable(format!("{}: {e}", self.addr)))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body = resp.text().await.unwrap_or_default();
+            return Err(CallError::Unreachable(format!(
+                "{} answered {status}: {body}",
+                self.addr
+            )));
+        }
+        let result: Result<Resp, E> = resp
+            .json()
+            .await
+            .map_err(|e| CallError::Unreachable(format!("{}: bad reply: {e}", self.addr)))?;
+        result.map_err(CallError::Remote)
+    }
+
+    fn rpc_error<E: std::error::Error>(&self, e: CallError<E>) -> RPCError<NodeId, Member, E> {
+        match e {
+            CallError::Unreachable(msg) => {
+                RPCError::Unreachable(Unreachable::new(&std::io::Error::other(msg)))
+            }
+            CallError::Remote(e) => RPCError::RemoteError(RemoteError::new(self.target, e)),
+        }
+    }
+}
+
+impl RaftNetwork<TypeConfig> for Client {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, Member, RaftError<NodeId>>> {
+        self.call("append", &rpc, &option)
+            .await
+            .map_err(|e| self.rpc_error(e))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<NodeId>,
+        RPCError<NodeId, Member, RaftError<NodeId, InstallSnapshotError>>,
+    > {
+        self.call("snapshot", &rpc, &option)
+            .await
+            .map_err(|e| self.rpc_error(e))
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, Member, RaftError<NodeId>>> {
+        self.call("vote", &rpc, &option)
+            .await
+            .map_err(|e| self.rpc_error(e))
+    }
+}
+
+/// What the raft RPC handlers need.
+#[derive(Clone)]
+pub struct RpcState {
+    /// The local raft.
+    pub raft: Raft,
+    /// The cluster secret.
+    pub secret: Arc<str>,
+}
+
+/// The raft RPC routes (`/raft/append`, `/raft/vote`, `/raft/snapshot`).
+pub fn router(state: RpcState) -> Router {
+    Router::new()
+        .route("/raft/append", post(append))
+        .route("/raft/vote", post(vote))
+        .route("/raft/snapshot", post(snapshot))
+        .with_state(state)
+}
+
+/// Whether `headers` carry `secret`, compared in constant time.
+pub fn secret_ok(headers: &HeaderMap, secret: &str) -> bool {
+    headers
+        .get(SECRET_HEADER)
+        .map(|v| v.as_bytes().ct_eq(secret.as_bytes()).into())
+        .unwrap_or(false)
+}
+
+fn refused() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(serde_json::json!({
+            "error": "raft RPC refused: missing or wrong cluster secret; every node must use the same secret_file or DRCTL_CLUSTER_SECRET"
+        })),
+    )
+        .into_response()
+}
+
+async fn append(
+    State(s): State<RpcState>,
+    headers: HeaderMap,
+    Json(req): Json<AppendEntriesRequest<TypeConfig>>,
+) -> Response {
+    if !secret_ok(&headers, &s.secret) {
+        return refused();
+    }
+    Json(s.raft.append_entries(req).await).into_response()
+}
+
+async fn vote(
+    State(s): State<RpcState>,
+    headers: HeaderMap,
+    Json(req): Json<VoteRequest<NodeId>>,
+) -> Response {
+    if !secret_ok(&headers, &s.secret) {
+        return refused();
+    }
+    Json(s.raft.vote(req).await).into_response()
+}
+
+async fn snapshot(
+    State(s): State<RpcState>,
+    headers: HeaderMap,
+    Json(req): Json<InstallSnapshotRequest<TypeConfig>>,
+) -> Response {
+    if !secret_ok(&headers, &s.secret) {
+        return refused();
+    }
+    Json(s.raft.install_snapshot(req).await).into_response()
+}

@@ -1,0 +1,434 @@
+//! The replicated state machine: what every controller node agrees on.
+//!
+//! [`ClusterState::apply`] is pure: a command, the term of the leader that
+//! proposed it and its log index go in, a [`Reply`] comes out. Fencing lives
+//! here. An execution belongs to the leader that started or last claimed it
+//! (its `owner_term`); a step intent or a journal update proposed under any
+//! other term is refused, so a deposed leader's late results never land.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cloud::Epoch;
+use crate::execute::{ExecutionRecord, ExecutionStatus, StepStatus};
+
+/// Executions kept per policy; older finished ones are dropped.
+pub const EXECUTIONS_KEPT: usize = 20;
+/// Audit entries kept; older ones remain in structured logs only.
+pub const AUDIT_KEPT: usize = 1000;
+
+/// Everything the cluster agrees on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterState {
+    /// Per policy: its active region and its executions.
+    pub policies: BTreeMap<String, PolicyState>,
+    /// Every kept execution, by id.
+    pub executions: BTreeMap<String, Execution>,
+    /// While on, no automatic failover starts.
+    pub maintenance: Maintenance,
+    /// Who did what, newest last.
+    pub audit: VecDeque<AuditEntry>,
+}
+
+/// One policy's replicated state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyState {
+    /// The region serving traffic, once an execution has moved it
+    /// (`None`: the policy's primary, nothing moved yet).
+    pub active_region: Option<String>,
+    /// The execution running now, if any.
+    pub running: Option<String>,
+    /// Execution ids, oldest first.
+    pub history: Vec<String>,
+}
+
+/// An execution as the cluster holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Execution {
+    /// The journal: plan, steps, outcomes, overrides.
+    pub record: ExecutionRecord,
+    /// The term of the leader that owns it; only that leader may write it.
+    pub owner_term: u64,
+    /// Who asked for it.
+    pub requested_by: String,
+    /// Why, in their words.
+    pub reason: Option<String>,
+}
+
+/// The maintenance flag and who set it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Maintenance {
+    /// Whether automatic failover is suppressed.
+    pub on: bool,
+    /// Who set it last.
+    pub by: Option<String>,
+    /// When (RFC 3339).
+    pub at: Option<String>,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// The log index that recorded it.
+    pub index: u64,
+    /// The leader's term.
+    pub term: u64,
+    /// When (RFC 3339, the proposing leader's clock).
+    pub at: String,
+    /// Who: an operator, or a node.
+    pub who: String,
+    /// What, as a sentence.
+    pub what: String,
+}
+
+/// A change proposed to the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Start an execution (or record one that found nothing to do).
+    Start {
+        /// The new execution.
+        execution: Box<Execution>,
+        /// When (RFC 3339).
+        at: String,
+    },
+    /// A new leader takes over a running execution.
+    Claim {
+        /// The execution.
+        execution_id: String,
+        /// The claiming node.
+        node: u64,
+        /// When (RFC 3339).
+        at: String,
+    },
+    /// The owner is about to start a step that acts on the cloud.
+    Intent {
+        /// The execution.
+        execution_id: String,
+        /// The step.
+        step: String,
+        /// When (RFC 3339).
+        at: String,
+    },
+    /// The owner's journal after a change of state.
+    Save {
+        /// The whole record.
+        record: Box<ExecutionRecord>,
+        /// When (RFC 3339).
+        at: String,
+    },
+    /// Turn maintenance on or off.
+    Maintenance {
+        /// On or off.
+        on: bool,
+        /// Who.
+        by: String,
+        /// Why.
+        reason: Option<String>,
+        /// When (RFC 3339).
+        at: String,
+    },
+}
+
+/// What applying a command gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Reply {
+    /// Applied.
+    Ok,
+    /// A step intent was recorded: the step acts under this epoch.
+    Epoch {
+        /// The epoch.
+        epoch: Epoch,
+    },
+    /// Another execution of the policy is running.
+    Conflict {
+        /// The running execution.
+        running: String,
+    },
+    /// Refused: the proposer does not own the execution (any more).
+    Fenced {
+        /// Why, as a sentence.
+        reason: String,
+    },
+    /// No such execution.
+    NotFound {
+        /// The id asked for.
+        execution_id: String,
+    },
+}
+
+impl ClusterState {
+    /// Applies `command`, proposed by the leader of `term`, at log `index`.
+    pub fn apply(&mut self, command: Command, term: u64, index: u64) -> Reply {
+        match command {
+            Command::Start { execution, at } => self.start(*execution, term, index, at),
+            Command::Claim {
+                execution_id,
+                node,
+                at,
+            } => self.claim(&execution_id, node, term, index, at),
+            Command::Intent {
+                execution_id,
+                step,
+                at,
+            } => self.intent(&execution_id, &step, term, index, at),
+            Command::Save { record, at } => self.save(*record, term, index, at),
+            Command::Maintenance { on, by, reason, at } => {
+                let what = match &reason {
+                    Some(r) => format!("maintenance {}: {r}", if on { "on" } else { "off" }),
+                    None => format!("maintenance {}", if on { "on" } else { "off" }),
+                };
+                self.audit(index, term, &at, &by, what);
+                self.maintenance = Maintenance {
+                    on,
+                    by: Some(by),
+                    at: Some(at),
+                    reason,
+                };
+                Reply::Ok
+            }
+        }
+    }
+
+    /// The running execution of `policy`, if any.
+    pub fn running(&self, policy: &str) -> Option<&Execution> {
+        let id = self.policies.get(policy)?.running.as_ref()?;
+        self.executions.get(id)
+    }
+
+    /// Every running execution.
+    pub fn running_all(&self) -> impl Iterator<Item = &Execution> {
+        self.policies
+            .values()
+            .filter_map(|p| p.running.as_ref())
+            .filter_map(|id| self.executions.get(id))
+    }
+
+    /// The newest execution of `policy`, running or not.
+    pub fn latest(&self, policy: &str) -> Option<&Execution> {
+        let id = self.policies.get(policy)?.history.last()?;
+        self.executions.get(id)
+    }
+
+    fn start(&mut self, execution: Execution, term: u64, index: u64, at: String) -> Reply {
+        let policy = execution.record.policy.clone();
+        if let Some(running) = self.running(&policy) {
+            return Reply::Conflict {
+                running: running.record.id.clone(),
+            };
+        }
+        let id = execution.record.id.clone();
+        if self.executions.contains_key(&id) {
+            return Reply::Conflict { running: id };
+        }
+        let what = format!(
+            "execution {id} of {policy} {}{}",
+            match execution.record.status {
+                ExecutionStatus::Running => "started",
+                _ => "recorded",
+            },
+            execution
+                .reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
+        self.audit(index, term, &at, &execution.requested_by, what);
+        let finished = execution.record.status.is_finished();
+        let to_region = execution.record.plan.to_region.clone();
+        let p = self.policies.entry(policy.clone()).or_default();
+        p.history.push(id.clone());
+        if finished {
+            p.active_region = Some(to_region);
+        } else {
+            p.running = Some(id.clone());
+        }
+        self.executions.insert(
+            id,
+            Execution {
+                owner_term: term,
+                ..execution
+            },
+        );
+        self.trim(&policy);
+        Reply::Ok
+    }
+
+    fn claim(&mut self, id: &str, node: u64, term: u64, index: u64, at: String) -> Reply {
+        let Some(e) = self.executions.get_mut(id) else {
+            return Reply::NotFound {
+                execution_id: id.to_string(),
+            };
+        };
+        if e.record.status.is_finished() {
+            return Reply::Fenced {
+                reason: format!("execution {id} has already ended"),
+            };
+        }
+        if term < e.owner_term {
+            return Reply::Fenced {
+                reason: format!(
+                    "execution {id} was claimed in term {}, after term {term}",
+                    e.owner_term
+                ),
+            };
+        }
+        let before = e.owner_term;
+        e.owner_term = term;
+        let what = format!("node {node} took over execution {id} (term {before} → {term})");
+        self.audit(index, term, &at, &format!("node-{node}"), what);
+        Reply::Ok
+    }
+
+    fn intent(&mut self, id: &str, step: &str, term: u64, index: u64, at: String) -> Reply {
+        let Some(e) = self.executions.get_mut(id) else {
+            return Reply::NotFound {
+                execution_id: id.to_string(),
+            };
+        };
+        if let Some(reason) = fenced(e, term) {
+            return Reply::Fenced { reason };
+        }
+        let Some(s) = e.record.steps.iter_mut().find(|s| s.id == step) else {
+            return Reply::NotFound {
+                execution_id: format!("{id}/{step}"),
+            };
+        };
+        let epoch = Epoch { term, index };
+        s.status = StepStatus::Running;
+        s.epoch = Some(epoch);
+        let what = format!("execution {id}: step {step} may act under epoch {epoch}");
+        self.audit(index, term, &at, "leader", what);
+        Reply::Epoch { epoch }
+    }
+
+    fn save(&mut self, record: ExecutionRecord, term: u64, index: u64, at: String) -> Reply {
+        let id = record.id.clone();
+        let Some(e) = self.executions.get_mut(&id) else {
+            return Reply::NotFound { execution_id: id };
+        };
+        if let Some(reason) = fenced(e, term) {
+            return Reply::Fenced { reason };
+        }
+        let mut lines = Vec::new();
+        for s in &record.steps {
+            let before = e.record.step(&s.id).map(|b| b.status);
+            let ended = matches!(
+                s.status,
+                StepStatus::Done | StepStatus::AlreadyDone | StepStatus::Failed
+            );
+            if ended && before != Some(s.status) {
+                lines.push(format!(
+                    "execution {id}: step {} {}: {}",
+                    s.id,
+                    status_word(s.status),
+                    s.outcome.clone().unwrap_or_default()
+                ));
+            }
+        }
+        for o in record.overrides.iter().skip(e.record.overrides.len()) {
+            lines.push(format!(
+                "execution {id}: {} accepted {} of data loss{}",
+                o.by,
+                crate::duration::fmt(std::time::Duration::from_millis(o.accepted_ms)),
+                o.reason
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ));
+        }
+        let finished = record.status.is_finished();
+        if finished {
+            lines.push(format!(
+                "execution {id} ended {:?}: {}",
+                record.status,
+                record.summary.clone().unwrap_or_default()
+            ));
+        }
+        let policy = record.policy.clone();
+        let moved = matches!(
+            record.status,
+            ExecutionStatus::Completed | ExecutionStatus::AlreadyComplete
+        );
+        let to_region = record.plan.to_region.clone();
+        e.record = record;
+        for what in lines {
+            self.audit(index, term, &at, "leader", what);
+        }
+        if finished {
+            let p = self.policies.entry(policy).or_default();
+            if p.running.as_deref() == Some(id.as_str()) {
+                p.running = None;
+            }
+            if moved {
+                p.active_region = Some(to_region);
+            }
+        }
+        Reply::Ok
+    }
+
+    fn audit(&mut self, index: u64, term: u64, at: &str, who: &str, what: String) {
+        tracing::info!(target: "drctl::audit", index, term, who, "{what}");
+        self.audit.push_back(AuditEntry {
+            index,
+            term,
+            at: at.to_string(),
+            who: who.to_string(),
+            what,
+        });
+        while self.audit.len() > AUDIT_KEPT {
+            self.audit.pop_front();
+        }
+    }
+
+    /// Drops the oldest finished executions of `policy` beyond the limit.
+    fn trim(&mut self, policy: &str) {
+        let Some(p) = self.policies.get_mut(policy) else {
+            return;
+        };
+        while p.history.len() > EXECUTIONS_KEPT {
+            let Some(pos) = p
+                .history
+                .iter()
+                .position(|id| p.running.as_deref() != Some(id.as_str()))
+            else {
+                return;
+            };
+            let id = p.history.remove(pos);
+            self.executions.remove(&id);
+        }
+    }
+}
+
+/// Why a write under `term` to `e` is refused, if it is.
+fn fenced(e: &Execution, term: u64) -> Option<String> {
+    let id = &e.record.id;
+    if e.record.status.is_finished() {
+        Some(format!("execution {id} has already ended"))
+    } else if term != e.owner_term {
+        Some(format!(
+            "execution {id} is owned by the leader of term {}, not term {term}",
+            e.owner_term
+        ))
+    } else {
+        None
+    }
+}
+
+fn status_word(s: StepStatus) -> &'static str {
+    match s {
+        StepStatus::Done => "done",
+        StepStatus::AlreadyDone => "already done",
+        StepStatus::Failed => "failed",
+        StepStatus::Pending => "pending",
+        StepStatus::Running => "running",
+        StepStatus::NotRun => "not run",
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,156 @@
+//! Fencing and bookkeeping of the replicated state, command by command.
+
+use std::path::Path;
+
+use super::*;
+use crate::cloud::sim::{SimCloud, SimOptions};
+use crate::execute::{new_record, observe, RunOptions};
+use crate::plan;
+use crate::policy;
+
+async fn record(id: &str) -> ExecutionRecord {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(policy::DEFAULT_POLICY);
+    let p = policy::load(&path).unwrap();
+    let cloud = SimCloud::new(&p, SimOptions::default()).unwrap();
+    let plan = plan::build(&p, &observe(&cloud, &p).await, None);
+    new_record(
+        &plan,
+        &RunOptions {
+            execution_id: Some(id.into()),
+            ..RunOptions::default()
+        },
+    )
+}
+
+fn start(r: &ExecutionRecord) -> Command {
+    Command::Start {
+        execution: Box::new(Execution {
+            record: r.clone(),
+            owner_term: 0,
+            requested_by: "alice".into(),
+            reason: Some("us-east-1 is down".into()),
+        }),
+        at: "2026-11-22T08:00:00Z".into(),
+    }
+}
+
+fn intent(id: &str, step: &str) -> Command {
+    Command::Intent {
+        execution_id: id.into(),
+        step: step.into(),
+        at: "t".into(),
+    }
+}
+
+fn save(r: &ExecutionRecord) -> Command {
+    Command::Save {
+        record: Box::new(r.clone()),
+        at: "t".into(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_execution_per_policy_at_a_time() {
+    let mut s = ClusterState::default();
+    let a = record("a").await;
+    assert_eq!(s.apply(start(&a), 2, 10), Reply::Ok);
+    assert_eq!(s.executions["a"].owner_term, 2);
+    assert_eq!(s.running("emr-platform").unwrap().record.id, "a");
+    let b = record("b").await;
+    assert_eq!(
+        s.apply(start(&b), 2, 11),
+        Reply::Conflict {
+            running: "a".into()
+        }
+    );
+    assert!(!s.executions.contains_key("b"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn intents_carry_the_epoch_and_only_the_owner_may_write() {
+    let mut s = ClusterState::default();
+    let mut a = record("a").await;
+    s.apply(start(&a), 2, 10);
+    let epoch = Epoch { term: 2, index: 11 };
+    assert_eq!(
+        s.apply(intent("a", "promote-database"), 2, 11),
+        Reply::Epoch { epoch }
+    );
+    let step = s.executions["a"].record.step("promote-database").unwrap();
+    assert_eq!(
+        (step.status, step.epoch),
+        (StepStatus::Running, Some(epoch))
+    );
+
+    // A new leader claims it; the old leader's late intent and results are refused.
+    let claim = Command::Claim {
+        execution_id: "a".into(),
+        node: 2,
+        at: "t".into(),
+    };
+    assert_eq!(s.apply(claim, 3, 12), Reply::Ok);
+    assert!(matches!(
+        s.apply(intent("a", "flip-dns"), 2, 13),
+        Reply::Fenced { .. }
+    ));
+    a.summary = Some("late".into());
+    assert!(matches!(s.apply(save(&a), 2, 14), Reply::Fenced { .. }));
+    assert_eq!(s.executions["a"].record.summary, None);
+    // An old term cannot claim back.
+    let back = Command::Claim {
+        execution_id: "a".into(),
+        node: 1,
+        at: "t".into(),
+    };
+    assert!(matches!(s.apply(back, 2, 15), Reply::Fenced { .. }));
+    // A leader of a later term that has not claimed it cannot write either.
+    assert!(matches!(s.apply(save(&a), 4, 16), Reply::Fenced { .. }));
+    assert_eq!(s.apply(save(&a), 3, 17), Reply::Ok);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_finished_execution_moves_the_active_region_and_frees_the_policy() {
+    let mut s = ClusterState::default();
+    let mut a = record("a").await;
+    s.apply(start(&a), 1, 5);
+    a.status = ExecutionStatus::Completed;
+    a.summary = Some("failed over".into());
+    assert_eq!(s.apply(save(&a), 1, 6), Reply::Ok);
+    let p = &s.policies["emr-platform"];
+    assert_eq!(p.active_region.as_deref(), Some("us-west-2"));
+    assert_eq!(p.running, None);
+    // Finished is final: nothing may rewrite it.
+    assert!(matches!(s.apply(save(&a), 1, 7), Reply::Fenced { .. }));
+    let b = record("b").await;
+    assert_eq!(s.apply(start(&b), 1, 8), Reply::Ok);
+    assert!(s.audit.iter().any(|e| e.what.contains("ended Completed")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn old_finished_executions_are_trimmed_and_audit_is_bounded() {
+    let mut s = ClusterState::default();
+    let base = record("x").await;
+    for i in 0..(EXECUTIONS_KEPT + 5) {
+        let mut r = base.clone();
+        r.id = format!("e{i}");
+        r.status = ExecutionStatus::AlreadyComplete;
+        assert_eq!(s.apply(start(&r), 1, i as u64), Reply::Ok);
+    }
+    assert_eq!(s.executions.len(), EXECUTIONS_KEPT);
+    assert!(!s.executions.contains_key("e0"));
+    assert_eq!(s.latest("emr-platform").unwrap().record.id, "e24");
+    for i in 0..(AUDIT_KEPT + 3) {
+        s.apply(
+            Command::Maintenance {
+                on: i % 2 == 0,
+                by: "bob".into(),
+                reason: None,
+                at: "t".into(),
+            },
+            1,
+            100 + i as u64,
+        );
+    }
+    assert_eq!(s.audit.len(), AUDIT_KEPT);
+    assert!(s.maintenance.on);
+}
