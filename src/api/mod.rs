@@ -1,1 +1,74 @@
-//! placeholder
+//! The status HTTP API (axum), served by every controller node.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /healthz` | the process is alive |
+//! | `GET /readyz` | a member of a cluster that has a leader |
+//! | `GET /metrics` | Prometheus text format |
+//! | `GET /v1/status` | this node, the leader, members, policies, the current or last execution |
+//! | `GET /v1/executions`, `GET /v1/executions/{id}` | the journal, step by step |
+//! | `POST /v1/failover` | start a failover (bearer token) |
+//! | `POST /v1/maintenance` | maintenance on/off (bearer token) |
+//! | `GET /v1/openapi.yaml` | the OpenAPI description of the above |
+//!
+//! Errors are JSON objects with an `error` sentence saying what to do.
+//! Authenticated requests that land on a follower are forwarded to the
+//! leader. The raft RPC routes (`/raft/*`) share the port and are
+//! authenticated by the cluster secret instead.
+
+mod actions;
+mod status;
+pub mod views;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use crate::consensus::network::{self, RpcState};
+use crate::controller::Context;
+
+/// The OpenAPI description of the API.
+pub const OPENAPI: &str = include_str!("../../docs/openapi.yaml");
+
+/// The node's whole HTTP surface: the API and the raft RPC.
+pub fn router(ctx: Context, secret: Arc<str>) -> Router {
+    let rpc = network::router(RpcState {
+        raft: ctx.raft.clone(),
+        secret,
+    });
+    Router::new()
+        .route("/healthz", get(status::healthz))
+        .route("/readyz", get(status::readyz))
+        .route("/metrics", get(status::metrics))
+        .route("/v1/status", get(status::status))
+        .route("/v1/executions", get(status::executions))
+        .route("/v1/executions/{id}", get(status::execution))
+        .route("/v1/failover", post(actions::failover))
+        .route("/v1/maintenance", post(actions::maintenance))
+        .route(
+            "/v1/openapi.yaml",
+            get(|| async { ([("content-type", "application/yaml")], OPENAPI) }),
+        )
+        .with_state(ctx)
+        .merge(rpc)
+}
+
+/// A JSON error with a status code and extra fields.
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    error_with(status, message, serde_json::json!({}))
+}
+
+pub(crate) fn error_with(
+    status: StatusCode,
+    message: impl Into<String>,
+    extra: serde_json::Value,
+) -> Response {
+    let mut body = serde_json::json!({ "error": message.into() });
+    if let (Some(b), serde_json::Value::Object(extra)) = (body.as_object_mut(), extra) {
+        b.extend(extra);
+    }
+    (status, Json(body)).into_response()
+}

@@ -54,6 +54,10 @@ pub struct Execution {
     pub requested_by: String,
     /// Why, in their words.
     pub reason: Option<String>,
+    /// The data loss they accepted above the RPO, in milliseconds, so that
+    /// a leader resuming the execution gates it the same way.
+    #[serde(default)]
+    pub accept_data_loss_ms: Option<u64>,
 }
 
 /// The maintenance flag and who set it.
@@ -238,13 +242,13 @@ impl ClusterState {
                 .unwrap_or_default()
         );
         self.audit(index, term, &at, &execution.requested_by, what);
-        let finished = execution.record.status.is_finished();
+        let status = execution.record.status;
         let to_region = execution.record.plan.to_region.clone();
         let p = self.policies.entry(policy.clone()).or_default();
         p.history.push(id.clone());
-        if finished {
+        if status == ExecutionStatus::AlreadyComplete {
             p.active_region = Some(to_region);
-        } else {
+        } else if !status.is_finished() {
             p.running = Some(id.clone());
         }
         self.executions.insert(

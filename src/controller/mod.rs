@@ -1,1 +1,216 @@
-//! placeholder
+//! One always-on controller node: its raft, the leader-only executor and
+//! the HTTP server (status API and raft RPC on one port).
+//!
+//! [`start`] opens the node's store, starts raft with timeouts fit for links
+//! between regions, serves HTTP, joins the cluster (initializing it with the
+//! configured members when the store is empty: idempotent, as every node
+//! proposes the same membership and a node that is already a member changes
+//! nothing) and, unless the node is the witness, runs the executor. The
+//! witness never campaigns for leadership, so it never executes.
+
+pub mod config;
+mod journal;
+mod metrics;
+mod runner;
+
+pub use config::{load, CloudConfig, NodeConfig};
+pub use metrics::Metrics;
+pub use runner::{FailoverAnswer, FailoverRequest};
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+use openraft::{Config, SnapshotPolicy};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::cloud::Cloud;
+use crate::consensus::network::{Links, Network};
+use crate::consensus::store::{self, Applied};
+use crate::consensus::{Member, NodeId, Raft};
+use crate::policy::Policy;
+
+/// What the API and the executor share about this node.
+#[derive(Clone)]
+pub struct Context {
+    /// This node's id.
+    pub id: NodeId,
+    /// The raft handle.
+    pub raft: Raft,
+    /// The applied replicated state.
+    pub applied: Arc<RwLock<Applied>>,
+    /// Every voter as configured.
+    pub members: BTreeMap<NodeId, Member>,
+    /// The policies the cluster owns, by name.
+    pub policies: BTreeMap<String, Arc<Policy>>,
+    /// The API bearer token.
+    pub token: Arc<str>,
+    /// Where failover requests go on this node (`None` on the witness).
+    pub requests: Option<mpsc::Sender<FailoverRequest>>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// A pooled client for forwarding to the leader and checking peers.
+    pub http: reqwest::Client,
+    /// Link switchboard (tests cut links to partition the cluster).
+    pub links: Links,
+}
+
+impl Context {
+    /// This node as configured.
+    pub fn me(&self) -> &Member {
+        &self.members[&self.id]
+    }
+
+    /// The current leader, as this node knows it.
+    pub fn leader(&self) -> Option<(NodeId, Member)> {
+        let id = self.raft.metrics().borrow().current_leader?;
+        let m = self.members.get(&id)?.clone();
+        Some((id, m))
+    }
+}
+
+/// A running node.
+pub struct NodeHandle {
+    /// What it shares with its API.
+    pub ctx: Context,
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl NodeHandle {
+    /// Stops the node at once, as a crash would: the executor and the HTTP
+    /// server are dropped mid-flight, raft stops. The store keeps what was
+    /// committed to disk.
+    pub async fn kill(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        let _ = self.ctx.raft.shutdown().await;
+    }
+}
+
+/// The node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The raft store.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// Raft itself.
+    #[error("raft: {0}")]
+    Raft(String),
+    /// The listening socket.
+    #[error("listen on {addr}: {error}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        error: std::io::Error,
+    },
+}
+
+/// The raft configuration for links between regions.
+pub fn raft_config(cfg: &NodeConfig) -> Result<Config, StartError> {
+    let [emin, emax] = cfg.election_timeout;
+    let config = Config {
+        cluster_name: "drctl".into(),
+        heartbeat_interval: cfg.heartbeat.as_millis() as u64,
+        election_timeout_min: emin.as_millis() as u64,
+        election_timeout_max: emax.as_millis() as u64,
+        // The witness votes but never campaigns: it must never lead, since
+        // only a leader executes and the witness has no write access.
+        enable_elect: !cfg.me().witness,
+        install_snapshot_timeout: 10_000,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(500),
+        max_in_snapshot_log_to_keep: 100,
+        ..Config::default()
+    };
+    config
+        .validate()
+        .map_err(|e| StartError::Raft(e.to_string()))
+}
+
+/// Starts a node. `cloud` is what the executor acts on; the witness gets
+/// `None`. `links` is empty in production.
+///
+/// # Errors
+///
+/// The store cannot be opened, the raft configuration is invalid, or the
+/// address cannot be bound.
+pub async fn start<C: Cloud + 'static>(
+    cfg: NodeConfig,
+    cloud: Option<Arc<C>>,
+    links: Links,
+) -> Result<NodeHandle, StartError> {
+    let (log, sm) = store::open(&cfg.data_dir)?;
+    let applied = sm.shared();
+    let network = Network::new(cfg.id, cfg.secret.clone(), cfg.rpc_timeout, links.clone());
+    let raft = Raft::new(cfg.id, Arc::new(raft_config(&cfg)?), network, log, sm)
+        .await
+        .map_err(|e| StartError::Raft(e.to_string()))?;
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|error| StartError::Listen {
+            addr: cfg.listen,
+            error,
+        })?;
+    let addr = listener.local_addr().map_err(|error| StartError::Listen {
+        addr: cfg.listen,
+        error,
+    })?;
+    let metrics = Arc::new(Metrics::default());
+    let executes = !cfg.me().witness && cloud.is_some();
+    let (tx, rx) = mpsc::channel(16);
+    let ctx = Context {
+        id: cfg.id,
+        raft: raft.clone(),
+        applied,
+        members: cfg.members.clone(),
+        policies: cfg.policies.clone(),
+        token: cfg.token.clone(),
+        requests: executes.then_some(tx),
+        metrics: metrics.clone(),
+        http: reqwest::Client::builder()
+            .connect_timeout(cfg.rpc_timeout)
+            .build()
+            .expect("an HTTP client with only timeouts set always builds"),
+        links,
+    };
+    let mut tasks = Vec::new();
+    let app = crate::api::router(ctx.clone(), cfg.secret.clone());
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            warn!(error = %e, "HTTP server stopped");
+        }
+    }));
+    join(&raft, &cfg).await;
+    if let (true, Some(cloud)) = (executes, cloud) {
+        let r = runner::Runner::new(ctx.clone(), cloud, rx);
+        tasks.push(tokio::spawn(r.run()));
+    }
+    info!(node = cfg.id, site = %cfg.me().site, %addr, witness = cfg.me().witness, "controller node started");
+    Ok(NodeHandle { ctx, addr, tasks })
+}
+
+/// Initializes the cluster with the configured members when this node's
+/// store is empty. Every node proposes the same membership, so whichever
+/// gets there first, they agree; a node with state changes nothing.
+async fn join(raft: &Raft, cfg: &NodeConfig) {
+    match raft.is_initialized().await {
+        Ok(true) => info!("store holds cluster state: rejoining"),
+        Ok(false) => {
+            let members: BTreeMap<NodeId, Member> = cfg.members.clone();
+            match raft.initialize(members).await {
+                Ok(()) => info!("initialized the cluster with {} members", cfg.members.len()),
+                // Another member got there first and already replicated to us.
+                Err(e) => info!(error = %e, "cluster already initialized"),
+            }
+        }
+        Err(e) => warn!(error = %e, "cannot read raft state"),
+    }
+}

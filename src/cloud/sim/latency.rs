@@ -67,3 +67,29 @@ impl Default for LatencyModel {
         }
     }
 }
+
+impl Span {
+    /// The span with both ends multiplied by `factor`.
+    pub fn scaled(self, factor: f64) -> Self {
+        let f = |ms: u64| (ms as f64 * factor).round() as u64;
+        Self {
+            min_ms: f(self.min_ms),
+            max_ms: f(self.max_ms),
+        }
+    }
+}
+
+impl LatencyModel {
+    /// Every state change sped up (or slowed down) by `factor`; API round
+    /// trips keep their real length. A local cluster on the real clock uses
+    /// this to make minutes of promotion and scaling pass in seconds.
+    pub fn scaled(&self, factor: f64) -> Self {
+        Self {
+            api_call: self.api_call,
+            database_promotion: self.database_promotion.scaled(factor),
+            node_group_scaling: self.node_group_scaling.scaled(factor),
+            dns_propagation: self.dns_propagation.scaled(factor),
+            cache_failover: self.cache_failover.scaled(factor),
+        }
+    }
+}

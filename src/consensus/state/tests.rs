@@ -29,6 +29,7 @@ fn start(r: &ExecutionRecord) -> Command {
             owner_term: 0,
             requested_by: "alice".into(),
             reason: Some("us-east-1 is down".into()),
+            accept_data_loss_ms: None,
         }),
         at: "2026-11-22T08:00:00Z".into(),
     }

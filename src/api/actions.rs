@@ -1,0 +1,257 @@
+//! Authenticated routes: failover and maintenance, forwarded to the leader
+//! when they land on a follower.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use openraft::ServerState;
+use subtle::ConstantTimeEq;
+use tokio::sync::oneshot;
+
+use super::views::{FailoverBody, MaintenanceBody};
+use super::{error, error_with};
+use crate::consensus::{Command, Reply};
+use crate::controller::{Context, FailoverAnswer, FailoverRequest};
+
+/// Set on a request forwarded by a follower, so it is never forwarded twice.
+pub const FORWARDED_HEADER: &str = "x-drctl-forwarded-by";
+
+/// How long a forwarded request or a failover decision may take.
+const DECISION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Checks the bearer token in constant time.
+fn authorize(ctx: &Context, headers: &HeaderMap) -> Result<(), Response> {
+    let Some(value) = headers.get("authorization") else {
+        let mut r = error(
+            StatusCode::UNAUTHORIZED,
+            "missing bearer token: send Authorization: Bearer <token> (the api.token_file of the cluster, or DRCTL_API_TOKEN)",
+        );
+        r.headers_mut()
+            .insert("www-authenticate", "Bearer".parse().expect("valid header"));
+        return Err(r);
+    };
+    let given = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .trim();
+    if bool::from(given.as_bytes().ct_eq(ctx.token.as_bytes())) {
+        Ok(())
+    } else {
+        Err(error(
+            StatusCode::FORBIDDEN,
+            "the bearer token is not valid for this cluster",
+        ))
+    }
+}
+
+fn is_leader(ctx: &Context) -> bool {
+    ctx.raft.metrics().borrow().state == ServerState::Leader
+}
+
+/// Sends the request on to the leader and relays its answer.
+async fn forward(ctx: &Context, path: &str, headers: &HeaderMap, body: Bytes) -> Response {
+    if headers.contains_key(FORWARDED_HEADER) {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "forwarded to a node that is not the leader (leadership is changing): retry in a few seconds",
+        );
+    }
+    let Some((id, leader)) = ctx.leader().filter(|(id, _)| *id != ctx.id) else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no leader: this node cannot reach a majority of the sites; retry, or ask another site's controller",
+        );
+    };
+    if !ctx.links.up(ctx.id, id) {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "leader node {id} at {} is unreachable from here",
+                leader.addr
+            ),
+        );
+    }
+    let mut req = ctx
+        .http
+        .post(format!("{}{path}", leader.addr))
+        .header(FORWARDED_HEADER, ctx.id.to_string())
+        .header("content-type", "application/json")
+        .timeout(DECISION_TIMEOUT)
+        .body(body);
+    if let Some(auth) = headers.get("authorization") {
+        req = req.header("authorization", auth.as_bytes());
+    }
+    match req.send().await {
+        Ok(resp) => {
+            let status =
+                StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let bytes = resp.bytes().await.unwrap_or_default();
+            (status, [("content-type", "application/json")], bytes).into_response()
+        }
+        Err(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("leader node {id} at {} did not answer: {e}", leader.addr),
+        ),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("request body: {e}; see GET /v1/openapi.yaml"),
+        )
+    })
+}
+
+pub(super) async fn failover(
+    State(ctx): State<Context>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = authorize(&ctx, &headers) {
+        return r;
+    }
+    let b: FailoverBody = match parse(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if !b.confirm {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "confirm: must be true: a failover promotes the DR database and moves traffic; send \"confirm\": true to execute it",
+        );
+    }
+    let accept = match b.accept_data_loss.as_deref().map(crate::duration::parse) {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => return error(StatusCode::BAD_REQUEST, format!("accept_data_loss: {e}")),
+    };
+    let policy = match (&b.policy, ctx.policies.len()) {
+        (Some(p), _) => p.clone(),
+        (None, 1) => ctx.policies.keys().next().expect("one policy").clone(),
+        (None, _) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "policy: this cluster owns several policies; name one of {:?}",
+                    ctx.policies.keys().collect::<Vec<_>>()
+                ),
+            )
+        }
+    };
+    if !ctx.policies.contains_key(&policy) {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "policy: {policy:?} is not owned by this cluster; it owns {:?}",
+                ctx.policies.keys().collect::<Vec<_>>()
+            ),
+        );
+    }
+    let (Some(requests), true) = (ctx.requests.as_ref(), is_leader(&ctx)) else {
+        return forward(&ctx, "/v1/failover", &headers, body).await;
+    };
+    let (tx, rx) = oneshot::channel();
+    let req = FailoverRequest {
+        policy,
+        accept_data_loss: accept,
+        operator: b.operator.unwrap_or_else(|| "api".into()),
+        reason: b.reason,
+        reply: tx,
+    };
+    if requests.send(req).await.is_err() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the executor has stopped");
+    }
+    let answer = match tokio::time::timeout(DECISION_TIMEOUT, rx).await {
+        Ok(Ok(a)) => a,
+        _ => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no decision in time: GET /v1/status shows whether an execution started",
+            )
+        }
+    };
+    let leader = ctx.id;
+    match answer {
+        FailoverAnswer::Accepted { execution_id } => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({
+                "execution_id": execution_id, "status": "running", "leader": leader
+            })),
+        )
+            .into_response(),
+        FailoverAnswer::AlreadyComplete { execution_id } => Json(serde_json::json!({
+            "execution_id": execution_id, "status": "already_complete", "leader": leader
+        }))
+        .into_response(),
+        FailoverAnswer::Conflict { execution_id } => error_with(
+            StatusCode::CONFLICT,
+            format!("execution {execution_id} of this policy is running: follow it with GET /v1/executions/{execution_id}"),
+            serde_json::json!({ "execution_id": execution_id }),
+        ),
+        FailoverAnswer::Refused { execution_id, rpo } => error_with(
+            StatusCode::PRECONDITION_FAILED,
+            format!("RPO gate refused, nothing changed: {rpo}. To accept the loss, send accept_data_loss (like \"30m\") at least as large as the exposure; it is recorded"),
+            serde_json::json!({ "execution_id": execution_id, "rpo": rpo }),
+        ),
+        FailoverAnswer::Preflight { execution_id, problems } => error_with(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("preflight failed, nothing changed: {}", problems.join("; ")),
+            serde_json::json!({ "execution_id": execution_id, "problems": problems }),
+        ),
+        FailoverAnswer::NotLeader => forward(&ctx, "/v1/failover", &headers, body).await,
+        FailoverAnswer::Unavailable { message } => {
+            error(StatusCode::SERVICE_UNAVAILABLE, message)
+        }
+    }
+}
+
+pub(super) async fn maintenance(
+    State(ctx): State<Context>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = authorize(&ctx, &headers) {
+        return r;
+    }
+    let b: MaintenanceBody = match parse(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if !is_leader(&ctx) {
+        return forward(&ctx, "/v1/maintenance", &headers, body).await;
+    }
+    let cmd = Command::Maintenance {
+        on: b.on,
+        by: b.operator.unwrap_or_else(|| "api".into()),
+        reason: b.reason,
+        at: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+    };
+    match tokio::time::timeout(DECISION_TIMEOUT, ctx.raft.client_write(cmd)).await {
+        Ok(Ok(r)) if r.data == Reply::Ok => {
+            let m = ctx
+                .applied
+                .read()
+                .expect("state lock")
+                .state
+                .maintenance
+                .clone();
+            Json(serde_json::json!({ "maintenance": m })).into_response()
+        }
+        Ok(Ok(r)) => error(StatusCode::CONFLICT, format!("refused: {:?}", r.data)),
+        Ok(Err(_)) => forward(&ctx, "/v1/maintenance", &headers, body).await,
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not committed in time: this node cannot reach a majority",
+        ),
+    }
+}

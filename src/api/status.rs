@@ -1,0 +1,188 @@
+//! Read-only routes: health, readiness, metrics, status, executions.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use openraft::ServerState;
+use serde::Deserialize;
+
+use super::error;
+use super::views::{
+    ExecutionSummary, ExecutionView, MemberView, NodeView, PolicyView, RaftView, StatusView,
+};
+use crate::controller::Context;
+
+/// How long a member's health check may take when building the status.
+const PEER_CHECK: Duration = Duration::from_millis(500);
+
+pub(super) async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+pub(super) async fn readyz(State(ctx): State<Context>) -> Response {
+    let m = ctx.raft.metrics().borrow().clone();
+    let member = m.membership_config.membership().get_node(&ctx.id).is_some();
+    match (member, m.current_leader) {
+        (true, Some(leader)) => {
+            Json(serde_json::json!({ "ready": true, "leader": leader })).into_response()
+        }
+        (false, _) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not a member of a cluster yet: check that the other sites are reachable and share the cluster secret",
+        ),
+        (true, None) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no leader: fewer than two of the three sites are reachable from here",
+        ),
+    }
+}
+
+pub(super) async fn metrics(State(ctx): State<Context>) -> Response {
+    (
+        [(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        ctx.metrics.render(&ctx),
+    )
+        .into_response()
+}
+
+fn state_name(s: ServerState) -> &'static str {
+    match s {
+        ServerState::Leader => "leader",
+        ServerState::Follower => "follower",
+        ServerState::Candidate => "candidate",
+        ServerState::Learner => "learner",
+        ServerState::Shutdown => "shutdown",
+    }
+}
+
+/// Asks a peer's `/healthz`, within a short timeout.
+async fn healthy(ctx: &Context, id: u64, addr: &str) -> bool {
+    if !ctx.links.up(ctx.id, id) {
+        return false;
+    }
+    matches!(
+        ctx.http.get(format!("{addr}/healthz")).timeout(PEER_CHECK).send().await,
+        Ok(r) if r.status().is_success()
+    )
+}
+
+/// The status as this node sees it.
+pub async fn build_status(ctx: &Context) -> StatusView {
+    let m = ctx.raft.metrics().borrow().clone();
+    let matched: HashMap<u64, u64> = m
+        .replication
+        .as_ref()
+        .map(|r| {
+            r.iter()
+                .filter_map(|(id, l)| Some((*id, (*l)?.index)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut checks = tokio::task::JoinSet::new();
+    for (id, mem) in &ctx.members {
+        let (ctx2, id, mem) = (ctx.clone(), *id, mem.clone());
+        checks.spawn(async move { (id, id == ctx2.id || healthy(&ctx2, id, &mem.addr).await) });
+    }
+    let mut health = HashMap::new();
+    while let Some(Ok((id, ok))) = checks.join_next().await {
+        health.insert(id, ok);
+    }
+    let members: Vec<MemberView> = ctx
+        .members
+        .iter()
+        .map(|(id, mem)| MemberView {
+            id: *id,
+            site: mem.site.clone(),
+            addr: mem.addr.clone(),
+            witness: mem.witness,
+            healthy: health.get(id).copied(),
+            matched_index: matched.get(id).copied(),
+        })
+        .collect();
+    let leader = m
+        .current_leader
+        .and_then(|l| members.iter().find(|x| x.id == l).cloned());
+    let me = ctx.me();
+    let a = ctx.applied.read().expect("state lock");
+    let policies = ctx
+        .policies
+        .iter()
+        .map(|(name, p)| {
+            let state = a.state.policies.get(name);
+            PolicyView {
+                name: name.clone(),
+                primary_region: p.regions.primary.clone(),
+                secondary_region: p.regions.secondary.clone(),
+                active_region: state
+                    .and_then(|s| s.active_region.clone())
+                    .unwrap_or_else(|| p.regions.primary.clone()),
+                probes: Vec::new(),
+                execution: a.state.latest(name).map(ExecutionSummary::of),
+            }
+        })
+        .collect();
+    StatusView {
+        node: NodeView {
+            id: ctx.id,
+            site: me.site.clone(),
+            witness: me.witness,
+            addr: me.addr.clone(),
+            state: state_name(m.state).into(),
+            term: m.current_term,
+        },
+        leader,
+        members,
+        raft: RaftView {
+            term: m.current_term,
+            last_log_index: m.last_log_index,
+            last_applied: m.last_applied.map(|l| l.index),
+            snapshot_index: m.snapshot.map(|l| l.index),
+        },
+        maintenance: a.state.maintenance.clone(),
+        policies,
+    }
+}
+
+pub(super) async fn status(State(ctx): State<Context>) -> Json<StatusView> {
+    Json(build_status(&ctx).await)
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ListQuery {
+    policy: Option<String>,
+    limit: Option<usize>,
+}
+
+pub(super) async fn executions(State(ctx): State<Context>, Query(q): Query<ListQuery>) -> Response {
+    let a = ctx.applied.read().expect("state lock");
+    let mut list: Vec<ExecutionSummary> = a
+        .state
+        .policies
+        .iter()
+        .filter(|(name, _)| q.policy.as_ref().is_none_or(|p| p == *name))
+        .flat_map(|(_, p)| p.history.iter())
+        .filter_map(|id| a.state.executions.get(id))
+        .map(ExecutionSummary::of)
+        .collect();
+    list.sort_by(|x, y| y.started_at.cmp(&x.started_at));
+    list.truncate(q.limit.unwrap_or(50));
+    Json(serde_json::json!({ "executions": list })).into_response()
+}
+
+pub(super) async fn execution(State(ctx): State<Context>, Path(id): Path<String>) -> Response {
+    let a = ctx.applied.read().expect("state lock");
+    match a.state.executions.get(&id) {
+        Some(e) => Json(ExecutionView::of(e)).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("no execution {id:?}: GET /v1/executions lists the ones kept"),
+        ),
+    }
+}

@@ -1,0 +1,210 @@
+//! The JSON shapes of the API, shared by the server and `drctl status`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cloud::Epoch;
+use crate::consensus::{Execution, Maintenance, NodeId};
+use crate::execute::{DataLossOverride, ExecutionStatus, StepRecord};
+use crate::plan::RpoEvaluation;
+
+/// `GET /v1/status`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusView {
+    /// The node that answered.
+    pub node: NodeView,
+    /// The leader it follows, if any.
+    pub leader: Option<MemberView>,
+    /// Every voter.
+    pub members: Vec<MemberView>,
+    /// Raft progress as this node sees it.
+    pub raft: RaftView,
+    /// The maintenance flag.
+    pub maintenance: Maintenance,
+    /// Each policy the cluster owns.
+    pub policies: Vec<PolicyView>,
+}
+
+/// The answering node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeView {
+    /// Its id.
+    pub id: NodeId,
+    /// Its site.
+    pub site: String,
+    /// Whether it is the witness.
+    pub witness: bool,
+    /// Its address.
+    pub addr: String,
+    /// leader, follower, candidate, learner or shutdown.
+    pub state: String,
+    /// Its current term.
+    pub term: u64,
+}
+
+/// One member.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemberView {
+    /// Its id.
+    pub id: NodeId,
+    /// Its site.
+    pub site: String,
+    /// Its address.
+    pub addr: String,
+    /// Whether it is the witness.
+    pub witness: bool,
+    /// Whether it answered its health check just now.
+    #[serde(default)]
+    pub healthy: Option<bool>,
+    /// The last log index known replicated to it (on the leader only).
+    #[serde(default)]
+    pub matched_index: Option<u64>,
+}
+
+/// Raft progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RaftView {
+    /// The current term.
+    pub term: u64,
+    /// The last log index.
+    pub last_log_index: Option<u64>,
+    /// The last index applied to the state machine.
+    pub last_applied: Option<u64>,
+    /// The index the latest snapshot covers.
+    pub snapshot_index: Option<u64>,
+}
+
+/// One policy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyView {
+    /// Its name.
+    pub name: String,
+    /// The primary region.
+    pub primary_region: String,
+    /// The DR region.
+    pub secondary_region: String,
+    /// The region serving traffic, as far as the cluster knows.
+    pub active_region: String,
+    /// The last probe results (filled by detection).
+    pub probes: Vec<serde_json::Value>,
+    /// The running execution, else the last one.
+    pub execution: Option<ExecutionSummary>,
+}
+
+/// An execution in brief.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecutionSummary {
+    /// Its id.
+    pub id: String,
+    /// Its policy.
+    pub policy: String,
+    /// Where it is.
+    pub status: ExecutionStatus,
+    /// When it started.
+    pub started_at: String,
+    /// Who asked.
+    pub requested_by: String,
+    /// Why.
+    pub reason: Option<String>,
+    /// How it ended, once it has.
+    pub summary: Option<String>,
+    /// Steps whose postcondition holds.
+    pub steps_done: usize,
+    /// Steps in the plan.
+    pub steps_total: usize,
+    /// The term of the leader that owns it.
+    pub owner_term: u64,
+    /// How many times a new leader resumed it.
+    pub resumed: u32,
+}
+
+/// `GET /v1/executions/{id}`: the whole journal of one execution.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecutionView {
+    /// The summary fields.
+    #[serde(flatten)]
+    pub summary: ExecutionSummary,
+    /// The region traffic leaves.
+    pub from_region: String,
+    /// The region traffic moves to.
+    pub to_region: String,
+    /// Every step with its timings, attempts and epoch.
+    pub steps: Vec<StepRecord>,
+    /// The RPO gate's evaluation.
+    pub rpo: Option<RpoEvaluation>,
+    /// Data-loss overrides used.
+    pub overrides: Vec<DataLossOverride>,
+}
+
+impl ExecutionSummary {
+    /// The summary of a replicated execution.
+    pub fn of(e: &Execution) -> Self {
+        let r = &e.record;
+        Self {
+            id: r.id.clone(),
+            policy: r.policy.clone(),
+            status: r.status,
+            started_at: r.started_at.clone(),
+            requested_by: e.requested_by.clone(),
+            reason: e.reason.clone(),
+            summary: r.summary.clone(),
+            steps_done: r.steps.iter().filter(|s| s.status.succeeded()).count(),
+            steps_total: r.steps.len(),
+            owner_term: e.owner_term,
+            resumed: r.resumed,
+        }
+    }
+}
+
+impl ExecutionView {
+    /// The full view of a replicated execution.
+    pub fn of(e: &Execution) -> Self {
+        Self {
+            summary: ExecutionSummary::of(e),
+            from_region: e.record.plan.from_region.clone(),
+            to_region: e.record.plan.to_region.clone(),
+            steps: e.record.steps.clone(),
+            rpo: e.record.rpo.clone(),
+            overrides: e.record.overrides.clone(),
+        }
+    }
+
+    /// The highest epoch any step acted under.
+    pub fn last_epoch(&self) -> Option<Epoch> {
+        self.steps.iter().filter_map(|s| s.epoch).max()
+    }
+}
+
+/// `POST /v1/failover` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverBody {
+    /// The policy (optional when the cluster has one).
+    #[serde(default)]
+    pub policy: Option<String>,
+    /// Must be true.
+    #[serde(default)]
+    pub confirm: bool,
+    /// Data loss accepted above the RPO, like "20m".
+    #[serde(default)]
+    pub accept_data_loss: Option<String>,
+    /// Why.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Who.
+    #[serde(default)]
+    pub operator: Option<String>,
+}
+
+/// `POST /v1/maintenance` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceBody {
+    /// On or off.
+    pub on: bool,
+    /// Why.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Who.
+    #[serde(default)]
+    pub operator: Option<String>,
+}

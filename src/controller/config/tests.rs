@@ -1,0 +1,95 @@
+//! Node configuration: the shipped local files load; mistakes are named.
+
+use std::path::Path;
+
+use super::*;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Loads `text` as a config written in the repository root (so the relative
+/// policy and secret paths of the shipped files resolve).
+fn load_text(text: &str) -> Result<NodeConfig, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.yaml");
+    let text = text
+        .replace("policies/", &format!("{}/policies/", root().display()))
+        .replace(
+            "deploy/local/",
+            &format!("{}/deploy/local/", root().display()),
+        );
+    std::fs::write(&path, text).unwrap();
+    load(&path)
+}
+
+fn shipped(n: u64) -> String {
+    std::fs::read_to_string(root().join(format!("deploy/local/node-{n}.yaml"))).unwrap()
+}
+
+#[test]
+fn the_local_cluster_files_load() {
+    for n in 1..=3 {
+        let c = load_text(&shipped(n)).unwrap();
+        assert_eq!(c.id, n);
+        assert_eq!(c.members.len(), 3);
+        assert_eq!(c.me().witness, n == 3);
+        assert!(c.policies.contains_key("emr-platform"));
+        assert_eq!(c.heartbeat, Duration::from_millis(250));
+        assert_eq!(
+            c.cloud,
+            CloudConfig::Sim(SimConfig {
+                url: Some("http://127.0.0.1:7100".into()),
+                scale: None,
+                seed: None
+            })
+        );
+    }
+}
+
+#[test]
+fn every_problem_is_named_by_field() {
+    let text = shipped(1)
+        .replace("id: 1\n", "id: 9\n")
+        .replace("heartbeat: 250ms", "heartbeat: 900ms")
+        .replace("\"http://127.0.0.1:7102\"", "\"127.0.0.1:7102\"")
+        .replace("listen: 127.0.0.1:7101", "listen: localhost");
+    let e = load_text(&text).unwrap_err().to_string();
+    for field in [
+        "node.id: 9 is not one of cluster.members",
+        "cluster.heartbeat",
+        "cluster.members[1].addr",
+        "listen:",
+    ] {
+        assert!(e.contains(field), "{field} missing from:\n{e}");
+    }
+    assert!(
+        e.starts_with(&std::env::temp_dir().display().to_string()),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_fields_and_missing_secrets_are_refused() {
+    let e = load_text(&shipped(2).replace("listen:", "listn: x\nlisten:"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown field `listn`"), "{e}");
+    let e = load_text(&shipped(2).replace("deploy/local/api-token", "/nonexistent/token"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("api.token_file: cannot read /nonexistent/token"),
+        "{e}"
+    );
+}
+
+#[test]
+fn two_members_cannot_survive_a_site_loss() {
+    let text = shipped(1).replace(
+        "    - {id: 3, site: us-east-2, addr: \"http://127.0.0.1:7103\", witness: true}\n",
+        "",
+    );
+    let e = load_text(&text).unwrap_err().to_string();
+    assert!(e.contains("2 members"), "{e}");
+}

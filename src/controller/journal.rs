@@ -1,0 +1,101 @@
+//! The execution journal under consensus: every write goes through raft.
+//!
+//! Before a mutating step the leader confirms it still leads (a
+//! linearizable read: a round of heartbeats acknowledged by a majority) and
+//! records the step's intent; the state machine answers with the epoch the
+//! step acts under, or refuses when this node no longer owns the execution.
+//! Any refusal or failure to commit stops the executor at that boundary.
+
+use std::time::Duration;
+
+use super::Context;
+use crate::cloud::Epoch;
+use crate::consensus::{Command, Reply};
+use crate::execute::{ExecutionRecord, Journal, JournalError};
+
+/// How long a leadership check or a log write may take before this node
+/// treats itself as cut off and stops acting.
+pub(super) const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(super) struct RaftJournal {
+    pub ctx: Context,
+}
+
+pub(super) fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Proposes `cmd` and waits for it to be applied.
+pub(super) async fn propose(ctx: &Context, cmd: Command) -> Result<Reply, String> {
+    match tokio::time::timeout(COMMIT_TIMEOUT, ctx.raft.client_write(cmd)).await {
+        Ok(Ok(r)) => Ok(r.data),
+        Ok(Err(e)) => Err(format!("not committed: {e}")),
+        Err(_) => Err(format!(
+            "not committed within {}s: this node cannot reach a majority",
+            COMMIT_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// Confirms this node still leads, with a majority's acknowledgement.
+pub(super) async fn confirm_leader(ctx: &Context) -> Result<(), String> {
+    match tokio::time::timeout(COMMIT_TIMEOUT, ctx.raft.ensure_linearizable()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("not the leader: {e}")),
+        Err(_) => Err(format!(
+            "leadership not confirmed within {}s: this node cannot reach a majority",
+            COMMIT_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+impl Journal for RaftJournal {
+    async fn last(&self, policy: &str) -> Result<Option<ExecutionRecord>, JournalError> {
+        let a = self.ctx.applied.read().expect("state lock");
+        Ok(a.state.latest(policy).map(|e| e.record.clone()))
+    }
+
+    async fn save(&mut self, record: &ExecutionRecord) -> Result<(), JournalError> {
+        let cmd = Command::Save {
+            record: Box::new(record.clone()),
+            at: now(),
+        };
+        match propose(&self.ctx, cmd)
+            .await
+            .map_err(JournalError::Fenced)?
+        {
+            Reply::Ok => Ok(()),
+            Reply::Fenced { reason } => Err(JournalError::Fenced(reason)),
+            other => Err(JournalError::Fenced(format!(
+                "journal write refused: {other:?}"
+            ))),
+        }
+    }
+
+    async fn begin_step(
+        &mut self,
+        record: &ExecutionRecord,
+        step: &str,
+    ) -> Result<Epoch, JournalError> {
+        confirm_leader(&self.ctx)
+            .await
+            .map_err(JournalError::Fenced)?;
+        let cmd = Command::Intent {
+            execution_id: record.id.clone(),
+            step: step.to_string(),
+            at: now(),
+        };
+        match propose(&self.ctx, cmd)
+            .await
+            .map_err(JournalError::Fenced)?
+        {
+            Reply::Epoch { epoch } => Ok(epoch),
+            Reply::Fenced { reason } => Err(JournalError::Fenced(reason)),
+            other => Err(JournalError::Fenced(format!(
+                "step intent refused: {other:?}"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! The leader-only executor.
+//!
+//! Every executing node runs one [`Runner`]. While the node is not the
+//! leader it does nothing and holds no execution. When it becomes leader it
+//! confirms its leadership, then resumes every execution the replicated
+//! journal shows running: it claims the execution under its own term (from
+//! then on the state machine refuses the old leader's writes) and runs it
+//! again from the journal, where each step first checks its postcondition,
+//! so what the old leader finished is not done twice. When it stops being
+//! the leader it drops every execution at once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::ServerState;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::journal::{confirm_leader, now, propose, RaftJournal};
+use super::Context;
+use crate::cloud::Cloud;
+use crate::consensus::{Command, Execution, Reply};
+use crate::execute::{
+    self, new_record, prepare_resume, Event, ExecutionRecord, ExecutionStatus, RunOptions,
+    StepStatus,
+};
+use crate::plan::{self, RpoEvaluation};
+
+/// A failover asked of this node.
+#[derive(Debug)]
+pub struct FailoverRequest {
+    /// The policy's name.
+    pub policy: String,
+    /// Data loss accepted above the RPO.
+    pub accept_data_loss: Option<Duration>,
+    /// Who asked.
+    pub operator: String,
+    /// Why.
+    pub reason: Option<String>,
+    /// Where the answer goes.
+    pub reply: oneshot::Sender<FailoverAnswer>,
+}
+
+/// How a failover request was answered.
+#[derive(Debug, Clone)]
+pub enum FailoverAnswer {
+    /// Started; the leader runs it.
+    Accepted {
+        /// The new execution.
+        execution_id: String,
+    },
+    /// Everything already holds; recorded, nothing changed.
+    AlreadyComplete {
+        /// The recorded execution.
+        execution_id: String,
+    },
+    /// Another execution of the policy is running.
+    Conflict {
+        /// The running execution.
+        execution_id: String,
+    },
+    /// The RPO gate refused; recorded, nothing changed.
+    Refused {
+        /// The recorded execution.
+        execution_id: String,
+        /// The gate's evaluation.
+        rpo: RpoEvaluation,
+    },
+    /// Preflight found problems; recorded, nothing changed.
+    Preflight {
+        /// The recorded execution.
+        execution_id: String,
+        /// What is wrong.
+        problems: Vec<String>,
+    },
+    /// This node is not the leader.
+    NotLeader,
+    /// The cluster cannot act now.
+    Unavailable {
+        /// Why.
+        message: String,
+    },
+}
+
+/// How long after a failed attempt an execution is tried again.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+pub(super) struct Runner<C> {
+    ctx: Context,
+    cloud: Arc<C>,
+    requests: mpsc::Receiver<FailoverRequest>,
+    active: HashMap<String, JoinHandle<()>>,
+    tried: HashMap<String, Instant>,
+    confirmed_term: u64,
+}
+
+impl<C: Cloud + 'static> Runner<C> {
+    pub(super) fn new(
+        ctx: Context,
+        cloud: Arc<C>,
+        requests: mpsc::Receiver<FailoverRequest>,
+    ) -> Self {
+        Self {
+            ctx,
+            cloud,
+            requests,
+            active: HashMap::new(),
+            tried: HashMap::new(),
+            confirmed_term: 0,
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        let mut metrics = self.ctx.raft.metrics();
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                changed = metrics.changed() => if changed.is_err() {
+                    self.stop_all("raft stopped");
+                    return;
+                },
+                Some(req) = self.requests.recv() => {
+                    let answer = self.failover(&req).await;
+                    self.ctx.metrics.request(answer_label(&answer));
+                    let _ = req.reply.send(answer);
+                },
+                _ = tick.tick() => {},
+            }
+            let (leading, term) = {
+                let m = metrics.borrow();
+                (m.state == ServerState::Leader, m.current_term)
+            };
+            self.active.retain(|_, t| !t.is_finished());
+            if !leading {
+                self.stop_all("this node is no longer the leader");
+                self.confirmed_term = 0;
+                continue;
+            }
+            if self.confirmed_term != term {
+                // A new term: make sure the state machine holds everything
+                // committed before looking for work.
+                match confirm_leader(&self.ctx).await {
+                    Ok(()) => self.confirmed_term = term,
+                    Err(e) => {
+                        warn!(error = %e, "cannot confirm leadership");
+                        continue;
+                    }
+                }
+            }
+            self.resume_orphans();
+        }
+    }
+
+    fn stop_all(&mut self, why: &str) {
+        for (id, t) in self.active.drain() {
+            if !t.is_finished() {
+                warn!(execution_id = %id, "stopping execution: {why}");
+                t.abort();
+            }
+        }
+    }
+
+    /// Starts every running execution this node is not running yet.
+    fn resume_orphans(&mut self) {
+        let orphans: Vec<Execution> = {
+            let a = self.ctx.applied.read().expect("state lock");
+            a.state
+                .running_all()
+                .filter(|e| !self.active.contains_key(&e.record.id))
+                .cloned()
+                .collect()
+        };
+        for e in orphans {
+            let id = e.record.id.clone();
+            if self
+                .tried
+                .get(&id)
+                .is_some_and(|t| t.elapsed() < RETRY_AFTER)
+            {
+                continue;
+            }
+            self.tried.insert(id.clone(), Instant::now());
+            info!(execution_id = %id, "resuming execution left running by an earlier leader");
+            self.spawn(e, true);
+        }
+    }
+
+    fn spawn(&mut self, e: Execution, claim: bool) {
+        let id = e.record.id.clone();
+        let task = tokio::spawn(run_execution(
+            self.ctx.clone(),
+            self.cloud.clone(),
+            e,
+            claim,
+        ));
+        self.active.insert(id, task);
+    }
+
+    async fn failover(&mut self, req: &FailoverRequest) -> FailoverAnswer {
+        if self.ctx.raft.metrics().borrow().state != ServerState::Leader {
+            return FailoverAnswer::NotLeader;
+        }
+        if let Err(message) = confirm_leader(&self.ctx).await {
+            return FailoverAnswer::Unavailable { message };
+        }
+        let Some(policy) = self.ctx.policies.get(&req.policy).cloned() else {
+            return FailoverAnswer::Unavailable {
+                message: format!("unknown policy {:?}", req.policy),
+            };
+        };
+        if let Some(e) = self
+            .ctx
+            .applied
+            .read()
+            .expect("state lock")
+            .state
+            .running(&policy.name)
+        {
+            return FailoverAnswer::Conflict {
+                execution_id: e.record.id.clone(),
+            };
+        }
+        let observed = execute::observe(self.cloud.as_ref(), &policy).await;
+        let plan = plan::build(&policy, &observed, req.accept_data_loss);
+        let options = RunOptions {
+            accept_data_loss: req.accept_data_loss,
+            operator: req.operator.clone(),
+            reason: req.reason.clone(),
+            ..RunOptions::default()
+        };
+        let mut record = new_record(&plan, &options);
+        let id = record.id.clone();
+        let answer = if !plan.preflight_problems.is_empty() {
+            let summary = format!(
+                "nothing changed: preflight failed: {}",
+                plan.preflight_problems.join("; ")
+            );
+            end_unrun(&mut record, ExecutionStatus::PreflightFailed, summary);
+            FailoverAnswer::Preflight {
+                execution_id: id.clone(),
+                problems: plan.preflight_problems.clone(),
+            }
+        } else if plan.is_complete() {
+            end_unrun(
+                &mut record,
+                ExecutionStatus::AlreadyComplete,
+                format!(
+                    "already failed over to {}: every step's postcondition holds; nothing changed",
+                    plan.to_region
+                ),
+            );
+            for s in &mut record.steps {
+                s.status = StepStatus::AlreadyDone;
+                s.outcome = None;
+            }
+            FailoverAnswer::AlreadyComplete {
+                execution_id: id.clone(),
+            }
+        } else if !plan.rpo.allows() {
+            end_unrun(
+                &mut record,
+                ExecutionStatus::Refused,
+                format!("nothing changed: {}", plan.rpo),
+            );
+            record.rpo = Some(plan.rpo.clone());
+            FailoverAnswer::Refused {
+                execution_id: id.clone(),
+                rpo: plan.rpo.clone(),
+            }
+        } else {
+            FailoverAnswer::Accepted {
+                execution_id: id.clone(),
+            }
+        };
+        let execution = Execution {
+            record,
+            owner_term: 0,
+            requested_by: req.operator.clone(),
+            reason: req.reason.clone(),
+            accept_data_loss_ms: req.accept_data_loss.map(|d| d.as_millis() as u64),
+        };
+        let cmd = Command::Start {
+            execution: Box::new(execution.clone()),
+            at: now(),
+        };
+        match propose(&self.ctx, cmd).await {
+            Ok(Reply::Ok) => {}
+            Ok(Reply::Conflict { running }) => {
+                return FailoverAnswer::Conflict {
+                    execution_id: running,
+                }
+            }
+            Ok(other) => {
+                return FailoverAnswer::Unavailable {
+                    message: format!("the cluster refused the execution: {other:?}"),
+                }
+            }
+            Err(message) => return FailoverAnswer::Unavailable { message },
+        }
+        if let FailoverAnswer::Accepted { .. } = answer {
+            info!(execution_id = %id, policy = %policy.name, operator = %req.operator, "failover accepted");
+            self.spawn(execution, false);
+        }
+        answer
+    }
+}
+
+/// Ends a record that will not run: every step not run, with the reason.
+fn end_unrun(record: &mut ExecutionRecord, status: ExecutionStatus, summary: String) {
+    record.status = status;
+    for s in &mut record.steps {
+        s.status = StepStatus::NotRun;
+        s.outcome = Some(summary.clone());
+    }
+    record.summary = Some(summary);
+}
+
+fn answer_label(a: &FailoverAnswer) -> &'static str {
+    match a {
+        FailoverAnswer::Accepted { .. } => "accepted",
+        FailoverAnswer::AlreadyComplete { .. } => "already_complete",
+        FailoverAnswer::Conflict { .. } => "conflict",
+        FailoverAnswer::Refused { .. } => "refused",
+        FailoverAnswer::Preflight { .. } => "preflight_failed",
+        FailoverAnswer::NotLeader => "not_leader",
+        FailoverAnswer::Unavailable { .. } => "unavailable",
+    }
+}
+
+/// Runs one execution as its owner until it ends or this node is fenced.
+async fn run_execution<C: Cloud + 'static>(ctx: Context, cloud: Arc<C>, e: Execution, claim: bool) {
+    let clock = Instant::now();
+    let mut record = e.record;
+    let id = record.id.clone();
+    let Some(policy) = ctx.policies.get(&record.policy).cloned() else {
+        warn!(execution_id = %id, policy = %record.policy, "execution of a policy this node does not have; not resuming");
+        return;
+    };
+    if claim {
+        let cmd = Command::Claim {
+            execution_id: id.clone(),
+            node: ctx.id,
+            at: now(),
+        };
+        match propose(&ctx, cmd).await {
+            Ok(Reply::Ok) => {}
+            Ok(other) => {
+                warn!(execution_id = %id, reply = ?other, "claim refused");
+                return;
+            }
+            Err(error) => {
+                warn!(execution_id = %id, %error, "claim not committed");
+                return;
+            }
+        }
+        prepare_resume(&mut record);
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let kinds: HashMap<String, String> = record
+        .steps
+        .iter()
+        .map(|s| (s.id.clone(), s.kind.to_string()))
+        .collect();
+    let watcher = tokio::spawn(observe_steps(ctx.clone(), kinds, rx));
+    let options = RunOptions {
+        execution_id: Some(id.clone()),
+        accept_data_loss: e.accept_data_loss_ms.map(Duration::from_millis),
+        operator: e.requested_by,
+        reason: e.reason,
+        sequential: false,
+        events: Some(tx),
+    };
+    let mut journal = RaftJournal { ctx: ctx.clone() };
+    let result =
+        execute::run_record(cloud, policy, &mut journal, &mut record, &options, clock).await;
+    drop(options);
+    let _ = watcher.await;
+    match result {
+        Ok(()) => {
+            info!(execution_id = %id, status = ?record.status, summary = record.summary.as_deref().unwrap_or(""), "execution ended")
+        }
+        Err(error) => warn!(execution_id = %id, %error, "execution stopped on this node"),
+    }
+}
+
+/// Step durations into the metrics, as steps end.
+async fn observe_steps(
+    ctx: Context,
+    kinds: HashMap<String, String>,
+    mut rx: mpsc::UnboundedReceiver<Event>,
+) {
+    let mut started = HashMap::new();
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            Event::StepStarted { id, at_ms } => {
+                started.insert(id, at_ms);
+            }
+            Event::StepFinished {
+                id, status, at_ms, ..
+            } => {
+                if let (Some(kind), Some(t0)) = (kinds.get(&id), started.get(&id)) {
+                    let status = serde_json::to_value(status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    let secs = at_ms.saturating_sub(*t0) as f64 / 1000.0;
+                    ctx.metrics.step(kind, &status, secs);
+                }
+            }
+            _ => {}
+        }
+    }
+}

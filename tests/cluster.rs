@@ -1,0 +1,168 @@
+//! The replicated controller: three nodes on loopback over one simulated
+//! cloud. Election, execution by the leader only, a leader killed in the
+//! middle of a failover, a node restarted from its disk, partitions.
+
+mod cluster_support;
+
+use std::time::Duration;
+
+use cluster_support::Cluster;
+use drctl::execute::{ExecutionStatus, StepStatus};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_sent_to_the_witness_is_executed_by_the_leader() {
+    let c = Cluster::start(0.005).await;
+    let leader = c.leader().await;
+    assert_ne!(leader, 3, "the witness never campaigns, so it never leads");
+    let id = c.failover(3).await;
+    let done = c.wait_finished(leader, &id).await;
+    assert_eq!(done.summary.status, ExecutionStatus::Completed, "{done:#?}");
+    c.assert_each_acted_once();
+    let term = c.node(leader).ctx.raft.metrics().borrow().current_term;
+    for s in done.steps.iter().filter(|s| s.kind.mutates()) {
+        let epoch = s.epoch.expect("every mutating step has an epoch");
+        assert_eq!(epoch.term, term, "{}", s.id);
+    }
+    // Every node, the witness included, holds the same journal.
+    for n in 1..=3 {
+        let v = c.wait_finished(n, &id).await;
+        assert_eq!(v.steps, done.steps, "node {n}");
+        let a = c.node(n).ctx.applied.read().unwrap();
+        assert_eq!(
+            a.state.policies["emr-platform"].active_region.as_deref(),
+            Some("us-west-2")
+        );
+    }
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_killed_mid_failover_is_replaced_and_no_step_acts_twice() {
+    let mut c = Cluster::start(0.01).await;
+    let first = c.leader().await;
+    let id = c.failover(first).await;
+    // Kill the leader while the database promotion (2–3 s here) is in flight.
+    let before = c
+        .wait_for(first, &id, Duration::from_secs(20), |v| {
+            v.steps
+                .iter()
+                .any(|s| s.id == "promote-database" && s.status == StepStatus::Running)
+        })
+        .await;
+    let old_term = before.summary.owner_term;
+    // The intent is journaled before the call: wait for the call itself.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while c.mutations("rds:PromoteReadReplica") == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "promotion never sent"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    c.kill(first).await;
+    let next = c
+        .leader_among(
+            &[1, 2]
+                .into_iter()
+                .filter(|n| *n != first)
+                .chain([3])
+                .collect::<Vec<_>>(),
+            Duration::from_secs(15),
+        )
+        .await;
+    assert_ne!(next, first);
+    let done = c.wait_finished(next, &id).await;
+    assert_eq!(done.summary.status, ExecutionStatus::Completed, "{done:#?}");
+    assert!(done.summary.resumed >= 1);
+    assert!(done.summary.owner_term > old_term);
+    // The promotion the old leader started was waited for, not sent again.
+    c.assert_each_acted_once();
+    let promote = done
+        .steps
+        .iter()
+        .find(|s| s.id == "promote-database")
+        .unwrap();
+    assert!(promote.epoch.unwrap().term > old_term, "{promote:?}");
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restarted_from_its_disk_catches_up() {
+    let mut c = Cluster::start(0.005).await;
+    let leader = c.leader().await;
+    let follower = if leader == 1 { 2 } else { 1 };
+    c.kill(follower).await;
+    let id = c.failover(leader).await;
+    c.wait_finished(leader, &id).await;
+    let (status, _) = c
+        .post(
+            leader,
+            "/v1/maintenance",
+            serde_json::json!({"on": true, "reason": "patching"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    c.restart(follower).await;
+    let v = c.wait_finished(follower, &id).await;
+    assert_eq!(v.summary.status, ExecutionStatus::Completed);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let on = c
+            .node(follower)
+            .ctx
+            .applied
+            .read()
+            .unwrap()
+            .state
+            .maintenance
+            .on;
+        if on {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "maintenance flag never replicated"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c.assert_each_acted_once();
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_witness_cut_off_the_two_regions_still_execute() {
+    let c = Cluster::start(0.005).await;
+    c.leader().await;
+    c.isolate(3);
+    let leader = c.leader_among(&[1, 2], Duration::from_secs(15)).await;
+    let id = c.failover(leader).await;
+    let done = c.wait_finished(leader, &id).await;
+    assert_eq!(done.summary.status, ExecutionStatus::Completed);
+    c.assert_each_acted_once();
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_alone_executes_nothing() {
+    let c = Cluster::start(0.005).await;
+    let cut = c.leader().await;
+    c.isolate(cut);
+    // The cut-off node cannot confirm its leadership: it refuses and acts on nothing.
+    let (status, body) = c
+        .post(cut, "/v1/failover", serde_json::json!({"confirm": true}))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(c.cloud.mutations().is_empty(), "{:?}", c.cloud.mutations());
+    // The majority side elects a leader of its own and can act.
+    let others: Vec<u64> = (1..=3).filter(|n| *n != cut).collect();
+    let leader = c.leader_among(&others, Duration::from_secs(15)).await;
+    assert_ne!(leader, 3);
+    let id = c.failover(leader).await;
+    c.wait_finished(leader, &id).await;
+    c.assert_each_acted_once();
+    // Nothing the cut-off node tried was recorded.
+    let a = c.node(leader).ctx.applied.read().unwrap();
+    assert_eq!(a.state.executions.len(), 1);
+    drop(a);
+    c.stop().await;
+}

@@ -1,0 +1,301 @@
+//! A three-node controller cluster in one test process, on 127.0.0.1, over
+//! one shared simulated cloud: nodes can be killed, restarted from their
+//! disk, and cut off from each other.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use drctl::api::views::ExecutionView;
+use drctl::cloud::sim::{LatencyModel, SimCloud, SimOptions};
+use drctl::consensus::network::Links;
+use drctl::consensus::Member;
+use drctl::controller::{self, CloudConfig, NodeConfig, NodeHandle};
+use drctl::execute::ExecutionStatus;
+use drctl::policy::{self, Policy};
+use openraft::ServerState;
+
+pub const TOKEN: &str = "test-token-0123456789";
+pub const SECRET: &str = "test-secret-0123456789";
+
+/// Cluster tests share two cores: one cluster at a time keeps raft's timers honest.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The shipped policy with a short poll interval, so steps notice their
+/// postcondition within 100 ms on the scaled simulated cloud.
+pub fn test_policy() -> Arc<Policy> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(policy::DEFAULT_POLICY);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replace("poll_interval: 1s", "poll_interval: 100ms");
+    Arc::new(policy::parse(&path, &text).unwrap())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub cloud: Arc<SimCloud>,
+    pub links: Links,
+    pub nodes: BTreeMap<u64, Option<NodeHandle>>,
+    pub configs: BTreeMap<u64, NodeConfig>,
+    pub http: reqwest::Client,
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl Cluster {
+    /// Starts nodes 1 (us-east-1), 2 (us-west-2) and 3 (witness, us-east-2).
+    /// `scale` speeds the simulated cloud up (0.01: promotion takes 2–3 s).
+    pub async fn start(scale: f64) -> Self {
+        let serial = serial();
+        let policy = test_policy();
+        let cloud = Arc::new(
+            SimCloud::new(
+                &policy,
+                SimOptions {
+                    seed: 7,
+                    latency: LatencyModel::default().scaled(scale),
+                    ..SimOptions::default()
+                },
+            )
+            .unwrap(),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let sites = ["us-east-1", "us-west-2", "us-east-2"];
+        let members: BTreeMap<u64, Member> = (1..=3u64)
+            .map(|i| {
+                (
+                    i,
+                    Member {
+                        site: sites[i as usize - 1].into(),
+                        addr: format!("http://127.0.0.1:{}", ports[i as usize - 1]),
+                        witness: i == 3,
+                    },
+                )
+            })
+            .collect();
+        let mut configs = BTreeMap::new();
+        for i in 1..=3u64 {
+            configs.insert(
+                i,
+                NodeConfig {
+                    source: "test".into(),
+                    id: i,
+                    listen: format!("127.0.0.1:{}", ports[i as usize - 1])
+                        .parse()
+                        .unwrap(),
+                    data_dir: dir.path().join(format!("node-{i}")),
+                    members: members.clone(),
+                    policies: BTreeMap::from([(policy.name.clone(), policy.clone())]),
+                    cloud: CloudConfig::Aws,
+                    secret: SECRET.into(),
+                    token: TOKEN.into(),
+                    heartbeat: Duration::from_millis(100),
+                    election_timeout: [Duration::from_millis(600), Duration::from_millis(1200)],
+                    rpc_timeout: Duration::from_millis(300),
+                },
+            );
+        }
+        let mut c = Self {
+            dir,
+            cloud,
+            links: Links::default(),
+            nodes: BTreeMap::new(),
+            configs,
+            http: reqwest::Client::new(),
+            _serial: serial,
+        };
+        for i in 1..=3 {
+            c.restart(i).await;
+        }
+        c
+    }
+
+    /// Starts (or restarts, from its disk) node `id`.
+    pub async fn restart(&mut self, id: u64) {
+        let cfg = self.configs[&id].clone();
+        let cloud = (!cfg.me().witness).then(|| self.cloud.clone());
+        let node = controller::start(cfg, cloud, self.links.clone())
+            .await
+            .unwrap();
+        self.nodes.insert(id, Some(node));
+    }
+
+    /// Kills node `id` as a crash would.
+    pub async fn kill(&mut self, id: u64) {
+        if let Some(n) = self.nodes.get_mut(&id).and_then(Option::take) {
+            n.kill().await;
+        }
+    }
+
+    pub fn node(&self, id: u64) -> &NodeHandle {
+        self.nodes[&id].as_ref().expect("node is running")
+    }
+
+    pub fn url(&self, id: u64) -> String {
+        self.configs[&id].me().addr.clone()
+    }
+
+    /// Cuts node `id` off from every other node.
+    pub fn isolate(&self, id: u64) {
+        let others: Vec<u64> = (1..=3).filter(|o| *o != id).collect();
+        self.links.isolate(id, &others);
+    }
+
+    /// The leader among running nodes, once one leads and, of `among`, all agree.
+    pub async fn leader_among(&self, among: &[u64], within: Duration) -> u64 {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let views: Vec<_> = among
+                .iter()
+                .map(|i| self.node(*i).ctx.raft.metrics().borrow().clone())
+                .collect();
+            if let Some(l) = views.iter().find(|m| m.state == ServerState::Leader) {
+                if views.iter().all(|m| m.current_leader == Some(l.id)) {
+                    return l.id;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no agreed leader among {among:?} within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn leader(&self) -> u64 {
+        let live: Vec<u64> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.is_some())
+            .map(|(i, _)| *i)
+            .collect();
+        self.leader_among(&live, Duration::from_secs(15)).await
+    }
+
+    /// POSTs a JSON body with the test token to node `id`.
+    pub async fn post(
+        &self,
+        id: u64,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.url(id)))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn get(&self, id: u64, path: &str) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.url(id)))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Starts a confirmed failover through node `id`; returns the execution id.
+    pub async fn failover(&self, id: u64) -> String {
+        let (status, body) = self
+            .post(
+                id,
+                "/v1/failover",
+                serde_json::json!({"confirm": true, "reason": "test"}),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        body["execution_id"].as_str().unwrap().to_string()
+    }
+
+    /// The execution as node `id` holds it.
+    pub fn execution(&self, id: u64, exec: &str) -> Option<ExecutionView> {
+        let a = self.node(id).ctx.applied.read().unwrap();
+        a.state.executions.get(exec).map(ExecutionView::of)
+    }
+
+    /// Waits until node `id` holds `exec` satisfying `pred`.
+    pub async fn wait_for(
+        &self,
+        id: u64,
+        exec: &str,
+        within: Duration,
+        pred: impl Fn(&ExecutionView) -> bool,
+    ) -> ExecutionView {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(v) = self.execution(id, exec) {
+                if pred(&v) {
+                    return v;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "node {id}: execution {exec} not as expected within {within:?}: {:#?}",
+                self.execution(id, exec).map(|v| (
+                    v.summary,
+                    v.steps
+                        .iter()
+                        .map(|s| (s.id.clone(), s.status))
+                        .collect::<Vec<_>>()
+                ))
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn wait_finished(&self, id: u64, exec: &str) -> ExecutionView {
+        self.wait_for(id, exec, Duration::from_secs(60), |v| {
+            v.summary.status != ExecutionStatus::Running
+        })
+        .await
+    }
+
+    pub fn mutations(&self, op: &str) -> u32 {
+        self.cloud.mutations().get(op).copied().unwrap_or(0)
+    }
+
+    /// Every mutating operation acted exactly once (one failover of the shipped policy).
+    pub fn assert_each_acted_once(&self) {
+        let m = self.cloud.mutations();
+        assert_eq!(self.mutations("rds:PromoteReadReplica"), 1, "{m:?}");
+        assert_eq!(self.mutations("eks:UpdateNodegroupConfig"), 3, "{m:?}");
+        assert_eq!(
+            self.mutations("elasticache:FailoverGlobalReplicationGroup"),
+            1,
+            "{m:?}"
+        );
+        assert_eq!(
+            self.mutations("route53:ChangeResourceRecordSets"),
+            2,
+            "{m:?}"
+        );
+    }
+
+    pub async fn stop(mut self) {
+        for i in 1..=3 {
+            self.kill(i).await;
+        }
+    }
+}
