@@ -11,6 +11,9 @@ use crate::policy::Policy;
 use crate::report::render_plan;
 
 pub(super) fn run(args: FailoverArgs) -> Exit {
+    if let Some(url) = args.controller.clone() {
+        return super::remote::failover(&args, &url);
+    }
     // Validate everything before the first AWS call: a bad policy changes
     // nothing and costs no request.
     let policy = match args.policy.load() {

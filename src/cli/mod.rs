@@ -9,15 +9,20 @@
 //! | 2 | the command line is wrong (unknown flag, bad value) |
 //! | 3 | the RPO gate refused: exposure above the RPO or unknown, not accepted |
 //! | 4 | preflight failed: a resource is missing or unhealthy; nothing changed |
-//! | 64 | an input file (policy, scenario) is invalid; nothing changed |
+//! | 64 | an input file (policy, scenario, node configuration) is invalid, or the API refused the request as malformed; nothing changed |
+//! | 69 | the controller cluster is unavailable (no leader reachable) |
 //! | 74 | the journal or the cloud configuration could not be read or written |
+//! | 77 | the API token is missing or wrong |
 
 mod bench_cmd;
 mod chaos_cmd;
+mod controller_cmd;
 mod drill;
 mod failover;
+mod local;
 mod logging;
 mod progress;
+pub mod remote;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,14 +39,20 @@ pub enum Exit {
     Ok = 0,
     /// A step failed.
     Failed = 1,
+    /// The command line is wrong.
+    Usage = 2,
     /// The RPO gate refused.
     Refused = 3,
     /// Preflight failed.
     Preflight = 4,
     /// An input file is invalid.
     BadInput = 64,
+    /// The controller cluster cannot be reached or has no leader.
+    Unavailable = 69,
     /// I/O or configuration failure.
     Io = 74,
+    /// The API token is missing or wrong.
+    Denied = 77,
 }
 
 impl From<Exit> for ExitCode {
@@ -66,7 +77,7 @@ pub struct Cli {
         long,
         global = true,
         env = "DRCTL_LOG",
-        default_value = "warn,aws_config=error"
+        default_value = DEFAULT_LOG
     )]
     pub log_level: String,
     /// Log format: text for people, json for log pipelines.
@@ -79,7 +90,13 @@ pub struct Cli {
 
 const EXIT_CODES: &str =
     "Exit codes: 0 done; 1 a step failed; 2 bad command line; 3 refused by the RPO gate; \
-4 preflight failed; 64 invalid input file; 74 journal or configuration error.";
+4 preflight failed; 64 invalid input; 69 controller cluster unavailable; \
+74 journal or configuration error; 77 API token missing or wrong.";
+
+/// The log filter when none is given.
+const DEFAULT_LOG: &str = "warn,aws_config=error";
+/// The log filter of long-running processes when none is given.
+const SERVICE_LOG: &str = "info,openraft=warn,aws_config=error";
 
 /// Log formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -130,6 +147,38 @@ pub enum Command {
     /// the controller's own overhead, on the simulated cloud. Build with
     /// --release for figures worth quoting.
     Bench(bench_cmd::BenchArgs),
+    /// Run one always-on controller node (one per site: two regions and a witness).
+    ///
+    /// The node joins the openraft cluster named in its configuration file
+    /// (initializing it when its store is empty), serves the status API and
+    /// the raft RPC on one port, and, while it is the leader, executes
+    /// failovers. Logs are structured (--log-format json for pipelines) at
+    /// info level unless --log-level says otherwise.
+    Controller(controller_cmd::ControllerArgs),
+    /// Show a controller cluster: leader, members and their health, the
+    /// active region and the current or last execution of each policy.
+    Status(remote::StatusArgs),
+    /// Turn maintenance on or off: while on, no automatic failover starts.
+    Maintenance(remote::MaintenanceArgs),
+    /// Start a three-node controller cluster on 127.0.0.1 over one shared
+    /// simulated cloud (no AWS needed), and stop it with Ctrl-C.
+    ///
+    /// Starts `drctl sim serve` and `drctl controller` for each of
+    /// deploy/local/node-{1,2,3}.yaml as separate processes, logging to
+    /// .drctl/local/. Each start is fresh unless --keep-data is given.
+    LocalCluster(local::LocalClusterArgs),
+    /// The simulated cloud as a service, shared by several processes.
+    #[command(subcommand)]
+    Sim(SimCommand),
+    /// Exit 0 when a URL answers 2xx (the container health check).
+    Health(controller_cmd::HealthArgs),
+}
+
+/// `drctl sim ...`
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Serve a simulated cloud holding the policy's platform over HTTP.
+    Serve(controller_cmd::SimServeArgs),
 }
 
 /// `drctl policy ...`
@@ -197,9 +246,20 @@ pub struct DrillArgs {
 /// `drctl failover` arguments.
 #[derive(Debug, Args)]
 pub struct FailoverArgs {
-    /// The policy file.
+    /// The policy file (local execution only).
     #[command(flatten)]
     pub policy: PolicyArg,
+    /// Submit to this controller cluster (any member's URL) instead of
+    /// executing here; the leader executes and this command follows the
+    /// execution until it ends.
+    #[arg(long, env = "DRCTL_CONTROLLER")]
+    pub controller: Option<String>,
+    /// With --controller: the policy's name, when the cluster owns several.
+    #[arg(long, requires = "controller")]
+    pub policy_name: Option<String>,
+    /// With --controller: the API token.
+    #[command(flatten)]
+    pub token: remote::TokenArg,
     /// Execute the plan. Without it, nothing changes.
     #[arg(long)]
     pub confirm: bool,
@@ -247,7 +307,16 @@ fn parse_lag(text: &str) -> Result<(crate::plan::DataTier, crate::cloud::Exposur
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = logging::init(&cli.log_level, cli.log_format) {
+    let service = matches!(
+        cli.command,
+        Command::Controller(_) | Command::Sim(_) | Command::LocalCluster(_)
+    );
+    let level = if service && cli.log_level == DEFAULT_LOG {
+        SERVICE_LOG
+    } else {
+        cli.log_level.as_str()
+    };
+    if let Err(e) = logging::init(level, cli.log_format) {
         eprintln!("error: --log-level: {e}");
         return ExitCode::from(2);
     }
@@ -271,6 +340,12 @@ pub fn main() -> ExitCode {
         },
         Command::Chaos(ChaosCommand::Run { files }) => chaos_cmd::run(files),
         Command::Bench(args) => bench_cmd::run(args),
+        Command::Controller(args) => controller_cmd::controller(args),
+        Command::Status(args) => remote::status(args),
+        Command::Maintenance(args) => remote::maintenance(args),
+        Command::LocalCluster(args) => local::run(args),
+        Command::Sim(SimCommand::Serve(args)) => controller_cmd::sim_serve(args),
+        Command::Health(args) => controller_cmd::health(args),
     };
     exit.into()
 }
@@ -319,6 +394,18 @@ fn exit_for(status: crate::execute::ExecutionStatus) -> Exit {
         S::PreflightFailed => Exit::Preflight,
         S::Failed | S::Running | S::Abandoned => Exit::Failed,
     }
+}
+
+/// A runtime on the real clock for commands that serve or call the network.
+fn live_runtime() -> Result<tokio::runtime::Runtime, Exit> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the runtime: {e}");
+            Exit::Io
+        })
 }
 
 /// A runtime whose clock is paused: the simulated cloud's minutes pass

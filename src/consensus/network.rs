@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -227,6 +228,16 @@ pub fn secret_ok(headers: &HeaderMap, secret: &str) -> bool {
         .unwrap_or(false)
 }
 
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": format!("raft RPC body: {e}") })),
+        )
+            .into_response()
+    })
+}
+
 fn refused() -> Response {
     (
         StatusCode::UNAUTHORIZED,
@@ -237,35 +248,35 @@ fn refused() -> Response {
         .into_response()
 }
 
-async fn append(
-    State(s): State<RpcState>,
-    headers: HeaderMap,
-    Json(req): Json<AppendEntriesRequest<TypeConfig>>,
-) -> Response {
+async fn append(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> Response {
     if !secret_ok(&headers, &s.secret) {
         return refused();
     }
+    let req: AppendEntriesRequest<TypeConfig> = match parse(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
     Json(s.raft.append_entries(req).await).into_response()
 }
 
-async fn vote(
-    State(s): State<RpcState>,
-    headers: HeaderMap,
-    Json(req): Json<VoteRequest<NodeId>>,
-) -> Response {
+async fn vote(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> Response {
     if !secret_ok(&headers, &s.secret) {
         return refused();
     }
+    let req: VoteRequest<NodeId> = match parse(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
     Json(s.raft.vote(req).await).into_response()
 }
 
-async fn snapshot(
-    State(s): State<RpcState>,
-    headers: HeaderMap,
-    Json(req): Json<InstallSnapshotRequest<TypeConfig>>,
-) -> Response {
+async fn snapshot(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> Response {
     if !secret_ok(&headers, &s.secret) {
         return refused();
     }
+    let req: InstallSnapshotRequest<TypeConfig> = match parse(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
     Json(s.raft.install_snapshot(req).await).into_response()
 }

@@ -54,13 +54,36 @@ pub struct NodeSection {
 
 /// `cloud:`, either `aws` or `{sim: {...}}`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(try_from = "CloudRaw")]
 pub enum CloudConfig {
     /// The AWS SDK's default chain (credentials, region, endpoints).
     #[default]
     Aws,
     /// The simulated cloud.
     Sim(SimConfig),
+}
+
+/// `cloud:` as written: a name or a map.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CloudRaw {
+    Name(String),
+    Sim { sim: SimConfig },
+}
+
+impl TryFrom<CloudRaw> for CloudConfig {
+    type Error = String;
+
+    fn try_from(raw: CloudRaw) -> Result<Self, String> {
+        match raw {
+            CloudRaw::Name(n) if n == "aws" => Ok(Self::Aws),
+            CloudRaw::Name(n) if n == "sim" => Ok(Self::Sim(SimConfig::default())),
+            CloudRaw::Name(n) => Err(format!(
+                "cloud: {n:?} is not a cloud; expected aws, sim or {{sim: {{url: ...}}}}"
+            )),
+            CloudRaw::Sim { sim } => Ok(Self::Sim(sim)),
+        }
+    }
 }
 
 /// `cloud: {sim: ...}`

@@ -198,11 +198,17 @@ pub async fn start<C: Cloud + 'static>(
 }
 
 /// Initializes the cluster with the configured members when this node's
-/// store is empty. Every node proposes the same membership, so whichever
-/// gets there first, they agree; a node with state changes nothing.
+/// store is empty. Every executing node proposes the same membership, so
+/// whichever gets there first, they agree; a node with state changes
+/// nothing.
 async fn join(raft: &Raft, cfg: &NodeConfig) {
     match raft.is_initialized().await {
         Ok(true) => info!("store holds cluster state: rejoining"),
+        // Initializing starts an election at once, and the witness must
+        // never lead: it waits for an executing member to initialize.
+        Ok(false) if cfg.me().witness => {
+            info!("empty store: waiting for an executing member to initialize the cluster")
+        }
         Ok(false) => {
             let members: BTreeMap<NodeId, Member> = cfg.members.clone();
             match raft.initialize(members).await {

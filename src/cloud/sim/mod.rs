@@ -16,6 +16,7 @@
 mod faults;
 mod impls;
 mod latency;
+pub mod remote;
 mod world;
 
 pub use faults::*;

@@ -1,0 +1,203 @@
+//! `drctl controller`, `drctl sim serve` and `drctl health`: the long-running
+//! processes and their probe.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use tracing::info;
+
+use super::{live_runtime, Exit, PolicyArg};
+use crate::cloud::aws::AwsCloud;
+use crate::cloud::sim::remote::{self, RemoteSim};
+use crate::cloud::sim::{LatencyModel, SimCloud, SimOptions};
+use crate::consensus::network::Links;
+use crate::controller::{self, CloudConfig, NodeConfig};
+
+/// `drctl controller` arguments.
+#[derive(Debug, Args)]
+pub struct ControllerArgs {
+    /// The node's configuration file (see deploy/local/node-1.yaml).
+    #[arg(long, env = "DRCTL_CONFIG")]
+    pub config: PathBuf,
+}
+
+/// `drctl sim serve` arguments.
+#[derive(Debug, Args)]
+pub struct SimServeArgs {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:7100")]
+    pub listen: SocketAddr,
+    /// The policy whose platform the world holds.
+    #[command(flatten)]
+    pub policy: PolicyArg,
+    /// Latency scale: 1 is AWS-like (promotion takes minutes); 0.05 makes a
+    /// failover take about twenty seconds.
+    #[arg(long, default_value_t = 0.05)]
+    pub scale: f64,
+    /// Seed of the world's random choices.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// `drctl health` arguments.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The URL to check.
+    #[arg(long, default_value = "http://127.0.0.1:7100/healthz")]
+    pub url: String,
+    /// How long to wait for the answer.
+    #[arg(long, default_value = "2s", value_parser = crate::duration::parse_flag)]
+    pub timeout: Duration,
+}
+
+pub(super) fn controller(args: ControllerArgs) -> Exit {
+    let cfg = match controller::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: invalid controller configuration {e}");
+            return Exit::BadInput;
+        }
+    };
+    let rt = match live_runtime() {
+        Ok(rt) => rt,
+        Err(e) => return e,
+    };
+    rt.block_on(run_node(cfg))
+}
+
+async fn run_node(cfg: NodeConfig) -> Exit {
+    let witness = cfg.me().witness;
+    let started = match cfg.cloud.clone() {
+        CloudConfig::Aws if witness => {
+            controller::start::<AwsCloud>(cfg, None, Links::default()).await
+        }
+        CloudConfig::Aws => match AwsCloud::from_env().await {
+            Ok(c) => controller::start(cfg, Some(Arc::new(c)), Links::default()).await,
+            Err(e) => {
+                eprintln!("error: {}", e.message);
+                return Exit::Io;
+            }
+        },
+        CloudConfig::Sim(s) => match s.url {
+            Some(url) => {
+                let cloud = (!witness).then(|| Arc::new(RemoteSim::new(&url)));
+                controller::start(cfg, cloud, Links::default()).await
+            }
+            None => {
+                let policy = cfg.policies.values().next().expect("validated").clone();
+                let options = SimOptions {
+                    seed: s.seed.unwrap_or(1),
+                    latency: LatencyModel::default().scaled(s.scale.unwrap_or(1.0)),
+                    ..SimOptions::default()
+                };
+                let cloud = SimCloud::new(&policy, options).expect("no faults to validate");
+                let cloud = (!witness).then(|| Arc::new(cloud));
+                controller::start(cfg, cloud, Links::default()).await
+            }
+        },
+    };
+    let node = match started {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Io;
+        }
+    };
+    let me = node.ctx.me().clone();
+    eprintln!(
+        "drctl controller: node {} ({}{}) serving http://{}; stop with Ctrl-C or SIGTERM",
+        node.ctx.id,
+        me.site,
+        if me.witness { ", witness" } else { "" },
+        node.addr
+    );
+    shutdown_signal().await;
+    info!("stopping");
+    node.kill().await;
+    Exit::Ok
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends).
+pub(super) async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler installs");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+pub(super) fn sim_serve(args: SimServeArgs) -> Exit {
+    let policy = match args.policy.load() {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    if !(args.scale > 0.0 && args.scale <= 10.0) {
+        eprintln!("error: --scale {} must be in (0, 10]", args.scale);
+        return Exit::Usage;
+    }
+    let rt = match live_runtime() {
+        Ok(rt) => rt,
+        Err(e) => return e,
+    };
+    rt.block_on(async {
+        let options = SimOptions {
+            seed: args.seed,
+            latency: LatencyModel::default().scaled(args.scale),
+            ..SimOptions::default()
+        };
+        let world = SimCloud::new(&policy, options).expect("no faults to validate");
+        let listener = match tokio::net::TcpListener::bind(args.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: listen on {}: {e}", args.listen);
+                return Exit::Io;
+            }
+        };
+        eprintln!(
+            "drctl sim: the platform of {:?} served on http://{} (latency scale {})",
+            policy.name, args.listen, args.scale
+        );
+        let server = axum::serve(listener, remote::router(world));
+        tokio::select! {
+            r = server => if let Err(e) = r {
+                eprintln!("error: {e}");
+                return Exit::Io;
+            },
+            _ = shutdown_signal() => {},
+        }
+        Exit::Ok
+    })
+}
+
+pub(super) fn health(args: HealthArgs) -> Exit {
+    let rt = match live_runtime() {
+        Ok(rt) => rt,
+        Err(e) => return e,
+    };
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        match client.get(&args.url).timeout(args.timeout).send().await {
+            Ok(r) if r.status().is_success() => Exit::Ok,
+            Ok(r) => {
+                eprintln!("{}: {}", args.url, r.status());
+                Exit::Failed
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", args.url);
+                Exit::Failed
+            }
+        }
+    })
+}

@@ -1,0 +1,504 @@
+//! Commands that talk to a running controller cluster over its API:
+//! `drctl status`, `drctl failover --controller`, `drctl maintenance`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use tokio::sync::mpsc;
+
+use super::{exit_for, live_runtime, progress, Exit, FailoverArgs, Output};
+use crate::api::views::{ExecutionView, StatusView};
+use crate::execute::{Event, StepStatus};
+
+/// The default controller: node 1 of the local cluster.
+pub const DEFAULT_CONTROLLER: &str = "http://127.0.0.1:7101";
+
+/// Where the cluster is and how to authenticate.
+#[derive(Debug, Clone, Args)]
+pub struct ControllerArg {
+    /// A controller node's base URL (any member: requests that need the
+    /// leader are forwarded to it).
+    #[arg(long, env = "DRCTL_CONTROLLER", default_value = DEFAULT_CONTROLLER)]
+    pub controller: String,
+}
+
+/// The API token, for commands that change something.
+#[derive(Debug, Clone, Args)]
+pub struct TokenArg {
+    /// A file holding the API bearer token (the DRCTL_API_TOKEN environment
+    /// variable is used when this is not given).
+    #[arg(long, env = "DRCTL_API_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+impl TokenArg {
+    fn token(&self) -> Result<String, Exit> {
+        if let Some(f) = &self.token_file {
+            return std::fs::read_to_string(f)
+                .map(|t| t.trim().to_string())
+                .map_err(|e| {
+                    eprintln!("error: --token-file {}: {e}", f.display());
+                    Exit::Usage
+                });
+        }
+        match std::env::var(crate::controller::config::API_TOKEN_ENV) {
+            Ok(t) if !t.trim().is_empty() => Ok(t.trim().to_string()),
+            _ => {
+                eprintln!(
+                    "error: this changes the platform and needs the API token: pass --token-file FILE or set DRCTL_API_TOKEN"
+                );
+                Err(Exit::Usage)
+            }
+        }
+    }
+}
+
+/// `drctl status` arguments.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The cluster.
+    #[command(flatten)]
+    pub controller: ControllerArg,
+    /// Text for people, or the API's JSON.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// Suppress automatic failover.
+    On,
+    /// Allow automatic failover again.
+    Off,
+}
+
+/// `drctl maintenance` arguments.
+#[derive(Debug, Args)]
+pub struct MaintenanceArgs {
+    /// on or off.
+    #[arg(value_enum)]
+    pub switch: Switch,
+    /// Why, for the audit log.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Who, for the audit log.
+    #[arg(long, env = "USER", default_value = "unknown")]
+    pub operator: String,
+    /// The cluster.
+    #[command(flatten)]
+    pub controller: ControllerArg,
+    /// The token.
+    #[command(flatten)]
+    pub token: TokenArg,
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(90))
+        .build()
+        .expect("an HTTP client with only timeouts set always builds")
+}
+
+fn base(url: &str) -> String {
+    url.trim_end_matches('/').to_string()
+}
+
+async fn get_status(http: &reqwest::Client, url: &str) -> Result<StatusView, String> {
+    let resp = http
+        .get(format!("{}/v1/status", base(url)))
+        .send()
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    if !resp.status().is_success() {
+        return Err(format!("{url}: {}", resp.status()));
+    }
+    resp.json()
+        .await
+        .map_err(|e| format!("{url}: not a drctl controller: {e}"))
+}
+
+pub(super) fn status(args: StatusArgs) -> Exit {
+    let rt = match live_runtime() {
+        Ok(rt) => rt,
+        Err(e) => return e,
+    };
+    rt.block_on(async {
+        match get_status(&client(), &args.controller.controller).await {
+            Ok(s) => {
+                match args.output {
+                    Output::Json => println!(
+                        "{}",
+                        serde_json::to_string_pretty(&s).expect("status serializes")
+                    ),
+                    Output::Text => print!("{}", render_status(&s)),
+                }
+                Exit::Ok
+            }
+            Err(e) => {
+                eprintln!("error: cannot read the cluster status: {e}");
+                Exit::Unavailable
+            }
+        }
+    })
+}
+
+/// The status as a readable summary.
+pub fn render_status(s: &StatusView) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let leader = match &s.leader {
+        Some(l) => format!("node {} ({})", l.id, l.site),
+        None => "NONE (no majority reachable from this node)".into(),
+    };
+    let _ = writeln!(
+        out,
+        "cluster: leader {leader}, term {}; answered by node {} ({}, {})",
+        s.raft.term, s.node.id, s.node.site, s.node.state
+    );
+    let _ = writeln!(out, "members:");
+    for m in &s.members {
+        let role = if s.leader.as_ref().is_some_and(|l| l.id == m.id) {
+            "leader"
+        } else if m.witness {
+            "witness"
+        } else {
+            "executor"
+        };
+        let health = match m.healthy {
+            Some(true) => "healthy",
+            Some(false) => "UNREACHABLE",
+            None => "unknown",
+        };
+        let matched = m
+            .matched_index
+            .map(|i| format!("  replicated to {i}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:<2} {:<10} {:<9} {:<12} {}{matched}",
+            m.id, m.site, role, health, m.addr
+        );
+    }
+    let mt = &s.maintenance;
+    let _ = writeln!(
+        out,
+        "maintenance: {}",
+        if mt.on {
+            format!(
+                "ON (by {}{}): automatic failover suppressed",
+                mt.by.as_deref().unwrap_or("?"),
+                mt.reason
+                    .as_deref()
+                    .map(|r| format!(", {r}"))
+                    .unwrap_or_default()
+            )
+        } else {
+            "off".into()
+        }
+    );
+    for p in &s.policies {
+        let _ = writeln!(
+            out,
+            "policy {}: {} → {}; active region {}",
+            p.name, p.primary_region, p.secondary_region, p.active_region
+        );
+        match &p.execution {
+            Some(e) => {
+                let _ = writeln!(
+                    out,
+                    "  execution {}: {} ({}/{} steps done), requested by {}{}, started {}{}",
+                    e.id,
+                    serde_json::to_value(e.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    e.steps_done,
+                    e.steps_total,
+                    e.requested_by,
+                    e.reason
+                        .as_deref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default(),
+                    e.started_at,
+                    if e.resumed > 0 {
+                        format!(", resumed {} time(s) by a new leader", e.resumed)
+                    } else {
+                        String::new()
+                    }
+                );
+                if let Some(summary) = &e.summary {
+                    let _ = writeln!(out, "  {summary}");
+                }
+            }
+            None => {
+                let _ = writeln!(out, "  no execution yet");
+            }
+        }
+    }
+    out
+}
+
+pub(super) fn maintenance(args: MaintenanceArgs) -> Exit {
+    let token = match args.token.token() {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    let rt = match live_runtime() {
+        Ok(rt) => rt,
+        Err(e) => return e,
+    };
+    rt.block_on(async {
+        let body = serde_json::json!({
+            "on": args.switch == Switch::On,
+            "reason": args.reason,
+            "operator": args.operator,
+        });
+        let (code, body) = match post(
+            &args.controller.controller,
+            "/v1/maintenance",
+            &token,
+            &body,
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Unavailable;
+            }
+        };
+        if code == 200 {
+            println!(
+                "maintenance {}",
+                if args.switch == Switch::On {
+                    "on: automatic failover suppressed"
+                } else {
+                    "off"
+                }
+            );
+            Exit::Ok
+        } else {
+            exit_for_http(code, &body)
+        }
+    })
+}
+
+async fn post(
+    url: &str,
+    path: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> Result<(u16, serde_json::Value), String> {
+    let resp = client()
+        .post(format!("{}{path}", base(url)))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    let code = resp.status().as_u16();
+    let body = resp.json().await.unwrap_or(serde_json::Value::Null);
+    Ok((code, body))
+}
+
+/// Prints the API's error and picks the exit code.
+fn exit_for_http(code: u16, body: &serde_json::Value) -> Exit {
+    let msg = body["error"].as_str().unwrap_or("no message");
+    eprintln!("error ({code}): {msg}");
+    match code {
+        401 | 403 => Exit::Denied,
+        400 | 404 => Exit::BadInput,
+        412 => Exit::Refused,
+        422 => Exit::Preflight,
+        503 => Exit::Unavailable,
+        _ => Exit::Failed,
+    }
+}
+
+/// `drctl failover --controller URL`: submits and follows the execution.
+pub(super) fn failover(args: &FailoverArgs, url: &str) -> Exit {
+    let rt = match live_runtime() {
+        Ok(rt) => rt,
+        Err(e) => return e,
+    };
+    rt.block_on(async {
+        if !args.confirm {
+            let s = match get_status(&client(), url).await {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: cannot read the cluster status: {e}");
+                    return Exit::Unavailable;
+                }
+            };
+            print!("{}", render_status(&s));
+            println!(
+                "\ndry run: nothing was changed. To execute through the cluster: drctl failover --confirm --controller {url}"
+            );
+            return Exit::Ok;
+        }
+        let token = match args.token.token() {
+            Ok(t) => t,
+            Err(e) => return e,
+        };
+        let body = serde_json::json!({
+            "confirm": true,
+            "policy": args.policy_name,
+            "accept_data_loss": args.accept_data_loss.map(crate::duration::fmt),
+            "reason": args.reason,
+            "operator": args.operator,
+        });
+        let (code, body) = match post(url, "/v1/failover", &token, &body).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Unavailable;
+            }
+        };
+        let id = body["execution_id"].as_str().unwrap_or_default().to_string();
+        match code {
+            202 => {
+                eprintln!(
+                    "execution {id} accepted by leader node {}; following it",
+                    body["leader"]
+                );
+                follow(url, &id).await
+            }
+            200 => {
+                println!("already failed over: execution {id} recorded; nothing changed");
+                Exit::Ok
+            }
+            409 => {
+                eprintln!("execution {id} is already running (no second one was started); following it");
+                follow(url, &id).await
+            }
+            _ => exit_for_http(code, &body),
+        }
+    })
+}
+
+/// Follows an execution until it ends, through any member that answers:
+/// when the node we asked dies (it may be the leader), the others still do.
+async fn follow(url: &str, id: &str) -> Exit {
+    let http = client();
+    let mut urls = vec![base(url)];
+    if let Ok(s) = get_status(&http, url).await {
+        urls.extend(s.members.iter().map(|m| base(&m.addr)));
+    }
+    urls.dedup();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let shown = progress::spawn(rx);
+    let mut seen: HashMap<String, StepStatus> = HashMap::new();
+    let mut last_answer = tokio::time::Instant::now();
+    let mut resumed = 0;
+    let view = loop {
+        let mut answer = None;
+        for u in &urls {
+            let r = http
+                .get(format!("{u}/v1/executions/{id}"))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
+            if let Ok(r) = r {
+                if r.status().is_success() {
+                    if let Ok(v) = r.json::<ExecutionView>().await {
+                        answer = Some(v);
+                        break;
+                    }
+                }
+            }
+        }
+        match answer {
+            Some(v) => {
+                last_answer = tokio::time::Instant::now();
+                if v.summary.resumed > resumed {
+                    resumed = v.summary.resumed;
+                    let _ = tx.send(Event::Started {
+                        execution_id: id.to_string(),
+                        resumed: true,
+                        steps: v.steps.iter().map(|s| s.id.clone()).collect(),
+                    });
+                }
+                emit_changes(&v, &mut seen, &tx);
+                if v.summary.status.is_finished() {
+                    break v;
+                }
+            }
+            None if last_answer.elapsed() > Duration::from_secs(60) => {
+                drop(tx);
+                let _ = shown.await;
+                eprintln!("error: no controller has answered for 60 s; the execution continues on the cluster: drctl status");
+                return Exit::Unavailable;
+            }
+            None => {}
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    drop(tx);
+    let _ = shown.await;
+    println!(
+        "execution {}: {}",
+        view.summary.id,
+        view.summary.summary.clone().unwrap_or_default()
+    );
+    for s in &view.steps {
+        let took = s
+            .duration_ms()
+            .map(|ms| crate::duration::fmt(Duration::from_millis(ms)))
+            .unwrap_or_else(|| "-".into());
+        let epoch = s.epoch.map(|e| format!("epoch {e}")).unwrap_or_default();
+        println!(
+            "  {:<34} {:<13} {:>9}  {}",
+            s.id,
+            serde_json::to_value(s.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            took,
+            epoch
+        );
+    }
+    exit_for(view.summary.status)
+}
+
+/// Turns step changes seen by polling into progress events.
+fn emit_changes(
+    v: &ExecutionView,
+    seen: &mut HashMap<String, StepStatus>,
+    tx: &mpsc::UnboundedSender<Event>,
+) {
+    for s in &v.steps {
+        let before = seen.get(&s.id).copied();
+        if before == Some(s.status) {
+            continue;
+        }
+        seen.insert(s.id.clone(), s.status);
+        match s.status {
+            StepStatus::Running => {
+                let _ = tx.send(Event::StepStarted {
+                    id: s.id.clone(),
+                    at_ms: s.started_ms.unwrap_or(0),
+                });
+            }
+            StepStatus::Pending => {}
+            status => {
+                let unseen = before.is_none() || before == Some(StepStatus::Pending);
+                if unseen && status != StepStatus::NotRun {
+                    let _ = tx.send(Event::StepStarted {
+                        id: s.id.clone(),
+                        at_ms: s.started_ms.unwrap_or(0),
+                    });
+                }
+                let _ = tx.send(Event::StepFinished {
+                    id: s.id.clone(),
+                    status,
+                    at_ms: s.ended_ms.unwrap_or(0),
+                    outcome: s.outcome.clone().unwrap_or_default(),
+                });
+            }
+        }
+    }
+}

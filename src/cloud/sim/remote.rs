@@ -1,0 +1,470 @@
+//! One simulated cloud shared by several processes over HTTP.
+//!
+//! A local cluster runs three controller processes that must act on the
+//! same world, as three sites act on the same AWS account: `drctl sim serve`
+//! holds a [`SimCloud`] and answers [`SimCall`]s on `POST /sim/call`;
+//! [`RemoteSim`] implements every cloud trait by sending them. Killing a
+//! controller process then leaves the world (a promotion in flight, a
+//! Route 53 change pending) exactly as a crashed controller leaves AWS.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::faults::*;
+use super::SimCloud;
+use crate::cloud::{
+    Cache, ChangeId, ChangeStatus, CloudError, CloudResult, Database, DatabaseState, Dns,
+    ErrorKind, Exposure, Fence, GlobalDatastoreState, NodeGroupState, NodeGroups, Record,
+    RecordType, Scaling, Stream, StreamClusterState,
+};
+
+/// One trait call, as sent over the wire.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum SimCall {
+    GetDatabase {
+        region: String,
+        id: String,
+    },
+    EnsurePromoted {
+        region: String,
+        id: String,
+        fence: Fence,
+    },
+    DatabaseExposure {
+        region: String,
+        id: String,
+    },
+    GetNodeGroup {
+        region: String,
+        cluster: String,
+        name: String,
+    },
+    EnsureScaling {
+        region: String,
+        cluster: String,
+        name: String,
+        scaling: Scaling,
+        fence: Fence,
+    },
+    GetRecord {
+        zone: String,
+        name: String,
+        rtype: RecordType,
+    },
+    EnsureRecord {
+        zone: String,
+        want: Record,
+        fence: Fence,
+    },
+    GetChange {
+        id: ChangeId,
+    },
+    GetGlobalDatastore {
+        region: String,
+        id: String,
+    },
+    EnsurePrimaryMember {
+        id: String,
+        region: String,
+        member: String,
+        fence: Fence,
+    },
+    CacheExposure {
+        id: String,
+        region: String,
+    },
+    GetStreamCluster {
+        region: String,
+        name: String,
+    },
+    StreamExposure {
+        region: String,
+        name: String,
+    },
+}
+
+/// A cloud error on the wire.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct WireError {
+    kind: ErrorKind,
+    op: String,
+    resource: String,
+    message: String,
+}
+
+const OPS: &[&str] = &[
+    OP_DESCRIBE_DB,
+    OP_PROMOTE,
+    OP_DESCRIBE_NODE_GROUP,
+    OP_UPDATE_NODE_GROUP,
+    OP_LIST_RECORDS,
+    OP_CHANGE_RECORDS,
+    OP_GET_CHANGE,
+    OP_DESCRIBE_GLOBAL,
+    OP_FAILOVER_GLOBAL,
+    OP_LIST_CLUSTERS,
+    OP_REPLICATION_LAG,
+];
+
+/// The remote side's operation name, among the known ones.
+const REMOTE_OP: &str = "sim:Call";
+
+impl From<WireError> for CloudError {
+    fn from(w: WireError) -> Self {
+        let op = OPS
+            .iter()
+            .find(|o| **o == w.op)
+            .copied()
+            .unwrap_or(REMOTE_OP);
+        CloudError::new(w.kind, op, w.resource, w.message)
+    }
+}
+
+fn to_value<T: Serialize>(r: CloudResult<T>) -> Result<Value, WireError> {
+    r.map(|v| serde_json::to_value(v).expect("cloud values serialize"))
+        .map_err(|e| WireError {
+            kind: e.kind,
+            op: e.op.to_string(),
+            resource: e.resource,
+            message: e.message,
+        })
+}
+
+/// Makes `call` on `cloud`.
+async fn dispatch(cloud: &SimCloud, call: SimCall) -> Result<Value, WireError> {
+    use SimCall as C;
+    match call {
+        C::GetDatabase { region, id } => to_value(cloud.get_database(&region, &id).await),
+        C::EnsurePromoted { region, id, fence } => {
+            to_value(cloud.ensure_promoted(&region, &id, &fence).await)
+        }
+        C::DatabaseExposure { region, id } => to_value(cloud.database_exposure(&region, &id).await),
+        C::GetNodeGroup {
+            region,
+            cluster,
+            name,
+        } => to_value(cloud.get_node_group(&region, &cluster, &name).await),
+        C::EnsureScaling {
+            region,
+            cluster,
+            name,
+            scaling,
+            fence,
+        } => to_value(
+            cloud
+                .ensure_scaling(&region, &cluster, &name, scaling, &fence)
+                .await,
+        ),
+        C::GetRecord { zone, name, rtype } => to_value(cloud.get_record(&zone, &name, rtype).await),
+        C::EnsureRecord { zone, want, fence } => {
+            to_value(cloud.ensure_record(&zone, &want, &fence).await)
+        }
+        C::GetChange { id } => to_value(cloud.get_change(&id).await),
+        C::GetGlobalDatastore { region, id } => {
+            to_value(cloud.get_global_datastore(&region, &id).await)
+        }
+        C::EnsurePrimaryMember {
+            id,
+            region,
+            member,
+            fence,
+        } => to_value(
+            cloud
+                .ensure_primary_member(&id, &region, &member, &fence)
+                .await,
+        ),
+        C::CacheExposure { id, region } => to_value(cloud.cache_exposure(&id, &region).await),
+        C::GetStreamCluster { region, name } => {
+            to_value(cloud.get_stream_cluster(&region, &name).await)
+        }
+        C::StreamExposure { region, name } => to_value(cloud.stream_exposure(&region, &name).await),
+    }
+}
+
+/// The routes of `drctl sim serve`: `POST /sim/call`, `GET /sim/mutations`
+/// (accepted mutations per operation), `GET /healthz`.
+pub fn router(cloud: SimCloud) -> Router {
+    async fn call(
+        State(cloud): State<SimCloud>,
+        Json(call): Json<SimCall>,
+    ) -> Json<Result<Value, WireError>> {
+        Json(dispatch(&cloud, call).await)
+    }
+    Router::new()
+        .route("/sim/call", post(call))
+        .route(
+            "/sim/mutations",
+            get(|State(c): State<SimCloud>| async move { Json(c.mutations()) }),
+        )
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .with_state(cloud)
+}
+
+/// A simulated cloud served by another process.
+#[derive(Debug, Clone)]
+pub struct RemoteSim {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl RemoteSim {
+    /// A client of the simulated cloud at `url` (like `http://127.0.0.1:7100`).
+    pub fn new(url: &str) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("an HTTP client with only timeouts set always builds"),
+            url: url.trim_end_matches('/').to_string(),
+        }
+    }
+
+    async fn call<T: serde::de::DeserializeOwned>(&self, call: SimCall) -> CloudResult<T> {
+        let unreachable =
+            |e: String| CloudError::new(ErrorKind::Retryable, REMOTE_OP, self.url.clone(), e);
+        let resp = self
+            .http
+            .post(format!("{}/sim/call", self.url))
+            .json(&call)
+            .send()
+            .await
+            .map_err(|e| unreachable(format!("simulated cloud unreachable: {e}")))?;
+        let body: Result<Value, WireError> = resp
+            .json()
+            .await
+            .map_err(|e| unreachable(format!("bad reply from the simulated cloud: {e}")))?;
+        let value = body.map_err(CloudError::from)?;
+        serde_json::from_value(value)
+            .map_err(|e| unreachable(format!("bad value from the simulated cloud: {e}")))
+    }
+}
+
+fn s(v: &str) -> String {
+    v.to_string()
+}
+
+impl Database for RemoteSim {
+    async fn get_database(&self, region: &str, id: &str) -> CloudResult<Option<DatabaseState>> {
+        self.call(SimCall::GetDatabase {
+            region: s(region),
+            id: s(id),
+        })
+        .await
+    }
+
+    async fn ensure_promoted(&self, region: &str, id: &str, fence: &Fence) -> CloudResult<()> {
+        let fence = fence.clone();
+        self.call(SimCall::EnsurePromoted {
+            region: s(region),
+            id: s(id),
+            fence,
+        })
+        .await
+    }
+
+    async fn database_exposure(&self, region: &str, id: &str) -> CloudResult<Exposure> {
+        self.call(SimCall::DatabaseExposure {
+            region: s(region),
+            id: s(id),
+        })
+        .await
+    }
+}
+
+impl NodeGroups for RemoteSim {
+    async fn get_node_group(
+        &self,
+        region: &str,
+        cluster: &str,
+        name: &str,
+    ) -> CloudResult<Option<NodeGroupState>> {
+        let (region, cluster, name) = (s(region), s(cluster), s(name));
+        self.call(SimCall::GetNodeGroup {
+            region,
+            cluster,
+            name,
+        })
+        .await
+    }
+
+    async fn ensure_scaling(
+        &self,
+        region: &str,
+        cluster: &str,
+        name: &str,
+        scaling: Scaling,
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        let (region, cluster, name, fence) = (s(region), s(cluster), s(name), fence.clone());
+        self.call(SimCall::EnsureScaling {
+            region,
+            cluster,
+            name,
+            scaling,
+            fence,
+        })
+        .await
+    }
+}
+
+impl Dns for RemoteSim {
+    async fn get_record(
+        &self,
+        zone: &str,
+        name: &str,
+        rtype: RecordType,
+    ) -> CloudResult<Option<Record>> {
+        self.call(SimCall::GetRecord {
+            zone: s(zone),
+            name: s(name),
+            rtype,
+        })
+        .await
+    }
+
+    async fn ensure_record(
+        &self,
+        zone: &str,
+        want: &Record,
+        fence: &Fence,
+    ) -> CloudResult<Option<ChangeId>> {
+        let (want, fence) = (want.clone(), fence.clone());
+        self.call(SimCall::EnsureRecord {
+            zone: s(zone),
+            want,
+            fence,
+        })
+        .await
+    }
+
+    async fn get_change(&self, id: &ChangeId) -> CloudResult<ChangeStatus> {
+        self.call(SimCall::GetChange { id: id.clone() }).await
+    }
+}
+
+impl Cache for RemoteSim {
+    async fn get_global_datastore(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> CloudResult<Option<GlobalDatastoreState>> {
+        self.call(SimCall::GetGlobalDatastore {
+            region: s(region),
+            id: s(id),
+        })
+        .await
+    }
+
+    async fn ensure_primary_member(
+        &self,
+        id: &str,
+        region: &str,
+        member: &str,
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        let (id, region, member, fence) = (s(id), s(region), s(member), fence.clone());
+        self.call(SimCall::EnsurePrimaryMember {
+            id,
+            region,
+            member,
+            fence,
+        })
+        .await
+    }
+
+    async fn cache_exposure(&self, id: &str, region: &str) -> CloudResult<Exposure> {
+        self.call(SimCall::CacheExposure {
+            id: s(id),
+            region: s(region),
+        })
+        .await
+    }
+}
+
+impl Stream for RemoteSim {
+    async fn get_stream_cluster(
+        &self,
+        region: &str,
+        name: &str,
+    ) -> CloudResult<Option<StreamClusterState>> {
+        self.call(SimCall::GetStreamCluster {
+            region: s(region),
+            name: s(name),
+        })
+        .await
+    }
+
+    async fn stream_exposure(&self, region: &str, name: &str) -> CloudResult<Exposure> {
+        self.call(SimCall::StreamExposure {
+            region: s(region),
+            name: s(name),
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::sim::SimOptions;
+    use crate::execute::{self, ExecutionStatus, MemoryJournal, RunOptions};
+    use std::sync::Arc;
+
+    /// A whole failover through the wire equals one on the world itself.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failover_through_the_wire_acts_on_the_served_world() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(crate::policy::DEFAULT_POLICY);
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("poll_interval: 1s", "poll_interval: 50ms");
+        let policy = Arc::new(crate::policy::parse(&path, &text).unwrap());
+        let world = SimCloud::new(
+            &policy,
+            SimOptions {
+                latency: super::super::LatencyModel::default().scaled(0.002),
+                ..SimOptions::default()
+            },
+        )
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let served = world.clone();
+        let server = tokio::spawn(async move { axum::serve(listener, router(served)).await });
+        let remote = Arc::new(RemoteSim::new(&url));
+        let record = execute::execute(
+            remote,
+            policy,
+            &mut MemoryJournal::default(),
+            RunOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(record.status, ExecutionStatus::Completed, "{record:#?}");
+        assert_eq!(world.mutations().get(OP_PROMOTE), Some(&1));
+        // Errors cross the wire with their kind and operation.
+        let missing = RemoteSim::new(&url)
+            .get_node_group("us-west-2", "nope", "x")
+            .await;
+        assert!(matches!(
+            missing,
+            Ok(None)
+                | Err(CloudError {
+                    kind: ErrorKind::NotFound,
+                    ..
+                })
+        ));
+        server.abort();
+    }
+}

@@ -1,0 +1,266 @@
+//! The status HTTP API on a three-node cluster: every status code, the
+//! token checks, forwarding from followers, health, readiness, metrics.
+
+mod cluster_support;
+
+use std::time::Duration;
+
+use cluster_support::{Cluster, TOKEN};
+use drctl::cloud::Exposure;
+use drctl::execute::ExecutionStatus;
+use drctl::plan::DataTier;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_requests_are_authenticated_validated_and_gated() {
+    let c = Cluster::start(0.005).await;
+    let leader = c.leader().await;
+    let follower = if leader == 1 { 2 } else { 1 };
+    let url = format!("{}/v1/failover", c.url(follower));
+    let body = json!({"confirm": true});
+
+    // No token: 401 with a challenge; a wrong one: 403. Nothing recorded.
+    let r = c.http.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    let r = c
+        .http
+        .post(&url)
+        .bearer_auth("wrong-token-but-long")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = c
+        .http
+        .post(&url)
+        .header("authorization", TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        403,
+        "a token without the Bearer scheme is not accepted"
+    );
+
+    // Malformed requests: 400 naming the field; an unknown policy: 404.
+    let r = c
+        .http
+        .post(&url)
+        .bearer_auth(TOKEN)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let (code, b) = c
+        .post(follower, "/v1/failover", json!({"confirm": false}))
+        .await;
+    assert_eq!(code, 400);
+    assert!(b["error"].as_str().unwrap().starts_with("confirm"), "{b}");
+    let (code, b) = c
+        .post(
+            follower,
+            "/v1/failover",
+            json!({"confirm": true, "accept_data_loss": "soon"}),
+        )
+        .await;
+    assert_eq!(code, 400);
+    assert!(
+        b["error"].as_str().unwrap().starts_with("accept_data_loss"),
+        "{b}"
+    );
+    let (code, b) = c
+        .post(
+            follower,
+            "/v1/failover",
+            json!({"confirm": true, "bogus": 1}),
+        )
+        .await;
+    assert_eq!(code, 400, "{b}");
+    let (code, _) = c
+        .post(
+            follower,
+            "/v1/failover",
+            json!({"confirm": true, "policy": "nope"}),
+        )
+        .await;
+    assert_eq!(code, 404);
+    assert!(c
+        .node(leader)
+        .ctx
+        .applied
+        .read()
+        .unwrap()
+        .state
+        .executions
+        .is_empty());
+
+    // Exposure above the RPO: 412, recorded as refused, nothing changed.
+    c.cloud.set_lag(
+        DataTier::Database,
+        Exposure::Known(Duration::from_secs(40 * 60)),
+    );
+    let (code, b) = c
+        .post(follower, "/v1/failover", json!({"confirm": true}))
+        .await;
+    assert_eq!(code, 412, "{b}");
+    assert!(b["rpo"]["tiers"].is_array(), "{b}");
+    let refused = b["execution_id"].as_str().unwrap().to_string();
+    let v = c
+        .wait_for(leader, &refused, Duration::from_secs(5), |_| true)
+        .await;
+    assert_eq!(v.summary.status, ExecutionStatus::Refused);
+    assert!(c.cloud.mutations().is_empty());
+
+    // Accepting the loss, through a follower: forwarded, 202, run by the leader.
+    let (code, b) = c
+        .post(follower, "/v1/failover", json!({"confirm": true, "accept_data_loss": "45m", "reason": "region down", "operator": "alice"}))
+        .await;
+    assert_eq!(code, 202, "{b}");
+    assert_eq!(b["leader"], leader);
+    let id = b["execution_id"].as_str().unwrap().to_string();
+
+    // A second request while it runs: 409 naming the running execution.
+    let (code, b) = c
+        .post(leader, "/v1/failover", json!({"confirm": true}))
+        .await;
+    assert_eq!(code, 409, "{b}");
+    assert_eq!(b["execution_id"], id.as_str());
+
+    let done = c.wait_finished(leader, &id).await;
+    assert_eq!(done.summary.status, ExecutionStatus::Completed);
+    assert_eq!(done.overrides.len(), 1);
+    assert_eq!(done.overrides[0].by, "alice");
+    assert_eq!(done.overrides[0].reason.as_deref(), Some("region down"));
+    c.assert_each_acted_once();
+
+    // Once failed over, a new request changes nothing: 200 already_complete.
+    let (code, b) = c.post(3, "/v1/failover", json!({"confirm": true})).await;
+    assert_eq!(code, 200, "{b}");
+    assert_eq!(b["status"], "already_complete");
+    c.assert_each_acted_once();
+
+    // The journal through the API, newest first; unknown ids are 404.
+    let (code, list) = c.get(3, "/v1/executions").await;
+    assert_eq!(code, 200);
+    let ids: Vec<&str> = list["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3, "{list}");
+    assert!(ids.contains(&id.as_str()) && ids.contains(&refused.as_str()));
+    let (code, one) = c.get(3, &format!("/v1/executions/{id}")).await;
+    assert_eq!(code, 200);
+    assert_eq!(one["steps"].as_array().unwrap().len(), done.steps.len());
+    assert!(one["steps"][2]["epoch"]["term"].is_u64(), "{one}");
+    let (code, b) = c.get(3, "/v1/executions/nope").await;
+    assert_eq!(code, 404);
+    assert!(b["error"].is_string());
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_health_metrics_and_maintenance() {
+    let c = Cluster::start(0.005).await;
+    let leader = c.leader().await;
+    for n in 1..=3 {
+        assert_eq!(c.get(n, "/healthz").await.0, 200);
+        let (code, b) = c.get(n, "/readyz").await;
+        assert_eq!(code, 200, "{b}");
+        assert_eq!(b["leader"], leader);
+    }
+    let (code, s) = c.get(3, "/v1/status").await;
+    assert_eq!(code, 200);
+    assert_eq!(s["node"]["id"], 3);
+    assert_eq!(s["node"]["witness"], true);
+    assert_eq!(s["leader"]["id"], leader);
+    assert_eq!(s["members"].as_array().unwrap().len(), 3);
+    assert!(
+        s["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["healthy"] == true),
+        "{s}"
+    );
+    assert_eq!(s["policies"][0]["active_region"], "us-east-1");
+
+    // Maintenance through the witness: forwarded to the leader, replicated everywhere.
+    let r = c
+        .http
+        .post(format!("{}/v1/maintenance", c.url(3)))
+        .json(&json!({"on": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let (code, b) = c
+        .post(
+            3,
+            "/v1/maintenance",
+            json!({"on": true, "reason": "patching", "operator": "bob"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{b}");
+    assert_eq!(b["maintenance"]["on"], true);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !(1..=3).all(|n| c.node(n).ctx.applied.read().unwrap().state.maintenance.on) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "maintenance not replicated"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let audit = c.node(1).ctx.applied.read().unwrap().state.audit.clone();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.who == "bob" && e.what == "maintenance on: patching"),
+        "{audit:?}"
+    );
+
+    let m = c
+        .http
+        .get(format!("{}/metrics", c.url(leader)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "drctl_raft_term ",
+        "drctl_raft_is_leader 1",
+        "drctl_maintenance 1",
+        "drctl_active_region{",
+    ] {
+        assert!(m.contains(line), "{line} missing from:\n{m}");
+    }
+    let spec = c
+        .http
+        .get(format!("{}/v1/openapi.yaml", c.url(2)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(spec.contains("/v1/failover"));
+
+    // Raft RPC without the cluster secret is refused.
+    let r = c
+        .http
+        .post(format!("{}/raft/vote", c.url(2)))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    c.stop().await;
+}
