@@ -221,9 +221,15 @@ async fn poll(url: &str, within: Duration) -> Result<(), String> {
     }
 }
 
+/// Prints what was started and what to try. Write errors (a closed pipe)
+/// are ignored: the cluster keeps running.
 fn print_table(configs: &[NodeConfig], procs: &[Proc]) {
-    println!("local cluster up (Ctrl-C stops every process):");
-    println!(
+    use std::fmt::Write as _;
+    use std::io::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "local cluster up (Ctrl-C stops every process):");
+    let _ = writeln!(
+        out,
         "  {:<8} {:<10} {:>7}  {:<24} log",
         "process", "site", "pid", "url"
     );
@@ -236,7 +242,8 @@ fn print_table(configs: &[NodeConfig], procs: &[Proc]) {
             ),
             None => ("-".into(), "shared simulated cloud".into()),
         };
-        println!(
+        let _ = writeln!(
+            out,
             "  {:<8} {:<10} {:>7}  {:<24} {}",
             p.name,
             site,
@@ -246,12 +253,23 @@ fn print_table(configs: &[NodeConfig], procs: &[Proc]) {
         );
     }
     let first = configs[0].me().addr.clone();
-    println!("  (* witness: votes, never executes)\n");
-    println!("try:");
-    println!("  drctl status --controller {first}");
-    println!("  drctl failover --confirm --controller {first} --token-file deploy/local/api-token");
-    println!("  kill -9 <pid of the leader's node>      # mid-failover: another node finishes it");
-    println!("  drctl controller --config deploy/local/node-N.yaml   # restart it from its disk");
+    let _ = writeln!(out, "  (* witness: votes, never executes)\n");
+    let _ = writeln!(out, "try:");
+    let _ = writeln!(out, "  drctl status --controller {first}");
+    let _ = writeln!(
+        out,
+        "  drctl failover --confirm --controller {first} --token-file deploy/local/api-token"
+    );
+    let _ = writeln!(
+        out,
+        "  kill -9 <pid of the leader's node>      # mid-failover: another node finishes it"
+    );
+    let _ = writeln!(
+        out,
+        "  drctl controller --config deploy/local/node-N.yaml   # restart it from its disk"
+    );
+    let _ = std::io::stdout().write_all(out.as_bytes());
+    let _ = std::io::stdout().flush();
 }
 
 /// Waits for Ctrl-C, reporting processes that exit meanwhile.

@@ -9,6 +9,9 @@
 //! executions kept and the audit log), so it is written whole after each
 //! applied batch; snapshots let openraft purge the log behind them.
 
+// openraft fixes `StorageError` (large) as the error of every storage call, and redb errors are as large; boxing them at each call would only move the allocation.
+#![allow(clippy::result_large_err)]
+
 use std::fmt::Debug;
 use std::io::Cursor;
 use std::ops::{Bound, RangeBounds};

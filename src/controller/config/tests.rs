@@ -93,3 +93,21 @@ fn two_members_cannot_survive_a_site_loss() {
     let e = load_text(&text).unwrap_err().to_string();
     assert!(e.contains("2 members"), "{e}");
 }
+
+#[test]
+fn the_kubernetes_site_files_load() {
+    for (site, id) in [("us-east-1", 1), ("us-west-2", 2), ("us-east-2-witness", 3)] {
+        let text = std::fs::read_to_string(root().join(format!("deploy/k8s/{site}/node.yaml")))
+            .unwrap()
+            .replace(
+                "/var/run/drctl/cluster/secret",
+                "deploy/local/cluster-secret",
+            )
+            .replace("/var/run/drctl/api/token", "deploy/local/api-token")
+            .replace("/etc/drctl/policies/", "policies/");
+        let c = load_text(&text).unwrap_or_else(|e| panic!("{site}: {e}"));
+        assert_eq!(c.id, id);
+        assert_eq!(c.cloud, CloudConfig::Aws);
+        assert_eq!(c.me().witness, id == 3);
+    }
+}

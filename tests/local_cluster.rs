@@ -1,0 +1,222 @@
+//! The local cluster as a user runs it: `drctl local-cluster` starts the
+//! shared simulated cloud and three controller processes; `drctl status`
+//! shows them; `drctl failover --confirm --controller` submits and follows
+//! a failover while the leader's process is killed with SIGKILL.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::cargo_bin;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Node configs like deploy/local's, on free ports, in `dir`.
+fn configs(dir: &Path) -> (Vec<std::path::PathBuf>, Vec<String>, String) {
+    let sim = format!("http://127.0.0.1:{}", free_port());
+    let urls: Vec<String> = (0..3)
+        .map(|_| format!("http://127.0.0.1:{}", free_port()))
+        .collect();
+    let mut paths = Vec::new();
+    for n in 1..=3 {
+        let text = std::fs::read_to_string(root().join(format!("deploy/local/node-{n}.yaml")))
+            .unwrap()
+            .replace("http://127.0.0.1:7100", &sim)
+            .replace(".drctl/local/", &format!("{}/", dir.join("data").display()))
+            .replace("policies/", &format!("{}/policies/", root().display()))
+            .replace(
+                "deploy/local/",
+                &format!("{}/deploy/local/", root().display()),
+            );
+        let mut text = text;
+        for (i, u) in urls.iter().enumerate() {
+            text = text.replace(&format!("http://127.0.0.1:710{}", i + 1), u);
+            text = text.replace(
+                &format!("127.0.0.1:710{}", i + 1),
+                u.trim_start_matches("http://"),
+            );
+        }
+        let p = dir.join(format!("node-{n}.yaml"));
+        std::fs::write(&p, text).unwrap();
+        paths.push(p);
+    }
+    (paths, urls, sim)
+}
+
+struct Stop(Child);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        // SIGTERM: local-cluster stops its children before exiting.
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
+}
+
+fn drctl(args: &[&str]) -> std::process::Output {
+    Command::new(cargo_bin("drctl"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn get_json(url: &str) -> Option<serde_json::Value> {
+    let out = drctl_get(url)?;
+    serde_json::from_str(&out).ok()
+}
+
+/// A GET through `drctl status --output json`-free path: plain HTTP.
+fn drctl_get(url: &str) -> Option<String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .get(url)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?;
+        r.text().await.ok()
+    })
+}
+
+#[test]
+fn a_local_cluster_fails_over_through_the_cli_while_its_leader_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (paths, urls, sim) = configs(dir.path());
+    let mut cmd = Command::new(cargo_bin("drctl"));
+    cmd.arg("local-cluster").args(["--scale", "0.03"]);
+    for p in &paths {
+        cmd.arg("--config").arg(p);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let cluster = Stop(child);
+    // The table of processes: name, site, pid, url.
+    let mut pids = std::collections::HashMap::new();
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.len() >= 3 && words[0].starts_with("node-") {
+            pids.insert(words[0].to_string(), words[2].parse::<u32>().unwrap());
+        }
+        if line.starts_with("try:") {
+            break;
+        }
+    }
+    assert_eq!(pids.len(), 3, "{pids:?}");
+    std::thread::spawn(move || lines.for_each(drop));
+
+    let out = drctl(&["status", "--controller", &urls[2]]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("cluster: leader node"), "{text}");
+    assert!(text.contains("active region us-east-1"), "{text}");
+
+    // Without a token the CLI refuses before sending anything; with a wrong one the API does.
+    let out = drctl(&["failover", "--confirm", "--controller", &urls[0]]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let bad = dir.path().join("bad-token");
+    std::fs::write(&bad, "not-the-token-of-this-cluster").unwrap();
+    let out = drctl(&[
+        "failover",
+        "--confirm",
+        "--controller",
+        &urls[0],
+        "--token-file",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(77), "{out:?}");
+
+    let token = root().join("deploy/local/api-token");
+    let follow = Command::new(cargo_bin("drctl"))
+        .args([
+            "failover",
+            "--confirm",
+            "--controller",
+            &urls[2],
+            "--reason",
+            "e2e",
+        ])
+        .arg("--token-file")
+        .arg(&token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // Once the promotion is sent, kill the leader's process outright.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let leader = loop {
+        assert!(Instant::now() < deadline, "promotion never started");
+        let m = get_json(&format!("{sim}/sim/mutations")).unwrap_or_default();
+        if m["rds:PromoteReadReplica"] == 1 {
+            let s = get_json(&format!("{}/v1/status", urls[2])).unwrap();
+            break s["leader"]["id"].as_u64().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let pid = pids[&format!("node-{leader}")];
+    assert!(Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+
+    let out = follow.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("failed over to us-west-2"), "{stdout}");
+    assert!(stderr.contains("resuming execution"), "{stderr}");
+    let m = get_json(&format!("{sim}/sim/mutations")).unwrap();
+    assert_eq!(m["rds:PromoteReadReplica"], 1, "{m}");
+    assert_eq!(m["eks:UpdateNodegroupConfig"], 3, "{m}");
+    assert_eq!(m["elasticache:FailoverGlobalReplicationGroup"], 1, "{m}");
+    assert_eq!(m["route53:ChangeResourceRecordSets"], 2, "{m}");
+
+    let survivor = urls
+        .iter()
+        .enumerate()
+        .find(|(i, _)| *i as u64 + 1 != leader)
+        .unwrap()
+        .1;
+    let out = drctl(&["status", "--controller", survivor, "--output", "json"]);
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["policies"][0]["active_region"], "us-west-2", "{s}");
+    assert_eq!(s["policies"][0]["execution"]["resumed"], 1, "{s}");
+    drop(cluster);
+}
+
+#[test]
+fn a_bad_node_configuration_is_named_and_nothing_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.yaml");
+    std::fs::write(&path, "node: {id: 1}\nlisten: nowhere\n").unwrap();
+    let out = drctl(&["controller", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(path.to_str().unwrap()) && err.contains("missing field"),
+        "{err}"
+    );
+    assert!(!dir.path().join("data").exists());
+}
