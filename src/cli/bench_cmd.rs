@@ -11,7 +11,11 @@ use crate::duration;
 
 /// `drctl bench` arguments.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    /// Another benchmark instead of the RTO one.
+    #[command(subcommand)]
+    pub what: Option<BenchWhat>,
     /// The policy file.
     #[command(flatten)]
     pub policy: PolicyArg,
@@ -26,7 +30,20 @@ pub struct BenchArgs {
     pub output: Output,
 }
 
+/// The other benchmarks.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchWhat {
+    /// The controller cluster on real processes: idle memory and CPU per
+    /// node, and the time from killing the leader mid-failover to the next
+    /// step on the new leader. Run from the repository root (it uses
+    /// deploy/local's files), in release mode.
+    Cluster(super::bench_cluster::BenchClusterArgs),
+}
+
 pub(super) fn run(args: BenchArgs) -> Exit {
+    if let Some(BenchWhat::Cluster(c)) = args.what {
+        return super::bench_cluster::run(c);
+    }
     let policy = match args.policy.load() {
         Ok(p) => Arc::new(p),
         Err(e) => return e,

@@ -32,10 +32,13 @@ pub struct LocalClusterArgs {
 }
 
 /// One started process.
-struct Proc {
-    name: String,
-    child: Child,
-    log: PathBuf,
+pub(super) struct Proc {
+    /// `sim` or `node-N`.
+    pub name: String,
+    /// The process.
+    pub child: Child,
+    /// Where its output goes.
+    pub log: PathBuf,
 }
 
 pub(super) fn run(args: LocalClusterArgs) -> Exit {
@@ -65,12 +68,7 @@ pub(super) fn run(args: LocalClusterArgs) -> Exit {
             Ok(mut procs) => {
                 print_table(&configs, &procs);
                 supervise(&mut procs).await;
-                for p in &mut procs {
-                    let _ = p.child.start_kill();
-                }
-                for p in &mut procs {
-                    let _ = p.child.wait().await;
-                }
+                stop_all(&mut procs).await;
                 eprintln!("local cluster stopped");
                 Exit::Ok
             }
@@ -103,7 +101,19 @@ fn shared_sim(configs: &[NodeConfig]) -> Result<String, String> {
     }
 }
 
-async fn start_all(
+/// Kills every process and waits for them.
+pub(super) async fn stop_all(procs: &mut [Proc]) {
+    for p in procs.iter_mut() {
+        let _ = p.child.start_kill();
+    }
+    for p in procs.iter_mut() {
+        let _ = p.child.wait().await;
+    }
+}
+
+/// Starts the shared simulated cloud and one controller per configuration,
+/// and waits until every node is ready.
+pub(super) async fn start_all(
     args: &LocalClusterArgs,
     configs: &[NodeConfig],
     sim_url: &str,

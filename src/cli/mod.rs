@@ -14,6 +14,7 @@
 //! | 74 | the journal or the cloud configuration could not be read or written |
 //! | 77 | the API token is missing or wrong |
 
+mod bench_cluster;
 mod bench_cmd;
 mod chaos_cmd;
 mod controller_cmd;
