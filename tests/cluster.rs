@@ -13,7 +13,7 @@ use drctl::execute::{ExecutionStatus, StepStatus};
 async fn a_failover_sent_to_the_witness_is_executed_by_the_leader() {
     let c = Cluster::start(0.005).await;
     let leader = c.leader().await;
-    assert_ne!(leader, 3, "the witness never campaigns, so it never leads");
+    assert_ne!(leader, 3, "an executing site wins while its log allows it");
     let id = c.failover(3).await;
     let done = c.wait_finished(leader, &id).await;
     assert_eq!(done.summary.status, ExecutionStatus::Completed, "{done:#?}");
@@ -171,5 +171,73 @@ async fn a_leader_cut_off_alone_executes_nothing() {
         .executions
         .len();
     assert_eq!(recorded, 1);
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_mid_failover_stops_acting_and_the_majority_finishes() {
+    let c = Cluster::start(0.01).await;
+    let first = c.leader().await;
+    let id = c.failover(first).await;
+    c.wait_for(first, &id, Duration::from_secs(20), |v| {
+        v.steps
+            .iter()
+            .any(|s| s.id == "promote-database" && s.status == StepStatus::Running)
+    })
+    .await;
+    c.isolate(first);
+    // Within its lease the cut-off leader stops: no mutation after that.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let frozen = c.cloud.mutations();
+    let others: Vec<u64> = (1..=3).filter(|n| *n != first).collect();
+    let next = c.leader_among(&others, Duration::from_secs(15)).await;
+    let done = c.wait_finished(next, &id).await;
+    assert_eq!(done.summary.status, ExecutionStatus::Completed, "{done:#?}");
+    c.assert_each_acted_once();
+    // Everything after the cut was done under the new leader's term.
+    let new_term = done.summary.owner_term;
+    for s in done.steps.iter().filter(|s| s.status == StepStatus::Done) {
+        let acted_after_cut = frozen.get("route53:ChangeResourceRecordSets").is_none()
+            && s.kind == drctl::plan::StepKind::FlipDns;
+        if acted_after_cut {
+            assert_eq!(s.epoch.unwrap().term, new_term, "{s:?}");
+        }
+    }
+    // The cut-off node never writes the journal again: its view is stale.
+    let stale = c.execution(first, &id).unwrap();
+    assert_eq!(stale.summary.status, ExecutionStatus::Running);
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_only_the_witness_holds_the_latest_entries_it_hands_them_to_an_executing_site() {
+    let mut c = Cluster::start(0.005).await;
+    let leader = c.leader().await;
+    let other = if leader == 1 { 2 } else { 1 };
+    c.kill(other).await;
+    // Committed by the leader and the witness alone.
+    let (status, b) = c
+        .post(
+            leader,
+            "/v1/maintenance",
+            serde_json::json!({"on": true, "reason": "only two sites know"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{b}");
+    c.kill(leader).await;
+    // The restarted site's log is behind the witness's: it cannot win alone.
+    c.restart(other).await;
+    let next = c.leader_among(&[other, 3], Duration::from_secs(30)).await;
+    assert_eq!(next, other);
+    let on = c
+        .node(other)
+        .ctx
+        .applied
+        .read()
+        .unwrap()
+        .state
+        .maintenance
+        .on;
+    assert!(on, "the committed entry survived through the witness");
     c.stop().await;
 }

@@ -5,13 +5,20 @@
 //! between regions, serves HTTP, joins the cluster (initializing it with the
 //! configured members when the store is empty: idempotent, as every node
 //! proposes the same membership and a node that is already a member changes
-//! nothing) and, unless the node is the witness, runs the executor. The
-//! witness never campaigns for leadership, so it never executes.
+//! nothing) and, unless the node is the witness, runs the executor.
+//!
+//! The witness never executes, so it should not lead; but it may hold the
+//! only complete log (the leader replicated an entry to it alone before
+//! dying), and then no executing site can win an election without it. So
+//! the witness campaigns only after twice the executors' election timeout
+//! and, when it wins, lets the executors catch up and hands leadership on
+//! ([`witness::hand_off`]).
 
 pub mod config;
 mod journal;
 mod metrics;
 mod runner;
+mod witness;
 
 pub use config::{load, CloudConfig, NodeConfig};
 pub use metrics::Metrics;
@@ -117,14 +124,14 @@ pub enum StartError {
 /// The raft configuration for links between regions.
 pub fn raft_config(cfg: &NodeConfig) -> Result<Config, StartError> {
     let [emin, emax] = cfg.election_timeout;
+    // The witness waits longer before campaigning, so that an executing
+    // site wins whenever its log allows it.
+    let slower = if cfg.me().witness { 2 } else { 1 };
     let config = Config {
         cluster_name: "drctl".into(),
         heartbeat_interval: cfg.heartbeat.as_millis() as u64,
-        election_timeout_min: emin.as_millis() as u64,
-        election_timeout_max: emax.as_millis() as u64,
-        // The witness votes but never campaigns: it must never lead, since
-        // only a leader executes and the witness has no write access.
-        enable_elect: !cfg.me().witness,
+        election_timeout_min: emin.as_millis() as u64 * slower,
+        election_timeout_max: emax.as_millis() as u64 * slower,
         install_snapshot_timeout: 10_000,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(500),
         max_in_snapshot_log_to_keep: 100,
@@ -189,8 +196,14 @@ pub async fn start<C: Cloud + 'static>(
         }
     }));
     join(&raft, &cfg).await;
+    if cfg.me().witness {
+        tasks.push(tokio::spawn(witness::hand_off(
+            raft.clone(),
+            cfg.members.clone(),
+        )));
+    }
     if let (true, Some(cloud)) = (executes, cloud) {
-        let r = runner::Runner::new(ctx.clone(), cloud, rx);
+        let r = runner::Runner::new(ctx.clone(), cloud, rx, cfg.election_timeout[0]);
         tasks.push(tokio::spawn(r.run()));
     }
     info!(node = cfg.id, site = %cfg.me().site, %addr, witness = cfg.me().witness, "controller node started");
@@ -204,8 +217,8 @@ pub async fn start<C: Cloud + 'static>(
 async fn join(raft: &Raft, cfg: &NodeConfig) {
     match raft.is_initialized().await {
         Ok(true) => info!("store holds cluster state: rejoining"),
-        // Initializing starts an election at once, and the witness must
-        // never lead: it waits for an executing member to initialize.
+        // Initializing starts an election at once, and the witness should
+        // not lead: it waits for an executing member to initialize.
         Ok(false) if cfg.me().witness => {
             info!("empty store: waiting for an executing member to initialize the cluster")
         }

@@ -95,6 +95,7 @@ pub(super) struct Runner<C> {
     active: HashMap<String, JoinHandle<()>>,
     tried: HashMap<String, Instant>,
     confirmed_term: u64,
+    lease: Duration,
 }
 
 impl<C: Cloud + 'static> Runner<C> {
@@ -102,8 +103,10 @@ impl<C: Cloud + 'static> Runner<C> {
         ctx: Context,
         cloud: Arc<C>,
         requests: mpsc::Receiver<FailoverRequest>,
+        lease: Duration,
     ) -> Self {
         Self {
+            lease,
             ctx,
             cloud,
             requests,
@@ -151,8 +154,24 @@ impl<C: Cloud + 'static> Runner<C> {
                     }
                 }
             }
+            if !self.active.is_empty() && !self.still_leading().await {
+                self.stop_all("leadership not confirmed by a majority");
+                self.confirmed_term = 0;
+                continue;
+            }
             self.resume_orphans();
         }
+    }
+
+    /// While executing, a leader cut off from the majority may not know it
+    /// has been replaced: every tick it asks a majority to confirm, and
+    /// stops acting at once when they do not answer within the lease (the
+    /// shortest election timeout, after which another node may lead).
+    async fn still_leading(&self) -> bool {
+        matches!(
+            tokio::time::timeout(self.lease, self.ctx.raft.ensure_linearizable()).await,
+            Ok(Ok(_))
+        )
     }
 
     fn stop_all(&mut self, why: &str) {

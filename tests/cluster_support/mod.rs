@@ -128,9 +128,19 @@ impl Cluster {
     pub async fn restart(&mut self, id: u64) {
         let cfg = self.configs[&id].clone();
         let cloud = (!cfg.me().witness).then(|| self.cloud.clone());
-        let node = controller::start(cfg, cloud, self.links.clone())
-            .await
-            .unwrap();
+        // A node killed in this process may take a moment to release its
+        // store's file lock (its replication tasks end on their own).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let node = loop {
+            match controller::start(cfg.clone(), cloud.clone(), self.links.clone()).await {
+                Ok(n) => break n,
+                Err(e) if e.to_string().contains("already open") => {
+                    assert!(tokio::time::Instant::now() < deadline, "{e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("node {id}: {e}"),
+            }
+        };
         self.nodes.insert(id, Some(node));
     }
 
@@ -155,7 +165,8 @@ impl Cluster {
         self.links.isolate(id, &others);
     }
 
-    /// The leader among running nodes, once one leads and, of `among`, all agree.
+    /// The executing leader among running nodes, once one leads and, of
+    /// `among`, all agree.
     pub async fn leader_among(&self, among: &[u64], within: Duration) -> u64 {
         let deadline = tokio::time::Instant::now() + within;
         loop {
@@ -163,14 +174,28 @@ impl Cluster {
                 .iter()
                 .map(|i| self.node(*i).ctx.raft.metrics().borrow().clone())
                 .collect();
+            // Only an executing site's leadership counts: a witness that wins
+            // an election hands leadership on at once.
+            let executing = |id: u64| !self.configs[&id].members[&id].witness;
             if let Some(l) = views.iter().find(|m| m.state == ServerState::Leader) {
-                if views.iter().all(|m| m.current_leader == Some(l.id)) {
+                if executing(l.id) && views.iter().all(|m| m.current_leader == Some(l.id)) {
                     return l.id;
                 }
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "no agreed leader among {among:?} within {within:?}"
+                "no agreed leader among {among:?} within {within:?}: {:?}",
+                views
+                    .iter()
+                    .map(|m| (
+                        m.id,
+                        m.state,
+                        m.current_term,
+                        m.current_leader,
+                        m.last_log_index,
+                        m.vote
+                    ))
+                    .collect::<Vec<_>>()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
