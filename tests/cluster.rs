@@ -197,7 +197,7 @@ async fn a_leader_cut_off_mid_failover_stops_acting_and_the_majority_finishes() 
     // Everything after the cut was done under the new leader's term.
     let new_term = done.summary.owner_term;
     for s in done.steps.iter().filter(|s| s.status == StepStatus::Done) {
-        let acted_after_cut = frozen.get("route53:ChangeResourceRecordSets").is_none()
+        let acted_after_cut = !frozen.contains_key("route53:ChangeResourceRecordSets")
             && s.kind == drctl::plan::StepKind::FlipDns;
         if acted_after_cut {
             assert_eq!(s.epoch.unwrap().term, new_term, "{s:?}");
