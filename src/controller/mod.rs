@@ -7,12 +7,12 @@
 //! proposes the same membership and a node that is already a member changes
 //! nothing) and, unless the node is the witness, runs the executor.
 //!
-//! The witness never executes, so it should not lead; but it may hold the
-//! only complete log (the leader replicated an entry to it alone before
+//! The witness never executes, so it does not campaign; but it may hold
+//! the only complete log (the leader replicated an entry to it alone before
 //! dying), and then no executing site can win an election without it. So
-//! the witness campaigns only after twice the executors' election timeout
-//! and, when it wins, lets the executors catch up and hands leadership on
-//! ([`witness::hand_off`]).
+//! when the witness has been unable to reach any leader for twice the
+//! election timeout, it campaigns, and when it wins it lets the executors
+//! catch up and hands leadership on ([`witness::guard`]).
 
 pub mod config;
 mod journal;
@@ -124,14 +124,23 @@ pub enum StartError {
 /// The raft configuration for links between regions.
 pub fn raft_config(cfg: &NodeConfig) -> Result<Config, StartError> {
     let [emin, emax] = cfg.election_timeout;
-    // The witness waits longer before campaigning, so that an executing
-    // site wins whenever its log allows it.
-    let slower = if cfg.me().witness { 2 } else { 1 };
+    let (emin, emax) = (emin.as_millis() as u64, emax.as_millis() as u64);
+    // openraft makes a voter refuse candidates for its election_timeout_max
+    // after the last heartbeat (the leader lease). The witness's timeouts
+    // only set that lease (it does not campaign on its own): ending it at
+    // the executors' shortest timeout lets the first candidate after a
+    // leader's death win at once.
+    let (emin, emax) = if cfg.me().witness {
+        (emin / 2, emin)
+    } else {
+        (emin, emax)
+    };
     let config = Config {
         cluster_name: "drctl".into(),
         heartbeat_interval: cfg.heartbeat.as_millis() as u64,
-        election_timeout_min: emin.as_millis() as u64 * slower,
-        election_timeout_max: emax.as_millis() as u64 * slower,
+        election_timeout_min: emin,
+        election_timeout_max: emax,
+        enable_elect: !cfg.me().witness,
         install_snapshot_timeout: 10_000,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(500),
         max_in_snapshot_log_to_keep: 100,
@@ -197,10 +206,8 @@ pub async fn start<C: Cloud + 'static>(
     }));
     join(&raft, &cfg).await;
     if cfg.me().witness {
-        tasks.push(tokio::spawn(witness::hand_off(
-            raft.clone(),
-            cfg.members.clone(),
-        )));
+        let stuck_after = cfg.election_timeout[1] * 2;
+        tasks.push(tokio::spawn(witness::guard(ctx.clone(), stuck_after)));
     }
     if let (true, Some(cloud)) = (executes, cloud) {
         let r = runner::Runner::new(ctx.clone(), cloud, rx, cfg.election_timeout[0]);
