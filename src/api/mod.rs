@@ -34,10 +34,15 @@ use crate::controller::Context;
 pub const OPENAPI: &str = include_str!("../../docs/openapi.yaml");
 
 /// The node's whole HTTP surface: the API and the raft RPC.
-pub fn router(ctx: Context, secret: Arc<str>) -> Router {
+pub fn router(
+    ctx: Context,
+    secret: Arc<str>,
+    refused_behind: Option<Arc<tokio::sync::Notify>>,
+) -> Router {
     let rpc = network::router(RpcState {
         raft: ctx.raft.clone(),
         secret,
+        refused_behind,
     });
     Router::new()
         .route("/healthz", get(status::healthz))

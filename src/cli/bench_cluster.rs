@@ -320,7 +320,7 @@ async fn kill_run(configs: &[NodeConfig], procs: &[Proc], sim: &str) -> Result<K
 
 fn table(b: &ClusterBench) -> String {
     let mut out = format!(
-        "idle footprint over {}s (3 nodes on 127.0.0.1, heartbeat 250 ms)\n\n{:>5} {:<10} {:>10} {:>10}\n",
+        "idle footprint over {}s (3 nodes on 127.0.0.1, heartbeat 150 ms)\n\n{:>5} {:<10} {:>10} {:>10}\n",
         b.idle_window_s, "node", "site", "RSS", "CPU"
     );
     for i in &b.idle {

@@ -212,15 +212,59 @@ pub struct RpcState {
     pub raft: Raft,
     /// The cluster secret.
     pub secret: Arc<str>,
+    /// Told when this node refuses a candidate whose log is behind its own
+    /// (the witness uses it to step in at once; see `controller::witness`).
+    pub refused_behind: Option<Arc<tokio::sync::Notify>>,
 }
 
-/// The raft RPC routes (`/raft/append`, `/raft/vote`, `/raft/snapshot`).
+/// The raft RPC routes (`/raft/append`, `/raft/vote`, `/raft/snapshot`,
+/// and `/raft/elect`, by which the witness hands leadership on).
 pub fn router(state: RpcState) -> Router {
     Router::new()
         .route("/raft/append", post(append))
         .route("/raft/vote", post(vote))
         .route("/raft/snapshot", post(snapshot))
+        .route("/raft/elect", post(elect))
         .with_state(state)
+}
+
+/// Asks `addr` (an executing member) to campaign now.
+///
+/// # Errors
+///
+/// The member did not accept the request.
+pub async fn ask_to_elect(
+    http: &reqwest::Client,
+    addr: &str,
+    secret: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    let r = http
+        .post(format!("{}/raft/elect", addr.trim_end_matches('/')))
+        .header(SECRET_HEADER, secret)
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|e| format!("{addr}: {e}"))?;
+    if r.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("{addr} answered {}", r.status()))
+    }
+}
+
+async fn elect(State(s): State<RpcState>, headers: HeaderMap) -> Response {
+    if !secret_ok(&headers, &s.secret) {
+        return refused();
+    }
+    match s.raft.trigger().elect().await {
+        Ok(()) => Json(serde_json::json!({ "electing": true })).into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "error": e.to_string() })),
+        )
+            .into_response(),
+    }
 }
 
 /// Whether `headers` carry `secret`, compared in constant time.
@@ -270,7 +314,14 @@ async fn vote(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> Res
         Ok(r) => r,
         Err(r) => return r,
     };
-    Json(s.raft.vote(req).await).into_response()
+    let behind = req.last_log_id;
+    let resp = s.raft.vote(req).await;
+    if let (Some(n), Ok(r)) = (&s.refused_behind, &resp) {
+        if !r.vote_granted && r.last_log_id > behind {
+            n.notify_one();
+        }
+    }
+    Json(resp).into_response()
 }
 
 async fn snapshot(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> Response {

@@ -143,17 +143,22 @@ pub struct ApiSection {
     pub token_file: Option<PathBuf>,
 }
 
-// Inter-region links: tens of milliseconds of round trip and the occasional
-// lost packet. A heartbeat every 250 ms and elections after 1–2 s of silence
-// ride out a lost heartbeat or two without a needless election.
+// Inter-region links: 15–70 ms of round trip between the three sites and
+// the occasional lost packet. openraft followers campaign after their
+// leader lease (the range's upper end) plus their own timeout within the
+// range: with a heartbeat every 150 ms (over twice the longest round trip)
+// and a 450–900 ms range, 1.35–1.8 s of silence (nine or more heartbeats
+// lost in a row) starts an election, where the library's LAN defaults
+// (50 ms, 150–300 ms) would campaign after a few hundred milliseconds of
+// jitter. A dead leader is replaced within about two seconds.
 fn default_heartbeat() -> Duration {
-    Duration::from_millis(250)
+    Duration::from_millis(150)
 }
 fn default_election() -> [Duration; 2] {
-    [Duration::from_millis(1000), Duration::from_millis(2000)]
+    [Duration::from_millis(450), Duration::from_millis(900)]
 }
 fn default_rpc_timeout() -> Duration {
-    Duration::from_millis(1000)
+    Duration::from_millis(400)
 }
 
 mod humantime_serde_compat {

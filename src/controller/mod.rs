@@ -7,12 +7,12 @@
 //! proposes the same membership and a node that is already a member changes
 //! nothing) and, unless the node is the witness, runs the executor.
 //!
-//! The witness never executes, so it does not campaign; but it may hold
-//! the only complete log (the leader replicated an entry to it alone before
-//! dying), and then no executing site can win an election without it. So
-//! when the witness has been unable to reach any leader for twice the
-//! election timeout, it campaigns, and when it wins it lets the executors
-//! catch up and hands leadership on ([`witness::guard`]).
+//! The witness never executes, so it does not campaign on its own timer;
+//! but it may hold the only complete log (the leader replicated an entry to
+//! it alone before dying), and then no executing site can win an election
+//! without it. So when it refuses a candidate whose log is behind its own
+//! while no leader answers, it campaigns at once, lets the executors catch
+//! up and hands leadership on (see `witness.rs`).
 
 pub mod config;
 mod journal;
@@ -27,6 +27,7 @@ pub use runner::{FailoverAnswer, FailoverRequest};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use openraft::{Config, SnapshotPolicy};
 use tokio::sync::mpsc;
@@ -123,15 +124,16 @@ pub enum StartError {
 
 /// The raft configuration for links between regions.
 pub fn raft_config(cfg: &NodeConfig) -> Result<Config, StartError> {
+    // openraft: a follower that hears no heartbeat campaigns after its
+    // leader lease (election_timeout_max) plus its own election timeout
+    // (drawn once in the range), checked every 1.5 heartbeats; voters
+    // refuse candidates until their lease has run out.
     let [emin, emax] = cfg.election_timeout;
     let (emin, emax) = (emin.as_millis() as u64, emax.as_millis() as u64);
-    // openraft makes a voter refuse candidates for its election_timeout_max
-    // after the last heartbeat (the leader lease). The witness's timeouts
-    // only set that lease (it does not campaign on its own): ending it at
-    // the executors' shortest timeout lets the first candidate after a
-    // leader's death win at once.
+    // The witness does not campaign on its own timer, so its range only sets
+    // its lease: short, so that it hands leadership on quickly when it leads.
     let (emin, emax) = if cfg.me().witness {
-        (emin / 2, emin)
+        (witness_lease(cfg) / 2, witness_lease(cfg))
     } else {
         (emin, emax)
     };
@@ -149,6 +151,12 @@ pub fn raft_config(cfg: &NodeConfig) -> Result<Config, StartError> {
     config
         .validate()
         .map_err(|e| StartError::Raft(e.to_string()))
+}
+
+/// The witness's leader lease, in milliseconds: the executors' shortest
+/// election timeout.
+fn witness_lease(cfg: &NodeConfig) -> u64 {
+    cfg.election_timeout[0].as_millis() as u64
 }
 
 /// Starts a node. `cloud` is what the executor acts on; the witness gets
@@ -198,7 +206,11 @@ pub async fn start<C: Cloud + 'static>(
         links,
     };
     let mut tasks = Vec::new();
-    let app = crate::api::router(ctx.clone(), cfg.secret.clone());
+    let refused_behind = cfg
+        .me()
+        .witness
+        .then(|| Arc::new(tokio::sync::Notify::new()));
+    let app = crate::api::router(ctx.clone(), cfg.secret.clone(), refused_behind.clone());
     tasks.push(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             warn!(error = %e, "HTTP server stopped");
@@ -206,8 +218,14 @@ pub async fn start<C: Cloud + 'static>(
     }));
     join(&raft, &cfg).await;
     if cfg.me().witness {
-        let stuck_after = cfg.election_timeout[1] * 2;
-        tasks.push(tokio::spawn(witness::guard(ctx.clone(), stuck_after)));
+        let w = witness::Witness {
+            ctx: ctx.clone(),
+            secret: cfg.secret.clone(),
+            stuck_after: cfg.election_timeout[1] * 2,
+            lease: Duration::from_millis(witness_lease(&cfg)),
+            refused_behind: refused_behind.expect("made for the witness"),
+        };
+        tasks.push(tokio::spawn(w.guard()));
     }
     if let (true, Some(cloud)) = (executes, cloud) {
         let r = runner::Runner::new(ctx.clone(), cloud, rx, cfg.election_timeout[0]);

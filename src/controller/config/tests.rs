@@ -35,7 +35,7 @@ fn the_local_cluster_files_load() {
         assert_eq!(c.members.len(), 3);
         assert_eq!(c.me().witness, n == 3);
         assert!(c.policies.contains_key("emr-platform"));
-        assert_eq!(c.heartbeat, Duration::from_millis(250));
+        assert_eq!(c.heartbeat, Duration::from_millis(150));
         assert_eq!(
             c.cloud,
             CloudConfig::Sim(SimConfig {
@@ -51,7 +51,7 @@ fn the_local_cluster_files_load() {
 fn every_problem_is_named_by_field() {
     let text = shipped(1)
         .replace("id: 1\n", "id: 9\n")
-        .replace("heartbeat: 250ms", "heartbeat: 900ms")
+        .replace("heartbeat: 150ms", "heartbeat: 900ms")
         .replace("\"http://127.0.0.1:7102\"", "\"127.0.0.1:7102\"")
         .replace("listen: 127.0.0.1:7101", "listen: localhost");
     let e = load_text(&text).unwrap_err().to_string();
