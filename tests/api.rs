@@ -5,7 +5,7 @@ mod cluster_support;
 
 use std::time::Duration;
 
-use cluster_support::{Cluster, TOKEN};
+use cluster_support::{assert_matches_openapi as spec, Cluster, TOKEN};
 use drctl::cloud::Exposure;
 use drctl::execute::ExecutionStatus;
 use drctl::plan::DataTier;
@@ -60,6 +60,7 @@ async fn failover_requests_are_authenticated_validated_and_gated() {
         .post(follower, "/v1/failover", json!({"confirm": false}))
         .await;
     assert_eq!(code, 400);
+    spec("post", "/v1/failover", 400, &b);
     assert!(b["error"].as_str().unwrap().starts_with("confirm"), "{b}");
     let (code, b) = c
         .post(
@@ -81,7 +82,7 @@ async fn failover_requests_are_authenticated_validated_and_gated() {
         )
         .await;
     assert_eq!(code, 400, "{b}");
-    let (code, _) = c
+    let (code, b) = c
         .post(
             follower,
             "/v1/failover",
@@ -89,6 +90,7 @@ async fn failover_requests_are_authenticated_validated_and_gated() {
         )
         .await;
     assert_eq!(code, 404);
+    spec("post", "/v1/failover", 404, &b);
     assert!(c
         .node(leader)
         .ctx
@@ -108,6 +110,7 @@ async fn failover_requests_are_authenticated_validated_and_gated() {
         .post(follower, "/v1/failover", json!({"confirm": true}))
         .await;
     assert_eq!(code, 412, "{b}");
+    spec("post", "/v1/failover", 412, &b);
     assert!(b["rpo"]["tiers"].is_array(), "{b}");
     let refused = b["execution_id"].as_str().unwrap().to_string();
     let v = c
@@ -121,6 +124,7 @@ async fn failover_requests_are_authenticated_validated_and_gated() {
         .post(follower, "/v1/failover", json!({"confirm": true, "accept_data_loss": "45m", "reason": "region down", "operator": "alice"}))
         .await;
     assert_eq!(code, 202, "{b}");
+    spec("post", "/v1/failover", 202, &b);
     assert_eq!(b["leader"], leader);
     let id = b["execution_id"].as_str().unwrap().to_string();
 
@@ -129,6 +133,7 @@ async fn failover_requests_are_authenticated_validated_and_gated() {
         .post(leader, "/v1/failover", json!({"confirm": true}))
         .await;
     assert_eq!(code, 409, "{b}");
+    spec("post", "/v1/failover", 409, &b);
     assert_eq!(b["execution_id"], id.as_str());
 
     let done = c.wait_finished(leader, &id).await;
@@ -141,12 +146,14 @@ async fn failover_requests_are_authenticated_validated_and_gated() {
     // Once failed over, a new request changes nothing: 200 already_complete.
     let (code, b) = c.post(3, "/v1/failover", json!({"confirm": true})).await;
     assert_eq!(code, 200, "{b}");
+    spec("post", "/v1/failover", 200, &b);
     assert_eq!(b["status"], "already_complete");
     c.assert_each_acted_once();
 
     // The journal through the API, newest first; unknown ids are 404.
     let (code, list) = c.get(3, "/v1/executions").await;
     assert_eq!(code, 200);
+    spec("get", "/v1/executions", 200, &list);
     let ids: Vec<&str> = list["executions"]
         .as_array()
         .unwrap()
@@ -157,10 +164,12 @@ async fn failover_requests_are_authenticated_validated_and_gated() {
     assert!(ids.contains(&id.as_str()) && ids.contains(&refused.as_str()));
     let (code, one) = c.get(3, &format!("/v1/executions/{id}")).await;
     assert_eq!(code, 200);
+    spec("get", "/v1/executions/{id}", 200, &one);
     assert_eq!(one["steps"].as_array().unwrap().len(), done.steps.len());
     assert!(one["steps"][2]["epoch"]["term"].is_u64(), "{one}");
     let (code, b) = c.get(3, "/v1/executions/nope").await;
     assert_eq!(code, 404);
+    spec("get", "/v1/executions/{id}", 404, &b);
     assert!(b["error"].is_string());
     c.stop().await;
 }
@@ -173,10 +182,12 @@ async fn status_health_metrics_and_maintenance() {
         assert_eq!(c.get(n, "/healthz").await.0, 200);
         let (code, b) = c.get(n, "/readyz").await;
         assert_eq!(code, 200, "{b}");
+        spec("get", "/readyz", 200, &b);
         assert_eq!(b["leader"], leader);
     }
     let (code, s) = c.get(3, "/v1/status").await;
     assert_eq!(code, 200);
+    spec("get", "/v1/status", 200, &s);
     assert_eq!(s["node"]["id"], 3);
     assert_eq!(s["node"]["witness"], true);
     assert_eq!(s["leader"]["id"], leader);
@@ -208,6 +219,7 @@ async fn status_health_metrics_and_maintenance() {
         )
         .await;
     assert_eq!(code, 200, "{b}");
+    spec("post", "/v1/maintenance", 200, &b);
     assert_eq!(b["maintenance"]["on"], true);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while !(1..=3).all(|n| c.node(n).ctx.applied.read().unwrap().state.maintenance.on) {

@@ -393,7 +393,7 @@ fn exit_for(status: crate::execute::ExecutionStatus) -> Exit {
         S::Completed | S::AlreadyComplete => Exit::Ok,
         S::Refused => Exit::Refused,
         S::PreflightFailed => Exit::Preflight,
-        S::Failed | S::Running | S::Abandoned => Exit::Failed,
+        S::Failed | S::Running => Exit::Failed,
     }
 }
 

@@ -31,8 +31,6 @@ pub enum ExecutionStatus {
     Refused,
     /// A step failed; its dependants did not run.
     Failed,
-    /// Given up by an operator or superseded; never resumed.
-    Abandoned,
 }
 
 impl ExecutionStatus {
@@ -93,7 +91,7 @@ pub struct StepRecord {
     pub change_id: Option<String>,
     /// The fencing epoch under which the step was last started (under
     /// consensus: the leader's term and the log index of its intent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub epoch: Option<Epoch>,
 }
 

@@ -324,3 +324,66 @@ impl Cluster {
         }
     }
 }
+
+/// Checks `body`, answered with `status` by `method path` (the path as the
+/// OpenAPI description writes it, like `/v1/executions/{id}`), against the
+/// schema docs/openapi.yaml gives for it.
+pub fn assert_matches_openapi(method: &str, path: &str, status: u16, body: &serde_json::Value) {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/openapi.yaml");
+    let doc: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let mut response = doc["paths"][path][method]["responses"][status.to_string()].clone();
+    assert!(
+        response.is_object(),
+        "docs/openapi.yaml has no {status} for {method} {path}"
+    );
+    if let Some(r) = response["$ref"].as_str() {
+        let name = r.rsplit('/').next().unwrap();
+        response = doc["components"]["responses"][name].clone();
+    }
+    let schema = response["content"]["application/json"]["schema"].clone();
+    assert!(
+        schema.is_object(),
+        "no JSON schema for {status} of {method} {path}"
+    );
+    let mut components = doc["components"].clone();
+    openapi_nullable(&mut components);
+    let mut schema = schema;
+    openapi_nullable(&mut schema);
+    let root = serde_json::json!({
+        "components": components,
+        "allOf": [schema],
+    });
+    let validator = jsonschema::validator_for(&root).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(body)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {path} {status} does not match docs/openapi.yaml:\n{}\n{body:#}",
+        errors.join("\n")
+    );
+}
+
+/// OpenAPI 3.0's `nullable: true` in JSON Schema terms: null is allowed.
+fn openapi_nullable(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            if map.get("nullable") == Some(&serde_json::Value::Bool(true)) {
+                map.remove("nullable");
+                if let Some(t) = map.get("type").cloned() {
+                    map.insert("type".into(), serde_json::json!([t, "null"]));
+                }
+                if let Some(serde_json::Value::Array(e)) = map.get_mut("enum") {
+                    if !e.contains(&serde_json::Value::Null) {
+                        e.push(serde_json::Value::Null);
+                    }
+                }
+            }
+            map.values_mut().for_each(openapi_nullable);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(openapi_nullable),
+        _ => {}
+    }
+}
