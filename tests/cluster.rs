@@ -252,3 +252,59 @@ async fn when_only_the_witness_holds_the_latest_entries_it_hands_them_to_an_exec
     assert!(on, "the committed entry survived through the witness");
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_behind_the_purged_log_catches_up_from_a_snapshot() {
+    let mut c = Cluster::start(0.005).await;
+    let leader = c.leader().await;
+    let behind = if leader == 1 { 2 } else { 1 };
+    c.kill(behind).await;
+    // More writes than the log keeps: the leader snapshots and purges.
+    let raft = c.node(leader).ctx.raft.clone();
+    for i in 0..700u32 {
+        let cmd = drctl::consensus::Command::Maintenance {
+            on: i % 2 == 0,
+            by: "load".into(),
+            reason: Some(format!("write {i}")),
+            at: "t".into(),
+        };
+        raft.client_write(cmd).await.unwrap();
+    }
+    let m = raft.metrics().borrow().clone();
+    let purged = m.purged.map(|l| l.index).unwrap_or(0);
+    assert!(
+        m.snapshot.is_some() && purged > 0,
+        "snapshot {:?}, purged {:?}",
+        m.snapshot,
+        m.purged
+    );
+    c.restart(behind).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let f = c.node(behind).ctx.raft.metrics().borrow().clone();
+        let l = raft.metrics().borrow().clone();
+        if f.last_applied.is_some() && f.last_applied == l.last_applied {
+            assert!(f.snapshot.is_some(), "caught up through a snapshot");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?} vs {:?}",
+            f.last_applied,
+            l.last_applied
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let a = c
+        .node(behind)
+        .ctx
+        .applied
+        .read()
+        .unwrap()
+        .state
+        .maintenance
+        .clone();
+    assert_eq!(a.reason.as_deref(), Some("write 699"));
+    assert!(!a.on);
+    c.stop().await;
+}

@@ -78,7 +78,15 @@ pub(super) fn run(args: BenchClusterArgs) -> Exit {
         Ok(rt) => rt,
         Err(e) => return e,
     };
-    match rt.block_on(measure(&args)) {
+    // On Ctrl-C the measurement is dropped, and with it every child
+    // process (they are killed on drop).
+    let result = rt.block_on(async {
+        tokio::select! {
+            r = measure(&args) => r,
+            _ = super::controller_cmd::shutdown_signal() => Err("interrupted".to_string()),
+        }
+    });
+    match result {
         Ok(b) => {
             match args.output {
                 Output::Json => println!(
