@@ -15,7 +15,7 @@ use serde_json::json;
 async fn failover_requests_are_authenticated_validated_and_gated() {
     let c = Cluster::start(0.005).await;
     let leader = c.leader().await;
-    let follower = if leader == 1 { 2 } else { 1 };
+    let follower = c.other_executor(leader);
     let url = format!("{}/v1/failover", c.url(follower));
     let body = json!({"confirm": true});
 

@@ -90,7 +90,7 @@ async fn a_leader_killed_mid_failover_is_replaced_and_no_step_acts_twice() {
 async fn a_node_restarted_from_its_disk_catches_up() {
     let mut c = Cluster::start(0.005).await;
     let leader = c.leader().await;
-    let follower = if leader == 1 { 2 } else { 1 };
+    let follower = c.other_executor(leader);
     c.kill(follower).await;
     let id = c.failover(leader).await;
     c.wait_finished(leader, &id).await;
@@ -224,7 +224,7 @@ async fn a_leader_cut_off_mid_failover_stops_acting_and_the_majority_finishes() 
 async fn when_only_the_witness_holds_the_latest_entries_it_hands_them_to_an_executing_site() {
     let mut c = Cluster::start(0.005).await;
     let leader = c.leader().await;
-    let other = if leader == 1 { 2 } else { 1 };
+    let other = c.other_executor(leader);
     c.kill(other).await;
     // Committed by the leader and the witness alone.
     let (status, b) = c
@@ -257,7 +257,7 @@ async fn when_only_the_witness_holds_the_latest_entries_it_hands_them_to_an_exec
 async fn a_node_behind_the_purged_log_catches_up_from_a_snapshot() {
     let mut c = Cluster::start(0.005).await;
     let leader = c.leader().await;
-    let behind = if leader == 1 { 2 } else { 1 };
+    let behind = c.other_executor(leader);
     c.kill(behind).await;
     // More writes than the log keeps: the leader snapshots and purges.
     let raft = c.node(leader).ctx.raft.clone();

@@ -104,7 +104,13 @@ async fn forward(ctx: &Context, path: &str, headers: &HeaderMap, body: Bytes) ->
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
+/// The request's body, once its token has been checked.
+fn authorized<T: serde::de::DeserializeOwned>(
+    ctx: &Context,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, Response> {
+    authorize(ctx, headers)?;
     serde_json::from_slice(body).map_err(|e| {
         error(
             StatusCode::BAD_REQUEST,
@@ -118,10 +124,7 @@ pub(super) async fn failover(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = authorize(&ctx, &headers) {
-        return r;
-    }
-    let b: FailoverBody = match parse(&body) {
+    let b: FailoverBody = match authorized(&ctx, &headers, &body) {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -221,10 +224,7 @@ pub(super) async fn maintenance(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = authorize(&ctx, &headers) {
-        return r;
-    }
-    let b: MaintenanceBody = match parse(&body) {
+    let b: MaintenanceBody = match authorized(&ctx, &headers, &body) {
         Ok(b) => b,
         Err(r) => return r,
     };

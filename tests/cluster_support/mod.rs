@@ -37,7 +37,7 @@ pub fn test_policy() -> Arc<Policy> {
     Arc::new(policy::parse(&path, &text).unwrap())
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -148,6 +148,15 @@ impl Cluster {
     pub async fn kill(&mut self, id: u64) {
         if let Some(n) = self.nodes.get_mut(&id).and_then(Option::take) {
             n.kill().await;
+        }
+    }
+
+    /// The executing site that is not `id`.
+    pub fn other_executor(&self, id: u64) -> u64 {
+        if id == 1 {
+            2
+        } else {
+            1
         }
     }
 
