@@ -276,3 +276,32 @@ async fn status_health_metrics_and_maintenance() {
     assert_eq!(r.status(), 401);
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_dr_resource_is_a_422_and_nothing_changes() {
+    let c = Cluster::start(0.005).await;
+    let leader = c.leader().await;
+    c.cloud
+        .remove("eks:us-west-2/emr-integration-dr/app-nodes")
+        .unwrap();
+    let (code, b) = c
+        .post(leader, "/v1/failover", json!({"confirm": true}))
+        .await;
+    assert_eq!(code, 422, "{b}");
+    spec("post", "/v1/failover", 422, &b);
+    assert!(
+        b["problems"][0].as_str().unwrap().contains("app-nodes"),
+        "{b}"
+    );
+    let v = c
+        .wait_for(
+            leader,
+            b["execution_id"].as_str().unwrap(),
+            Duration::from_secs(5),
+            |_| true,
+        )
+        .await;
+    assert_eq!(v.summary.status, ExecutionStatus::PreflightFailed);
+    assert!(c.cloud.mutations().is_empty());
+    c.stop().await;
+}

@@ -147,6 +147,18 @@ async fn a_leader_cut_off_alone_executes_nothing() {
     let c = Cluster::start(0.005).await;
     let cut = c.leader().await;
     c.isolate(cut);
+    // What a cut-off leader fences itself on while executing: the time
+    // since a majority last acknowledged it grows past the lease (600 ms
+    // here, the shortest election timeout), long before followers campaign.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let m = c.node(cut).ctx.raft.metrics().borrow().clone();
+    assert!(
+        m.state != openraft::ServerState::Leader
+            || m.millis_since_quorum_ack.unwrap_or(u64::MAX) > 600,
+        "{:?} {:?}",
+        m.state,
+        m.millis_since_quorum_ack
+    );
     // The cut-off node cannot confirm its leadership: it refuses and acts on nothing.
     let (status, body) = c
         .post(cut, "/v1/failover", serde_json::json!({"confirm": true}))

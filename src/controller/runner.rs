@@ -164,14 +164,21 @@ impl<C: Cloud + 'static> Runner<C> {
     }
 
     /// While executing, a leader cut off from the majority may not know it
-    /// has been replaced: every tick it asks a majority to confirm, and
-    /// stops acting at once when they do not answer within the lease (the
-    /// shortest election timeout, after which another node may lead).
+    /// has been replaced: every tick it checks when a majority last
+    /// acknowledged it (openraft's leader clock, refreshed with each
+    /// heartbeat round), and stops acting at once when that is older than
+    /// the lease (the shortest election timeout; followers campaign only
+    /// after their lease plus their timeout, so it stops well before another
+    /// node can lead). Without that figure it asks a majority directly.
     async fn still_leading(&self) -> bool {
-        matches!(
-            tokio::time::timeout(self.lease, self.ctx.raft.ensure_linearizable()).await,
-            Ok(Ok(_))
-        )
+        let since_ack = self.ctx.raft.metrics().borrow().millis_since_quorum_ack;
+        match since_ack {
+            Some(ms) => u128::from(ms) < self.lease.as_millis(),
+            None => matches!(
+                tokio::time::timeout(self.lease, self.ctx.raft.ensure_linearizable()).await,
+                Ok(Ok(_))
+            ),
+        }
     }
 
     fn stop_all(&mut self, why: &str) {
