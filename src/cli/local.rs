@@ -119,6 +119,15 @@ pub(super) async fn start_all(
     sim_url: &str,
 ) -> Result<Vec<Proc>, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the drctl binary: {e}"))?;
+    // Say which port is taken now, rather than wait for a node that cannot start.
+    let sim_listen = sim_url.trim_start_matches("http://").trim_end_matches('/');
+    for addr in
+        std::iter::once(sim_listen.to_string()).chain(configs.iter().map(|c| c.listen.to_string()))
+    {
+        std::net::TcpListener::bind(&addr).map_err(|e| {
+            format!("{addr} is not free ({e}): is another local cluster or controller running?")
+        })?;
+    }
     let logs = configs[0]
         .data_dir
         .parent()
