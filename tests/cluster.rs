@@ -320,3 +320,54 @@ async fn a_node_behind_the_purged_log_catches_up_from_a_snapshot() {
     assert!(!a.on);
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_secret_rotates_without_losing_the_majority() {
+    let mut c = Cluster::start(0.005).await;
+    c.leader().await;
+    let old: std::sync::Arc<str> = cluster_support::SECRET.into();
+    let new: std::sync::Arc<str> = "the-next-cluster-secret".into();
+    // The runbook's three passes, one node at a time; after each restart a
+    // write must still commit.
+    let passes = [
+        (old.clone(), vec![old.clone(), new.clone()]),
+        (new.clone(), vec![new.clone(), old.clone()]),
+        (new.clone(), vec![new.clone()]),
+    ];
+    let mut writes = 0;
+    for (send, accept) in passes {
+        for n in [3, 1, 2] {
+            c.kill(n).await;
+            let cfg = c.configs.get_mut(&n).unwrap();
+            cfg.secret = send.clone();
+            cfg.accepted_secrets = accept.clone();
+            c.restart(n).await;
+            let leader = c.leader().await;
+            let (status, b) = c
+                .post(
+                    leader,
+                    "/v1/maintenance",
+                    serde_json::json!({"on": writes % 2 == 0}),
+                )
+                .await;
+            assert_eq!(status, 200, "after restarting node {n}: {b}");
+            writes += 1;
+            // Every node, not just a majority, keeps talking to the others.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            loop {
+                let applied: Vec<_> = (1..=3)
+                    .map(|i| c.node(i).ctx.raft.metrics().borrow().last_applied)
+                    .collect();
+                if applied.iter().all(|a| *a == applied[0]) {
+                    break;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "node {n} restarted with a new secret setting: {applied:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    c.stop().await;
+}

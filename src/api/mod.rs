@@ -36,12 +36,12 @@ pub const OPENAPI: &str = include_str!("../../docs/openapi.yaml");
 /// The node's whole HTTP surface: the API and the raft RPC.
 pub fn router(
     ctx: Context,
-    secret: Arc<str>,
+    secrets: Arc<[Arc<str>]>,
     refused_behind: Option<Arc<tokio::sync::Notify>>,
 ) -> Router {
     let rpc = network::router(RpcState {
         raft: ctx.raft.clone(),
-        secret,
+        secrets,
         refused_behind,
     });
     Router::new()

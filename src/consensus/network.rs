@@ -210,8 +210,8 @@ impl RaftNetwork<TypeConfig> for Client {
 pub struct RpcState {
     /// The local raft.
     pub raft: Raft,
-    /// The cluster secret.
-    pub secret: Arc<str>,
+    /// The secrets accepted on incoming calls.
+    pub secrets: Arc<[Arc<str>]>,
     /// Told when this node refuses a candidate whose log is behind its own
     /// (the witness uses it to step in at once; see `controller::witness`).
     pub refused_behind: Option<Arc<tokio::sync::Notify>>,
@@ -254,7 +254,7 @@ pub async fn ask_to_elect(
 }
 
 async fn elect(State(s): State<RpcState>, headers: HeaderMap) -> Response {
-    if !secret_ok(&headers, &s.secret) {
+    if !secret_ok(&headers, &s.secrets) {
         return refused();
     }
     match s.raft.trigger().elect().await {
@@ -267,12 +267,16 @@ async fn elect(State(s): State<RpcState>, headers: HeaderMap) -> Response {
     }
 }
 
-/// Whether `headers` carry `secret`, compared in constant time.
-pub fn secret_ok(headers: &HeaderMap, secret: &str) -> bool {
-    headers
-        .get(SECRET_HEADER)
-        .map(|v| v.as_bytes().ct_eq(secret.as_bytes()).into())
-        .unwrap_or(false)
+/// Whether `headers` carry one of `secrets`. Each is compared in constant
+/// time, and all of them are always compared.
+pub fn secret_ok(headers: &HeaderMap, secrets: &[Arc<str>]) -> bool {
+    let Some(given) = headers.get(SECRET_HEADER) else {
+        return false;
+    };
+    secrets.iter().fold(false, |ok, s| {
+        let m: bool = given.as_bytes().ct_eq(s.as_bytes()).into();
+        ok | m
+    })
 }
 
 fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
@@ -296,7 +300,7 @@ fn refused() -> Response {
 }
 
 async fn append(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> Response {
-    if !secret_ok(&headers, &s.secret) {
+    if !secret_ok(&headers, &s.secrets) {
         return refused();
     }
     let req: AppendEntriesRequest<TypeConfig> = match parse(&body) {
@@ -307,7 +311,7 @@ async fn append(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> R
 }
 
 async fn vote(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> Response {
-    if !secret_ok(&headers, &s.secret) {
+    if !secret_ok(&headers, &s.secrets) {
         return refused();
     }
     let req: VoteRequest<NodeId> = match parse(&body) {
@@ -325,7 +329,7 @@ async fn vote(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> Res
 }
 
 async fn snapshot(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> Response {
-    if !secret_ok(&headers, &s.secret) {
+    if !secret_ok(&headers, &s.secrets) {
         return refused();
     }
     let req: InstallSnapshotRequest<TypeConfig> = match parse(&body) {
@@ -333,4 +337,26 @@ async fn snapshot(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) ->
         Err(r) => return r,
     };
     Json(s.raft.install_snapshot(req).await).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(secret: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(SECRET_HEADER, secret.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn any_accepted_secret_passes_and_nothing_else_does() {
+        let accepted: Vec<Arc<str>> =
+            vec!["current-secret-0001".into(), "next-secret-00002".into()];
+        assert!(secret_ok(&with("current-secret-0001"), &accepted));
+        assert!(secret_ok(&with("next-secret-00002"), &accepted));
+        assert!(!secret_ok(&with("current-secret-0002"), &accepted));
+        assert!(!secret_ok(&with(""), &accepted));
+        assert!(!secret_ok(&HeaderMap::new(), &accepted));
+    }
 }

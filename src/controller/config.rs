@@ -106,8 +106,13 @@ pub struct SimConfig {
 pub struct ClusterSection {
     /// Every voter: one per site.
     pub members: Vec<MemberEntry>,
-    /// A file holding the shared secret that authenticates raft RPC.
+    /// A file holding the shared secret that authenticates raft RPC: sent
+    /// with every call, and accepted.
     pub secret_file: Option<PathBuf>,
+    /// Files holding further secrets that are accepted but not sent: the
+    /// next secret during a rotation (see runbooks/controller.md).
+    #[serde(default)]
+    pub accept_secret_files: Vec<PathBuf>,
     /// How often the leader sends heartbeats.
     #[serde(default = "default_heartbeat", with = "humantime_serde_compat")]
     pub heartbeat: Duration,
@@ -199,8 +204,11 @@ pub struct NodeConfig {
     pub policies: std::collections::BTreeMap<String, Arc<Policy>>,
     /// The cloud.
     pub cloud: CloudConfig,
-    /// The cluster secret.
+    /// The cluster secret, sent with every raft call.
     pub secret: Arc<str>,
+    /// Every secret accepted on raft calls: the cluster secret first, then
+    /// those of `accept_secret_files`.
+    pub accepted_secrets: Vec<Arc<str>>,
     /// The API token.
     pub token: Arc<str>,
     /// Heartbeat interval.
@@ -308,6 +316,13 @@ pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
     )
     .map_err(|p| problems.push(p))
     .ok();
+    let mut accepted: Vec<Arc<str>> = secret.iter().cloned().collect();
+    for (i, f) in c.accept_secret_files.iter().enumerate() {
+        match read_secret("", Some(f), &format!("cluster.accept_secret_files[{i}]")) {
+            Ok(s) => accepted.push(s),
+            Err(p) => problems.push(p),
+        }
+    }
     let token = read_secret(
         API_TOKEN_ENV,
         file.api.token_file.as_deref(),
@@ -348,6 +363,7 @@ pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
         policies,
         cloud: file.cloud,
         secret: secret.expect("no problems"),
+        accepted_secrets: accepted,
         token: token.expect("no problems"),
         heartbeat: c.heartbeat,
         election_timeout: c.election_timeout,
@@ -357,7 +373,11 @@ pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
 
 /// A secret from the environment, else from a file; at least 16 characters.
 fn read_secret(env: &str, file: Option<&Path>, field: &str) -> Result<Arc<str>, String> {
-    let value = match (std::env::var(env).ok().filter(|v| !v.is_empty()), file) {
+    let from_env = (!env.is_empty())
+        .then(|| std::env::var(env).ok())
+        .flatten()
+        .filter(|v| !v.is_empty());
+    let value = match (from_env, file) {
         (Some(v), _) => v,
         (None, Some(f)) => std::fs::read_to_string(f)
             .map_err(|e| format!("{field}: cannot read {}: {e}", f.display()))?,

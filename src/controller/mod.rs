@@ -210,7 +210,11 @@ pub async fn start<C: Cloud + 'static>(
         .me()
         .witness
         .then(|| Arc::new(tokio::sync::Notify::new()));
-    let app = crate::api::router(ctx.clone(), cfg.secret.clone(), refused_behind.clone());
+    let app = crate::api::router(
+        ctx.clone(),
+        cfg.accepted_secrets.clone().into(),
+        refused_behind.clone(),
+    );
     tasks.push(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             warn!(error = %e, "HTTP server stopped");

@@ -102,6 +102,7 @@ impl Cluster {
                     policies: BTreeMap::from([(policy.name.clone(), policy.clone())]),
                     cloud: CloudConfig::Aws,
                     secret: SECRET.into(),
+                    accepted_secrets: vec![SECRET.into()],
                     token: TOKEN.into(),
                     heartbeat: Duration::from_millis(100),
                     election_timeout: [Duration::from_millis(600), Duration::from_millis(1200)],

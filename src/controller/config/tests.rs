@@ -111,3 +111,28 @@ fn the_kubernetes_site_files_load() {
         assert_eq!(c.me().witness, id == 3);
     }
 }
+
+#[test]
+fn further_accepted_secrets_are_read_and_named_when_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let next = dir.path().join("next");
+    std::fs::write(&next, "the-next-cluster-secret\n").unwrap();
+    let text = shipped(1).replace(
+        "  secret_file: deploy/local/cluster-secret\n",
+        &format!(
+            "  secret_file: deploy/local/cluster-secret\n  accept_secret_files: [{}]\n",
+            next.display()
+        ),
+    );
+    let c = load_text(&text).unwrap();
+    assert_eq!(c.accepted_secrets.len(), 2);
+    assert_eq!(&*c.accepted_secrets[0], &*c.secret);
+    assert_eq!(&*c.accepted_secrets[1], "the-next-cluster-secret");
+    let e = load_text(&text.replace(&next.display().to_string(), "/nonexistent/next"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("cluster.accept_secret_files[0]: cannot read /nonexistent/next"),
+        "{e}"
+    );
+}
