@@ -235,9 +235,7 @@ pub(super) async fn maintenance(
         on: b.on,
         by: b.operator.unwrap_or_else(|| "api".into()),
         reason: b.reason,
-        at: time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
+        at: crate::execute::now_rfc3339(),
     };
     match tokio::time::timeout(DECISION_TIMEOUT, ctx.raft.client_write(cmd)).await {
         Ok(Ok(r)) if r.data == Reply::Ok => {

@@ -62,17 +62,6 @@ fn state_name(s: ServerState) -> &'static str {
     }
 }
 
-/// Asks a peer's `/healthz`, within a short timeout.
-async fn healthy(ctx: &Context, id: u64, addr: &str) -> bool {
-    if !ctx.links.up(ctx.id, id) {
-        return false;
-    }
-    matches!(
-        ctx.http.get(format!("{addr}/healthz")).timeout(PEER_CHECK).send().await,
-        Ok(r) if r.status().is_success()
-    )
-}
-
 /// The status as this node sees it.
 pub async fn build_status(ctx: &Context) -> StatusView {
     let m = ctx.raft.metrics().borrow().clone();
@@ -86,9 +75,9 @@ pub async fn build_status(ctx: &Context) -> StatusView {
         })
         .unwrap_or_default();
     let mut checks = tokio::task::JoinSet::new();
-    for (id, mem) in &ctx.members {
-        let (ctx2, id, mem) = (ctx.clone(), *id, mem.clone());
-        checks.spawn(async move { (id, id == ctx2.id || healthy(&ctx2, id, &mem.addr).await) });
+    for &id in ctx.members.keys() {
+        let ctx2 = ctx.clone();
+        checks.spawn(async move { (id, id == ctx2.id || ctx2.peer_answers(id, PEER_CHECK).await) });
     }
     let mut health = HashMap::new();
     while let Some(Ok((id, ok))) = checks.join_next().await {

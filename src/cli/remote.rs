@@ -212,10 +212,7 @@ pub fn render_status(s: &StatusView) -> String {
                     out,
                     "  execution {}: {} ({}/{} steps done), requested by {}{}, started {}{}",
                     e.id,
-                    serde_json::to_value(e.status)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
+                    e.status.label(),
                     e.steps_done,
                     e.steps_total,
                     e.requested_by,
@@ -453,10 +450,7 @@ async fn follow(url: &str, id: &str) -> Exit {
         println!(
             "  {:<34} {:<13} {:>9}  {}",
             s.id,
-            serde_json::to_value(s.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
+            s.status.label(),
             took,
             epoch
         );

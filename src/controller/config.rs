@@ -114,14 +114,14 @@ pub struct ClusterSection {
     #[serde(default)]
     pub accept_secret_files: Vec<PathBuf>,
     /// How often the leader sends heartbeats.
-    #[serde(default = "default_heartbeat", with = "humantime_serde_compat")]
+    #[serde(default = "default_heartbeat", with = "duration_text")]
     pub heartbeat: Duration,
     /// A follower without heartbeat for a random time in this range starts
     /// an election.
-    #[serde(default = "default_election", with = "range_compat")]
+    #[serde(default = "default_election", with = "duration_range")]
     pub election_timeout: [Duration; 2],
     /// The longest one node-to-node call may take.
-    #[serde(default = "default_rpc_timeout", with = "humantime_serde_compat")]
+    #[serde(default = "default_rpc_timeout", with = "duration_text")]
     pub rpc_timeout: Duration,
 }
 
@@ -166,7 +166,7 @@ fn default_rpc_timeout() -> Duration {
     Duration::from_millis(400)
 }
 
-mod humantime_serde_compat {
+mod duration_text {
     use serde::{Deserialize, Deserializer};
     use std::time::Duration;
 
@@ -176,7 +176,7 @@ mod humantime_serde_compat {
     }
 }
 
-mod range_compat {
+mod duration_range {
     use serde::{Deserialize, Deserializer};
     use std::time::Duration;
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::Context;
 use crate::cloud::Epoch;
 use crate::consensus::{Command, Reply};
-use crate::execute::{ExecutionRecord, Journal, JournalError};
+use crate::execute::{now_rfc3339 as now, ExecutionRecord, Journal, JournalError};
 
 /// How long a leadership check or a log write may take before this node
 /// treats itself as cut off and stops acting.
@@ -19,12 +19,6 @@ pub(super) const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(super) struct RaftJournal {
     pub ctx: Context,
-}
-
-pub(super) fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 /// Proposes `cmd` and waits for it to be applied.

@@ -135,14 +135,11 @@ impl Metrics {
             self.maintenance.set(i64::from(a.state.maintenance.on));
             self.executions.clear();
             for e in a.state.executions.values() {
-                let status = serde_json::to_value(e.record.status)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
+                let status = e.record.status.label();
                 self.executions
                     .get_or_create(&vec![
                         ("policy".into(), e.record.policy.clone()),
-                        ("status".into(), status),
+                        ("status".into(), status.into()),
                     ])
                     .inc();
             }

@@ -71,6 +71,21 @@ impl Context {
         &self.members[&self.id]
     }
 
+    /// Whether member `id` answers its health check within `timeout` (a
+    /// cut link counts as no answer).
+    pub async fn peer_answers(&self, id: NodeId, timeout: std::time::Duration) -> bool {
+        let Some(m) = self.members.get(&id) else {
+            return false;
+        };
+        if !self.links.up(self.id, id) {
+            return false;
+        }
+        matches!(
+            self.http.get(format!("{}/healthz", m.addr)).timeout(timeout).send().await,
+            Ok(r) if r.status().is_success()
+        )
+    }
+
     /// The current leader, as this node knows it.
     pub fn leader(&self) -> Option<(NodeId, Member)> {
         let id = self.raft.metrics().borrow().current_leader?;

@@ -19,13 +19,13 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::journal::{confirm_leader, now, propose, RaftJournal};
+use super::journal::{confirm_leader, propose, RaftJournal};
 use super::Context;
 use crate::cloud::Cloud;
 use crate::consensus::{Command, Execution, Reply};
 use crate::execute::{
-    self, new_record, prepare_resume, Event, ExecutionRecord, ExecutionStatus, RunOptions,
-    StepStatus,
+    self, mark_already_complete, new_record, now_rfc3339 as now, prepare_resume, Event,
+    ExecutionRecord, ExecutionStatus, RunOptions, StepStatus,
 };
 use crate::plan::{self, RpoEvaluation};
 
@@ -271,18 +271,7 @@ impl<C: Cloud + 'static> Runner<C> {
                 problems: plan.preflight_problems.clone(),
             }
         } else if plan.is_complete() {
-            end_unrun(
-                &mut record,
-                ExecutionStatus::AlreadyComplete,
-                format!(
-                    "already failed over to {}: every step's postcondition holds; nothing changed",
-                    plan.to_region
-                ),
-            );
-            for s in &mut record.steps {
-                s.status = StepStatus::AlreadyDone;
-                s.outcome = None;
-            }
+            mark_already_complete(&mut record);
             FailoverAnswer::AlreadyComplete {
                 execution_id: id.clone(),
             }
@@ -429,12 +418,8 @@ async fn observe_steps(
                 id, status, at_ms, ..
             } => {
                 if let (Some(kind), Some(t0)) = (kinds.get(&id), started.get(&id)) {
-                    let status = serde_json::to_value(status)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default();
                     let secs = at_ms.saturating_sub(*t0) as f64 / 1000.0;
-                    ctx.metrics.step(kind, &status, secs);
+                    ctx.metrics.step(kind, status.label(), secs);
                 }
             }
             _ => {}

@@ -85,17 +85,10 @@ impl Witness {
 
     /// Whether the leader this node follows answers its health check.
     async fn leader_reachable(&self) -> bool {
-        let ctx = &self.ctx;
-        let Some((id, leader)) = ctx.leader().filter(|(id, _)| *id != ctx.id) else {
-            return false;
-        };
-        if !ctx.links.up(ctx.id, id) {
-            return false;
+        match self.ctx.leader() {
+            Some((id, _)) if id != self.ctx.id => self.ctx.peer_answers(id, CHECK).await,
+            _ => false,
         }
-        matches!(
-            ctx.http.get(format!("{}/healthz", leader.addr)).timeout(CHECK).send().await,
-            Ok(r) if r.status().is_success()
-        )
     }
 
     /// The executing members whose log matches the leader's.

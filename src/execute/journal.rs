@@ -34,6 +34,18 @@ pub enum ExecutionStatus {
 }
 
 impl ExecutionStatus {
+    /// Its name as in the journal and the API (`already_complete`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::AlreadyComplete => "already_complete",
+            Self::PreflightFailed => "preflight_failed",
+            Self::Refused => "refused",
+            Self::Failed => "failed",
+        }
+    }
+
     /// Whether the execution has ended.
     pub fn is_finished(self) -> bool {
         self != Self::Running
@@ -59,6 +71,18 @@ pub enum StepStatus {
 }
 
 impl StepStatus {
+    /// Its name as in the journal and the API (`already_done`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::AlreadyDone => "already_done",
+            Self::Failed => "failed",
+            Self::NotRun => "not_run",
+        }
+    }
+
     /// Whether the step's postcondition holds.
     pub fn succeeded(self) -> bool {
         matches!(self, Self::Done | Self::AlreadyDone)
@@ -298,5 +322,36 @@ fn upsert(records: &mut Vec<ExecutionRecord>, record: &ExecutionRecord) {
     match records.iter_mut().find(|r| r.id == record.id) {
         Some(r) => *r = record.clone(),
         None => records.push(record.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_the_serialized_names() {
+        use ExecutionStatus as E;
+        for e in [
+            E::Running,
+            E::Completed,
+            E::AlreadyComplete,
+            E::PreflightFailed,
+            E::Refused,
+            E::Failed,
+        ] {
+            assert_eq!(serde_json::to_value(e).unwrap(), e.label());
+        }
+        use StepStatus as S;
+        for s in [
+            S::Pending,
+            S::Running,
+            S::Done,
+            S::AlreadyDone,
+            S::Failed,
+            S::NotRun,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.label());
+        }
     }
 }

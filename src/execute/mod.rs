@@ -122,14 +122,7 @@ pub async fn execute<C: Cloud + 'static, J: Journal>(
             let plan = plan::build(&policy, &observed, options.accept_data_loss);
             let mut r = new_record(&plan, &options);
             if plan.is_complete() && plan.preflight_problems.is_empty() {
-                r.status = ExecutionStatus::AlreadyComplete;
-                for s in &mut r.steps {
-                    s.status = StepStatus::AlreadyDone;
-                }
-                r.summary = Some(format!(
-                    "already failed over to {}: every step's postcondition holds; nothing changed",
-                    plan.to_region
-                ));
+                mark_already_complete(&mut r);
                 journal.save(&r).await?;
                 return Ok(r);
             }
@@ -221,6 +214,24 @@ pub fn new_record(plan: &Plan, options: &RunOptions) -> ExecutionRecord {
         resumed: 0,
         summary: None,
     }
+}
+
+/// Marks a new record whose plan found every postcondition holding: nothing
+/// runs, every step is already done.
+pub fn mark_already_complete(record: &mut ExecutionRecord) {
+    record.status = ExecutionStatus::AlreadyComplete;
+    for s in &mut record.steps {
+        s.status = StepStatus::AlreadyDone;
+    }
+    record.summary = Some(format!(
+        "already failed over to {}: every step's postcondition holds; nothing changed",
+        record.plan.to_region
+    ));
+}
+
+/// The wall clock now, in RFC 3339 (journal and audit timestamps).
+pub fn now_rfc3339() -> String {
+    rfc3339(time::OffsetDateTime::now_utc())
 }
 
 fn rfc3339(t: time::OffsetDateTime) -> String {
@@ -350,7 +361,7 @@ fn finish(
             record.overrides.push(DataLossOverride {
                 accepted_ms,
                 by: options.operator.clone(),
-                at: rfc3339(time::OffsetDateTime::now_utc()),
+                at: now_rfc3339(),
                 reason: options.reason.clone(),
                 gate: gate.clone(),
             });

@@ -99,20 +99,6 @@ struct WireError {
     message: String,
 }
 
-const OPS: &[&str] = &[
-    OP_DESCRIBE_DB,
-    OP_PROMOTE,
-    OP_DESCRIBE_NODE_GROUP,
-    OP_UPDATE_NODE_GROUP,
-    OP_LIST_RECORDS,
-    OP_CHANGE_RECORDS,
-    OP_GET_CHANGE,
-    OP_DESCRIBE_GLOBAL,
-    OP_FAILOVER_GLOBAL,
-    OP_LIST_CLUSTERS,
-    OP_REPLICATION_LAG,
-];
-
 /// The remote side's operation name, among the known ones.
 const REMOTE_OP: &str = "sim:Call";
 
