@@ -45,6 +45,46 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Three node configurations on free ports, with their stores in `dir`.
+fn node_configs(policy: &Arc<Policy>, dir: &Path) -> BTreeMap<u64, NodeConfig> {
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let sites = ["us-east-1", "us-west-2", "us-east-2"];
+    let members: BTreeMap<u64, Member> = (1..=3u64)
+        .map(|i| {
+            (
+                i,
+                Member {
+                    site: sites[i as usize - 1].into(),
+                    addr: format!("http://127.0.0.1:{}", ports[i as usize - 1]),
+                    witness: i == 3,
+                },
+            )
+        })
+        .collect();
+    (1..=3u64)
+        .map(|i| {
+            let cfg = NodeConfig {
+                source: "test".into(),
+                id: i,
+                listen: format!("127.0.0.1:{}", ports[i as usize - 1])
+                    .parse()
+                    .unwrap(),
+                data_dir: dir.join(format!("node-{i}")),
+                members: members.clone(),
+                policies: BTreeMap::from([(policy.name.clone(), policy.clone())]),
+                cloud: CloudConfig::Aws,
+                secret: SECRET.into(),
+                accepted_secrets: vec![SECRET.into()],
+                token: TOKEN.into(),
+                heartbeat: Duration::from_millis(100),
+                election_timeout: [Duration::from_millis(600), Duration::from_millis(1200)],
+                rpc_timeout: Duration::from_millis(300),
+            };
+            (i, cfg)
+        })
+        .collect()
+}
+
 pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub cloud: Arc<SimCloud>,
@@ -72,61 +112,48 @@ impl Cluster {
             )
             .unwrap(),
         );
-        let dir = tempfile::tempdir().unwrap();
-        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-        let sites = ["us-east-1", "us-west-2", "us-east-2"];
-        let members: BTreeMap<u64, Member> = (1..=3u64)
-            .map(|i| {
-                (
-                    i,
-                    Member {
-                        site: sites[i as usize - 1].into(),
-                        addr: format!("http://127.0.0.1:{}", ports[i as usize - 1]),
-                        witness: i == 3,
-                    },
-                )
-            })
-            .collect();
-        let mut configs = BTreeMap::new();
-        for i in 1..=3u64 {
-            configs.insert(
-                i,
-                NodeConfig {
-                    source: "test".into(),
-                    id: i,
-                    listen: format!("127.0.0.1:{}", ports[i as usize - 1])
-                        .parse()
-                        .unwrap(),
-                    data_dir: dir.path().join(format!("node-{i}")),
-                    members: members.clone(),
-                    policies: BTreeMap::from([(policy.name.clone(), policy.clone())]),
-                    cloud: CloudConfig::Aws,
-                    secret: SECRET.into(),
-                    accepted_secrets: vec![SECRET.into()],
-                    token: TOKEN.into(),
-                    heartbeat: Duration::from_millis(100),
-                    election_timeout: [Duration::from_millis(600), Duration::from_millis(1200)],
-                    rpc_timeout: Duration::from_millis(300),
-                },
-            );
+        let mut serial = Some(serial);
+        for attempt in 1..=3 {
+            let dir = tempfile::tempdir().unwrap();
+            let configs = node_configs(&policy, dir.path());
+            let mut c = Self {
+                dir,
+                cloud: cloud.clone(),
+                links: Links::default(),
+                nodes: BTreeMap::new(),
+                configs,
+                http: reqwest::Client::new(),
+                _serial: serial.take().expect("held until a cluster starts"),
+            };
+            let mut started = true;
+            for i in 1..=3 {
+                if let Err(e) = c.try_restart(i).await {
+                    // A port found free was taken meanwhile (an outgoing
+                    // connection's ephemeral port): start over on others.
+                    assert!(e.contains("listen on") && attempt < 3, "node {i}: {e}");
+                    started = false;
+                    break;
+                }
+            }
+            if started {
+                return c;
+            }
+            for i in 1..=3 {
+                c.kill(i).await;
+            }
+            serial = Some(c._serial);
         }
-        let mut c = Self {
-            dir,
-            cloud,
-            links: Links::default(),
-            nodes: BTreeMap::new(),
-            configs,
-            http: reqwest::Client::new(),
-            _serial: serial,
-        };
-        for i in 1..=3 {
-            c.restart(i).await;
-        }
-        c
+        unreachable!("the loop returns or panics")
     }
 
     /// Starts (or restarts, from its disk) node `id`.
     pub async fn restart(&mut self, id: u64) {
+        if let Err(e) = self.try_restart(id).await {
+            panic!("node {id}: {e}");
+        }
+    }
+
+    async fn try_restart(&mut self, id: u64) -> Result<(), String> {
         let cfg = self.configs[&id].clone();
         let cloud = (!cfg.me().witness).then(|| self.cloud.clone());
         // A node killed in this process may take a moment to release its
@@ -139,10 +166,11 @@ impl Cluster {
                     assert!(tokio::time::Instant::now() < deadline, "{e}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                Err(e) => panic!("node {id}: {e}"),
+                Err(e) => return Err(e.to_string()),
             }
         };
         self.nodes.insert(id, Some(node));
+        Ok(())
     }
 
     /// Kills node `id` as a crash would.
