@@ -8,6 +8,8 @@
 //! - [`cloud`]: one small trait per capability (database, node groups, DNS,
 //!   cache, stream), with the AWS SDK adapters in [`cloud::aws`] and the
 //!   simulated cloud in [`cloud::sim`].
+//! - [`detect`]: pure: the observations of every site over time → a verdict
+//!   (majority of sites, consecutive failures, hold-down, modes).
 //! - [`plan`]: pure: (policy, observed state) → the failover plan, a DAG.
 //! - [`execute`]: runs the plan: parallel where independent, each step
 //!   check → act → verify, journaled, resumable.
@@ -37,6 +39,7 @@ pub mod cli;
 pub mod cloud;
 pub mod consensus;
 pub mod controller;
+pub mod detect;
 pub mod duration;
 pub mod execute;
 pub mod plan;

@@ -10,6 +10,7 @@
 mod load;
 mod raw;
 mod validate;
+mod validate_detection;
 mod validate_tiers;
 
 pub use load::{load, parse};
@@ -46,6 +47,9 @@ pub struct Policy {
     pub detection: Detection,
     /// Whether a confirmed failure starts a failover on its own.
     pub mode: Mode,
+    /// In manual mode: what happens when nobody confirms a recommended
+    /// failover in time (`None`: keep waiting).
+    pub manual_timeout: Option<ManualTimeout>,
     /// How steps are driven.
     pub execution: ExecutionSettings,
     /// The protected resources, per tier.
@@ -74,6 +78,93 @@ pub struct Detection {
     pub probe_timeout: Duration,
     /// Failed probes in a row before a site calls the primary down.
     pub consecutive_failures: u32,
+    /// What each site probes.
+    pub probes: Probes,
+    /// Replication heartbeats that measure data-loss exposure.
+    pub heartbeats: Heartbeats,
+}
+
+/// What every controller site probes on the primary, each round.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Probes {
+    /// URLs of the primary's public health endpoints; a round passes when
+    /// each answers 2xx within the probe timeout.
+    pub http: Vec<String>,
+    /// `host:port` endpoints (database, cache) that must accept a connection.
+    pub tcp: Vec<String>,
+    /// Read the RDS primary's status through the API (on by default when
+    /// the policy has a database tier).
+    pub database_status: bool,
+    /// A Route 53 health check whose status counts as a probe.
+    pub health_check: Option<String>,
+}
+
+/// Heartbeats per data tier.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Heartbeats {
+    /// PostgreSQL: a row per site in `drctl_heartbeat` on the primary.
+    pub database: Option<HeartbeatTarget>,
+    /// Redis: a key per site, `drctl:heartbeat:<site>`, on the primary.
+    pub cache: Option<HeartbeatTarget>,
+}
+
+/// Where one tier's heartbeat is written and read. Passwords never live in
+/// the policy: they come from an environment variable or a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeartbeatTarget {
+    /// The primary's connection settings (libpq conninfo or `redis://` URL).
+    pub primary: String,
+    /// The replica's connection settings.
+    pub replica: String,
+    /// Where the password comes from.
+    pub password: SecretSource,
+}
+
+/// Where a secret comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretSource {
+    /// No password.
+    None,
+    /// An environment variable, read when the probe starts.
+    Env(String),
+    /// A file (first line), read when the probe starts.
+    File(PathBuf),
+}
+
+impl SecretSource {
+    /// Reads the secret; an error names the variable or file.
+    pub fn read(&self) -> Result<Option<String>, String> {
+        match self {
+            Self::None => Ok(None),
+            Self::Env(var) => std::env::var(var)
+                .map(Some)
+                .map_err(|_| format!("environment variable {var} is not set")),
+            Self::File(path) => std::fs::read_to_string(path)
+                .map(|s| Some(s.lines().next().unwrap_or("").to_string()))
+                .map_err(|e| format!("cannot read {}: {e}", path.display())),
+        }
+    }
+}
+
+/// What a manual-mode policy does when a recommended failover waits too long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ManualTimeout {
+    /// How long a recommendation waits for an operator.
+    #[serde(with = "secs")]
+    pub after: Duration,
+    /// What happens then.
+    pub action: TimeoutAction,
+}
+
+/// The action after a manual timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeoutAction {
+    /// Start the failover, if the RPO gate passes.
+    Proceed,
+    /// Keep waiting for an operator.
+    Wait,
 }
 
 /// Whether failover is automatic.

@@ -16,6 +16,7 @@ pub struct RawPolicy {
     pub objectives: Option<RawObjectives>,
     pub detection: Option<RawDetection>,
     pub mode: Option<String>,
+    pub manual_timeout: Option<RawManualTimeout>,
     #[serde(default)]
     pub execution: RawExecution,
     pub tiers: Option<RawTiers>,
@@ -39,6 +40,38 @@ pub struct RawDetection {
     pub probe_interval: Option<String>,
     pub probe_timeout: Option<String>,
     pub consecutive_failures: Option<i64>,
+    pub probes: Option<RawProbes>,
+    pub heartbeats: Option<RawHeartbeats>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawProbes {
+    #[serde(default)]
+    pub http: Vec<String>,
+    #[serde(default)]
+    pub tcp: Vec<String>,
+    pub database_status: Option<bool>,
+    pub health_check: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawHeartbeats {
+    pub database: Option<RawHeartbeat>,
+    pub cache: Option<RawHeartbeat>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawHeartbeat {
+    pub primary: Option<String>,
+    pub replica: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawManualTimeout {
+    pub after: Option<String>,
+    pub action: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

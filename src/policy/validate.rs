@@ -77,7 +77,7 @@ impl Validator {
         Some(s)
     }
 
-    fn positive(
+    pub(super) fn positive(
         &mut self,
         path: &str,
         v: Option<String>,
@@ -115,10 +115,15 @@ impl Validator {
         Some(n as u32)
     }
 
-    pub(super) fn policy(&mut self, raw: RawPolicy, source: &Path) -> Option<Policy> {
+    pub(super) fn policy(&mut self, mut raw: RawPolicy, source: &Path) -> Option<Policy> {
         let name = self.name("name", raw.name, "a policy name");
         let regions = self.regions(raw.regions);
         let (rto, rpo) = self.objectives(raw.objectives);
+        let (raw_probes, raw_heartbeats) = raw
+            .detection
+            .as_mut()
+            .map(|d| (d.probes.take(), d.heartbeats.take()))
+            .unwrap_or_default();
         let detection = self.detection(raw.detection);
         let mode = match raw.mode.as_deref() {
             Some("automatic") => Some(Mode::Automatic),
@@ -134,6 +139,11 @@ impl Validator {
         };
         let execution = self.execution(raw.execution);
         let tiers = self.tiers(raw.tiers);
+        let manual_timeout = self.manual_timeout(raw.manual_timeout, mode);
+        let detection = match (detection, &tiers) {
+            (Some(d), Some(t)) => self.probes_and_heartbeats(d, raw_probes, raw_heartbeats, t),
+            _ => None,
+        };
         Some(Policy {
             name: name?,
             description: raw.description,
@@ -143,6 +153,7 @@ impl Validator {
             rpo: rpo?,
             detection: detection?,
             mode: mode?,
+            manual_timeout: manual_timeout?,
             execution: execution?,
             tiers: tiers?,
         })
@@ -222,6 +233,8 @@ impl Validator {
             probe_interval: interval,
             probe_timeout: timeout,
             consecutive_failures: failures?,
+            probes: Probes::default(),
+            heartbeats: Heartbeats::default(),
         })
     }
 

@@ -1,0 +1,217 @@
+//! Stage two, detection: probes, heartbeats and the manual-mode timeout.
+
+use std::path::PathBuf;
+
+use super::raw::*;
+use super::validate::Validator;
+use super::*;
+
+impl Validator {
+    /// Adds the probes and heartbeats to checked detection settings. Each
+    /// heartbeat needs its tier in the policy; at least one probe is needed.
+    pub(super) fn probes_and_heartbeats(
+        &mut self,
+        mut detection: Detection,
+        probes: Option<RawProbes>,
+        heartbeats: Option<RawHeartbeats>,
+        tiers: &Tiers,
+    ) -> Option<Detection> {
+        let probes = probes.unwrap_or_default();
+        let http = self.urls("detection.probes.http", probes.http);
+        let tcp = self.endpoints("detection.probes.tcp", probes.tcp);
+        let database_status = probes.database_status.unwrap_or(tiers.database.is_some());
+        if database_status && tiers.database.is_none() {
+            self.problem(
+                "detection.probes.database_status",
+                Some("true".into()),
+                "false: the policy has no database tier to read the status of",
+            );
+        }
+        let health_check = match probes.health_check {
+            Some(id) => self.name(
+                "detection.probes.health_check",
+                Some(id),
+                "a Route 53 health check id",
+            ),
+            None => None,
+        };
+        let heartbeats = heartbeats.unwrap_or_default();
+        let database = heartbeats.database.and_then(|h| {
+            if tiers.database.is_none() {
+                self.problem(
+                    "detection.heartbeats.database",
+                    None,
+                    "no database heartbeat: the policy has no database tier",
+                );
+            }
+            self.heartbeat("detection.heartbeats.database", h, false)
+        });
+        let cache = heartbeats.cache.and_then(|h| {
+            if tiers.cache.is_none() {
+                self.problem(
+                    "detection.heartbeats.cache",
+                    None,
+                    "no cache heartbeat: the policy has no cache tier",
+                );
+            }
+            self.heartbeat("detection.heartbeats.cache", h, true)
+        });
+        detection.probes = Probes {
+            http,
+            tcp,
+            database_status,
+            health_check,
+        };
+        detection.heartbeats = Heartbeats { database, cache };
+        let any = !detection.probes.http.is_empty()
+            || !detection.probes.tcp.is_empty()
+            || detection.probes.database_status
+            || detection.probes.health_check.is_some()
+            || detection.heartbeats.database.is_some()
+            || detection.heartbeats.cache.is_some();
+        if !any {
+            self.problem(
+                "detection.probes",
+                None,
+                "at least one probe: http, tcp, database_status, health_check, or a heartbeat",
+            );
+            return None;
+        }
+        Some(detection)
+    }
+
+    fn urls(&mut self, path: &str, urls: Vec<String>) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, u) in urls.into_iter().enumerate() {
+            let rest = u
+                .strip_prefix("https://")
+                .or_else(|| u.strip_prefix("http://"));
+            match rest {
+                Some(r) if !r.is_empty() && !r.starts_with('/') && !u.contains(char::is_whitespace) => {
+                    out.push(u)
+                }
+                _ => self.problem(
+                    format!("{path}[{i}]"),
+                    Some(format!("{u:?}")),
+                    "an http:// or https:// URL such as https://api.example.com/health",
+                ),
+            }
+        }
+        out
+    }
+
+    fn endpoints(&mut self, path: &str, endpoints: Vec<String>) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, e) in endpoints.into_iter().enumerate() {
+            let ok = e
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+            if ok {
+                out.push(e);
+            } else {
+                self.problem(
+                    format!("{path}[{i}]"),
+                    Some(format!("{e:?}")),
+                    "host:port, such as db.example.internal:5432",
+                );
+            }
+        }
+        out
+    }
+
+    fn heartbeat(&mut self, path: &str, raw: RawHeartbeat, redis: bool) -> Option<HeartbeatTarget> {
+        let what = if redis {
+            "a redis:// URL, without a password"
+        } else {
+            "libpq connection settings (host=… port=… dbname=… user=…), without a password"
+        };
+        let endpoint = |me: &mut Self, field: &str, v: Option<String>| {
+            let at = format!("{path}.{field}");
+            let v = me.required(&at, v, what)?;
+            let has_password = if redis {
+                v.strip_prefix("redis://")
+                    .and_then(|r| r.split('/').next())
+                    .is_some_and(|auth| auth.contains('@'))
+            } else {
+                v.to_ascii_lowercase().contains("password")
+            };
+            let well_formed = if redis {
+                v.starts_with("redis://")
+            } else {
+                v.contains('=')
+            };
+            if has_password {
+                me.problem(
+                    &at,
+                    None,
+                    format!("{what}: put the password in password_env or password_file"),
+                );
+                return None;
+            }
+            if !well_formed {
+                me.problem(&at, Some(format!("{v:?}")), what);
+                return None;
+            }
+            Some(v)
+        };
+        let primary = endpoint(self, "primary", raw.primary);
+        let replica = endpoint(self, "replica", raw.replica);
+        let password = match (raw.password_env, raw.password_file) {
+            (Some(_), Some(_)) => {
+                self.problem(
+                    format!("{path}.password_file"),
+                    None,
+                    "only one of password_env and password_file",
+                );
+                return None;
+            }
+            (Some(var), None) => SecretSource::Env(self.name(
+                &format!("{path}.password_env"),
+                Some(var),
+                "an environment variable name",
+            )?),
+            (None, Some(file)) => SecretSource::File(PathBuf::from(file)),
+            (None, None) => SecretSource::None,
+        };
+        Some(HeartbeatTarget {
+            primary: primary?,
+            replica: replica?,
+            password,
+        })
+    }
+
+    /// The manual-mode timeout; only meaningful with `mode: manual`.
+    pub(super) fn manual_timeout(
+        &mut self,
+        raw: Option<RawManualTimeout>,
+        mode: Option<Mode>,
+    ) -> Option<Option<ManualTimeout>> {
+        let Some(raw) = raw else {
+            return Some(None);
+        };
+        if mode == Some(Mode::Automatic) {
+            self.problem(
+                "manual_timeout",
+                None,
+                "no manual_timeout with mode: automatic (it applies to manual mode only)",
+            );
+        }
+        let after = self.positive("manual_timeout.after", raw.after, None);
+        let action = match raw.action.as_deref() {
+            Some("proceed") => Some(TimeoutAction::Proceed),
+            Some("wait") | None => Some(TimeoutAction::Wait),
+            Some(other) => {
+                self.problem(
+                    "manual_timeout.action",
+                    Some(format!("{other:?}")),
+                    "proceed or wait",
+                );
+                None
+            }
+        };
+        Some(Some(ManualTimeout {
+            after: after?,
+            action: action?,
+        }))
+    }
+}
