@@ -10,6 +10,8 @@
 //!   simulated cloud in [`cloud::sim`].
 //! - [`detect`]: pure: the observations of every site over time → a verdict
 //!   (majority of sites, consecutive failures, hold-down, modes).
+//! - [`probe`]: I/O: each site's probe rounds (HTTP, TCP, RDS status, Route 53
+//!   health checks) and the replication heartbeats that measure data loss.
 //! - [`plan`]: pure: (policy, observed state) → the failover plan, a DAG.
 //! - [`execute`]: runs the plan: parallel where independent, each step
 //!   check → act → verify, journaled, resumable.
@@ -44,4 +46,5 @@ pub mod duration;
 pub mod execute;
 pub mod plan;
 pub mod policy;
+pub mod probe;
 pub mod report;

@@ -39,6 +39,9 @@ pub fn router(
     secrets: Arc<[Arc<str>]>,
     refused_behind: Option<Arc<tokio::sync::Notify>>,
 ) -> Router {
+    let observe = Router::new()
+        .route("/raft/observe", post(observe))
+        .with_state((ctx.clone(), secrets.clone()));
     let rpc = network::router(RpcState {
         raft: ctx.raft.clone(),
         secrets,
@@ -59,6 +62,20 @@ pub fn router(
         )
         .with_state(ctx)
         .merge(rpc)
+        .merge(observe)
+}
+
+/// A peer's probe round (cluster secret).
+async fn observe(
+    axum::extract::State((ctx, secrets)): axum::extract::State<(Context, Arc<[Arc<str>]>)>,
+    headers: axum::http::HeaderMap,
+    Json(o): Json<crate::detect::Observation>,
+) -> StatusCode {
+    if !network::secret_ok(&headers, &secrets) {
+        return StatusCode::UNAUTHORIZED;
+    }
+    ctx.record_observation(o);
+    StatusCode::NO_CONTENT
 }
 
 /// A JSON error with a status code and extra fields.

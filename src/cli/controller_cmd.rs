@@ -69,11 +69,9 @@ pub(super) fn controller(args: ControllerArgs) -> Exit {
 }
 
 async fn run_node(cfg: NodeConfig) -> Exit {
-    let witness = cfg.me().witness;
     let started = match cfg.cloud.clone() {
-        CloudConfig::Aws if witness => {
-            controller::start::<AwsCloud>(cfg, None, Links::default()).await
-        }
+        // The witness reads (probes) through the same clients; it never
+        // executes, so it needs no write access.
         CloudConfig::Aws => match AwsCloud::from_env().await {
             Ok(c) => controller::start(cfg, Some(Arc::new(c)), Links::default()).await,
             Err(e) => {
@@ -83,7 +81,7 @@ async fn run_node(cfg: NodeConfig) -> Exit {
         },
         CloudConfig::Sim(s) => match s.url {
             Some(url) => {
-                let cloud = (!witness).then(|| Arc::new(RemoteSim::new(&url)));
+                let cloud = Some(Arc::new(RemoteSim::new(&url)));
                 controller::start(cfg, cloud, Links::default()).await
             }
             None => {
@@ -94,7 +92,7 @@ async fn run_node(cfg: NodeConfig) -> Exit {
                     ..SimOptions::default()
                 };
                 let cloud = SimCloud::new(&policy, options).expect("no faults to validate");
-                let cloud = (!witness).then(|| Arc::new(cloud));
+                let cloud = Some(Arc::new(cloud));
                 controller::start(cfg, cloud, Links::default()).await
             }
         },

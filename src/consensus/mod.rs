@@ -16,7 +16,9 @@ use std::io::Cursor;
 
 use serde::{Deserialize, Serialize};
 
-pub use state::{AuditEntry, ClusterState, Command, Execution, Maintenance, PolicyState, Reply};
+pub use state::{
+    AuditEntry, ClusterState, Command, Execution, Maintenance, PolicyState, Reply, DETECTOR,
+};
 
 /// A node's id in the cluster (1, 2, 3 for the three sites).
 pub type NodeId = u64;

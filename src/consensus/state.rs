@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::cloud::Epoch;
 use crate::execute::{ExecutionRecord, ExecutionStatus, StepStatus};
 
+/// Who starts automatic failovers, in executions and the audit log.
+pub const DETECTOR: &str = "detector";
+
 /// Executions kept per policy; older finished ones are dropped.
 pub const EXECUTIONS_KEPT: usize = 20;
 /// Audit entries kept; older ones remain in structured logs only.
@@ -41,6 +44,10 @@ pub struct PolicyState {
     pub running: Option<String>,
     /// Execution ids, oldest first.
     pub history: Vec<String>,
+    /// The last execution an operator acknowledged; until the newest one
+    /// is, automatic failover is held down.
+    #[serde(default)]
+    pub acknowledged: Option<String>,
 }
 
 /// An execution as the cluster holds it.
@@ -124,6 +131,18 @@ pub enum Command {
         /// When (RFC 3339).
         at: String,
     },
+    /// An operator acknowledges the policy's last execution, ending the
+    /// hold-down on automatic failover.
+    Acknowledge {
+        /// The policy.
+        policy: String,
+        /// Who.
+        by: String,
+        /// Why.
+        reason: Option<String>,
+        /// When (RFC 3339).
+        at: String,
+    },
     /// Turn maintenance on or off.
     Maintenance {
         /// On or off.
@@ -181,6 +200,23 @@ impl ClusterState {
                 at,
             } => self.intent(&execution_id, &step, term, index, at),
             Command::Save { record, at } => self.save(*record, term, index, at),
+            Command::Acknowledge {
+                policy,
+                by,
+                reason,
+                at,
+            } => {
+                let Some(p) = self.policies.get_mut(&policy) else {
+                    return Reply::NotFound { execution_id: String::new() };
+                };
+                let Some(last) = p.history.last().cloned() else {
+                    return Reply::NotFound { execution_id: String::new() };
+                };
+                p.acknowledged = Some(last.clone());
+                let why = reason.map(|r| format!(": {r}")).unwrap_or_default();
+                self.audit(index, term, &at, &by, format!("acknowledged execution {last}{why}"));
+                Reply::Ok
+            }
             Command::Maintenance { on, by, reason, at } => {
                 let what = match &reason {
                     Some(r) => format!("maintenance {}: {r}", if on { "on" } else { "off" }),
@@ -196,6 +232,24 @@ impl ClusterState {
                 Reply::Ok
             }
         }
+    }
+
+    /// The policy's last execution when it holds automatic failover down:
+    /// it changed something (or was started by the detector) and no
+    /// operator has acknowledged it yet.
+    pub fn unacknowledged(&self, policy: &str) -> Option<&Execution> {
+        let p = self.policies.get(policy)?;
+        let last = p.history.last()?;
+        if p.acknowledged.as_ref() == Some(last) {
+            return None;
+        }
+        let e = self.executions.get(last)?;
+        let changed = matches!(
+            e.record.status,
+            ExecutionStatus::Completed | ExecutionStatus::Failed
+        );
+        let finished = e.record.status.is_finished();
+        (finished && (changed || e.requested_by == DETECTOR)).then_some(e)
     }
 
     /// The running execution of `policy`, if any.

@@ -9,6 +9,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+use crate::cloud::Exposure;
+use crate::detect::{Action, Health, Observation};
 
 use super::Context;
 
@@ -26,6 +30,18 @@ pub struct Metrics {
     active_region: Family<Labels, Gauge>,
     steps: Family<Labels, Histogram>,
     requests: Family<Labels, Counter>,
+    probe_up: Family<Labels, Gauge>,
+    probe_latency: Family<Labels, Histogram>,
+    exposure: Family<Labels, Gauge<f64, AtomicU64>>,
+    exposure_unknown: Family<Labels, Gauge>,
+    rpo: Family<Labels, Gauge<f64, AtomicU64>>,
+    health: Family<Labels, Gauge>,
+    action: Family<Labels, Gauge>,
+    recommended: Family<Labels, Gauge>,
+}
+
+fn probe_histogram() -> Histogram {
+    Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
 }
 
 fn step_histogram() -> Histogram {
@@ -88,7 +104,60 @@ impl Default for Metrics {
             "Failover requests answered by this node, by outcome",
             requests.clone(),
         );
+        let probe_up = Family::<Labels, Gauge>::default();
+        let probe_latency =
+            Family::<Labels, Histogram>::new_with_constructor(probe_histogram as fn() -> _);
+        let exposure = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        let exposure_unknown = Family::<Labels, Gauge>::default();
+        let rpo = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        let health = Family::<Labels, Gauge>::default();
+        let action = Family::<Labels, Gauge>::default();
+        let recommended = Family::<Labels, Gauge>::default();
+        registry.register(
+            "probe_success",
+            "1 when the newest probe of the primary from a site passed, by policy, site and target",
+            probe_up.clone(),
+        );
+        registry.register(
+            "probe_latency_seconds",
+            "Probe durations from every site, by policy, site and target",
+            probe_latency.clone(),
+        );
+        registry.register(
+            "exposure_seconds",
+            "Measured data-loss exposure per data tier (0 while unknown; see exposure_unknown)",
+            exposure.clone(),
+        );
+        registry.register(
+            "exposure_unknown",
+            "1 when a data tier's exposure cannot be measured (the RPO gate counts it as above the RPO)",
+            exposure_unknown.clone(),
+        );
+        registry.register("rpo_seconds", "The policy's RPO", rpo.clone());
+        registry.register(
+            "detector_health",
+            "1 for the primary's health as the detector judges it: unknown, healthy, suspect, down",
+            health.clone(),
+        );
+        registry.register(
+            "detector_action",
+            "1 for what the detector asks: none, failover, recommend, maintenance, held_down, running, failed_over",
+            action.clone(),
+        );
+        registry.register(
+            "failover_recommended",
+            "1 while a confirmed failure waits for an operator (manual mode)",
+            recommended.clone(),
+        );
         Self {
+            probe_up,
+            probe_latency,
+            exposure,
+            exposure_unknown,
+            rpo,
+            health,
+            action,
+            recommended,
             registry,
             term,
             leader,
@@ -112,6 +181,21 @@ impl Metrics {
                 ("status".into(), status.into()),
             ])
             .observe(seconds);
+    }
+
+    /// Records a probe round from any site.
+    pub fn observation(&self, o: &Observation) {
+        for p in &o.probes {
+            let labels = vec![
+                ("policy".into(), o.policy.clone()),
+                ("site".into(), o.site.clone()),
+                ("target".into(), p.target.clone()),
+            ];
+            self.probe_up.get_or_create(&labels).set(i64::from(p.ok));
+            self.probe_latency
+                .get_or_create(&labels)
+                .observe(p.latency_ms as f64 / 1000.0);
+        }
     }
 
     /// Counts an answered failover request.
@@ -157,6 +241,34 @@ impl Metrics {
                         ("region".into(), active),
                     ])
                     .set(1);
+            }
+        }
+        for (name, p) in &ctx.policies {
+            let policy = || ("policy".to_string(), name.clone());
+            let v = ctx.verdict(p);
+            for h in [Health::Unknown, Health::Healthy, Health::Suspect, Health::Down] {
+                let label = serde_json::to_value(h).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+                self.health
+                    .get_or_create(&vec![policy(), ("health".into(), label)])
+                    .set(i64::from(v.health == h));
+            }
+            for a in Action::ALL {
+                self.action
+                    .get_or_create(&vec![policy(), ("action".into(), a.label().into())])
+                    .set(i64::from(v.action == a));
+            }
+            self.recommended
+                .get_or_create(&vec![policy()])
+                .set(i64::from(v.action == Action::Recommend));
+            self.rpo.get_or_create(&vec![policy()]).set(p.rpo.as_secs_f64());
+            for (tier, (e, _)) in ctx.exposures(p) {
+                let labels = vec![policy(), ("tier".into(), tier.name().into())];
+                let (secs, unknown) = match e {
+                    Exposure::Known(d) => (d.as_secs_f64(), 0),
+                    Exposure::Unknown => (0.0, 1),
+                };
+                self.exposure.get_or_create(&labels).set(secs);
+                self.exposure_unknown.get_or_create(&labels).set(unknown);
             }
         }
         let mut out = String::new();

@@ -15,12 +15,15 @@
 //! up and hands leadership on (see `witness.rs`).
 
 pub mod config;
+mod detection;
 mod journal;
+mod measured;
 mod metrics;
 mod runner;
 mod witness;
 
 pub use config::{load, CloudConfig, NodeConfig};
+pub use detection::Detection;
 pub use metrics::Metrics;
 pub use runner::{FailoverAnswer, FailoverRequest};
 
@@ -35,6 +38,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::cloud::Cloud;
+use crate::probe::Reach;
 use crate::consensus::network::{Links, Network};
 use crate::consensus::store::{self, Applied};
 use crate::consensus::{Member, NodeId, Raft};
@@ -63,6 +67,8 @@ pub struct Context {
     pub http: reqwest::Client,
     /// Link switchboard (tests cut links to partition the cluster).
     pub links: Links,
+    /// Every site's probe rounds this node holds.
+    pub detection: Arc<RwLock<Detection>>,
 }
 
 impl Context {
@@ -127,6 +133,9 @@ pub enum StartError {
     /// Raft itself.
     #[error("raft: {0}")]
     Raft(String),
+    /// A probe cannot be set up (heartbeat settings, passwords).
+    #[error("probes: {0}")]
+    Probe(String),
     /// The listening socket.
     #[error("listen on {addr}: {error}")]
     Listen {
@@ -174,14 +183,15 @@ fn witness_lease(cfg: &NodeConfig) -> u64 {
     cfg.election_timeout[0].as_millis() as u64
 }
 
-/// Starts a node. `cloud` is what the executor acts on; the witness gets
-/// `None`. `links` is empty in production.
+/// Starts a node. `cloud` is what the executor acts on (never on the
+/// witness) and what every node probes the primary through; `None` starts
+/// a node that neither probes nor executes. `links` is empty in production.
 ///
 /// # Errors
 ///
 /// The store cannot be opened, the raft configuration is invalid, or the
 /// address cannot be bound.
-pub async fn start<C: Cloud + 'static>(
+pub async fn start<C: Cloud + Reach + 'static>(
     cfg: NodeConfig,
     cloud: Option<Arc<C>>,
     links: Links,
@@ -219,8 +229,14 @@ pub async fn start<C: Cloud + 'static>(
             .build()
             .expect("an HTTP client with only timeouts set always builds"),
         links,
+        detection: Arc::default(),
     };
     let mut tasks = Vec::new();
+    if let Some(cloud) = &cloud {
+        let probes = detection::spawn_probes(&ctx, cloud.clone(), cfg.secret.clone(), cfg.rpc_timeout)
+            .map_err(StartError::Probe)?;
+        tasks.extend(probes);
+    }
     let refused_behind = cfg
         .me()
         .witness
@@ -247,6 +263,10 @@ pub async fn start<C: Cloud + 'static>(
         tasks.push(tokio::spawn(w.guard()));
     }
     if let (true, Some(cloud)) = (executes, cloud) {
+        let cloud = Arc::new(measured::Measured {
+            inner: cloud,
+            ctx: ctx.clone(),
+        });
         let r = runner::Runner::new(ctx.clone(), cloud, rx, cfg.election_timeout[0]);
         tasks.push(tokio::spawn(r.run()));
     }

@@ -22,7 +22,8 @@ use tracing::{info, warn};
 use super::journal::{confirm_leader, propose, RaftJournal};
 use super::Context;
 use crate::cloud::Cloud;
-use crate::consensus::{Command, Execution, Reply};
+use crate::consensus::{Command, Execution, Reply, DETECTOR};
+use crate::detect::{Action, Health};
 use crate::execute::{
     self, mark_already_complete, new_record, now_rfc3339 as now, prepare_resume, Event,
     ExecutionRecord, ExecutionStatus, RunOptions, StepStatus,
@@ -96,6 +97,7 @@ pub(super) struct Runner<C> {
     tried: HashMap<String, Instant>,
     confirmed_term: u64,
     lease: Duration,
+    last_verdict: HashMap<String, (Health, Action)>,
 }
 
 impl<C: Cloud + 'static> Runner<C> {
@@ -113,6 +115,7 @@ impl<C: Cloud + 'static> Runner<C> {
             active: HashMap::new(),
             tried: HashMap::new(),
             confirmed_term: 0,
+            last_verdict: HashMap::new(),
         }
     }
 
@@ -160,6 +163,59 @@ impl<C: Cloud + 'static> Runner<C> {
                 continue;
             }
             self.resume_orphans();
+            self.act_on_verdicts().await;
+        }
+    }
+
+    /// Judges every policy's rounds and acts as the verdict asks: starts
+    /// the failover when automatic (the RPO gate still decides), keeps the
+    /// time a manual recommendation has waited, logs changes of verdict.
+    async fn act_on_verdicts(&mut self) {
+        let policies: Vec<_> = self.ctx.policies.values().cloned().collect();
+        for policy in policies {
+            let v = self.ctx.verdict(&policy);
+            let key = (v.health, v.action);
+            if self.last_verdict.get(&policy.name) != Some(&key) {
+                match v.health {
+                    Health::Down | Health::Suspect => {
+                        warn!(policy = %policy.name, health = ?v.health, action = v.action.label(), reason = %v.reason, "detector verdict")
+                    }
+                    _ => info!(policy = %policy.name, health = ?v.health, action = v.action.label(), reason = %v.reason, "detector verdict"),
+                }
+                self.last_verdict.insert(policy.name.clone(), key);
+            }
+            {
+                let mut d = self.ctx.detection.write().expect("detection lock");
+                if v.health == Health::Down {
+                    d.recommended_since
+                        .entry(policy.name.clone())
+                        .or_insert_with(crate::probe::now_ms);
+                } else {
+                    d.recommended_since.remove(&policy.name);
+                }
+            }
+            if v.action != Action::Failover {
+                continue;
+            }
+            let (reply, _) = oneshot::channel();
+            let req = FailoverRequest {
+                policy: policy.name.clone(),
+                accept_data_loss: None,
+                operator: DETECTOR.into(),
+                reason: Some(v.reason.clone()),
+                reply,
+            };
+            let answer = self.failover(&req).await;
+            self.ctx.metrics.request(answer_label(&answer));
+            match &answer {
+                FailoverAnswer::Accepted { execution_id } => {
+                    warn!(policy = %policy.name, %execution_id, reason = %v.reason, "automatic failover started")
+                }
+                FailoverAnswer::Refused { execution_id, rpo } => {
+                    warn!(policy = %policy.name, %execution_id, rpo = %rpo, "automatic failover refused by the RPO gate; held down until an operator acknowledges or fails over with --accept-data-loss")
+                }
+                other => warn!(policy = %policy.name, answer = ?other, "automatic failover did not start"),
+            }
         }
     }
 

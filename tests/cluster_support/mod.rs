@@ -155,7 +155,7 @@ impl Cluster {
 
     async fn try_restart(&mut self, id: u64) -> Result<(), String> {
         let cfg = self.configs[&id].clone();
-        let cloud = (!cfg.me().witness).then(|| self.cloud.clone());
+        let cloud = Some(self.cloud.clone());
         // A node killed in this process may take a moment to release its
         // store's file lock (its replication tasks end on their own).
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

@@ -58,9 +58,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The AWS cloud: every capability trait, backed by the AWS SDK.
 pub struct AwsCloud {
-    rds: RdsAdapter,
+    pub(crate) rds: RdsAdapter,
     eks: EksAdapter,
-    route53: Route53Adapter,
+    pub(crate) route53: Route53Adapter,
     elasticache: ElastiCacheAdapter,
     kafka: KafkaAdapter,
 }

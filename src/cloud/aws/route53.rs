@@ -110,6 +110,29 @@ impl Route53Adapter {
             .map(Some)
     }
 
+    /// Reads a health check's latest observations: how many of Route 53's
+    /// checkers saw the endpoint healthy, out of how many reported.
+    pub async fn health_check_status(&self, id: &str) -> CloudResult<(usize, usize)> {
+        const OP: &str = "route53:GetHealthCheckStatus";
+        let out = self
+            .client
+            .get_health_check_status()
+            .health_check_id(id)
+            .send()
+            .await
+            .map_err(|err| classify(OP, id, err))?;
+        let seen = out.health_check_observations();
+        let healthy = seen
+            .iter()
+            .filter(|o| {
+                o.status_report()
+                    .and_then(|r| r.status())
+                    .is_some_and(|s| s.starts_with("Success"))
+            })
+            .count();
+        Ok((healthy, seen.len()))
+    }
+
     /// Reads the propagation status of a change.
     ///
     /// # Errors

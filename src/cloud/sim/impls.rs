@@ -19,6 +19,16 @@ impl Database for SimCloud {
 
     async fn ensure_promoted(&self, region: &str, id: &str, _fence: &Fence) -> CloudResult<()> {
         let k = key(&[region, id]);
+        if let Some(b) = &self.backing.postgres {
+            let acts = self.world().databases.get(&k).is_some_and(|db| {
+                db.replica_source.is_some() && db.pending.is_none()
+            });
+            if acts {
+                crate::probe::promote_postgres(&b.replica, b.password.clone(), super::BACKING_TIMEOUT)
+                    .await
+                    .map_err(|e| CloudError::new(ErrorKind::Retryable, OP_PROMOTE, &k, e.to_string()))?;
+            }
+        }
         let mut w = self.call(OP_PROMOTE, &k).await?;
         let Some(db) = w.databases.get(&k) else {
             return Err(CloudError::not_found(OP_PROMOTE, k));
@@ -168,6 +178,23 @@ impl Cache for SimCloud {
         member: &str,
         _fence: &Fence,
     ) -> CloudResult<()> {
+        if let Some(b) = &self.backing.redis {
+            let acts = self.world().datastores.get(id).is_some_and(|g| {
+                g.pending.is_none()
+                    && g.members.iter().any(|m| {
+                        m.replication_group_id == member
+                            && m.region == region
+                            && m.role != MemberRole::Primary
+                    })
+            });
+            if acts {
+                crate::probe::promote_redis(&b.replica, b.password.clone(), super::BACKING_TIMEOUT)
+                    .await
+                    .map_err(|e| {
+                        CloudError::new(ErrorKind::Retryable, OP_FAILOVER_GLOBAL, id, e.to_string())
+                    })?;
+            }
+        }
         let mut w = self.call(OP_FAILOVER_GLOBAL, id).await?;
         let Some(g) = w.datastores.get(id) else {
             return Err(CloudError::not_found(OP_FAILOVER_GLOBAL, id));

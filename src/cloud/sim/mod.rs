@@ -16,11 +16,13 @@
 mod faults;
 mod impls;
 mod latency;
+mod reach;
 pub mod remote;
 mod world;
 
 pub use faults::*;
 pub use latency::{LatencyModel, Span};
+pub use reach::Outage;
 pub use world::Transition;
 
 use std::collections::BTreeMap;
@@ -51,11 +53,35 @@ pub struct SimOptions {
     pub lag: BTreeMap<DataTier, Exposure>,
 }
 
+/// Real servers behind the simulated data tiers: when set, promoting the
+/// simulated replica also promotes the real one (`pg_promote()`,
+/// `REPLICAOF NO ONE`), so that tests measure real data loss.
+#[derive(Debug, Clone, Default)]
+pub struct Backing {
+    /// The PostgreSQL standby behind the database tier's replica.
+    pub postgres: Option<BackingServer>,
+    /// The Redis replica behind the cache tier's DR member.
+    pub redis: Option<BackingServer>,
+}
+
+/// One real server to promote.
+#[derive(Debug, Clone)]
+pub struct BackingServer {
+    /// libpq conninfo or `redis://` URL.
+    pub replica: String,
+    /// Its password, if any.
+    pub password: Option<String>,
+}
+
+/// How long a real promotion may take before the call fails (retryable).
+const BACKING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(70);
+
 /// A simulated cloud holding the platform a policy describes, in its normal
 /// (pre-failover) state. Cloning shares the world.
 #[derive(Debug, Clone)]
 pub struct SimCloud {
     world: Arc<Mutex<World>>,
+    backing: Arc<Backing>,
 }
 
 impl SimCloud {
@@ -82,7 +108,14 @@ impl SimCloud {
         let world = World::from_policy(policy, rng, options.latency, options.faults, lag);
         Ok(Self {
             world: Arc::new(Mutex::new(world)),
+            backing: Arc::default(),
         })
+    }
+
+    /// Puts real servers behind the data tiers (see [`Backing`]).
+    pub fn backed_by(mut self, backing: Backing) -> Self {
+        self.backing = Arc::new(backing);
+        self
     }
 
     fn world(&self) -> MutexGuard<'_, World> {

@@ -10,13 +10,15 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::faults::*;
+use super::reach::Outage;
 use super::SimCloud;
+use crate::plan::DataTier;
 use crate::cloud::{
     Cache, ChangeId, ChangeStatus, CloudError, CloudResult, Database, DatabaseState, Dns,
     ErrorKind, Exposure, Fence, GlobalDatastoreState, NodeGroupState, NodeGroups, Record,
@@ -174,8 +176,18 @@ async fn dispatch(cloud: &SimCloud, call: SimCall) -> Result<Value, WireError> {
     }
 }
 
+/// A data tier's replication lag, as `PUT /sim/lag` takes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LagSetting {
+    /// The tier.
+    pub tier: DataTier,
+    /// Its lag.
+    pub exposure: Exposure,
+}
+
 /// The routes of `drctl sim serve`: `POST /sim/call`, `GET /sim/mutations`
-/// (accepted mutations per operation), `GET /healthz`.
+/// (accepted mutations per operation), `GET|PUT /sim/outage` (what the
+/// sites cannot reach), `PUT /sim/lag`, `GET /healthz`.
 pub fn router(cloud: SimCloud) -> Router {
     async fn call(
         State(cloud): State<SimCloud>,
@@ -188,6 +200,24 @@ pub fn router(cloud: SimCloud) -> Router {
         .route(
             "/sim/mutations",
             get(|State(c): State<SimCloud>| async move { Json(c.mutations()) }),
+        )
+        .route(
+            "/sim/outage",
+            get(|State(c): State<SimCloud>| async move { Json(c.outage()) }).put(
+                |State(c): State<SimCloud>, Json(o): Json<Outage>| async move {
+                    c.set_outage(o);
+                    Json(c.outage())
+                },
+            ),
+        )
+        .route(
+            "/sim/lag",
+            put(
+                |State(c): State<SimCloud>, Json(l): Json<LagSetting>| async move {
+                    c.set_lag(l.tier, l.exposure);
+                    Json(l)
+                },
+            ),
         )
         .route(
             "/healthz",
@@ -233,6 +263,62 @@ impl RemoteSim {
         let value = body.map_err(CloudError::from)?;
         serde_json::from_value(value)
             .map_err(|e| unreachable(format!("bad value from the simulated cloud: {e}")))
+    }
+}
+
+impl RemoteSim {
+    /// What the sites cannot reach now.
+    pub async fn outage(&self) -> Result<Outage, String> {
+        let resp = self
+            .http
+            .get(format!("{}/sim/outage", self.url))
+            .send()
+            .await
+            .map_err(|e| format!("simulated cloud unreachable at {}: {e}", self.url))?;
+        resp.json()
+            .await
+            .map_err(|e| format!("bad reply from the simulated cloud: {e}"))
+    }
+
+    /// Sets what the sites cannot reach; returns the outage now in force.
+    pub async fn set_outage(&self, outage: &Outage) -> Result<Outage, String> {
+        let resp = self
+            .http
+            .put(format!("{}/sim/outage", self.url))
+            .json(outage)
+            .send()
+            .await
+            .map_err(|e| format!("simulated cloud unreachable at {}: {e}", self.url))?;
+        resp.json()
+            .await
+            .map_err(|e| format!("bad reply from the simulated cloud: {e}"))
+    }
+
+    /// Sets a data tier's replication lag.
+    pub async fn set_lag(&self, tier: DataTier, exposure: Exposure) -> Result<(), String> {
+        self.http
+            .put(format!("{}/sim/lag", self.url))
+            .json(&LagSetting { tier, exposure })
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("simulated cloud unreachable at {}: {e}", self.url))?;
+        Ok(())
+    }
+
+    /// One probe's trip to the simulated primary: the whole timeout when
+    /// `site` cannot reach it.
+    pub(super) async fn trip(&self, site: &str, timeout: Duration) -> Result<(), String> {
+        let outage = tokio::time::timeout(timeout, self.outage())
+            .await
+            .map_err(|_| "the simulated cloud did not answer in time".to_string())??;
+        match outage.reach(site) {
+            Ok(()) => Ok(()),
+            Err(why) => {
+                tokio::time::sleep(timeout).await;
+                Err(why)
+            }
+        }
     }
 }
 

@@ -106,6 +106,8 @@ pub(super) struct World {
     pub calls: BTreeMap<String, u32>,
     pub transitions: Vec<Transition>,
     route53_window: VecDeque<Instant>,
+    /// What the sites cannot reach.
+    pub outage: super::reach::Outage,
 }
 
 /// The key of a regional resource.
@@ -137,6 +139,7 @@ impl World {
             calls: BTreeMap::new(),
             transitions: Vec::new(),
             route53_window: VecDeque::new(),
+            outage: Default::default(),
         };
         let tiers = &policy.tiers;
         if let Some(db) = &tiers.database {

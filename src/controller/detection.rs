@@ -1,0 +1,183 @@
+//! Detection on a node: its probe rounds, every site's rounds it has heard
+//! of, and the verdict they give.
+//!
+//! Every node (the witness too) probes the primary each interval and sends
+//! the round to every other member (`POST /raft/observe`, cluster secret),
+//! so each node holds every site's rounds and any of them can show the
+//! verdict; a new leader judges from the same history at once. Only the
+//! leader acts on the verdict (see `runner.rs`).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use super::Context;
+use crate::cloud::{Cloud, Exposure};
+use crate::consensus::network::SECRET_HEADER;
+use crate::detect::{self, Observation, Situation, Verdict, ROUNDS_KEPT};
+use crate::plan::DataTier;
+use crate::policy::Policy;
+use crate::probe::{now_ms, Prober, Reach};
+
+/// Every site's rounds per policy, and what the leader keeps between ticks.
+#[derive(Debug, Default)]
+pub struct Detection {
+    /// policy → site → rounds, oldest first.
+    pub rounds: BTreeMap<String, BTreeMap<String, VecDeque<Observation>>>,
+    /// policy → since when a failover has been recommended (Unix ms).
+    pub recommended_since: BTreeMap<String, u64>,
+}
+
+impl Detection {
+    /// Adds a round, in order of start time; a round already held (same
+    /// node and round number) is ignored.
+    pub fn record(&mut self, o: Observation) {
+        let rounds = self
+            .rounds
+            .entry(o.policy.clone())
+            .or_default()
+            .entry(o.site.clone())
+            .or_default();
+        if rounds.iter().any(|r| r.node == o.node && r.round == o.round && r.at_ms == o.at_ms) {
+            return;
+        }
+        let at = rounds.partition_point(|r| r.at_ms <= o.at_ms);
+        rounds.insert(at, o);
+        while rounds.len() > ROUNDS_KEPT {
+            rounds.pop_front();
+        }
+    }
+}
+
+impl Context {
+    /// Records a round (this node's or a peer's) and updates the metrics.
+    pub fn record_observation(&self, o: Observation) {
+        self.metrics.observation(&o);
+        self.detection.write().expect("detection lock").record(o);
+    }
+
+    /// The sites of the cluster, one per member's site.
+    pub fn sites(&self) -> Vec<String> {
+        let set: BTreeSet<String> = self.members.values().map(|m| m.site.clone()).collect();
+        set.into_iter().collect()
+    }
+
+    /// The detector's verdict for `policy` now, from every round this node
+    /// holds and the replicated state.
+    pub fn verdict(&self, policy: &Policy) -> Verdict {
+        let sites = self.sites();
+        let now = now_ms();
+        let (maintenance, failed_over_to, running, unacknowledged) = {
+            let a = self.applied.read().expect("state lock");
+            let st = &a.state;
+            let m = &st.maintenance;
+            let maintenance = m.on.then(|| {
+                let by = m.by.clone().unwrap_or_else(|| "unknown".into());
+                match &m.reason {
+                    Some(r) => format!("set by {by}: {r}"),
+                    None => format!("set by {by}"),
+                }
+            });
+            let p = st.policies.get(&policy.name);
+            let failed_over_to = p
+                .and_then(|p| p.active_region.clone())
+                .filter(|r| *r != policy.regions.primary);
+            let running = p.and_then(|p| p.running.clone());
+            let unack = st.unacknowledged(&policy.name).map(|e| {
+                (
+                    e.record.id.clone(),
+                    format!("ended {}", e.record.status.label()),
+                )
+            });
+            (maintenance, failed_over_to, running, unack)
+        };
+        let d = self.detection.read().expect("detection lock");
+        let situation = Situation {
+            now_ms: now,
+            sites: &sites,
+            observations: d.rounds.get(&policy.name),
+            maintenance,
+            failed_over_to,
+            running,
+            unacknowledged,
+            recommended_since_ms: d.recommended_since.get(&policy.name).copied(),
+        };
+        detect::evaluate(policy, &situation)
+    }
+
+    /// Each data tier's exposure for `policy` from the sites' fresh rounds.
+    pub fn exposures(&self, policy: &Policy) -> BTreeMap<DataTier, (Exposure, String)> {
+        let d = self.detection.read().expect("detection lock");
+        match d.rounds.get(&policy.name) {
+            Some(r) => detect::exposures(policy, r, now_ms()),
+            None => BTreeMap::new(),
+        }
+    }
+}
+
+/// Starts this node's probe loop for every policy.
+///
+/// # Errors
+///
+/// A policy's heartbeat settings that do not parse or whose password
+/// cannot be read.
+pub(super) fn spawn_probes<R: Reach + Cloud + 'static>(
+    ctx: &Context,
+    reach: Arc<R>,
+    secret: Arc<str>,
+    rpc_timeout: Duration,
+) -> Result<Vec<JoinHandle<()>>, String> {
+    let mut tasks = Vec::new();
+    for policy in ctx.policies.values() {
+        let prober = Prober::new(&ctx.me().site, ctx.id, policy.clone(), reach.clone())
+            .map_err(|e| format!("policy {}: {e}", policy.source.display()))?;
+        let ctx = ctx.clone();
+        let secret = secret.clone();
+        let interval = policy.detection.probe_interval;
+        tasks.push(tokio::spawn(probe_loop(ctx, prober, interval, secret, rpc_timeout)));
+    }
+    Ok(tasks)
+}
+
+async fn probe_loop<R: Reach + Cloud + 'static>(
+    ctx: Context,
+    mut prober: Prober<R>,
+    interval: Duration,
+    secret: Arc<str>,
+    rpc_timeout: Duration,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut was_failing = false;
+    loop {
+        tick.tick().await;
+        let o = prober.round().await;
+        let failing = o.failed();
+        if failing != was_failing {
+            if failing {
+                warn!(policy = %o.policy, site = %o.site, round = o.round, failures = ?o.failures(), "probes of the primary failing");
+            } else {
+                info!(policy = %o.policy, site = %o.site, round = o.round, "probes of the primary pass again");
+            }
+            was_failing = failing;
+        }
+        for (&id, m) in &ctx.members {
+            if id == ctx.id || !ctx.links.up(ctx.id, id) {
+                continue;
+            }
+            let req = ctx
+                .http
+                .post(format!("{}/raft/observe", m.addr))
+                .header(SECRET_HEADER, secret.as_ref())
+                .timeout(rpc_timeout)
+                .json(&o);
+            tokio::spawn(async move {
+                let _ = req.send().await;
+            });
+        }
+        ctx.record_observation(o);
+    }
+}

@@ -1,0 +1,293 @@
+//! One site's probe rounds.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
+
+use super::{Beat, HeartbeatError, PostgresHeartbeat, Reach, RedisHeartbeat};
+use crate::cloud::{Cloud, Exposure};
+use crate::detect::{Observation, ProbeResult, TierReading};
+use crate::plan::DataTier;
+use crate::policy::{HeartbeatTarget, Policy};
+
+/// Now on the wall clock, Unix milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// One tier's heartbeat and the last write the primary took.
+struct Heartbeat<H> {
+    beat: H,
+    last: Option<Beat>,
+}
+
+/// Takes one site's probe rounds for one policy.
+pub struct Prober<R> {
+    site: String,
+    node: u64,
+    policy: Arc<Policy>,
+    reach: Arc<R>,
+    round: u64,
+    database: Option<Heartbeat<PostgresHeartbeat>>,
+    cache: Option<Heartbeat<RedisHeartbeat>>,
+}
+
+type Probe<'a> = Pin<Box<dyn Future<Output = ProbeResult> + Send + 'a>>;
+
+fn password(at: &str, t: &HeartbeatTarget) -> Result<Option<String>, String> {
+    t.password.read().map_err(|e| format!("{at}: {e}"))
+}
+
+impl<R: Reach + Cloud> Prober<R> {
+    /// A prober for `policy` at `site`. Heartbeat connection settings are
+    /// checked and their passwords read here.
+    ///
+    /// # Errors
+    ///
+    /// A heartbeat whose settings do not parse or whose password cannot be
+    /// read, naming the policy field.
+    pub fn new(site: &str, node: u64, policy: Arc<Policy>, reach: Arc<R>) -> Result<Self, String> {
+        let hb = &policy.detection.heartbeats;
+        let timeout = policy.detection.probe_timeout;
+        let database = match &hb.database {
+            Some(t) => {
+                let at = "detection.heartbeats.database";
+                let beat = PostgresHeartbeat::new(site, &t.primary, &t.replica, password(at, t)?, timeout)
+                    .map_err(|e| format!("{at}: {e}"))?;
+                Some(Heartbeat { beat, last: None })
+            }
+            None => None,
+        };
+        let cache = match &hb.cache {
+            Some(t) => {
+                let at = "detection.heartbeats.cache";
+                let beat = RedisHeartbeat::new(site, &t.primary, &t.replica, password(at, t)?, timeout)
+                    .map_err(|e| format!("{at}: {e}"))?;
+                Some(Heartbeat { beat, last: None })
+            }
+            None => None,
+        };
+        Ok(Self {
+            site: site.to_string(),
+            node,
+            policy,
+            reach,
+            round: 0,
+            database,
+            cache,
+        })
+    }
+
+    /// Takes one round: every probe, the provider's lag figures and the
+    /// heartbeats at once, each bounded by the probe timeout.
+    pub async fn round(&mut self) -> Observation {
+        self.round += 1;
+        let at_ms = now_ms();
+        let Self {
+            site,
+            policy: p,
+            reach,
+            database,
+            cache,
+            ..
+        } = self;
+        let t = p.detection.probe_timeout;
+        let (site, reach) = (site.as_str(), reach.as_ref());
+        let mut probes: Vec<Probe<'_>> = Vec::new();
+        for url in &p.detection.probes.http {
+            probes.push(Box::pin(timed(format!("http {url}"), reach.probe_http(site, url, t))));
+        }
+        for addr in &p.detection.probes.tcp {
+            probes.push(Box::pin(timed(format!("tcp {addr}"), reach.probe_tcp(site, addr, t))));
+        }
+        if let (true, Some(db)) = (p.detection.probes.database_status, &p.tiers.database) {
+            probes.push(Box::pin(timed(
+                format!("rds {}", db.primary),
+                reach.probe_database(site, &p.regions.primary, &db.primary, t),
+            )));
+        }
+        if let Some(id) = &p.detection.probes.health_check {
+            probes.push(Box::pin(timed(
+                format!("route53 health check {id}"),
+                reach.probe_health_check(site, id, t),
+            )));
+        }
+        let skip = (database.is_some(), cache.is_some());
+        let (mut results, mut tiers, db, redis) = futures::join!(
+            futures::future::join_all(probes),
+            cloud_readings(p, reach, skip),
+            async {
+                match database.as_mut() {
+                    Some(h) => Some(heartbeat(DataTier::Database, h).await),
+                    None => None,
+                }
+            },
+            async {
+                match cache.as_mut() {
+                    Some(h) => Some(heartbeat(DataTier::Cache, h).await),
+                    None => None,
+                }
+            },
+        );
+        for (probe, reading) in [db, redis].into_iter().flatten() {
+            results.push(probe);
+            tiers.push(reading);
+        }
+        Observation {
+            policy: p.name.clone(),
+            site: site.to_string(),
+            node: self.node,
+            round: self.round,
+            at_ms,
+            probes: results,
+            tiers,
+        }
+    }
+}
+
+/// The provider's own lag figures, for the data tiers without a heartbeat
+/// (`skip`: database, cache have one). Supporting evidence: the gate
+/// prefers heartbeats.
+async fn cloud_readings<C: Cloud>(p: &Policy, cloud: &C, skip: (bool, bool)) -> Vec<TierReading> {
+    let to = p.regions.secondary.as_str();
+    let t = p.detection.probe_timeout;
+    let mut reads = Vec::new();
+    if let (Some(db), false) = (&p.tiers.database, skip.0) {
+        reads.push(read(t, DataTier::Database, Box::pin(cloud.database_exposure(to, &db.replica))));
+    }
+    if let (Some(c), false) = (&p.tiers.cache, skip.1) {
+        reads.push(read(t, DataTier::Cache, Box::pin(cloud.cache_exposure(&c.global_datastore, to))));
+    }
+    if let Some(s) = &p.tiers.stream {
+        reads.push(read(t, DataTier::Stream, Box::pin(cloud.stream_exposure(to, &s.dr_cluster))));
+    }
+    futures::future::join_all(reads).await
+}
+
+type Read<'a> = Pin<Box<dyn Future<Output = crate::cloud::CloudResult<Exposure>> + Send + 'a>>;
+
+/// One provider lag figure, bounded by the probe timeout.
+async fn read(t: Duration, tier: DataTier, f: Read<'_>) -> TierReading {
+    let (exposure, detail) = match tokio::time::timeout(t, f).await {
+        Ok(Ok(e)) => (e, None),
+        Ok(Err(e)) => (Exposure::Unknown, Some(e.message)),
+        Err(_) => (Exposure::Unknown, Some("no answer in time".to_string())),
+    };
+    TierReading {
+        tier,
+        exposure,
+        source: "cloud".into(),
+        detail,
+    }
+}
+
+/// Runs a probe, timing it.
+async fn timed<F>(target: String, f: F) -> ProbeResult
+where
+    F: Future<Output = Result<String, String>>,
+{
+    let started = Instant::now();
+    let r = f.await;
+    let latency_ms = started.elapsed().as_millis() as u64;
+    match r {
+        Ok(seen) => ProbeResult {
+            target,
+            ok: true,
+            latency_ms,
+            detail: Some(seen),
+        },
+        Err(why) => ProbeResult {
+            target,
+            ok: false,
+            latency_ms,
+            detail: Some(why),
+        },
+    }
+}
+
+/// A tier's heartbeat for one round. The replica is read first, then the
+/// primary is written: so while replication keeps up, the newest visible
+/// heartbeat is the one written last round and the figure is the true lag,
+/// not one interval more.
+async fn heartbeat<H: HeartbeatOps>(tier: DataTier, h: &mut Heartbeat<H>) -> (ProbeResult, TierReading) {
+    let visible = h.beat.visible().await;
+    let started = Instant::now();
+    let written = h.beat.beat().await;
+    let latency_ms = started.elapsed().as_millis() as u64;
+    let probe = match &written {
+        Ok(b) => {
+            h.last = Some(Beat {
+                written_ms: b.written_ms,
+                acked_ms: b.acked_ms,
+            });
+            ProbeResult {
+                target: format!("heartbeat {tier}"),
+                ok: true,
+                latency_ms,
+                detail: Some("written on the primary".into()),
+            }
+        }
+        Err(e) => ProbeResult {
+            target: format!("heartbeat {tier}"),
+            ok: false,
+            latency_ms,
+            detail: Some(e.to_string()),
+        },
+    };
+    let (exposure, detail) = match (&h.last, visible) {
+        (Some(last), Ok(Some(v))) => (
+            Exposure::Known(Duration::from_millis(last.acked_ms.saturating_sub(v))),
+            Some(format!(
+                "replica's newest heartbeat written {} before the primary last took one",
+                crate::duration::fmt(Duration::from_millis(last.acked_ms.saturating_sub(v)))
+            )),
+        ),
+        (None, _) => (
+            Exposure::Unknown,
+            Some("the primary has not taken a heartbeat from this site yet".into()),
+        ),
+        (_, Ok(None)) => (
+            Exposure::Unknown,
+            Some("no heartbeat from this site on the replica yet".into()),
+        ),
+        (_, Err(e)) => (Exposure::Unknown, Some(e.to_string())),
+    };
+    (
+        probe,
+        TierReading {
+            tier,
+            exposure,
+            source: "heartbeat".into(),
+            detail,
+        },
+    )
+}
+
+/// What a prober needs of a heartbeat, for both engines.
+trait HeartbeatOps {
+    async fn beat(&mut self) -> Result<Beat, HeartbeatError>;
+    async fn visible(&mut self) -> Result<Option<u64>, HeartbeatError>;
+}
+
+impl HeartbeatOps for PostgresHeartbeat {
+    async fn beat(&mut self) -> Result<Beat, HeartbeatError> {
+        PostgresHeartbeat::beat(self).await
+    }
+    async fn visible(&mut self) -> Result<Option<u64>, HeartbeatError> {
+        PostgresHeartbeat::visible(self).await
+    }
+}
+
+impl HeartbeatOps for RedisHeartbeat {
+    async fn beat(&mut self) -> Result<Beat, HeartbeatError> {
+        RedisHeartbeat::beat(self).await
+    }
+    async fn visible(&mut self) -> Result<Option<u64>, HeartbeatError> {
+        RedisHeartbeat::visible(self).await
+    }
+}
