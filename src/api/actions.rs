@@ -15,7 +15,7 @@ use openraft::ServerState;
 use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
 
-use super::views::{FailoverBody, MaintenanceBody};
+use super::views::{FailoverBody, AcknowledgeBody, MaintenanceBody};
 use super::{error, error_with};
 use crate::consensus::{Command, Reply};
 use crate::controller::{Context, FailoverAnswer, FailoverRequest};
@@ -139,28 +139,10 @@ pub(super) async fn failover(
         Some(Ok(d)) => Some(d),
         Some(Err(e)) => return error(StatusCode::BAD_REQUEST, format!("accept_data_loss: {e}")),
     };
-    let policy = match (&b.policy, ctx.policies.len()) {
-        (Some(p), _) => p.clone(),
-        (None, 1) => ctx.policies.keys().next().expect("one policy").clone(),
-        (None, _) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "policy: this cluster owns several policies; name one of {:?}",
-                    ctx.policies.keys().collect::<Vec<_>>()
-                ),
-            )
-        }
+    let policy = match pick_policy(&ctx, b.policy.as_ref()) {
+        Ok(p) => p,
+        Err(r) => return r,
     };
-    if !ctx.policies.contains_key(&policy) {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!(
-                "policy: {policy:?} is not owned by this cluster; it owns {:?}",
-                ctx.policies.keys().collect::<Vec<_>>()
-            ),
-        );
-    }
     let (Some(requests), true) = (ctx.requests.as_ref(), is_leader(&ctx)) else {
         return forward(&ctx, "/v1/failover", &headers, body).await;
     };
@@ -250,6 +232,82 @@ pub(super) async fn maintenance(
         }
         Ok(Ok(r)) => error(StatusCode::CONFLICT, format!("refused: {:?}", r.data)),
         Ok(Err(_)) => forward(&ctx, "/v1/maintenance", &headers, body).await,
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not committed in time: this node cannot reach a majority",
+        ),
+    }
+}
+
+/// The policy a request names, or the cluster's only one.
+fn pick_policy(ctx: &Context, named: Option<&String>) -> Result<String, Response> {
+    let policy = match (named, ctx.policies.len()) {
+        (Some(p), _) => p.clone(),
+        (None, 1) => ctx.policies.keys().next().expect("one policy").clone(),
+        (None, _) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "policy: this cluster owns several policies; name one of {:?}",
+                    ctx.policies.keys().collect::<Vec<_>>()
+                ),
+            ))
+        }
+    };
+    if !ctx.policies.contains_key(&policy) {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "policy: {policy:?} is not owned by this cluster; it owns {:?}",
+                ctx.policies.keys().collect::<Vec<_>>()
+            ),
+        ));
+    }
+    Ok(policy)
+}
+
+/// `POST /v1/acknowledge`: an operator acknowledges the policy's last
+/// execution, which ends the hold-down on automatic failover.
+pub(super) async fn acknowledge(
+    State(ctx): State<Context>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let b: AcknowledgeBody = match authorized(&ctx, &headers, &body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let policy = match pick_policy(&ctx, b.policy.as_ref()) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if !is_leader(&ctx) {
+        return forward(&ctx, "/v1/acknowledge", &headers, body).await;
+    }
+    let cmd = Command::Acknowledge {
+        policy: policy.clone(),
+        by: b.operator.unwrap_or_else(|| "api".into()),
+        reason: b.reason,
+        at: crate::execute::now_rfc3339(),
+    };
+    match tokio::time::timeout(DECISION_TIMEOUT, ctx.raft.client_write(cmd)).await {
+        Ok(Ok(r)) if r.data == Reply::Ok => {
+            let acknowledged = ctx
+                .applied
+                .read()
+                .expect("state lock")
+                .state
+                .policies
+                .get(&policy)
+                .and_then(|p| p.acknowledged.clone());
+            Json(serde_json::json!({ "policy": policy, "acknowledged": acknowledged }))
+                .into_response()
+        }
+        Ok(Ok(_)) => error(
+            StatusCode::NOT_FOUND,
+            format!("policy {policy:?} has no execution to acknowledge"),
+        ),
+        Ok(Err(_)) => forward(&ctx, "/v1/acknowledge", &headers, body).await,
         Err(_) => error(
             StatusCode::SERVICE_UNAVAILABLE,
             "not committed in time: this node cannot reach a majority",

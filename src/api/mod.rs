@@ -9,6 +9,7 @@
 //! | `GET /v1/executions`, `GET /v1/executions/{id}` | the journal, step by step |
 //! | `POST /v1/failover` | start a failover (bearer token) |
 //! | `POST /v1/maintenance` | maintenance on/off (bearer token) |
+//! | `POST /v1/acknowledge` | acknowledge the last execution, ending the hold-down (bearer token) |
 //! | `GET /v1/openapi.yaml` | the OpenAPI description of the above |
 //!
 //! Errors are JSON objects with an `error` sentence saying what to do.
@@ -56,6 +57,7 @@ pub fn router(
         .route("/v1/executions/{id}", get(status::execution))
         .route("/v1/failover", post(actions::failover))
         .route("/v1/maintenance", post(actions::maintenance))
+        .route("/v1/acknowledge", post(actions::acknowledge))
         .route(
             "/v1/openapi.yaml",
             get(|| async { ([("content-type", "application/yaml")], OPENAPI) }),

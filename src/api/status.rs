@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::error;
 use super::views::{
+    SiteProbes, TierExposureView,
     ExecutionSummary, ExecutionView, MemberView, NodeView, PolicyView, RaftView, StatusView,
 };
 use crate::controller::Context;
@@ -99,6 +100,11 @@ pub async fn build_status(ctx: &Context) -> StatusView {
         .current_leader
         .and_then(|l| members.iter().find(|x| x.id == l).cloned());
     let me = ctx.me();
+    let mut detection: std::collections::BTreeMap<String, _> = ctx
+        .policies
+        .iter()
+        .map(|(name, p)| (name.clone(), detection_view(ctx, p)))
+        .collect();
     let a = ctx.applied.read().expect("state lock");
     let policies = ctx
         .policies
@@ -112,7 +118,9 @@ pub async fn build_status(ctx: &Context) -> StatusView {
                 active_region: state
                     .and_then(|s| s.active_region.clone())
                     .unwrap_or_else(|| p.regions.primary.clone()),
-                probes: Vec::new(),
+                probes: detection.get_mut(name).map(|d| std::mem::take(&mut d.0)).unwrap_or_default(),
+                exposure: detection.get_mut(name).map(|d| std::mem::take(&mut d.1)).unwrap_or_default(),
+                verdict: detection.remove(name).map(|d| d.2).expect("one view per policy"),
                 execution: a.state.latest(name).map(ExecutionSummary::of),
             }
         })
@@ -174,4 +182,51 @@ pub(super) async fn execution(State(ctx): State<Context>, Path(id): Path<String>
             format!("no execution {id:?}: GET /v1/executions lists the ones kept"),
         ),
     }
+}
+
+/// A policy's newest round per site, exposures and verdict.
+fn detection_view(
+    ctx: &Context,
+    p: &crate::policy::Policy,
+) -> (Vec<SiteProbes>, Vec<TierExposureView>, crate::detect::Verdict) {
+    let verdict = ctx.verdict(p);
+    let probes = {
+        let d = ctx.detection.read().expect("detection lock");
+        d.rounds
+            .get(&p.name)
+            .into_iter()
+            .flat_map(|sites| sites.values())
+            .filter_map(|rounds| rounds.back())
+            .map(|o| SiteProbes {
+                site: o.site.clone(),
+                node: o.node,
+                round: o.round,
+                at: crate::execute::rfc3339_ms(o.at_ms),
+                consecutive_failures: verdict
+                    .sites
+                    .iter()
+                    .find(|s| s.site == o.site)
+                    .map_or(0, |s| s.consecutive_failures),
+                results: o.probes.clone(),
+            })
+            .collect()
+    };
+    let exposure = ctx
+        .exposures(p)
+        .into_iter()
+        .map(|(tier, (e, source))| {
+            let ms = match e {
+                crate::cloud::Exposure::Known(d) => Some(d.as_millis() as u64),
+                crate::cloud::Exposure::Unknown => None,
+            };
+            TierExposureView {
+                tier,
+                exposure_ms: ms,
+                rpo_ms: p.rpo.as_millis() as u64,
+                within_rpo: ms.is_some_and(|m| m <= p.rpo.as_millis() as u64),
+                source,
+            }
+        })
+        .collect();
+    (probes, exposure, verdict)
 }

@@ -84,10 +84,46 @@ pub struct PolicyView {
     pub secondary_region: String,
     /// The region serving traffic, as far as the cluster knows.
     pub active_region: String,
-    /// The last probe results (filled by detection).
-    pub probes: Vec<serde_json::Value>,
+    /// Each site's newest probe round, as this node holds it.
+    pub probes: Vec<SiteProbes>,
+    /// Each data tier's measured exposure against the RPO.
+    pub exposure: Vec<TierExposureView>,
+    /// The detector's verdict and its reason.
+    pub verdict: crate::detect::Verdict,
     /// The running execution, else the last one.
     pub execution: Option<ExecutionSummary>,
+}
+
+/// One site's newest probe round.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SiteProbes {
+    /// The site.
+    pub site: String,
+    /// The node that probed.
+    pub node: u64,
+    /// Its round number.
+    pub round: u64,
+    /// When the round started (RFC 3339).
+    pub at: String,
+    /// Failed rounds in a row up to this one.
+    pub consecutive_failures: u32,
+    /// Each probe.
+    pub results: Vec<crate::detect::ProbeResult>,
+}
+
+/// A data tier's exposure against the RPO.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TierExposureView {
+    /// The tier.
+    pub tier: crate::plan::DataTier,
+    /// The measured exposure in milliseconds; `null` when unknown.
+    pub exposure_ms: Option<u64>,
+    /// The policy's RPO in milliseconds.
+    pub rpo_ms: u64,
+    /// Whether a failover now would pass the RPO gate for this tier.
+    pub within_rpo: bool,
+    /// `heartbeat` (measured by drctl) or `cloud` (the provider's figure).
+    pub source: String,
 }
 
 /// An execution in brief.
@@ -187,6 +223,21 @@ pub struct FailoverBody {
     /// Data loss accepted above the RPO, like "20m".
     #[serde(default)]
     pub accept_data_loss: Option<String>,
+    /// Why.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Who.
+    #[serde(default)]
+    pub operator: Option<String>,
+}
+
+/// `POST /v1/acknowledge` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgeBody {
+    /// The policy (optional when the cluster owns one).
+    #[serde(default)]
+    pub policy: Option<String>,
     /// Why.
     #[serde(default)]
     pub reason: Option<String>,

@@ -234,6 +234,12 @@ pub fn now_rfc3339() -> String {
     rfc3339(time::OffsetDateTime::now_utc())
 }
 
+/// A Unix time in milliseconds, RFC 3339 (UTC).
+pub fn rfc3339_ms(ms: u64) -> String {
+    let ns = i128::from(ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(ns).map_or_else(|_| String::new(), rfc3339)
+}
+
 fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
