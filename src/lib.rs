@@ -41,4 +41,5 @@ pub mod duration;
 pub mod execute;
 pub mod plan;
 pub mod policy;
+pub mod probe;
 pub mod report;

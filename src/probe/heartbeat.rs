@@ -1,0 +1,203 @@
+//! Replication heartbeats: the source of truth for data loss.
+//!
+//! Each controller site writes its wall clock (Unix milliseconds) into a row
+//! or key of its own on the primary, and reads back the newest value of that
+//! row visible on the replica. The difference between the last acknowledged
+//! write and the value visible on the replica bounds what a failover to that
+//! replica would lose right now.
+//!
+//! Every network wait is bounded by the timeout given at construction.
+//! TLS is not supported yet: connections are plain TCP (or Unix sockets).
+
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[path = "heartbeat_postgres.rs"]
+mod postgres;
+#[path = "heartbeat_redis.rs"]
+mod redis_kv;
+
+pub use postgres::{promote_postgres, PostgresHeartbeat};
+pub use redis_kv::{promote_redis, RedisHeartbeat};
+
+/// Result of one heartbeat write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Beat {
+    /// The value written: the wall clock just before the write, Unix ms.
+    pub written_ms: u64,
+    /// The wall clock when the primary acknowledged the write, Unix ms.
+    pub acked_ms: u64,
+}
+
+/// Why a heartbeat, visibility read or promotion failed.
+///
+/// Messages name the endpoint (its role and `host:port`) and the operation,
+/// never a password.
+#[derive(Debug, thiserror::Error)]
+pub enum HeartbeatError {
+    /// A connection string or URL could not be used.
+    #[error("{role} connection string is invalid: {detail}")]
+    Config {
+        /// Which endpoint: `primary`, `replica` or `standby`.
+        role: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The endpoint refused or dropped the connection attempt.
+    #[error("{role} {endpoint}: connect failed: {detail}")]
+    Connect {
+        /// Which endpoint: `primary`, `replica` or `standby`.
+        role: &'static str,
+        /// Its `host:port`.
+        endpoint: String,
+        /// The client library's account of the failure.
+        detail: String,
+    },
+    /// An operation did not finish within the timeout.
+    #[error("{role} {endpoint}: {op} timed out after {}", humantime::format_duration(*.after))]
+    Timeout {
+        /// Which endpoint: `primary`, `replica` or `standby`.
+        role: &'static str,
+        /// Its `host:port`.
+        endpoint: String,
+        /// The operation that was cut short.
+        op: &'static str,
+        /// The timeout that expired.
+        after: Duration,
+    },
+    /// The endpoint answered with an error, or with something unusable.
+    #[error("{role} {endpoint}: {op} failed: {detail}")]
+    Query {
+        /// Which endpoint: `primary`, `replica` or `standby`.
+        role: &'static str,
+        /// Its `host:port`.
+        endpoint: String,
+        /// The operation that failed.
+        op: &'static str,
+        /// The server's or client library's account of the failure.
+        detail: String,
+    },
+}
+
+/// One endpoint as named in errors: its role and `host:port`.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    role: &'static str,
+    name: String,
+    timeout: Duration,
+}
+
+impl Endpoint {
+    /// Runs `fut` bounded by the timeout; a failure becomes a connect error
+    /// when `op` is `"connect"`, a query error otherwise.
+    async fn bounded<T, E, F>(&self, op: &'static str, fut: F) -> Result<T, HeartbeatError>
+    where
+        E: std::error::Error,
+        F: Future<Output = Result<T, E>>,
+    {
+        match self.within(op, fut).await? {
+            Err(e) if op == "connect" => Err(HeartbeatError::Connect {
+                role: self.role,
+                endpoint: self.name.clone(),
+                detail: chain(&e),
+            }),
+            Err(e) => Err(self.query_error(op, chain(&e))),
+            Ok(v) => Ok(v),
+        }
+    }
+
+    /// Runs `fut` bounded by the timeout, leaving its own error to the caller.
+    async fn within<F: Future>(
+        &self,
+        op: &'static str,
+        fut: F,
+    ) -> Result<F::Output, HeartbeatError> {
+        tokio::time::timeout(self.timeout, fut)
+            .await
+            .map_err(|_| HeartbeatError::Timeout {
+                role: self.role,
+                endpoint: self.name.clone(),
+                op,
+                after: self.timeout,
+            })
+    }
+
+    fn query_error(&self, op: &'static str, detail: String) -> HeartbeatError {
+        HeartbeatError::Query {
+            role: self.role,
+            endpoint: self.name.clone(),
+            op,
+            detail,
+        }
+    }
+}
+
+/// An error and its causes on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let next = cause.to_string();
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// The wall clock in Unix milliseconds (0 if the clock is before 1970).
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("error connecting to server")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn chain_joins_causes_on_one_line() {
+        let err = Outer(std::io::Error::other("connection refused"));
+        assert_eq!(
+            chain(&err),
+            "error connecting to server: connection refused"
+        );
+    }
+
+    #[tokio::test]
+    async fn bounded_names_endpoint_and_operation_on_timeout() {
+        let ep = Endpoint {
+            role: "replica",
+            name: "10.0.0.1:6379".into(),
+            timeout: Duration::from_millis(10),
+        };
+        let never = std::future::pending::<Result<(), std::io::Error>>();
+        let err = ep.bounded("read", never).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "replica 10.0.0.1:6379: read timed out after 10ms"
+        );
+    }
+
+    #[tokio::test]
+    async fn bounded_reports_connect_and_query_failures_apart() {
+        let ep = Endpoint {
+            role: "primary",
+            name: "db:5432".into(),
+            timeout: Duration::from_secs(1),
+        };
+        let refused = async { Err::<(), _>(std::io::Error::other("refused")) };
+        let err = ep.bounded("connect", refused).await.unwrap_err();
+        assert_eq!(err.to_string(), "primary db:5432: connect failed: refused");
+        let denied = async { Err::<(), _>(std::io::Error::other("denied")) };
+        let err = ep.bounded("write", denied).await.unwrap_err();
+        assert_eq!(err.to_string(), "primary db:5432: write failed: denied");
+    }
+}

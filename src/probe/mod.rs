@@ -1,0 +1,4 @@
+//! Probes of the primary.
+
+mod heartbeat;
+pub use heartbeat::*;
