@@ -5,9 +5,17 @@
 #   scripts/test.sh            # everything
 #   scripts/test.sh --test cli # extra arguments go to `cargo test`
 #
-# What it installs, into .test-env/ (ignored by git, reused between runs):
-#   - moto server (PyPI moto[server] 5.2.5) in a Python venv, for the contract
-#     and end-to-end tests of the AWS adapters through the real SDK.
+# What it installs:
+#   - PostgreSQL 15 and Redis server binaries (Debian packages postgresql-15
+#     and redis-server, with apt-get, through sudo unless root), only when
+#     missing, for the heartbeat tests against real primary/replica pairs.
+#     The packages' own services are kept from starting during the install;
+#     the tests start their servers themselves, on 127.0.0.1, in temporary
+#     directories. DRCTL_PG_BIN and DRCTL_REDIS_SERVER point the tests at
+#     the binaries (set them beforehand to use binaries from elsewhere).
+#   - moto server (PyPI moto[server] 5.2.5) in a Python venv in .test-env/
+#     (ignored by git, reused between runs), for the contract and end-to-end
+#     tests of the AWS adapters through the real SDK.
 # Every server it starts listens on 127.0.0.1 only and is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +25,57 @@ moto_version="5.2.5"
 mkdir -p "$env_dir"
 
 step() { printf '\n==> %s\n' "$*"; }
+
+step "PostgreSQL 15 and Redis servers"
+pg_bin="${DRCTL_PG_BIN:-/usr/lib/postgresql/15/bin}"
+redis_server="${DRCTL_REDIS_SERVER:-$(command -v redis-server || echo /usr/bin/redis-server)}"
+packages=()
+if [ ! -x "$pg_bin/postgres" ]; then
+    if [ -n "${DRCTL_PG_BIN:-}" ]; then
+        echo "DRCTL_PG_BIN=${DRCTL_PG_BIN} has no postgres binary" >&2
+        exit 1
+    fi
+    packages+=(postgresql-15)
+fi
+if [ ! -x "$redis_server" ]; then
+    if [ -n "${DRCTL_REDIS_SERVER:-}" ]; then
+        echo "DRCTL_REDIS_SERVER=${DRCTL_REDIS_SERVER} is not an executable" >&2
+        exit 1
+    fi
+    packages+=(redis-server)
+fi
+if [ "${#packages[@]}" -gt 0 ]; then
+    echo "installing ${packages[*]}"
+    sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    # A policy-rc.d that answers 101 ("action forbidden") keeps the packages
+    # from starting their system services; one already there is left as is.
+    policy_rc=/usr/sbin/policy-rc.d
+    own_policy=""
+    if [ ! -e "$policy_rc" ]; then
+        printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy_rc" >/dev/null
+        "${sudo[@]}" chmod 755 "$policy_rc"
+        own_policy=1
+        trap '"${sudo[@]}" rm -f "$policy_rc"' EXIT
+    fi
+    apt_install() {
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -q --no-install-recommends "${packages[@]}"
+    }
+    status=0
+    # The package lists are refreshed only when installing without them fails.
+    apt_install || { "${sudo[@]}" apt-get update -q && apt_install; } || status=$?
+    if [ -n "$own_policy" ]; then
+        "${sudo[@]}" rm -f "$policy_rc"
+        trap - EXIT
+    fi
+    [ "$status" -eq 0 ] || exit "$status"
+    redis_server="${DRCTL_REDIS_SERVER:-$(command -v redis-server || echo /usr/bin/redis-server)}"
+fi
+export DRCTL_PG_BIN="$pg_bin"
+export DRCTL_REDIS_SERVER="$redis_server"
+"$DRCTL_PG_BIN/postgres" --version
+"$DRCTL_REDIS_SERVER" --version
 
 step "moto ${moto_version} in ${env_dir}/venv"
 if ! "$env_dir/venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '${moto_version}')" 2>/dev/null; then

@@ -107,7 +107,11 @@ impl Endpoint {
     }
 
     /// Runs `fut` bounded by the timeout, leaving its own error to the caller.
-    async fn within<F: Future>(&self, op: &'static str, fut: F) -> Result<F::Output, HeartbeatError> {
+    async fn within<F: Future>(
+        &self,
+        op: &'static str,
+        fut: F,
+    ) -> Result<F::Output, HeartbeatError> {
         tokio::time::timeout(self.timeout, fut)
             .await
             .map_err(|_| HeartbeatError::Timeout {
@@ -161,7 +165,10 @@ mod tests {
     #[test]
     fn chain_joins_causes_on_one_line() {
         let err = Outer(std::io::Error::other("connection refused"));
-        assert_eq!(chain(&err), "error connecting to server: connection refused");
+        assert_eq!(
+            chain(&err),
+            "error connecting to server: connection refused"
+        );
     }
 
     #[tokio::test]
@@ -173,7 +180,10 @@ mod tests {
         };
         let never = std::future::pending::<Result<(), std::io::Error>>();
         let err = ep.bounded("read", never).await.unwrap_err();
-        assert_eq!(err.to_string(), "replica 10.0.0.1:6379: read timed out after 10ms");
+        assert_eq!(
+            err.to_string(),
+            "replica 10.0.0.1:6379: read timed out after 10ms"
+        );
     }
 
     #[tokio::test]

@@ -68,12 +68,19 @@ impl PostgresHeartbeat {
     }
 
     async fn try_beat(&mut self) -> Result<Beat, HeartbeatError> {
+        if !self.primary.connected() {
+            // A prepared statement lives and dies with its connection.
+            self.upsert = None;
+        }
         let ep = self.primary.endpoint.clone();
         let client = self.primary.client().await?;
         let upsert = match &self.upsert {
             Some(statement) => statement.clone(),
             None => {
-                match ep.within("create table", client.batch_execute(CREATE_TABLE)).await? {
+                match ep
+                    .within("create table", client.batch_execute(CREATE_TABLE))
+                    .await?
+                {
                     Ok(()) => {}
                     Err(e) if lost_create_race(&e) => {}
                     Err(e) => return Err(ep.query_error("create table", chain(&e))),
@@ -106,7 +113,10 @@ impl PostgresHeartbeat {
     async fn try_visible(&mut self) -> Result<Option<u64>, HeartbeatError> {
         let ep = self.replica.endpoint.clone();
         let client = self.replica.client().await?;
-        let row = match ep.within("read", client.query_opt(SELECT, &[&self.site])).await? {
+        let row = match ep
+            .within("read", client.query_opt(SELECT, &[&self.site]))
+            .await?
+        {
             Ok(row) => row,
             Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => return Ok(None),
             Err(e) => return Err(ep.query_error("read", chain(&e))),
@@ -136,7 +146,10 @@ pub async fn promote_postgres(
         return Ok(());
     }
     match ep
-        .bounded("promote", client.query_one("SELECT pg_promote(true, 60)", &[]))
+        .bounded(
+            "promote",
+            client.query_one("SELECT pg_promote(true, 60)", &[]),
+        )
         .await
     {
         Ok(row) if row.get::<_, bool>(0) => Ok(()),
@@ -152,7 +165,10 @@ pub async fn promote_postgres(
 
 async fn in_recovery(ep: &Endpoint, client: &Client) -> Result<bool, HeartbeatError> {
     let row = ep
-        .bounded("recovery check", client.query_one("SELECT pg_is_in_recovery()", &[]))
+        .bounded(
+            "recovery check",
+            client.query_one("SELECT pg_is_in_recovery()", &[]),
+        )
         .await?;
     Ok(row.get(0))
 }
@@ -204,13 +220,15 @@ impl PgConn {
         })
     }
 
+    /// Whether there is a client whose connection is still open.
+    fn connected(&self) -> bool {
+        self.client.as_ref().is_some_and(|c| !c.is_closed())
+    }
+
     /// The connected client, connecting first if there is none (or the last
     /// one was closed).
     async fn client(&mut self) -> Result<&Client, HeartbeatError> {
-        if self.client.as_ref().is_some_and(Client::is_closed) {
-            self.client = None;
-        }
-        if self.client.is_none() {
+        if !self.connected() {
             let (client, connection) = self
                 .endpoint
                 .bounded("connect", self.config.connect(NoTls))
@@ -235,7 +253,11 @@ fn endpoint_name(config: &Config) -> String {
         many => many.get(i).copied().unwrap_or(5432),
     };
     let hosts: Vec<String> = if config.get_hosts().is_empty() {
-        config.get_hostaddrs().iter().map(ToString::to_string).collect()
+        config
+            .get_hostaddrs()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     } else {
         config
             .get_hosts()
@@ -271,9 +293,15 @@ mod tests {
     fn a_bad_conninfo_is_reported_with_its_role() {
         let good = "host=127.0.0.1 port=5432 user=drctl dbname=postgres";
         let err = parse_err("host=a port=notaport", good);
-        assert!(err.starts_with("primary connection string is invalid"), "{err}");
+        assert!(
+            err.starts_with("primary connection string is invalid"),
+            "{err}"
+        );
         let err = parse_err(good, "host=b bogus_option=1");
-        assert!(err.starts_with("replica connection string is invalid"), "{err}");
+        assert!(
+            err.starts_with("replica connection string is invalid"),
+            "{err}"
+        );
         let err = parse_err(good, "user=drctl dbname=postgres");
         assert_eq!(err, "replica connection string is invalid: no host given");
     }

@@ -93,9 +93,7 @@ impl RedisConn {
         timeout: Duration,
     ) -> Result<Self, HeartbeatError> {
         let bad = |detail: String| HeartbeatError::Config { role, detail };
-        let mut info = url
-            .into_connection_info()
-            .map_err(|e| bad(e.to_string()))?;
+        let mut info = url.into_connection_info().map_err(|e| bad(e.to_string()))?;
         let name = match info.addr() {
             ConnectionAddr::Tcp(host, port) => format!("{host}:{port}"),
             ConnectionAddr::Unix(path) => path.display().to_string(),
@@ -170,11 +168,20 @@ mod tests {
     fn a_bad_url_is_reported_with_its_role() {
         let good = "redis://127.0.0.1:6379";
         let err = parse_err("http://example.com", good);
-        assert!(err.starts_with("primary connection string is invalid"), "{err}");
+        assert!(
+            err.starts_with("primary connection string is invalid"),
+            "{err}"
+        );
         let err = parse_err(good, "not a url");
-        assert!(err.starts_with("replica connection string is invalid"), "{err}");
+        assert!(
+            err.starts_with("replica connection string is invalid"),
+            "{err}"
+        );
         let err = parse_err(good, "rediss://cache:6379");
-        assert!(err.starts_with("replica connection string is invalid"), "{err}");
+        assert!(
+            err.starts_with("replica connection string is invalid"),
+            "{err}"
+        );
     }
 
     #[test]
