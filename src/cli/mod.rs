@@ -18,6 +18,7 @@ mod bench_cluster;
 mod bench_cmd;
 mod chaos_cmd;
 mod controller_cmd;
+mod detect_cmd;
 mod drill;
 mod failover;
 mod local;
@@ -159,8 +160,16 @@ pub enum Command {
     /// Show a controller cluster: leader, members and their health, the
     /// active region and the current or last execution of each policy.
     Status(remote::StatusArgs),
-    /// Turn maintenance on or off: while on, no automatic failover starts.
+    /// Turn maintenance on or off: while on, no automatic failover starts
+    /// (probes and the detector's verdict go on).
     Maintenance(remote::MaintenanceArgs),
+    /// Acknowledge the last execution of a policy, ending the hold-down.
+    ///
+    /// After an execution changed something (or the detector started one,
+    /// even if the RPO gate refused it), automatic failover is held down
+    /// until an operator acknowledges it: a controller never fails over twice
+    /// on its own.
+    Acknowledge(detect_cmd::AcknowledgeArgs),
     /// Start a three-node controller cluster on 127.0.0.1 over one shared
     /// simulated cloud (no AWS needed), and stop it with Ctrl-C.
     ///
@@ -180,6 +189,14 @@ pub enum Command {
 pub enum SimCommand {
     /// Serve a simulated cloud holding the policy's platform over HTTP.
     Serve(controller_cmd::SimServeArgs),
+    /// Take the simulated primary region down or up, or cut sites off from it.
+    ///
+    /// Every controller probing through the served simulated cloud sees it
+    /// at its next round: `--primary down` fails every site's probes;
+    /// `--cut-off us-west-2` fails only that site's.
+    Outage(detect_cmd::OutageArgs),
+    /// Set a data tier's replication lag in the served simulated cloud.
+    Lag(detect_cmd::LagArgs),
 }
 
 /// `drctl policy ...`
@@ -310,7 +327,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let service = matches!(
         cli.command,
-        Command::Controller(_) | Command::Sim(_) | Command::LocalCluster(_)
+        Command::Controller(_) | Command::Sim(SimCommand::Serve(_)) | Command::LocalCluster(_)
     );
     let level = if service && cli.log_level == DEFAULT_LOG {
         SERVICE_LOG
@@ -346,6 +363,9 @@ pub fn main() -> ExitCode {
         Command::Maintenance(args) => remote::maintenance(args),
         Command::LocalCluster(args) => local::run(args),
         Command::Sim(SimCommand::Serve(args)) => controller_cmd::sim_serve(args),
+        Command::Sim(SimCommand::Outage(args)) => detect_cmd::outage(args),
+        Command::Sim(SimCommand::Lag(args)) => detect_cmd::lag(args),
+        Command::Acknowledge(args) => detect_cmd::acknowledge(args),
         Command::Health(args) => controller_cmd::health(args),
     };
     exit.into()

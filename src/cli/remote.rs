@@ -34,7 +34,7 @@ pub struct TokenArg {
 }
 
 impl TokenArg {
-    fn token(&self) -> Result<String, Exit> {
+    pub(super) fn token(&self) -> Result<String, Exit> {
         if let Some(f) = &self.token_file {
             return std::fs::read_to_string(f)
                 .map(|t| t.trim().to_string())
@@ -206,6 +206,7 @@ pub fn render_status(s: &StatusView) -> String {
             "policy {}: {} → {}; active region {}",
             p.name, p.primary_region, p.secondary_region, p.active_region
         );
+        super::detect_cmd::render_detection(&mut out, p);
         match &p.execution {
             Some(e) => {
                 let _ = writeln!(
@@ -284,7 +285,7 @@ pub(super) fn maintenance(args: MaintenanceArgs) -> Exit {
     })
 }
 
-async fn post(
+pub(super) async fn post(
     url: &str,
     path: &str,
     token: &str,
@@ -303,7 +304,7 @@ async fn post(
 }
 
 /// Prints the API's error and picks the exit code.
-fn exit_for_http(code: u16, body: &serde_json::Value) -> Exit {
+pub(super) fn exit_for_http(code: u16, body: &serde_json::Value) -> Exit {
     let msg = body["error"].as_str().unwrap_or("no message");
     eprintln!("error ({code}): {msg}");
     match code {

@@ -34,7 +34,23 @@ pub fn test_policy() -> Arc<Policy> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(policy::DEFAULT_POLICY);
     let text = std::fs::read_to_string(&path).unwrap();
     let text = text.replace("poll_interval: 1s", "poll_interval: 100ms");
-    Arc::new(policy::parse(&path, &text).unwrap())
+    let mut p = policy::parse(&path, &text).unwrap();
+    // The shipped heartbeats name production databases.
+    p.detection.heartbeats = Default::default();
+    Arc::new(p)
+}
+
+/// The simulated platform of `policy`, `scale` times as fast as AWS.
+pub fn sim_cloud(policy: &Policy, scale: f64) -> SimCloud {
+    SimCloud::new(
+        policy,
+        SimOptions {
+            seed: 7,
+            latency: LatencyModel::default().scaled(scale),
+            ..SimOptions::default()
+        },
+    )
+    .unwrap()
 }
 
 pub fn free_port() -> u16 {
@@ -99,19 +115,15 @@ impl Cluster {
     /// Starts nodes 1 (us-east-1), 2 (us-west-2) and 3 (witness, us-east-2).
     /// `scale` speeds the simulated cloud up (0.01: promotion takes 2–3 s).
     pub async fn start(scale: f64) -> Self {
-        let serial = serial();
         let policy = test_policy();
-        let cloud = Arc::new(
-            SimCloud::new(
-                &policy,
-                SimOptions {
-                    seed: 7,
-                    latency: LatencyModel::default().scaled(scale),
-                    ..SimOptions::default()
-                },
-            )
-            .unwrap(),
-        );
+        let cloud = sim_cloud(&policy, scale);
+        Self::start_with(policy, cloud).await
+    }
+
+    /// Starts the three nodes with `policy` over `cloud`.
+    pub async fn start_with(policy: Arc<Policy>, cloud: SimCloud) -> Self {
+        let serial = serial();
+        let cloud = Arc::new(cloud);
         let mut serial = Some(serial);
         for attempt in 1..=3 {
             let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,221 @@
+//! `drctl acknowledge`, `drctl sim outage|lag`, and the detection part of
+//! `drctl status`.
+
+use std::fmt::Write;
+
+use clap::Args;
+
+use super::remote::{exit_for_http, post, ControllerArg, TokenArg};
+use super::{live_runtime, parse_lag, Exit};
+use crate::api::views::PolicyView;
+use crate::cloud::sim::remote::RemoteSim;
+use crate::cloud::sim::Outage;
+use crate::cloud::Exposure;
+use crate::detect::{Action, Health};
+use crate::plan::DataTier;
+
+/// `drctl acknowledge` arguments.
+#[derive(Debug, Args)]
+pub struct AcknowledgeArgs {
+    /// The policy (needed only when the cluster owns several).
+    #[arg(long = "policy-name")]
+    pub policy: Option<String>,
+    /// Why, for the audit log.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Who, for the audit log.
+    #[arg(long, env = "USER", default_value = "unknown")]
+    pub operator: String,
+    /// The cluster.
+    #[command(flatten)]
+    pub controller: ControllerArg,
+    /// The token.
+    #[command(flatten)]
+    pub token: TokenArg,
+}
+
+/// Acknowledges the policy's last execution.
+pub(super) fn acknowledge(args: AcknowledgeArgs) -> Exit {
+    let token = match args.token.token() {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    let rt = match live_runtime() {
+        Ok(rt) => rt,
+        Err(e) => return e,
+    };
+    rt.block_on(async {
+        let body = serde_json::json!({
+            "policy": args.policy,
+            "reason": args.reason,
+            "operator": args.operator,
+        });
+        let (code, body) =
+            match post(&args.controller.controller, "/v1/acknowledge", &token, &body).await {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Exit::Unavailable;
+                }
+            };
+        if code == 200 {
+            println!(
+                "acknowledged execution {} of policy {}: automatic failover is no longer held down",
+                body["acknowledged"].as_str().unwrap_or("?"),
+                body["policy"].as_str().unwrap_or("?"),
+            );
+            Exit::Ok
+        } else {
+            exit_for_http(code, &body)
+        }
+    })
+}
+
+/// `drctl sim outage` arguments.
+#[derive(Debug, Args)]
+pub struct OutageArgs {
+    /// The simulated cloud (`drctl sim serve`).
+    #[arg(long, default_value = "http://127.0.0.1:7100")]
+    pub url: String,
+    /// Take the primary region down for every site (`down`) or bring it back (`up`).
+    #[arg(long, value_parser = ["down", "up"])]
+    pub primary: Option<String>,
+    /// Cut this site off from the primary region (repeat for several).
+    #[arg(long = "cut-off", value_name = "SITE")]
+    pub cut_off: Vec<String>,
+    /// End every outage: the primary up, no site cut off.
+    #[arg(long, conflicts_with_all = ["primary", "cut_off"])]
+    pub clear: bool,
+}
+
+/// `drctl sim lag` arguments.
+#[derive(Debug, Args)]
+pub struct LagArgs {
+    /// The simulated cloud (`drctl sim serve`).
+    #[arg(long, default_value = "http://127.0.0.1:7100")]
+    pub url: String,
+    /// A data tier and its lag, like database=20m or cache=unknown.
+    #[arg(value_parser = parse_lag)]
+    pub lag: (DataTier, Exposure),
+}
+
+/// Changes what the sites of a served simulated cloud can reach.
+pub(super) fn outage(args: OutageArgs) -> Exit {
+    let rt = match live_runtime() {
+        Ok(rt) => rt,
+        Err(e) => return e,
+    };
+    rt.block_on(async {
+        let sim = RemoteSim::new(&args.url);
+        let mut o = match sim.outage().await {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Unavailable;
+            }
+        };
+        if args.clear {
+            o = Outage::default();
+        }
+        if let Some(p) = &args.primary {
+            o.primary_down = p == "down";
+        }
+        o.cut_off.extend(args.cut_off.iter().cloned());
+        match sim.set_outage(&o).await {
+            Ok(now) => {
+                println!("{}", describe(&now));
+                Exit::Ok
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                Exit::Unavailable
+            }
+        }
+    })
+}
+
+fn describe(o: &Outage) -> String {
+    let primary = if o.primary_down { "DOWN" } else { "up" };
+    if o.cut_off.is_empty() {
+        format!("simulated primary region {primary}; no site cut off")
+    } else {
+        let sites: Vec<&str> = o.cut_off.iter().map(String::as_str).collect();
+        format!(
+            "simulated primary region {primary}; cut off from it: {}",
+            sites.join(", ")
+        )
+    }
+}
+
+/// Sets a data tier's lag in a served simulated cloud.
+pub(super) fn lag(args: LagArgs) -> Exit {
+    let rt = match live_runtime() {
+        Ok(rt) => rt,
+        Err(e) => return e,
+    };
+    rt.block_on(async {
+        let (tier, exposure) = args.lag;
+        match RemoteSim::new(&args.url).set_lag(tier, exposure).await {
+            Ok(()) => {
+                println!("simulated {tier} replication lag now {exposure}");
+                Exit::Ok
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                Exit::Unavailable
+            }
+        }
+    })
+}
+
+/// The detection lines of one policy in `drctl status`.
+pub fn render_detection(out: &mut String, p: &PolicyView) {
+    let v = &p.verdict;
+    let health = match v.health {
+        Health::Unknown => "UNKNOWN",
+        Health::Healthy => "healthy",
+        Health::Suspect => "SUSPECT",
+        Health::Down => "DOWN",
+    };
+    let action = match v.action {
+        Action::None => String::new(),
+        a => format!(" → {}", a.label()),
+    };
+    let _ = writeln!(out, "  primary {health}{action}: {}", v.reason);
+    for s in &p.probes {
+        let failing: Vec<String> = s
+            .results
+            .iter()
+            .filter(|r| !r.ok)
+            .map(|r| format!("{} ({})", r.target, r.detail.as_deref().unwrap_or("failed")))
+            .collect();
+        let state = if failing.is_empty() {
+            format!("{} probes pass", s.results.len())
+        } else {
+            format!(
+                "{} in a row failing: {}",
+                s.consecutive_failures,
+                failing.join(", ")
+            )
+        };
+        let _ = writeln!(out, "    {:<10} round {} at {}: {state}", s.site, s.round, s.at);
+    }
+    for e in &p.exposure {
+        let figure = match e.exposure_ms {
+            Some(ms) => crate::duration::fmt(std::time::Duration::from_millis(ms)),
+            None => "unknown".into(),
+        };
+        let rpo = crate::duration::fmt(std::time::Duration::from_millis(e.rpo_ms));
+        let verdict = if e.within_rpo {
+            "within"
+        } else {
+            "NOT within"
+        };
+        let _ = writeln!(
+            out,
+            "  exposure {:<8} {figure} ({}), {verdict} RPO {rpo}",
+            e.tier.name(),
+            e.source
+        );
+    }
+}
