@@ -15,7 +15,7 @@ use openraft::ServerState;
 use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
 
-use super::views::{FailoverBody, AcknowledgeBody, MaintenanceBody};
+use super::views::{AcknowledgeBody, FailoverBody, MaintenanceBody};
 use super::{error, error_with};
 use crate::consensus::{Command, Reply};
 use crate::controller::{Context, FailoverAnswer, FailoverRequest};

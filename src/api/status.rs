@@ -12,8 +12,8 @@ use serde::Deserialize;
 
 use super::error;
 use super::views::{
-    SiteProbes, TierExposureView,
-    ExecutionSummary, ExecutionView, MemberView, NodeView, PolicyView, RaftView, StatusView,
+    ExecutionSummary, ExecutionView, MemberView, NodeView, PolicyView, RaftView, SiteProbes,
+    StatusView, TierExposureView,
 };
 use crate::controller::Context;
 
@@ -118,9 +118,18 @@ pub async fn build_status(ctx: &Context) -> StatusView {
                 active_region: state
                     .and_then(|s| s.active_region.clone())
                     .unwrap_or_else(|| p.regions.primary.clone()),
-                probes: detection.get_mut(name).map(|d| std::mem::take(&mut d.0)).unwrap_or_default(),
-                exposure: detection.get_mut(name).map(|d| std::mem::take(&mut d.1)).unwrap_or_default(),
-                verdict: detection.remove(name).map(|d| d.2).expect("one view per policy"),
+                probes: detection
+                    .get_mut(name)
+                    .map(|d| std::mem::take(&mut d.0))
+                    .unwrap_or_default(),
+                exposure: detection
+                    .get_mut(name)
+                    .map(|d| std::mem::take(&mut d.1))
+                    .unwrap_or_default(),
+                verdict: detection
+                    .remove(name)
+                    .map(|d| d.2)
+                    .expect("one view per policy"),
                 execution: a.state.latest(name).map(ExecutionSummary::of),
             }
         })
@@ -188,7 +197,11 @@ pub(super) async fn execution(State(ctx): State<Context>, Path(id): Path<String>
 fn detection_view(
     ctx: &Context,
     p: &crate::policy::Policy,
-) -> (Vec<SiteProbes>, Vec<TierExposureView>, crate::detect::Verdict) {
+) -> (
+    Vec<SiteProbes>,
+    Vec<TierExposureView>,
+    crate::detect::Verdict,
+) {
     let verdict = ctx.verdict(p);
     let probes = {
         let d = ctx.detection.read().expect("detection lock");

@@ -50,14 +50,20 @@ pub(super) fn acknowledge(args: AcknowledgeArgs) -> Exit {
             "reason": args.reason,
             "operator": args.operator,
         });
-        let (code, body) =
-            match post(&args.controller.controller, "/v1/acknowledge", &token, &body).await {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Exit::Unavailable;
-                }
-            };
+        let (code, body) = match post(
+            &args.controller.controller,
+            "/v1/acknowledge",
+            &token,
+            &body,
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Unavailable;
+            }
+        };
         if code == 200 {
             println!(
                 "acknowledged execution {} of policy {}: automatic failover is no longer held down",
@@ -171,17 +177,15 @@ pub(super) fn lag(args: LagArgs) -> Exit {
 /// The detection lines of one policy in `drctl status`.
 pub fn render_detection(out: &mut String, p: &PolicyView) {
     let v = &p.verdict;
-    let health = match v.health {
-        Health::Unknown => "UNKNOWN",
-        Health::Healthy => "healthy",
-        Health::Suspect => "SUSPECT",
-        Health::Down => "DOWN",
+    let mark = match v.health {
+        Health::Unknown | Health::Suspect | Health::Down => "!",
+        Health::Healthy => " ",
     };
     let action = match v.action {
         Action::None => String::new(),
-        a => format!(" → {}", a.label()),
+        a => format!(" [{}]", a.label()),
     };
-    let _ = writeln!(out, "  primary {health}{action}: {}", v.reason);
+    let _ = writeln!(out, " {mark}{}{action}", v.reason);
     for s in &p.probes {
         let failing: Vec<String> = s
             .results
@@ -198,7 +202,11 @@ pub fn render_detection(out: &mut String, p: &PolicyView) {
                 failing.join(", ")
             )
         };
-        let _ = writeln!(out, "    {:<10} round {} at {}: {state}", s.site, s.round, s.at);
+        let _ = writeln!(
+            out,
+            "    {:<10} round {} at {}: {state}",
+            s.site, s.round, s.at
+        );
     }
     for e in &p.exposure {
         let figure = match e.exposure_ms {
@@ -206,11 +214,7 @@ pub fn render_detection(out: &mut String, p: &PolicyView) {
             None => "unknown".into(),
         };
         let rpo = crate::duration::fmt(std::time::Duration::from_millis(e.rpo_ms));
-        let verdict = if e.within_rpo {
-            "within"
-        } else {
-            "NOT within"
-        };
+        let verdict = if e.within_rpo { "within" } else { "NOT within" };
         let _ = writeln!(
             out,
             "  exposure {:<8} {figure} ({}), {verdict} RPO {rpo}",

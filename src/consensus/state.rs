@@ -207,14 +207,24 @@ impl ClusterState {
                 at,
             } => {
                 let Some(p) = self.policies.get_mut(&policy) else {
-                    return Reply::NotFound { execution_id: String::new() };
+                    return Reply::NotFound {
+                        execution_id: String::new(),
+                    };
                 };
                 let Some(last) = p.history.last().cloned() else {
-                    return Reply::NotFound { execution_id: String::new() };
+                    return Reply::NotFound {
+                        execution_id: String::new(),
+                    };
                 };
                 p.acknowledged = Some(last.clone());
                 let why = reason.map(|r| format!(": {r}")).unwrap_or_default();
-                self.audit(index, term, &at, &by, format!("acknowledged execution {last}{why}"));
+                self.audit(
+                    index,
+                    term,
+                    &at,
+                    &by,
+                    format!("acknowledged execution {last}{why}"),
+                );
                 Reply::Ok
             }
             Command::Maintenance { on, by, reason, at } => {

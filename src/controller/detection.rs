@@ -41,7 +41,10 @@ impl Detection {
             .or_default()
             .entry(o.site.clone())
             .or_default();
-        if rounds.iter().any(|r| r.node == o.node && r.round == o.round && r.at_ms == o.at_ms) {
+        if rounds
+            .iter()
+            .any(|r| r.node == o.node && r.round == o.round && r.at_ms == o.at_ms)
+        {
             return;
         }
         let at = rounds.partition_point(|r| r.at_ms <= o.at_ms);
@@ -137,7 +140,13 @@ pub(super) fn spawn_probes<R: Reach + Cloud + 'static>(
         let ctx = ctx.clone();
         let secret = secret.clone();
         let interval = policy.detection.probe_interval;
-        tasks.push(tokio::spawn(probe_loop(ctx, prober, interval, secret, rpc_timeout)));
+        tasks.push(tokio::spawn(probe_loop(
+            ctx,
+            prober,
+            interval,
+            secret,
+            rpc_timeout,
+        )));
     }
     Ok(tasks)
 }

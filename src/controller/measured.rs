@@ -24,11 +24,15 @@ impl<C> Measured<C> {
             let hb = &p.detection.heartbeats;
             match tier {
                 DataTier::Database => {
-                    hb.database.is_some() && p.tiers.database.as_ref().is_some_and(|d| d.replica == id)
+                    hb.database.is_some()
+                        && p.tiers.database.as_ref().is_some_and(|d| d.replica == id)
                 }
                 DataTier::Cache => {
                     hb.cache.is_some()
-                        && p.tiers.cache.as_ref().is_some_and(|c| c.global_datastore == id)
+                        && p.tiers
+                            .cache
+                            .as_ref()
+                            .is_some_and(|c| c.global_datastore == id)
                 }
                 DataTier::Stream => false,
             }

@@ -41,7 +41,9 @@ pub struct Metrics {
 }
 
 fn probe_histogram() -> Histogram {
-    Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+    Histogram::new([
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ])
 }
 
 fn step_histogram() -> Histogram {
@@ -246,8 +248,16 @@ impl Metrics {
         for (name, p) in &ctx.policies {
             let policy = || ("policy".to_string(), name.clone());
             let v = ctx.verdict(p);
-            for h in [Health::Unknown, Health::Healthy, Health::Suspect, Health::Down] {
-                let label = serde_json::to_value(h).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+            for h in [
+                Health::Unknown,
+                Health::Healthy,
+                Health::Suspect,
+                Health::Down,
+            ] {
+                let label = serde_json::to_value(h)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default();
                 self.health
                     .get_or_create(&vec![policy(), ("health".into(), label)])
                     .set(i64::from(v.health == h));
@@ -260,7 +270,9 @@ impl Metrics {
             self.recommended
                 .get_or_create(&vec![policy()])
                 .set(i64::from(v.action == Action::Recommend));
-            self.rpo.get_or_create(&vec![policy()]).set(p.rpo.as_secs_f64());
+            self.rpo
+                .get_or_create(&vec![policy()])
+                .set(p.rpo.as_secs_f64());
             for (tier, (e, _)) in ctx.exposures(p) {
                 let labels = vec![policy(), ("tier".into(), tier.name().into())];
                 let (secs, unknown) = match e {

@@ -38,11 +38,11 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::cloud::Cloud;
-use crate::probe::Reach;
 use crate::consensus::network::{Links, Network};
 use crate::consensus::store::{self, Applied};
 use crate::consensus::{Member, NodeId, Raft};
 use crate::policy::Policy;
+use crate::probe::Reach;
 
 /// What the API and the executor share about this node.
 #[derive(Clone)]
@@ -233,8 +233,9 @@ pub async fn start<C: Cloud + Reach + 'static>(
     };
     let mut tasks = Vec::new();
     if let Some(cloud) = &cloud {
-        let probes = detection::spawn_probes(&ctx, cloud.clone(), cfg.secret.clone(), cfg.rpc_timeout)
-            .map_err(StartError::Probe)?;
+        let probes =
+            detection::spawn_probes(&ctx, cloud.clone(), cfg.secret.clone(), cfg.rpc_timeout)
+                .map_err(StartError::Probe)?;
         tasks.extend(probes);
     }
     let refused_behind = cfg

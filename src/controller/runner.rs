@@ -180,7 +180,9 @@ impl<C: Cloud + 'static> Runner<C> {
                     Health::Down | Health::Suspect => {
                         warn!(policy = %policy.name, health = ?v.health, action = v.action.label(), reason = %v.reason, "detector verdict")
                     }
-                    _ => info!(policy = %policy.name, health = ?v.health, action = v.action.label(), reason = %v.reason, "detector verdict"),
+                    _ => {
+                        info!(policy = %policy.name, health = ?v.health, action = v.action.label(), reason = %v.reason, "detector verdict")
+                    }
                 }
                 self.last_verdict.insert(policy.name.clone(), key);
             }
@@ -214,7 +216,9 @@ impl<C: Cloud + 'static> Runner<C> {
                 FailoverAnswer::Refused { execution_id, rpo } => {
                     warn!(policy = %policy.name, %execution_id, rpo = %rpo, "automatic failover refused by the RPO gate; held down until an operator acknowledges or fails over with --accept-data-loss")
                 }
-                other => warn!(policy = %policy.name, answer = ?other, "automatic failover did not start"),
+                other => {
+                    warn!(policy = %policy.name, answer = ?other, "automatic failover did not start")
+                }
             }
         }
     }

@@ -135,6 +135,8 @@ pub struct SiteView {
     pub down: bool,
     /// What failed in its newest round.
     pub failing: Vec<String>,
+    /// Why, as the first failed probe said.
+    pub error: Option<String>,
 }
 
 /// The detector's verdict.
@@ -237,7 +239,16 @@ fn site_view(
         last_at_ms: newest.map(|o| o.at_ms),
         fresh,
         down: fresh && consecutive >= need,
-        failing: newest.map(Observation::failures).unwrap_or_default(),
+        failing: newest
+            .map(|o| {
+                o.probes
+                    .iter()
+                    .filter(|p| !p.ok)
+                    .map(|p| p.target.clone())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        error: newest.and_then(|o| o.probes.iter().find(|p| !p.ok)?.detail.clone()),
     }
 }
 
@@ -264,19 +275,37 @@ fn confirmed_round(rounds: &VecDeque<Observation>, need: u32) -> Option<u64> {
     rounds.get(first + need as usize - 1).map(|o| o.at_ms)
 }
 
-fn describe(health: Health, sites: &[SiteView], need: u32, majority: usize, fresh: usize) -> String {
+fn describe(
+    health: Health,
+    sites: &[SiteView],
+    need: u32,
+    majority: usize,
+    fresh: usize,
+) -> String {
     let total = sites.len();
-    let failing: Vec<String> = sites
+    // Sites that fail the same way are named together.
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for v in sites
         .iter()
         .filter(|v| v.fresh && v.consecutive_failures > 0)
-        .map(|v| {
-            let what = if v.failing.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", v.failing.join(", "))
-            };
-            format!("{} {} of {need}{what}", v.site, v.consecutive_failures)
-        })
+    {
+        let what = format!(
+            "{}{}",
+            v.failing.join(", "),
+            v.error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        );
+        let who = format!("{} ({} in a row)", v.site, v.consecutive_failures);
+        match groups.iter_mut().find(|(w, _)| *w == what) {
+            Some((_, sites)) => sites.push(who),
+            None => groups.push((what, vec![who])),
+        }
+    }
+    let failing: Vec<String> = groups
+        .into_iter()
+        .map(|(what, who)| format!("{}: {what}", who.join(", ")))
         .collect();
     let silent: Vec<&str> = sites
         .iter()
@@ -328,7 +357,9 @@ fn decide(policy: &Policy, s: &Situation<'_>) -> (Action, String) {
     if let Some(region) = &s.failed_over_to {
         return (
             Action::FailedOver,
-            format!("the platform already runs in {region}; failing back is an operator's decision"),
+            format!(
+                "the platform already runs in {region}; failing back is an operator's decision"
+            ),
         );
     }
     if let Some(id) = &s.running {
@@ -343,7 +374,9 @@ fn decide(policy: &Policy, s: &Situation<'_>) -> (Action, String) {
     if let Some((id, how)) = &s.unacknowledged {
         return (
             Action::HeldDown,
-            format!("held down: execution {id} {how} and awaits acknowledgement (drctl acknowledge)"),
+            format!(
+                "held down: execution {id} {how} and awaits acknowledgement (drctl acknowledge)"
+            ),
         );
     }
     match policy.mode {

@@ -11,10 +11,15 @@ fn policy(mode: &str, extra: &str) -> Policy {
     let text = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform.yaml"),
     )
-    .unwrap()
-    .replace("probe_interval: 60s", "probe_interval: 1s")
-    .replace("probe_timeout: 10s", "probe_timeout: 500ms")
-    .replace("mode: manual", &format!("mode: {mode}\n{extra}"));
+    .unwrap();
+    // The shipped manual timeout goes; tests set their own.
+    let text = text
+        .split_once("manual_timeout:")
+        .map(|(a, b)| format!("{a}{}", b.splitn(4, '\n').nth(3).unwrap_or("")))
+        .unwrap_or(text)
+        .replace("probe_interval: 60s", "probe_interval: 1s")
+        .replace("probe_timeout: 10s", "probe_timeout: 500ms")
+        .replace("mode: manual", &format!("mode: {mode}\n{extra}"));
     crate::policy::parse(Path::new("test.yaml"), &text).unwrap()
 }
 
@@ -87,7 +92,8 @@ fn a_majority_failing_in_a_row_confirms_the_failure() {
     // Confirmed by the third failed round of the second site: t = 6 s.
     assert_eq!(v.confirmed_at_ms, Some(6 * SEC));
     assert!(
-        v.reason.starts_with("primary down: 2 of 3 sites failed 3 consecutive probes"),
+        v.reason
+            .starts_with("primary down: 2 of 3 sites failed 3 consecutive probes"),
         "{}",
         v.reason
     );
@@ -127,8 +133,16 @@ fn one_site_cut_off_is_never_enough() {
     let v = verdict(&p, &h, 19 * SEC, |_| {});
     assert_eq!(v.health, Health::Suspect);
     assert_eq!(v.action, Action::None);
-    assert!(v.reason.contains("1 of 3 sites see it down, 2 needed"), "{}", v.reason);
-    assert!(v.reason.contains("no recent rounds from us-east-1"), "{}", v.reason);
+    assert!(
+        v.reason.contains("1 of 3 sites see it down, 2 needed"),
+        "{}",
+        v.reason
+    );
+    assert!(
+        v.reason.contains("no recent rounds from us-east-1"),
+        "{}",
+        v.reason
+    );
 }
 
 #[test]
@@ -189,9 +203,14 @@ fn a_gap_in_a_sites_rounds_breaks_its_run() {
 #[test]
 fn a_confirmed_failure_is_acted_on_only_when_nothing_blocks_it() {
     let p = policy("automatic", "");
-    let h = history(&[("us-east-1", "xxx"), ("us-west-2", "xxx"), ("us-east-2", "xxx")]);
+    let h = history(&[
+        ("us-east-1", "xxx"),
+        ("us-west-2", "xxx"),
+        ("us-east-2", "xxx"),
+    ]);
     let now = 2 * SEC;
-    let cases: [(&str, fn(&mut Situation<'_>), Action); 4] = [
+    type Tweak = fn(&mut Situation<'_>);
+    let cases: [(&str, Tweak, Action); 4] = [
         (
             "maintenance",
             |s| s.maintenance = Some("alice: patching".into()),
@@ -202,7 +221,11 @@ fn a_confirmed_failure_is_acted_on_only_when_nothing_blocks_it() {
             |s| s.unacknowledged = Some(("e-1".into(), "completed".into())),
             Action::HeldDown,
         ),
-        ("running", |s| s.running = Some("e-2".into()), Action::Running),
+        (
+            "running",
+            |s| s.running = Some("e-2".into()),
+            Action::Running,
+        ),
         (
             "failed over",
             |s| s.failed_over_to = Some("us-west-2".into()),
@@ -222,7 +245,11 @@ fn a_confirmed_failure_is_acted_on_only_when_nothing_blocks_it() {
 
 #[test]
 fn manual_mode_recommends_and_proceeds_only_when_the_policy_says_so() {
-    let h = history(&[("us-east-1", "xxx"), ("us-west-2", "xxx"), ("us-east-2", "xxx")]);
+    let h = history(&[
+        ("us-east-1", "xxx"),
+        ("us-west-2", "xxx"),
+        ("us-east-2", "xxx"),
+    ]);
     let now = 1000 * SEC;
     let wait = policy("manual", "");
     let v = verdict(&wait, &h, 2 * SEC, |_| {});
@@ -244,11 +271,19 @@ fn manual_mode_recommends_and_proceeds_only_when_the_policy_says_so() {
         })
         .collect();
     let since = now - 15 * 60 * SEC;
-    let v = verdict(&proceed, &fresh, now, |s| s.recommended_since_ms = Some(since + 1));
+    let v = verdict(&proceed, &fresh, now, |s| {
+        s.recommended_since_ms = Some(since + 1)
+    });
     assert_eq!(v.action, Action::Recommend, "not yet: {}", v.reason);
-    let v = verdict(&proceed, &fresh, now, |s| s.recommended_since_ms = Some(since));
+    let v = verdict(&proceed, &fresh, now, |s| {
+        s.recommended_since_ms = Some(since)
+    });
     assert_eq!(v.action, Action::Failover, "{}", v.reason);
-    assert!(v.reason.contains("the policy proceeds after 15m"), "{}", v.reason);
+    assert!(
+        v.reason.contains("the policy proceeds after 15m"),
+        "{}",
+        v.reason
+    );
 
     let keep = policy("manual", "manual_timeout: { after: 15m, action: wait }");
     let v = verdict(&keep, &fresh, now, |s| s.recommended_since_ms = Some(0));
@@ -258,7 +293,11 @@ fn manual_mode_recommends_and_proceeds_only_when_the_policy_says_so() {
 #[test]
 fn a_healthy_primary_reads_as_healthy() {
     let p = policy("automatic", "");
-    let h = history(&[("us-east-1", "..."), ("us-west-2", "..."), ("us-east-2", "...")]);
+    let h = history(&[
+        ("us-east-1", "..."),
+        ("us-west-2", "..."),
+        ("us-east-2", "..."),
+    ]);
     let v = verdict(&p, &h, 2 * SEC, |_| {});
     assert_eq!(v.health, Health::Healthy);
     assert_eq!(v.reason, "primary healthy: 3 of 3 sites report it up");
@@ -269,7 +308,9 @@ fn exposures_take_the_largest_fresh_heartbeat_figure() {
     let p = policy("automatic", "");
     let reading = |ms: Option<u64>, source: &str| TierReading {
         tier: DataTier::Database,
-        exposure: ms.map_or(Exposure::Unknown, |m| Exposure::Known(Duration::from_millis(m))),
+        exposure: ms.map_or(Exposure::Unknown, |m| {
+            Exposure::Known(Duration::from_millis(m))
+        }),
         source: source.into(),
         detail: None,
     };
@@ -283,12 +324,18 @@ fn exposures_take_the_largest_fresh_heartbeat_figure() {
     let e = exposures(&p, &h, 100);
     assert_eq!(
         e[&DataTier::Database],
-        (Exposure::Known(Duration::from_millis(450)), "heartbeat".into())
+        (
+            Exposure::Known(Duration::from_millis(450)),
+            "heartbeat".into()
+        )
     );
     // Unknown only when no fresh site knows it.
     set(&mut h, "us-west-2", reading(None, "heartbeat"));
     set(&mut h, "us-east-2", reading(None, "heartbeat"));
-    assert_eq!(exposures(&p, &h, 100)[&DataTier::Database].0, Exposure::Unknown);
+    assert_eq!(
+        exposures(&p, &h, 100)[&DataTier::Database].0,
+        Exposure::Unknown
+    );
     // Stale readings are ignored.
     assert!(exposures(&p, &h, 100 * SEC).is_empty());
 }

@@ -87,7 +87,9 @@ impl Validator {
                 .strip_prefix("https://")
                 .or_else(|| u.strip_prefix("http://"));
             match rest {
-                Some(r) if !r.is_empty() && !r.starts_with('/') && !u.contains(char::is_whitespace) => {
+                Some(r)
+                    if !r.is_empty() && !r.starts_with('/') && !u.contains(char::is_whitespace) =>
+                {
                     out.push(u)
                 }
                 _ => self.problem(
@@ -103,9 +105,9 @@ impl Validator {
     fn endpoints(&mut self, path: &str, endpoints: Vec<String>) -> Vec<String> {
         let mut out = Vec::new();
         for (i, e) in endpoints.into_iter().enumerate() {
-            let ok = e
-                .rsplit_once(':')
-                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+            let ok = e.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+            });
             if ok {
                 out.push(e);
             } else {

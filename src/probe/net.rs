@@ -10,7 +10,11 @@ use crate::cloud::aws::AwsCloud;
 use crate::cloud::Database;
 
 /// `GET url` with `client`; passes on a 2xx status.
-pub async fn http_get(client: &reqwest::Client, url: &str, timeout: Duration) -> Result<String, String> {
+pub async fn http_get(
+    client: &reqwest::Client,
+    url: &str,
+    timeout: Duration,
+) -> Result<String, String> {
     bounded(timeout, async {
         let resp = client
             .get(url)
@@ -64,11 +68,21 @@ pub fn probe_client() -> &'static reqwest::Client {
 }
 
 impl Reach for AwsCloud {
-    async fn probe_http(&self, _site: &str, url: &str, timeout: Duration) -> Result<String, String> {
+    async fn probe_http(
+        &self,
+        _site: &str,
+        url: &str,
+        timeout: Duration,
+    ) -> Result<String, String> {
         http_get(probe_client(), url, timeout).await
     }
 
-    async fn probe_tcp(&self, _site: &str, addr: &str, timeout: Duration) -> Result<String, String> {
+    async fn probe_tcp(
+        &self,
+        _site: &str,
+        addr: &str,
+        timeout: Duration,
+    ) -> Result<String, String> {
         tcp_connect(addr, timeout).await
     }
 
@@ -136,13 +150,26 @@ mod tests {
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
         let t = Duration::from_millis(300);
         let c = probe_client();
-        assert_eq!(http_get(c, &format!("http://{addr}/health"), t).await, Ok("HTTP 200".into()));
-        assert_eq!(http_get(c, &format!("http://{addr}/sick"), t).await, Err("HTTP 503".into()));
-        let slow = http_get(c, &format!("http://{addr}/slow"), t).await.unwrap_err();
-        assert!(slow.contains("timed out") || slow.contains("no answer within"), "{slow}");
+        assert_eq!(
+            http_get(c, &format!("http://{addr}/health"), t).await,
+            Ok("HTTP 200".into())
+        );
+        assert_eq!(
+            http_get(c, &format!("http://{addr}/sick"), t).await,
+            Err("HTTP 503".into())
+        );
+        let slow = http_get(c, &format!("http://{addr}/slow"), t)
+            .await
+            .unwrap_err();
+        assert!(
+            slow.contains("timed out") || slow.contains("no answer within"),
+            "{slow}"
+        );
         server.abort();
         let _ = server.await;
-        let gone = http_get(c, &format!("http://{addr}/health"), t).await.unwrap_err();
+        let gone = http_get(c, &format!("http://{addr}/health"), t)
+            .await
+            .unwrap_err();
         assert!(gone.contains("onnect"), "{gone}");
     }
 
@@ -151,7 +178,10 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let t = Duration::from_millis(300);
-        assert!(tcp_connect(&addr, t).await.unwrap().starts_with("connected to"));
+        assert!(tcp_connect(&addr, t)
+            .await
+            .unwrap()
+            .starts_with("connected to"));
         drop(listener);
         let refused = tcp_connect(&addr, t).await.unwrap_err();
         assert!(refused.to_lowercase().contains("refused"), "{refused}");

@@ -57,8 +57,9 @@ impl<R: Reach + Cloud> Prober<R> {
         let database = match &hb.database {
             Some(t) => {
                 let at = "detection.heartbeats.database";
-                let beat = PostgresHeartbeat::new(site, &t.primary, &t.replica, password(at, t)?, timeout)
-                    .map_err(|e| format!("{at}: {e}"))?;
+                let beat =
+                    PostgresHeartbeat::new(site, &t.primary, &t.replica, password(at, t)?, timeout)
+                        .map_err(|e| format!("{at}: {e}"))?;
                 Some(Heartbeat { beat, last: None })
             }
             None => None,
@@ -66,8 +67,9 @@ impl<R: Reach + Cloud> Prober<R> {
         let cache = match &hb.cache {
             Some(t) => {
                 let at = "detection.heartbeats.cache";
-                let beat = RedisHeartbeat::new(site, &t.primary, &t.replica, password(at, t)?, timeout)
-                    .map_err(|e| format!("{at}: {e}"))?;
+                let beat =
+                    RedisHeartbeat::new(site, &t.primary, &t.replica, password(at, t)?, timeout)
+                        .map_err(|e| format!("{at}: {e}"))?;
                 Some(Heartbeat { beat, last: None })
             }
             None => None,
@@ -100,10 +102,16 @@ impl<R: Reach + Cloud> Prober<R> {
         let (site, reach) = (site.as_str(), reach.as_ref());
         let mut probes: Vec<Probe<'_>> = Vec::new();
         for url in &p.detection.probes.http {
-            probes.push(Box::pin(timed(format!("http {url}"), reach.probe_http(site, url, t))));
+            probes.push(Box::pin(timed(
+                format!("http {url}"),
+                reach.probe_http(site, url, t),
+            )));
         }
         for addr in &p.detection.probes.tcp {
-            probes.push(Box::pin(timed(format!("tcp {addr}"), reach.probe_tcp(site, addr, t))));
+            probes.push(Box::pin(timed(
+                format!("tcp {addr}"),
+                reach.probe_tcp(site, addr, t),
+            )));
         }
         if let (true, Some(db)) = (p.detection.probes.database_status, &p.tiers.database) {
             probes.push(Box::pin(timed(
@@ -158,13 +166,25 @@ async fn cloud_readings<C: Cloud>(p: &Policy, cloud: &C, skip: (bool, bool)) -> 
     let t = p.detection.probe_timeout;
     let mut reads = Vec::new();
     if let (Some(db), false) = (&p.tiers.database, skip.0) {
-        reads.push(read(t, DataTier::Database, Box::pin(cloud.database_exposure(to, &db.replica))));
+        reads.push(read(
+            t,
+            DataTier::Database,
+            Box::pin(cloud.database_exposure(to, &db.replica)),
+        ));
     }
     if let (Some(c), false) = (&p.tiers.cache, skip.1) {
-        reads.push(read(t, DataTier::Cache, Box::pin(cloud.cache_exposure(&c.global_datastore, to))));
+        reads.push(read(
+            t,
+            DataTier::Cache,
+            Box::pin(cloud.cache_exposure(&c.global_datastore, to)),
+        ));
     }
     if let Some(s) = &p.tiers.stream {
-        reads.push(read(t, DataTier::Stream, Box::pin(cloud.stream_exposure(to, &s.dr_cluster))));
+        reads.push(read(
+            t,
+            DataTier::Stream,
+            Box::pin(cloud.stream_exposure(to, &s.dr_cluster)),
+        ));
     }
     futures::future::join_all(reads).await
 }
@@ -214,7 +234,10 @@ where
 /// primary is written: so while replication keeps up, the newest visible
 /// heartbeat is the one written last round and the figure is the true lag,
 /// not one interval more.
-async fn heartbeat<H: HeartbeatOps>(tier: DataTier, h: &mut Heartbeat<H>) -> (ProbeResult, TierReading) {
+async fn heartbeat<H: HeartbeatOps>(
+    tier: DataTier,
+    h: &mut Heartbeat<H>,
+) -> (ProbeResult, TierReading) {
     let visible = h.beat.visible().await;
     let started = Instant::now();
     let written = h.beat.beat().await;

@@ -20,13 +20,21 @@ impl Database for SimCloud {
     async fn ensure_promoted(&self, region: &str, id: &str, _fence: &Fence) -> CloudResult<()> {
         let k = key(&[region, id]);
         if let Some(b) = &self.backing.postgres {
-            let acts = self.world().databases.get(&k).is_some_and(|db| {
-                db.replica_source.is_some() && db.pending.is_none()
-            });
+            let acts = self
+                .world()
+                .databases
+                .get(&k)
+                .is_some_and(|db| db.replica_source.is_some() && db.pending.is_none());
             if acts {
-                crate::probe::promote_postgres(&b.replica, b.password.clone(), super::BACKING_TIMEOUT)
-                    .await
-                    .map_err(|e| CloudError::new(ErrorKind::Retryable, OP_PROMOTE, &k, e.to_string()))?;
+                crate::probe::promote_postgres(
+                    &b.replica,
+                    b.password.clone(),
+                    super::BACKING_TIMEOUT,
+                )
+                .await
+                .map_err(|e| {
+                    CloudError::new(ErrorKind::Retryable, OP_PROMOTE, &k, e.to_string())
+                })?;
             }
         }
         let mut w = self.call(OP_PROMOTE, &k).await?;

@@ -31,7 +31,9 @@ impl Outage {
         if self.primary_down {
             Err("primary region down (simulated outage)".into())
         } else if self.cut_off.contains(site) {
-            Err(format!("{site} cut off from the primary region (simulated)"))
+            Err(format!(
+                "{site} cut off from the primary region (simulated)"
+            ))
         } else {
             Ok(())
         }
@@ -63,7 +65,10 @@ impl SimCloud {
             }
             Ok(()) => {
                 tokio::time::sleep(timeout).await;
-                Err(format!("no answer within {}", crate::duration::fmt(timeout)))
+                Err(format!(
+                    "no answer within {}",
+                    crate::duration::fmt(timeout)
+                ))
             }
             Err(why) => {
                 tokio::time::sleep(timeout).await;
@@ -74,7 +79,12 @@ impl SimCloud {
 }
 
 impl Reach for SimCloud {
-    async fn probe_http(&self, site: &str, _url: &str, timeout: Duration) -> Result<String, String> {
+    async fn probe_http(
+        &self,
+        site: &str,
+        _url: &str,
+        timeout: Duration,
+    ) -> Result<String, String> {
         self.trip(site, timeout).await.map(|()| "HTTP 200".into())
     }
 
@@ -131,7 +141,12 @@ where
 }
 
 impl Reach for RemoteSim {
-    async fn probe_http(&self, site: &str, _url: &str, timeout: Duration) -> Result<String, String> {
+    async fn probe_http(
+        &self,
+        site: &str,
+        _url: &str,
+        timeout: Duration,
+    ) -> Result<String, String> {
         self.trip(site, timeout).await.map(|()| "HTTP 200".into())
     }
 

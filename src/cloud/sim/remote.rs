@@ -18,12 +18,12 @@ use serde_json::Value;
 use super::faults::*;
 use super::reach::Outage;
 use super::SimCloud;
-use crate::plan::DataTier;
 use crate::cloud::{
     Cache, ChangeId, ChangeStatus, CloudError, CloudResult, Database, DatabaseState, Dns,
     ErrorKind, Exposure, Fence, GlobalDatastoreState, NodeGroupState, NodeGroups, Record,
     RecordType, Scaling, Stream, StreamClusterState,
 };
+use crate::plan::DataTier;
 
 /// One trait call, as sent over the wire.
 #[derive(Debug, Clone, Serialize, Deserialize)]
