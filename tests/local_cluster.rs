@@ -88,10 +88,17 @@ fn drctl_get(url: &str) -> Option<String> {
     })
 }
 
-#[test]
-fn a_local_cluster_fails_over_through_the_cli_while_its_leader_is_killed() {
-    let dir = tempfile::tempdir().unwrap();
-    let (paths, urls, sim) = configs(dir.path());
+/// A running `drctl local-cluster` on free ports: the process (stopped on
+/// drop), each node's pid by name, the node URLs and the simulated cloud's.
+fn start_local(
+    dir: &Path,
+) -> (
+    Stop,
+    std::collections::HashMap<String, u32>,
+    Vec<String>,
+    String,
+) {
+    let (paths, urls, sim) = configs(dir);
     let mut cmd = Command::new(cargo_bin("drctl"));
     cmd.arg("local-cluster").args(["--scale", "0.03"]);
     for p in &paths {
@@ -119,6 +126,86 @@ fn a_local_cluster_fails_over_through_the_cli_while_its_leader_is_killed() {
     }
     assert_eq!(pids.len(), 3, "{pids:?}");
     std::thread::spawn(move || lines.for_each(drop));
+    (cluster, pids, urls, sim)
+}
+
+/// Runs `drctl status` against `url` until its text satisfies `pred`.
+fn wait_status(url: &str, within: Duration, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let out = drctl(&["status", "--controller", url]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if pred(&text) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "status not as expected within {within:?}:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_local_cluster_fails_over_on_its_own_when_the_primary_stops_but_not_above_the_rpo() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cluster, _pids, urls, sim) = start_local(dir.path());
+    wait_status(&urls[0], Duration::from_secs(20), |t| {
+        t.contains("primary healthy: 3 of 3 sites")
+    });
+
+    // Lag above the RPO, then the primary region stops: the detector
+    // confirms it and the gate refuses on its own.
+    let out = drctl(&["sim", "lag", "--url", &sim, "database=20m"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = drctl(&["sim", "outage", "--url", &sim, "--primary", "down"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("primary region DOWN"),
+        "{out:?}"
+    );
+    let text = wait_status(&urls[1], Duration::from_secs(30), |t| {
+        t.contains("[held_down]")
+    });
+    assert!(text.contains("primary down: "), "{text}");
+    assert!(text.contains("refused"), "{text}");
+    assert!(
+        text.contains("database tier's data-loss exposure is 20m"),
+        "{text}"
+    );
+    assert!(text.contains("active region us-east-1"), "{text}");
+    let m = get_json(&format!("{sim}/sim/mutations")).unwrap_or_default();
+    assert!(m.get("rds:PromoteReadReplica").is_none(), "{m}");
+
+    // The lag is back within the RPO; the operator acknowledges the refusal
+    // and the detector fails over on its own.
+    let out = drctl(&["sim", "lag", "--url", &sim, "database=2s"]);
+    assert!(out.status.success(), "{out:?}");
+    let token = root().join("deploy/local/api-token");
+    let out = drctl(&[
+        "acknowledge",
+        "--controller",
+        &urls[2],
+        "--token-file",
+        token.to_str().unwrap(),
+        "--reason",
+        "lag back within the RPO",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let text = wait_status(&urls[0], Duration::from_secs(60), |t| {
+        t.contains("active region us-west-2")
+    });
+    assert!(text.contains("requested by detector"), "{text}");
+    assert!(text.contains("completed"), "{text}");
+    let m = get_json(&format!("{sim}/sim/mutations")).unwrap();
+    assert_eq!(m["rds:PromoteReadReplica"], 1, "{m}");
+    drop(cluster);
+}
+
+#[test]
+fn a_local_cluster_fails_over_through_the_cli_while_its_leader_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cluster, pids, urls, sim) = start_local(dir.path());
 
     let out = drctl(&["status", "--controller", &urls[2]]);
     assert!(out.status.success(), "{out:?}");
