@@ -195,3 +195,84 @@ fn an_unreadable_file_is_an_error_naming_it() {
     assert_eq!(err.file, Path::new("policies/does-not-exist.yaml"));
     assert!(err.to_string().contains("a readable policy file"));
 }
+
+/// The core policy (manual, no cache) with `detection_tail` appended to its
+/// detection section and `extra` at the top level.
+fn core_with(detection_tail: &str, extra: &str) -> String {
+    CORE.replace(
+        "  consecutive_failures: 3\n",
+        &format!("  consecutive_failures: 3\n{detection_tail}"),
+    ) + extra
+}
+
+#[test]
+fn probes_heartbeats_and_the_manual_timeout_are_read() {
+    let full = parse(Path::new("policies/emr-platform.yaml"), FULL).unwrap();
+    let d = &full.detection;
+    assert_eq!(d.probes.http.len(), 1);
+    assert!(d.probes.http[0].ends_with("/health"));
+    assert_eq!(d.probes.tcp.len(), 1);
+    assert!(d.probes.database_status);
+    let db = d.heartbeats.database.as_ref().unwrap();
+    assert!(db.primary.contains("us-east-1.rds.amazonaws.com"));
+    assert_eq!(
+        db.password,
+        SecretSource::Env("DRCTL_DATABASE_HEARTBEAT_PASSWORD".into())
+    );
+    assert_eq!(
+        full.manual_timeout,
+        Some(ManualTimeout {
+            after: Duration::from_secs(15 * 60),
+            action: TimeoutAction::Wait
+        })
+    );
+    // Without a probes section, a policy with a database probes its status.
+    let core = parse(Path::new("policies/emr-platform-core.yaml"), CORE).unwrap();
+    assert!(core.detection.probes.database_status);
+    assert_eq!(core.detection.heartbeats, Heartbeats::default());
+}
+
+#[test]
+fn bad_probes_and_heartbeats_are_each_named() {
+    let text = core_with(
+        "  probes:\n    http: [ftp://x/health, \"https://\"]\n    tcp: [db.internal, \"db:99999\"]\n  heartbeats:\n    database:\n      primary: host=db password=hunter2\n      replica: not-a-conninfo\n      password_env: A\n      password_file: /b\n    cache:\n      primary: redis://:secret@cache:6379\n      replica: redis://cache-dr:6379\n",
+        "manual_timeout: { after: soon, action: maybe }\n",
+    );
+    let found = problems(&text);
+    let at: Vec<&str> = found.iter().map(|p| p.path.as_str()).collect();
+    for want in [
+        "detection.probes.http[0]",
+        "detection.probes.http[1]",
+        "detection.probes.tcp[0]",
+        "detection.probes.tcp[1]",
+        "detection.heartbeats.database.primary",
+        "detection.heartbeats.database.replica",
+        "detection.heartbeats.database.password_file",
+        "detection.heartbeats.cache",
+        "detection.heartbeats.cache.primary",
+        "manual_timeout.after",
+        "manual_timeout.action",
+    ] {
+        assert!(at.contains(&want), "{want} not reported: {found:#?}");
+    }
+    let secret = found
+        .iter()
+        .find(|p| p.path == "detection.heartbeats.database.primary")
+        .unwrap();
+    assert!(
+        secret.expected.contains("password_env or password_file"),
+        "{secret:?}"
+    );
+    assert_eq!(secret.value, None, "a password is never echoed back");
+}
+
+#[test]
+fn a_policy_must_probe_something_and_time_out_only_in_manual_mode() {
+    let none = core_with("  probes:\n    database_status: false\n", "");
+    assert_eq!(paths(&none), vec!["detection.probes"]);
+    let auto = core_with("", "manual_timeout: { after: 15m, action: proceed }\n")
+        .replace("mode: manual", "mode: automatic");
+    assert_eq!(paths(&auto), vec!["manual_timeout"]);
+    let unknown = core_with("  probes:\n    icmp: [x]\n", "");
+    assert_eq!(paths(&unknown), vec!["detection.probes.icmp"]);
+}
