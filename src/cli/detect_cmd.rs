@@ -191,7 +191,14 @@ pub fn render_detection(out: &mut String, p: &PolicyView) {
             .results
             .iter()
             .filter(|r| !r.ok)
-            .map(|r| format!("{} ({})", r.target, r.detail.as_deref().unwrap_or("failed")))
+            .map(|r| {
+                let why = r.detail.as_deref().unwrap_or("failed");
+                if r.inconclusive {
+                    format!("{} (inconclusive: {why})", r.target)
+                } else {
+                    format!("{} ({why})", r.target)
+                }
+            })
             .collect();
         let state = if failing.is_empty() {
             format!("{} probes pass", s.results.len())

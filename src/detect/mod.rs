@@ -166,11 +166,19 @@ pub fn evaluate(policy: &Policy, s: &Situation<'_>) -> Verdict {
     let need = policy.detection.consecutive_failures;
     let stale = stale_after(policy).as_millis() as u64;
     let empty = BTreeMap::new();
-    let observations = s.observations.unwrap_or(&empty);
+    // Rounds of inconclusive probes only say nothing either way: as if the
+    // site had not probed.
+    let conclusive: BTreeMap<&String, Vec<&Observation>> = s
+        .observations
+        .unwrap_or(&empty)
+        .iter()
+        .map(|(site, r)| (site, r.iter().filter(|o| o.conclusive()).collect()))
+        .collect();
+    let rounds_of = |site: &String| conclusive.get(site).map_or(&[][..], |r| &r[..]);
     let sites: Vec<SiteView> = s
         .sites
         .iter()
-        .map(|site| site_view(site, observations.get(site), need, stale, s.now_ms))
+        .map(|site| site_view(site, rounds_of(site), need, stale, s.now_ms))
         .collect();
     let total = sites.len();
     let majority = total / 2 + 1;
@@ -179,7 +187,7 @@ pub fn evaluate(policy: &Policy, s: &Situation<'_>) -> Verdict {
     let confirmed_at_ms = if down.len() >= majority {
         let mut at: Vec<u64> = down
             .iter()
-            .filter_map(|v| confirmed_round(observations.get(&v.site)?, need))
+            .filter_map(|v| confirmed_round(rounds_of(&v.site), need))
             .collect();
         at.sort_unstable();
         at.get(majority - 1).copied()
@@ -213,16 +221,8 @@ pub fn evaluate(policy: &Policy, s: &Situation<'_>) -> Verdict {
     }
 }
 
-fn site_view(
-    site: &str,
-    rounds: Option<&VecDeque<Observation>>,
-    need: u32,
-    stale: u64,
-    now: u64,
-) -> SiteView {
-    let empty = VecDeque::new();
-    let rounds = rounds.unwrap_or(&empty);
-    let newest = rounds.back();
+fn site_view(site: &str, rounds: &[&Observation], need: u32, stale: u64, now: u64) -> SiteView {
+    let newest = rounds.last().copied();
     let fresh = newest.is_some_and(|o| now.saturating_sub(o.at_ms) <= stale);
     let consecutive = trailing_failures(rounds, stale);
     let window = (2 * need).max(1) as usize;
@@ -254,7 +254,7 @@ fn site_view(
 
 /// Failed rounds in a row at the end, stopping at a pass or at a gap longer
 /// than `stale` between two rounds (the site was not probing meanwhile).
-fn trailing_failures(rounds: &VecDeque<Observation>, stale: u64) -> u32 {
+fn trailing_failures(rounds: &[&Observation], stale: u64) -> u32 {
     let mut n = 0;
     let mut later: Option<u64> = None;
     for o in rounds.iter().rev() {
@@ -269,7 +269,7 @@ fn trailing_failures(rounds: &VecDeque<Observation>, stale: u64) -> u32 {
 
 /// When the site's run of failures reached `need`: the start of its
 /// `need`-th failed round in the trailing run.
-fn confirmed_round(rounds: &VecDeque<Observation>, need: u32) -> Option<u64> {
+fn confirmed_round(rounds: &[&Observation], need: u32) -> Option<u64> {
     let run = rounds.iter().rev().take_while(|o| o.failed()).count();
     let first = rounds.len() - run;
     rounds.get(first + need as usize - 1).map(|o| o.at_ms)

@@ -26,16 +26,24 @@ pub struct Observation {
 }
 
 impl Observation {
-    /// Whether the round failed: any probe of the primary failed.
+    /// Whether the round failed: any probe of the primary failed (an
+    /// inconclusive probe is not a failure).
     pub fn failed(&self) -> bool {
-        self.probes.iter().any(|p| !p.ok)
+        self.probes.iter().any(|p| !p.ok && !p.inconclusive)
+    }
+
+    /// Whether the round says anything about the primary: some probe was
+    /// conclusive. A round of inconclusive probes only is no evidence either
+    /// way, as if the site had not probed.
+    pub fn conclusive(&self) -> bool {
+        self.probes.iter().any(|p| !p.inconclusive)
     }
 
     /// The targets that failed, with why, for reasons and logs.
     pub fn failures(&self) -> Vec<String> {
         self.probes
             .iter()
-            .filter(|p| !p.ok)
+            .filter(|p| !p.ok && !p.inconclusive)
             .map(|p| match &p.detail {
                 Some(d) => format!("{} ({d})", p.target),
                 None => p.target.clone(),
@@ -51,6 +59,10 @@ pub struct ProbeResult {
     pub target: String,
     /// Whether the primary answered as expected within the timeout.
     pub ok: bool,
+    /// The probe could not tell (the prober's own trouble: no credentials,
+    /// access denied); not counted as a failure of the primary.
+    #[serde(default)]
+    pub inconclusive: bool,
     /// How long the probe took, in milliseconds.
     pub latency_ms: u64,
     /// What went wrong, or what was seen.

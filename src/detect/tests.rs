@@ -33,6 +33,7 @@ fn round(site: &str, n: u64, at_ms: u64, ok: bool) -> Observation {
         probes: vec![ProbeResult {
             target: "http https://api.emr-platform.com/health".into(),
             ok,
+            inconclusive: false,
             latency_ms: 12,
             detail: (!ok).then(|| "connection refused".into()),
         }],
@@ -338,4 +339,39 @@ fn exposures_take_the_largest_fresh_heartbeat_figure() {
     );
     // Stale readings are ignored.
     assert!(exposures(&p, &h, 100 * SEC).is_empty());
+}
+
+#[test]
+fn inconclusive_probes_are_no_evidence_either_way() {
+    let p = policy("automatic", "");
+    let mut h = history(&[
+        ("us-east-1", "...."),
+        ("us-west-2", "xxxx"),
+        ("us-east-2", "...."),
+    ]);
+    // The witness cannot read AWS (no credentials): its status probe fails
+    // on its own side. That is not the primary failing.
+    for o in h.get_mut("us-east-2").unwrap() {
+        o.probes = vec![ProbeResult {
+            target: "rds emr-platform-prod".into(),
+            ok: false,
+            inconclusive: true,
+            latency_ms: 3,
+            detail: Some("cannot check: AccessDenied".into()),
+        }];
+    }
+    let v = verdict(&p, &h, 3 * SEC, |_| {});
+    assert_ne!(v.health, Health::Down, "{}", v.reason);
+    assert!(
+        v.reason.contains("no recent rounds from us-east-2"),
+        "{}",
+        v.reason
+    );
+    // An inconclusive probe beside a failed one: the round still failed.
+    for o in h.get_mut("us-east-2").unwrap() {
+        let mut failed = round("us-east-2", 0, 0, false).probes;
+        failed.append(&mut o.probes);
+        o.probes = failed;
+    }
+    assert_eq!(verdict(&p, &h, 3 * SEC, |_| {}).health, Health::Down);
 }

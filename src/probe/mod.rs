@@ -33,7 +33,7 @@ pub trait Reach: Send + Sync {
         site: &str,
         url: &str,
         timeout: Duration,
-    ) -> impl Future<Output = Result<String, String>> + Send;
+    ) -> impl Future<Output = Result<String, ProbeError>> + Send;
 
     /// Opens a TCP connection to `addr` (`host:port`) and closes it.
     fn probe_tcp(
@@ -41,7 +41,7 @@ pub trait Reach: Send + Sync {
         site: &str,
         addr: &str,
         timeout: Duration,
-    ) -> impl Future<Output = Result<String, String>> + Send;
+    ) -> impl Future<Output = Result<String, ProbeError>> + Send;
 
     /// Reads the RDS primary's status; passes when it is `available`.
     fn probe_database(
@@ -50,7 +50,7 @@ pub trait Reach: Send + Sync {
         region: &str,
         id: &str,
         timeout: Duration,
-    ) -> impl Future<Output = Result<String, String>> + Send;
+    ) -> impl Future<Output = Result<String, ProbeError>> + Send;
 
     /// Reads a Route 53 health check; passes when most checkers see the
     /// endpoint healthy.
@@ -59,19 +59,70 @@ pub trait Reach: Send + Sync {
         site: &str,
         id: &str,
         timeout: Duration,
-    ) -> impl Future<Output = Result<String, String>> + Send;
+    ) -> impl Future<Output = Result<String, ProbeError>> + Send;
+}
+
+/// Why a probe did not pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeError {
+    /// What went wrong.
+    pub message: String,
+    /// The probe could not tell either way because of the prober's own
+    /// trouble (no credentials, access denied, a bad parameter): it is not
+    /// evidence that the primary is down, and does not count as a failure.
+    pub inconclusive: bool,
+}
+
+impl ProbeError {
+    /// A failure that says nothing about the primary.
+    pub fn inconclusive(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            inconclusive: true,
+        }
+    }
+}
+
+impl From<String> for ProbeError {
+    fn from(message: String) -> Self {
+        Self {
+            message,
+            inconclusive: false,
+        }
+    }
+}
+
+impl From<&str> for ProbeError {
+    fn from(message: &str) -> Self {
+        message.to_string().into()
+    }
+}
+
+impl std::fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A cloud error as a probe failure: errors on the prober's side (access
+/// denied, a bad parameter) are inconclusive; unreachable or failing APIs
+/// count against the primary.
+pub fn cloud_failure(e: crate::cloud::CloudError) -> ProbeError {
+    match e.kind {
+        crate::cloud::ErrorKind::Fatal => {
+            ProbeError::inconclusive(format!("cannot check: {}", e.message))
+        }
+        _ => e.message.into(),
+    }
 }
 
 /// Bounds a probe by `timeout`, naming the timeout in the failure.
-pub async fn bounded<F>(timeout: Duration, f: F) -> Result<String, String>
+pub async fn bounded<F>(timeout: Duration, f: F) -> Result<String, ProbeError>
 where
-    F: Future<Output = Result<String, String>>,
+    F: Future<Output = Result<String, ProbeError>>,
 {
     match tokio::time::timeout(timeout, f).await {
         Ok(r) => r,
-        Err(_) => Err(format!(
-            "no answer within {}",
-            crate::duration::fmt(timeout)
-        )),
+        Err(_) => Err(format!("no answer within {}", crate::duration::fmt(timeout)).into()),
     }
 }

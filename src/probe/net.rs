@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
-use super::{bounded, Reach};
+use super::{bounded, cloud_failure, ProbeError, Reach};
 use crate::cloud::aws::AwsCloud;
 use crate::cloud::Database;
 
@@ -14,29 +14,33 @@ pub async fn http_get(
     client: &reqwest::Client,
     url: &str,
     timeout: Duration,
-) -> Result<String, String> {
+) -> Result<String, ProbeError> {
     bounded(timeout, async {
         let resp = client
             .get(url)
             .timeout(timeout)
             .send()
             .await
-            .map_err(|e| error_chain(&e))?;
+            .map_err(|e| ProbeError::from(error_chain(&e)))?;
         let status = resp.status();
         if status.is_success() {
             Ok(format!("HTTP {}", status.as_u16()))
         } else {
-            Err(format!("HTTP {}", status.as_u16()))
+            Err(format!("HTTP {}", status.as_u16()).into())
         }
     })
     .await
 }
 
 /// Opens and closes a TCP connection to `addr`.
-pub async fn tcp_connect(addr: &str, timeout: Duration) -> Result<String, String> {
+pub async fn tcp_connect(addr: &str, timeout: Duration) -> Result<String, ProbeError> {
     bounded(timeout, async {
-        let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-        let peer = stream.peer_addr().map_err(|e| e.to_string())?;
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| ProbeError::from(e.to_string()))?;
+        let peer = stream
+            .peer_addr()
+            .map_err(|e| ProbeError::from(e.to_string()))?;
         Ok(format!("connected to {peer}"))
     })
     .await
@@ -73,7 +77,7 @@ impl Reach for AwsCloud {
         _site: &str,
         url: &str,
         timeout: Duration,
-    ) -> Result<String, String> {
+    ) -> Result<String, ProbeError> {
         http_get(probe_client(), url, timeout).await
     }
 
@@ -82,7 +86,7 @@ impl Reach for AwsCloud {
         _site: &str,
         addr: &str,
         timeout: Duration,
-    ) -> Result<String, String> {
+    ) -> Result<String, ProbeError> {
         tcp_connect(addr, timeout).await
     }
 
@@ -92,13 +96,13 @@ impl Reach for AwsCloud {
         region: &str,
         id: &str,
         timeout: Duration,
-    ) -> Result<String, String> {
+    ) -> Result<String, ProbeError> {
         bounded(timeout, async {
             match self.get_database(region, id).await {
                 Ok(Some(db)) if db.status == "available" => Ok("available".into()),
-                Ok(Some(db)) => Err(format!("status {}", db.status)),
+                Ok(Some(db)) => Err(format!("status {}", db.status).into()),
                 Ok(None) => Err("not found".into()),
-                Err(e) => Err(e.message),
+                Err(e) => Err(cloud_failure(e)),
             }
         })
         .await
@@ -109,16 +113,16 @@ impl Reach for AwsCloud {
         _site: &str,
         id: &str,
         timeout: Duration,
-    ) -> Result<String, String> {
+    ) -> Result<String, ProbeError> {
         bounded(timeout, async {
             let (healthy, total) = Box::pin(self.route53.health_check_status(id))
                 .await
-                .map_err(|e| e.message)?;
+                .map_err(cloud_failure)?;
             let seen = format!("{healthy} of {total} checkers healthy");
             if total > 0 && healthy * 2 > total {
                 Ok(seen)
             } else {
-                Err(seen)
+                Err(seen.into())
             }
         })
         .await
@@ -160,7 +164,8 @@ mod tests {
         );
         let slow = http_get(c, &format!("http://{addr}/slow"), t)
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .message;
         assert!(
             slow.contains("timed out") || slow.contains("no answer within"),
             "{slow}"
@@ -169,7 +174,8 @@ mod tests {
         let _ = server.await;
         let gone = http_get(c, &format!("http://{addr}/health"), t)
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .message;
         assert!(gone.contains("onnect"), "{gone}");
     }
 
@@ -183,7 +189,7 @@ mod tests {
             .unwrap()
             .starts_with("connected to"));
         drop(listener);
-        let refused = tcp_connect(&addr, t).await.unwrap_err();
+        let refused = tcp_connect(&addr, t).await.unwrap_err().message;
         assert!(refused.to_lowercase().contains("refused"), "{refused}");
     }
 }

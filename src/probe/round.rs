@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
-use super::{Beat, HeartbeatError, PostgresHeartbeat, Reach, RedisHeartbeat};
+use super::{Beat, HeartbeatError, PostgresHeartbeat, ProbeError, Reach, RedisHeartbeat};
 use crate::cloud::{Cloud, Exposure};
 use crate::detect::{Observation, ProbeResult, TierReading};
 use crate::plan::DataTier;
@@ -209,7 +209,7 @@ async fn read(t: Duration, tier: DataTier, f: Read<'_>) -> TierReading {
 /// Runs a probe, timing it.
 async fn timed<F>(target: String, f: F) -> ProbeResult
 where
-    F: Future<Output = Result<String, String>>,
+    F: Future<Output = Result<String, ProbeError>>,
 {
     let started = Instant::now();
     let r = f.await;
@@ -218,14 +218,16 @@ where
         Ok(seen) => ProbeResult {
             target,
             ok: true,
+            inconclusive: false,
             latency_ms,
             detail: Some(seen),
         },
         Err(why) => ProbeResult {
             target,
             ok: false,
+            inconclusive: why.inconclusive,
             latency_ms,
-            detail: Some(why),
+            detail: Some(why.message),
         },
     }
 }
@@ -251,6 +253,7 @@ async fn heartbeat<H: HeartbeatOps>(
             ProbeResult {
                 target: format!("heartbeat {tier}"),
                 ok: true,
+                inconclusive: false,
                 latency_ms,
                 detail: Some("written on the primary".into()),
             }
@@ -258,6 +261,7 @@ async fn heartbeat<H: HeartbeatOps>(
         Err(e) => ProbeResult {
             target: format!("heartbeat {tier}"),
             ok: false,
+            inconclusive: matches!(e, HeartbeatError::Config { .. }),
             latency_ms,
             detail: Some(e.to_string()),
         },

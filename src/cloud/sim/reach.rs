@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::remote::RemoteSim;
 use super::SimCloud;
 use crate::cloud::Database;
-use crate::probe::Reach;
+use crate::probe::{ProbeError, Reach};
 
 /// What the sites cannot reach.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +53,7 @@ impl SimCloud {
 
     /// One probe's trip: a network round trip (a fifth of an API call's)
     /// when the primary answers, the whole timeout when it does not.
-    async fn trip(&self, site: &str, timeout: Duration) -> Result<(), String> {
+    async fn trip(&self, site: &str, timeout: Duration) -> Result<(), ProbeError> {
         let (outage, wait) = {
             let mut w = self.world();
             (w.outage.reach(site), w.api_latency() / 5)
@@ -65,14 +65,11 @@ impl SimCloud {
             }
             Ok(()) => {
                 tokio::time::sleep(timeout).await;
-                Err(format!(
-                    "no answer within {}",
-                    crate::duration::fmt(timeout)
-                ))
+                Err(format!("no answer within {}", crate::duration::fmt(timeout)).into())
             }
             Err(why) => {
                 tokio::time::sleep(timeout).await;
-                Err(why)
+                Err(why.into())
             }
         }
     }
@@ -84,11 +81,16 @@ impl Reach for SimCloud {
         site: &str,
         _url: &str,
         timeout: Duration,
-    ) -> Result<String, String> {
+    ) -> Result<String, ProbeError> {
         self.trip(site, timeout).await.map(|()| "HTTP 200".into())
     }
 
-    async fn probe_tcp(&self, site: &str, addr: &str, timeout: Duration) -> Result<String, String> {
+    async fn probe_tcp(
+        &self,
+        site: &str,
+        addr: &str,
+        timeout: Duration,
+    ) -> Result<String, ProbeError> {
         self.trip(site, timeout)
             .await
             .map(|()| format!("connected to {addr}"))
@@ -100,8 +102,8 @@ impl Reach for SimCloud {
         region: &str,
         id: &str,
         timeout: Duration,
-    ) -> Result<String, String> {
-        self.outage().reach(site).map_err(|why| why.to_string())?;
+    ) -> Result<String, ProbeError> {
+        self.outage().reach(site)?;
         database_status(self.get_database(region, id), timeout).await
     }
 
@@ -110,7 +112,7 @@ impl Reach for SimCloud {
         site: &str,
         _id: &str,
         timeout: Duration,
-    ) -> Result<String, String> {
+    ) -> Result<String, ProbeError> {
         // Route 53's checkers stand outside the regions: they see the
         // primary down only when it is down, whatever cuts off a site.
         let down = self.outage().primary_down;
@@ -125,16 +127,16 @@ impl Reach for SimCloud {
 }
 
 /// The status probe's verdict on a read of the primary instance.
-async fn database_status<F>(read: F, timeout: Duration) -> Result<String, String>
+async fn database_status<F>(read: F, timeout: Duration) -> Result<String, ProbeError>
 where
     F: std::future::Future<Output = crate::cloud::CloudResult<Option<crate::cloud::DatabaseState>>>,
 {
     crate::probe::bounded(timeout, async {
         match read.await {
             Ok(Some(db)) if db.status == "available" => Ok("available".into()),
-            Ok(Some(db)) => Err(format!("status {}", db.status)),
+            Ok(Some(db)) => Err(format!("status {}", db.status).into()),
             Ok(None) => Err("not found".into()),
-            Err(e) => Err(e.message),
+            Err(e) => Err(crate::probe::cloud_failure(e)),
         }
     })
     .await
@@ -146,11 +148,16 @@ impl Reach for RemoteSim {
         site: &str,
         _url: &str,
         timeout: Duration,
-    ) -> Result<String, String> {
+    ) -> Result<String, ProbeError> {
         self.trip(site, timeout).await.map(|()| "HTTP 200".into())
     }
 
-    async fn probe_tcp(&self, site: &str, addr: &str, timeout: Duration) -> Result<String, String> {
+    async fn probe_tcp(
+        &self,
+        site: &str,
+        addr: &str,
+        timeout: Duration,
+    ) -> Result<String, ProbeError> {
         self.trip(site, timeout)
             .await
             .map(|()| format!("connected to {addr}"))
@@ -162,7 +169,7 @@ impl Reach for RemoteSim {
         region: &str,
         id: &str,
         timeout: Duration,
-    ) -> Result<String, String> {
+    ) -> Result<String, ProbeError> {
         self.trip(site, timeout).await?;
         database_status(self.get_database(region, id), timeout).await
     }
@@ -172,8 +179,8 @@ impl Reach for RemoteSim {
         _site: &str,
         _id: &str,
         timeout: Duration,
-    ) -> Result<String, String> {
-        let outage = self.outage().await?;
+    ) -> Result<String, ProbeError> {
+        let outage = self.outage().await.map_err(ProbeError::inconclusive)?;
         if outage.primary_down {
             tokio::time::sleep(timeout).await;
             Err("0 of 3 checkers healthy".into())

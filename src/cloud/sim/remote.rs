@@ -308,15 +308,23 @@ impl RemoteSim {
 
     /// One probe's trip to the simulated primary: the whole timeout when
     /// `site` cannot reach it.
-    pub(super) async fn trip(&self, site: &str, timeout: Duration) -> Result<(), String> {
+    pub(super) async fn trip(
+        &self,
+        site: &str,
+        timeout: Duration,
+    ) -> Result<(), crate::probe::ProbeError> {
+        // The simulated cloud itself not answering says nothing about the
+        // simulated primary.
         let outage = tokio::time::timeout(timeout, self.outage())
             .await
-            .map_err(|_| "the simulated cloud did not answer in time".to_string())??;
+            .map_err(|_| "the simulated cloud did not answer in time".to_string())
+            .and_then(|r| r)
+            .map_err(crate::probe::ProbeError::inconclusive)?;
         match outage.reach(site) {
             Ok(()) => Ok(()),
             Err(why) => {
                 tokio::time::sleep(timeout).await;
-                Err(why)
+                Err(why.into())
             }
         }
     }
