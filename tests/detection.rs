@@ -26,6 +26,11 @@ const FAILURES: u64 = 3;
 /// RDS API answers in 40–250 ms), 3 failures,
 /// in `mode`, without the shipped heartbeats (they name production hosts).
 fn policy(mode: &str) -> Arc<Policy> {
+    policy_with(mode, "")
+}
+
+/// [`policy`] with `extra` lines added to its detection section.
+fn policy_with(mode: &str, extra: &str) -> Arc<Policy> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(policy::DEFAULT_POLICY);
     let text = std::fs::read_to_string(&path).unwrap();
     let (head, tail) = text.split_once("manual_timeout:").unwrap();
@@ -34,14 +39,21 @@ fn policy(mode: &str) -> Arc<Policy> {
         .replace("probe_interval: 60s", "probe_interval: 400ms")
         .replace("probe_timeout: 10s", "probe_timeout: 300ms")
         .replace("poll_interval: 1s", "poll_interval: 100ms")
-        .replace("mode: manual", &format!("mode: {mode}"));
+        .replace("mode: manual", &format!("mode: {mode}"))
+        .replace(
+            "  consecutive_failures: 3 ",
+            &format!("{extra}  consecutive_failures: 3 "),
+        );
     let mut p = policy::parse(&path, &text).unwrap();
     p.detection.heartbeats = Default::default();
     Arc::new(p)
 }
 
 async fn start(mode: &str) -> Cluster {
-    let p = policy(mode);
+    start_policy(policy(mode)).await
+}
+
+async fn start_policy(p: Arc<Policy>) -> Cluster {
     let cloud = sim_cloud(&p, 0.01);
     let c = Cluster::start_with(p, cloud).await;
     c.leader().await;
@@ -443,5 +455,42 @@ async fn manual_mode_recommends_and_waits_for_an_operator() {
     let p = &body["policies"][0];
     assert_eq!(p["verdict"]["action"], "recommend");
     assert_eq!(p["probes"].as_array().unwrap().len(), 3, "{p}");
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_policy_hold_down_ends_by_itself() {
+    let c = start_policy(policy_with("automatic", "  hold_down: 2s\n")).await;
+    healthy(&c).await;
+    c.cloud
+        .inject(Fault {
+            fault: FaultKind::Fail,
+            op: "rds:PromoteReadReplica".into(),
+            resource: None,
+            times: None,
+            error: Some(ErrorKind::Fatal),
+            extra: None,
+        })
+        .unwrap();
+    c.cloud.set_outage(Outage {
+        primary_down: true,
+        ..Outage::default()
+    });
+    let leader = c.leader().await;
+    let v = wait_verdict(&c, leader, Duration::from_secs(30), |v| {
+        v.action == Action::HeldDown
+    })
+    .await;
+    assert!(v.reason.contains("or 2s after it ended"), "{}", v.reason);
+    // Nobody acknowledges; two seconds after the first execution ended, the
+    // detector tries again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while executions(&c, leader).len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the hold-down never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     c.stop().await;
 }

@@ -89,11 +89,24 @@ impl Context {
                 .and_then(|p| p.active_region.clone())
                 .filter(|r| *r != policy.regions.primary);
             let running = p.and_then(|p| p.running.clone());
-            let unack = st.unacknowledged(&policy.name).map(|e| {
-                (
-                    e.record.id.clone(),
-                    format!("ended {}", e.record.status.label()),
-                )
+            let unack = st.unacknowledged(&policy.name).and_then(|e| {
+                let ended = crate::execute::started_ms(&e.record) + e.record.last_ms();
+                match policy.detection.hold_down {
+                    // The policy's hold-down has run out: no acknowledgement needed.
+                    Some(d) if now >= ended + d.as_millis() as u64 => None,
+                    Some(d) => Some((
+                        e.record.id.clone(),
+                        format!(
+                            "ended {} (held down until acknowledged, or {} after it ended)",
+                            e.record.status.label(),
+                            crate::duration::fmt(d)
+                        ),
+                    )),
+                    None => Some((
+                        e.record.id.clone(),
+                        format!("ended {}", e.record.status.label()),
+                    )),
+                }
             });
             (maintenance, failed_over_to, running, unack)
         };

@@ -234,6 +234,16 @@ pub fn now_rfc3339() -> String {
     rfc3339(time::OffsetDateTime::now_utc())
 }
 
+/// When an execution started, Unix milliseconds (0 when its start time
+/// does not parse).
+pub fn started_ms(record: &ExecutionRecord) -> u64 {
+    time::OffsetDateTime::parse(
+        &record.started_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map_or(0, |t| (t.unix_timestamp_nanos() / 1_000_000) as u64)
+}
+
 /// A Unix time in milliseconds, RFC 3339 (UTC).
 pub fn rfc3339_ms(ms: u64) -> String {
     let ns = i128::from(ms) * 1_000_000;

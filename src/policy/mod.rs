@@ -78,6 +78,12 @@ pub struct Detection {
     pub probe_timeout: Duration,
     /// Failed probes in a row before a site calls the primary down.
     pub consecutive_failures: u32,
+    /// After an execution, automatic failover is held down until an
+    /// operator acknowledges it; with a duration, also until that long after
+    /// the execution ended, whichever comes first (`None`: only the
+    /// acknowledgement ends it).
+    #[serde(with = "opt_secs")]
+    pub hold_down: Option<Duration>,
     /// What each site probes.
     pub probes: Probes,
     /// Replication heartbeats that measure data-loss exposure.
@@ -328,6 +334,18 @@ impl fmt::Display for Problem {
             write!(f, " (got {v})")?;
         }
         Ok(())
+    }
+}
+
+mod opt_secs {
+    use serde::Serializer;
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&crate::duration::fmt(*d)),
+            None => s.serialize_none(),
+        }
     }
 }
 

@@ -40,6 +40,7 @@ pub struct RawDetection {
     pub probe_interval: Option<String>,
     pub probe_timeout: Option<String>,
     pub consecutive_failures: Option<i64>,
+    pub hold_down: Option<String>,
     pub probes: Option<RawProbes>,
     pub heartbeats: Option<RawHeartbeats>,
 }

@@ -218,6 +218,10 @@ impl Validator {
             1,
             100,
         );
+        let hold_down = match raw.hold_down {
+            Some(text) => Some(self.positive("detection.hold_down", Some(text), None)?),
+            None => None,
+        };
         let (interval, timeout) = (interval?, timeout?);
         if timeout > interval {
             self.problem(
@@ -233,6 +237,7 @@ impl Validator {
             probe_interval: interval,
             probe_timeout: timeout,
             consecutive_failures: failures?,
+            hold_down,
             probes: Probes::default(),
             heartbeats: Heartbeats::default(),
         })
