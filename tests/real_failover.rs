@@ -23,6 +23,7 @@ use drctl::detect::{Action, Health, Verdict};
 use drctl::execute::ExecutionStatus;
 use drctl::plan::{DataTier, RpoEvaluation};
 use drctl::policy::{self, Policy};
+use drctl::probe::Prober;
 use real_support::{missing_postgres, missing_redis, pg_connect, PgPair, RedisPair, WriteLoad};
 
 const INTERVAL: Duration = Duration::from_millis(250);
@@ -318,4 +319,62 @@ async fn lag_above_the_rpo_refuses_on_its_own_and_an_accepted_loss_proceeds() {
         .get(0);
     assert!(!in_recovery, "the standby was not promoted");
     c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_a_write_load_the_measured_lag_follows_the_standbys_own() {
+    let pg = PgPair::start();
+    let p = policy(&pg, None, "15m");
+    let cloud = Arc::new(sim_cloud(&p, 0.01));
+    let mut prober = Prober::new("us-west-2", 2, p, cloud).unwrap();
+    let load = WriteLoad::postgres(&pg.primary_conninfo(), LOAD).await;
+    let database = |o: &drctl::detect::Observation| {
+        o.tiers
+            .iter()
+            .find(|t| t.tier == DataTier::Database)
+            .map(|t| t.exposure)
+            .unwrap()
+    };
+    // Rounds every interval, as a node takes them; the first ones learn
+    // the heartbeat's way round.
+    let mut tick = tokio::time::interval(INTERVAL);
+    let mut steady = Vec::new();
+    for _ in 0..8 {
+        tick.tick().await;
+        if let Exposure::Known(d) = database(&prober.round().await) {
+            steady.push(d);
+        }
+    }
+    assert!(steady.len() >= 6, "{steady:?}");
+    // Keeping up: never more than one interval (the heartbeat's grain).
+    assert!(steady.iter().all(|d| *d <= INTERVAL + SLACK), "{steady:?}");
+
+    // Replay paused: the standby's own replay lag grows, and so must ours.
+    pg.pause_replay().await;
+    let mut pairs = Vec::new();
+    for _ in 0..14 {
+        tick.tick().await;
+        let measured = database(&prober.round().await);
+        let real = pg.replay_lag().await;
+        pairs.push((measured, real));
+    }
+    pg.resume_replay().await;
+    load.stop().await;
+    eprintln!("(measured, replay lag): {pairs:?}");
+    let (last, real) = pairs.last().unwrap();
+    assert!(*real > Duration::from_secs(3), "{pairs:?}");
+    assert!(
+        matches!(last, Exposure::Known(d) if *d > Duration::from_millis(2500)),
+        "{pairs:?}"
+    );
+    for (measured, real) in &pairs {
+        let Exposure::Known(m) = measured else {
+            panic!("unknown exposure under load: {pairs:?}")
+        };
+        let diff = (m.as_millis() as i64 - real.as_millis() as i64).abs();
+        assert!(
+            diff <= (INTERVAL + SLACK).as_millis() as i64,
+            "{m:?} vs {real:?}: {pairs:?}"
+        );
+    }
 }

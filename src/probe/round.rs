@@ -232,15 +232,12 @@ where
     }
 }
 
-/// A tier's heartbeat for one round. The replica is read first, then the
-/// primary is written: so while replication keeps up, the newest visible
-/// heartbeat is the one written last round and the figure is the true lag,
-/// not one interval more.
+/// A tier's heartbeat for one round: write on the primary, then read the
+/// replica.
 async fn heartbeat<H: HeartbeatOps>(
     tier: DataTier,
     h: &mut Heartbeat<H>,
 ) -> (ProbeResult, TierReading) {
-    let visible = h.beat.visible().await;
     let started = Instant::now();
     let written = h.beat.beat().await;
     let latency_ms = started.elapsed().as_millis() as u64;
@@ -266,6 +263,12 @@ async fn heartbeat<H: HeartbeatOps>(
             detail: Some(e.to_string()),
         },
     };
+    // The replica is read after the primary took this round's beat, so the
+    // figure (last acknowledged beat minus newest visible one) is never
+    // below the data the replica lacks, and at most one interval above it:
+    // the replica has at least everything up to the visible beat and less
+    // than everything up to the next one.
+    let visible = h.beat.visible().await;
     let (exposure, detail) = match (&h.last, visible) {
         (Some(last), Ok(Some(v))) => (
             Exposure::Known(Duration::from_millis(last.acked_ms.saturating_sub(v))),
