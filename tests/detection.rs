@@ -96,6 +96,52 @@ fn executions(c: &Cluster, id: u64) -> Vec<(String, String, ExecutionStatus)> {
         .collect()
 }
 
+/// Every promotion fails for good: an execution fails and the platform
+/// stays in the primary region.
+fn fail_every_promotion(c: &Cluster) {
+    c.cloud
+        .inject(Fault {
+            fault: FaultKind::Fail,
+            op: "rds:PromoteReadReplica".into(),
+            resource: None,
+            times: None,
+            error: Some(ErrorKind::Fatal),
+            extra: None,
+        })
+        .unwrap();
+}
+
+/// The primary goes down and every promotion fails: the detector's
+/// execution fails, and the verdict holds automatic failover down. Returns
+/// the leader and that verdict.
+async fn held_down_after_a_failed_execution(c: &Cluster) -> (u64, Verdict) {
+    fail_every_promotion(c);
+    primary_down(c);
+    let leader = c.leader().await;
+    let v = wait_verdict(c, leader, Duration::from_secs(30), |v| {
+        v.action == Action::HeldDown
+    })
+    .await;
+    (leader, v)
+}
+
+/// Waits until the leader holds a second execution.
+async fn wait_second_execution(c: &Cluster, leader: u64, why: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while executions(c, leader).len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "{why}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The simulated primary region stops answering every site.
+fn primary_down(c: &Cluster) {
+    c.cloud.set_outage(Outage {
+        primary_down: true,
+        ..Outage::default()
+    });
+}
+
 async fn healthy(c: &Cluster) {
     for id in 1..=3 {
         wait_verdict(c, id, Duration::from_secs(10), |v| {
@@ -129,10 +175,7 @@ async fn a_primary_down_for_every_site_is_confirmed_in_time_and_failed_over_once
     let c = start("automatic").await;
     healthy(&c).await;
     let fault_at = now_ms();
-    c.cloud.set_outage(Outage {
-        primary_down: true,
-        ..Outage::default()
-    });
+    primary_down(&c);
     let leader = c.leader().await;
     let v = wait_verdict(&c, leader, Duration::from_secs(10), |v| {
         v.health == Health::Down
@@ -275,10 +318,7 @@ async fn maintenance_suppresses_the_failover_but_not_the_observation() {
         )
         .await;
     assert_eq!(s, 200, "{b}");
-    c.cloud.set_outage(Outage {
-        primary_down: true,
-        ..Outage::default()
-    });
+    primary_down(&c);
     let leader = c.leader().await;
     let v = wait_verdict(&c, leader, Duration::from_secs(10), |v| {
         v.health == Health::Down
@@ -306,25 +346,7 @@ async fn after_an_execution_automatic_failover_is_held_down_until_acknowledged()
     healthy(&c).await;
     // The promotion fails for good, so the first execution fails and the
     // platform stays in the primary region, still down.
-    c.cloud
-        .inject(Fault {
-            fault: FaultKind::Fail,
-            op: "rds:PromoteReadReplica".into(),
-            resource: None,
-            times: None,
-            error: Some(ErrorKind::Fatal),
-            extra: None,
-        })
-        .unwrap();
-    c.cloud.set_outage(Outage {
-        primary_down: true,
-        ..Outage::default()
-    });
-    let leader = c.leader().await;
-    let v = wait_verdict(&c, leader, Duration::from_secs(30), |v| {
-        v.action == Action::HeldDown
-    })
-    .await;
+    let (leader, v) = held_down_after_a_failed_execution(&c).await;
     assert!(v.reason.contains("ended failed"), "{}", v.reason);
     assert!(v.reason.contains("drctl acknowledge"), "{}", v.reason);
     let first = executions(&c, leader);
@@ -343,14 +365,7 @@ async fn after_an_execution_automatic_failover_is_held_down_until_acknowledged()
         .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["acknowledged"], first[0].0.as_str());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while executions(&c, leader).len() < 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no second execution after the acknowledgement"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_second_execution(&c, leader, "no second execution after the acknowledgement").await;
     let audit = c
         .node(leader)
         .ctx
@@ -377,10 +392,7 @@ async fn above_the_rpo_the_automatic_failover_refuses_and_says_why() {
         Exposure::Known(Duration::from_secs(20 * 60)),
     );
     healthy(&c).await;
-    c.cloud.set_outage(Outage {
-        primary_down: true,
-        ..Outage::default()
-    });
+    primary_down(&c);
     let leader = c.leader().await;
     let v = wait_verdict(&c, leader, Duration::from_secs(10), |v| {
         v.action == Action::HeldDown
@@ -418,10 +430,7 @@ async fn above_the_rpo_the_automatic_failover_refuses_and_says_why() {
 async fn manual_mode_recommends_and_waits_for_an_operator() {
     let c = start("manual").await;
     healthy(&c).await;
-    c.cloud.set_outage(Outage {
-        primary_down: true,
-        ..Outage::default()
-    });
+    primary_down(&c);
     let leader = c.leader().await;
     let v = wait_verdict(&c, leader, Duration::from_secs(10), |v| {
         v.health == Health::Down
@@ -462,35 +471,10 @@ async fn manual_mode_recommends_and_waits_for_an_operator() {
 async fn a_policy_hold_down_ends_by_itself() {
     let c = start_policy(policy_with("automatic", "  hold_down: 2s\n")).await;
     healthy(&c).await;
-    c.cloud
-        .inject(Fault {
-            fault: FaultKind::Fail,
-            op: "rds:PromoteReadReplica".into(),
-            resource: None,
-            times: None,
-            error: Some(ErrorKind::Fatal),
-            extra: None,
-        })
-        .unwrap();
-    c.cloud.set_outage(Outage {
-        primary_down: true,
-        ..Outage::default()
-    });
-    let leader = c.leader().await;
-    let v = wait_verdict(&c, leader, Duration::from_secs(30), |v| {
-        v.action == Action::HeldDown
-    })
-    .await;
+    let (leader, v) = held_down_after_a_failed_execution(&c).await;
     assert!(v.reason.contains("or 2s after it ended"), "{}", v.reason);
     // Nobody acknowledges; two seconds after the first execution ended, the
     // detector tries again.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while executions(&c, leader).len() < 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the hold-down never ended"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_second_execution(&c, leader, "the hold-down never ended").await;
     c.stop().await;
 }

@@ -79,6 +79,16 @@ fn policy(pg: &PgPair, redis: Option<&RedisPair>, rpo: &str) -> Arc<Policy> {
     Arc::new(policy::parse(&path, &text).unwrap())
 }
 
+/// Whether the pair's standby is still a standby.
+async fn in_recovery(pg: &PgPair) -> bool {
+    pg_connect(&pg.standby_conninfo())
+        .await
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 fn verdict(c: &Cluster, id: u64) -> Verdict {
     let ctx = &c.node(id).ctx;
     ctx.verdict(ctx.policies.values().next().unwrap())
@@ -198,13 +208,7 @@ async fn a_killed_primary_is_promoted_away_from_and_the_reported_exposure_covers
     assert!(g.allows(), "{g:?}");
 
     // Really promoted.
-    let standby = pg_connect(&pg.standby_conninfo()).await;
-    let in_recovery: bool = standby
-        .query_one("SELECT pg_is_in_recovery()", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert!(!in_recovery, "the standby was not promoted");
+    assert!(!in_recovery(&pg).await, "the standby was not promoted");
     let replica = redis::Client::open(redis.replica_url()).unwrap();
     let mut conn = replica.get_multiplexed_async_connection().await.unwrap();
     let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut conn).await.unwrap();
@@ -289,13 +293,10 @@ async fn lag_above_the_rpo_refuses_on_its_own_and_an_accepted_loss_proceeds() {
         summary.contains("database") && summary.contains("RPO"),
         "{summary}"
     );
-    let standby = pg_connect(&pg.standby_conninfo()).await;
-    let in_recovery: bool = standby
-        .query_one("SELECT pg_is_in_recovery()", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert!(in_recovery, "a refused failover promoted the standby");
+    assert!(
+        in_recovery(&pg).await,
+        "a refused failover promoted the standby"
+    );
 
     // The operator accepts the loss: promoted, and the override recorded.
     let (s, b) = c
@@ -312,12 +313,7 @@ async fn lag_above_the_rpo_refuses_on_its_own_and_an_accepted_loss_proceeds() {
     );
     let g = gate(&c, &id);
     assert_eq!(g.accept_data_loss_ms, Some(60_000));
-    let in_recovery: bool = standby
-        .query_one("SELECT pg_is_in_recovery()", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert!(!in_recovery, "the standby was not promoted");
+    assert!(!in_recovery(&pg).await, "the standby was not promoted");
     c.stop().await;
 }
 

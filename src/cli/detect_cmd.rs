@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use clap::Args;
 
-use super::remote::{exit_for_http, post, ControllerArg, TokenArg};
+use super::remote::{action, ControllerArg, TokenArg};
 use super::{live_runtime, parse_lag, Exit};
 use crate::api::views::PolicyView;
 use crate::cloud::sim::remote::RemoteSim;
@@ -36,45 +36,24 @@ pub struct AcknowledgeArgs {
 
 /// Acknowledges the policy's last execution.
 pub(super) fn acknowledge(args: AcknowledgeArgs) -> Exit {
-    let token = match args.token.token() {
-        Ok(t) => t,
-        Err(e) => return e,
-    };
-    let rt = match live_runtime() {
-        Ok(rt) => rt,
-        Err(e) => return e,
-    };
-    rt.block_on(async {
-        let body = serde_json::json!({
-            "policy": args.policy,
-            "reason": args.reason,
-            "operator": args.operator,
-        });
-        let (code, body) = match post(
-            &args.controller.controller,
-            "/v1/acknowledge",
-            &token,
-            &body,
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::Unavailable;
-            }
-        };
-        if code == 200 {
+    let body = serde_json::json!({
+        "policy": args.policy,
+        "reason": args.reason,
+        "operator": args.operator,
+    });
+    action(
+        &args.controller,
+        &args.token,
+        "/v1/acknowledge",
+        &body,
+        |b| {
             println!(
                 "acknowledged execution {} of policy {}: automatic failover is no longer held down",
-                body["acknowledged"].as_str().unwrap_or("?"),
-                body["policy"].as_str().unwrap_or("?"),
+                b["acknowledged"].as_str().unwrap_or("?"),
+                b["policy"].as_str().unwrap_or("?"),
             );
-            Exit::Ok
-        } else {
-            exit_for_http(code, &body)
-        }
-    })
+        },
+    )
 }
 
 /// `drctl sim outage` arguments.

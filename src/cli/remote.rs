@@ -241,7 +241,40 @@ pub fn render_status(s: &StatusView) -> String {
 }
 
 pub(super) fn maintenance(args: MaintenanceArgs) -> Exit {
-    let token = match args.token.token() {
+    let body = serde_json::json!({
+        "on": args.switch == Switch::On,
+        "reason": args.reason,
+        "operator": args.operator,
+    });
+    let on = args.switch == Switch::On;
+    action(
+        &args.controller,
+        &args.token,
+        "/v1/maintenance",
+        &body,
+        |_| {
+            println!(
+                "maintenance {}",
+                if on {
+                    "on: automatic failover suppressed"
+                } else {
+                    "off"
+                }
+            );
+        },
+    )
+}
+
+/// Sends an authenticated action to the cluster; on 200 hands the answer to
+/// `done`, otherwise exits as the status code says.
+pub(super) fn action(
+    controller: &ControllerArg,
+    token: &TokenArg,
+    path: &str,
+    body: &serde_json::Value,
+    done: impl FnOnce(&serde_json::Value),
+) -> Exit {
+    let token = match token.token() {
         Ok(t) => t,
         Err(e) => return e,
     };
@@ -250,19 +283,7 @@ pub(super) fn maintenance(args: MaintenanceArgs) -> Exit {
         Err(e) => return e,
     };
     rt.block_on(async {
-        let body = serde_json::json!({
-            "on": args.switch == Switch::On,
-            "reason": args.reason,
-            "operator": args.operator,
-        });
-        let (code, body) = match post(
-            &args.controller.controller,
-            "/v1/maintenance",
-            &token,
-            &body,
-        )
-        .await
-        {
+        let (code, answer) = match post(&controller.controller, path, &token, body).await {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -270,17 +291,10 @@ pub(super) fn maintenance(args: MaintenanceArgs) -> Exit {
             }
         };
         if code == 200 {
-            println!(
-                "maintenance {}",
-                if args.switch == Switch::On {
-                    "on: automatic failover suppressed"
-                } else {
-                    "off"
-                }
-            );
+            done(&answer);
             Exit::Ok
         } else {
-            exit_for_http(code, &body)
+            exit_for_http(code, &answer)
         }
     })
 }

@@ -116,6 +116,23 @@ pub fn cloud_failure(e: crate::cloud::CloudError) -> ProbeError {
     }
 }
 
+/// The status probe's verdict on a read of the primary instance: passes
+/// when RDS says `available`.
+pub async fn database_status<F>(read: F, timeout: Duration) -> Result<String, ProbeError>
+where
+    F: Future<Output = crate::cloud::CloudResult<Option<crate::cloud::DatabaseState>>>,
+{
+    bounded(timeout, async {
+        match read.await {
+            Ok(Some(db)) if db.status == "available" => Ok("available".into()),
+            Ok(Some(db)) => Err(format!("status {}", db.status).into()),
+            Ok(None) => Err("not found".into()),
+            Err(e) => Err(cloud_failure(e)),
+        }
+    })
+    .await
+}
+
 /// Bounds a probe by `timeout`, naming the timeout in the failure.
 pub async fn bounded<F>(timeout: Duration, f: F) -> Result<String, ProbeError>
 where

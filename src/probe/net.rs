@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
-use super::{bounded, cloud_failure, ProbeError, Reach};
+use super::{bounded, cloud_failure, database_status, ProbeError, Reach};
 use crate::cloud::aws::AwsCloud;
 use crate::cloud::Database;
 
@@ -97,15 +97,7 @@ impl Reach for AwsCloud {
         id: &str,
         timeout: Duration,
     ) -> Result<String, ProbeError> {
-        bounded(timeout, async {
-            match self.get_database(region, id).await {
-                Ok(Some(db)) if db.status == "available" => Ok("available".into()),
-                Ok(Some(db)) => Err(format!("status {}", db.status).into()),
-                Ok(None) => Err("not found".into()),
-                Err(e) => Err(cloud_failure(e)),
-            }
-        })
-        .await
+        database_status(self.get_database(region, id), timeout).await
     }
 
     async fn probe_health_check(

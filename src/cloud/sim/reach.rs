@@ -5,6 +5,7 @@
 //! region fails: no answer until the probe's timeout.
 
 use std::collections::BTreeSet;
+use std::future::Future;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::remote::RemoteSim;
 use super::SimCloud;
 use crate::cloud::Database;
-use crate::probe::{ProbeError, Reach};
+use crate::probe::{database_status, ProbeError, Reach};
 
 /// What the sites cannot reach.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,39 +51,76 @@ impl SimCloud {
     pub fn outage(&self) -> Outage {
         self.world().outage.clone()
     }
+}
 
-    /// One probe's trip: a network round trip (a fifth of an API call's)
-    /// when the primary answers, the whole timeout when it does not.
-    async fn trip(&self, site: &str, timeout: Duration) -> Result<(), ProbeError> {
-        let (outage, wait) = {
-            let mut w = self.world();
-            (w.outage.reach(site), w.api_latency() / 5)
-        };
-        match outage {
-            Ok(()) if wait < timeout => {
-                tokio::time::sleep(wait).await;
-                Ok(())
-            }
-            Ok(()) => {
-                tokio::time::sleep(timeout).await;
-                Err(format!("no answer within {}", crate::duration::fmt(timeout)).into())
-            }
-            Err(why) => {
-                tokio::time::sleep(timeout).await;
-                Err(why.into())
-            }
+/// A simulated primary, reached through its outage model: the world in this
+/// process, or one served by `drctl sim serve`.
+pub(crate) trait SimPrimary: Database {
+    /// What the sites cannot reach now. An error is the simulator's own
+    /// trouble, not the primary's.
+    fn current_outage(&self) -> impl Future<Output = Result<Outage, ProbeError>> + Send;
+
+    /// One network round trip to the primary when it answers.
+    fn round_trip(&self) -> Duration;
+}
+
+impl SimPrimary for SimCloud {
+    async fn current_outage(&self) -> Result<Outage, ProbeError> {
+        Ok(self.outage())
+    }
+
+    fn round_trip(&self) -> Duration {
+        // A fifth of an API call's round trip.
+        self.world().api_latency() / 5
+    }
+}
+
+impl SimPrimary for RemoteSim {
+    async fn current_outage(&self) -> Result<Outage, ProbeError> {
+        self.outage().await.map_err(ProbeError::inconclusive)
+    }
+
+    fn round_trip(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+/// Whether `site` reaches the simulated primary; a site that does not waits
+/// the whole timeout, as for a dead region.
+async fn reach<S: SimPrimary>(sim: &S, site: &str, timeout: Duration) -> Result<(), ProbeError> {
+    let outage = tokio::time::timeout(timeout, sim.current_outage())
+        .await
+        .map_err(|_| ProbeError::inconclusive("the simulated cloud did not answer in time"))??;
+    match outage.reach(site) {
+        Ok(()) => Ok(()),
+        Err(why) => {
+            tokio::time::sleep(timeout).await;
+            Err(why.into())
         }
     }
 }
 
-impl Reach for SimCloud {
+/// One probe's trip: the network round trip when the primary answers.
+async fn trip<S: SimPrimary>(sim: &S, site: &str, timeout: Duration) -> Result<(), ProbeError> {
+    reach(sim, site, timeout).await?;
+    let wait = sim.round_trip();
+    if wait < timeout {
+        tokio::time::sleep(wait).await;
+        Ok(())
+    } else {
+        tokio::time::sleep(timeout).await;
+        Err(format!("no answer within {}", crate::duration::fmt(timeout)).into())
+    }
+}
+
+impl<S: SimPrimary> Reach for S {
     async fn probe_http(
         &self,
         site: &str,
         _url: &str,
         timeout: Duration,
     ) -> Result<String, ProbeError> {
-        self.trip(site, timeout).await.map(|()| "HTTP 200".into())
+        trip(self, site, timeout).await.map(|()| "HTTP 200".into())
     }
 
     async fn probe_tcp(
@@ -91,7 +129,7 @@ impl Reach for SimCloud {
         addr: &str,
         timeout: Duration,
     ) -> Result<String, ProbeError> {
-        self.trip(site, timeout)
+        trip(self, site, timeout)
             .await
             .map(|()| format!("connected to {addr}"))
     }
@@ -103,74 +141,7 @@ impl Reach for SimCloud {
         id: &str,
         timeout: Duration,
     ) -> Result<String, ProbeError> {
-        self.outage().reach(site)?;
-        database_status(self.get_database(region, id), timeout).await
-    }
-
-    async fn probe_health_check(
-        &self,
-        site: &str,
-        _id: &str,
-        timeout: Duration,
-    ) -> Result<String, ProbeError> {
-        // Route 53's checkers stand outside the regions: they see the
-        // primary down only when it is down, whatever cuts off a site.
-        let down = self.outage().primary_down;
-        self.trip("route53", timeout).await?;
-        let _ = site;
-        if down {
-            Err("0 of 3 checkers healthy".into())
-        } else {
-            Ok("3 of 3 checkers healthy".into())
-        }
-    }
-}
-
-/// The status probe's verdict on a read of the primary instance.
-async fn database_status<F>(read: F, timeout: Duration) -> Result<String, ProbeError>
-where
-    F: std::future::Future<Output = crate::cloud::CloudResult<Option<crate::cloud::DatabaseState>>>,
-{
-    crate::probe::bounded(timeout, async {
-        match read.await {
-            Ok(Some(db)) if db.status == "available" => Ok("available".into()),
-            Ok(Some(db)) => Err(format!("status {}", db.status).into()),
-            Ok(None) => Err("not found".into()),
-            Err(e) => Err(crate::probe::cloud_failure(e)),
-        }
-    })
-    .await
-}
-
-impl Reach for RemoteSim {
-    async fn probe_http(
-        &self,
-        site: &str,
-        _url: &str,
-        timeout: Duration,
-    ) -> Result<String, ProbeError> {
-        self.trip(site, timeout).await.map(|()| "HTTP 200".into())
-    }
-
-    async fn probe_tcp(
-        &self,
-        site: &str,
-        addr: &str,
-        timeout: Duration,
-    ) -> Result<String, ProbeError> {
-        self.trip(site, timeout)
-            .await
-            .map(|()| format!("connected to {addr}"))
-    }
-
-    async fn probe_database(
-        &self,
-        site: &str,
-        region: &str,
-        id: &str,
-        timeout: Duration,
-    ) -> Result<String, ProbeError> {
-        self.trip(site, timeout).await?;
+        reach(self, site, timeout).await?;
         database_status(self.get_database(region, id), timeout).await
     }
 
@@ -180,8 +151,9 @@ impl Reach for RemoteSim {
         _id: &str,
         timeout: Duration,
     ) -> Result<String, ProbeError> {
-        let outage = self.outage().await.map_err(ProbeError::inconclusive)?;
-        if outage.primary_down {
+        // Route 53's checkers stand outside the regions: they see the
+        // primary down only when it is down, whatever cuts off a site.
+        if self.current_outage().await?.primary_down {
             tokio::time::sleep(timeout).await;
             Err("0 of 3 checkers healthy".into())
         } else {

@@ -305,29 +305,6 @@ impl RemoteSim {
             .map_err(|e| format!("simulated cloud unreachable at {}: {e}", self.url))?;
         Ok(())
     }
-
-    /// One probe's trip to the simulated primary: the whole timeout when
-    /// `site` cannot reach it.
-    pub(super) async fn trip(
-        &self,
-        site: &str,
-        timeout: Duration,
-    ) -> Result<(), crate::probe::ProbeError> {
-        // The simulated cloud itself not answering says nothing about the
-        // simulated primary.
-        let outage = tokio::time::timeout(timeout, self.outage())
-            .await
-            .map_err(|_| "the simulated cloud did not answer in time".to_string())
-            .and_then(|r| r)
-            .map_err(crate::probe::ProbeError::inconclusive)?;
-        match outage.reach(site) {
-            Ok(()) => Ok(()),
-            Err(why) => {
-                tokio::time::sleep(timeout).await;
-                Err(why.into())
-            }
-        }
-    }
 }
 
 fn s(v: &str) -> String {
