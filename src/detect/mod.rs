@@ -204,6 +204,28 @@ pub fn evaluate(policy: &Policy, s: &Situation<'_>) -> Verdict {
         Health::Healthy
     };
     let mut reason = describe(health, &sites, need, majority, fresh);
+    if matches!(health, Health::Down | Health::Suspect) {
+        // Supporting evidence: a replica that lost its source.
+        let mut cut: Vec<&str> = sites
+            .iter()
+            .filter(|v| v.fresh)
+            .filter_map(|v| rounds_of(&v.site).last())
+            .flat_map(|o| &o.tiers)
+            .filter(|t| t.source_reachable == Some(false))
+            .map(|t| t.tier.name())
+            .collect();
+        cut.sort_unstable();
+        cut.dedup();
+        if !cut.is_empty() {
+            reason.push_str(&format!(
+                "; the {} replica{} report{} {} source unreachable",
+                cut.join(" and "),
+                if cut.len() > 1 { "s" } else { "" },
+                if cut.len() > 1 { "" } else { "s" },
+                if cut.len() > 1 { "their" } else { "its" },
+            ));
+        }
+    }
     let action = if health == Health::Down {
         let (action, why) = decide(policy, s);
         reason.push_str("; ");

@@ -83,4 +83,8 @@ pub struct TierReading {
     pub source: String,
     /// What was seen, like the replica's newest heartbeat's age.
     pub detail: Option<String>,
+    /// Whether the replica says its replication link to the primary is up
+    /// (`None`: not known, or not a replica any more).
+    #[serde(default)]
+    pub source_reachable: Option<bool>,
 }

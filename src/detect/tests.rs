@@ -314,6 +314,7 @@ fn exposures_take_the_largest_fresh_heartbeat_figure() {
         }),
         source: source.into(),
         detail: None,
+        source_reachable: None,
     };
     let mut h = history(&[("us-east-1", "."), ("us-west-2", "."), ("us-east-2", ".")]);
     let set = |h: &mut BTreeMap<String, VecDeque<Observation>>, site: &str, r: TierReading| {
@@ -374,4 +375,28 @@ fn inconclusive_probes_are_no_evidence_either_way() {
         o.probes = failed;
     }
     assert_eq!(verdict(&p, &h, 3 * SEC, |_| {}).health, Health::Down);
+}
+
+#[test]
+fn a_replica_that_lost_its_source_is_named_as_evidence() {
+    let p = policy("automatic", "");
+    let mut h = history(&[
+        ("us-east-1", "xxx"),
+        ("us-west-2", "xxx"),
+        ("us-east-2", "xxx"),
+    ]);
+    h.get_mut("us-west-2").unwrap().back_mut().unwrap().tiers = vec![TierReading {
+        tier: DataTier::Database,
+        exposure: Exposure::Known(Duration::from_millis(1200)),
+        source: "heartbeat".into(),
+        detail: None,
+        source_reachable: Some(false),
+    }];
+    let v = verdict(&p, &h, 2 * SEC, |_| {});
+    assert!(
+        v.reason
+            .contains("; the database replica reports its source unreachable; automatic mode"),
+        "{}",
+        v.reason
+    );
 }

@@ -110,6 +110,27 @@ impl PostgresHeartbeat {
         result
     }
 
+    /// Whether the replica's WAL receiver is streaming from its source:
+    /// `Some(false)` when it reports no connection (no WAL receiver, or one
+    /// not streaming), `None` on a server that is not a standby.
+    pub async fn source_link(&mut self) -> Result<Option<bool>, HeartbeatError> {
+        let ep = self.replica.endpoint.clone();
+        let client = self.replica.client().await?;
+        let sql = "SELECT pg_is_in_recovery(), \
+                   (SELECT status FROM pg_stat_wal_receiver LIMIT 1)";
+        let row = ep
+            .within("read", client.query_one(sql, &[]))
+            .await?
+            .map_err(|e| ep.query_error("read", chain(&e)))?;
+        let standby: bool = row
+            .try_get(0)
+            .map_err(|e| ep.query_error("read", chain(&e)))?;
+        let status: Option<String> = row
+            .try_get(1)
+            .map_err(|e| ep.query_error("read", chain(&e)))?;
+        Ok(standby.then(|| status.as_deref() == Some("streaming")))
+    }
+
     async fn try_visible(&mut self) -> Result<Option<u64>, HeartbeatError> {
         let ep = self.replica.endpoint.clone();
         let client = self.replica.client().await?;

@@ -51,6 +51,22 @@ impl RedisHeartbeat {
         })
     }
 
+    /// Whether the replica's link to its primary is up (`INFO replication`,
+    /// `master_link_status`); `None` on a server that is not a replica.
+    pub async fn source_link(&mut self) -> Result<Option<bool>, HeartbeatError> {
+        let info = redis::cmd("INFO").arg("replication").clone();
+        let text: String = self.replica.run("read", info).await?;
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.trim().strip_prefix(name)?.strip_prefix(':'))
+                .map(str::to_string)
+        };
+        if field("role").as_deref() != Some("slave") {
+            return Ok(None);
+        }
+        Ok(Some(field("master_link_status").as_deref() == Some("up")))
+    }
+
     /// The newest value of this site's key visible on the replica; `None`
     /// while the key has not reached it.
     pub async fn visible(&mut self) -> Result<Option<u64>, HeartbeatError> {

@@ -203,6 +203,7 @@ async fn read(t: Duration, tier: DataTier, f: Read<'_>) -> TierReading {
         exposure,
         source: "cloud".into(),
         detail,
+        source_reachable: None,
     }
 }
 
@@ -269,6 +270,7 @@ async fn heartbeat<H: HeartbeatOps>(
     // the replica has at least everything up to the visible beat and less
     // than everything up to the next one.
     let visible = h.beat.visible().await;
+    let source_reachable = h.beat.source_link().await.ok().flatten();
     let (exposure, detail) = match (&h.last, visible) {
         (Some(last), Ok(Some(v))) => (
             Exposure::Known(Duration::from_millis(last.acked_ms.saturating_sub(v))),
@@ -294,6 +296,7 @@ async fn heartbeat<H: HeartbeatOps>(
             exposure,
             source: "heartbeat".into(),
             detail,
+            source_reachable,
         },
     )
 }
@@ -302,6 +305,7 @@ async fn heartbeat<H: HeartbeatOps>(
 trait HeartbeatOps {
     async fn beat(&mut self) -> Result<Beat, HeartbeatError>;
     async fn visible(&mut self) -> Result<Option<u64>, HeartbeatError>;
+    async fn source_link(&mut self) -> Result<Option<bool>, HeartbeatError>;
 }
 
 impl HeartbeatOps for PostgresHeartbeat {
@@ -311,6 +315,9 @@ impl HeartbeatOps for PostgresHeartbeat {
     async fn visible(&mut self) -> Result<Option<u64>, HeartbeatError> {
         PostgresHeartbeat::visible(self).await
     }
+    async fn source_link(&mut self) -> Result<Option<bool>, HeartbeatError> {
+        PostgresHeartbeat::source_link(self).await
+    }
 }
 
 impl HeartbeatOps for RedisHeartbeat {
@@ -319,5 +326,8 @@ impl HeartbeatOps for RedisHeartbeat {
     }
     async fn visible(&mut self) -> Result<Option<u64>, HeartbeatError> {
         RedisHeartbeat::visible(self).await
+    }
+    async fn source_link(&mut self) -> Result<Option<bool>, HeartbeatError> {
+        RedisHeartbeat::source_link(self).await
     }
 }
