@@ -140,8 +140,9 @@ async fn measure(args: &BenchClusterArgs) -> Result<ClusterBench, String> {
     })
 }
 
-/// deploy/local's node files on free ports, with their data in `dir`.
-fn cluster_configs(dir: &Path) -> Result<(Vec<NodeConfig>, String), String> {
+/// deploy/local's node files on free ports, with their data in `dir`;
+/// also the shared simulated cloud's URL.
+pub(super) fn cluster_configs(dir: &Path) -> Result<(Vec<NodeConfig>, String), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let port = || -> Result<u16, String> {
         let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
@@ -238,7 +239,8 @@ async fn idle_footprint(
     Ok(out)
 }
 
-async fn get(http: &reqwest::Client, url: &str) -> Option<serde_json::Value> {
+/// `GET url` as JSON within 500 ms; `None` on any failure.
+pub(super) async fn get(http: &reqwest::Client, url: &str) -> Option<serde_json::Value> {
     let r = http
         .get(url)
         .timeout(Duration::from_millis(500))

@@ -38,11 +38,22 @@ pub enum BenchWhat {
     /// step on the new leader. Run from the repository root (it uses
     /// deploy/local's files), in release mode.
     Cluster(super::bench_cluster::BenchClusterArgs),
+    /// Detection: fault → confirmed → failover started on real processes
+    /// (1 s probes), false failovers (a site cut off, a flapping primary),
+    /// and the shipped policy's settings on a paused clock. Run from the
+    /// repository root, in release mode.
+    Detect(super::bench_detect::BenchDetectArgs),
+    /// Probe cost: CPU per HTTP and TCP probe on one thread, and so the
+    /// targets one core serves at a 1 s interval.
+    Probes(super::bench_probes::BenchProbesArgs),
 }
 
 pub(super) fn run(args: BenchArgs) -> Exit {
-    if let Some(BenchWhat::Cluster(c)) = args.what {
-        return super::bench_cluster::run(c);
+    match args.what {
+        Some(BenchWhat::Cluster(c)) => return super::bench_cluster::run(c),
+        Some(BenchWhat::Detect(d)) => return super::bench_detect::run(d),
+        Some(BenchWhat::Probes(p)) => return super::bench_probes::run(p),
+        None => {}
     }
     let policy = match args.policy.load() {
         Ok(p) => Arc::new(p),

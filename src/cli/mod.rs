@@ -16,6 +16,9 @@
 
 mod bench_cluster;
 mod bench_cmd;
+mod bench_detect;
+mod bench_detect_virtual;
+mod bench_probes;
 mod chaos_cmd;
 mod controller_cmd;
 mod detect_cmd;
