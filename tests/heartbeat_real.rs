@@ -255,3 +255,46 @@ async fn promoting_a_server_that_is_already_primary_is_ok() {
     let beat = hb.beat().await.unwrap();
     assert_eq!(hb.visible().await.unwrap(), Some(beat.written_ms));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_sslmode_require_the_heartbeat_goes_over_tls_and_checks_the_certificate() {
+    let pair = PgPair::start_tls();
+    let tls = |c: String| format!("{c} sslmode=require");
+    let (primary, standby) = (tls(pair.primary_conninfo()), tls(pair.standby_conninfo()));
+
+    // The servers' certificate comes from a CA nobody trusts by default.
+    let mut untrusting = PostgresHeartbeat::new("eu", &primary, &standby, None, TIMEOUT).unwrap();
+    let refused = untrusting.beat().await.unwrap_err().to_string();
+    assert!(refused.contains("primary 127.0.0.1:"), "{refused}");
+    assert!(refused.to_lowercase().contains("certificate"), "{refused}");
+
+    // Trusting the CA: beats go over TLS and reach the standby.
+    let mut hb = PostgresHeartbeat::new("eu", &primary, &standby, None, TIMEOUT)
+        .unwrap()
+        .with_ca_file(&pair.ca_file())
+        .unwrap();
+    let beat = hb.beat().await.unwrap();
+    assert_eq!(first_visible(&mut hb).await, beat.written_ms);
+    let tls_sessions: i64 = pg_connect(&pair.primary_conninfo())
+        .await
+        .query_one("SELECT count(*) FROM pg_stat_ssl WHERE ssl", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        tls_sessions >= 1,
+        "the heartbeat's session is not encrypted"
+    );
+
+    // A bundle that is not PEM is named.
+    let bad = std::env::temp_dir().join(format!("drctl-not-pem-{}", std::process::id()));
+    std::fs::write(&bad, "not a certificate").unwrap();
+    let err = PostgresHeartbeat::new("eu", &primary, &standby, None, TIMEOUT)
+        .unwrap()
+        .with_ca_file(&bad)
+        .err()
+        .unwrap()
+        .to_string();
+    let _ = std::fs::remove_file(&bad);
+    assert!(err.contains("no PEM certificate"), "{err}");
+}

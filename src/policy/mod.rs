@@ -124,6 +124,9 @@ pub struct HeartbeatTarget {
     pub replica: String,
     /// Where the password comes from.
     pub password: SecretSource,
+    /// Extra certificates (PEM) to trust for `sslmode=require`, like RDS's
+    /// `global-bundle.pem` (PostgreSQL only).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Where a secret comes from.

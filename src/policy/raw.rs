@@ -67,6 +67,7 @@ pub struct RawHeartbeat {
     pub replica: Option<String>,
     pub password_env: Option<String>,
     pub password_file: Option<String>,
+    pub ca_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -235,7 +235,7 @@ fn probes_heartbeats_and_the_manual_timeout_are_read() {
 #[test]
 fn bad_probes_and_heartbeats_are_each_named() {
     let text = core_with(
-        "  probes:\n    http: [ftp://x/health, \"https://\"]\n    tcp: [db.internal, \"db:99999\"]\n  heartbeats:\n    database:\n      primary: host=db password=hunter2\n      replica: not-a-conninfo\n      password_env: A\n      password_file: /b\n    cache:\n      primary: redis://:secret@cache:6379\n      replica: redis://cache-dr:6379\n",
+        "  probes:\n    http: [ftp://x/health, \"https://\"]\n    tcp: [db.internal, \"db:99999\"]\n  heartbeats:\n    database:\n      primary: host=db password=hunter2\n      replica: not-a-conninfo\n      password_env: A\n      password_file: /b\n    cache:\n      primary: redis://:secret@cache:6379\n      replica: redis://cache-dr:6379\n      ca_file: /etc/ca.pem\n",
         "manual_timeout: { after: soon, action: maybe }\n",
     );
     let found = problems(&text);
@@ -250,6 +250,7 @@ fn bad_probes_and_heartbeats_are_each_named() {
         "detection.heartbeats.database.password_file",
         "detection.heartbeats.cache",
         "detection.heartbeats.cache.primary",
+        "detection.heartbeats.cache.ca_file",
         "manual_timeout.after",
         "manual_timeout.action",
     ] {
@@ -264,6 +265,21 @@ fn bad_probes_and_heartbeats_are_each_named() {
         "{secret:?}"
     );
     assert_eq!(secret.value, None, "a password is never echoed back");
+}
+
+#[test]
+fn a_database_heartbeat_may_trust_a_ca_bundle() {
+    let text = core_with(
+        "  heartbeats:\n    database:\n      primary: host=db sslmode=require\n      replica: host=db-dr sslmode=require\n      password_file: /run/secrets/hb\n      ca_file: /etc/drctl/rds-global-bundle.pem\n",
+        "",
+    );
+    let p = parse(Path::new("policies/test.yaml"), &text).unwrap();
+    let db = p.detection.heartbeats.database.unwrap();
+    assert_eq!(
+        db.ca_file.as_deref(),
+        Some(Path::new("/etc/drctl/rds-global-bundle.pem"))
+    );
+    assert_eq!(db.password, SecretSource::File("/run/secrets/hb".into()));
 }
 
 #[test]

@@ -123,7 +123,7 @@ impl Validator {
 
     fn heartbeat(&mut self, path: &str, raw: RawHeartbeat, redis: bool) -> Option<HeartbeatTarget> {
         let what = if redis {
-            "a redis:// URL, without a password"
+            "a redis:// URL, without a password (TLS, rediss://, is not supported for the cache heartbeat yet)"
         } else {
             "libpq connection settings (host=… port=… dbname=… user=…), without a password"
         };
@@ -158,6 +158,18 @@ impl Validator {
         };
         let primary = endpoint(self, "primary", raw.primary);
         let replica = endpoint(self, "replica", raw.replica);
+        let ca_file = match raw.ca_file {
+            Some(_) if redis => {
+                self.problem(
+                    format!("{path}.ca_file"),
+                    None,
+                    "no ca_file: TLS is not supported for the cache heartbeat yet",
+                );
+                None
+            }
+            Some(f) => Some(PathBuf::from(f)),
+            None => None,
+        };
         let password = match (raw.password_env, raw.password_file) {
             (Some(_), Some(_)) => {
                 self.problem(
@@ -179,6 +191,7 @@ impl Validator {
             primary: primary?,
             replica: replica?,
             password,
+            ca_file,
         })
     }
 

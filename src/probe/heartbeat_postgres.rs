@@ -1,13 +1,21 @@
 //! The heartbeat on a PostgreSQL primary/standby pair, and promotion of a
 //! standby.
 //!
-//! TLS is not supported yet: connections use `NoTls`.
+//! With `sslmode=require` in the connection settings the connection uses TLS
+//! (rustls), verifying the server's certificate and host name against the
+//! public web roots plus an optional PEM bundle (`ca_file`, such as RDS's
+//! `global-bundle.pem`); otherwise it is plain TCP.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio_postgres::config::Host;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, NoTls, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{chain, now_ms, Beat, Endpoint, HeartbeatError};
 
@@ -19,8 +27,6 @@ const SELECT: &str = "SELECT at_ms FROM drctl_heartbeat WHERE site = $1";
 
 /// A heartbeat on a PostgreSQL primary/standby pair: row `site` of table
 /// `drctl_heartbeat (site text primary key, at_ms bigint not null)`.
-///
-/// TLS is not supported yet.
 pub struct PostgresHeartbeat {
     site: String,
     primary: PgConn,
@@ -52,6 +58,22 @@ impl PostgresHeartbeat {
             replica: PgConn::parse("replica", replica, password.as_deref(), timeout)?,
             upsert: None,
         })
+    }
+
+    /// Trusts the certificates of the PEM bundle `ca_file` too, for
+    /// connections with `sslmode=require`.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read or holds no certificate.
+    pub fn with_ca_file(mut self, ca_file: &Path) -> Result<Self, HeartbeatError> {
+        let tls = tls(Some(ca_file)).map_err(|detail| HeartbeatError::Config {
+            role: "primary and replica",
+            detail,
+        })?;
+        self.primary.tls = tls.clone();
+        self.replica.tls = tls;
+        Ok(self)
     }
 
     /// Writes the wall clock into this site's row on the primary, creating
@@ -212,6 +234,37 @@ struct PgConn {
     endpoint: Endpoint,
     config: Config,
     client: Option<Client>,
+    /// How to make TLS connections (used with `sslmode=require`).
+    tls: MakeRustlsConnect,
+}
+
+/// A TLS connector trusting the public web roots and, when given, the
+/// certificates in `ca_file`.
+fn tls(ca_file: Option<&Path>) -> Result<MakeRustlsConnect, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        let unreadable = |e: &dyn std::fmt::Display| format!("ca_file {}: {e}", path.display());
+        let mut added = 0;
+        for cert in CertificateDer::pem_file_iter(path).map_err(|e| unreadable(&e))? {
+            let cert = cert.map_err(|e| unreadable(&e))?;
+            roots.add(cert).map_err(|e| unreadable(&e))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(format!(
+                "ca_file {}: no PEM certificate in it",
+                path.display()
+            ));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
 }
 
 impl PgConn {
@@ -238,6 +291,7 @@ impl PgConn {
             },
             config,
             client: None,
+            tls: tls(None).map_err(bad)?,
         })
     }
 
@@ -250,15 +304,27 @@ impl PgConn {
     /// one was closed).
     async fn client(&mut self) -> Result<&Client, HeartbeatError> {
         if !self.connected() {
-            let (client, connection) = self
-                .endpoint
-                .bounded("connect", self.config.connect(NoTls))
-                .await?;
             // Drives the socket; ends when the client is dropped or the
             // connection fails, which the next call then sees.
-            tokio::spawn(async move {
-                let _ = connection.await;
-            });
+            let client = if self.config.get_ssl_mode() == SslMode::Require {
+                let (client, connection) = self
+                    .endpoint
+                    .bounded("connect", self.config.connect(self.tls.clone()))
+                    .await?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                client
+            } else {
+                let (client, connection) = self
+                    .endpoint
+                    .bounded("connect", self.config.connect(NoTls))
+                    .await?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                client
+            };
             self.client = Some(client);
         }
         Ok(self.client.as_ref().expect("connected just above"))

@@ -60,6 +60,12 @@ impl<R: Reach + Cloud> Prober<R> {
                 let beat =
                     PostgresHeartbeat::new(site, &t.primary, &t.replica, password(at, t)?, timeout)
                         .map_err(|e| format!("{at}: {e}"))?;
+                let beat = match &t.ca_file {
+                    Some(f) => beat
+                        .with_ca_file(f)
+                        .map_err(|e| format!("{at}.ca_file: {e}"))?,
+                    None => beat,
+                };
                 Some(Heartbeat { beat, last: None })
             }
             None => None,

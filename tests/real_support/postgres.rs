@@ -38,17 +38,28 @@ impl PgPair {
     /// Initialises and starts the primary, clones the standby from it with
     /// `pg_basebackup -R` through the proxy, and waits until it streams.
     pub fn start() -> PgPair {
+        Self::start_in(new_dir(), false)
+    }
+
+    /// The same with TLS on both servers (`ssl=on`), their certificate
+    /// issued for 127.0.0.1 by a test CA whose certificate is [`ca_file`].
+    ///
+    /// [`ca_file`]: PgPair::ca_file
+    pub fn start_tls() -> PgPair {
+        Self::start_in(new_dir(), true)
+    }
+
+    /// The test CA's certificate (PEM), for [`PgPair::start_tls`] pairs.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    fn start_in(dir: tempfile::TempDir, tls: bool) -> PgPair {
         let bin = pg_bin();
-        let dir = tempfile::Builder::new()
-            .prefix("drctl-pg-")
-            .tempdir()
-            .unwrap();
-        if is_root() {
-            let mut chown = Command::new("chown");
-            chown.arg("postgres:postgres").arg(dir.path());
-            run(chown, "chown", &dir.path().join("setup.log"), STEP);
-        }
         let base = dir.path().to_path_buf();
+        if tls {
+            make_certificates(&base);
+        }
         let log = base.join("setup.log");
         let primary_data = base.join("primary");
         let mut initdb = as_postgres(&bin.join("initdb"), &base);
@@ -259,9 +270,113 @@ impl PgServer {
     }
 }
 
+/// A temporary directory the servers (user `postgres` when we are root)
+/// can write.
+fn new_dir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("drctl-pg-")
+        .tempdir()
+        .unwrap();
+    if is_root() {
+        let mut chown = Command::new("chown");
+        chown.arg("postgres:postgres").arg(dir.path());
+        run(chown, "chown", &dir.path().join("setup.log"), STEP);
+    }
+    dir
+}
+
+/// A test CA (`ca.crt`) and a server certificate for IP 127.0.0.1 signed
+/// by it (`server.crt`, `server.key`, readable by the server only), made
+/// with the openssl command.
+fn make_certificates(base: &Path) {
+    let log = base.join("setup.log");
+    let openssl = |args: &[&str], what: &str| {
+        let mut cmd = Command::new("openssl");
+        cmd.current_dir(base).args(args);
+        run(cmd, what, &log, STEP);
+    };
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=drctl test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+        ],
+        "openssl CA",
+    );
+    openssl(
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+        "openssl request",
+    );
+    std::fs::write(
+        base.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.crt",
+        ],
+        "openssl sign",
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let key = base.join("server.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    if is_root() {
+        let mut chown = Command::new("chown");
+        chown
+            .arg("postgres:postgres")
+            .arg(&key)
+            .arg(base.join("server.crt"));
+        run(chown, "chown", &log, STEP);
+    }
+}
+
 /// Server settings: 127.0.0.1 only, sockets in the test directory, small,
-/// unsynced, ready to stream to a hot standby.
+/// unsynced, ready to stream to a hot standby; TLS on when the test
+/// directory holds a server certificate.
 fn settings(port: u16, base: &Path) -> Vec<String> {
+    let tls = base.join("server.crt").exists().then(|| {
+        [
+            "ssl=on".to_owned(),
+            format!("ssl_cert_file={}", base.join("server.crt").display()),
+            format!("ssl_key_file={}", base.join("server.key").display()),
+        ]
+    });
     [
         format!("port={port}"),
         "listen_addresses=127.0.0.1".into(),
@@ -277,6 +392,7 @@ fn settings(port: u16, base: &Path) -> Vec<String> {
         "dynamic_shared_memory_type=mmap".into(),
     ]
     .into_iter()
+    .chain(tls.into_iter().flatten())
     .flat_map(|setting| ["-c".to_owned(), setting])
     .collect()
 }
