@@ -219,8 +219,8 @@ pub(super) async fn maintenance(
         reason: b.reason,
         at: crate::execute::now_rfc3339(),
     };
-    match tokio::time::timeout(DECISION_TIMEOUT, ctx.raft.client_write(cmd)).await {
-        Ok(Ok(r)) if r.data == Reply::Ok => {
+    match commit(&ctx, cmd, "/v1/maintenance", &headers, body).await {
+        Ok(Reply::Ok) => {
             let m = ctx
                 .applied
                 .read()
@@ -230,12 +230,28 @@ pub(super) async fn maintenance(
                 .clone();
             Json(serde_json::json!({ "maintenance": m })).into_response()
         }
-        Ok(Ok(r)) => error(StatusCode::CONFLICT, format!("refused: {:?}", r.data)),
-        Ok(Err(_)) => forward(&ctx, "/v1/maintenance", &headers, body).await,
-        Err(_) => error(
+        Ok(other) => error(StatusCode::CONFLICT, format!("refused: {other:?}")),
+        Err(r) => r,
+    }
+}
+
+/// Commits `cmd` through this node's raft (the leader). When this node
+/// turns out not to lead, the request is forwarded to the leader; when no
+/// majority commits it in time, the answer is 503.
+async fn commit(
+    ctx: &Context,
+    cmd: Command,
+    path: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Reply, Response> {
+    match tokio::time::timeout(DECISION_TIMEOUT, ctx.raft.client_write(cmd)).await {
+        Ok(Ok(r)) => Ok(r.data),
+        Ok(Err(_)) => Err(forward(ctx, path, headers, body).await),
+        Err(_) => Err(error(
             StatusCode::SERVICE_UNAVAILABLE,
             "not committed in time: this node cannot reach a majority",
-        ),
+        )),
     }
 }
 
@@ -290,8 +306,8 @@ pub(super) async fn acknowledge(
         reason: b.reason,
         at: crate::execute::now_rfc3339(),
     };
-    match tokio::time::timeout(DECISION_TIMEOUT, ctx.raft.client_write(cmd)).await {
-        Ok(Ok(r)) if r.data == Reply::Ok => {
+    match commit(&ctx, cmd, "/v1/acknowledge", &headers, body).await {
+        Ok(Reply::Ok) => {
             let acknowledged = ctx
                 .applied
                 .read()
@@ -303,14 +319,10 @@ pub(super) async fn acknowledge(
             Json(serde_json::json!({ "policy": policy, "acknowledged": acknowledged }))
                 .into_response()
         }
-        Ok(Ok(_)) => error(
+        Ok(_) => error(
             StatusCode::NOT_FOUND,
             format!("policy {policy:?} has no execution to acknowledge"),
         ),
-        Ok(Err(_)) => forward(&ctx, "/v1/acknowledge", &headers, body).await,
-        Err(_) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not committed in time: this node cannot reach a majority",
-        ),
+        Err(r) => r,
     }
 }
