@@ -16,7 +16,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::local::{start_all, stop_all, LocalClusterArgs, Proc};
-use super::{live_runtime, Exit, Output};
+use super::{Exit, Output};
 use crate::controller::{self, NodeConfig};
 
 /// `drctl bench cluster` arguments.
@@ -74,18 +74,10 @@ pub struct ClusterBench {
 }
 
 pub(super) fn run(args: BenchClusterArgs) -> Exit {
-    let rt = match live_runtime() {
-        Ok(rt) => rt,
+    let result = match super::controller_cmd::until_interrupted(measure(&args)) {
+        Ok(r) => r,
         Err(e) => return e,
     };
-    // On Ctrl-C the measurement is dropped, and with it every child
-    // process (they are killed on drop).
-    let result = rt.block_on(async {
-        tokio::select! {
-            r = measure(&args) => r,
-            _ = super::controller_cmd::shutdown_signal() => Err("interrupted".to_string()),
-        }
-    });
     match result {
         Ok(b) => {
             match args.output {

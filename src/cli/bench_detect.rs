@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use super::bench_cluster::{cluster_configs, get};
 use super::bench_detect_virtual::{self as virt, stats, VirtualSetting, SITES};
 use super::local::{start_all, stop_all, LocalClusterArgs};
-use super::{live_runtime, Exit, Output};
+use super::{Exit, Output};
 use crate::cloud::sim::remote::RemoteSim;
 use crate::cloud::sim::Outage;
 use crate::controller::NodeConfig;
@@ -122,17 +122,10 @@ pub(super) fn run(args: BenchDetectArgs) -> Exit {
             }
         }
     }
-    let rt = match live_runtime() {
-        Ok(rt) => rt,
+    let result = match super::controller_cmd::until_interrupted(measure(&args)) {
+        Ok(r) => r,
         Err(e) => return e,
     };
-    // On Ctrl-C the measurement is dropped, and with it every child.
-    let result = rt.block_on(async {
-        tokio::select! {
-            r = measure(&args) => r,
-            _ = super::controller_cmd::shutdown_signal() => Err("interrupted".to_string()),
-        }
-    });
     match result {
         Ok((outages, scenarios)) => {
             let b = DetectBench {

@@ -118,6 +118,20 @@ async fn run_node(cfg: NodeConfig) -> Exit {
     Exit::Ok
 }
 
+/// Runs a measurement on a live runtime until it ends or Ctrl-C/SIGTERM
+/// interrupts it (dropping it, and with it every child process it holds).
+pub(super) fn until_interrupted<T>(
+    measure: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<Result<T, String>, Exit> {
+    let rt = live_runtime()?;
+    Ok(rt.block_on(async {
+        tokio::select! {
+            r = measure => r,
+            _ = shutdown_signal() => Err("interrupted".to_string()),
+        }
+    }))
+}
+
 /// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends).
 pub(super) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();

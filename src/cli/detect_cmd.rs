@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use clap::Args;
 
-use super::remote::{action, ControllerArg, TokenArg};
+use super::remote::{action, ActionArgs};
 use super::{live_runtime, parse_lag, Exit};
 use crate::api::views::PolicyView;
 use crate::cloud::sim::remote::RemoteSim;
@@ -20,40 +20,21 @@ pub struct AcknowledgeArgs {
     /// The policy (needed only when the cluster owns several).
     #[arg(long = "policy-name")]
     pub policy: Option<String>,
-    /// Why, for the audit log.
-    #[arg(long)]
-    pub reason: Option<String>,
-    /// Who, for the audit log.
-    #[arg(long, env = "USER", default_value = "unknown")]
-    pub operator: String,
-    /// The cluster.
+    /// Who, why, where.
     #[command(flatten)]
-    pub controller: ControllerArg,
-    /// The token.
-    #[command(flatten)]
-    pub token: TokenArg,
+    pub action: ActionArgs,
 }
 
 /// Acknowledges the policy's last execution.
 pub(super) fn acknowledge(args: AcknowledgeArgs) -> Exit {
-    let body = serde_json::json!({
-        "policy": args.policy,
-        "reason": args.reason,
-        "operator": args.operator,
-    });
-    action(
-        &args.controller,
-        &args.token,
-        "/v1/acknowledge",
-        &body,
-        |b| {
-            println!(
-                "acknowledged execution {} of policy {}: automatic failover is no longer held down",
-                b["acknowledged"].as_str().unwrap_or("?"),
-                b["policy"].as_str().unwrap_or("?"),
-            );
-        },
-    )
+    let body = serde_json::json!({ "policy": args.policy });
+    action(&args.action, "/v1/acknowledge", body, |b| {
+        println!(
+            "acknowledged execution {} of policy {}: automatic failover is no longer held down",
+            b["acknowledged"].as_str().unwrap_or("?"),
+            b["policy"].as_str().unwrap_or("?"),
+        );
+    })
 }
 
 /// `drctl sim outage` arguments.

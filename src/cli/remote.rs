@@ -81,6 +81,15 @@ pub struct MaintenanceArgs {
     /// on or off.
     #[arg(value_enum)]
     pub switch: Switch,
+    /// Who, why, where.
+    #[command(flatten)]
+    pub action: ActionArgs,
+}
+
+/// What every authenticated action against the cluster takes: who and why
+/// (for the audit log), the cluster and the token.
+#[derive(Debug, Args)]
+pub struct ActionArgs {
     /// Why, for the audit log.
     #[arg(long)]
     pub reason: Option<String>,
@@ -241,40 +250,32 @@ pub fn render_status(s: &StatusView) -> String {
 }
 
 pub(super) fn maintenance(args: MaintenanceArgs) -> Exit {
-    let body = serde_json::json!({
-        "on": args.switch == Switch::On,
-        "reason": args.reason,
-        "operator": args.operator,
-    });
     let on = args.switch == Switch::On;
-    action(
-        &args.controller,
-        &args.token,
-        "/v1/maintenance",
-        &body,
-        |_| {
-            println!(
-                "maintenance {}",
-                if on {
-                    "on: automatic failover suppressed"
-                } else {
-                    "off"
-                }
-            );
-        },
-    )
+    let body = serde_json::json!({ "on": on });
+    action(&args.action, "/v1/maintenance", body, |_| {
+        println!(
+            "maintenance {}",
+            if on {
+                "on: automatic failover suppressed"
+            } else {
+                "off"
+            }
+        );
+    })
 }
 
-/// Sends an authenticated action to the cluster; on 200 hands the answer to
-/// `done`, otherwise exits as the status code says.
+/// Sends an authenticated action to the cluster, `body` with the operator
+/// and the reason added; on 200 hands the answer to `done`, otherwise exits
+/// as the status code says.
 pub(super) fn action(
-    controller: &ControllerArg,
-    token: &TokenArg,
+    args: &ActionArgs,
     path: &str,
-    body: &serde_json::Value,
+    mut body: serde_json::Value,
     done: impl FnOnce(&serde_json::Value),
 ) -> Exit {
-    let token = match token.token() {
+    body["reason"] = serde_json::json!(args.reason);
+    body["operator"] = serde_json::json!(args.operator);
+    let token = match args.token.token() {
         Ok(t) => t,
         Err(e) => return e,
     };
@@ -283,7 +284,7 @@ pub(super) fn action(
         Err(e) => return e,
     };
     rt.block_on(async {
-        let (code, answer) = match post(&controller.controller, path, &token, body).await {
+        let (code, answer) = match post(&args.controller.controller, path, &token, &body).await {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("error: {e}");
