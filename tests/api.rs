@@ -91,15 +91,7 @@ async fn failover_requests_are_authenticated_validated_and_gated() {
         .await;
     assert_eq!(code, 404);
     spec("post", "/v1/failover", 404, &b);
-    assert!(c
-        .node(leader)
-        .ctx
-        .applied
-        .read()
-        .unwrap()
-        .state
-        .executions
-        .is_empty());
+    assert!(c.state(leader).executions.is_empty());
 
     // Exposure above the RPO: 412, recorded as refused, nothing changed.
     c.cloud.set_lag(
@@ -222,14 +214,14 @@ async fn status_health_metrics_and_maintenance() {
     spec("post", "/v1/maintenance", 200, &b);
     assert_eq!(b["maintenance"]["on"], true);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !(1..=3).all(|n| c.node(n).ctx.applied.read().unwrap().state.maintenance.on) {
+    while !(1..=3).all(|n| c.state(n).maintenance.on) {
         assert!(
             tokio::time::Instant::now() < deadline,
             "maintenance not replicated"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let audit = c.node(1).ctx.applied.read().unwrap().state.audit.clone();
+    let audit = c.state(1).audit;
     assert!(
         audit
             .iter()
@@ -237,15 +229,7 @@ async fn status_health_metrics_and_maintenance() {
         "{audit:?}"
     );
 
-    let m = c
-        .http
-        .get(format!("{}/metrics", c.url(leader)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = c.text(leader, "/metrics").await;
     for line in [
         "drctl_raft_term ",
         "drctl_raft_is_leader 1",
@@ -254,15 +238,7 @@ async fn status_health_metrics_and_maintenance() {
     ] {
         assert!(m.contains(line), "{line} missing from:\n{m}");
     }
-    let spec = c
-        .http
-        .get(format!("{}/v1/openapi.yaml", c.url(2)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let spec = c.text(2, "/v1/openapi.yaml").await;
     assert!(spec.contains("/v1/failover"));
 
     // Raft RPC without the cluster secret is refused.

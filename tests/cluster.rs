@@ -107,15 +107,7 @@ async fn a_node_restarted_from_its_disk_catches_up() {
     assert_eq!(v.summary.status, ExecutionStatus::Completed);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let on = c
-            .node(follower)
-            .ctx
-            .applied
-            .read()
-            .unwrap()
-            .state
-            .maintenance
-            .on;
+        let on = c.state(follower).maintenance.on;
         if on {
             break;
         }
@@ -173,15 +165,7 @@ async fn a_leader_cut_off_alone_executes_nothing() {
     c.wait_finished(leader, &id).await;
     c.assert_each_acted_once();
     // Nothing the cut-off node tried was recorded.
-    let recorded = c
-        .node(leader)
-        .ctx
-        .applied
-        .read()
-        .unwrap()
-        .state
-        .executions
-        .len();
+    let recorded = c.state(leader).executions.len();
     assert_eq!(recorded, 1);
     c.stop().await;
 }
@@ -252,15 +236,7 @@ async fn when_only_the_witness_holds_the_latest_entries_it_hands_them_to_an_exec
     c.restart(other).await;
     let next = c.leader_among(&[other, 3], Duration::from_secs(30)).await;
     assert_eq!(next, other);
-    let on = c
-        .node(other)
-        .ctx
-        .applied
-        .read()
-        .unwrap()
-        .state
-        .maintenance
-        .on;
+    let on = c.state(other).maintenance.on;
     assert!(on, "the committed entry survived through the witness");
     c.stop().await;
 }
@@ -307,15 +283,7 @@ async fn a_node_behind_the_purged_log_catches_up_from_a_snapshot() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let a = c
-        .node(behind)
-        .ctx
-        .applied
-        .read()
-        .unwrap()
-        .state
-        .maintenance
-        .clone();
+    let a = c.state(behind).maintenance;
     assert_eq!(a.reason.as_deref(), Some("write 699"));
     assert!(!a.on);
     c.stop().await;

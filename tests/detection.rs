@@ -4,53 +4,39 @@
 
 mod cluster_support;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cluster_support::{sim_cloud, Cluster};
+use cluster_support::{sim_cloud, test_policy, Cluster};
 use drctl::cloud::sim::{Fault, FaultKind, Outage};
 use drctl::cloud::{ErrorKind, Exposure};
 use drctl::consensus::DETECTOR;
 use drctl::detect::{Action, Health, Verdict};
 use drctl::execute::ExecutionStatus;
 use drctl::plan::DataTier;
-use drctl::policy::{self, Policy};
+use drctl::policy::{Mode, Policy};
 use drctl::probe::now_ms;
 
 /// Probe interval of the tests' policy.
 const INTERVAL: Duration = Duration::from_millis(400);
 const FAILURES: u64 = 3;
 
-/// The shipped policy, probed every 400 ms (300 ms timeout: the simulated
-/// RDS API answers in 40–250 ms), 3 failures,
-/// in `mode`, without the shipped heartbeats (they name production hosts).
-fn policy(mode: &str) -> Arc<Policy> {
-    policy_with(mode, "")
-}
-
-/// [`policy`] with `extra` lines added to its detection section.
-fn policy_with(mode: &str, extra: &str) -> Arc<Policy> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(policy::DEFAULT_POLICY);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let (head, tail) = text.split_once("manual_timeout:").unwrap();
-    let tail = tail.splitn(4, '\n').nth(3).unwrap();
-    let text = format!("{head}{tail}")
-        .replace("probe_interval: 60s", "probe_interval: 400ms")
-        .replace("probe_timeout: 10s", "probe_timeout: 300ms")
-        .replace("poll_interval: 1s", "poll_interval: 100ms")
-        .replace("mode: manual", &format!("mode: {mode}"))
-        .replace(
-            "  consecutive_failures: 3 ",
-            &format!("{extra}  consecutive_failures: 3 "),
-        );
-    let mut p = policy::parse(&path, &text).unwrap();
-    p.detection.heartbeats = Default::default();
+/// The shipped policy (as the cluster tests use it: no heartbeats, which
+/// name production hosts), probed every 400 ms (300 ms timeout: the
+/// simulated RDS API answers in 40–250 ms), 3 failures, in `mode`, with
+/// `hold_down`.
+fn policy(mode: Mode, hold_down: Option<Duration>) -> Arc<Policy> {
+    let mut p = (*test_policy()).clone();
+    p.detection.probe_interval = INTERVAL;
+    p.detection.probe_timeout = Duration::from_millis(300);
+    p.detection.hold_down = hold_down;
+    p.mode = mode;
+    p.manual_timeout = None;
     Arc::new(p)
 }
 
-async fn start(mode: &str) -> Cluster {
-    start_policy(policy(mode)).await
+async fn start(mode: Mode) -> Cluster {
+    start_policy(policy(mode, None)).await
 }
 
 async fn start_policy(p: Arc<Policy>) -> Cluster {
@@ -172,7 +158,7 @@ async fn watch_nothing_executes(c: &Cluster, span: Duration) -> Vec<Verdict> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_primary_down_for_every_site_is_confirmed_in_time_and_failed_over_once() {
-    let c = start("automatic").await;
+    let c = start(Mode::Automatic).await;
     healthy(&c).await;
     let fault_at = now_ms();
     primary_down(&c);
@@ -244,7 +230,7 @@ async fn a_primary_down_for_every_site_is_confirmed_in_time_and_failed_over_once
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_single_site_cut_off_never_fails_over() {
-    let c = start("automatic").await;
+    let c = start(Mode::Automatic).await;
     healthy(&c).await;
     for site in ["us-west-2", "us-east-2", "us-east-1"] {
         c.cloud.set_outage(Outage {
@@ -274,7 +260,7 @@ async fn a_single_site_cut_off_never_fails_over() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn flapping_never_fails_over() {
-    let c = start("automatic").await;
+    let c = start(Mode::Automatic).await;
     healthy(&c).await;
     // Down 700 ms, up 500 ms: a 400 ms round sees at most two failures in
     // a row, and every site sees failures.
@@ -308,7 +294,7 @@ async fn flapping_never_fails_over() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn maintenance_suppresses_the_failover_but_not_the_observation() {
-    let c = start("automatic").await;
+    let c = start(Mode::Automatic).await;
     healthy(&c).await;
     let (s, b) = c
         .post(
@@ -342,7 +328,7 @@ async fn maintenance_suppresses_the_failover_but_not_the_observation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn after_an_execution_automatic_failover_is_held_down_until_acknowledged() {
-    let c = start("automatic").await;
+    let c = start(Mode::Automatic).await;
     healthy(&c).await;
     // The promotion fails for good, so the first execution fails and the
     // platform stays in the primary region, still down.
@@ -366,15 +352,7 @@ async fn after_an_execution_automatic_failover_is_held_down_until_acknowledged()
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["acknowledged"], first[0].0.as_str());
     wait_second_execution(&c, leader, "no second execution after the acknowledgement").await;
-    let audit = c
-        .node(leader)
-        .ctx
-        .applied
-        .read()
-        .unwrap()
-        .state
-        .audit
-        .clone();
+    let audit = c.state(leader).audit;
     assert!(
         audit
             .iter()
@@ -386,7 +364,7 @@ async fn after_an_execution_automatic_failover_is_held_down_until_acknowledged()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn above_the_rpo_the_automatic_failover_refuses_and_says_why() {
-    let c = start("automatic").await;
+    let c = start(Mode::Automatic).await;
     c.cloud.set_lag(
         DataTier::Database,
         Exposure::Known(Duration::from_secs(20 * 60)),
@@ -421,14 +399,14 @@ async fn above_the_rpo_the_automatic_failover_refuses_and_says_why() {
     let id = b["execution_id"].as_str().unwrap().to_string();
     let done = c.wait_finished(leader, &id).await;
     assert_eq!(done.summary.status, ExecutionStatus::Completed);
-    let e = c.node(leader).ctx.applied.read().unwrap().state.executions[&id].clone();
+    let e = c.state(leader).executions[&id].clone();
     assert_eq!(e.accept_data_loss_ms, Some(25 * 60 * 1000));
     c.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn manual_mode_recommends_and_waits_for_an_operator() {
-    let c = start("manual").await;
+    let c = start(Mode::Manual).await;
     healthy(&c).await;
     primary_down(&c);
     let leader = c.leader().await;
@@ -439,15 +417,7 @@ async fn manual_mode_recommends_and_waits_for_an_operator() {
     assert_eq!(v.action, Action::Recommend, "{}", v.reason);
     assert!(v.reason.contains("failover recommended"), "{}", v.reason);
     watch_nothing_executes(&c, INTERVAL * 8).await;
-    let metrics = c
-        .http
-        .get(format!("{}/metrics", c.url(1)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = c.text(1, "/metrics").await;
     assert!(
         metrics.contains("drctl_failover_recommended{policy=\"emr-platform\"} 1"),
         "{metrics}"
@@ -469,7 +439,7 @@ async fn manual_mode_recommends_and_waits_for_an_operator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_policy_hold_down_ends_by_itself() {
-    let c = start_policy(policy_with("automatic", "  hold_down: 2s\n")).await;
+    let c = start_policy(policy(Mode::Automatic, Some(Duration::from_secs(2)))).await;
     healthy(&c).await;
     let (leader, v) = held_down_after_a_failed_execution(&c).await;
     assert!(v.reason.contains("or 2s after it ended"), "{}", v.reason);

@@ -6,21 +6,19 @@ use std::path::Path;
 const SITES: [&str; 3] = ["us-east-1", "us-west-2", "us-east-2"];
 const SEC: u64 = 1000;
 
-/// The shipped policy with 1 s probes, 500 ms timeout, 3 failures.
-fn policy(mode: &str, extra: &str) -> Policy {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform.yaml"),
-    )
-    .unwrap();
-    // The shipped manual timeout goes; tests set their own.
-    let text = text
-        .split_once("manual_timeout:")
-        .map(|(a, b)| format!("{a}{}", b.splitn(4, '\n').nth(3).unwrap_or("")))
-        .unwrap_or(text)
-        .replace("probe_interval: 60s", "probe_interval: 1s")
-        .replace("probe_timeout: 10s", "probe_timeout: 500ms")
-        .replace("mode: manual", &format!("mode: {mode}\n{extra}"));
-    crate::policy::parse(Path::new("test.yaml"), &text).unwrap()
+/// The shipped policy with 1 s probes, 500 ms timeout, 3 failures, in
+/// `mode` with `manual_timeout`.
+fn policy(mode: Mode, manual_timeout: Option<(u64, TimeoutAction)>) -> Policy {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform.yaml");
+    let mut p = crate::policy::load(&path).unwrap();
+    p.detection.probe_interval = Duration::from_secs(1);
+    p.detection.probe_timeout = Duration::from_millis(500);
+    p.mode = mode;
+    p.manual_timeout = manual_timeout.map(|(mins, action)| crate::policy::ManualTimeout {
+        after: Duration::from_secs(mins * 60),
+        action,
+    });
+    p
 }
 
 fn round(site: &str, n: u64, at_ms: u64, ok: bool) -> Observation {
@@ -81,7 +79,7 @@ fn verdict(
 
 #[test]
 fn a_majority_failing_in_a_row_confirms_the_failure() {
-    let p = policy("automatic", "");
+    let p = policy(Mode::Automatic, None);
     let h = history(&[
         ("us-east-1", "....xxx"),
         ("us-west-2", "....xxx"),
@@ -103,7 +101,7 @@ fn a_majority_failing_in_a_row_confirms_the_failure() {
 
 #[test]
 fn one_failure_short_is_only_suspect() {
-    let p = policy("automatic", "");
+    let p = policy(Mode::Automatic, None);
     let h = history(&[
         ("us-east-1", ".....xx"),
         ("us-west-2", "....xxx"),
@@ -124,7 +122,7 @@ fn one_failure_short_is_only_suspect() {
 
 #[test]
 fn one_site_cut_off_is_never_enough() {
-    let p = policy("automatic", "");
+    let p = policy(Mode::Automatic, None);
     let h = history(&[
         ("us-east-1", "...."),
         ("us-west-2", "xxxxxxxxxxxxxxxxxxxx"),
@@ -148,7 +146,7 @@ fn one_site_cut_off_is_never_enough() {
 
 #[test]
 fn flapping_is_never_enough() {
-    let p = policy("automatic", "");
+    let p = policy(Mode::Automatic, None);
     let h = history(&[
         ("us-east-1", "xx.xx.xx.xx.xx.xx.xx"),
         ("us-west-2", "x.xx.xx.xx.xx.xx.xx."),
@@ -169,7 +167,7 @@ fn flapping_is_never_enough() {
 
 #[test]
 fn stale_rounds_do_not_count() {
-    let p = policy("automatic", "");
+    let p = policy(Mode::Automatic, None);
     let h = history(&[
         ("us-east-1", "xxx"),
         ("us-west-2", "xxx"),
@@ -185,7 +183,7 @@ fn stale_rounds_do_not_count() {
 
 #[test]
 fn a_gap_in_a_sites_rounds_breaks_its_run() {
-    let p = policy("automatic", "");
+    let p = policy(Mode::Automatic, None);
     let mut h = history(&[("us-west-2", "xx"), ("us-east-2", "xxx")]);
     // us-west-2's third failure comes 10 s after its second: it was not
     // probing in between, so its run starts again.
@@ -203,7 +201,7 @@ fn a_gap_in_a_sites_rounds_breaks_its_run() {
 
 #[test]
 fn a_confirmed_failure_is_acted_on_only_when_nothing_blocks_it() {
-    let p = policy("automatic", "");
+    let p = policy(Mode::Automatic, None);
     let h = history(&[
         ("us-east-1", "xxx"),
         ("us-west-2", "xxx"),
@@ -252,12 +250,12 @@ fn manual_mode_recommends_and_proceeds_only_when_the_policy_says_so() {
         ("us-east-2", "xxx"),
     ]);
     let now = 1000 * SEC;
-    let wait = policy("manual", "");
+    let wait = policy(Mode::Manual, None);
     let v = verdict(&wait, &h, 2 * SEC, |_| {});
     assert_eq!(v.action, Action::Recommend);
     assert!(v.reason.contains("failover recommended"), "{}", v.reason);
 
-    let proceed = policy("manual", "manual_timeout: { after: 15m, action: proceed }");
+    let proceed = policy(Mode::Manual, Some((15, TimeoutAction::Proceed)));
     let fresh: BTreeMap<_, _> = h
         .iter()
         .map(|(s, r)| {
@@ -286,14 +284,14 @@ fn manual_mode_recommends_and_proceeds_only_when_the_policy_says_so() {
         v.reason
     );
 
-    let keep = policy("manual", "manual_timeout: { after: 15m, action: wait }");
+    let keep = policy(Mode::Manual, Some((15, TimeoutAction::Wait)));
     let v = verdict(&keep, &fresh, now, |s| s.recommended_since_ms = Some(0));
     assert_eq!(v.action, Action::Recommend);
 }
 
 #[test]
 fn a_healthy_primary_reads_as_healthy() {
-    let p = policy("automatic", "");
+    let p = policy(Mode::Automatic, None);
     let h = history(&[
         ("us-east-1", "..."),
         ("us-west-2", "..."),
@@ -306,7 +304,7 @@ fn a_healthy_primary_reads_as_healthy() {
 
 #[test]
 fn exposures_take_the_largest_fresh_heartbeat_figure() {
-    let p = policy("automatic", "");
+    let p = policy(Mode::Automatic, None);
     let reading = |ms: Option<u64>, source: &str| TierReading {
         tier: DataTier::Database,
         exposure: ms.map_or(Exposure::Unknown, |m| {
@@ -344,7 +342,7 @@ fn exposures_take_the_largest_fresh_heartbeat_figure() {
 
 #[test]
 fn inconclusive_probes_are_no_evidence_either_way() {
-    let p = policy("automatic", "");
+    let p = policy(Mode::Automatic, None);
     let mut h = history(&[
         ("us-east-1", "...."),
         ("us-west-2", "xxxx"),
@@ -379,7 +377,7 @@ fn inconclusive_probes_are_no_evidence_either_way() {
 
 #[test]
 fn a_replica_that_lost_its_source_is_named_as_evidence() {
-    let p = policy("automatic", "");
+    let p = policy(Mode::Automatic, None);
     let mut h = history(&[
         ("us-east-1", "xxx"),
         ("us-west-2", "xxx"),

@@ -12,7 +12,7 @@ use std::time::Duration;
 use drctl::api::views::ExecutionView;
 use drctl::cloud::sim::{LatencyModel, SimCloud, SimOptions};
 use drctl::consensus::network::Links;
-use drctl::consensus::Member;
+use drctl::consensus::{ClusterState, Member};
 use drctl::controller::{self, CloudConfig, NodeConfig, NodeHandle};
 use drctl::execute::ExecutionStatus;
 use drctl::policy::{self, Policy};
@@ -259,6 +259,23 @@ impl Cluster {
             .map(|(i, _)| *i)
             .collect();
         self.leader_among(&live, Duration::from_secs(15)).await
+    }
+
+    /// The replicated state as node `id` has applied it, now.
+    pub fn state(&self, id: u64) -> ClusterState {
+        self.node(id).ctx.applied.read().unwrap().state.clone()
+    }
+
+    /// GETs `path` from node `id` as text (metrics, the OpenAPI document).
+    pub async fn text(&self, id: u64, path: &str) -> String {
+        self.http
+            .get(format!("{}{path}", self.url(id)))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     /// POSTs a JSON body with the test token to node `id`.
