@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use drctl::probe::{promote_postgres, promote_redis, Beat, PostgresHeartbeat, RedisHeartbeat};
-use real_support::{missing_postgres, missing_redis, pg_connect, PgPair, RedisPair, WriteLoad};
+use real_support::{
+    missing_postgres, missing_redis, pg_connect, Missing, PgPair, RedisPair, WriteLoad,
+};
 use tokio::task::JoinHandle;
 
 const BEAT: Duration = Duration::from_millis(200);
@@ -70,6 +72,29 @@ async fn first_visible(reader: &mut PostgresHeartbeat) -> u64 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("no heartbeat reached the standby within 10 s");
+}
+
+/// The heartbeat's exposure (last acknowledged beat minus the newest one
+/// visible on the promoted replica) is within one beat of the writes really
+/// lost, and something was lost.
+fn assert_exposure_matches_loss(
+    what: &str,
+    last_beat: Beat,
+    visible: u64,
+    lost: &Missing,
+    acked: usize,
+) {
+    let exposure = last_beat.acked_ms as i64 - visible as i64;
+    eprintln!(
+        "{} of {acked} {what} lost, spanning {} ms; heartbeat exposure {exposure} ms",
+        lost.count,
+        ms(lost.span)
+    );
+    assert!(lost.count > 0, "nothing was lost: {lost:?}");
+    assert!(
+        (exposure - ms(lost.span)).abs() <= ms(BEAT + SLACK),
+        "exposure {exposure} ms vs lost span {lost:?}"
+    );
 }
 
 fn ms(d: Duration) -> i64 {
@@ -169,18 +194,7 @@ async fn exposure_matches_the_rows_lost_when_a_lagging_standby_is_promoted() {
         .unwrap();
     let lost = missing_postgres(&pair.standby_conninfo(), &acked).await;
     let visible = reader.visible().await.unwrap().unwrap();
-    let exposure = last_beat.acked_ms as i64 - visible as i64;
-    eprintln!(
-        "{} of {} rows lost, spanning {} ms; heartbeat exposure {exposure} ms",
-        lost.count,
-        acked.len(),
-        ms(lost.span)
-    );
-    assert!(lost.count > 0, "nothing was lost: {lost:?}");
-    assert!(
-        (exposure - ms(lost.span)).abs() <= ms(BEAT + SLACK),
-        "exposure {exposure} ms vs lost span {lost:?}"
-    );
+    assert_exposure_matches_loss("rows", last_beat, visible, &lost, acked.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,18 +232,7 @@ async fn redis_exposure_matches_the_keys_lost_when_a_lagging_replica_is_promoted
         .unwrap();
     let lost = missing_redis(&pair.replica_url(), &acked).await;
     let visible = reader.visible().await.unwrap().unwrap();
-    let exposure = last_beat.acked_ms as i64 - visible as i64;
-    eprintln!(
-        "{} of {} keys lost, spanning {} ms; heartbeat exposure {exposure} ms",
-        lost.count,
-        acked.len(),
-        ms(lost.span)
-    );
-    assert!(lost.count > 0, "nothing was lost: {lost:?}");
-    assert!(
-        (exposure - ms(lost.span)).abs() <= ms(BEAT + SLACK),
-        "exposure {exposure} ms vs lost span {lost:?}"
-    );
+    assert_exposure_matches_loss("keys", last_beat, visible, &lost, acked.len());
     // Promoted: it takes writes now.
     let mut hb = new();
     let beat = hb.beat().await;
