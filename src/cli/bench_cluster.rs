@@ -80,13 +80,7 @@ pub(super) fn run(args: BenchClusterArgs) -> Exit {
     };
     match result {
         Ok(b) => {
-            match args.output {
-                Output::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&b).expect("results serialize")
-                ),
-                Output::Text => print!("{}", table(&b)),
-            }
+            super::bench_cmd::print(args.output, &b, table);
             Exit::Ok
         }
         Err(e) => {

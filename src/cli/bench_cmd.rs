@@ -70,13 +70,7 @@ pub(super) fn run(args: BenchArgs) -> Exit {
             }
         }
     }
-    match args.output {
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&runs).expect("bench runs serialize")
-        ),
-        Output::Text => print!("{}", table(&policy.name, &runs)),
-    }
+    print(args.output, &runs, |r| table(&policy.name, r));
     Exit::Ok
 }
 
@@ -137,4 +131,19 @@ fn table(policy: &str, runs: &[BenchRun]) -> String {
         );
     }
     out
+}
+
+/// Prints a benchmark's results: as JSON, or as `table` renders them.
+pub(super) fn print<T: serde::Serialize>(
+    output: Output,
+    results: &T,
+    table: impl FnOnce(&T) -> String,
+) {
+    match output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(results).expect("results serialize")
+        ),
+        Output::Text => print!("{}", table(results)),
+    }
 }

@@ -74,13 +74,7 @@ pub(super) fn run(args: BenchProbesArgs) -> Exit {
             }
         }
     }
-    match args.output {
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&out).expect("results serialize")
-        ),
-        Output::Text => print!("{}", table(&out)),
-    }
+    super::bench_cmd::print(args.output, &out, |o| table(o));
     Exit::Ok
 }
 
