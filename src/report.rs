@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::duration;
-use crate::execute::{ExecutionRecord, ExecutionStatus, StepRecord, StepStatus};
+use crate::cloud::CallCount;
+use crate::execute::{Decision, ExecutionRecord, ExecutionStatus, StepRecord, StepStatus, TimeBasis};
 use crate::plan::{RpoVerdict, TierExposure};
 use crate::policy::Policy;
 
@@ -44,6 +45,16 @@ pub struct Report {
     pub rto_met: bool,
     /// The RPO side.
     pub rpo: RpoReport,
+    /// Whether the times are modeled (simulated cloud) or measured wall time.
+    pub time_basis: TimeBasis,
+    /// Choices the executor made on its own, with why.
+    pub decisions: Vec<Decision>,
+    /// Steps that would not work with the region being left gone, with why
+    /// and what to do instead (step id → reasons).
+    pub depends_on_primary: Vec<(String, Vec<String>)>,
+    /// Calls the cloud answered (or was asked) per service, region and
+    /// plane, when the target counts them (the simulated cloud).
+    pub calls: Vec<CallCount>,
 }
 
 /// The RPO side of a report.
@@ -88,7 +99,36 @@ impl Report {
             policy_rto_ms,
             rto_met: rto_ms <= policy_rto_ms,
             rpo: rpo_report(record, policy),
+            time_basis: record.time_basis,
+            decisions: record.decisions.clone(),
+            depends_on_primary: record
+                .plan
+                .steps
+                .iter()
+                .filter(|s| !s.depends_on_primary.is_empty())
+                .map(|s| (s.id.clone(), s.depends_on_primary.clone()))
+                .collect(),
+            calls: Vec::new(),
         }
+    }
+
+    /// The same report with the calls the target counted.
+    pub fn with_calls(mut self, calls: Vec<CallCount>) -> Self {
+        self.calls = calls;
+        self
+    }
+
+    /// Calls that went to `region` or to Route 53's control plane.
+    pub fn calls_to(&self, region: &str) -> u32 {
+        self.calls
+            .iter()
+            .filter(|c| {
+                crate::cloud::CallSite::new(&c.service, &c.region, c.plane)
+                    .depends_on(region)
+                    .is_some()
+            })
+            .map(|c| c.count)
+            .sum()
     }
 
     /// The report as text for a terminal.
@@ -124,13 +164,39 @@ impl Report {
         let _ = writeln!(out);
         let _ = writeln!(out, "critical path: {}", self.critical_path.join(" → "));
         let verdict = if self.rto_met { "within" } else { "ABOVE" };
+        let label = match self.time_basis {
+            TimeBasis::Modeled => "modeled RTO:  ",
+            TimeBasis::Wall => "RTO (wall):   ",
+        };
         let _ = writeln!(
             out,
-            "modeled RTO:   {} ({verdict} the policy RTO of {})",
+            "{label} {} ({verdict} the policy RTO of {})",
             ms(self.rto_ms),
             ms(self.policy_rto_ms)
         );
         let _ = writeln!(out, "RPO exposure:  {}", self.rpo.render());
+        for d in &self.decisions {
+            let _ = writeln!(out, "decision:      {}: {}", d.step, d.what);
+        }
+        for (step, why) in &self.depends_on_primary {
+            for w in why {
+                let _ = writeln!(out, "needs {}: {step}: {w}", self.from_region);
+            }
+        }
+        if !self.calls.is_empty() {
+            let shown: Vec<String> = self
+                .calls
+                .iter()
+                .map(|c| format!("{}.{} ({}) {}", c.service, c.region, c.plane, c.count))
+                .collect();
+            let _ = writeln!(
+                out,
+                "calls:         {}; {} to {} or Route 53's control plane",
+                shown.join(", "),
+                self.calls_to(&self.from_region),
+                self.from_region
+            );
+        }
         out
     }
 }
@@ -150,11 +216,16 @@ impl RpoReport {
                 } else {
                     ""
                 };
-                format!("{} {}{done}", t.tier, t.exposure)
+                let unbounded = if t.exposure == crate::cloud::Exposure::Unknown && !t.already_failed_over {
+                    " (unbounded)"
+                } else {
+                    ""
+                };
+                format!("{} {}{unbounded}{done}", t.tier, t.exposure)
             })
             .collect();
         let worst = match (self.worst_ms, self.unknown) {
-            (_, true) => "worst unknown".to_string(),
+            (_, true) => "worst unknown: the loss is unbounded".to_string(),
             (Some(w), false) => format!("worst {}", duration::fmt(Duration::from_millis(w))),
             (None, false) => "nothing pending".to_string(),
         };
@@ -186,7 +257,7 @@ fn rpo_report(record: &ExecutionRecord, policy: &Policy) -> RpoReport {
     let tiers = gate.map(|g| g.tiers.clone()).unwrap_or_default();
     let (worst, unknown) = gate.map(|g| g.worst()).unwrap_or((None, false));
     let accepted_ms = gate.and_then(|g| match g.verdict {
-        RpoVerdict::Accepted { accepted_ms } => Some(accepted_ms),
+        RpoVerdict::Accepted { accepted_ms, .. } => Some(accepted_ms),
         _ => None,
     });
     let met = gate.is_some_and(|g| g.verdict == RpoVerdict::Pass);
@@ -248,6 +319,17 @@ pub fn render_plan(plan: &crate::plan::Plan, policy: &Policy) -> String {
         if !s.after.is_empty() {
             let _ = writeln!(out, "{:<32} {:<13} after {}", "", "", s.after.join(", "));
         }
+        if !s.calls.is_empty() {
+            let calls: Vec<String> = s.calls.iter().map(ToString::to_string).collect();
+            let _ = writeln!(out, "{:<32} {:<13} calls {}", "", "", calls.join(", "));
+        }
+        for why in &s.depends_on_primary {
+            let _ = writeln!(
+                out,
+                "{:<32} {:<13} NEEDS {}: {why}",
+                "", "", plan.from_region
+            );
+        }
     }
     let _ = writeln!(out);
     if plan.preflight_problems.is_empty() {
@@ -274,7 +356,8 @@ pub fn render_plan(plan: &crate::plan::Plan, policy: &Policy) -> String {
     if !plan.rpo.allows() {
         let _ = writeln!(
             out,
-            "  to proceed anyway, name the loss you accept: --accept-data-loss <duration> (see runbooks/rpo-gate.md)"
+            "  to proceed anyway, name the loss you accept: --accept-data-loss <duration> for known exposures, \
+             --accept-unknown-loss <tier> for each unknown one (see runbooks/rpo-gate.md)"
         );
     }
     out

@@ -93,6 +93,7 @@ fn fail_every_promotion(c: &Cluster) {
             times: None,
             error: Some(ErrorKind::Fatal),
             extra: None,
+            status: None,
         })
         .unwrap();
 }

@@ -287,7 +287,7 @@ async fn the_override_is_recorded_with_who_and_what_the_gate_saw() {
     assert!(refused.overrides.is_empty());
     assert!(cloud.mutations().is_empty(), "{:?}", cloud.mutations());
     let accept = RunOptions {
-        accept_data_loss: Some(Duration::from_secs(3600)),
+        accept: drctl::plan::Acceptance::up_to(Some(Duration::from_secs(3600))),
         operator: "alice".into(),
         reason: None,
         ..opts()

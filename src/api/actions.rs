@@ -139,6 +139,18 @@ pub(super) async fn failover(
         Some(Ok(d)) => Some(d),
         Some(Err(e)) => return error(StatusCode::BAD_REQUEST, format!("accept_data_loss: {e}")),
     };
+    let mut accept_unknown = Vec::new();
+    for t in &b.accept_unknown_loss {
+        match crate::plan::DataTier::parse(t) {
+            Some(tier) => accept_unknown.push(tier),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("accept_unknown_loss: {t:?} is not a data tier; expected database, cache or stream"),
+                )
+            }
+        }
+    }
     let policy = match pick_policy(&ctx, b.policy.as_ref()) {
         Ok(p) => p,
         Err(r) => return r,
@@ -150,6 +162,7 @@ pub(super) async fn failover(
     let req = FailoverRequest {
         policy,
         accept_data_loss: accept,
+        accept_unknown,
         operator: b.operator.unwrap_or_else(|| "api".into()),
         reason: b.reason,
         reply: tx,

@@ -220,9 +220,12 @@ pub struct FailoverBody {
     /// Must be true.
     #[serde(default)]
     pub confirm: bool,
-    /// Data loss accepted above the RPO, like "20m".
+    /// Data loss accepted above the RPO, like "20m"; covers known exposures only.
     #[serde(default)]
     pub accept_data_loss: Option<String>,
+    /// Data tiers whose unknown exposure is accepted, unbounded.
+    #[serde(default)]
+    pub accept_unknown_loss: Vec<String>,
     /// Why.
     #[serde(default)]
     pub reason: Option<String>,

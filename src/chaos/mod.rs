@@ -81,20 +81,37 @@ pub async fn run(scenario: &Scenario) -> Result<Outcome, ScenarioError> {
         sim.remove(r)
             .map_err(|e| scenario.error(format!("remove: {e}")))?;
     }
+    sim.set_region_outage(scenario.outage.iter().cloned());
+    for rule in &scenario.closed_gating_rules {
+        sim.close_gating_rule(rule);
+    }
     let sim = Arc::new(sim);
     let mut journal = MemoryJournal::default();
     let run = RunOptions {
         execution_id: Some(format!("chaos-{}", scenario.name)),
-        accept_data_loss: scenario.accept_data_loss()?,
+        accept: crate::plan::Acceptance {
+            data_loss: scenario.accept_data_loss()?,
+            unknown: scenario.accept_unknown_loss()?,
+        },
         operator: "chaos".into(),
         reason: None,
         ..RunOptions::default()
     };
-    let record = execute::execute(sim.clone(), policy, &mut journal, run)
+    let record = execute::execute(sim.clone(), policy.clone(), &mut journal, run)
         .await
         .map_err(|e| scenario.error(e.to_string()))?;
     let mutations = sim.mutations();
-    let mismatches = compare(&scenario.expect, &record, &mutations);
+    let report = crate::report::Report::new(&record, &policy, "chaos").with_calls(sim.call_counts());
+    let mut mismatches = compare(&scenario.expect, &record, &mutations);
+    if let Some(n) = scenario.expect.calls_to_primary {
+        let got = report.calls_to(&policy.regions.primary);
+        if got != n {
+            mismatches.push(format!(
+                "expected {n} call(s) to {} or Route 53's control plane, got {got}",
+                policy.regions.primary
+            ));
+        }
+    }
     Ok(Outcome {
         name: scenario.name.clone(),
         mismatches,
@@ -160,6 +177,22 @@ fn compare(
         let got = mutations.get(op).copied().unwrap_or(0);
         if got != *n {
             out.push(format!("expected {n} accepted {op} call(s), got {got}"));
+        }
+    }
+    if let Some(text) = &expect.decision_contains {
+        if !record.decisions.iter().any(|d| d.what.contains(text.as_str())) {
+            out.push(format!(
+                "expected a decision mentioning {text:?}, got {:?}",
+                record.decisions
+            ));
+        }
+    }
+    for (id, text) in &expect.outcome_contains {
+        let outcome = record.step(id).and_then(|s| s.outcome.as_deref()).unwrap_or("");
+        if !outcome.contains(text.as_str()) {
+            out.push(format!(
+                "expected step {id}'s outcome to mention {text:?}, it says {outcome:?}"
+            ));
         }
     }
     if let Some(text) = &expect.summary_contains {

@@ -37,6 +37,16 @@ pub struct Scenario {
     /// The operator's `--accept-data-loss`, if any.
     #[serde(default)]
     pub accept_data_loss: Option<String>,
+    /// The operator's `--accept-unknown-loss` tiers.
+    #[serde(default)]
+    pub accept_unknown_loss: Vec<DataTier>,
+    /// Regions under outage from the start (their endpoints do not answer;
+    /// us-east-1 also takes Route 53's control plane with it).
+    #[serde(default)]
+    pub outage: Vec<String>,
+    /// ARC gating safety rules that are closed: routing-control updates are refused.
+    #[serde(default)]
+    pub closed_gating_rules: Vec<String>,
     /// Overrides the default latency model.
     #[serde(default)]
     pub latency: Option<LatencyModel>,
@@ -85,6 +95,15 @@ pub struct Expect {
     /// Text the execution's summary must contain.
     #[serde(default)]
     pub summary_contains: Option<String>,
+    /// Exact calls to the region being left or Route 53's control plane.
+    #[serde(default)]
+    pub calls_to_primary: Option<u32>,
+    /// Text one of the execution's decisions must contain.
+    #[serde(default)]
+    pub decision_contains: Option<String>,
+    /// Text the outcome of each named step must contain.
+    #[serde(default)]
+    pub outcome_contains: BTreeMap<String, String>,
 }
 
 /// A scenario that cannot be run, naming its file.
@@ -157,6 +176,17 @@ impl Scenario {
                 Ok((*tier, e))
             })
             .collect()
+    }
+
+    /// The tiers whose unknown exposure is accepted.
+    ///
+    /// # Errors
+    ///
+    /// Never; kept fallible like the other acceptance.
+    pub fn accept_unknown_loss(
+        &self,
+    ) -> Result<std::collections::BTreeSet<DataTier>, ScenarioError> {
+        Ok(self.accept_unknown_loss.iter().copied().collect())
     }
 
     /// The accepted data loss.

@@ -24,20 +24,55 @@ pub(super) fn run(args: DrillArgs) -> Exit {
             return Exit::BadInput;
         }
     };
-    let target = format!("the simulated cloud (seed {})", args.seed);
+    let regions = [
+        policy.regions.primary.as_str(),
+        policy.regions.secondary.as_str(),
+        policy.regions.witness.as_str(),
+    ];
+    let endpoint_regions: Vec<&str> = policy
+        .routing_control
+        .iter()
+        .flat_map(|r| r.endpoints.iter().map(|e| e.region.as_str()))
+        .collect();
+    for r in &args.outage {
+        if !regions.contains(&r.as_str()) && !endpoint_regions.contains(&r.as_str()) {
+            eprintln!(
+                "error: --outage {r}: not a region of policy {} (expected one of {}{})",
+                policy.name,
+                regions.join(", "),
+                if endpoint_regions.is_empty() {
+                    String::new()
+                } else {
+                    format!(", or a routing-control endpoint's region: {}", endpoint_regions.join(", "))
+                }
+            );
+            return Exit::Usage;
+        }
+    }
+    sim.set_region_outage(args.outage.iter().cloned());
+    let mut target = format!("the simulated cloud (seed {})", args.seed);
+    if !args.outage.is_empty() {
+        target.push_str(&format!(" with {} down", args.outage.join(" and ")));
+    }
     eprintln!(
         "drill: policy {} ({} → {}) on {target}; durations are modeled",
         policy.name, policy.regions.primary, policy.regions.secondary
     );
     let options = RunOptions {
         execution_id: Some(format!("drill-{}-seed{}", policy.name, args.seed)),
-        accept_data_loss: args.accept_data_loss,
+        accept: crate::plan::Acceptance {
+            data_loss: args.accept_data_loss,
+            unknown: args.accept_unknown_loss.iter().copied().collect(),
+        },
         operator: "drill".into(),
         reason: None,
         sequential: args.sequential,
-        events: None,
+        ..RunOptions::default()
     };
     let mut journal = MemoryJournal::default();
-    let run = execute_and_report(sim, policy, &mut journal, options, &target, args.output);
+    let counted = sim.clone();
+    let run = execute_and_report(sim, policy, &mut journal, options, &target, args.output, move || {
+        counted.call_counts()
+    });
     modeled_runtime().block_on(run)
 }

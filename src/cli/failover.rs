@@ -32,7 +32,11 @@ pub(super) fn run(args: FailoverArgs) -> Exit {
         }
     };
     rt.block_on(async {
-        let cloud = match AwsCloud::from_env().await {
+        let timeouts = (
+            policy.execution.connect_timeout,
+            policy.execution.call_timeout,
+        );
+        let cloud = match AwsCloud::from_env(timeouts).await {
             Ok(c) => Arc::new(c),
             Err(e) => {
                 eprintln!("error: {}", e.message);
@@ -51,28 +55,48 @@ pub(super) async fn run_with<C: Cloud + 'static>(
     mut journal: impl Journal,
     args: &FailoverArgs,
 ) -> Exit {
+    let accept = plan::Acceptance {
+        data_loss: args.accept_data_loss,
+        unknown: args.accept_unknown_loss.iter().copied().collect(),
+    };
     if !args.confirm {
-        return dry_run(cloud.as_ref(), &policy, &journal, args).await;
+        return dry_run(cloud, &policy, &journal, args, accept).await;
     }
     let options = RunOptions {
-        execution_id: None,
-        accept_data_loss: args.accept_data_loss,
+        accept,
         operator: args.operator.clone(),
         reason: args.reason.clone(),
-        sequential: false,
-        events: None,
+        time_basis: execute::TimeBasis::Wall,
+        ..RunOptions::default()
     };
-    execute_and_report(cloud, policy, &mut journal, options, "aws", args.output).await
+    execute_and_report(
+        cloud,
+        policy,
+        &mut journal,
+        options,
+        "aws",
+        args.output,
+        Vec::new,
+    )
+    .await
 }
 
-async fn dry_run<C: Cloud>(
-    cloud: &C,
+async fn dry_run<C: Cloud + 'static>(
+    cloud: Arc<C>,
     policy: &Policy,
     journal: &impl Journal,
     args: &FailoverArgs,
+    accept: plan::Acceptance,
 ) -> Exit {
-    let observed = execute::observe(cloud, policy).await;
-    let plan = plan::build(policy, &observed, args.accept_data_loss);
+    let bound = execute::retry::Budget::read(policy.execution.call_timeout).bound();
+    eprintln!(
+        "observing the DR side in {} (every read ends within {}) ...",
+        policy.regions.secondary,
+        crate::duration::fmt(bound)
+    );
+    let notes = |note: String| eprintln!("  {note}");
+    let observed = execute::observe(cloud.as_ref(), cloud.as_ref(), policy, &notes).await;
+    let plan = plan::build(policy, &observed, accept);
     match args.output {
         Output::Text => {
             print!("{}", render_plan(&plan, policy));

@@ -259,9 +259,25 @@ pub struct DrillArgs {
     /// Replication lag of a data tier in the simulated cloud, like database=40m or cache=unknown.
     #[arg(long, value_parser = parse_lag)]
     pub lag: Vec<(crate::plan::DataTier, crate::cloud::Exposure)>,
-    /// Accept up to this much data loss above the RPO (like 30m).
+    /// Accept up to this much data loss above the RPO (like 30m). Covers
+    /// known exposures only.
     #[arg(long, value_parser = crate::duration::parse_flag)]
     pub accept_data_loss: Option<Duration>,
+    /// Accept an unbounded loss on a tier whose exposure cannot be measured
+    /// (database, cache or stream; repeat for several). Recorded as such.
+    #[arg(long, value_parser = parse_tier)]
+    pub accept_unknown_loss: Vec<crate::plan::DataTier>,
+    /// Put a whole region under outage in the simulated cloud from the
+    /// start (repeatable): its API endpoints and routing-control endpoints
+    /// do not answer; us-east-1 takes Route 53's control plane with it.
+    #[arg(long, value_name = "REGION")]
+    pub outage: Vec<String>,
+}
+
+/// A data tier named on the command line.
+fn parse_tier(s: &str) -> Result<crate::plan::DataTier, String> {
+    crate::plan::DataTier::parse(s)
+        .ok_or_else(|| format!("{s:?} is not a data tier; expected database, cache or stream"))
 }
 
 /// `drctl failover` arguments.
@@ -284,10 +300,14 @@ pub struct FailoverArgs {
     /// Execute the plan. Without it, nothing changes.
     #[arg(long)]
     pub confirm: bool,
-    /// Accept up to this much data loss when exposure is above the RPO or
-    /// cannot be measured (like 30m, 1h). Recorded in the journal.
+    /// Accept up to this much data loss when a measured exposure is above
+    /// the RPO (like 30m, 1h). Covers known exposures only. Recorded in the journal.
     #[arg(long, value_parser = crate::duration::parse_flag)]
     pub accept_data_loss: Option<Duration>,
+    /// Accept an unbounded loss on a tier whose exposure cannot be measured
+    /// (database, cache or stream; repeat for several). Recorded as such.
+    #[arg(long, value_parser = parse_tier)]
+    pub accept_unknown_loss: Vec<crate::plan::DataTier>,
     /// Where executions are journaled.
     #[arg(long, env = "DRCTL_JOURNAL_DIR", default_value = ".drctl/journal")]
     pub journal_dir: PathBuf,
@@ -384,6 +404,7 @@ async fn execute_and_report<C: crate::cloud::Cloud + 'static>(
     mut options: crate::execute::RunOptions,
     target: &str,
     output: Output,
+    calls: impl FnOnce() -> Vec<crate::cloud::CallCount>,
 ) -> Exit {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let shown = progress::spawn(rx);
@@ -398,7 +419,7 @@ async fn execute_and_report<C: crate::cloud::Cloud + 'static>(
             return Exit::Io;
         }
     };
-    let report = crate::report::Report::new(&record, &policy, target);
+    let report = crate::report::Report::new(&record, &policy, target).with_calls(calls());
     match output {
         Output::Text => print!("{}", report.render_text()),
         Output::Json => println!(

@@ -11,11 +11,20 @@
 //! world with a latency model and seeded faults, used by drills and tests).
 
 pub mod aws;
+mod calls;
 mod error;
+mod exposure;
+mod routing;
 pub mod sim;
 mod types;
 
+pub use calls::{CallCount, CallSite, Plane, ROUTE53_CONTROL_REGION};
 pub use error::{CloudError, ErrorKind};
+pub use exposure::{ExposureSource, Measurement};
+pub use routing::{
+    through_endpoints, ClusterEndpoint, RoutingControl, ENDPOINT_TIMEOUT, OP_GET_ROUTING_CONTROL,
+    OP_UPDATE_ROUTING_CONTROLS,
+};
 pub use types::*;
 
 use std::future::Future;
@@ -33,7 +42,9 @@ pub trait Database: Send + Sync {
     ) -> impl Future<Output = CloudResult<Option<DatabaseState>>> + Send;
 
     /// Promotes a read replica to a standalone instance. Makes no call when the
-    /// instance is already standalone.
+    /// instance is already standalone. A replica that cannot be promoted yet
+    /// (`backing-up`, `modifying`, ...) is a `Conflict` naming its status:
+    /// the caller waits and asks again; nothing is assumed to be in flight.
     fn ensure_promoted(
         &self,
         region: &str,
@@ -41,12 +52,6 @@ pub trait Database: Send + Sync {
         fence: &Fence,
     ) -> impl Future<Output = CloudResult<()>> + Send;
 
-    /// The data-loss exposure of the replica: how far behind its source it is.
-    fn database_exposure(
-        &self,
-        region: &str,
-        id: &str,
-    ) -> impl Future<Output = CloudResult<Exposure>> + Send;
 }
 
 /// EKS: the DR cluster's managed node groups.
@@ -108,7 +113,9 @@ pub trait Cache: Send + Sync {
     ) -> impl Future<Output = CloudResult<Option<GlobalDatastoreState>>> + Send;
 
     /// Fails the Global Datastore over so that `member` in `region` becomes
-    /// primary. Makes no call when it already is.
+    /// primary (FailoverGlobalReplicationGroup, which needs the primary
+    /// region to take part). Makes no call when it already is; a datastore
+    /// busy with another change is a `Conflict`.
     fn ensure_primary_member(
         &self,
         id: &str,
@@ -117,12 +124,26 @@ pub trait Cache: Send + Sync {
         fence: &Fence,
     ) -> impl Future<Output = CloudResult<()>> + Send;
 
-    /// The data-loss exposure of the member in `region`.
-    fn cache_exposure(
+    /// Reads one replication group in `region`, with its place in a Global
+    /// Datastore, `None` when absent.
+    fn get_replication_group(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> impl Future<Output = CloudResult<Option<ReplicationGroupState>>> + Send;
+
+    /// Removes `member` in `region` from the Global Datastore `id`
+    /// (DisassociateGlobalReplicationGroup, called in `region`, without the
+    /// primary region): it stops replicating and serves as a standalone
+    /// primary. Makes no call when it is no longer a member.
+    fn ensure_disassociated(
         &self,
         id: &str,
         region: &str,
-    ) -> impl Future<Output = CloudResult<Exposure>> + Send;
+        member: &str,
+        fence: &Fence,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+
 }
 
 /// MSK: the Kafka clusters; clients are switched through DNS, not here.
@@ -134,15 +155,25 @@ pub trait Stream: Send + Sync {
         name: &str,
     ) -> impl Future<Output = CloudResult<Option<StreamClusterState>>> + Send;
 
-    /// The data-loss exposure of the DR cluster: how far replication lags.
-    fn stream_exposure(
-        &self,
-        region: &str,
-        name: &str,
-    ) -> impl Future<Output = CloudResult<Exposure>> + Send;
 }
 
-/// Everything the failover needs from one cloud.
-pub trait Cloud: Database + NodeGroups + Dns + Cache + Stream {}
+/// DNS as clients see it: answers from resolvers (the data plane), not
+/// Route 53's API.
+pub trait Resolver: Send + Sync {
+    /// Resolves `name` (A/AAAA, following CNAMEs): the names on the way and
+    /// the addresses at the end.
+    fn resolve(&self, name: &str) -> impl Future<Output = CloudResult<Resolved>> + Send;
+}
 
-impl<T: Database + NodeGroups + Dns + Cache + Stream> Cloud for T {}
+/// Everything the failover needs from one cloud. The provider's own
+/// exposure figures come with it ([`ExposureSource`]); the executor may be
+/// given another source (heartbeats) instead.
+pub trait Cloud:
+    Database + NodeGroups + Dns + Cache + Stream + RoutingControl + Resolver + ExposureSource
+{
+}
+
+impl<T> Cloud for T where
+    T: Database + NodeGroups + Dns + Cache + Stream + RoutingControl + Resolver + ExposureSource
+{
+}

@@ -93,7 +93,32 @@ pub struct DatabaseState {
     pub replica_source: Option<String>,
 }
 
+/// RDS statuses in which a replica is busy but will be promotable again
+/// without anyone acting: a promotion waits through them.
+pub const DATABASE_BUSY_STATUSES: &[&str] = &[
+    "backing-up",
+    "modifying",
+    "configuring-enhanced-monitoring",
+    "configuring-iam-database-auth",
+    "configuring-log-exports",
+    "converting-to-vpc",
+    "maintenance",
+    "moving-to-vpc",
+    "rebooting",
+    "renaming",
+    "resetting-master-credentials",
+    "starting",
+    "storage-config-upgrade",
+    "storage-optimization",
+    "upgrading",
+];
+
 impl DatabaseState {
+    /// Whether the instance is busy with something that ends by itself.
+    pub fn is_busy(&self) -> bool {
+        DATABASE_BUSY_STATUSES.contains(&self.status.as_str())
+    }
+
     /// Whether the instance is available for connections.
     pub fn is_available(&self) -> bool {
         self.status == "available"
@@ -295,6 +320,48 @@ impl GlobalDatastoreState {
             && self
                 .member(member)
                 .is_some_and(|m| m.role == MemberRole::Primary)
+    }
+}
+
+/// A replication group as ElastiCache describes it in its own region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicationGroupState {
+    /// The replication group id.
+    pub id: String,
+    /// ElastiCache's status (`available`, `modifying`, ...).
+    pub status: String,
+    /// The Global Datastore it belongs to, `None` when standalone.
+    pub global_datastore: Option<String>,
+    /// Its role there.
+    pub global_role: Option<MemberRole>,
+}
+
+impl ReplicationGroupState {
+    /// Whether it accepts writes: available, and either the primary of its
+    /// Global Datastore or standalone.
+    pub fn serves_writes(&self) -> bool {
+        self.status == "available"
+            && (self.global_datastore.is_none() || self.global_role == Some(MemberRole::Primary))
+    }
+}
+
+/// What a DNS name resolves to, as clients see it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolved {
+    /// The canonical names met on the way (CNAME targets), lower case,
+    /// without the trailing dot.
+    pub names: Vec<String>,
+    /// The addresses at the end.
+    pub addrs: Vec<std::net::IpAddr>,
+}
+
+impl Resolved {
+    /// Whether this answer points at `target`: `target` is among the names
+    /// on the way, or shares an address with `target`'s own answer.
+    pub fn points_at(&self, target: &str, target_answer: &Resolved) -> bool {
+        let target = target.trim_end_matches('.').to_ascii_lowercase();
+        self.names.iter().any(|n| *n == target)
+            || self.addrs.iter().any(|a| target_answer.addrs.contains(a))
     }
 }
 

@@ -65,6 +65,9 @@ pub struct Execution {
     /// a leader resuming the execution gates it the same way.
     #[serde(default)]
     pub accept_data_loss_ms: Option<u64>,
+    /// Tiers whose unknown exposure they accepted (unbounded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accept_unknown: Vec<crate::plan::DataTier>,
 }
 
 /// The maintenance flag and who set it.

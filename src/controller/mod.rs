@@ -264,11 +264,11 @@ pub async fn start<C: Cloud + Reach + 'static>(
         tasks.push(tokio::spawn(w.guard()));
     }
     if let (true, Some(cloud)) = (executes, cloud) {
-        let cloud = Arc::new(measured::Measured {
-            inner: cloud,
+        let exposures = Arc::new(measured::Measured {
+            inner: cloud.clone(),
             ctx: ctx.clone(),
         });
-        let r = runner::Runner::new(ctx.clone(), cloud, rx, cfg.election_timeout[0]);
+        let r = runner::Runner::new(ctx.clone(), cloud, exposures, rx, cfg.election_timeout[0]);
         tasks.push(tokio::spawn(r.run()));
     }
     info!(node = cfg.id, site = %cfg.me().site, %addr, witness = cfg.me().witness, "controller node started");

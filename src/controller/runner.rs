@@ -21,7 +21,8 @@ use tracing::{info, warn};
 
 use super::journal::{confirm_leader, propose, RaftJournal};
 use super::Context;
-use crate::cloud::Cloud;
+use crate::cloud::{Cloud, ExposureSource};
+use crate::execute::TimeBasis;
 use crate::consensus::{Command, Execution, Reply, DETECTOR};
 use crate::detect::{Action, Health};
 use crate::execute::{
@@ -37,6 +38,8 @@ pub struct FailoverRequest {
     pub policy: String,
     /// Data loss accepted above the RPO.
     pub accept_data_loss: Option<Duration>,
+    /// Tiers whose unknown exposure is accepted (unbounded).
+    pub accept_unknown: Vec<crate::plan::DataTier>,
     /// Who asked.
     pub operator: String,
     /// Why.
@@ -92,6 +95,8 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 pub(super) struct Runner<C> {
     ctx: Context,
     cloud: Arc<C>,
+    exposures: Arc<dyn ExposureSource>,
+    time_basis: TimeBasis,
     requests: mpsc::Receiver<FailoverRequest>,
     active: HashMap<String, JoinHandle<()>>,
     tried: HashMap<String, Instant>,
@@ -104,6 +109,7 @@ impl<C: Cloud + 'static> Runner<C> {
     pub(super) fn new(
         ctx: Context,
         cloud: Arc<C>,
+        exposures: Arc<dyn ExposureSource>,
         requests: mpsc::Receiver<FailoverRequest>,
         lease: Duration,
     ) -> Self {
@@ -111,6 +117,8 @@ impl<C: Cloud + 'static> Runner<C> {
             lease,
             ctx,
             cloud,
+            exposures,
+            time_basis: TimeBasis::Modeled,
             requests,
             active: HashMap::new(),
             tried: HashMap::new(),
@@ -203,6 +211,7 @@ impl<C: Cloud + 'static> Runner<C> {
             let req = FailoverRequest {
                 policy: policy.name.clone(),
                 accept_data_loss: None,
+                accept_unknown: Vec::new(),
                 operator: DETECTOR.into(),
                 reason: Some(v.reason.clone()),
                 reply,
@@ -280,6 +289,7 @@ impl<C: Cloud + 'static> Runner<C> {
         let task = tokio::spawn(run_execution(
             self.ctx.clone(),
             self.cloud.clone(),
+            (self.exposures.clone(), self.time_basis),
             e,
             claim,
         ));
@@ -310,10 +320,22 @@ impl<C: Cloud + 'static> Runner<C> {
                 execution_id: e.record.id.clone(),
             };
         }
-        let observed = execute::observe(self.cloud.as_ref(), &policy).await;
-        let plan = plan::build(&policy, &observed, req.accept_data_loss);
+        let accept = plan::Acceptance {
+            data_loss: req.accept_data_loss,
+            unknown: req.accept_unknown.iter().copied().collect(),
+        };
+        let observed = execute::observe(
+            self.cloud.as_ref(),
+            self.exposures.as_ref(),
+            &policy,
+            &execute::no_notes,
+        )
+        .await;
+        let plan = plan::build(&policy, &observed, accept.clone());
         let options = RunOptions {
-            accept_data_loss: req.accept_data_loss,
+            accept,
+            exposures: Some(self.exposures.clone()),
+            time_basis: self.time_basis,
             operator: req.operator.clone(),
             reason: req.reason.clone(),
             ..RunOptions::default()
@@ -357,6 +379,7 @@ impl<C: Cloud + 'static> Runner<C> {
             requested_by: req.operator.clone(),
             reason: req.reason.clone(),
             accept_data_loss_ms: req.accept_data_loss.map(|d| d.as_millis() as u64),
+            accept_unknown: req.accept_unknown.clone(),
         };
         let cmd = Command::Start {
             execution: Box::new(execution.clone()),
@@ -407,7 +430,13 @@ fn answer_label(a: &FailoverAnswer) -> &'static str {
 }
 
 /// Runs one execution as its owner until it ends or this node is fenced.
-async fn run_execution<C: Cloud + 'static>(ctx: Context, cloud: Arc<C>, e: Execution, claim: bool) {
+async fn run_execution<C: Cloud + 'static>(
+    ctx: Context,
+    cloud: Arc<C>,
+    (exposures, time_basis): (Arc<dyn ExposureSource>, TimeBasis),
+    e: Execution,
+    claim: bool,
+) {
     let clock = Instant::now();
     let mut record = e.record;
     let id = record.id.clone();
@@ -443,7 +472,12 @@ async fn run_execution<C: Cloud + 'static>(ctx: Context, cloud: Arc<C>, e: Execu
     let watcher = tokio::spawn(observe_steps(ctx.clone(), kinds, rx));
     let options = RunOptions {
         execution_id: Some(id.clone()),
-        accept_data_loss: e.accept_data_loss_ms.map(Duration::from_millis),
+        accept: plan::Acceptance {
+            data_loss: e.accept_data_loss_ms.map(Duration::from_millis),
+            unknown: e.accept_unknown.iter().copied().collect(),
+        },
+        exposures: Some(exposures),
+        time_basis,
         operator: e.requested_by,
         reason: e.reason,
         sequential: false,

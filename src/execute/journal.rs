@@ -131,6 +131,9 @@ impl StepRecord {
 pub struct DataLossOverride {
     /// The loss accepted, in milliseconds.
     pub accepted_ms: u64,
+    /// Tiers whose unknown exposure was accepted: their loss is unbounded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unbounded: Vec<crate::plan::DataTier>,
     /// Who accepted it (the local user, or the API caller).
     pub by: String,
     /// When (RFC 3339).
@@ -165,6 +168,35 @@ pub struct ExecutionRecord {
     pub resumed: u32,
     /// A sentence saying how it ended.
     pub summary: Option<String>,
+    /// Choices the executor made on its own (a fallback taken), with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<Decision>,
+    /// Whether the times are modeled (a simulated cloud on a virtual clock)
+    /// or measured on the wall clock (a real cloud).
+    #[serde(default)]
+    pub time_basis: TimeBasis,
+}
+
+/// What the execution's times mean.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeBasis {
+    /// The simulated cloud's latency model on a virtual clock.
+    #[default]
+    Modeled,
+    /// Measured wall time against a real cloud.
+    Wall,
+}
+
+/// A choice the executor made on its own, journaled with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// The step that made it.
+    pub step: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// What was decided and why, as a sentence.
+    pub what: String,
 }
 
 impl ExecutionRecord {

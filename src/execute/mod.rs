@@ -8,6 +8,7 @@
 //! succeeded; a failed step stops its dependants (recorded as `not_run`)
 //! while independent branches finish.
 
+mod cache_step;
 pub mod journal;
 mod observe;
 pub mod retry;
@@ -15,33 +16,37 @@ mod run_step;
 mod steps;
 
 pub use journal::{
-    DataLossOverride, ExecutionRecord, ExecutionStatus, FileJournal, Journal, JournalError,
-    MemoryJournal, StepRecord, StepStatus,
+    DataLossOverride, Decision, ExecutionRecord, ExecutionStatus, FileJournal, Journal,
+    JournalError, MemoryJournal, StepRecord, StepStatus, TimeBasis,
 };
-pub use observe::observe;
-pub use steps::postcondition;
+pub use observe::{no_notes, observe, routing_view, Notes};
+pub use steps::{postcondition, DNS_MARGIN};
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::info;
 
-use crate::cloud::{Cloud, Epoch, Fence};
-use crate::plan::{self, Plan, StepKind};
+use crate::cloud::{Cloud, Epoch, ExposureSource, Fence};
+use crate::plan::{self, Acceptance, Plan, StepKind};
 use crate::policy::Policy;
-use run_step::{run_step, StepMsg, StepOutcome};
+use run_step::{run_step, StepContext, StepMsg, StepOutcome};
 
 /// How to run an execution.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RunOptions {
     /// The id of a new execution (a generated one when `None`).
     pub execution_id: Option<String>,
-    /// The data loss the operator accepts above the RPO (`--accept-data-loss`).
-    pub accept_data_loss: Option<Duration>,
+    /// What the operator accepts above the RPO (`--accept-data-loss`,
+    /// `--accept-unknown-loss`).
+    pub accept: Acceptance,
+    /// Where exposure figures come from (the cloud's own when `None`).
+    pub exposures: Option<Arc<dyn ExposureSource>>,
+    /// Whether times are modeled (simulated cloud) or measured (real cloud).
+    pub time_basis: TimeBasis,
     /// Who asked, for the audit trail.
     pub operator: String,
     /// Why, in the operator's words (recorded with any data-loss override).
@@ -51,6 +56,29 @@ pub struct RunOptions {
     pub sequential: bool,
     /// Where progress events go, if anywhere.
     pub events: Option<mpsc::UnboundedSender<Event>>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("execution_id", &self.execution_id)
+            .field("accept", &self.accept)
+            .field("exposures", &self.exposures.as_ref().map(|_| "custom"))
+            .field("time_basis", &self.time_basis)
+            .field("operator", &self.operator)
+            .field("reason", &self.reason)
+            .field("sequential", &self.sequential)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunOptions {
+    /// The exposure source: the one given, or the cloud's own.
+    pub fn exposures<C: Cloud + 'static>(&self, cloud: &Arc<C>) -> Arc<dyn ExposureSource> {
+        self.exposures
+            .clone()
+            .unwrap_or_else(|| cloud.clone() as Arc<dyn ExposureSource>)
+    }
 }
 
 /// Progress of an execution, as it happens.
@@ -118,8 +146,9 @@ pub async fn execute<C: Cloud + 'static, J: Journal>(
             r
         }
         None => {
-            let observed = observe(cloud.as_ref(), &policy).await;
-            let plan = plan::build(&policy, &observed, options.accept_data_loss);
+            let exposures = options.exposures(&cloud);
+            let observed = observe(cloud.as_ref(), exposures.as_ref(), &policy, &no_notes).await;
+            let plan = plan::build(&policy, &observed, options.accept.clone());
             let mut r = new_record(&plan, &options);
             if plan.is_complete() && plan.preflight_problems.is_empty() {
                 mark_already_complete(&mut r);
@@ -213,6 +242,8 @@ pub fn new_record(plan: &Plan, options: &RunOptions) -> ExecutionRecord {
         overrides: Vec::new(),
         resumed: 0,
         summary: None,
+        decisions: Vec::new(),
+        time_basis: options.time_basis,
     }
 }
 
@@ -303,15 +334,13 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
                 at_ms: now_ms(),
             });
             let change = s.change_id.clone().map(crate::cloud::ChangeId);
-            running.spawn(run_step(
-                cloud.clone(),
-                policy.clone(),
-                step,
-                change,
-                fence,
-                options.accept_data_loss,
-                tx.clone(),
-            ));
+            let ctx = StepContext {
+                policy: policy.clone(),
+                exposures: options.exposures(&cloud),
+                accept: options.accept.clone(),
+                tx: tx.clone(),
+            };
+            running.spawn(run_step(cloud.clone(), ctx, step, change, fence));
             if options.sequential {
                 break;
             }
@@ -372,10 +401,22 @@ fn finish(
     options: &RunOptions,
     emit: &impl Fn(Event),
 ) {
+    if let Some(what) = out.decision.clone() {
+        record.decisions.push(Decision {
+            step: out.id.clone(),
+            at: now_rfc3339(),
+            what,
+        });
+    }
     if let Some(gate) = out.rpo {
-        if let plan::RpoVerdict::Accepted { accepted_ms } = gate.verdict {
+        if let plan::RpoVerdict::Accepted {
+            accepted_ms,
+            unbounded,
+        } = gate.verdict.clone()
+        {
             record.overrides.push(DataLossOverride {
                 accepted_ms,
+                unbounded,
                 by: options.operator.clone(),
                 at: now_rfc3339(),
                 reason: options.reason.clone(),

@@ -2,7 +2,6 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -10,11 +9,11 @@ use tracing::{info_span, Instrument};
 
 use super::journal::StepStatus;
 use super::observe::{observe, observe_scope, Scope};
-use super::retry::with_retry;
-use super::steps::{act, postcondition};
-use crate::cloud::{ChangeId, Cloud, Fence};
+use super::retry::{with_retry, Attempt, Budget};
+use super::steps::{act, postcondition, wait_bound};
+use crate::cloud::{ChangeId, Cloud, CloudError, ErrorKind, ExposureSource, Fence};
 use crate::duration;
-use crate::plan::{self, preflight, Action, RpoEvaluation, Step};
+use crate::plan::{self, preflight, Acceptance, Action, RpoEvaluation, Step};
 use crate::policy::Policy;
 
 /// What a running step tells the executor before it ends.
@@ -36,30 +35,50 @@ pub(super) struct StepOutcome {
     pub outcome: String,
     /// The RPO gate's evaluation, from the gate step.
     pub rpo: Option<RpoEvaluation>,
+    /// A choice the step made on its own (a fallback), with why.
+    pub decision: Option<String>,
+}
+
+/// What a step needs besides its cloud.
+pub(super) struct StepContext {
+    pub policy: Arc<Policy>,
+    pub exposures: Arc<dyn ExposureSource>,
+    pub accept: Acceptance,
+    pub tx: mpsc::UnboundedSender<StepMsg>,
 }
 
 pub(super) async fn run_step<C: Cloud>(
     cloud: Arc<C>,
-    policy: Arc<Policy>,
+    ctx: StepContext,
     step: Step,
     change: Option<ChangeId>,
     fence: Fence,
-    accept: Option<Duration>,
-    tx: mpsc::UnboundedSender<StepMsg>,
 ) -> StepOutcome {
     let span = info_span!("step", step = %step.id, execution_id = %fence.execution_id);
     let cloud = cloud.as_ref();
+    let policy = ctx.policy.clone();
+    let exposures = ctx.exposures.as_ref();
     let out = |status, attempts, outcome: String| StepOutcome {
         id: step.id.clone(),
         status,
         attempts,
         outcome,
         rpo: None,
+        decision: None,
+    };
+    let tx = ctx.tx.clone();
+    let id = step.id.clone();
+    let notes = move |note: String| {
+        let _ = tx.send(StepMsg::Retry {
+            id: id.clone(),
+            error: note,
+        });
     };
     async {
         match &step.action {
             Action::Preflight => {
-                let problems = preflight(&policy, &observe(cloud, &policy).await);
+                let observed = observe(cloud, exposures, &policy, &notes).await;
+                let problems = preflight(&policy, &observed);
                 if problems.is_empty() {
                     out(
                         StepStatus::Done,
@@ -67,19 +86,16 @@ pub(super) async fn run_step<C: Cloud>(
                         format!("DR side in {} is ready", policy.regions.secondary),
                     )
                 } else {
-                    out(
-                        StepStatus::Failed,
-                        0,
-                        format!("preflight failed: {}", problems.join("; ")),
-                    )
+                    out(StepStatus::Failed, 0, problems.join("; "))
                 }
             }
             Action::RpoGate => {
-                let observed = observe_scope(cloud, &policy, Scope::DataTiers).await;
+                let observed =
+                    observe_scope(cloud, exposures, &policy, Scope::DataTiers, &notes).await;
                 let gate = plan::rpo::evaluate(
                     policy.rpo,
                     plan::tier_exposures(&policy, &observed),
-                    accept,
+                    &ctx.accept,
                 );
                 let status = if gate.allows() {
                     StepStatus::Done
@@ -91,19 +107,47 @@ pub(super) async fn run_step<C: Cloud>(
                     ..out(status, 0, gate.to_string())
                 }
             }
-            Action::Verify => verify_all(cloud, &policy).await.map_or_else(
-                |e| out(StepStatus::Failed, 0, e),
-                |m| out(StepStatus::Done, 0, m),
-            ),
+            Action::Verify => verify_all(cloud, exposures, &policy, &notes)
+                .await
+                .map_or_else(
+                    |e| out(StepStatus::Failed, 0, e),
+                    |m| out(StepStatus::Done, 0, m),
+                ),
+            Action::FailoverCache { .. } => {
+                let c = super::cache_step::converge(cloud, &policy, &step, &fence, &notes).await;
+                StepOutcome {
+                    decision: c.decision,
+                    ..out(c.status, c.attempts, c.outcome)
+                }
+            }
             action => {
                 let (status, attempts, outcome) =
-                    converge(cloud, &policy, &step, action, change, &fence, &tx).await;
+                    converge(cloud, &policy, &step, action, change, &fence, &ctx.tx).await;
                 out(status, attempts, outcome)
             }
         }
     }
     .instrument(span)
     .await
+}
+
+/// Where a step's calls go, for progress: its first call site.
+pub(super) fn destination(step: &Step) -> String {
+    step.calls
+        .first()
+        .map_or_else(|| step.id.clone(), |c| format!("{}.{}", c.service, c.region))
+}
+
+/// The progress note of a failed attempt that will be retried.
+pub(super) fn retry_note(what: &str, e: &CloudError, a: Attempt) -> String {
+    format!(
+        "waiting for {what}: {} ({}); attempt {} of {}, next in {}",
+        e.message,
+        e.op,
+        a.number,
+        a.of,
+        duration::fmt(a.delay)
+    )
 }
 
 /// check → act → verify for one mutating step.
@@ -116,16 +160,21 @@ async fn converge<C: Cloud>(
     fence: &Fence,
     tx: &mpsc::UnboundedSender<StepMsg>,
 ) -> (StepStatus, u32, String) {
-    let retry_note = |e: &crate::cloud::CloudError, d: Duration| {
-        let error = format!("{e}; retrying in {}", duration::fmt(d));
+    let what = destination(step);
+    let note = |text: String| {
         let _ = tx.send(StepMsg::Retry {
             id: step.id.clone(),
-            error,
+            error: text,
         });
     };
+    let on_retry = |e: &CloudError, a: Attempt| note(retry_note(&what, e, a));
+    let settings = &policy.execution;
+    let budget = Budget::step(settings.call_timeout);
     let check = with_retry(
+        budget,
+        &what,
         || postcondition(cloud, policy, action, previous.as_ref()),
-        retry_note,
+        on_retry,
     )
     .await;
     match check {
@@ -139,24 +188,41 @@ async fn converge<C: Cloud>(
         Ok(false) => {}
         Err(e) => return (StepStatus::Failed, 0, format!("check failed: {e}")),
     }
+    let started = Instant::now();
+    let deadline = started + settings.step_timeout;
     let attempts = AtomicU32::new(0);
-    let acted = with_retry(
-        || {
-            attempts.fetch_add(1, Ordering::Relaxed);
-            act(cloud, policy, action, fence)
-        },
-        retry_note,
-    )
-    .await;
-    let attempts = attempts.into_inner();
+    let act_once = || {
+        with_retry(
+            budget,
+            &what,
+            || {
+                attempts.fetch_add(1, Ordering::Relaxed);
+                act(cloud, policy, action, fence)
+            },
+            on_retry,
+        )
+    };
+    // A resource busy with something that ends by itself (a replica
+    // `backing-up`) answers Conflict: wait for it, within the step's
+    // timeout, and act once it can be acted on.
+    let acted = loop {
+        match act_once().await {
+            Err(e) if e.kind == ErrorKind::Conflict && Instant::now() < deadline => {
+                note(format!("waiting for {what}: {}", e.message));
+                tokio::time::sleep(settings.poll_interval).await;
+            }
+            other => break other,
+        }
+    };
     let change = match acted {
         Ok(change) => change.or(previous),
         Err(e) => {
+            let n = attempts.load(Ordering::Relaxed);
             return (
                 StepStatus::Failed,
-                attempts,
-                format!("act failed after {attempts} attempt(s): {e}"),
-            )
+                n,
+                format!("acting failed after {n} attempt(s): {e}"),
+            );
         }
     };
     if let Some(c) = &change {
@@ -165,43 +231,91 @@ async fn converge<C: Cloud>(
             change_id: c.0.clone(),
         });
     }
-    let settings = &policy.execution;
-    let deadline = Instant::now() + settings.step_timeout;
-    let started = Instant::now();
+    let bound = wait_bound(policy, action);
+    let deadline = Instant::now() + bound;
+    let waiting = Instant::now();
     loop {
         match postcondition(cloud, policy, action, change.as_ref()).await {
             Ok(true) => {
-                let waited = duration::fmt(started.elapsed());
+                let waited = duration::fmt(waiting.elapsed());
                 return (
                     StepStatus::Done,
-                    attempts,
-                    format!("done; verified after waiting {waited}"),
+                    attempts.into_inner(),
+                    format!("verified after waiting {waited}"),
                 );
             }
-            Ok(false) => {}
-            Err(e) if e.kind.is_retryable() => retry_note(&e, settings.poll_interval),
-            Err(e) => return (StepStatus::Failed, attempts, format!("verify failed: {e}")),
+            Ok(false) => {
+                // Never assume a change that was not seen: a replica that
+                // is available and still a replica was not promoted (or the
+                // promotion was lost), so ask again.
+                if needs_acting_again(cloud, action).await {
+                    note(format!("{what}: the replica is still a replica; promoting again"));
+                    if let Err(e) = act_once().await {
+                        if e.kind != ErrorKind::Conflict {
+                            let n = attempts.into_inner();
+                            return (
+                                StepStatus::Failed,
+                                n,
+                                format!("acting failed after {n} attempt(s): {e}"),
+                            );
+                        }
+                    }
+                }
+            }
+            Err(e) if e.kind.is_retryable() => note(format!("waiting for {what}: {e}")),
+            Err(e) => {
+                return (
+                    StepStatus::Failed,
+                    attempts.into_inner(),
+                    format!("verify failed: {e}"),
+                )
+            }
         }
         if Instant::now() >= deadline {
-            let what = match &change {
-                Some(c) => format!("change {c} not INSYNC"),
-                None => "postcondition not reached".to_string(),
+            let what = match (&change, action) {
+                (Some(c), _) => format!("change {c} not INSYNC"),
+                (None, Action::FlipDns { routing: Some(_), record, .. }) => format!(
+                    "{} does not answer with the DR target (TTL + {} margin)",
+                    record.name,
+                    duration::fmt(super::steps::DNS_MARGIN)
+                ),
+                (None, Action::SwitchStream { routing: Some(_), name, .. }) => format!(
+                    "{name} does not answer with the DR bootstrap brokers (TTL + {} margin)",
+                    duration::fmt(super::steps::DNS_MARGIN)
+                ),
+                _ => "postcondition not reached".to_string(),
             };
-            let limit = duration::fmt(settings.step_timeout);
             return (
                 StepStatus::Failed,
-                attempts,
-                format!("timed out: {what} after {limit} (execution.step_timeout)"),
+                attempts.into_inner(),
+                format!("timed out: {what} after {}", duration::fmt(bound)),
             );
         }
         tokio::time::sleep(settings.poll_interval).await;
     }
 }
 
+/// Whether a step that acted must act again: a database replica that is
+/// available and still replicating was not promoted.
+async fn needs_acting_again<C: Cloud>(cloud: &C, action: &Action) -> bool {
+    let Action::PromoteDatabase { region, replica } = action else {
+        return false;
+    };
+    matches!(
+        cloud.get_database(region, replica).await,
+        Ok(Some(db)) if db.replica_source.is_some() && db.is_available()
+    )
+}
+
 /// The final check: every mutating step's postcondition holds now.
-async fn verify_all<C: Cloud>(cloud: &C, policy: &Policy) -> Result<String, String> {
-    let observed = observe(cloud, policy).await;
-    let plan = plan::build(policy, &observed, None);
+async fn verify_all<C: Cloud>(
+    cloud: &C,
+    exposures: &dyn ExposureSource,
+    policy: &Policy,
+    notes: super::observe::Notes<'_>,
+) -> Result<String, String> {
+    let observed = observe(cloud, exposures, policy, notes).await;
+    let plan = plan::build(policy, &observed, Acceptance::default());
     let pending: Vec<&str> = plan
         .steps
         .iter()

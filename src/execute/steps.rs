@@ -4,13 +4,23 @@
 //! cloud and says whether the step's goal already holds; [`act`] makes the
 //! one idempotent call that moves towards it; the executor then polls
 //! [`postcondition`] until it holds or the step times out. The check-only
-//! steps (preflight, the RPO gate, verify) are in `mod.rs`.
+//! steps (preflight, the RPO gate, verify) are in `run_step.rs`; the cache
+//! step, which may fall back to a disassociation, is in `cache_step.rs`.
 
+use std::time::Duration;
+
+use super::observe::routing_view;
 use crate::cloud::{
-    ChangeId, ChangeStatus, Cloud, CloudError, CloudResult, ErrorKind, Fence, RecordType,
+    through_endpoints, ChangeId, ChangeStatus, Cloud, CloudError, CloudResult, ErrorKind, Fence,
+    RecordTarget, RecordType, ENDPOINT_TIMEOUT, OP_UPDATE_ROUTING_CONTROLS,
 };
 use crate::plan::{stream_target, Action};
-use crate::policy::Policy;
+use crate::policy::{Policy, RoutingControlPair};
+
+/// How long DNS may take beyond a record's TTL to answer with the new
+/// target once the routing controls are set: Route 53's health checkers
+/// need a few intervals to notice the change.
+pub const DNS_MARGIN: Duration = Duration::from_secs(90);
 
 /// Whether the step's postcondition holds. `change` is the change the step
 /// made earlier, if any, which must also have propagated.
@@ -37,26 +47,40 @@ pub async fn postcondition<C: Cloud>(
             g.ok_or_else(|| CloudError::not_found("eks:DescribeNodegroup", name.clone()))?
                 .is_at(*scaling)
         }
-        Action::FailoverCache {
-            global_datastore,
-            region,
-            member,
-        } => {
-            let g = cloud.get_global_datastore(region, global_datastore).await?;
+        Action::FailoverCache { region, member, .. } => {
+            let g = cloud.get_replication_group(region, member).await?;
             g.ok_or_else(|| {
-                CloudError::not_found(
-                    "elasticache:DescribeGlobalReplicationGroups",
-                    global_datastore.clone(),
-                )
+                CloudError::not_found("elasticache:DescribeReplicationGroups", member.clone())
             })?
-            .has_primary(member)
+            .serves_writes()
+        }
+        Action::SwitchStream {
+            name,
+            routing: Some(pair),
+            ..
+        } => {
+            let want = stream_record(cloud, policy, action).await?;
+            let target = target_name(&want);
+            routing_view(cloud, policy, pair, name, Some(&target))
+                .await?
+                .switched()
         }
         Action::SwitchStream { zone, name, .. } => {
             let want = stream_record(cloud, policy, action).await?;
             let have = cloud.get_record(zone, name, RecordType::Cname).await?;
             have.is_some_and(|h| h.points_like(&want))
         }
-        Action::FlipDns { zone, record } => {
+        Action::FlipDns {
+            record,
+            routing: Some(pair),
+            ..
+        } => {
+            let target = target_name(record);
+            routing_view(cloud, policy, pair, &record.name, Some(&target))
+                .await?
+                .switched()
+        }
+        Action::FlipDns { zone, record, .. } => {
             let have = cloud.get_record(zone, &record.name, RecordType::A).await?;
             have.is_some_and(|h| h.points_like(record))
         }
@@ -68,6 +92,27 @@ pub async fn postcondition<C: Cloud>(
         Some(id) => Ok(cloud.get_change(id).await? == ChangeStatus::InSync),
         None => Ok(true),
     }
+}
+
+/// How long the step may wait for its postcondition after acting: a
+/// routing-control switch waits the record's TTL plus [`DNS_MARGIN`] for DNS
+/// to answer with the new target; everything else the policy's step timeout.
+pub fn wait_bound(policy: &Policy, action: &Action) -> Duration {
+    let dns = |ttl: u32| Duration::from_secs(u64::from(ttl)) + DNS_MARGIN;
+    let bound = match action {
+        Action::FlipDns {
+            routing: Some(_),
+            ttl,
+            ..
+        }
+        | Action::SwitchStream {
+            routing: Some(_),
+            ttl,
+            ..
+        } => dns(*ttl),
+        _ => policy.execution.step_timeout,
+    };
+    bound.min(policy.execution.step_timeout)
 }
 
 /// Makes the step's one idempotent call. Returns the change to wait for,
@@ -101,11 +146,55 @@ pub async fn act<C: Cloud>(
             .ensure_primary_member(global_datastore, region, member, fence)
             .await
             .map(|()| None),
+        Action::SwitchStream {
+            routing: Some(pair),
+            ..
+        }
+        | Action::FlipDns {
+            routing: Some(pair),
+            ..
+        } => {
+            // The switch itself needs no stream state; switch-stream reads
+            // the DR cluster first so that clients never move to a cluster
+            // that is not ACTIVE.
+            if matches!(action, Action::SwitchStream { .. }) {
+                stream_record(cloud, policy, action).await?;
+            }
+            switch_routing(cloud, policy, pair, fence).await.map(|()| None)
+        }
         Action::SwitchStream { zone, .. } => {
             let want = stream_record(cloud, policy, action).await?;
             cloud.ensure_record(zone, &want, fence).await
         }
-        Action::FlipDns { zone, record } => cloud.ensure_record(zone, record, fence).await,
+        Action::FlipDns { zone, record, .. } => cloud.ensure_record(zone, record, fence).await,
+    }
+}
+
+/// Turns the secondary's routing control on and the primary's off in one
+/// call, through the first cluster endpoint that answers.
+async fn switch_routing<C: Cloud>(
+    cloud: &C,
+    policy: &Policy,
+    pair: &RoutingControlPair,
+    fence: &Fence,
+) -> CloudResult<()> {
+    let endpoints = policy
+        .routing_control
+        .as_ref()
+        .map(|r| r.endpoints.as_slice())
+        .unwrap_or_default();
+    let states = [(pair.secondary.clone(), true), (pair.primary.clone(), false)];
+    through_endpoints(OP_UPDATE_ROUTING_CONTROLS, endpoints, ENDPOINT_TIMEOUT, |ep| {
+        cloud.update_routing_control_states(ep, &states, fence)
+    })
+    .await
+}
+
+/// The name a record's answer must lead to.
+fn target_name(record: &crate::cloud::Record) -> String {
+    match &record.target {
+        RecordTarget::Alias { dns_name, .. } => dns_name.clone(),
+        RecordTarget::Cname { value, .. } => value.clone(),
     }
 }
 

@@ -13,24 +13,25 @@
 //! public record moves only when the database, cache, stream and capacity
 //! are in place.
 
+mod calls;
 mod preflight;
 pub mod rpo;
 mod step;
 
+pub use calls::of as calls_of;
 pub use preflight::preflight;
-pub use rpo::{DataTier, RpoEvaluation, RpoVerdict, TierExposure};
+pub use rpo::{Acceptance, DataTier, RpoEvaluation, RpoVerdict, TierExposure};
 pub use step::{Action, Step, StepKind};
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::cloud::{
-    DatabaseState, Exposure, GlobalDatastoreState, NodeGroupState, Record, RecordTarget,
-    StreamClusterState,
+    DatabaseState, Exposure, GlobalDatastoreState, MemberRole, NodeGroupState,
+    Record, RecordTarget, ReplicationGroupState, StreamClusterState,
 };
-use crate::policy::{Policy, StreamTier};
+use crate::policy::{Policy, StreamTier, TrafficSwitch, WhenPrimaryDown};
 
 /// What was seen of one resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,14 +66,54 @@ pub struct Observed {
     pub node_groups: BTreeMap<String, Seen<NodeGroupState>>,
     /// The Global Datastore.
     pub cache: Option<Seen<GlobalDatastoreState>>,
+    /// The DR member's replication group, read in the DR region.
+    #[serde(default)]
+    pub cache_member: Option<Seen<ReplicationGroupState>>,
     /// The DR MSK cluster.
     pub stream_cluster: Option<Seen<StreamClusterState>>,
-    /// The stream clients' record.
+    /// The stream clients' record (record mode, through Route 53's API).
     pub stream_record: Option<Seen<Record>>,
-    /// The public record.
+    /// The stream clients' switch (routing-control mode, data plane).
+    #[serde(default)]
+    pub stream_routing: Option<Seen<RoutingView>>,
+    /// The public record (record mode, through Route 53's API).
     pub dns_record: Option<Seen<Record>>,
+    /// The public switch (routing-control mode, data plane).
+    #[serde(default)]
+    pub dns_routing: Option<Seen<RoutingView>>,
     /// Each data tier's exposure.
     pub exposures: BTreeMap<DataTier, Exposure>,
+    /// Where each tier's exposure figure comes from.
+    #[serde(default)]
+    pub exposure_sources: BTreeMap<DataTier, String>,
+}
+
+/// A traffic switch in routing-control mode, as the data plane shows it:
+/// the routing controls' states and what DNS answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingView {
+    /// Whether the primary region's routing control is on.
+    pub primary_on: bool,
+    /// Whether the secondary region's routing control is on.
+    pub secondary_on: bool,
+    /// Whether the record resolves to the secondary region's target.
+    pub answers_secondary: bool,
+    /// What the record resolved to, for people.
+    pub answer: String,
+}
+
+impl RoutingView {
+    /// Whether traffic is on the secondary region: its control on, the
+    /// primary's off, and DNS answering with the secondary's target.
+    pub fn switched(&self) -> bool {
+        self.secondary_on && !self.primary_on && self.answers_secondary
+    }
+
+    /// Whether the routing controls are set for the secondary region
+    /// (DNS may still answer with the old target for a TTL).
+    pub fn controls_set(&self) -> bool {
+        self.secondary_on && !self.primary_on
+    }
 }
 
 /// A failover plan.
@@ -138,18 +179,40 @@ pub fn stream_target(tier: &StreamTier, dr: &StreamClusterState) -> Option<Recor
 
 /// Whether the stream clients' record already points at the DR cluster.
 fn stream_switched(tier: &StreamTier, observed: &Observed) -> bool {
+    if let TrafficSwitch::RoutingControl(_) = tier.switch {
+        return observed
+            .stream_routing
+            .as_ref()
+            .and_then(Seen::present)
+            .is_some_and(RoutingView::switched);
+    }
     let dr = observed.stream_cluster.as_ref().and_then(Seen::present);
     let want = dr.and_then(|c| stream_target(tier, c));
     let have = observed.stream_record.as_ref().and_then(Seen::present);
     matches!((want, have), (Some(w), Some(h)) if w.points_like(h))
 }
 
+/// Whether the DR cache member already serves writes: the Global
+/// Datastore's primary, or standalone after a disassociation.
+pub fn cache_serves_writes(observed: &Observed, dr_member: &str) -> bool {
+    let member = observed.cache_member.as_ref().and_then(Seen::present);
+    if let Some(m) = member {
+        return m.serves_writes();
+    }
+    observed
+        .cache
+        .as_ref()
+        .and_then(Seen::present)
+        .is_some_and(|g| g.has_primary(dr_member))
+}
+
 /// Builds the plan. Pure: the same inputs always give the same plan.
-pub fn build(policy: &Policy, observed: &Observed, accept_data_loss: Option<Duration>) -> Plan {
+pub fn build(policy: &Policy, observed: &Observed, accept: Acceptance) -> Plan {
     let to = policy.regions.secondary.clone();
     let tiers = &policy.tiers;
     let mut steps = Vec::new();
     let mut push = |id: String, kind, after: Vec<String>, action, summary: String, done| {
+        let (calls, depends_on_primary) = calls::of(policy, &action);
         steps.push(Step {
             id,
             kind,
@@ -157,6 +220,8 @@ pub fn build(policy: &Policy, observed: &Observed, accept_data_loss: Option<Dura
             action,
             summary,
             already_done: done,
+            calls,
+            depends_on_primary,
         });
     };
     let gate = vec![StepKind::RpoGate.name().to_string()];
@@ -200,7 +265,9 @@ pub fn build(policy: &Policy, observed: &Observed, accept_data_loss: Option<Dura
             ),
             done,
         );
-        before_flip.push("promote-database".to_string());
+        if db.required_for_traffic {
+            before_flip.push("promote-database".to_string());
+        }
     }
     if let Some(ng) = &tiers.node_groups {
         for g in &ng.groups {
@@ -230,11 +297,16 @@ pub fn build(policy: &Policy, observed: &Observed, accept_data_loss: Option<Dura
         }
     }
     if let Some(c) = &tiers.cache {
-        let done = observed
-            .cache
-            .as_ref()
-            .and_then(Seen::present)
-            .is_some_and(|g| g.has_primary(&c.dr_member));
+        let done = cache_serves_writes(observed, &c.dr_member);
+        let fallback = match c.when_primary_region_down {
+            WhenPrimaryDown::Disassociate => format!(
+                "; if {} cannot take part within {}, disassociate {} to serve as a standalone primary",
+                policy.regions.primary,
+                crate::duration::fmt(c.failover_timeout),
+                c.dr_member
+            ),
+            WhenPrimaryDown::Wait => String::new(),
+        };
         push(
             "failover-cache".into(),
             StepKind::FailoverCache,
@@ -245,15 +317,34 @@ pub fn build(policy: &Policy, observed: &Observed, accept_data_loss: Option<Dura
                 member: c.dr_member.clone(),
             },
             format!(
-                "fail Global Datastore {} over to {} in {to}",
+                "fail Global Datastore {} over to {} in {to}{fallback}",
                 c.global_datastore, c.dr_member
             ),
             done,
         );
-        before_flip.push("failover-cache".to_string());
+        if c.required_for_traffic {
+            before_flip.push("failover-cache".to_string());
+        }
     }
     if let Some(s) = &tiers.stream {
         let done = stream_switched(s, observed);
+        let (routing, summary) = match &s.switch {
+            TrafficSwitch::Record => (
+                None,
+                format!(
+                    "check MSK cluster {} is ACTIVE, then point {} at its bootstrap brokers",
+                    s.dr_cluster, s.client_record.name
+                ),
+            ),
+            TrafficSwitch::RoutingControl(pair) => (
+                Some(pair.clone()),
+                format!(
+                    "check MSK cluster {} is ACTIVE, then turn the stream's routing controls to {to} \
+                     (ARC data plane) and wait until {} answers with its bootstrap brokers",
+                    s.dr_cluster, s.client_record.name
+                ),
+            ),
+        };
         push(
             "switch-stream".into(),
             StepKind::SwitchStream,
@@ -264,40 +355,59 @@ pub fn build(policy: &Policy, observed: &Observed, accept_data_loss: Option<Dura
                 zone: s.client_record.zone.clone(),
                 name: s.client_record.name.clone(),
                 ttl: s.client_record.ttl,
+                routing,
             },
-            format!(
-                "check MSK cluster {} is ACTIVE, then point {} at its bootstrap brokers",
-                s.dr_cluster, s.client_record.name
-            ),
+            summary,
             done,
         );
-        before_flip.push("switch-stream".to_string());
+        if s.required_for_traffic {
+            before_flip.push("switch-stream".to_string());
+        }
     }
     let mut last = before_flip.clone();
-    if let Some((zone, record)) = dns_target(policy) {
-        let done = observed
-            .dns_record
-            .as_ref()
-            .and_then(Seen::present)
-            .is_some_and(|r| r.points_like(&record));
+    if let (Some((zone, record)), Some(d)) = (dns_target(policy), &tiers.dns) {
+        let routing = match &d.switch {
+            TrafficSwitch::Record => None,
+            TrafficSwitch::RoutingControl(pair) => Some(pair.clone()),
+        };
+        let done = match routing {
+            None => observed
+                .dns_record
+                .as_ref()
+                .and_then(Seen::present)
+                .is_some_and(|r| r.points_like(&record)),
+            Some(_) => observed
+                .dns_routing
+                .as_ref()
+                .and_then(Seen::present)
+                .is_some_and(RoutingView::switched),
+        };
         let after = if before_flip.is_empty() {
             gate.clone()
         } else {
             before_flip
         };
-        let summary = match &record.target {
-            RecordTarget::Alias { dns_name, .. } => {
-                format!("flip {} to {dns_name} and wait for INSYNC", record.name)
-            }
-            RecordTarget::Cname { value, .. } => {
-                format!("flip {} to {value} and wait for INSYNC", record.name)
-            }
+        let target = match &record.target {
+            RecordTarget::Alias { dns_name, .. } => dns_name.clone(),
+            RecordTarget::Cname { value, .. } => value.clone(),
+        };
+        let summary = match routing {
+            None => format!("flip {} to {target} and wait for INSYNC", record.name),
+            Some(_) => format!(
+                "turn routing control {to} on and {} off (ARC data plane), then wait until {} answers with {target}",
+                policy.regions.primary, record.name
+            ),
         };
         push(
             "flip-dns".into(),
             StepKind::FlipDns,
             after,
-            Action::FlipDns { zone, record },
+            Action::FlipDns {
+                zone,
+                record,
+                routing,
+                ttl: d.ttl,
+            },
             summary,
             done,
         );
@@ -314,11 +424,7 @@ pub fn build(policy: &Policy, observed: &Observed, accept_data_loss: Option<Dura
         format!("re-check every postcondition with traffic on {to}"),
         false,
     );
-    let rpo = rpo::evaluate(
-        policy.rpo,
-        tier_exposures(policy, observed),
-        accept_data_loss,
-    );
+    let rpo = rpo::evaluate(policy.rpo, tier_exposures(policy, observed), &accept);
     Plan {
         policy: policy.name.clone(),
         from_region: policy.regions.primary.clone(),
@@ -340,6 +446,7 @@ pub fn tier_exposures(policy: &Policy, observed: &Observed) -> Vec<TierExposure>
             .copied()
             .unwrap_or(Exposure::Unknown)
     };
+    let source = |t| observed.exposure_sources.get(&t).cloned();
     let mut out = Vec::new();
     if tiers.database.is_some() {
         let done = observed
@@ -351,19 +458,27 @@ pub fn tier_exposures(policy: &Policy, observed: &Observed) -> Vec<TierExposure>
             tier: DataTier::Database,
             exposure: exposure(DataTier::Database),
             already_failed_over: done,
+            source: source(DataTier::Database),
         });
     }
     if let Some(c) = &tiers.cache {
-        let done = observed
-            .cache
+        let standalone_or_primary = observed
+            .cache_member
             .as_ref()
             .and_then(Seen::present)
-            .and_then(|g| g.member(&c.dr_member))
-            .is_some_and(|m| m.role == crate::cloud::MemberRole::Primary);
+            .is_some_and(|m| m.global_datastore.is_none() || m.global_role == Some(MemberRole::Primary));
+        let done = standalone_or_primary
+            || observed
+                .cache
+                .as_ref()
+                .and_then(Seen::present)
+                .and_then(|g| g.member(&c.dr_member))
+                .is_some_and(|m| m.role == MemberRole::Primary);
         out.push(TierExposure {
             tier: DataTier::Cache,
             exposure: exposure(DataTier::Cache),
             already_failed_over: done,
+            source: source(DataTier::Cache),
         });
     }
     if let Some(s) = &tiers.stream {
@@ -372,6 +487,7 @@ pub fn tier_exposures(policy: &Policy, observed: &Observed) -> Vec<TierExposure>
             tier: DataTier::Stream,
             exposure: exposure(DataTier::Stream),
             already_failed_over: done,
+            source: source(DataTier::Stream),
         });
     }
     out

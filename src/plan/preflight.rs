@@ -59,6 +59,10 @@ pub fn preflight(policy: &Policy, observed: &Observed) -> Vec<String> {
             what,
             observed.stream_cluster.as_ref().map(|s| s as &dyn Missing),
         );
+        if let Some(seen) = &observed.stream_routing {
+            let what = format!("the routing controls of {}", s.client_record.name);
+            missing(what, Some(seen));
+        }
         // An absent clients' record is fine: switch-stream creates it.
         if let Some(Seen::Unreadable(e)) = &observed.stream_record {
             let zone = &s.client_record.zone;
@@ -74,6 +78,9 @@ pub fn preflight(policy: &Policy, observed: &Observed) -> Vec<String> {
             what,
             observed.dns_record.as_ref().map(|s| s as &dyn Missing),
         );
+        if let Some(seen) = &observed.dns_routing {
+            missing(format!("the routing controls of {}", d.record), Some(seen));
+        }
     }
     problems.extend(state_problems(policy, observed));
     problems
@@ -129,7 +136,12 @@ fn state_problems(policy: &Policy, observed: &Observed) -> Vec<String> {
             }
         }
     }
-    if let (Some(c), Some(Seen::Present(gds))) = (&tiers.cache, &observed.cache) {
+    let cache_done = tiers
+        .cache
+        .as_ref()
+        .is_some_and(|c| super::cache_serves_writes(observed, &c.dr_member));
+    if let (Some(c), Some(Seen::Present(gds)), false) = (&tiers.cache, &observed.cache, cache_done)
+    {
         match gds.member(&c.dr_member) {
             None => problems.push(format!(
                 "replication group {} is not a member of Global Datastore {}",

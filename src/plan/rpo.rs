@@ -1,5 +1,6 @@
 //! The RPO gate's arithmetic: exposures against the RPO, and the override.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
@@ -21,6 +22,13 @@ pub enum DataTier {
 }
 
 impl DataTier {
+    /// The tier named `name` (`database`, `cache`, `stream`).
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Database, Self::Cache, Self::Stream]
+            .into_iter()
+            .find(|t| t.name() == name)
+    }
+
     /// The tier's name as policies and reports write it.
     pub fn name(self) -> &'static str {
         match self {
@@ -47,6 +55,35 @@ pub struct TierExposure {
     /// The tier has already been failed over, so the exposure no longer
     /// matters (the loss, if any, has already happened).
     pub already_failed_over: bool,
+    /// Where the figure came from (`heartbeat`, `cloudwatch AWS/RDS ReplicaLag`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// What the operator accepts above the RPO: a number covers known
+/// exposures up to it; an unknown exposure is covered only when its tier is
+/// named, since no number bounds it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Acceptance {
+    /// `--accept-data-loss`: known exposures up to this are accepted.
+    pub data_loss: Option<Duration>,
+    /// `--accept-unknown-loss`: tiers whose unknown exposure is accepted, unbounded.
+    pub unknown: BTreeSet<DataTier>,
+}
+
+impl Acceptance {
+    /// Only a number (`--accept-data-loss`), or nothing.
+    pub fn up_to(data_loss: Option<Duration>) -> Self {
+        Self {
+            data_loss,
+            unknown: BTreeSet::new(),
+        }
+    }
+
+    /// Whether the operator accepted anything at all.
+    pub fn is_empty(&self) -> bool {
+        self.data_loss.is_none() && self.unknown.is_empty()
+    }
 }
 
 /// What the gate decided.
@@ -57,8 +94,12 @@ pub enum RpoVerdict {
     Pass,
     /// Some exposure is above the RPO or unknown, and the operator accepted it.
     Accepted {
-        /// The data loss the operator accepted, in milliseconds.
+        /// The data loss the operator accepted, in milliseconds (0 when
+        /// only unknown exposures were accepted).
         accepted_ms: u64,
+        /// Tiers whose exposure was unknown, accepted as unbounded.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        unbounded: Vec<DataTier>,
     },
     /// Some exposure is above the RPO or unknown, and nobody accepted it.
     Refuse {
@@ -78,6 +119,9 @@ pub struct RpoEvaluation {
     pub tiers: Vec<TierExposure>,
     /// The operator's `--accept-data-loss`, in milliseconds, if given.
     pub accept_data_loss_ms: Option<u64>,
+    /// The operator's `--accept-unknown-loss` tiers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accept_unknown: Vec<DataTier>,
     /// The decision.
     pub verdict: RpoVerdict,
 }
@@ -106,13 +150,10 @@ impl RpoEvaluation {
 
 /// Evaluates the gate. A tier is over when its exposure is unknown or above
 /// the RPO; tiers already failed over are not counted. Over the RPO, the gate
-/// passes only when `accept` is given and is at least every known exposure:
-/// an unknown exposure can only be accepted by naming a loss, never by default.
-pub fn evaluate(
-    rpo: Duration,
-    tiers: Vec<TierExposure>,
-    accept: Option<Duration>,
-) -> RpoEvaluation {
+/// passes only when the operator's acceptance covers every tier over it: a
+/// known exposure up to the accepted number, an unknown one only when its
+/// tier is named (no number bounds it).
+pub fn evaluate(rpo: Duration, tiers: Vec<TierExposure>, accept: &Acceptance) -> RpoEvaluation {
     let over = |e: &Exposure| match e {
         Exposure::Known(d) => *d > rpo,
         Exposure::Unknown => true,
@@ -125,32 +166,50 @@ pub fn evaluate(
             Exposure::Unknown => Duration::MAX,
             Exposure::Known(d) => d,
         });
-    let verdict = match (worst, accept) {
+    // The first tier over the RPO that the acceptance does not cover.
+    let uncovered = tiers
+        .iter()
+        .filter(|t| !t.already_failed_over && over(&t.exposure))
+        .filter(|t| !covers(accept, t))
+        .max_by_key(|t| match t.exposure {
+            Exposure::Unknown => Duration::MAX,
+            Exposure::Known(d) => d,
+        });
+    let verdict = match (worst, uncovered) {
         (None, _) => RpoVerdict::Pass,
-        (Some(_), Some(accepted)) if covers(accepted, &tiers) => RpoVerdict::Accepted {
-            accepted_ms: accepted.as_millis() as u64,
+        (Some(_), None) => RpoVerdict::Accepted {
+            accepted_ms: accept.data_loss.map_or(0, millis),
+            unbounded: tiers
+                .iter()
+                .filter(|t| !t.already_failed_over && t.exposure == Exposure::Unknown)
+                .map(|t| t.tier)
+                .collect(),
         },
-        (Some(t), _) => RpoVerdict::Refuse {
+        (Some(_), Some(t)) => RpoVerdict::Refuse {
             tier: t.tier,
             exposure: t.exposure,
         },
     };
     RpoEvaluation {
-        rpo_ms: rpo.as_millis() as u64,
+        rpo_ms: millis(rpo),
         tiers,
-        accept_data_loss_ms: accept.map(|a| a.as_millis() as u64),
+        accept_data_loss_ms: accept.data_loss.map(millis),
+        accept_unknown: accept.unknown.iter().copied().collect(),
         verdict,
     }
 }
 
-fn covers(accepted: Duration, tiers: &[TierExposure]) -> bool {
-    tiers
-        .iter()
-        .filter(|t| !t.already_failed_over)
-        .all(|t| match t.exposure {
-            Exposure::Known(d) => d <= accepted,
-            Exposure::Unknown => true,
-        })
+/// Milliseconds, saturating (a duration too long for u64 milliseconds is
+/// longer than anything a policy can mean).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn covers(accept: &Acceptance, t: &TierExposure) -> bool {
+    match t.exposure {
+        Exposure::Known(d) => accept.data_loss.is_some_and(|a| d <= a),
+        Exposure::Unknown => accept.unknown.contains(&t.tier),
+    }
 }
 
 impl fmt::Display for RpoEvaluation {
@@ -158,26 +217,62 @@ impl fmt::Display for RpoEvaluation {
         let rpo = duration::fmt(Duration::from_millis(self.rpo_ms));
         match &self.verdict {
             RpoVerdict::Pass => write!(f, "every data tier is within the RPO of {rpo}"),
-            RpoVerdict::Accepted { accepted_ms } => write!(
-                f,
-                "exposure above the RPO of {rpo} accepted by the operator (up to {} of data loss)",
-                duration::fmt(Duration::from_millis(*accepted_ms))
-            ),
+            RpoVerdict::Accepted {
+                accepted_ms,
+                unbounded,
+            } => {
+                write!(f, "exposure above the RPO of {rpo} accepted by the operator (")?;
+                let known_over = self.tiers.iter().any(|t| {
+                    !t.already_failed_over
+                        && matches!(t.exposure, Exposure::Known(d) if d.as_millis() > u128::from(self.rpo_ms))
+                });
+                if known_over || unbounded.is_empty() {
+                    write!(
+                        f,
+                        "up to {} of data loss",
+                        duration::fmt(Duration::from_millis(*accepted_ms))
+                    )?;
+                    if !unbounded.is_empty() {
+                        f.write_str("; ")?;
+                    }
+                }
+                if !unbounded.is_empty() {
+                    let names: Vec<&str> = unbounded.iter().map(|t| t.name()).collect();
+                    write!(
+                        f,
+                        "unbounded on {}: its exposure was unknown",
+                        names.join(" and ")
+                    )?;
+                }
+                f.write_str(")")
+            }
             RpoVerdict::Refuse { tier, exposure } => {
                 write!(
                     f,
                     "refused: the {tier} tier's data-loss exposure is {exposure}"
                 )?;
                 match exposure {
-                    Exposure::Unknown => write!(f, " (it cannot be measured)")?,
-                    Exposure::Known(_) => write!(f, ", above the RPO of {rpo}")?,
-                }
-                if let Some(a) = self.accept_data_loss_ms {
-                    write!(
-                        f,
-                        "; --accept-data-loss {} does not cover it",
-                        duration::fmt(Duration::from_millis(a))
-                    )?;
+                    Exposure::Unknown => {
+                        write!(f, " (it cannot be measured)")?;
+                        if let Some(a) = self.accept_data_loss_ms {
+                            write!(
+                                f,
+                                "; --accept-data-loss {} covers known exposures only: \
+                                 name the tier with --accept-unknown-loss {tier} to accept an unbounded loss",
+                                duration::fmt(Duration::from_millis(a))
+                            )?;
+                        }
+                    }
+                    Exposure::Known(_) => {
+                        write!(f, ", above the RPO of {rpo}")?;
+                        if let Some(a) = self.accept_data_loss_ms {
+                            write!(
+                                f,
+                                "; --accept-data-loss {} does not cover it",
+                                duration::fmt(Duration::from_millis(a))
+                            )?;
+                        }
+                    }
                 }
                 Ok(())
             }
@@ -196,7 +291,12 @@ mod tests {
             tier,
             exposure,
             already_failed_over: false,
+            source: None,
         }
+    }
+
+    fn up_to(d: Duration) -> Acceptance {
+        Acceptance::up_to(Some(d))
     }
 
     fn secs(s: u64) -> Exposure {
@@ -211,7 +311,7 @@ mod tests {
                 tier(DataTier::Database, secs(900)),
                 tier(DataTier::Cache, secs(1)),
             ],
-            None,
+            &Acceptance::default(),
         );
         assert_eq!(e.verdict, RpoVerdict::Pass);
     }
@@ -224,7 +324,7 @@ mod tests {
                 tier(DataTier::Database, secs(901)),
                 tier(DataTier::Stream, secs(1200)),
             ],
-            None,
+            &Acceptance::default(),
         );
         assert_eq!(
             e.verdict,
@@ -240,7 +340,11 @@ mod tests {
 
     #[test]
     fn unknown_counts_as_above_the_rpo() {
-        let e = evaluate(RPO, vec![tier(DataTier::Database, Exposure::Unknown)], None);
+        let e = evaluate(
+            RPO,
+            vec![tier(DataTier::Database, Exposure::Unknown)],
+            &Acceptance::default(),
+        );
         assert_eq!(
             e.verdict,
             RpoVerdict::Refuse {
@@ -252,20 +356,58 @@ mod tests {
 
     #[test]
     fn an_override_must_cover_every_known_exposure() {
+        let tiers = vec![tier(DataTier::Database, secs(1800))];
+        let short = evaluate(RPO, tiers.clone(), &up_to(Duration::from_secs(1799)));
+        assert!(!short.allows());
+        assert!(short.to_string().contains("does not cover"));
+        let enough = evaluate(RPO, tiers, &up_to(Duration::from_secs(1800)));
+        assert_eq!(
+            enough.verdict,
+            RpoVerdict::Accepted {
+                accepted_ms: 1_800_000,
+                unbounded: vec![],
+            }
+        );
+    }
+
+    #[test]
+    fn a_number_never_covers_an_unknown_exposure_only_the_named_tier_does() {
         let tiers = vec![
             tier(DataTier::Database, secs(1800)),
             tier(DataTier::Cache, Exposure::Unknown),
         ];
-        let short = evaluate(RPO, tiers.clone(), Some(Duration::from_secs(1799)));
-        assert!(!short.allows());
-        assert!(short.to_string().contains("does not cover"));
-        let enough = evaluate(RPO, tiers, Some(Duration::from_secs(1800)));
+        for accepted in [Duration::ZERO, Duration::from_secs(3600), Duration::MAX] {
+            let e = evaluate(RPO, tiers.clone(), &up_to(accepted));
+            assert_eq!(
+                e.verdict,
+                RpoVerdict::Refuse {
+                    tier: DataTier::Cache,
+                    exposure: Exposure::Unknown
+                },
+                "{accepted:?}"
+            );
+            assert!(e.to_string().contains("--accept-unknown-loss cache"), "{e}");
+        }
+        let named = Acceptance {
+            data_loss: Some(Duration::from_secs(1800)),
+            unknown: BTreeSet::from([DataTier::Cache]),
+        };
+        let e = evaluate(RPO, tiers.clone(), &named);
         assert_eq!(
-            enough.verdict,
+            e.verdict,
             RpoVerdict::Accepted {
-                accepted_ms: 1_800_000
+                accepted_ms: 1_800_000,
+                unbounded: vec![DataTier::Cache],
             }
         );
+        assert!(e.to_string().contains("unbounded on cache"), "{e}");
+        // Naming the unknown tier alone does not cover a known exposure.
+        let only_unknown = Acceptance {
+            data_loss: None,
+            unknown: BTreeSet::from([DataTier::Cache]),
+        };
+        let e = evaluate(RPO, tiers, &only_unknown);
+        assert!(!e.allows());
     }
 
     #[test]
@@ -273,7 +415,7 @@ mod tests {
         let e = evaluate(
             RPO,
             vec![tier(DataTier::Database, secs(5))],
-            Some(Duration::from_secs(3600)),
+            &up_to(Duration::from_secs(3600)),
         );
         assert_eq!(e.verdict, RpoVerdict::Pass);
         assert_eq!(e.accept_data_loss_ms, Some(3_600_000));
@@ -283,7 +425,11 @@ mod tests {
     fn tiers_already_failed_over_do_not_count() {
         let mut done = tier(DataTier::Database, Exposure::Unknown);
         done.already_failed_over = true;
-        let e = evaluate(RPO, vec![done, tier(DataTier::Cache, secs(2))], None);
+        let e = evaluate(
+            RPO,
+            vec![done, tier(DataTier::Cache, secs(2))],
+            &Acceptance::default(),
+        );
         assert_eq!(e.verdict, RpoVerdict::Pass);
     }
 }

@@ -4,7 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::{Record, Scaling};
+use crate::cloud::{CallSite, Record, Scaling};
+use crate::policy::RoutingControlPair;
 
 /// The kinds of step a plan can contain. Each kind's name is what the plan,
 /// the journal, the report and `runbooks/failover.md` call it.
@@ -115,6 +116,10 @@ pub enum Action {
         name: String,
         /// Its TTL.
         ttl: u32,
+        /// The routing controls that switch it (ARC data plane); `None`:
+        /// the record is UPSERTed through Route 53's control plane.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        routing: Option<RoutingControlPair>,
     },
     /// Make the public record equal to `record`.
     FlipDns {
@@ -122,6 +127,13 @@ pub enum Action {
         zone: String,
         /// The wanted record (alias to the DR load balancer).
         record: Record,
+        /// The routing controls that switch it (ARC data plane); `None`:
+        /// the record is UPSERTed through Route 53's control plane.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        routing: Option<RoutingControlPair>,
+        /// The record's TTL in seconds: how long resolvers may keep the old answer.
+        #[serde(default)]
+        ttl: u32,
     },
     /// Re-check every postcondition of the plan.
     Verify,
@@ -143,7 +155,7 @@ impl Action {
                 global_datastore, ..
             } => Some(format!("elasticache:{global_datastore}")),
             Self::SwitchStream { zone, name, .. } => Some(format!("route53:{zone}/{name}")),
-            Self::FlipDns { zone, record } => Some(format!("route53:{zone}/{}", record.name)),
+            Self::FlipDns { zone, record, .. } => Some(format!("route53:{zone}/{}", record.name)),
         }
     }
 }
@@ -165,4 +177,11 @@ pub struct Step {
     /// Whether the observed state already satisfies the step's postcondition
     /// (so executing it will change nothing).
     pub already_done: bool,
+    /// The kinds of call the step makes: service, region, plane.
+    #[serde(default)]
+    pub calls: Vec<CallSite>,
+    /// Why the step would not work with the region being left gone, and
+    /// what to do instead; empty when it does not depend on that region.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on_primary: Vec<String>,
 }

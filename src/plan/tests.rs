@@ -1,5 +1,6 @@
 //! The exact plans for the shipped policies, and how observed state shapes them.
 
+use std::time::Duration;
 use super::*;
 use crate::cloud::{CacheMember, MemberRole, Scaling};
 use std::path::Path;
@@ -109,7 +110,7 @@ const TIER_STEPS: [&str; 6] = [
 #[test]
 fn the_full_platform_plan_is_exactly_this_dag() {
     let p = policy("emr-platform.yaml");
-    let plan = build(&p, &healthy(&p), None);
+    let plan = build(&p, &healthy(&p), Acceptance::default());
     let gate = vec!["rpo-gate"];
     let mut want = vec![("preflight", vec![]), ("rpo-gate", vec!["preflight"])];
     want.extend(TIER_STEPS.iter().map(|s| (*s, gate.clone())));
@@ -146,6 +147,8 @@ fn the_full_platform_plan_is_exactly_this_dag() {
                     hosted_zone_id: "Z1H1FL5HABSF5".into(),
                 },
             },
+            routing: None,
+            ttl: 60,
         }
     );
 }
@@ -153,7 +156,7 @@ fn the_full_platform_plan_is_exactly_this_dag() {
 #[test]
 fn the_core_plan_has_no_cache_or_stream_steps() {
     let p = policy("emr-platform-core.yaml");
-    let plan = build(&p, &healthy(&p), None);
+    let plan = build(&p, &healthy(&p), Acceptance::default());
     let tiers = &TIER_STEPS[..4];
     let mut want = vec![("preflight", vec![]), ("rpo-gate", vec!["preflight"])];
     want.extend(tiers.iter().map(|s| (*s, vec!["rpo-gate"])));
@@ -166,7 +169,7 @@ fn the_core_plan_has_no_cache_or_stream_steps() {
 #[test]
 fn node_groups_do_not_wait_for_the_database() {
     let p = policy("emr-platform.yaml");
-    let plan = build(&p, &healthy(&p), None);
+    let plan = build(&p, &healthy(&p), Acceptance::default());
     for s in plan
         .steps
         .iter()
@@ -190,7 +193,7 @@ fn observed_postconditions_mark_steps_already_done() {
             max: 20,
         };
     }
-    let plan = build(&p, &o, None);
+    let plan = build(&p, &o, Acceptance::default());
     let done: Vec<&str> = plan
         .steps
         .iter()
@@ -224,7 +227,7 @@ fn a_finished_failover_is_complete_and_passes_the_gate_even_with_unknown_lag() {
     }
     o.dns_record = Some(Seen::Present(dns_target(&p).unwrap().1));
     o.exposures.insert(DataTier::Database, Exposure::Unknown);
-    let plan = build(&p, &o, None);
+    let plan = build(&p, &o, Acceptance::default());
     assert!(plan.is_complete());
     assert!(plan.rpo.allows());
 }
@@ -244,7 +247,7 @@ fn preflight_names_every_missing_or_unhealthy_resource() {
             hosted_zone_id: "Z1".into(),
         };
     }
-    let problems = build(&p, &o, None).preflight_problems;
+    let problems = build(&p, &o, Acceptance::default()).preflight_problems;
     assert_eq!(problems.len(), 4, "{problems:#?}");
     assert!(problems[0].contains(
         "RDS read replica emr-platform-prod-dr in us-west-2 could not be read: access denied"
@@ -263,7 +266,7 @@ fn a_replica_of_another_source_fails_preflight() {
     if let Some(Seen::Present(db)) = &mut o.database {
         db.replica_source = Some("arn:aws:rds:us-east-1:1:db:some-other-db".into());
     }
-    let problems = build(&p, &o, None).preflight_problems;
+    let problems = build(&p, &o, Acceptance::default()).preflight_problems;
     assert_eq!(problems.len(), 1);
     assert!(problems[0].contains(
         "replicates from arn:aws:rds:us-east-1:1:db:some-other-db, not from emr-platform-prod"
@@ -278,7 +281,7 @@ fn the_gate_in_the_plan_uses_observed_exposures_and_the_override() {
         DataTier::Cache,
         Exposure::Known(Duration::from_secs(20 * 60)),
     );
-    let refused = build(&p, &o, None);
+    let refused = build(&p, &o, Acceptance::default());
     assert_eq!(
         refused.rpo.verdict,
         RpoVerdict::Refuse {
@@ -286,7 +289,7 @@ fn the_gate_in_the_plan_uses_observed_exposures_and_the_override() {
             exposure: Exposure::Known(Duration::from_secs(1200))
         }
     );
-    let accepted = build(&p, &o, Some(Duration::from_secs(1800)));
+    let accepted = build(&p, &o, Acceptance::up_to(Some(Duration::from_secs(1800))));
     assert!(accepted.rpo.allows());
     // The steps do not change with the gate: the plan is the same DAG.
     assert_eq!(shape(&refused), shape(&accepted));
@@ -295,7 +298,7 @@ fn the_gate_in_the_plan_uses_observed_exposures_and_the_override() {
 #[test]
 fn every_step_kind_a_plan_contains_is_listed_in_all() {
     let p = policy("emr-platform.yaml");
-    let plan = build(&p, &healthy(&p), None);
+    let plan = build(&p, &healthy(&p), Acceptance::default());
     let kinds: std::collections::BTreeSet<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
     assert_eq!(kinds.len(), StepKind::ALL.len());
 }

@@ -11,6 +11,7 @@ mod load;
 mod raw;
 mod validate;
 mod validate_detection;
+mod validate_routing;
 mod validate_tiers;
 
 pub use load::{load, parse};
@@ -52,8 +53,52 @@ pub struct Policy {
     pub manual_timeout: Option<ManualTimeout>,
     /// How steps are driven.
     pub execution: ExecutionSettings,
+    /// The ARC cluster whose routing controls switch traffic, for tiers in
+    /// `routing_control` mode.
+    pub routing_control: Option<RoutingControlCluster>,
     /// The protected resources, per tier.
     pub tiers: Tiers,
+}
+
+/// An ARC cluster's regional endpoints, copied into the policy at setup
+/// (from DescribeCluster) so that a failover never has to look them up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoutingControlCluster {
+    /// The endpoints, tried in this order.
+    pub endpoints: Vec<crate::cloud::ClusterEndpoint>,
+}
+
+/// How a tier moves traffic to the secondary region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "mode")]
+pub enum TrafficSwitch {
+    /// UPSERT the record through Route 53's API. That API is served from
+    /// us-east-1: when us-east-1 is lost, this switch may not work.
+    Record,
+    /// Turn ARC routing controls (the data plane): the secondary's on, the
+    /// primary's off. The records are pre-created failover records whose
+    /// health checks follow the routing controls.
+    RoutingControl(RoutingControlPair),
+}
+
+/// The routing control of each region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RoutingControlPair {
+    /// ARN of the primary region's routing control.
+    pub primary: String,
+    /// ARN of the secondary region's routing control.
+    pub secondary: String,
+}
+
+/// What the cache step does when the primary region cannot take part in a
+/// Global Datastore failover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenPrimaryDown {
+    /// Disassociate the DR member: it serves as a standalone primary.
+    Disassociate,
+    /// Keep trying the failover until the step times out.
+    Wait,
 }
 
 /// Primary, secondary and witness regions.
@@ -195,6 +240,13 @@ pub struct ExecutionSettings {
     /// The longest one step may wait for its postcondition.
     #[serde(with = "secs")]
     pub step_timeout: Duration,
+    /// The longest one attempt of one cloud call may take; the retry budget
+    /// counts each attempt that runs out of time.
+    #[serde(with = "secs")]
+    pub call_timeout: Duration,
+    /// The longest connecting to a cloud endpoint may take.
+    #[serde(with = "secs")]
+    pub connect_timeout: Duration,
 }
 
 /// The protected resources. A tier left out of the policy is not failed over.
@@ -219,6 +271,8 @@ pub struct DatabaseTier {
     pub primary: String,
     /// The cross-region read replica (in the secondary region).
     pub replica: String,
+    /// Whether traffic moves only once the replica is promoted (default true).
+    pub required_for_traffic: bool,
 }
 
 /// The node-group tier: the DR cluster and the size each group must reach.
@@ -248,6 +302,15 @@ pub struct CacheTier {
     pub primary_member: String,
     /// The member replication group in the secondary region.
     pub dr_member: String,
+    /// How long the Global Datastore failover may try before the primary
+    /// region counts as unable to take part (default 2m).
+    #[serde(with = "secs")]
+    pub failover_timeout: Duration,
+    /// What to do then (default: disassociate).
+    pub when_primary_region_down: WhenPrimaryDown,
+    /// Whether traffic moves only once the cache serves writes in the
+    /// secondary region (default false).
+    pub required_for_traffic: bool,
 }
 
 /// The stream tier.
@@ -259,6 +322,14 @@ pub struct StreamTier {
     pub dr_cluster: String,
     /// The private record clients use as their bootstrap address.
     pub client_record: ClientRecord,
+    /// The MSK Replicator feeding the DR cluster (its CloudWatch
+    /// `ReplicatorName`), whose `ReplicationLatency` is the tier's exposure.
+    pub replicator: Option<String>,
+    /// How clients are moved to the DR cluster.
+    pub switch: TrafficSwitch,
+    /// Whether public traffic moves only once clients are on the DR cluster
+    /// (default true).
+    pub required_for_traffic: bool,
 }
 
 /// A record clients resolve to find the stream.
@@ -283,6 +354,12 @@ pub struct DnsTier {
     pub primary: AliasTarget,
     /// The alias target in the secondary region.
     pub secondary: AliasTarget,
+    /// How traffic is switched.
+    pub switch: TrafficSwitch,
+    /// How long resolvers may keep the old answer, in seconds (the record's
+    /// TTL; for an alias to a load balancer, 60): verification waits this
+    /// plus a margin for the DNS answer to change.
+    pub ttl: u32,
 }
 
 /// An alias target: a load balancer's name and canonical hosted zone.

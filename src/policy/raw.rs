@@ -19,7 +19,26 @@ pub struct RawPolicy {
     pub manual_timeout: Option<RawManualTimeout>,
     #[serde(default)]
     pub execution: RawExecution,
+    pub routing_control: Option<RawRoutingControl>,
     pub tiers: Option<RawTiers>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawRoutingControl {
+    #[serde(default)]
+    pub cluster_endpoints: Vec<RawEndpoint>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawEndpoint {
+    pub url: Option<String>,
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawRoutingControls {
+    pub primary: Option<String>,
+    pub secondary: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,6 +99,8 @@ pub struct RawManualTimeout {
 pub struct RawExecution {
     pub poll_interval: Option<String>,
     pub step_timeout: Option<String>,
+    pub call_timeout: Option<String>,
+    pub connect_timeout: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +116,7 @@ pub struct RawTiers {
 pub struct RawDatabase {
     pub primary: Option<String>,
     pub replica: Option<String>,
+    pub required_for_traffic: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -117,6 +139,9 @@ pub struct RawCache {
     pub global_datastore: Option<String>,
     pub primary_member: Option<String>,
     pub dr_member: Option<String>,
+    pub failover_timeout: Option<String>,
+    pub when_primary_region_down: Option<String>,
+    pub required_for_traffic: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,6 +149,10 @@ pub struct RawStream {
     pub primary_cluster: Option<String>,
     pub dr_cluster: Option<String>,
     pub client_record: Option<RawClientRecord>,
+    pub replicator: Option<String>,
+    pub mode: Option<String>,
+    pub routing_controls: Option<RawRoutingControls>,
+    pub required_for_traffic: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,6 +168,9 @@ pub struct RawDns {
     pub record: Option<String>,
     pub primary: Option<RawAlias>,
     pub secondary: Option<RawAlias>,
+    pub mode: Option<String>,
+    pub routing_controls: Option<RawRoutingControls>,
+    pub ttl: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]

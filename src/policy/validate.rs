@@ -53,7 +53,7 @@ impl Validator {
         Some(s)
     }
 
-    fn region(&mut self, path: &str, v: Option<String>) -> Option<String> {
+    pub(super) fn region(&mut self, path: &str, v: Option<String>) -> Option<String> {
         let s = self.required(path, v, "an AWS region such as us-east-1")?;
         let parts: Vec<&str> = s.split('-').collect();
         let ok = parts.len() >= 3
@@ -138,7 +138,13 @@ impl Validator {
             }
         };
         let execution = self.execution(raw.execution);
+        let routing_control = raw
+            .routing_control
+            .and_then(|r| self.routing_control_cluster(r));
         let tiers = self.tiers(raw.tiers);
+        if let Some(t) = &tiers {
+            self.routing_controls_have_a_cluster(t, routing_control.as_ref());
+        }
         let manual_timeout = self.manual_timeout(raw.manual_timeout, mode);
         let detection = match (detection, &tiers) {
             (Some(d), Some(t)) => self.probes_and_heartbeats(d, raw_probes, raw_heartbeats, t),
@@ -155,6 +161,7 @@ impl Validator {
             mode: mode?,
             manual_timeout: manual_timeout?,
             execution: execution?,
+            routing_control,
             tiers: tiers?,
         })
     }
@@ -254,9 +261,36 @@ impl Validator {
             raw.step_timeout,
             Some(Duration::from_secs(30 * 60)),
         );
+        let call = self.positive(
+            "execution.call_timeout",
+            raw.call_timeout,
+            Some(Duration::from_secs(10)),
+        );
+        let connect = self.positive(
+            "execution.connect_timeout",
+            raw.connect_timeout,
+            Some(Duration::from_secs(3)),
+        );
+        let (call, connect) = (call?, connect?);
+        if call > Duration::from_secs(120) {
+            self.problem(
+                "execution.call_timeout",
+                Some(crate::duration::fmt(call)),
+                "at most 2m: a failover cannot wait longer for one call",
+            );
+        }
+        if connect > call {
+            self.problem(
+                "execution.connect_timeout",
+                Some(crate::duration::fmt(connect)),
+                format!("at most call_timeout ({})", crate::duration::fmt(call)),
+            );
+        }
         Some(ExecutionSettings {
             poll_interval: poll?,
             step_timeout: timeout?,
+            call_timeout: call,
+            connect_timeout: connect,
         })
     }
 

@@ -1,5 +1,7 @@
 //! Stage two, per tier: each tier's raw values → its checked type.
 
+use std::time::Duration;
+
 use super::raw::*;
 use super::validate::Validator;
 use super::*;
@@ -19,6 +21,7 @@ impl Validator {
         Some(DatabaseTier {
             primary: primary?,
             replica: replica?,
+            required_for_traffic: raw.required_for_traffic.unwrap_or(true),
         })
     }
 
@@ -98,10 +101,30 @@ impl Validator {
                 "a replication group other than the primary member",
             );
         }
+        let failover_timeout = self.positive(
+            "tiers.cache.failover_timeout",
+            raw.failover_timeout,
+            Some(Duration::from_secs(120)),
+        );
+        let when = match raw.when_primary_region_down.as_deref() {
+            None | Some("disassociate") => Some(WhenPrimaryDown::Disassociate),
+            Some("wait") => Some(WhenPrimaryDown::Wait),
+            Some(other) => {
+                self.problem(
+                    "tiers.cache.when_primary_region_down",
+                    Some(format!("{other:?}")),
+                    "disassociate or wait",
+                );
+                None
+            }
+        };
         Some(CacheTier {
             global_datastore: gds,
             primary_member: primary,
             dr_member: dr,
+            failover_timeout: failover_timeout?,
+            when_primary_region_down: when?,
+            required_for_traffic: raw.required_for_traffic.unwrap_or(false),
         })
     }
 
@@ -138,10 +161,18 @@ impl Validator {
                 ttl: ttl?,
             })
         });
+        let replicator = match raw.replicator {
+            None => None,
+            Some(r) => Some(self.name("tiers.stream.replicator", Some(r), "the MSK Replicator's name")?),
+        };
+        let switch = self.switch("tiers.stream", raw.mode, raw.routing_controls);
         Some(StreamTier {
             primary_cluster: primary?,
             dr_cluster: dr?,
             client_record: record?,
+            replicator,
+            switch: switch?,
+            required_for_traffic: raw.required_for_traffic.unwrap_or(true),
         })
     }
 
@@ -160,6 +191,11 @@ impl Validator {
                 format!("a name inside the zone {zone}"),
             );
         }
+        let switch = self.switch("tiers.dns", raw.mode, raw.routing_controls);
+        let ttl = match raw.ttl {
+            None => Some(60),
+            Some(t) => self.count("tiers.dns.ttl", Some(t), 1, 86_400),
+        };
         let (primary, secondary) = (primary?, secondary?);
         if primary == secondary {
             self.problem(
@@ -173,6 +209,8 @@ impl Validator {
             record,
             primary,
             secondary,
+            switch: switch?,
+            ttl: ttl?,
         })
     }
 

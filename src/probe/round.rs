@@ -168,28 +168,27 @@ impl<R: Reach + Cloud> Prober<R> {
 /// (`skip`: database, cache have one). Supporting evidence: the gate
 /// prefers heartbeats.
 async fn cloud_readings<C: Cloud>(p: &Policy, cloud: &C, skip: (bool, bool)) -> Vec<TierReading> {
-    let to = p.regions.secondary.as_str();
     let t = p.detection.probe_timeout;
     let mut reads = Vec::new();
-    if let (Some(db), false) = (&p.tiers.database, skip.0) {
+    if let (Some(_), false) = (&p.tiers.database, skip.0) {
         reads.push(read(
             t,
             DataTier::Database,
-            Box::pin(cloud.database_exposure(to, &db.replica)),
+            Box::pin(async move { cloud.exposure(p, DataTier::Database).await.map(|m| m.exposure) }),
         ));
     }
-    if let (Some(c), false) = (&p.tiers.cache, skip.1) {
+    if let (Some(_), false) = (&p.tiers.cache, skip.1) {
         reads.push(read(
             t,
             DataTier::Cache,
-            Box::pin(cloud.cache_exposure(&c.global_datastore, to)),
+            Box::pin(async move { cloud.exposure(p, DataTier::Cache).await.map(|m| m.exposure) }),
         ));
     }
-    if let Some(s) = &p.tiers.stream {
+    if p.tiers.stream.is_some() {
         reads.push(read(
             t,
             DataTier::Stream,
-            Box::pin(cloud.stream_exposure(to, &s.dr_cluster)),
+            Box::pin(async move { cloud.exposure(p, DataTier::Stream).await.map(|m| m.exposure) }),
         ));
     }
     futures::future::join_all(reads).await

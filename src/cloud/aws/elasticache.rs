@@ -14,7 +14,7 @@ use tracing::{debug, info, instrument};
 use super::error::{classify, none_if_not_found};
 use super::{regional, regional_factory, Regional};
 use crate::cloud::{
-    CacheMember, CloudError, CloudResult, ErrorKind, Exposure, Fence, GlobalDatastoreState,
+    CacheMember, CloudError, CloudResult, ErrorKind, Fence, GlobalDatastoreState,
     MemberRole,
 };
 
@@ -108,8 +108,44 @@ impl ElastiCacheAdapter {
     /// # Errors
     ///
     /// None today; the signature leaves room for a measured exposure.
-    pub async fn cache_exposure(&self, _id: &str, _region: &str) -> CloudResult<Exposure> {
-        Ok(Exposure::Unknown)
+    /// Reads a replication group with its Global Datastore membership.
+    ///
+    /// # Errors
+    ///
+    /// The call failed.
+    pub async fn get_replication_group(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> CloudResult<Option<crate::cloud::ReplicationGroupState>> {
+        let _ = region;
+        Err(CloudError::new(
+            ErrorKind::Fatal,
+            "elasticache:DescribeReplicationGroups",
+            id,
+            "not available in this build",
+        ))
+    }
+
+    /// Disassociates `member` from the Global Datastore `id`.
+    ///
+    /// # Errors
+    ///
+    /// The call failed.
+    pub async fn ensure_disassociated(
+        &self,
+        id: &str,
+        region: &str,
+        member: &str,
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        let _ = (region, member, fence);
+        Err(CloudError::new(
+            ErrorKind::Fatal,
+            "elasticache:DisassociateGlobalReplicationGroup",
+            id,
+            "not available in this build",
+        ))
     }
 
     #[instrument(name = "cloud", skip_all, fields(op = DESCRIBE, resource = %regional(region, id)))]

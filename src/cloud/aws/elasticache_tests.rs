@@ -17,7 +17,7 @@ use aws_smithy_types::error::ErrorMetadata;
 use super::ElastiCacheAdapter;
 use crate::cloud::aws::tests::{fence, mock_sdk_client, test_cloud};
 use crate::cloud::aws::AwsCloud;
-use crate::cloud::{Cache, CacheMember, ErrorKind, Exposure, GlobalDatastoreState, MemberRole};
+use crate::cloud::{Cache, CacheMember, ErrorKind, GlobalDatastoreState, MemberRole};
 
 const ID: &str = "ldgnf-emr-platform-redis";
 const PRIMARY: &str = "emr-platform-redis";
@@ -251,18 +251,3 @@ async fn throttling_is_reported_as_throttled() {
     assert_eq!(describe.num_calls(), 1, "the adapter itself never retries");
 }
 
-#[tokio::test]
-async fn exposure_is_unknown_until_measured() {
-    let (cloud, _) = cloud(mock_sdk_client!(
-        aws_sdk_elasticache,
-        RuleMode::MatchAny,
-        [] as [&Rule; 0]
-    ));
-    assert_eq!(
-        cloud
-            .cache_exposure(ID, "us-west-2")
-            .await
-            .expect("no call"),
-        Exposure::Unknown
-    );
-}

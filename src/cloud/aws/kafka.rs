@@ -12,7 +12,7 @@ use tracing::instrument;
 
 use super::error::{classify, none_if_not_found};
 use super::{regional, regional_factory, Regional};
-use crate::cloud::{CloudError, CloudResult, ErrorKind, Exposure, StreamClusterState};
+use crate::cloud::{CloudError, CloudResult, ErrorKind, StreamClusterState};
 
 const LIST: &str = "kafka:ListClustersV2";
 const BROKERS: &str = "kafka:GetBootstrapBrokers";
@@ -68,16 +68,6 @@ impl KafkaAdapter {
             None => return Ok(None),
         }
         Ok(Some(cluster))
-    }
-
-    /// Always [`Exposure::Unknown`]: MSK Replicator's lag metrics are not
-    /// read yet (moto cannot serve them either).
-    ///
-    /// # Errors
-    ///
-    /// None today; the signature leaves room for a measured exposure.
-    pub async fn stream_exposure(&self, _region: &str, _name: &str) -> CloudResult<Exposure> {
-        Ok(Exposure::Unknown)
     }
 
     #[instrument(name = "cloud", skip_all, fields(op = LIST, resource = %regional(region, name)))]

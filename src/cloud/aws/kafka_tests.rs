@@ -14,7 +14,7 @@ use aws_smithy_types::error::ErrorMetadata;
 use super::{hosts, KafkaAdapter};
 use crate::cloud::aws::tests::{mock_sdk_client, test_cloud};
 use crate::cloud::aws::AwsCloud;
-use crate::cloud::{ErrorKind, Exposure, Stream, StreamClusterState};
+use crate::cloud::{ErrorKind, Stream, StreamClusterState};
 
 const DR: &str = "emr-platform-kafka-dr";
 const DR_ARN: &str = "arn:aws:kafka:us-west-2:123456789012:cluster/emr-platform-kafka-dr/abc";
@@ -203,18 +203,3 @@ async fn throttling_is_reported_as_throttled() {
     assert_eq!(list.num_calls(), 1, "the adapter itself never retries");
 }
 
-#[tokio::test]
-async fn exposure_is_unknown_until_measured() {
-    let cloud = cloud(mock_sdk_client!(
-        aws_sdk_kafka,
-        RuleMode::MatchAny,
-        [] as [&Rule; 0]
-    ));
-    assert_eq!(
-        cloud
-            .stream_exposure("us-west-2", DR)
-            .await
-            .expect("no call"),
-        Exposure::Unknown
-    );
-}

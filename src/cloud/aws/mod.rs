@@ -19,6 +19,7 @@
 //! clients) through each adapter's `new` and [`AwsCloud::with_rds`] and its
 //! siblings.
 
+mod dataplane;
 mod eks;
 mod elasticache;
 mod error;
@@ -38,7 +39,7 @@ use aws_credential_types::provider::ProvideCredentials;
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 use crate::cloud::{
-    Cache, ChangeId, ChangeStatus, CloudResult, Database, DatabaseState, Dns, Exposure, Fence,
+    Cache, ChangeId, ChangeStatus, CloudResult, Database, DatabaseState, Dns, Fence,
     GlobalDatastoreState, NodeGroupState, NodeGroups, Record, RecordType, Scaling, Stream,
     StreamClusterState,
 };
@@ -51,10 +52,10 @@ pub use route53::Route53Adapter;
 
 /// How long one attempt of one AWS call may take before it fails as
 /// `Retryable`; the executor decides whether to try again.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long connecting to an AWS endpoint may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The AWS cloud: every capability trait, backed by the AWS SDK.
 pub struct AwsCloud {
@@ -69,9 +70,13 @@ impl AwsCloud {
     /// Loads the SDK configuration from the standard environment chain
     /// (credentials, `AWS_REGION`, `AWS_ENDPOINT_URL`,
     /// `AWS_ENDPOINT_URL_<SERVICE>`, profiles) with a rustls HTTPS client, a
-    /// single attempt per call and [`ATTEMPT_TIMEOUT`], and builds the
-    /// adapters from it.
-    pub async fn from_env() -> Result<Self, CloudError> {
+    /// single attempt per call, and the given connect and attempt timeouts
+    /// (the policy's `execution.connect_timeout` and `call_timeout`; see
+    /// [`CONNECT_TIMEOUT`] and [`ATTEMPT_TIMEOUT`] for defaults), and builds
+    /// the adapters from it.
+    pub async fn from_env(
+        (connect_timeout, attempt_timeout): (Duration, Duration),
+    ) -> Result<Self, CloudError> {
         let https = aws_smithy_http_client::Builder::new()
             .tls_provider(Provider::Rustls(CryptoMode::Ring))
             .build_https();
@@ -80,8 +85,8 @@ impl AwsCloud {
             .retry_config(RetryConfig::standard().with_max_attempts(1))
             .timeout_config(
                 TimeoutConfig::builder()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .connect_timeout(connect_timeout)
+                    .operation_attempt_timeout(attempt_timeout)
                     .build(),
             )
             .load()
@@ -208,9 +213,6 @@ impl Database for AwsCloud {
         Box::pin(self.rds.ensure_promoted(region, id, fence)).await
     }
 
-    async fn database_exposure(&self, region: &str, id: &str) -> CloudResult<Exposure> {
-        Box::pin(self.rds.database_exposure(region, id)).await
-    }
 }
 
 impl NodeGroups for AwsCloud {
@@ -286,8 +288,26 @@ impl Cache for AwsCloud {
         .await
     }
 
-    async fn cache_exposure(&self, id: &str, region: &str) -> CloudResult<Exposure> {
-        Box::pin(self.elasticache.cache_exposure(id, region)).await
+    async fn get_replication_group(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> CloudResult<Option<crate::cloud::ReplicationGroupState>> {
+        Box::pin(self.elasticache.get_replication_group(region, id)).await
+    }
+
+    async fn ensure_disassociated(
+        &self,
+        id: &str,
+        region: &str,
+        member: &str,
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        Box::pin(
+            self.elasticache
+                .ensure_disassociated(id, region, member, fence),
+        )
+        .await
     }
 }
 
@@ -300,9 +320,6 @@ impl Stream for AwsCloud {
         Box::pin(self.kafka.get_stream_cluster(region, name)).await
     }
 
-    async fn stream_exposure(&self, region: &str, name: &str) -> CloudResult<Exposure> {
-        Box::pin(self.kafka.stream_exposure(region, name)).await
-    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use tracing::{debug, info, instrument};
 
 use super::error::{classify, none_if_not_found};
 use super::{regional, regional_factory, Regional};
-use crate::cloud::{CloudError, CloudResult, DatabaseState, Exposure, Fence};
+use crate::cloud::{CloudError, CloudResult, DatabaseState, Fence};
 
 const DESCRIBE: &str = "rds:DescribeDBInstances";
 const PROMOTE: &str = "rds:PromoteReadReplica";
@@ -107,16 +107,6 @@ impl RdsAdapter {
             .map_err(|err| classify(PROMOTE, regional(region, id), err))?;
         info!("promotion of read replica requested");
         Ok(())
-    }
-
-    /// Always [`Exposure::Unknown`]: RDS's ReplicaLag metric is not a data-loss
-    /// bound, so the real figure will come from replication heartbeats.
-    ///
-    /// # Errors
-    ///
-    /// None today; the signature leaves room for a measured exposure.
-    pub async fn database_exposure(&self, _region: &str, _id: &str) -> CloudResult<Exposure> {
-        Ok(Exposure::Unknown)
     }
 }
 

@@ -20,6 +20,11 @@ pub const OPS: &[&str] = &[
     OP_FAILOVER_GLOBAL,
     OP_LIST_CLUSTERS,
     OP_REPLICATION_LAG,
+    OP_DESCRIBE_REPLICATION_GROUPS,
+    OP_DISASSOCIATE_GLOBAL,
+    crate::cloud::OP_GET_ROUTING_CONTROL,
+    crate::cloud::OP_UPDATE_ROUTING_CONTROLS,
+    OP_RESOLVE,
 ];
 
 /// `rds:DescribeDBInstances`.
@@ -44,6 +49,27 @@ pub const OP_FAILOVER_GLOBAL: &str = "elasticache:FailoverGlobalReplicationGroup
 pub const OP_LIST_CLUSTERS: &str = "kafka:ListClustersV2";
 /// The simulated replication-lag reading of any data tier.
 pub const OP_REPLICATION_LAG: &str = "sim:ReplicationLag";
+/// `elasticache:DescribeReplicationGroups`.
+pub const OP_DESCRIBE_REPLICATION_GROUPS: &str = "elasticache:DescribeReplicationGroups";
+/// `elasticache:DisassociateGlobalReplicationGroup`.
+pub const OP_DISASSOCIATE_GLOBAL: &str = "elasticache:DisassociateGlobalReplicationGroup";
+/// A DNS lookup through a resolver (the data plane).
+pub const OP_RESOLVE: &str = "dns:Resolve";
+
+/// The service, plane and region of an operation called in `region`:
+/// Route 53's control plane is always us-east-1; ARC routing-control state
+/// and DNS are data planes.
+pub fn call_site(op: &str, region: &str) -> crate::cloud::CallSite {
+    use crate::cloud::{CallSite, Plane};
+    let service = op.split(':').next().unwrap_or(op);
+    match service {
+        "route53" => CallSite::route53_control(),
+        "route53-recovery-cluster" => CallSite::new(service, region, Plane::Data),
+        "dns" => CallSite::new(service, "global", Plane::Data),
+        "sim" => CallSite::new("monitoring", region, Plane::Control),
+        _ => CallSite::new(service, region, Plane::Control),
+    }
+}
 
 /// What a fault does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +85,9 @@ pub enum FaultKind {
     /// The call is accepted but the resource never leaves its transitional
     /// state (a Route 53 change that stays PENDING, say).
     NeverConverges,
+    /// The resource reports `status` for `for` from the start, and refuses
+    /// the operation meanwhile (a replica `backing-up` cannot be promoted).
+    Busy,
 }
 
 /// One fault, switched on in the simulated cloud.
@@ -78,9 +107,12 @@ pub struct Fault {
     /// The error kind of a `fail` fault (default `retryable`).
     #[serde(default)]
     pub error: Option<ErrorKind>,
-    /// The extra time of a `stuck` fault, like `20m`.
+    /// The extra time of a `stuck` fault, or how long a `busy` one lasts, like `20m`.
     #[serde(default, rename = "for")]
     pub extra: Option<String>,
+    /// The status a `busy` resource reports (`backing-up`, `modifying`, ...).
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 impl Fault {
@@ -101,11 +133,23 @@ impl Fault {
             FaultKind::Stuck => {
                 self.stuck_for()?;
             }
-            FaultKind::Fail | FaultKind::Throttle | FaultKind::NeverConverges => {
-                if self.extra.is_some() {
-                    return Err("for: only a stuck fault takes a duration".into());
+            FaultKind::Busy => {
+                self.stuck_for()?;
+                if self.op != OP_PROMOTE {
+                    return Err(format!("op: a busy fault applies to {OP_PROMOTE} only"));
+                }
+                if self.status.as_deref().is_none_or(str::is_empty) {
+                    return Err("status: a busy fault needs the status to report, like backing-up".into());
                 }
             }
+            FaultKind::Fail | FaultKind::Throttle | FaultKind::NeverConverges => {
+                if self.extra.is_some() {
+                    return Err("for: only a stuck or busy fault takes a duration".into());
+                }
+            }
+        }
+        if self.status.is_some() && self.fault != FaultKind::Busy {
+            return Err("status: only a busy fault takes a status".into());
         }
         if matches!(self.fault, FaultKind::Stuck | FaultKind::NeverConverges)
             && !is_mutating(&self.op)
@@ -123,7 +167,7 @@ impl Fault {
         let text = self
             .extra
             .as_deref()
-            .ok_or("for: a stuck fault needs a duration like 20m")?;
+            .ok_or("for: a stuck or busy fault needs a duration like 20m")?;
         crate::duration::parse(text).map_err(|e| format!("for: {e}"))
     }
 }
@@ -132,6 +176,11 @@ impl Fault {
 pub fn is_mutating(op: &str) -> bool {
     matches!(
         op,
-        OP_PROMOTE | OP_UPDATE_NODE_GROUP | OP_CHANGE_RECORDS | OP_FAILOVER_GLOBAL
+        OP_PROMOTE
+            | OP_UPDATE_NODE_GROUP
+            | OP_CHANGE_RECORDS
+            | OP_FAILOVER_GLOBAL
+            | OP_DISASSOCIATE_GLOBAL
+            | crate::cloud::OP_UPDATE_ROUTING_CONTROLS
     )
 }

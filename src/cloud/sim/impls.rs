@@ -4,15 +4,18 @@ use super::faults::*;
 use super::world::key;
 use super::SimCloud;
 use crate::cloud::*;
-use crate::plan::DataTier;
 
 impl Database for SimCloud {
     async fn get_database(&self, region: &str, id: &str) -> CloudResult<Option<DatabaseState>> {
         let k = key(&[region, id]);
-        let w = self.call(OP_DESCRIBE_DB, &k).await?;
+        let w = self.call(OP_DESCRIBE_DB, region, &k).await?;
+        let busy = w.busy_status(&k, tokio::time::Instant::now());
         Ok(w.databases.get(&k).map(|d| DatabaseState {
             id: id.to_string(),
-            status: d.status.clone(),
+            status: match (&busy, d.replica_source.is_some()) {
+                (Some(b), true) => b.clone(),
+                _ => d.status.clone(),
+            },
             replica_source: d.replica_source.clone(),
         }))
     }
@@ -37,13 +40,17 @@ impl Database for SimCloud {
                 })?;
             }
         }
-        let mut w = self.call(OP_PROMOTE, &k).await?;
+        let mut w = self.call(OP_PROMOTE, region, &k).await?;
         let Some(db) = w.databases.get(&k) else {
             return Err(CloudError::not_found(OP_PROMOTE, k));
         };
         // Standalone already, or a promotion is in flight: nothing to send.
         if db.replica_source.is_none() || db.pending.is_some() {
             return Ok(());
+        }
+        if let Some(status) = w.busy_status(&k, tokio::time::Instant::now()) {
+            let msg = format!("DB instance {id} is {status}; it cannot be promoted now (InvalidDBInstanceState)");
+            return Err(CloudError::new(ErrorKind::Conflict, OP_PROMOTE, k, msg));
         }
         let span = w.latency.database_promotion;
         let pending = w.start(OP_PROMOTE, format!("rds:{k}"), span);
@@ -53,13 +60,6 @@ impl Database for SimCloud {
         Ok(())
     }
 
-    async fn database_exposure(&self, region: &str, id: &str) -> CloudResult<Exposure> {
-        let w = self.call(OP_REPLICATION_LAG, &key(&[region, id])).await?;
-        Ok(w.lag
-            .get(&DataTier::Database)
-            .copied()
-            .unwrap_or(Exposure::Unknown))
-    }
 }
 
 impl NodeGroups for SimCloud {
@@ -70,7 +70,7 @@ impl NodeGroups for SimCloud {
         name: &str,
     ) -> CloudResult<Option<NodeGroupState>> {
         let k = key(&[region, cluster, name]);
-        let w = self.call(OP_DESCRIBE_NODE_GROUP, &k).await?;
+        let w = self.call(OP_DESCRIBE_NODE_GROUP, region, &k).await?;
         Ok(w.node_groups.get(&k).map(|g| NodeGroupState {
             name: name.to_string(),
             status: g.status.clone(),
@@ -87,7 +87,7 @@ impl NodeGroups for SimCloud {
         _fence: &Fence,
     ) -> CloudResult<()> {
         let k = key(&[region, cluster, name]);
-        let mut w = self.call(OP_UPDATE_NODE_GROUP, &k).await?;
+        let mut w = self.call(OP_UPDATE_NODE_GROUP, region, &k).await?;
         let Some(g) = w.node_groups.get(&k) else {
             return Err(CloudError::not_found(OP_UPDATE_NODE_GROUP, k));
         };
@@ -123,7 +123,7 @@ impl Dns for SimCloud {
         rtype: RecordType,
     ) -> CloudResult<Option<Record>> {
         let resource = format!("{zone}/{name}");
-        let w = self.call(OP_LIST_RECORDS, &resource).await?;
+        let w = self.call(OP_LIST_RECORDS, ROUTE53_CONTROL_REGION, &resource).await?;
         let z = w
             .zones
             .get(zone)
@@ -138,7 +138,7 @@ impl Dns for SimCloud {
         _fence: &Fence,
     ) -> CloudResult<Option<ChangeId>> {
         let resource = format!("{zone}/{}", want.name);
-        let mut w = self.call(OP_CHANGE_RECORDS, &resource).await?;
+        let mut w = self.call(OP_CHANGE_RECORDS, ROUTE53_CONTROL_REGION, &resource).await?;
         let z = w.zones.get(zone).ok_or_else(|| {
             CloudError::not_found(OP_CHANGE_RECORDS, format!("hosted zone {zone}"))
         })?;
@@ -156,7 +156,7 @@ impl Dns for SimCloud {
     }
 
     async fn get_change(&self, id: &ChangeId) -> CloudResult<ChangeStatus> {
-        let w = self.call(OP_GET_CHANGE, &id.0).await?;
+        let w = self.call(OP_GET_CHANGE, ROUTE53_CONTROL_REGION, &id.0).await?;
         match w.changes.get(&id.0) {
             None => Err(CloudError::not_found(OP_GET_CHANGE, format!("change {id}"))),
             Some(None) => Ok(ChangeStatus::InSync),
@@ -168,10 +168,10 @@ impl Dns for SimCloud {
 impl Cache for SimCloud {
     async fn get_global_datastore(
         &self,
-        _region: &str,
+        region: &str,
         id: &str,
     ) -> CloudResult<Option<GlobalDatastoreState>> {
-        let w = self.call(OP_DESCRIBE_GLOBAL, id).await?;
+        let w = self.call(OP_DESCRIBE_GLOBAL, region, id).await?;
         Ok(w.datastores.get(id).map(|g| GlobalDatastoreState {
             id: id.to_string(),
             status: g.status.clone(),
@@ -203,10 +203,23 @@ impl Cache for SimCloud {
                     })?;
             }
         }
-        let mut w = self.call(OP_FAILOVER_GLOBAL, id).await?;
+        let mut w = self.call(OP_FAILOVER_GLOBAL, region, id).await?;
         let Some(g) = w.datastores.get(id) else {
             return Err(CloudError::not_found(OP_FAILOVER_GLOBAL, id));
         };
+        // The failover needs the current primary's region to take part.
+        let primary_out = g
+            .members
+            .iter()
+            .find(|m| m.role == MemberRole::Primary)
+            .filter(|m| w.outage.regions.contains(&m.region))
+            .map(|m| m.region.clone());
+        if let Some(out) = primary_out {
+            let msg = format!(
+                "Global Datastore {id} cannot fail over: its primary region {out} does not answer (InvalidGlobalReplicationGroupState)"
+            );
+            return Err(CloudError::new(ErrorKind::Conflict, OP_FAILOVER_GLOBAL, id, msg));
+        }
         let Some(m) = g
             .members
             .iter()
@@ -232,12 +245,23 @@ impl Cache for SimCloud {
         Ok(())
     }
 
-    async fn cache_exposure(&self, id: &str, _region: &str) -> CloudResult<Exposure> {
-        let w = self.call(OP_REPLICATION_LAG, id).await?;
-        Ok(w.lag
-            .get(&DataTier::Cache)
-            .copied()
-            .unwrap_or(Exposure::Unknown))
+
+    async fn get_replication_group(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> CloudResult<Option<ReplicationGroupState>> {
+        self.sim_replication_group(region, id).await
+    }
+
+    async fn ensure_disassociated(
+        &self,
+        id: &str,
+        region: &str,
+        member: &str,
+        _fence: &Fence,
+    ) -> CloudResult<()> {
+        self.sim_disassociate(id, region, member).await
     }
 }
 
@@ -248,15 +272,8 @@ impl Stream for SimCloud {
         name: &str,
     ) -> CloudResult<Option<StreamClusterState>> {
         let k = key(&[region, name]);
-        let w = self.call(OP_LIST_CLUSTERS, &k).await?;
+        let w = self.call(OP_LIST_CLUSTERS, region, &k).await?;
         Ok(w.streams.get(&k).cloned())
     }
 
-    async fn stream_exposure(&self, region: &str, name: &str) -> CloudResult<Exposure> {
-        let w = self.call(OP_REPLICATION_LAG, &key(&[region, name])).await?;
-        Ok(w.lag
-            .get(&DataTier::Stream)
-            .copied()
-            .unwrap_or(Exposure::Unknown))
-    }
 }

@@ -51,6 +51,11 @@ pub struct LatencyModel {
     pub dns_propagation: Span,
     /// ElastiCache Global Datastore failover until the new primary is available.
     pub cache_failover: Span,
+    /// DisassociateGlobalReplicationGroup until the member is standalone and available.
+    pub cache_disassociation: Span,
+    /// A routing-control change until DNS answers follow it (Route 53's
+    /// health checkers noticing, before any TTL).
+    pub routing_control_effect: Span,
 }
 
 impl Default for LatencyModel {
@@ -64,6 +69,8 @@ impl Default for LatencyModel {
             node_group_scaling: Span::secs(120, 240),
             dns_propagation: Span::secs(20, 60),
             cache_failover: Span::secs(45, 75),
+            cache_disassociation: Span::secs(20, 40),
+            routing_control_effect: Span::secs(10, 40),
         }
     }
 }
@@ -90,6 +97,8 @@ impl LatencyModel {
             node_group_scaling: self.node_group_scaling.scaled(factor),
             dns_propagation: self.dns_propagation.scaled(factor),
             cache_failover: self.cache_failover.scaled(factor),
+            cache_disassociation: self.cache_disassociation.scaled(factor),
+            routing_control_effect: self.routing_control_effect.scaled(factor),
         }
     }
 }

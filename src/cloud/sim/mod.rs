@@ -13,6 +13,7 @@
 //! its start and end, so tests can assert that no step acted twice and the
 //! benchmark can separate cloud time from controller overhead.
 
+mod dataplane;
 mod faults;
 mod impls;
 mod latency;
@@ -82,6 +83,9 @@ const BACKING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(70);
 pub struct SimCloud {
     world: Arc<Mutex<World>>,
     backing: Arc<Backing>,
+    /// The region of the site making the calls, when known: a site in a
+    /// region under outage reaches nothing.
+    caller: Option<String>,
 }
 
 impl SimCloud {
@@ -109,7 +113,49 @@ impl SimCloud {
         Ok(Self {
             world: Arc::new(Mutex::new(world)),
             backing: Arc::default(),
+            caller: None,
         })
+    }
+
+    /// The same world, called from a site in `region`: when that region is
+    /// under outage, none of this handle's calls are answered.
+    pub fn as_site(&self, region: &str) -> Self {
+        Self {
+            caller: Some(region.to_string()),
+            ..self.clone()
+        }
+    }
+
+    /// Puts whole regions under outage from now (replacing the earlier set):
+    /// their API endpoints and routing-control endpoints do not answer,
+    /// Route 53's control plane does not answer while us-east-1 is out, a
+    /// Global Datastore failover that needs such a region is refused, and
+    /// no site reaches the primary when its region is out.
+    pub fn set_region_outage(&self, regions: impl IntoIterator<Item = String>) {
+        let mut w = self.world();
+        w.outage.regions = regions.into_iter().collect();
+        let primary = w.primary_region.clone();
+        w.outage.primary_down = w.outage.primary_down || w.outage.regions.contains(&primary);
+    }
+
+    /// Calls made so far per service, region and plane.
+    pub fn call_counts(&self) -> Vec<crate::cloud::CallCount> {
+        self.world()
+            .call_sites
+            .iter()
+            .map(|(site, count)| crate::cloud::CallCount {
+                service: site.service.clone(),
+                region: site.region.clone(),
+                plane: site.plane,
+                count: *count,
+            })
+            .collect()
+    }
+
+    /// Closes a gating safety rule: every routing-control update is
+    /// refused, naming it.
+    pub fn close_gating_rule(&self, name: &str) {
+        self.world().closed_gating_rules.push(name.to_string());
     }
 
     /// Puts real servers behind the data tiers (see [`Backing`]).
@@ -126,16 +172,28 @@ impl SimCloud {
 
     /// Waits one API round trip, then applies faults and Route 53's rate
     /// limit to the call. Returns the world, settled to the current time.
+    /// A call to a region under outage (or from one) is counted and never
+    /// answered, as a dead region's endpoint: the caller's timeout ends it.
     async fn call(
         &self,
         op: &'static str,
+        region: &str,
         resource: &str,
     ) -> Result<MutexGuard<'_, World>, CloudError> {
+        let unreachable = {
+            let mut w = self.world();
+            w.count_call(op, region);
+            let site = faults::call_site(op, region);
+            let out = &w.outage.regions;
+            out.contains(&site.region) || self.caller.as_ref().is_some_and(|c| out.contains(c))
+        };
+        if unreachable {
+            std::future::pending::<()>().await;
+        }
         let wait = self.world().api_latency();
         tokio::time::sleep(wait).await;
         let mut world = self.world();
         let now = Instant::now();
-        world.count_call(op);
         if op.starts_with("route53:") && !world.route53_admit(now) {
             return Err(CloudError::new(
                 ErrorKind::Throttled,

@@ -24,6 +24,10 @@ pub struct Outage {
     /// Sites cut off from the primary region (it stays up for the others).
     #[serde(default)]
     pub cut_off: BTreeSet<String>,
+    /// Whole regions down: their endpoints (API and routing-control
+    /// cluster) do not answer, and a site in one reaches nothing.
+    #[serde(default)]
+    pub regions: BTreeSet<String>,
 }
 
 impl Outage {
@@ -31,6 +35,8 @@ impl Outage {
     pub fn reach(&self, site: &str) -> Result<(), String> {
         if self.primary_down {
             Err("primary region down (simulated outage)".into())
+        } else if self.regions.contains(site) {
+            Err(format!("{site} is down (simulated regional outage)"))
         } else if self.cut_off.contains(site) {
             Err(format!(
                 "{site} cut off from the primary region (simulated)"
@@ -42,9 +48,12 @@ impl Outage {
 }
 
 impl SimCloud {
-    /// Sets what the sites cannot reach, from now.
-    pub fn set_outage(&self, outage: Outage) {
-        self.world().outage = outage;
+    /// Sets what the sites cannot reach, from now. Regions under outage
+    /// include the primary region's outage: the primary is then down.
+    pub fn set_outage(&self, mut outage: Outage) {
+        let mut w = self.world();
+        outage.primary_down = outage.primary_down || outage.regions.contains(&w.primary_region);
+        w.outage = outage;
     }
 
     /// What the sites cannot reach now.

@@ -19,10 +19,13 @@ use super::faults::*;
 use super::reach::Outage;
 use super::SimCloud;
 use crate::cloud::{
-    Cache, ChangeId, ChangeStatus, CloudError, CloudResult, Database, DatabaseState, Dns,
-    ErrorKind, Exposure, Fence, GlobalDatastoreState, NodeGroupState, NodeGroups, Record,
-    RecordType, Scaling, Stream, StreamClusterState,
+    Cache, ChangeId, ChangeStatus, CloudError, CloudResult, ClusterEndpoint, Database,
+    DatabaseState, Dns, ErrorKind, Exposure, ExposureSource, Fence, GlobalDatastoreState,
+    Measurement, NodeGroupState, NodeGroups, Record, RecordType, ReplicationGroupState, Resolved,
+    Resolver, RoutingControl, Scaling, Stream, StreamClusterState,
 };
+use crate::policy::Policy;
+use futures::future::BoxFuture;
 use crate::plan::DataTier;
 
 /// One trait call, as sent over the wire.
@@ -38,10 +41,6 @@ pub enum SimCall {
         region: String,
         id: String,
         fence: Fence,
-    },
-    DatabaseExposure {
-        region: String,
-        id: String,
     },
     GetNodeGroup {
         region: String,
@@ -78,17 +77,35 @@ pub enum SimCall {
         member: String,
         fence: Fence,
     },
-    CacheExposure {
+    GetReplicationGroup {
+        region: String,
+        id: String,
+    },
+    EnsureDisassociated {
         id: String,
         region: String,
+        member: String,
+        fence: Fence,
+    },
+    GetRoutingControlState {
+        endpoint: ClusterEndpoint,
+        arn: String,
+    },
+    UpdateRoutingControlStates {
+        endpoint: ClusterEndpoint,
+        states: Vec<(String, bool)>,
+        fence: Fence,
+    },
+    Resolve {
+        name: String,
     },
     GetStreamCluster {
         region: String,
         name: String,
     },
-    StreamExposure {
+    Exposure {
         region: String,
-        name: String,
+        tier: DataTier,
     },
 }
 
@@ -133,7 +150,6 @@ async fn dispatch(cloud: &SimCloud, call: SimCall) -> Result<Value, WireError> {
         C::EnsurePromoted { region, id, fence } => {
             to_value(cloud.ensure_promoted(&region, &id, &fence).await)
         }
-        C::DatabaseExposure { region, id } => to_value(cloud.database_exposure(&region, &id).await),
         C::GetNodeGroup {
             region,
             cluster,
@@ -168,11 +184,32 @@ async fn dispatch(cloud: &SimCloud, call: SimCall) -> Result<Value, WireError> {
                 .ensure_primary_member(&id, &region, &member, &fence)
                 .await,
         ),
-        C::CacheExposure { id, region } => to_value(cloud.cache_exposure(&id, &region).await),
+        C::GetReplicationGroup { region, id } => {
+            to_value(cloud.get_replication_group(&region, &id).await)
+        }
+        C::EnsureDisassociated {
+            id,
+            region,
+            member,
+            fence,
+        } => to_value(cloud.ensure_disassociated(&id, &region, &member, &fence).await),
+        C::GetRoutingControlState { endpoint, arn } => {
+            to_value(cloud.get_routing_control_state(&endpoint, &arn).await)
+        }
+        C::UpdateRoutingControlStates {
+            endpoint,
+            states,
+            fence,
+        } => to_value(
+            cloud
+                .update_routing_control_states(&endpoint, &states, &fence)
+                .await,
+        ),
+        C::Resolve { name } => to_value(cloud.resolve(&name).await),
         C::GetStreamCluster { region, name } => {
             to_value(cloud.get_stream_cluster(&region, &name).await)
         }
-        C::StreamExposure { region, name } => to_value(cloud.stream_exposure(&region, &name).await),
+        C::Exposure { region, tier } => to_value(cloud.sim_exposure(&region, tier).await),
     }
 }
 
@@ -191,8 +228,14 @@ pub struct LagSetting {
 pub fn router(cloud: SimCloud) -> Router {
     async fn call(
         State(cloud): State<SimCloud>,
+        headers: axum::http::HeaderMap,
         Json(call): Json<SimCall>,
     ) -> Json<Result<Value, WireError>> {
+        let site = headers.get(SITE_HEADER).and_then(|v| v.to_str().ok());
+        let cloud = match site {
+            Some(site) => cloud.as_site(site),
+            None => cloud,
+        };
         Json(dispatch(&cloud, call).await)
     }
     Router::new()
@@ -226,11 +269,16 @@ pub fn router(cloud: SimCloud) -> Router {
         .with_state(cloud)
 }
 
+/// The header that names the calling site's region, so that a site in a
+/// region under outage reaches nothing.
+const SITE_HEADER: &str = "x-drctl-site";
+
 /// A simulated cloud served by another process.
 #[derive(Debug, Clone)]
 pub struct RemoteSim {
     http: reqwest::Client,
     url: String,
+    site: Option<String>,
 }
 
 impl RemoteSim {
@@ -243,16 +291,24 @@ impl RemoteSim {
                 .build()
                 .expect("an HTTP client with only timeouts set always builds"),
             url: url.trim_end_matches('/').to_string(),
+            site: None,
         }
+    }
+
+    /// The same client, calling as a site in `region`.
+    pub fn as_site(mut self, region: &str) -> Self {
+        self.site = Some(region.to_string());
+        self
     }
 
     async fn call<T: serde::de::DeserializeOwned>(&self, call: SimCall) -> CloudResult<T> {
         let unreachable =
             |e: String| CloudError::new(ErrorKind::Retryable, REMOTE_OP, self.url.clone(), e);
-        let resp = self
-            .http
-            .post(format!("{}/sim/call", self.url))
-            .json(&call)
+        let mut req = self.http.post(format!("{}/sim/call", self.url)).json(&call);
+        if let Some(site) = &self.site {
+            req = req.header(SITE_HEADER, site);
+        }
+        let resp = req
             .send()
             .await
             .map_err(|e| unreachable(format!("simulated cloud unreachable: {e}")))?;
@@ -330,13 +386,6 @@ impl Database for RemoteSim {
         .await
     }
 
-    async fn database_exposure(&self, region: &str, id: &str) -> CloudResult<Exposure> {
-        self.call(SimCall::DatabaseExposure {
-            region: s(region),
-            id: s(id),
-        })
-        .await
-    }
 }
 
 impl NodeGroups for RemoteSim {
@@ -440,12 +489,80 @@ impl Cache for RemoteSim {
         .await
     }
 
-    async fn cache_exposure(&self, id: &str, region: &str) -> CloudResult<Exposure> {
-        self.call(SimCall::CacheExposure {
-            id: s(id),
+
+    async fn get_replication_group(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> CloudResult<Option<ReplicationGroupState>> {
+        self.call(SimCall::GetReplicationGroup {
             region: s(region),
+            id: s(id),
         })
         .await
+    }
+
+    async fn ensure_disassociated(
+        &self,
+        id: &str,
+        region: &str,
+        member: &str,
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        self.call(SimCall::EnsureDisassociated {
+            id: s(id),
+            region: s(region),
+            member: s(member),
+            fence: fence.clone(),
+        })
+        .await
+    }
+}
+
+impl RoutingControl for RemoteSim {
+    async fn get_routing_control_state(
+        &self,
+        endpoint: &ClusterEndpoint,
+        arn: &str,
+    ) -> CloudResult<bool> {
+        self.call(SimCall::GetRoutingControlState {
+            endpoint: endpoint.clone(),
+            arn: s(arn),
+        })
+        .await
+    }
+
+    async fn update_routing_control_states(
+        &self,
+        endpoint: &ClusterEndpoint,
+        states: &[(String, bool)],
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        self.call(SimCall::UpdateRoutingControlStates {
+            endpoint: endpoint.clone(),
+            states: states.to_vec(),
+            fence: fence.clone(),
+        })
+        .await
+    }
+}
+
+impl Resolver for RemoteSim {
+    async fn resolve(&self, name: &str) -> CloudResult<Resolved> {
+        self.call(SimCall::Resolve { name: s(name) }).await
+    }
+}
+
+impl ExposureSource for RemoteSim {
+    fn exposure<'a>(
+        &'a self,
+        policy: &'a Policy,
+        tier: DataTier,
+    ) -> BoxFuture<'a, CloudResult<Measurement>> {
+        Box::pin(self.call(SimCall::Exposure {
+            region: policy.regions.secondary.clone(),
+            tier,
+        }))
     }
 }
 
@@ -462,13 +579,6 @@ impl Stream for RemoteSim {
         .await
     }
 
-    async fn stream_exposure(&self, region: &str, name: &str) -> CloudResult<Exposure> {
-        self.call(SimCall::StreamExposure {
-            region: s(region),
-            name: s(name),
-        })
-        .await
-    }
 }
 
 #[cfg(test)]

@@ -41,6 +41,7 @@ fn fault(kind: FaultKind, op: &str) -> Fault {
         times: None,
         error: None,
         extra: None,
+        status: None,
     }
 }
 

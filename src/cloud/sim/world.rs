@@ -88,6 +88,55 @@ pub(super) struct SimDatastore {
     pub promoting: Option<String>,
 }
 
+/// A replication group of a Global Datastore member, in its own region.
+#[derive(Debug)]
+pub(super) struct SimReplicationGroup {
+    pub status: String,
+    /// The Global Datastore it belongs to (`None` once disassociated).
+    pub global: Option<String>,
+    pub pending: Option<Pending>,
+}
+
+/// One routing control: its state, and when DNS answers follow it.
+#[derive(Debug, Clone)]
+pub(super) struct SimRoutingControl {
+    pub on: bool,
+    /// DNS answers follow `on` from this instant; before it, `before`.
+    pub effective_at: Instant,
+    pub before: bool,
+}
+
+impl SimRoutingControl {
+    /// The state DNS answers follow at `now`.
+    pub fn effective(&self, now: Instant) -> bool {
+        if now >= self.effective_at {
+            self.on
+        } else {
+            self.before
+        }
+    }
+}
+
+/// A pre-created failover record pair whose health checks follow routing
+/// controls: DNS answers with the primary target while its control is on,
+/// else with the secondary's while that one is on, else (everything
+/// unhealthy) with the primary's, as Route 53 does.
+#[derive(Debug, Clone)]
+pub(super) struct RoutedRecord {
+    pub primary_target: String,
+    pub secondary_target: String,
+    pub primary_control: String,
+    pub secondary_control: String,
+}
+
+/// A resource that reports a status and refuses an operation until a time.
+#[derive(Debug, Clone)]
+pub(super) struct Busy {
+    pub resource: Option<String>,
+    pub status: String,
+    pub until: Instant,
+}
+
 #[derive(Debug)]
 pub(super) struct World {
     pub rng: SmallRng,
@@ -108,6 +157,17 @@ pub(super) struct World {
     route53_window: VecDeque<Instant>,
     /// What the sites cannot reach.
     pub outage: super::reach::Outage,
+    /// The policy's primary and secondary regions.
+    pub primary_region: String,
+    pub replication_groups: BTreeMap<String, SimReplicationGroup>,
+    pub routing_controls: BTreeMap<String, SimRoutingControl>,
+    /// Record name (lower case) → its failover pair.
+    pub routed_records: BTreeMap<String, RoutedRecord>,
+    /// Gating safety rules that are closed: every routing-control update is refused.
+    pub closed_gating_rules: Vec<String>,
+    pub busy: Vec<Busy>,
+    /// Calls per service, region and plane.
+    pub call_sites: BTreeMap<crate::cloud::CallSite, u32>,
 }
 
 /// The key of a regional resource.
@@ -140,7 +200,64 @@ impl World {
             transitions: Vec::new(),
             route53_window: VecDeque::new(),
             outage: Default::default(),
+            primary_region: primary.clone(),
+            replication_groups: BTreeMap::new(),
+            routing_controls: BTreeMap::new(),
+            routed_records: BTreeMap::new(),
+            closed_gating_rules: Vec::new(),
+            busy: Vec::new(),
+            call_sites: BTreeMap::new(),
         };
+        let now = Instant::now();
+        for f in w.faults.iter().map(|f| &f.fault) {
+            if f.fault == FaultKind::Busy {
+                let until = now + f.stuck_for().expect("validated when injected");
+                w.busy.push(Busy {
+                    resource: f.resource.clone(),
+                    status: f.status.clone().unwrap_or_default(),
+                    until,
+                });
+            }
+        }
+        let control = |w: &mut World, arn: &str, on: bool| {
+            let rc = SimRoutingControl {
+                on,
+                effective_at: now,
+                before: on,
+            };
+            w.routing_controls.insert(arn.to_string(), rc);
+        };
+        if let Some(d) = &policy.tiers.dns {
+            if let crate::policy::TrafficSwitch::RoutingControl(pair) = &d.switch {
+                control(&mut w, &pair.primary, true);
+                control(&mut w, &pair.secondary, false);
+                w.routed_records.insert(
+                    d.record.to_ascii_lowercase(),
+                    RoutedRecord {
+                        primary_target: d.primary.dns_name.clone(),
+                        secondary_target: d.secondary.dns_name.clone(),
+                        primary_control: pair.primary.clone(),
+                        secondary_control: pair.secondary.clone(),
+                    },
+                );
+            }
+        }
+        if let Some(st) = &policy.tiers.stream {
+            if let crate::policy::TrafficSwitch::RoutingControl(pair) = &st.switch {
+                control(&mut w, &pair.primary, true);
+                control(&mut w, &pair.secondary, false);
+                let host = |region: &str, name: &str| format!("b-1.{name}.kafka.{region}.amazonaws.com");
+                w.routed_records.insert(
+                    st.client_record.name.to_ascii_lowercase(),
+                    RoutedRecord {
+                        primary_target: host(primary, &st.primary_cluster),
+                        secondary_target: host(dr, &st.dr_cluster),
+                        primary_control: pair.primary.clone(),
+                        secondary_control: pair.secondary.clone(),
+                    },
+                );
+            }
+        }
         let tiers = &policy.tiers;
         if let Some(db) = &tiers.database {
             let available = |source: Option<String>| SimDatabase {
@@ -188,6 +305,14 @@ impl World {
                 promoting: None,
             };
             w.datastores.insert(c.global_datastore.clone(), gds);
+            for (region, id) in [(primary, &c.primary_member), (dr, &c.dr_member)] {
+                let rg = SimReplicationGroup {
+                    status: "available".into(),
+                    global: Some(c.global_datastore.clone()),
+                    pending: None,
+                };
+                w.replication_groups.insert(key(&[region, id]), rg);
+            }
         }
         if let Some(s) = &tiers.stream {
             for (region, name) in [(primary, &s.primary_cluster), (dr, &s.dr_cluster)] {
@@ -243,8 +368,18 @@ impl World {
         span.sample(&mut self.rng)
     }
 
-    pub(super) fn count_call(&mut self, op: &str) {
+    pub(super) fn count_call(&mut self, op: &str, region: &str) {
         *self.calls.entry(op.to_string()).or_default() += 1;
+        let site = super::faults::call_site(op, region);
+        *self.call_sites.entry(site).or_default() += 1;
+    }
+
+    /// The status a busy resource reports now, if any.
+    pub(super) fn busy_status(&self, resource: &str, now: Instant) -> Option<String> {
+        self.busy
+            .iter()
+            .find(|b| now < b.until && b.resource.as_deref().is_none_or(|r| resource.contains(r)))
+            .map(|b| b.status.clone())
     }
 
     /// Admits a Route 53 call under the per-second limit.
@@ -290,7 +425,7 @@ impl World {
                     let extra = f.fault.stuck_for().expect("validated when injected");
                     until = until.map(|u| u + extra);
                 }
-                FaultKind::Fail | FaultKind::Throttle => {}
+                FaultKind::Fail | FaultKind::Throttle | FaultKind::Busy => {}
             }
         }
         self.transitions.push(Transition {
@@ -331,6 +466,12 @@ impl World {
                 ng.status = "ACTIVE".into();
             }
         }
+        for rg in self.replication_groups.values_mut() {
+            if due(&rg.pending) {
+                rg.pending = None;
+                rg.status = "available".into();
+            }
+        }
         for gds in self.datastores.values_mut() {
             if due(&gds.pending) {
                 let new_primary = gds.promoting.take();
@@ -363,7 +504,10 @@ impl World {
         match service {
             "rds" => self.databases.remove(rest).is_some(),
             "eks" => self.node_groups.remove(rest).is_some(),
-            "elasticache" => self.datastores.remove(rest).is_some(),
+            "elasticache" => {
+                self.datastores.remove(rest).is_some()
+                    || self.replication_groups.remove(rest).is_some()
+            }
             "kafka" => self.streams.remove(rest).is_some(),
             "route53" => {
                 let Some((zone, name)) = rest.split_once('/') else {

@@ -12,7 +12,7 @@ async fn record(id: &str) -> ExecutionRecord {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(policy::DEFAULT_POLICY);
     let p = policy::load(&path).unwrap();
     let cloud = SimCloud::new(&p, SimOptions::default()).unwrap();
-    let plan = plan::build(&p, &observe(&cloud, &p).await, None);
+    let plan = plan::build(&p, &observe(&cloud, &cloud, &p, &crate::execute::no_notes).await, crate::plan::Acceptance::default());
     new_record(
         &plan,
         &RunOptions {
@@ -30,6 +30,7 @@ fn start(r: &ExecutionRecord) -> Command {
             requested_by: "alice".into(),
             reason: Some("us-east-1 is down".into()),
             accept_data_loss_ms: None,
+            accept_unknown: Vec::new(),
         }),
         at: "2026-11-22T08:00:00Z".into(),
     }
