@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::duration;
 use crate::cloud::CallCount;
-use crate::execute::{Decision, ExecutionRecord, ExecutionStatus, StepRecord, StepStatus, TimeBasis};
+use crate::duration;
+use crate::execute::{
+    Decision, ExecutionRecord, ExecutionStatus, StepRecord, StepStatus, TimeBasis,
+};
 use crate::plan::{RpoVerdict, TierExposure};
 use crate::policy::Policy;
 
@@ -216,11 +218,12 @@ impl RpoReport {
                 } else {
                     ""
                 };
-                let unbounded = if t.exposure == crate::cloud::Exposure::Unknown && !t.already_failed_over {
-                    " (unbounded)"
-                } else {
-                    ""
-                };
+                let unbounded =
+                    if t.exposure == crate::cloud::Exposure::Unknown && !t.already_failed_over {
+                        " (unbounded)"
+                    } else {
+                        ""
+                    };
                 format!("{} {}{unbounded}{done}", t.tier, t.exposure)
             })
             .collect();

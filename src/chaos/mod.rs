@@ -101,7 +101,8 @@ pub async fn run(scenario: &Scenario) -> Result<Outcome, ScenarioError> {
         .await
         .map_err(|e| scenario.error(e.to_string()))?;
     let mutations = sim.mutations();
-    let report = crate::report::Report::new(&record, &policy, "chaos").with_calls(sim.call_counts());
+    let report =
+        crate::report::Report::new(&record, &policy, "chaos").with_calls(sim.call_counts());
     let mut mismatches = compare(&scenario.expect, &record, &mutations);
     if let Some(n) = scenario.expect.calls_to_primary {
         let got = report.calls_to(&policy.regions.primary);
@@ -180,7 +181,11 @@ fn compare(
         }
     }
     if let Some(text) = &expect.decision_contains {
-        if !record.decisions.iter().any(|d| d.what.contains(text.as_str())) {
+        if !record
+            .decisions
+            .iter()
+            .any(|d| d.what.contains(text.as_str()))
+        {
             out.push(format!(
                 "expected a decision mentioning {text:?}, got {:?}",
                 record.decisions
@@ -188,7 +193,10 @@ fn compare(
         }
     }
     for (id, text) in &expect.outcome_contains {
-        let outcome = record.step(id).and_then(|s| s.outcome.as_deref()).unwrap_or("");
+        let outcome = record
+            .step(id)
+            .and_then(|s| s.outcome.as_deref())
+            .unwrap_or("");
         if !outcome.contains(text.as_str()) {
             out.push(format!(
                 "expected step {id}'s outcome to mention {text:?}, it says {outcome:?}"

@@ -72,7 +72,12 @@ async fn run_node(cfg: NodeConfig) -> Exit {
     let started = match cfg.cloud.clone() {
         // The witness reads (probes) through the same clients; it never
         // executes, so it needs no write access.
-        CloudConfig::Aws => match AwsCloud::from_env((crate::cloud::aws::CONNECT_TIMEOUT, crate::cloud::aws::ATTEMPT_TIMEOUT)).await {
+        CloudConfig::Aws => match AwsCloud::from_env((
+            crate::cloud::aws::CONNECT_TIMEOUT,
+            crate::cloud::aws::ATTEMPT_TIMEOUT,
+        ))
+        .await
+        {
             Ok(c) => controller::start(cfg, Some(Arc::new(c)), Links::default()).await,
             Err(e) => {
                 eprintln!("error: {}", e.message);

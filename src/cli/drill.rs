@@ -43,7 +43,10 @@ pub(super) fn run(args: DrillArgs) -> Exit {
                 if endpoint_regions.is_empty() {
                     String::new()
                 } else {
-                    format!(", or a routing-control endpoint's region: {}", endpoint_regions.join(", "))
+                    format!(
+                        ", or a routing-control endpoint's region: {}",
+                        endpoint_regions.join(", ")
+                    )
                 }
             );
             return Exit::Usage;
@@ -71,8 +74,14 @@ pub(super) fn run(args: DrillArgs) -> Exit {
     };
     let mut journal = MemoryJournal::default();
     let counted = sim.clone();
-    let run = execute_and_report(sim, policy, &mut journal, options, &target, args.output, move || {
-        counted.call_counts()
-    });
+    let run = execute_and_report(
+        sim,
+        policy,
+        &mut journal,
+        options,
+        &target,
+        args.output,
+        move || counted.call_counts(),
+    );
     modeled_runtime().block_on(run)
 }

@@ -72,7 +72,10 @@ impl CallSite {
                 "route53's control plane is served from {ROUTE53_CONTROL_REGION}"
             ))
         } else if self.region == leaving {
-            Some(format!("{}.{} is in the region being left", self.service, self.region))
+            Some(format!(
+                "{}.{} is in the region being left",
+                self.service, self.region
+            ))
         } else {
             None
         }

@@ -51,7 +51,6 @@ pub trait Database: Send + Sync {
         id: &str,
         fence: &Fence,
     ) -> impl Future<Output = CloudResult<()>> + Send;
-
 }
 
 /// EKS: the DR cluster's managed node groups.
@@ -143,7 +142,6 @@ pub trait Cache: Send + Sync {
         member: &str,
         fence: &Fence,
     ) -> impl Future<Output = CloudResult<()>> + Send;
-
 }
 
 /// MSK: the Kafka clusters; clients are switched through DNS, not here.
@@ -154,7 +152,6 @@ pub trait Stream: Send + Sync {
         region: &str,
         name: &str,
     ) -> impl Future<Output = CloudResult<Option<StreamClusterState>>> + Send;
-
 }
 
 /// DNS as clients see it: answers from resolvers (the data plane), not

@@ -19,8 +19,7 @@ use super::{CloudError, CloudResult, ErrorKind, Fence};
 /// The operation name of a routing-control state read.
 pub const OP_GET_ROUTING_CONTROL: &str = "route53-recovery-cluster:GetRoutingControlState";
 /// The operation name of a routing-control state update.
-pub const OP_UPDATE_ROUTING_CONTROLS: &str =
-    "route53-recovery-cluster:UpdateRoutingControlStates";
+pub const OP_UPDATE_ROUTING_CONTROLS: &str = "route53-recovery-cluster:UpdateRoutingControlStates";
 
 /// One regional endpoint of an ARC cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -80,7 +79,10 @@ where
             Ok(Ok(v)) => return Ok(v),
             Ok(Err(e)) if matches!(e.kind, ErrorKind::Retryable | ErrorKind::Throttled) => {
                 tracing::info!(endpoint = %endpoint.url, region = %endpoint.region, error = %e, "routing-control endpoint failed; trying the next");
-                tried.push(format!("{} ({}): {}", endpoint.region, endpoint.url, e.message));
+                tried.push(format!(
+                    "{} ({}): {}",
+                    endpoint.region, endpoint.url, e.message
+                ));
             }
             Ok(Err(e)) => return Err(e),
             Err(_) => {
@@ -149,10 +151,11 @@ mod tests {
         .await;
         assert_eq!(r.unwrap_err().kind, ErrorKind::Fatal);
         assert_eq!(*asked.borrow(), 1);
-        let r: CloudResult<()> = through_endpoints("op", &endpoints(), ENDPOINT_TIMEOUT, |_| {
-            async { Err(CloudError::new(ErrorKind::Retryable, "op", "x", "503")) }
-        })
-        .await;
+        let r: CloudResult<()> =
+            through_endpoints("op", &endpoints(), ENDPOINT_TIMEOUT, |_| async {
+                Err(CloudError::new(ErrorKind::Retryable, "op", "x", "503"))
+            })
+            .await;
         let e = r.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Retryable);
         for region in ["us-east-1", "us-west-2", "eu-west-1"] {

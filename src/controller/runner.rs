@@ -22,9 +22,9 @@ use tracing::{info, warn};
 use super::journal::{confirm_leader, propose, RaftJournal};
 use super::Context;
 use crate::cloud::{Cloud, ExposureSource};
-use crate::execute::TimeBasis;
 use crate::consensus::{Command, Execution, Reply, DETECTOR};
 use crate::detect::{Action, Health};
+use crate::execute::TimeBasis;
 use crate::execute::{
     self, mark_already_complete, new_record, now_rfc3339 as now, prepare_resume, Event,
     ExecutionRecord, ExecutionStatus, RunOptions, StepStatus,

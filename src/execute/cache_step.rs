@@ -80,6 +80,7 @@ pub(super) async fn converge<C: Cloud>(
     };
     let mut attempts = 0;
     let mut last_error = None;
+    let mut accepted = false;
     // Phase one: the failover, bounded by the failover timeout. A call that
     // does not answer, or is refused, is retried until then.
     while Instant::now() < give_up {
@@ -92,10 +93,14 @@ pub(super) async fn converge<C: Cloud>(
                 None,
             );
         }
+        if accepted {
+            tokio::time::sleep(settings.poll_interval).await;
+            continue;
+        }
         attempts += 1;
         let call = cloud.ensure_primary_member(global_datastore, region, member, fence);
         match tokio::time::timeout(settings.call_timeout, call).await {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => accepted = true,
             Ok(Err(e)) if e.kind == crate::cloud::ErrorKind::NotFound => {
                 return end(
                     StepStatus::Failed,

@@ -14,8 +14,8 @@ use futures::future::join_all;
 
 use super::retry::{with_retry, Budget};
 use crate::cloud::{
-    through_endpoints, Cloud, CloudResult, ErrorKind, ExposureSource, Measurement,
-    RecordType, ENDPOINT_TIMEOUT, OP_GET_ROUTING_CONTROL,
+    through_endpoints, Cloud, CloudResult, ErrorKind, ExposureSource, Measurement, RecordType,
+    ENDPOINT_TIMEOUT, OP_GET_ROUTING_CONTROL,
 };
 use crate::plan::{stream_target, DataTier, Observed, RoutingView, Seen};
 use crate::policy::{Policy, RoutingControlPair, TrafficSwitch};
@@ -34,7 +34,12 @@ fn seen<T>(r: CloudResult<Option<T>>) -> Seen<T> {
 
 /// A read, retried by error kind like every other call: a throttled read
 /// (Route 53 allows five calls a second) must not look like a missing resource.
-async fn retried<T, F, Fut>(policy: &Policy, what: &str, notes: Notes<'_>, call: F) -> CloudResult<T>
+async fn retried<T, F, Fut>(
+    policy: &Policy,
+    what: &str,
+    notes: Notes<'_>,
+    call: F,
+) -> CloudResult<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = CloudResult<T>>,
@@ -135,7 +140,8 @@ pub(super) async fn observe_scope<C: Cloud>(
         let s = tiers.stream.as_ref()?;
         let r = &s.client_record;
         let (cluster, lag) = tokio::join!(
-            retried(policy, &kafka, notes, || cloud.get_stream_cluster(to, &s.dr_cluster)),
+            retried(policy, &kafka, notes, || cloud
+                .get_stream_cluster(to, &s.dr_cluster)),
             exposure(DataTier::Stream)
         );
         let cluster = seen(cluster);
@@ -216,6 +222,16 @@ pub(super) async fn observe_scope<C: Cloud>(
     o
 }
 
+/// The routing-control cluster's endpoints, the activating region's first
+/// and the region being left last.
+pub(super) fn endpoints(policy: &Policy) -> Vec<crate::cloud::ClusterEndpoint> {
+    policy
+        .routing_control
+        .as_ref()
+        .map(|r| r.endpoints_for(&policy.regions.primary, &policy.regions.secondary))
+        .unwrap_or_default()
+}
+
 /// Reads a routing-control switch from the data plane: both controls'
 /// states through the cluster's endpoints, and what `record` resolves to,
 /// compared with what `target` resolves to.
@@ -226,11 +242,8 @@ pub async fn routing_view<C: Cloud>(
     record: &str,
     target: Option<&str>,
 ) -> CloudResult<RoutingView> {
-    let endpoints = policy
-        .routing_control
-        .as_ref()
-        .map(|r| r.endpoints.as_slice())
-        .unwrap_or_default();
+    let endpoints = endpoints(policy);
+    let endpoints = endpoints.as_slice();
     let state = |arn: &str| {
         let arn = arn.to_string();
         async move {

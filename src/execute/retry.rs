@@ -197,10 +197,11 @@ mod tests {
         let start = tokio::time::Instant::now();
         let budget = Budget::read(Duration::from_secs(10));
         let mut notes = Vec::new();
-        let r: CloudResult<()> = with_retry(budget, "rds.us-west-2", std::future::pending, |e, a| {
-            notes.push(format!("{e}; attempt {} of {}", a.number, a.of));
-        })
-        .await;
+        let r: CloudResult<()> =
+            with_retry(budget, "rds.us-west-2", std::future::pending, |e, a| {
+                notes.push(format!("{e}; attempt {} of {}", a.number, a.of));
+            })
+            .await;
         let e = r.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Retryable);
         assert!(e.to_string().contains("rds.us-west-2"), "{e}");

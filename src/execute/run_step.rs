@@ -133,9 +133,10 @@ pub(super) async fn run_step<C: Cloud>(
 
 /// Where a step's calls go, for progress: its first call site.
 pub(super) fn destination(step: &Step) -> String {
-    step.calls
-        .first()
-        .map_or_else(|| step.id.clone(), |c| format!("{}.{}", c.service, c.region))
+    step.calls.first().map_or_else(
+        || step.id.clone(),
+        |c| format!("{}.{}", c.service, c.region),
+    )
 }
 
 /// The progress note of a failed attempt that will be retried.
@@ -249,7 +250,9 @@ async fn converge<C: Cloud>(
                 // is available and still a replica was not promoted (or the
                 // promotion was lost), so ask again.
                 if needs_acting_again(cloud, action).await {
-                    note(format!("{what}: the replica is still a replica; promoting again"));
+                    note(format!(
+                        "{what}: the replica is still a replica; promoting again"
+                    ));
                     if let Err(e) = act_once().await {
                         if e.kind != ErrorKind::Conflict {
                             let n = attempts.into_inner();
@@ -274,12 +277,26 @@ async fn converge<C: Cloud>(
         if Instant::now() >= deadline {
             let what = match (&change, action) {
                 (Some(c), _) => format!("change {c} not INSYNC"),
-                (None, Action::FlipDns { routing: Some(_), record, .. }) => format!(
+                (
+                    None,
+                    Action::FlipDns {
+                        routing: Some(_),
+                        record,
+                        ..
+                    },
+                ) => format!(
                     "{} does not answer with the DR target (TTL + {} margin)",
                     record.name,
                     duration::fmt(super::steps::DNS_MARGIN)
                 ),
-                (None, Action::SwitchStream { routing: Some(_), name, .. }) => format!(
+                (
+                    None,
+                    Action::SwitchStream {
+                        routing: Some(_),
+                        name,
+                        ..
+                    },
+                ) => format!(
                     "{name} does not answer with the DR bootstrap brokers (TTL + {} margin)",
                     duration::fmt(super::steps::DNS_MARGIN)
                 ),

@@ -160,7 +160,9 @@ pub async fn act<C: Cloud>(
             if matches!(action, Action::SwitchStream { .. }) {
                 stream_record(cloud, policy, action).await?;
             }
-            switch_routing(cloud, policy, pair, fence).await.map(|()| None)
+            switch_routing(cloud, policy, pair, fence)
+                .await
+                .map(|()| None)
         }
         Action::SwitchStream { zone, .. } => {
             let want = stream_record(cloud, policy, action).await?;
@@ -178,15 +180,18 @@ async fn switch_routing<C: Cloud>(
     pair: &RoutingControlPair,
     fence: &Fence,
 ) -> CloudResult<()> {
-    let endpoints = policy
-        .routing_control
-        .as_ref()
-        .map(|r| r.endpoints.as_slice())
-        .unwrap_or_default();
-    let states = [(pair.secondary.clone(), true), (pair.primary.clone(), false)];
-    through_endpoints(OP_UPDATE_ROUTING_CONTROLS, endpoints, ENDPOINT_TIMEOUT, |ep| {
-        cloud.update_routing_control_states(ep, &states, fence)
-    })
+    let endpoints = super::observe::endpoints(policy);
+    let endpoints = endpoints.as_slice();
+    let states = [
+        (pair.secondary.clone(), true),
+        (pair.primary.clone(), false),
+    ];
+    through_endpoints(
+        OP_UPDATE_ROUTING_CONTROLS,
+        endpoints,
+        ENDPOINT_TIMEOUT,
+        |ep| cloud.update_routing_control_states(ep, &states, fence),
+    )
     .await
 }
 

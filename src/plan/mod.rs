@@ -28,8 +28,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::cloud::{
-    DatabaseState, Exposure, GlobalDatastoreState, MemberRole, NodeGroupState,
-    Record, RecordTarget, ReplicationGroupState, StreamClusterState,
+    DatabaseState, Exposure, GlobalDatastoreState, MemberRole, NodeGroupState, Record,
+    RecordTarget, ReplicationGroupState, StreamClusterState,
 };
 use crate::policy::{Policy, StreamTier, TrafficSwitch, WhenPrimaryDown};
 
@@ -466,7 +466,9 @@ pub fn tier_exposures(policy: &Policy, observed: &Observed) -> Vec<TierExposure>
             .cache_member
             .as_ref()
             .and_then(Seen::present)
-            .is_some_and(|m| m.global_datastore.is_none() || m.global_role == Some(MemberRole::Primary));
+            .is_some_and(|m| {
+                m.global_datastore.is_none() || m.global_role == Some(MemberRole::Primary)
+            });
         let done = standalone_or_primary
             || observed
                 .cache

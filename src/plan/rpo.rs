@@ -221,7 +221,10 @@ impl fmt::Display for RpoEvaluation {
                 accepted_ms,
                 unbounded,
             } => {
-                write!(f, "exposure above the RPO of {rpo} accepted by the operator (")?;
+                write!(
+                    f,
+                    "exposure above the RPO of {rpo} accepted by the operator ("
+                )?;
                 let known_over = self.tiers.iter().any(|t| {
                     !t.already_failed_over
                         && matches!(t.exposure, Exposure::Known(d) if d.as_millis() > u128::from(self.rpo_ms))

@@ -64,8 +64,23 @@ pub struct Policy {
 /// (from DescribeCluster) so that a failover never has to look them up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RoutingControlCluster {
-    /// The endpoints, tried in this order.
+    /// The endpoints, as the policy lists them.
     pub endpoints: Vec<crate::cloud::ClusterEndpoint>,
+}
+
+impl RoutingControlCluster {
+    /// The endpoints in the order a switch to `to` away from `from` tries
+    /// them: `to`'s own first, then the others in policy order, `from`'s
+    /// last, so that a healthy failover never calls the region being left.
+    pub fn endpoints_for(&self, from: &str, to: &str) -> Vec<crate::cloud::ClusterEndpoint> {
+        let mut out = self.endpoints.clone();
+        out.sort_by_key(|e| match e.region.as_str() {
+            r if r == to => 0,
+            r if r == from => 2,
+            _ => 1,
+        });
+        out
+    }
 }
 
 /// How a tier moves traffic to the secondary region.

@@ -74,7 +74,11 @@ impl Validator {
             }
             Some("routing_control") => {
                 let path = format!("{tier}.routing_controls");
-                let raw = self.required(&path, controls, "primary and secondary routing control ARNs")?;
+                let raw = self.required(
+                    &path,
+                    controls,
+                    "primary and secondary routing control ARNs",
+                )?;
                 let primary = self.routing_control_arn(&format!("{path}.primary"), raw.primary);
                 let secondary =
                     self.routing_control_arn(&format!("{path}.secondary"), raw.secondary);
@@ -125,7 +129,11 @@ impl Validator {
     ) {
         let uses = |s: &TrafficSwitch| matches!(s, TrafficSwitch::RoutingControl(_));
         let users: Vec<&str> = [
-            tiers.dns.as_ref().filter(|d| uses(&d.switch)).map(|_| "tiers.dns"),
+            tiers
+                .dns
+                .as_ref()
+                .filter(|d| uses(&d.switch))
+                .map(|_| "tiers.dns"),
             tiers
                 .stream
                 .as_ref()

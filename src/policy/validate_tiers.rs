@@ -163,7 +163,11 @@ impl Validator {
         });
         let replicator = match raw.replicator {
             None => None,
-            Some(r) => Some(self.name("tiers.stream.replicator", Some(r), "the MSK Replicator's name")?),
+            Some(r) => Some(self.name(
+                "tiers.stream.replicator",
+                Some(r),
+                "the MSK Replicator's name",
+            )?),
         };
         let switch = self.switch("tiers.stream", raw.mode, raw.routing_controls);
         Some(StreamTier {

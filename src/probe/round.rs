@@ -174,7 +174,12 @@ async fn cloud_readings<C: Cloud>(p: &Policy, cloud: &C, skip: (bool, bool)) -> 
         reads.push(read(
             t,
             DataTier::Database,
-            Box::pin(async move { cloud.exposure(p, DataTier::Database).await.map(|m| m.exposure) }),
+            Box::pin(async move {
+                cloud
+                    .exposure(p, DataTier::Database)
+                    .await
+                    .map(|m| m.exposure)
+            }),
         ));
     }
     if let (Some(_), false) = (&p.tiers.cache, skip.1) {
@@ -188,7 +193,12 @@ async fn cloud_readings<C: Cloud>(p: &Policy, cloud: &C, skip: (bool, bool)) -> 
         reads.push(read(
             t,
             DataTier::Stream,
-            Box::pin(async move { cloud.exposure(p, DataTier::Stream).await.map(|m| m.exposure) }),
+            Box::pin(async move {
+                cloud
+                    .exposure(p, DataTier::Stream)
+                    .await
+                    .map(|m| m.exposure)
+            }),
         ));
     }
     futures::future::join_all(reads).await

@@ -18,7 +18,12 @@ impl RoutingControl for AwsCloud {
         arn: &str,
     ) -> CloudResult<bool> {
         let _ = endpoint;
-        Err(CloudError::new(ErrorKind::Fatal, OP_GET_ROUTING_CONTROL, arn, NOT_YET))
+        Err(CloudError::new(
+            ErrorKind::Fatal,
+            OP_GET_ROUTING_CONTROL,
+            arn,
+            NOT_YET,
+        ))
     }
 
     async fn update_routing_control_states(
@@ -28,13 +33,23 @@ impl RoutingControl for AwsCloud {
         _fence: &Fence,
     ) -> CloudResult<()> {
         let _ = (endpoint, states);
-        Err(CloudError::new(ErrorKind::Fatal, OP_UPDATE_ROUTING_CONTROLS, "-", NOT_YET))
+        Err(CloudError::new(
+            ErrorKind::Fatal,
+            OP_UPDATE_ROUTING_CONTROLS,
+            "-",
+            NOT_YET,
+        ))
     }
 }
 
 impl Resolver for AwsCloud {
     async fn resolve(&self, name: &str) -> CloudResult<Resolved> {
-        Err(CloudError::new(ErrorKind::Fatal, "dns:Resolve", name, NOT_YET))
+        Err(CloudError::new(
+            ErrorKind::Fatal,
+            "dns:Resolve",
+            name,
+            NOT_YET,
+        ))
     }
 }
 
@@ -45,7 +60,9 @@ impl ExposureSource for AwsCloud {
         tier: DataTier,
     ) -> BoxFuture<'a, CloudResult<Measurement>> {
         Box::pin(async move {
-            Ok(Measurement::unknown(format!("no {tier} lag source in this build")))
+            Ok(Measurement::unknown(format!(
+                "no {tier} lag source in this build"
+            )))
         })
     }
 }

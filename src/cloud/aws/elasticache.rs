@@ -14,8 +14,7 @@ use tracing::{debug, info, instrument};
 use super::error::{classify, none_if_not_found};
 use super::{regional, regional_factory, Regional};
 use crate::cloud::{
-    CacheMember, CloudError, CloudResult, ErrorKind, Fence, GlobalDatastoreState,
-    MemberRole,
+    CacheMember, CloudError, CloudResult, ErrorKind, Fence, GlobalDatastoreState, MemberRole,
 };
 
 const DESCRIBE: &str = "elasticache:DescribeGlobalReplicationGroups";

@@ -202,4 +202,3 @@ async fn throttling_is_reported_as_throttled() {
     assert_eq!(err.resource, format!("us-west-2/{DR}"));
     assert_eq!(list.num_calls(), 1, "the adapter itself never retries");
 }
-

@@ -212,7 +212,6 @@ impl Database for AwsCloud {
     async fn ensure_promoted(&self, region: &str, id: &str, fence: &Fence) -> CloudResult<()> {
         Box::pin(self.rds.ensure_promoted(region, id, fence)).await
     }
-
 }
 
 impl NodeGroups for AwsCloud {
@@ -319,7 +318,6 @@ impl Stream for AwsCloud {
     ) -> CloudResult<Option<StreamClusterState>> {
         Box::pin(self.kafka.get_stream_cluster(region, name)).await
     }
-
 }
 
 #[cfg(test)]

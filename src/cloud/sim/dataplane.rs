@@ -113,9 +113,9 @@ impl SimCloud {
 
 /// A stable, made-up address for a name.
 fn address(name: &str) -> IpAddr {
-    let h = name
-        .bytes()
-        .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let h = name.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
     let [a, b, c, _] = h.to_be_bytes();
     IpAddr::V4(Ipv4Addr::new(10, a, b, c.max(1)))
 }

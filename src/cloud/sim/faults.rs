@@ -139,7 +139,9 @@ impl Fault {
                     return Err(format!("op: a busy fault applies to {OP_PROMOTE} only"));
                 }
                 if self.status.as_deref().is_none_or(str::is_empty) {
-                    return Err("status: a busy fault needs the status to report, like backing-up".into());
+                    return Err(
+                        "status: a busy fault needs the status to report, like backing-up".into(),
+                    );
                 }
             }
             FaultKind::Fail | FaultKind::Throttle | FaultKind::NeverConverges => {

@@ -49,7 +49,9 @@ impl Database for SimCloud {
             return Ok(());
         }
         if let Some(status) = w.busy_status(&k, tokio::time::Instant::now()) {
-            let msg = format!("DB instance {id} is {status}; it cannot be promoted now (InvalidDBInstanceState)");
+            let msg = format!(
+                "DB instance {id} is {status}; it cannot be promoted now (InvalidDBInstanceState)"
+            );
             return Err(CloudError::new(ErrorKind::Conflict, OP_PROMOTE, k, msg));
         }
         let span = w.latency.database_promotion;
@@ -59,7 +61,6 @@ impl Database for SimCloud {
         db.pending = Some(pending);
         Ok(())
     }
-
 }
 
 impl NodeGroups for SimCloud {
@@ -123,7 +124,9 @@ impl Dns for SimCloud {
         rtype: RecordType,
     ) -> CloudResult<Option<Record>> {
         let resource = format!("{zone}/{name}");
-        let w = self.call(OP_LIST_RECORDS, ROUTE53_CONTROL_REGION, &resource).await?;
+        let w = self
+            .call(OP_LIST_RECORDS, ROUTE53_CONTROL_REGION, &resource)
+            .await?;
         let z = w
             .zones
             .get(zone)
@@ -138,7 +141,9 @@ impl Dns for SimCloud {
         _fence: &Fence,
     ) -> CloudResult<Option<ChangeId>> {
         let resource = format!("{zone}/{}", want.name);
-        let mut w = self.call(OP_CHANGE_RECORDS, ROUTE53_CONTROL_REGION, &resource).await?;
+        let mut w = self
+            .call(OP_CHANGE_RECORDS, ROUTE53_CONTROL_REGION, &resource)
+            .await?;
         let z = w.zones.get(zone).ok_or_else(|| {
             CloudError::not_found(OP_CHANGE_RECORDS, format!("hosted zone {zone}"))
         })?;
@@ -156,7 +161,9 @@ impl Dns for SimCloud {
     }
 
     async fn get_change(&self, id: &ChangeId) -> CloudResult<ChangeStatus> {
-        let w = self.call(OP_GET_CHANGE, ROUTE53_CONTROL_REGION, &id.0).await?;
+        let w = self
+            .call(OP_GET_CHANGE, ROUTE53_CONTROL_REGION, &id.0)
+            .await?;
         match w.changes.get(&id.0) {
             None => Err(CloudError::not_found(OP_GET_CHANGE, format!("change {id}"))),
             Some(None) => Ok(ChangeStatus::InSync),
@@ -218,7 +225,12 @@ impl Cache for SimCloud {
             let msg = format!(
                 "Global Datastore {id} cannot fail over: its primary region {out} does not answer (InvalidGlobalReplicationGroupState)"
             );
-            return Err(CloudError::new(ErrorKind::Conflict, OP_FAILOVER_GLOBAL, id, msg));
+            return Err(CloudError::new(
+                ErrorKind::Conflict,
+                OP_FAILOVER_GLOBAL,
+                id,
+                msg,
+            ));
         }
         let Some(m) = g
             .members
@@ -244,7 +256,6 @@ impl Cache for SimCloud {
         g.promoting = Some(member.to_string());
         Ok(())
     }
-
 
     async fn get_replication_group(
         &self,
@@ -275,5 +286,4 @@ impl Stream for SimCloud {
         let w = self.call(OP_LIST_CLUSTERS, region, &k).await?;
         Ok(w.streams.get(&k).cloned())
     }
-
 }

@@ -24,9 +24,9 @@ use crate::cloud::{
     Measurement, NodeGroupState, NodeGroups, Record, RecordType, ReplicationGroupState, Resolved,
     Resolver, RoutingControl, Scaling, Stream, StreamClusterState,
 };
+use crate::plan::DataTier;
 use crate::policy::Policy;
 use futures::future::BoxFuture;
-use crate::plan::DataTier;
 
 /// One trait call, as sent over the wire.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -192,7 +192,11 @@ async fn dispatch(cloud: &SimCloud, call: SimCall) -> Result<Value, WireError> {
             region,
             member,
             fence,
-        } => to_value(cloud.ensure_disassociated(&id, &region, &member, &fence).await),
+        } => to_value(
+            cloud
+                .ensure_disassociated(&id, &region, &member, &fence)
+                .await,
+        ),
         C::GetRoutingControlState { endpoint, arn } => {
             to_value(cloud.get_routing_control_state(&endpoint, &arn).await)
         }
@@ -385,7 +389,6 @@ impl Database for RemoteSim {
         })
         .await
     }
-
 }
 
 impl NodeGroups for RemoteSim {
@@ -489,7 +492,6 @@ impl Cache for RemoteSim {
         .await
     }
 
-
     async fn get_replication_group(
         &self,
         region: &str,
@@ -578,7 +580,6 @@ impl Stream for RemoteSim {
         })
         .await
     }
-
 }
 
 #[cfg(test)]

@@ -258,5 +258,5 @@ fn faults_that_cannot_apply_are_rejected() {
     assert!(no_duration
         .validate()
         .unwrap_err()
-        .contains("for: a stuck fault needs a duration"));
+        .contains("for: a stuck or busy fault needs a duration"));
 }

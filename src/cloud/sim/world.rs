@@ -246,7 +246,8 @@ impl World {
             if let crate::policy::TrafficSwitch::RoutingControl(pair) = &st.switch {
                 control(&mut w, &pair.primary, true);
                 control(&mut w, &pair.secondary, false);
-                let host = |region: &str, name: &str| format!("b-1.{name}.kafka.{region}.amazonaws.com");
+                let host =
+                    |region: &str, name: &str| format!("b-1.{name}.kafka.{region}.amazonaws.com");
                 w.routed_records.insert(
                     st.client_record.name.to_ascii_lowercase(),
                     RoutedRecord {

@@ -12,7 +12,11 @@ async fn record(id: &str) -> ExecutionRecord {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(policy::DEFAULT_POLICY);
     let p = policy::load(&path).unwrap();
     let cloud = SimCloud::new(&p, SimOptions::default()).unwrap();
-    let plan = plan::build(&p, &observe(&cloud, &cloud, &p, &crate::execute::no_notes).await, crate::plan::Acceptance::default());
+    let plan = plan::build(
+        &p,
+        &observe(&cloud, &cloud, &p, &crate::execute::no_notes).await,
+        crate::plan::Acceptance::default(),
+    );
     new_record(
         &plan,
         &RunOptions {
