@@ -292,3 +292,76 @@ fn a_policy_must_probe_something_and_time_out_only_in_manual_mode() {
     let unknown = core_with("  probes:\n    icmp: [x]\n", "");
     assert_eq!(paths(&unknown), vec!["detection.probes.icmp"]);
 }
+
+/// The core policy with its probe interval and timeout replaced.
+fn timed(interval: &str, timeout: &str) -> String {
+    CORE.replace(
+        "probe_interval: 60s",
+        &format!("probe_interval: {interval}"),
+    )
+    .replace("probe_timeout: 10s", &format!("probe_timeout: {timeout}"))
+}
+
+#[test]
+fn probe_timings_that_cannot_work_are_refused_naming_the_field() {
+    let p = problems(&timed("1ns", "1ns"));
+    let at: Vec<(&str, Option<&str>)> = p
+        .iter()
+        .map(|p| (p.path.as_str(), p.value.as_deref()))
+        .collect();
+    assert_eq!(
+        at,
+        vec![
+            ("detection.probe_interval", Some("1ns")),
+            ("detection.probe_timeout", Some("1ns"))
+        ],
+        "{p:#?}"
+    );
+    assert!(p[0].expected.starts_with("at least 200ms"), "{p:?}");
+    assert!(p[1].expected.starts_with("at least 200ms"), "{p:?}");
+    assert_eq!(paths(&timed("1s", "1ms")), vec!["detection.probe_timeout"]);
+    assert_eq!(
+        paths(&timed("100ms", "500ms")),
+        vec!["detection.probe_interval", "detection.probe_timeout"]
+    );
+    let late = problems(&timed("1s", "2s"));
+    assert_eq!(late[0].path, "detection.probe_timeout");
+    assert_eq!(late[0].expected, "at most the probe interval (1s)");
+    // Left out, the timeout is 5s: more than a 1s interval.
+    let default = CORE
+        .replace("probe_interval: 60s", "probe_interval: 1s")
+        .replace("  probe_timeout: 10s\n", "");
+    assert_eq!(paths(&default), vec!["detection.probe_timeout"]);
+}
+
+#[test]
+fn the_probe_timings_in_use_stay_valid() {
+    // The shipped policies (60s/10s), the local cluster (1s/500ms), the
+    // tests (250ms/200ms, 400ms/300ms) and the loss benchmark (200ms/200ms).
+    for (interval, timeout) in [
+        ("60s", "10s"),
+        ("1s", "500ms"),
+        ("1s", "1s"),
+        ("250ms", "200ms"),
+        ("400ms", "300ms"),
+        ("200ms", "200ms"),
+    ] {
+        let p = parse(Path::new("policies/test.yaml"), &timed(interval, timeout));
+        assert!(p.is_ok(), "{interval}/{timeout}: {p:?}");
+    }
+}
+
+#[test]
+fn a_health_check_probe_needs_an_interval_route53_can_serve() {
+    let fast = core_with("  probes:\n    health_check: hc-1234\n", "")
+        .replace("probe_interval: 60s", "probe_interval: 500ms")
+        .replace("probe_timeout: 10s", "probe_timeout: 400ms");
+    let p = problems(&fast);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].path, "detection.probe_interval");
+    assert!(p[0].expected.contains("health_check"), "{p:?}");
+    let ok = fast
+        .replace("probe_interval: 500ms", "probe_interval: 1s")
+        .replace("probe_timeout: 400ms", "probe_timeout: 500ms");
+    assert!(parse(Path::new("policies/test.yaml"), &ok).is_ok());
+}

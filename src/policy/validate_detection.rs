@@ -1,12 +1,73 @@
-//! Stage two, detection: probes, heartbeats and the manual-mode timeout.
+//! Stage two, detection: probe timing, probes, heartbeats and the
+//! manual-mode timeout.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::raw::*;
 use super::validate::Validator;
 use super::*;
 
+/// The shortest probe interval a policy may set. Every round opens new
+/// connections (TCP, TLS) to each target, calls the RDS API and sends its
+/// observation to every member: at 200 ms that is five rounds a second per
+/// site, about five times the footprint budgeted for 1 s probes, and
+/// shorter intervals only add load (below a millisecond a node spins).
+pub const PROBE_INTERVAL_MIN: Duration = Duration::from_millis(200);
+
+/// The shortest probe timeout a policy may set. A probe from the DR region
+/// needs about three round trips to the primary region (TCP, TLS, the
+/// request; us-west-2 to us-east-1 is about 65 ms each), and an AWS API
+/// call adds the service's own time; a shorter timeout fails healthy probes
+/// from the far sites, and failures count against the primary.
+pub const PROBE_TIMEOUT_MIN: Duration = Duration::from_millis(200);
+
+/// The shortest probe interval with a Route 53 health-check probe: every
+/// site reads the health check each round, and Route 53's API takes five
+/// requests a second per account, failover changes included; three sites
+/// at 1 s leave room for those.
+pub const HEALTH_CHECK_INTERVAL_MIN: Duration = Duration::from_secs(1);
+
 impl Validator {
+    /// Checks the probe interval and timeout against each other and their
+    /// lower bounds ([`PROBE_INTERVAL_MIN`], [`PROBE_TIMEOUT_MIN`]): a
+    /// probe must be able to answer, and a round must end before the next.
+    pub(super) fn probe_timing(&mut self, interval: Duration, timeout: Duration) {
+        let fmt = crate::duration::fmt;
+        // Below a millisecond, fmt would show 0ms.
+        let got = |d: Duration| match d < Duration::from_millis(1) {
+            true => humantime::format_duration(d).to_string(),
+            false => fmt(d),
+        };
+        if interval < PROBE_INTERVAL_MIN {
+            self.problem(
+                "detection.probe_interval",
+                Some(got(interval)),
+                format!(
+                    "at least {} (each round costs connections and API calls at every site)",
+                    fmt(PROBE_INTERVAL_MIN)
+                ),
+            );
+        }
+        if timeout < PROBE_TIMEOUT_MIN {
+            self.problem(
+                "detection.probe_timeout",
+                Some(got(timeout)),
+                format!(
+                    "at least {} (a probe from another region needs several round trips; \
+                     a probe cut short counts against the primary)",
+                    fmt(PROBE_TIMEOUT_MIN)
+                ),
+            );
+        } else if timeout > interval {
+            self.problem(
+                "detection.probe_timeout",
+                Some(fmt(timeout)),
+                format!("at most the probe interval ({})", fmt(interval)),
+            );
+        }
+    }
+
     /// Adds the probes and heartbeats to checked detection settings. Each
     /// heartbeat needs its tier in the policy; at least one probe is needed.
     pub(super) fn probes_and_heartbeats(
@@ -35,6 +96,17 @@ impl Validator {
             ),
             None => None,
         };
+        if health_check.is_some() && detection.probe_interval < HEALTH_CHECK_INTERVAL_MIN {
+            self.problem(
+                "detection.probe_interval",
+                Some(crate::duration::fmt(detection.probe_interval)),
+                format!(
+                    "at least {} with a health_check probe (every site reads it each round; \
+                     Route 53 takes 5 requests a second per account)",
+                    crate::duration::fmt(HEALTH_CHECK_INTERVAL_MIN)
+                ),
+            );
+        }
         let heartbeats = heartbeats.unwrap_or_default();
         let database = heartbeats.database.and_then(|h| {
             if tiers.database.is_none() {
