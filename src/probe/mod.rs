@@ -104,15 +104,25 @@ impl std::fmt::Display for ProbeError {
     }
 }
 
-/// A cloud error as a probe failure: errors on the prober's side (access
-/// denied, a bad parameter) are inconclusive; unreachable or failing APIs
-/// count against the primary.
+/// A failed cloud API call as a probe failure. Only the API's silence (no
+/// answer in time, a connection that failed) counts against the primary:
+/// when the primary region is gone its endpoints stop answering. Any answer
+/// (a throttle, a 5xx, access denied, an unknown id) says the API is there
+/// and nothing about the primary, and a failure on the prober's own side
+/// (no credentials, a bad parameter) says nothing either: inconclusive.
 pub fn cloud_failure(e: crate::cloud::CloudError) -> ProbeError {
+    use crate::cloud::ErrorKind;
     match e.kind {
-        crate::cloud::ErrorKind::Fatal => {
-            ProbeError::inconclusive(format!("cannot check: {}", e.message))
-        }
-        _ => e.message.into(),
+        ErrorKind::Fatal => ProbeError::inconclusive(format!("cannot check: {}", e.message)),
+        _ if e.no_answer => format!("no answer from {}: {}", e.op, e.message).into(),
+        ErrorKind::Throttled => ProbeError::inconclusive(format!(
+            "{} throttled, no evidence either way: {}",
+            e.op, e.message
+        )),
+        _ => ProbeError::inconclusive(format!(
+            "{} answered with an error ({}), no evidence either way: {}",
+            e.op, e.kind, e.message
+        )),
     }
 }
 
@@ -133,6 +143,25 @@ where
     .await
 }
 
+/// The health-check probe's verdict on a read of a Route 53 health check
+/// (healthy checkers, all checkers): passes when most checkers see the
+/// endpoint healthy.
+pub async fn health_check_status<F>(read: F, timeout: Duration) -> Result<String, ProbeError>
+where
+    F: Future<Output = crate::cloud::CloudResult<(usize, usize)>>,
+{
+    bounded(timeout, async {
+        let (healthy, total) = read.await.map_err(cloud_failure)?;
+        let seen = format!("{healthy} of {total} checkers healthy");
+        if total > 0 && healthy * 2 > total {
+            Ok(seen)
+        } else {
+            Err(seen.into())
+        }
+    })
+    .await
+}
+
 /// Bounds a probe by `timeout`, naming the timeout in the failure.
 pub async fn bounded<F>(timeout: Duration, f: F) -> Result<String, ProbeError>
 where
@@ -143,3 +172,6 @@ where
         Err(_) => Err(format!("no answer within {}", crate::duration::fmt(timeout)).into()),
     }
 }
+
+#[cfg(test)]
+mod tests;
