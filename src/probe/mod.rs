@@ -126,16 +126,80 @@ pub fn cloud_failure(e: crate::cloud::CloudError) -> ProbeError {
     }
 }
 
-/// The status probe's verdict on a read of the primary instance: passes
-/// when RDS says `available`.
+/// RDS DB instance statuses in which the instance still serves
+/// connections: a backup, a storage change, a modification or maintenance
+/// in progress, a configuration change that needs no restart. From the RDS
+/// user guide's table of DB instance statuses ("Viewing DB instance
+/// status"); `storage-optimization` is "fully operational" there.
+pub const RDS_SERVING: &[&str] = &[
+    "available",
+    "backing-up",
+    "configuring-activity-stream",
+    "configuring-associated-roles",
+    "configuring-enhanced-monitoring",
+    "configuring-iam-database-auth",
+    "configuring-log-exports",
+    "maintenance",
+    "modifying",
+    "renaming",
+    "resetting-master-credentials",
+    "storage-optimization",
+];
+
+/// RDS DB instance statuses in which the instance does not serve: it is
+/// being created, deleted, rebooted, started, stopped or upgraded (an engine
+/// upgrade takes a Multi-AZ instance's primary and standby down together),
+/// is full, or is in a state RDS cannot recover from on its own.
+pub const RDS_NOT_SERVING: &[&str] = &[
+    "converting-to-vpc",
+    "creating",
+    "deleting",
+    "failed",
+    "inaccessible-encryption-credentials",
+    "inaccessible-encryption-credentials-recoverable",
+    "incompatible-credentials",
+    "incompatible-network",
+    "incompatible-option-group",
+    "incompatible-parameters",
+    "incompatible-restore",
+    "insufficient-capacity",
+    "moving-to-vpc",
+    "rebooting",
+    "restore-error",
+    "starting",
+    "stopped",
+    "stopping",
+    "storage-full",
+    "upgrading",
+];
+
+/// The status probe's verdict on RDS's status of the primary instance:
+/// passes while RDS serves connections in that status ([`RDS_SERVING`]),
+/// fails when it does not ([`RDS_NOT_SERVING`]), and is inconclusive for a
+/// status drctl does not know (RDS may add some).
+pub fn rds_status(status: &str) -> Result<String, ProbeError> {
+    if status == "available" {
+        Ok(status.to_string())
+    } else if RDS_SERVING.contains(&status) {
+        Ok(format!("{status} (RDS serves connections in this status)"))
+    } else if RDS_NOT_SERVING.contains(&status) {
+        Err(format!("status {status}").into())
+    } else {
+        Err(ProbeError::inconclusive(format!(
+            "status {status:?} is not one drctl knows, no evidence either way"
+        )))
+    }
+}
+
+/// The status probe's verdict on a read of the primary instance (see
+/// [`rds_status`] and [`cloud_failure`]).
 pub async fn database_status<F>(read: F, timeout: Duration) -> Result<String, ProbeError>
 where
     F: Future<Output = crate::cloud::CloudResult<Option<crate::cloud::DatabaseState>>>,
 {
     bounded(timeout, async {
         match read.await {
-            Ok(Some(db)) if db.status == "available" => Ok("available".into()),
-            Ok(Some(db)) => Err(format!("status {}", db.status).into()),
+            Ok(Some(db)) => rds_status(&db.status),
             Ok(None) => Err("not found".into()),
             Err(e) => Err(cloud_failure(e)),
         }

@@ -1,12 +1,24 @@
-//! The verdicts of the API probes: which API failures count against the
-//! primary.
+//! The verdicts of the API probes: which RDS statuses count as up, and which
+//! API failures count against the primary.
 
 use std::time::Duration;
 
 use super::*;
-use crate::cloud::{CloudError, ErrorKind};
+use crate::cloud::{CloudError, CloudResult, DatabaseState, ErrorKind};
 
 const T: Duration = Duration::from_secs(1);
+
+fn instance(status: &str) -> CloudResult<Option<DatabaseState>> {
+    Ok(Some(DatabaseState {
+        id: "emr-platform-prod".into(),
+        status: status.into(),
+        replica_source: None,
+    }))
+}
+
+async fn status_probe(status: &str) -> Result<String, ProbeError> {
+    database_status(async { instance(status) }, T).await
+}
 
 fn failure(kind: ErrorKind) -> CloudError {
     CloudError::new(
@@ -22,6 +34,66 @@ async fn both(e: CloudError) -> [ProbeError; 2] {
     let db = database_status(async { Err(e.clone()) }, T).await;
     let hc = health_check_status(async { Err(e) }, T).await;
     [db.unwrap_err(), hc.unwrap_err()]
+}
+
+#[tokio::test]
+async fn statuses_in_which_rds_serves_count_as_up() {
+    for status in [
+        "available",
+        "backing-up",
+        "modifying",
+        "storage-optimization",
+        "configuring-enhanced-monitoring",
+        "configuring-log-exports",
+        "configuring-iam-database-auth",
+        "maintenance",
+        "resetting-master-credentials",
+    ] {
+        assert!(RDS_SERVING.contains(&status), "{status}");
+        let seen = status_probe(status).await;
+        assert!(
+            seen.as_deref().is_ok_and(|s| s.starts_with(status)),
+            "{status}: {seen:?}"
+        );
+    }
+    assert_eq!(status_probe("available").await, Ok("available".into()));
+    for status in RDS_SERVING {
+        assert!(status_probe(status).await.is_ok(), "{status}");
+    }
+}
+
+#[tokio::test]
+async fn statuses_in_which_rds_does_not_serve_count_as_down() {
+    for status in [
+        "stopped",
+        "stopping",
+        "rebooting",
+        "upgrading",
+        "failed",
+        "storage-full",
+        "inaccessible-encryption-credentials",
+        "incompatible-parameters",
+        "deleting",
+    ] {
+        assert!(RDS_NOT_SERVING.contains(&status), "{status}");
+    }
+    for status in RDS_NOT_SERVING {
+        let err = status_probe(status).await.unwrap_err();
+        assert!(!err.inconclusive, "{status}");
+        assert_eq!(err.message, format!("status {status}"));
+    }
+    assert!(RDS_SERVING.iter().all(|s| !RDS_NOT_SERVING.contains(s)));
+    let gone = database_status(async { Ok(None) }, T).await.unwrap_err();
+    assert_eq!(gone, ProbeError::from("not found"));
+}
+
+#[tokio::test]
+async fn a_status_drctl_does_not_know_is_no_evidence_either_way() {
+    for status in ["some-future-status", ""] {
+        let err = status_probe(status).await.unwrap_err();
+        assert!(err.inconclusive, "{status}: {err}");
+        assert!(err.message.contains("not one drctl knows"), "{err}");
+    }
 }
 
 #[tokio::test]
