@@ -78,7 +78,7 @@ impl Validator {
         tiers: &Tiers,
     ) -> Option<Detection> {
         let probes = probes.unwrap_or_default();
-        let http = self.urls("detection.probes.http", probes.http);
+        let http = self.http_probes("detection.probes.http", probes.http);
         let tcp = self.endpoints("detection.probes.tcp", probes.tcp);
         let database_status = probes.database_status.unwrap_or(tiers.database.is_some());
         if database_status && tiers.database.is_none() {
@@ -152,26 +152,128 @@ impl Validator {
         Some(detection)
     }
 
-    fn urls(&mut self, path: &str, urls: Vec<String>) -> Vec<String> {
+    fn http_probes(&mut self, path: &str, raw: Vec<RawHttpProbe>) -> Vec<HttpProbe> {
         let mut out = Vec::new();
-        for (i, u) in urls.into_iter().enumerate() {
-            let rest = u
-                .strip_prefix("https://")
-                .or_else(|| u.strip_prefix("http://"));
-            match rest {
-                Some(r)
-                    if !r.is_empty() && !r.starts_with('/') && !u.contains(char::is_whitespace) =>
-                {
-                    out.push(u)
+        for (i, entry) in raw.into_iter().enumerate() {
+            let at = format!("{path}[{i}]");
+            let probe = match entry {
+                RawHttpProbe::Url(u) => self.url(&at, u).map(HttpProbe::url),
+                RawHttpProbe::Fields(fields) => self.http_probe(&at, fields),
+            };
+            out.extend(probe);
+        }
+        out
+    }
+
+    /// An http probe written as a map; `at` is its path.
+    fn http_probe(
+        &mut self,
+        at: &str,
+        fields: Vec<(String, serde_yaml_ng::Value)>,
+    ) -> Option<HttpProbe> {
+        let (mut url, mut server_name, mut host, mut tls_verify) = (None, None, None, None);
+        let mut has_url = false;
+        for (key, value) in fields {
+            let field = format!("{at}.{key}");
+            match key.as_str() {
+                "url" => {
+                    has_url = true;
+                    url = self
+                        .text(&field, value, "an http:// or https:// URL")
+                        .and_then(|u| self.url(&field, u));
                 }
+                "server_name" => server_name = self.text(&field, value, "a DNS name"),
+                "host" => host = self.text(&field, value, "a host name, or host:port"),
+                "tls_verify" => match value {
+                    serde_yaml_ng::Value::Bool(b) => tls_verify = Some(b),
+                    other => self.problem(&field, Some(shown(&other)), "true or false"),
+                },
                 _ => self.problem(
-                    format!("{path}[{i}]"),
-                    Some(format!("{u:?}")),
-                    "an http:// or https:// URL such as https://api.example.com/health",
+                    &field,
+                    None,
+                    "no such field (unknown field): url, server_name, host or tls_verify",
                 ),
             }
         }
-        out
+        if !has_url {
+            self.problem(
+                format!("{at}.url"),
+                None,
+                "required: an http:// or https:// URL such as https://lb.example.com/health",
+            );
+        }
+        let plain_http = url.as_deref().is_some_and(|u| u.starts_with("http://"));
+        if let Some(name) = &server_name {
+            if rustls_pki_types::DnsName::try_from(name.as_str()).is_err() {
+                self.problem(
+                    format!("{at}.server_name"),
+                    Some(format!("{name:?}")),
+                    "a DNS name such as api.example.com (the name the certificate covers)",
+                );
+            } else if plain_http {
+                self.problem(
+                    format!("{at}.server_name"),
+                    Some(format!("{name:?}")),
+                    "no server_name with an http:// URL (it names the TLS server)",
+                );
+            }
+        }
+        if let Some(h) = host.as_ref().filter(|h| !host_header(h)) {
+            self.problem(
+                format!("{at}.host"),
+                Some(format!("{h:?}")),
+                "a host name or address, optionally with :port, such as api.example.com",
+            );
+        }
+        if tls_verify.is_some() && plain_http {
+            self.problem(
+                format!("{at}.tls_verify"),
+                None,
+                "no tls_verify with an http:// URL (there is no certificate)",
+            );
+        }
+        Some(HttpProbe {
+            url: url?,
+            server_name,
+            host,
+            tls_verify: tls_verify.unwrap_or(true),
+        })
+    }
+
+    /// A string field of a map written by hand.
+    fn text(&mut self, at: &str, value: serde_yaml_ng::Value, what: &str) -> Option<String> {
+        match value {
+            serde_yaml_ng::Value::String(s) => Some(s),
+            other => {
+                self.problem(at, Some(shown(&other)), what);
+                None
+            }
+        }
+    }
+
+    fn url(&mut self, at: &str, u: String) -> Option<String> {
+        let rest = u
+            .strip_prefix("https://")
+            .or_else(|| u.strip_prefix("http://"));
+        let parsed = reqwest::Url::parse(&u);
+        match rest {
+            Some(r)
+                if !r.is_empty()
+                    && !r.starts_with('/')
+                    && !u.contains(char::is_whitespace)
+                    && parsed.is_ok_and(|p| p.host_str().is_some_and(|h| !h.is_empty())) =>
+            {
+                Some(u)
+            }
+            _ => {
+                self.problem(
+                    at,
+                    Some(format!("{u:?}")),
+                    "an http:// or https:// URL such as https://api.example.com/health",
+                );
+                None
+            }
+        }
     }
 
     fn endpoints(&mut self, path: &str, endpoints: Vec<String>) -> Vec<String> {
@@ -301,4 +403,32 @@ impl Validator {
             action: action?,
         }))
     }
+}
+
+/// A YAML value as a problem shows it.
+fn shown(v: &serde_yaml_ng::Value) -> String {
+    match v {
+        serde_yaml_ng::Value::String(s) => format!("{s:?}"),
+        other => serde_yaml_ng::to_string(other)
+            .map(|t| t.trim().to_string())
+            .unwrap_or_else(|_| format!("{other:?}")),
+    }
+}
+
+/// Whether `h` is a Host header value: a DNS name, an IPv4 address or a
+/// bracketed IPv6 address, optionally with a port.
+fn host_header(h: &str) -> bool {
+    let (name, port) = match h.rsplit_once(':') {
+        Some((name, port)) if !name.ends_with(':') && !port.contains(']') => (name, Some(port)),
+        _ => (h, None),
+    };
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+    let name_ok = match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            name.parse::<std::net::Ipv4Addr>().is_ok()
+                || rustls_pki_types::DnsName::try_from(name).is_ok()
+        }
+    };
+    port_ok && name_ok
 }

@@ -12,14 +12,18 @@
 //! ([`PostgresHeartbeat`], [`RedisHeartbeat`]).
 
 mod heartbeat;
+mod http;
 pub mod net;
 mod round;
 
 pub use heartbeat::*;
+pub use http::http_probe;
 pub use round::{now_ms, Prober};
 
 use std::future::Future;
 use std::time::Duration;
+
+use crate::policy::HttpProbe;
 
 pub use crate::detect::{Observation, ProbeResult, TierReading};
 
@@ -27,11 +31,12 @@ pub use crate::detect::{Observation, ProbeResult, TierReading};
 /// asked on behalf of `site` (the prober's region) and must return within
 /// `timeout`; `Ok` carries what was seen, `Err` why the probe failed.
 pub trait Reach: Send + Sync {
-    /// `GET url`; passes on a 2xx answer.
+    /// `GET` the probe's URL as the probe says (server name, Host header,
+    /// certificate verification); passes on a 2xx answer.
     fn probe_http(
         &self,
         site: &str,
-        url: &str,
+        probe: &HttpProbe,
         timeout: Duration,
     ) -> impl Future<Output = Result<String, ProbeError>> + Send;
 

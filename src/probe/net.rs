@@ -1,36 +1,13 @@
 //! Probes over the real network and AWS APIs.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
 
-use super::{bounded, database_status, health_check_status, ProbeError, Reach};
+use super::{bounded, database_status, health_check_status, http_probe, ProbeError, Reach};
 use crate::cloud::aws::AwsCloud;
 use crate::cloud::Database;
-
-/// `GET url` with `client`; passes on a 2xx status.
-pub async fn http_get(
-    client: &reqwest::Client,
-    url: &str,
-    timeout: Duration,
-) -> Result<String, ProbeError> {
-    bounded(timeout, async {
-        let resp = client
-            .get(url)
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| ProbeError::from(error_chain(&e)))?;
-        let status = resp.status();
-        if status.is_success() {
-            Ok(format!("HTTP {}", status.as_u16()))
-        } else {
-            Err(format!("HTTP {}", status.as_u16()).into())
-        }
-    })
-    .await
-}
+use crate::policy::HttpProbe;
 
 /// Opens and closes a TCP connection to `addr`.
 pub async fn tcp_connect(addr: &str, timeout: Duration) -> Result<String, ProbeError> {
@@ -46,39 +23,14 @@ pub async fn tcp_connect(addr: &str, timeout: Duration) -> Result<String, ProbeE
     .await
 }
 
-/// An error and its sources on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
-
-/// The client probes share: no redirects followed (a health endpoint that
-/// redirects is not answering), no connection reuse across rounds.
-pub fn probe_client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(0)
-            .build()
-            .expect("an HTTP client with these settings always builds")
-    })
-}
-
 impl Reach for AwsCloud {
     async fn probe_http(
         &self,
         _site: &str,
-        url: &str,
+        probe: &HttpProbe,
         timeout: Duration,
     ) -> Result<String, ProbeError> {
-        http_get(probe_client(), url, timeout).await
+        http_probe(probe, timeout).await
     }
 
     async fn probe_tcp(
@@ -218,52 +170,6 @@ mod tests {
             .unwrap_err();
         assert!(!err.inconclusive, "{err}");
         assert_eq!(err.message, "no answer within 300ms");
-    }
-
-    #[tokio::test]
-    async fn http_passes_on_2xx_and_fails_otherwise_naming_why() {
-        use axum::routing::get;
-        let app = axum::Router::new()
-            .route("/health", get(|| async { "ok" }))
-            .route(
-                "/sick",
-                get(|| async { (axum::http::StatusCode::SERVICE_UNAVAILABLE, "no") }),
-            )
-            .route(
-                "/slow",
-                get(|| async {
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    "late"
-                }),
-            );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = tokio::spawn(async move { axum::serve(listener, app).await });
-        let t = Duration::from_millis(300);
-        let c = probe_client();
-        assert_eq!(
-            http_get(c, &format!("http://{addr}/health"), t).await,
-            Ok("HTTP 200".into())
-        );
-        assert_eq!(
-            http_get(c, &format!("http://{addr}/sick"), t).await,
-            Err("HTTP 503".into())
-        );
-        let slow = http_get(c, &format!("http://{addr}/slow"), t)
-            .await
-            .unwrap_err()
-            .message;
-        assert!(
-            slow.contains("timed out") || slow.contains("no answer within"),
-            "{slow}"
-        );
-        server.abort();
-        let _ = server.await;
-        let gone = http_get(c, &format!("http://{addr}/health"), t)
-            .await
-            .unwrap_err()
-            .message;
-        assert!(gone.contains("onnect"), "{gone}");
     }
 
     #[tokio::test]
