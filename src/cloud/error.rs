@@ -60,6 +60,11 @@ pub struct CloudError {
     pub resource: String,
     /// The provider's message, or ours.
     pub message: String,
+    /// The provider never answered: the call timed out, or the connection
+    /// failed (refused, reset, name not resolved). An answer, even a 5xx or
+    /// a throttle, is not silence. Retries follow [`kind`](Self::kind)
+    /// alone; probes count only silence against the region they call.
+    pub no_answer: bool,
 }
 
 impl CloudError {
@@ -75,7 +80,15 @@ impl CloudError {
             op,
             resource: resource.into(),
             message: message.into(),
+            no_answer: false,
         }
+    }
+
+    /// Marks the failure as the provider's silence (see
+    /// [`no_answer`](Self::no_answer)).
+    pub fn without_answer(mut self) -> Self {
+        self.no_answer = true;
+        self
     }
 
     /// Shorthand for a [`ErrorKind::NotFound`] error.

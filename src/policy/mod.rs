@@ -153,9 +153,9 @@ pub struct Detection {
 /// What every controller site probes on the primary, each round.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Probes {
-    /// URLs of the primary's public health endpoints; a round passes when
-    /// each answers 2xx within the probe timeout.
-    pub http: Vec<String>,
+    /// The primary's public health endpoints; a round passes when each
+    /// answers 2xx within the probe timeout.
+    pub http: Vec<HttpProbe>,
     /// `host:port` endpoints (database, cache) that must accept a connection.
     pub tcp: Vec<String>,
     /// Read the RDS primary's status through the API (on by default when
@@ -163,6 +163,71 @@ pub struct Probes {
     pub database_status: bool,
     /// A Route 53 health check whose status counts as a probe.
     pub health_check: Option<String>,
+}
+
+/// One HTTP probe: `GET url`, passing on a 2xx answer.
+///
+/// A load balancer's certificate covers the public name its clients use
+/// (`api.example.com`), never its own DNS name, and its listener rules may
+/// route by Host. So the probe can connect where the URL points (the
+/// balancer's addresses) while presenting `server_name` (SNI), verifying
+/// the certificate against it and sending it as the Host header, as a
+/// client of the public name would; or, said explicitly, not verify the
+/// certificate at all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpProbe {
+    /// The URL requested; its host is where the probe connects.
+    pub url: String,
+    /// The name presented (SNI) and verified in the certificate instead of
+    /// the URL's host (https only); also the default Host header.
+    pub server_name: Option<String>,
+    /// The Host header sent, `host` or `host:port` (default: the server
+    /// name when set, else the URL's host).
+    pub host: Option<String>,
+    /// Whether the server's certificate is verified (https only); `false`
+    /// only when the policy says so, and every result of the probe says so.
+    pub tls_verify: bool,
+}
+
+impl HttpProbe {
+    /// A probe of `url` as it stands: its own host name, certificate
+    /// verified.
+    pub fn url(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            server_name: None,
+            host: None,
+            tls_verify: true,
+        }
+    }
+}
+
+/// The URL, then what the probe does differently from a plain `GET` of it:
+/// `https://lb.example/health (as api.example.com, Host www.example.com,
+/// certificate not verified)`; a Host equal to the server name goes
+/// without saying.
+impl fmt::Display for HttpProbe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.url)?;
+        let mut notes = Vec::new();
+        if let Some(name) = &self.server_name {
+            notes.push(format!("as {name}"));
+        }
+        if let Some(host) = self
+            .host
+            .as_ref()
+            .filter(|h| Some(*h) != self.server_name.as_ref())
+        {
+            notes.push(format!("Host {host}"));
+        }
+        if !self.tls_verify {
+            notes.push("certificate not verified".to_string());
+        }
+        if !notes.is_empty() {
+            write!(f, " ({})", notes.join(", "))?;
+        }
+        Ok(())
+    }
 }
 
 /// Heartbeats per data tier.

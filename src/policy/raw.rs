@@ -67,11 +67,49 @@ pub struct RawDetection {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawProbes {
     #[serde(default)]
-    pub http: Vec<String>,
+    pub http: Vec<RawHttpProbe>,
     #[serde(default)]
     pub tcp: Vec<String>,
     pub database_status: Option<bool>,
     pub health_check: Option<String>,
+}
+
+/// One `detection.probes.http` entry: a URL, or a map (`url`,
+/// `server_name`, `host`, `tls_verify`) kept as written, every key and
+/// value checked in stage two, unknown keys included.
+#[derive(Debug)]
+pub enum RawHttpProbe {
+    Url(String),
+    Fields(Vec<(String, serde_yaml_ng::Value)>),
+}
+
+impl<'de> Deserialize<'de> for RawHttpProbe {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = RawHttpProbe;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a URL, or a map with url and optional server_name, host, tls_verify")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawHttpProbe, E> {
+                Ok(RawHttpProbe::Url(v.to_owned()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawHttpProbe, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    fields.push((key, map.next_value()?));
+                }
+                Ok(RawHttpProbe::Fields(fields))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

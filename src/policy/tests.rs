@@ -210,7 +210,7 @@ fn probes_heartbeats_and_the_manual_timeout_are_read() {
     let full = parse(Path::new("policies/emr-platform.yaml"), FULL).unwrap();
     let d = &full.detection;
     assert_eq!(d.probes.http.len(), 1);
-    assert!(d.probes.http[0].ends_with("/health"));
+    assert!(d.probes.http[0].url.ends_with("/health"));
     assert_eq!(d.probes.tcp.len(), 1);
     assert!(d.probes.database_status);
     let db = d.heartbeats.database.as_ref().unwrap();
@@ -291,4 +291,169 @@ fn a_policy_must_probe_something_and_time_out_only_in_manual_mode() {
     assert_eq!(paths(&auto), vec!["manual_timeout"]);
     let unknown = core_with("  probes:\n    icmp: [x]\n", "");
     assert_eq!(paths(&unknown), vec!["detection.probes.icmp"]);
+}
+
+const LOCAL: &str = include_str!("../../deploy/local/emr-platform.yaml");
+
+#[test]
+fn the_shipped_policies_probe_the_alb_as_its_public_name() {
+    for (file, text) in [
+        ("policies/emr-platform.yaml", FULL),
+        ("deploy/local/emr-platform.yaml", LOCAL),
+    ] {
+        let p = parse(Path::new(file), text).unwrap();
+        let alb = &p.detection.probes.http[0];
+        assert!(alb.url.contains(".us-east-1.elb.amazonaws.com"), "{file}");
+        assert_eq!(alb.server_name.as_deref(), Some("api.emr-platform.com"));
+        assert_eq!(alb.host.as_deref(), Some("api.emr-platform.com"));
+        assert!(alb.tls_verify, "{file}");
+        assert_eq!(
+            alb.to_string(),
+            format!("{} (as api.emr-platform.com)", alb.url)
+        );
+    }
+}
+
+#[test]
+fn http_probes_are_urls_or_maps_naming_the_tls_server_and_host() {
+    let text = core_with(
+        "  probes:\n    http:\n      - https://lb.example.com/health\n      - { url: \"https://lb.example.com/ready\", server_name: api.emr-platform.com, host: \"api.emr-platform.com:8443\" }\n      - { url: \"https://10.0.0.7/health\", tls_verify: false }\n      - { url: \"http://lb.example.com/health\", host: api.emr-platform.com }\n",
+        "",
+    );
+    let p = parse(Path::new("policies/test.yaml"), &text).unwrap();
+    let http = &p.detection.probes.http;
+    assert_eq!(http[0], HttpProbe::url("https://lb.example.com/health"));
+    assert_eq!(
+        http[1],
+        HttpProbe {
+            url: "https://lb.example.com/ready".into(),
+            server_name: Some("api.emr-platform.com".into()),
+            host: Some("api.emr-platform.com:8443".into()),
+            tls_verify: true,
+        }
+    );
+    assert!(!http[2].tls_verify);
+    assert_eq!(
+        http[2].to_string(),
+        "https://10.0.0.7/health (certificate not verified)"
+    );
+    assert_eq!(http[3].host.as_deref(), Some("api.emr-platform.com"));
+}
+
+#[test]
+fn bad_http_probe_fields_are_each_named() {
+    let text = core_with(
+        "  probes:\n    http:\n      - { url: \"https://lb/health\", server_name: \"not a name\" }\n      - { url: \"https://lb/health\", server_name: 10.0.0.7 }\n      - { url: \"http://lb/health\", server_name: api.example.com, tls_verify: false }\n      - { url: \"https://lb/health\", tls_verify: \"no\", sni: x }\n      - { server_name: api.example.com }\n      - { url: \"https://lb/health\", host: \"api example\" }\n      - { url: [x] }\n",
+        "",
+    );
+    let found = problems(&text);
+    let at: Vec<&str> = found.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        at,
+        vec![
+            "detection.probes.http[0].server_name",
+            "detection.probes.http[1].server_name",
+            "detection.probes.http[2].server_name",
+            "detection.probes.http[2].tls_verify",
+            "detection.probes.http[3].tls_verify",
+            "detection.probes.http[3].sni",
+            "detection.probes.http[4].url",
+            "detection.probes.http[5].host",
+            "detection.probes.http[6].url",
+        ],
+        "{found:#?}"
+    );
+    let by = |path: &str| found.iter().find(|p| p.path == path).unwrap();
+    assert!(by("detection.probes.http[0].server_name")
+        .expected
+        .contains("a DNS name"));
+    assert!(by("detection.probes.http[2].server_name")
+        .expected
+        .contains("http:// URL"));
+    assert_eq!(
+        by("detection.probes.http[3].tls_verify").value.as_deref(),
+        Some("\"no\"")
+    );
+    assert!(by("detection.probes.http[3].sni")
+        .expected
+        .contains("unknown field"));
+    assert!(by("detection.probes.http[4].url")
+        .expected
+        .starts_with("required"));
+    // A value that is neither a URL nor a map is a YAML error naming its line.
+    let p = problems(&core_with("  probes:\n    http: [[x]]\n", ""));
+    assert!(p[0].path.starts_with("line "), "{p:?}");
+}
+
+/// The core policy with its probe interval and timeout replaced.
+fn timed(interval: &str, timeout: &str) -> String {
+    CORE.replace(
+        "probe_interval: 60s",
+        &format!("probe_interval: {interval}"),
+    )
+    .replace("probe_timeout: 10s", &format!("probe_timeout: {timeout}"))
+}
+
+#[test]
+fn probe_timings_that_cannot_work_are_refused_naming_the_field() {
+    let p = problems(&timed("1ns", "1ns"));
+    let at: Vec<(&str, Option<&str>)> = p
+        .iter()
+        .map(|p| (p.path.as_str(), p.value.as_deref()))
+        .collect();
+    assert_eq!(
+        at,
+        vec![
+            ("detection.probe_interval", Some("1ns")),
+            ("detection.probe_timeout", Some("1ns"))
+        ],
+        "{p:#?}"
+    );
+    assert!(p[0].expected.starts_with("at least 200ms"), "{p:?}");
+    assert!(p[1].expected.starts_with("at least 200ms"), "{p:?}");
+    assert_eq!(paths(&timed("1s", "1ms")), vec!["detection.probe_timeout"]);
+    assert_eq!(
+        paths(&timed("100ms", "500ms")),
+        vec!["detection.probe_interval", "detection.probe_timeout"]
+    );
+    let late = problems(&timed("1s", "2s"));
+    assert_eq!(late[0].path, "detection.probe_timeout");
+    assert_eq!(late[0].expected, "at most the probe interval (1s)");
+    // Left out, the timeout is 5s: more than a 1s interval.
+    let default = CORE
+        .replace("probe_interval: 60s", "probe_interval: 1s")
+        .replace("  probe_timeout: 10s\n", "");
+    assert_eq!(paths(&default), vec!["detection.probe_timeout"]);
+}
+
+#[test]
+fn the_probe_timings_in_use_stay_valid() {
+    // The shipped policies (60s/10s), the local cluster (1s/500ms), the
+    // tests (250ms/200ms, 400ms/300ms) and the loss benchmark (200ms/200ms).
+    for (interval, timeout) in [
+        ("60s", "10s"),
+        ("1s", "500ms"),
+        ("1s", "1s"),
+        ("250ms", "200ms"),
+        ("400ms", "300ms"),
+        ("200ms", "200ms"),
+    ] {
+        let p = parse(Path::new("policies/test.yaml"), &timed(interval, timeout));
+        assert!(p.is_ok(), "{interval}/{timeout}: {p:?}");
+    }
+}
+
+#[test]
+fn a_health_check_probe_needs_an_interval_route53_can_serve() {
+    let fast = core_with("  probes:\n    health_check: hc-1234\n", "")
+        .replace("probe_interval: 60s", "probe_interval: 500ms")
+        .replace("probe_timeout: 10s", "probe_timeout: 400ms");
+    let p = problems(&fast);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].path, "detection.probe_interval");
+    assert!(p[0].expected.contains("health_check"), "{p:?}");
+    let ok = fast
+        .replace("probe_interval: 500ms", "probe_interval: 1s")
+        .replace("probe_timeout: 400ms", "probe_timeout: 500ms");
+    assert!(parse(Path::new("policies/test.yaml"), &ok).is_ok());
 }

@@ -230,16 +230,7 @@ impl Validator {
             None => None,
         };
         let (interval, timeout) = (interval?, timeout?);
-        if timeout > interval {
-            self.problem(
-                "detection.probe_timeout",
-                Some(crate::duration::fmt(timeout)),
-                format!(
-                    "at most the probe interval ({})",
-                    crate::duration::fmt(interval)
-                ),
-            );
-        }
+        self.probe_timing(interval, timeout);
         Some(Detection {
             probe_interval: interval,
             probe_timeout: timeout,

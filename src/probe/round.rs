@@ -107,10 +107,10 @@ impl<R: Reach + Cloud> Prober<R> {
         let t = p.detection.probe_timeout;
         let (site, reach) = (site.as_str(), reach.as_ref());
         let mut probes: Vec<Probe<'_>> = Vec::new();
-        for url in &p.detection.probes.http {
+        for probe in &p.detection.probes.http {
             probes.push(Box::pin(timed(
-                format!("http {url}"),
-                reach.probe_http(site, url, t),
+                format!("http {probe}"),
+                reach.probe_http(site, probe, t),
             )));
         }
         for addr in &p.detection.probes.tcp {

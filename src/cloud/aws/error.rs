@@ -64,6 +64,14 @@ where
             err.raw_response().map(|raw| raw.status().as_u16()),
         ),
     };
+    // Only a call that got no response at all says anything about the
+    // endpoint's region: a timeout, or a connection that failed on the way
+    // (an `other` dispatch failure is ours, such as missing credentials).
+    let no_answer = match &err {
+        SdkError::TimeoutError(_) => true,
+        SdkError::DispatchFailure(failure) => failure.is_io() || failure.is_timeout(),
+        _ => false,
+    };
     let message = match (err.code(), err.message()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.to_owned(),
@@ -74,7 +82,12 @@ where
             None => chain(&err),
         },
     };
-    CloudError::new(kind, op, resource, message)
+    let err = CloudError::new(kind, op, resource, message);
+    if no_answer {
+        err.without_answer()
+    } else {
+        err
+    }
 }
 
 /// An error and its sources as one line (`a: b: c`), without the debug
@@ -228,6 +241,27 @@ mod tests {
         let build: SdkError<PromoteReadReplicaError, HttpResponse> =
             SdkError::construction_failure("missing field");
         assert_eq!(classify("op", "r", build).kind, ErrorKind::Fatal);
+    }
+
+    #[test]
+    fn only_a_call_without_any_answer_is_marked_as_silence() {
+        let timeout: SdkError<PromoteReadReplicaError, HttpResponse> =
+            SdkError::timeout_error("took too long");
+        assert!(classify("op", "r", timeout).no_answer);
+        let refused: SdkError<PromoteReadReplicaError, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::io("connection refused".into()));
+        assert!(classify("op", "r", refused).no_answer);
+        let connect: SdkError<PromoteReadReplicaError, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::timeout("connect timed out".into()));
+        assert!(classify("op", "r", connect).no_answer);
+        // Answers, whatever they say, and failures on our own side.
+        for (code, status) in [("Throttling", 400), ("ServiceUnavailable", 503)] {
+            let answered = classify("op", "r", service_error(code, status));
+            assert!(!answered.no_answer, "{code} {status}");
+        }
+        let ours: SdkError<PromoteReadReplicaError, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::other("no credentials".into(), None));
+        assert!(!classify("op", "r", ours).no_answer);
     }
 
     #[test]

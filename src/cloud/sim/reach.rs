@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::remote::RemoteSim;
 use super::SimCloud;
 use crate::cloud::Database;
+use crate::policy::HttpProbe;
 use crate::probe::{database_status, ProbeError, Reach};
 
 /// What the sites cannot reach.
@@ -126,7 +127,7 @@ impl<S: SimPrimary> Reach for S {
     async fn probe_http(
         &self,
         site: &str,
-        _url: &str,
+        _probe: &HttpProbe,
         timeout: Duration,
     ) -> Result<String, ProbeError> {
         trip(self, site, timeout).await.map(|()| "HTTP 200".into())
