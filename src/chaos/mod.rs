@@ -82,6 +82,7 @@ pub async fn run(scenario: &Scenario) -> Result<Outcome, ScenarioError> {
             .map_err(|e| scenario.error(format!("remove: {e}")))?;
     }
     sim.set_region_outage(scenario.outage.iter().cloned());
+    sim.set_routing_endpoints_down(scenario.routing_endpoints_down.iter().cloned());
     for rule in &scenario.closed_gating_rules {
         sim.close_gating_rule(rule);
     }

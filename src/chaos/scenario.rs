@@ -44,6 +44,9 @@ pub struct Scenario {
     /// us-east-1 also takes Route 53's control plane with it).
     #[serde(default)]
     pub outage: Vec<String>,
+    /// Regions whose routing-control cluster endpoint alone does not answer.
+    #[serde(default)]
+    pub routing_endpoints_down: Vec<String>,
     /// ARC gating safety rules that are closed: routing-control updates are refused.
     #[serde(default)]
     pub closed_gating_rules: Vec<String>,

@@ -16,7 +16,7 @@ use super::journal::StepStatus;
 use super::retry::{with_retry, Budget};
 use super::run_step::{destination, retry_note};
 use super::steps::postcondition;
-use crate::cloud::{Cloud, Fence};
+use crate::cloud::{Cloud, ErrorKind, Fence};
 use crate::duration;
 use crate::plan::{Action, Step};
 use crate::policy::{Policy, WhenPrimaryDown};
@@ -101,7 +101,9 @@ pub(super) async fn converge<C: Cloud>(
         let call = cloud.ensure_primary_member(global_datastore, region, member, fence);
         match tokio::time::timeout(settings.call_timeout, call).await {
             Ok(Ok(())) => accepted = true,
-            Ok(Err(e)) if e.kind == crate::cloud::ErrorKind::NotFound => {
+            // Not found, access denied, an invalid parameter: no waiting or
+            // disassociating fixes those.
+            Ok(Err(e)) if matches!(e.kind, ErrorKind::NotFound | ErrorKind::Fatal) => {
                 return end(
                     StepStatus::Failed,
                     attempts,

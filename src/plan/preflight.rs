@@ -30,6 +30,7 @@ pub fn preflight(policy: &Policy, observed: &Observed) -> Vec<String> {
     let to = &policy.regions.secondary;
     let tiers = &policy.tiers;
     let mut problems = Vec::new();
+    let mut control_plane = Vec::new();
     let mut missing = |what: String, seen: Option<&dyn Missing>| {
         if let Some(p) = seen.and_then(|s| s.problem(&what)) {
             problems.push(p);
@@ -74,14 +75,26 @@ pub fn preflight(policy: &Policy, observed: &Observed) -> Vec<String> {
     }
     if let Some(d) = &tiers.dns {
         let what = format!("record {} in zone {}", d.record, d.zone);
+        if let Some(Seen::Unreadable(e)) = &observed.dns_record {
+            control_plane.push(format!(
+                "{what} could not be read through Route 53's control plane, which is served from \
+                 us-east-1 ({e}); switch traffic by hand as {} says, or use mode: routing_control",
+                super::calls::RECORD_MODE_RUNBOOK
+            ));
+        }
         missing(
             what,
-            observed.dns_record.as_ref().map(|s| s as &dyn Missing),
+            observed
+                .dns_record
+                .as_ref()
+                .filter(|s| !matches!(s, Seen::Unreadable(_)))
+                .map(|s| s as &dyn Missing),
         );
         if let Some(seen) = &observed.dns_routing {
             missing(format!("the routing controls of {}", d.record), Some(seen));
         }
     }
+    problems.extend(control_plane);
     problems.extend(state_problems(policy, observed));
     problems
 }

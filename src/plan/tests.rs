@@ -154,7 +154,11 @@ fn the_full_platform_plan_is_exactly_this_dag() {
                     hosted_zone_id: "Z1H1FL5HABSF5".into(),
                 },
             },
-            routing: None,
+            routing: match &p.tiers.dns.as_ref().unwrap().switch {
+                crate::policy::TrafficSwitch::RoutingControl(pair) => Some(pair.clone()),
+                crate::policy::TrafficSwitch::Record =>
+                    panic!("the shipped policy uses routing controls"),
+            },
             ttl: 60,
         }
     );
@@ -308,4 +312,50 @@ fn every_step_kind_a_plan_contains_is_listed_in_all() {
     let plan = build(&p, &healthy(&p), Acceptance::default());
     let kinds: std::collections::BTreeSet<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
     assert_eq!(kinds.len(), StepKind::ALL.len());
+}
+
+#[test]
+fn every_step_of_the_shipped_policy_calls_only_the_activating_region_or_a_data_plane() {
+    let p = policy("emr-platform.yaml");
+    let plan = build(&p, &healthy(&p), Acceptance::default());
+    for s in &plan.steps {
+        assert!(!s.calls.is_empty(), "{} declares no call", s.id);
+        assert!(
+            s.depends_on_primary.is_empty(),
+            "{}: {:?}",
+            s.id,
+            s.depends_on_primary
+        );
+        for c in &s.calls {
+            assert!(c.depends_on("us-east-1").is_none(), "{}: {c}", s.id);
+        }
+    }
+    let flip = plan.step("flip-dns").unwrap();
+    let services: Vec<&str> = flip.calls.iter().map(|c| c.service.as_str()).collect();
+    assert_eq!(services, ["dns", "route53-recovery-cluster"]);
+}
+
+#[test]
+fn record_mode_steps_are_marked_as_needing_route53s_control_plane_with_what_to_do() {
+    let p = policy("emr-platform-core.yaml");
+    let plan = build(&p, &healthy(&p), Acceptance::default());
+    let flip = plan.step("flip-dns").unwrap();
+    assert_eq!(
+        flip.depends_on_primary.len(),
+        1,
+        "{:?}",
+        flip.depends_on_primary
+    );
+    let why = &flip.depends_on_primary[0];
+    assert!(
+        why.contains("route53's control plane is served from us-east-1"),
+        "{why}"
+    );
+    assert!(why.contains("mode: routing_control"), "{why}");
+    assert!(why.contains("runbooks/failover.md"), "{why}");
+    assert!(plan
+        .step("promote-database")
+        .unwrap()
+        .depends_on_primary
+        .is_empty());
 }

@@ -138,6 +138,12 @@ impl SimCloud {
         w.outage.primary_down = w.outage.primary_down || w.outage.regions.contains(&primary);
     }
 
+    /// Takes the routing-control cluster endpoints of these regions down
+    /// (replacing the earlier set); everything else in them keeps answering.
+    pub fn set_routing_endpoints_down(&self, regions: impl IntoIterator<Item = String>) {
+        self.world().outage.routing_endpoints = regions.into_iter().collect();
+    }
+
     /// Calls made so far per service, region and plane.
     pub fn call_counts(&self) -> Vec<crate::cloud::CallCount> {
         self.world()
@@ -185,7 +191,11 @@ impl SimCloud {
             w.count_call(op, region);
             let site = faults::call_site(op, region);
             let out = &w.outage.regions;
-            out.contains(&site.region) || self.caller.as_ref().is_some_and(|c| out.contains(c))
+            let endpoint_down = site.service == "route53-recovery-cluster"
+                && w.outage.routing_endpoints.contains(&site.region);
+            endpoint_down
+                || out.contains(&site.region)
+                || self.caller.as_ref().is_some_and(|c| out.contains(c))
         };
         if unreachable {
             std::future::pending::<()>().await;

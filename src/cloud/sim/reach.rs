@@ -29,6 +29,10 @@ pub struct Outage {
     /// cluster) do not answer, and a site in one reaches nothing.
     #[serde(default)]
     pub regions: BTreeSet<String>,
+    /// Regions whose routing-control cluster endpoint alone does not
+    /// answer (ARC cycles its endpoints through maintenance).
+    #[serde(default)]
+    pub routing_endpoints: BTreeSet<String>,
 }
 
 impl Outage {
