@@ -181,3 +181,99 @@ fn help_explains_the_commands() {
         .stdout(predicate::str::contains("failover"))
         .stdout(predicate::str::contains("Exit codes"));
 }
+
+#[test]
+fn a_drill_under_a_us_east_1_outage_completes_without_calling_us_east_1() {
+    let out = drctl()
+        .args(["drill", "--outage", "us-east-1", "--output", "json"])
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["status"], "completed", "{v:#}");
+    let calls = v["calls"].as_array().expect("the report counts calls");
+    assert!(!calls.is_empty());
+    for c in calls {
+        assert_ne!(c["region"], "us-east-1", "{c}");
+        assert_ne!(c["service"], "route53", "{c}");
+        assert!(c["count"].as_u64().unwrap() > 0);
+    }
+    let decisions = v["decisions"].as_array().unwrap();
+    assert!(
+        decisions[0]["what"]
+            .as_str()
+            .unwrap()
+            .contains("disassociated emr-platform-redis-dr"),
+        "{decisions:?}"
+    );
+    // An outage of a region the policy does not know is a usage error.
+    drctl()
+        .args(["drill", "--outage", "mars-north-1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--outage mars-north-1"));
+}
+
+#[test]
+fn an_unknown_exposure_is_accepted_only_by_naming_its_tier() {
+    let run = |extra: &[&str]| {
+        let mut c = drctl();
+        c.args(["drill", "--lag", "cache=unknown"]).args(extra);
+        c.assert()
+    };
+    run(&["--accept-data-loss", "0s"])
+        .code(3)
+        .stdout(predicate::str::contains("--accept-unknown-loss cache"));
+    run(&["--accept-data-loss", "1h"]).code(3);
+    run(&["--accept-unknown-loss", "cache"])
+        .success()
+        .stdout(predicate::str::contains("unbounded on cache"));
+    run(&["--accept-unknown-loss", "queue"])
+        .code(2)
+        .stderr(predicate::str::contains("--accept-unknown-loss"));
+}
+
+/// A policy with short AWS timeouts, so that a dry run against endpoints
+/// that do not answer ends within seconds.
+fn short_timeout_policy(dir: &std::path::Path) -> std::path::PathBuf {
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform-core.yaml"),
+    )
+    .unwrap();
+    let text = shipped.replace(
+        "execution:\n",
+        "execution:\n  call_timeout: 1s\n  connect_timeout: 1s\n",
+    );
+    assert_ne!(text, shipped, "the core policy has an execution section");
+    let path = dir.join("short.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_dry_run_against_endpoints_that_refuse_or_never_answer_ends_within_its_bound_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = short_timeout_policy(dir.path());
+    // One endpoint refuses connections, one accepts and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    for endpoint in ["http://127.0.0.1:9".to_string(), silent_url] {
+        let started = std::time::Instant::now();
+        let out = drctl()
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .args(["failover", "--policy"])
+            .arg(&policy)
+            .assert()
+            .code(4);
+        let elapsed = started.elapsed();
+        let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(stderr.contains("every read ends within"), "{stderr}");
+        assert!(stderr.contains("waiting for rds.us-west-2"), "{stderr}");
+        assert!(stderr.contains("attempt 1 of 3"), "{stderr}");
+        // Three attempts of 1 s and 3 s of backoff per read, reads at once.
+        assert!(
+            elapsed < std::time::Duration::from_secs(30),
+            "{endpoint}: {elapsed:?}"
+        );
+    }
+    drop(silent);
+}

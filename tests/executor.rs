@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use drctl::cloud::sim::{SimCloud, SimOptions};
-use drctl::cloud::{Database, Dns, RecordTarget, RecordType};
+use drctl::cloud::{Database, Resolver};
 use drctl::execute::{
     self, Event, ExecutionStatus, FileJournal, Journal, MemoryJournal, RunOptions, StepStatus,
 };
@@ -49,8 +49,14 @@ fn assert_each_acted_once(sim: &SimCloud) {
         1,
         "{m:?}"
     );
-    // switch-stream and flip-dns: one change each.
-    assert_eq!(count(sim, "route53:ChangeResourceRecordSets"), 2, "{m:?}");
+    // switch-stream and flip-dns: one routing-control update each, and no
+    // call to Route 53's control plane.
+    assert_eq!(
+        count(sim, "route53-recovery-cluster:UpdateRoutingControlStates"),
+        2,
+        "{m:?}"
+    );
+    assert_eq!(count(sim, "route53:ChangeResourceRecordSets"), 0, "{m:?}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -74,13 +80,11 @@ async fn a_full_failover_moves_every_tier_to_the_dr_region() {
         .unwrap()
         .unwrap();
     assert!(db.is_promoted());
-    let rec = cloud
-        .get_record("emr-platform.com", "api.emr-platform.com", RecordType::A)
-        .await
-        .unwrap()
-        .unwrap();
+    // Clients resolving the public name now reach the DR load balancer.
+    let answer = cloud.resolve("api.emr-platform.com").await.unwrap();
     assert!(
-        matches!(rec.target, RecordTarget::Alias { ref dns_name, .. } if dns_name.contains("alb-dr"))
+        answer.names.iter().any(|n| n.contains("alb-dr")),
+        "{answer:?}"
     );
     // Steps ran in parallel: every tier step started when the gate ended.
     let gate_end = r.step("rpo-gate").unwrap().ended_ms.unwrap();
