@@ -86,7 +86,10 @@ async fn run_node(cfg: NodeConfig) -> Exit {
         },
         CloudConfig::Sim(s) => match s.url {
             Some(url) => {
-                let cloud = Some(Arc::new(RemoteSim::new(&url)));
+                // Calls carry this site's region: when it is under a
+                // simulated regional outage, this node reaches nothing.
+                let site = cfg.me().site.clone();
+                let cloud = Some(Arc::new(RemoteSim::new(&url).as_site(&site)));
                 controller::start(cfg, cloud, Links::default()).await
             }
             None => {

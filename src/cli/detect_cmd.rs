@@ -49,8 +49,13 @@ pub struct OutageArgs {
     /// Cut this site off from the primary region (repeat for several).
     #[arg(long = "cut-off", value_name = "SITE")]
     pub cut_off: Vec<String>,
-    /// End every outage: the primary up, no site cut off.
-    #[arg(long, conflicts_with_all = ["primary", "cut_off"])]
+    /// Take a whole region down (repeat for several): its API endpoints and
+    /// routing-control endpoint stop answering, a site there reaches
+    /// nothing, and us-east-1 takes Route 53's control plane with it.
+    #[arg(long = "region", value_name = "REGION")]
+    pub region: Vec<String>,
+    /// End every outage: the primary up, no site cut off, no region down.
+    #[arg(long, conflicts_with_all = ["primary", "cut_off", "region"])]
     pub clear: bool,
 }
 
@@ -87,6 +92,7 @@ pub(super) fn outage(args: OutageArgs) -> Exit {
             o.primary_down = p == "down";
         }
         o.cut_off.extend(args.cut_off.iter().cloned());
+        o.regions.extend(args.region.iter().cloned());
         match sim.set_outage(&o).await {
             Ok(now) => {
                 println!("{}", describe(&now));
@@ -102,6 +108,13 @@ pub(super) fn outage(args: OutageArgs) -> Exit {
 
 fn describe(o: &Outage) -> String {
     let primary = if o.primary_down { "DOWN" } else { "up" };
+    if !o.regions.is_empty() {
+        let regions: Vec<&str> = o.regions.iter().map(String::as_str).collect();
+        return format!(
+            "simulated primary region {primary}; regions down: {}",
+            regions.join(", ")
+        );
+    }
     if o.cut_off.is_empty() {
         format!("simulated primary region {primary}; no site cut off")
     } else {
