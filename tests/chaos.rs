@@ -61,6 +61,7 @@ fn every_step_kind_has_a_scenario_that_faults_it() {
         "eks:UpdateNodegroupConfig",
         "elasticache:FailoverGlobalReplicationGroup",
         "route53:ChangeResourceRecordSets",
+        "elasticache:FailoverGlobalReplicationGroup",
     ] {
         assert!(ops.iter().any(|o| o == op), "no scenario faults {op}");
     }

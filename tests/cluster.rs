@@ -194,7 +194,7 @@ async fn a_leader_cut_off_mid_failover_stops_acting_and_the_majority_finishes() 
     // under the new leader's term.
     assert!(
         frozen
-            .get("route53:ChangeResourceRecordSets")
+            .get("route53-recovery-cluster:UpdateRoutingControlStates")
             .copied()
             .unwrap_or(0)
             <= 1,

@@ -520,3 +520,6 @@ mod secs {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_routing;

@@ -18,14 +18,6 @@ impl Validator {
         raw: RawRoutingControl,
     ) -> Option<RoutingControlCluster> {
         let path = "routing_control.cluster_endpoints";
-        if raw.cluster_endpoints.len() < CLUSTER_ENDPOINTS_MIN {
-            self.problem(
-                path,
-                Some(raw.cluster_endpoints.len().to_string()),
-                "at least 3 of the cluster's five regional endpoints \
-                 (aws route53-recovery-control-config describe-cluster --region us-west-2)",
-            );
-        }
         let mut endpoints = Vec::new();
         let mut seen = BTreeSet::new();
         for (i, e) in raw.cluster_endpoints.into_iter().enumerate() {
@@ -51,6 +43,14 @@ impl Validator {
             if let Some(region) = region {
                 endpoints.push(ClusterEndpoint { url, region });
             }
+        }
+        if endpoints.len() < CLUSTER_ENDPOINTS_MIN {
+            self.problem(
+                path,
+                Some(format!("{} usable", endpoints.len())),
+                "at least 3 of the cluster's five regional endpoints \
+                 (aws route53-recovery-control-config describe-cluster --region us-west-2)",
+            );
         }
         Some(RoutingControlCluster { endpoints })
     }

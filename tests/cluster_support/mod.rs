@@ -378,11 +378,13 @@ impl Cluster {
             1,
             "{m:?}"
         );
+        // switch-stream and flip-dns: one routing-control update each.
         assert_eq!(
-            self.mutations("route53:ChangeResourceRecordSets"),
+            self.mutations("route53-recovery-cluster:UpdateRoutingControlStates"),
             2,
             "{m:?}"
         );
+        assert_eq!(self.mutations("route53:ChangeResourceRecordSets"), 0, "{m:?}");
     }
 
     pub async fn stop(mut self) {
