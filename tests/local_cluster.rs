@@ -273,7 +273,10 @@ fn a_local_cluster_fails_over_through_the_cli_while_its_leader_is_killed() {
     assert_eq!(m["rds:PromoteReadReplica"], 1, "{m}");
     assert_eq!(m["eks:UpdateNodegroupConfig"], 3, "{m}");
     assert_eq!(m["elasticache:FailoverGlobalReplicationGroup"], 1, "{m}");
-    assert_eq!(m["route53-recovery-cluster:UpdateRoutingControlStates"], 2, "{m}");
+    assert_eq!(
+        m["route53-recovery-cluster:UpdateRoutingControlStates"], 2,
+        "{m}"
+    );
     assert!(m.get("route53:ChangeResourceRecordSets").is_none(), "{m}");
 
     let survivor = urls

@@ -360,8 +360,7 @@ impl Resolved {
     /// on the way, or shares an address with `target`'s own answer.
     pub fn points_at(&self, target: &str, target_answer: &Resolved) -> bool {
         let target = target.trim_end_matches('.').to_ascii_lowercase();
-        self.names.iter().any(|n| *n == target)
-            || self.addrs.iter().any(|a| target_answer.addrs.contains(a))
+        self.names.contains(&target) || self.addrs.iter().any(|a| target_answer.addrs.contains(a))
     }
 }
 

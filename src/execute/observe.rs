@@ -154,13 +154,14 @@ pub(super) async fn observe_scope<C: Cloud>(
                 (Some(seen(rec)), None)
             }
             TrafficSwitch::RoutingControl(pair) => {
-                let target = cluster
-                    .present()
-                    .and_then(|c| stream_target(s, c))
-                    .and_then(|rec| match rec.target {
-                        crate::cloud::RecordTarget::Cname { value, .. } => Some(value),
-                        crate::cloud::RecordTarget::Alias { dns_name, .. } => Some(dns_name),
-                    });
+                let target =
+                    cluster
+                        .present()
+                        .and_then(|c| stream_target(s, c))
+                        .map(|rec| match rec.target {
+                            crate::cloud::RecordTarget::Cname { value, .. } => value,
+                            crate::cloud::RecordTarget::Alias { dns_name, .. } => dns_name,
+                        });
                 let view = routing_view(cloud, policy, pair, &r.name, target.as_deref()).await;
                 (None, Some(seen(view.map(Some))))
             }

@@ -28,15 +28,24 @@ fn the_shipped_policy_switches_both_records_with_routing_controls_and_the_core_o
     let stream = full.tiers.stream.as_ref().unwrap();
     assert!(matches!(dns.switch, TrafficSwitch::RoutingControl(_)));
     assert!(matches!(stream.switch, TrafficSwitch::RoutingControl(_)));
-    assert_eq!(stream.replicator.as_deref(), Some("emr-platform-kafka-replicator"));
+    assert_eq!(
+        stream.replicator.as_deref(),
+        Some("emr-platform-kafka-replicator")
+    );
     let cache = full.tiers.cache.as_ref().unwrap();
-    assert_eq!(cache.when_primary_region_down, WhenPrimaryDown::Disassociate);
+    assert_eq!(
+        cache.when_primary_region_down,
+        WhenPrimaryDown::Disassociate
+    );
     assert_eq!(cache.failover_timeout, Duration::from_secs(120));
     assert!(!cache.required_for_traffic);
     assert!(full.tiers.database.as_ref().unwrap().required_for_traffic);
     assert_eq!(full.execution.call_timeout, Duration::from_secs(10));
     let core = parsed(CORE).unwrap();
-    assert_eq!(core.tiers.dns.as_ref().unwrap().switch, TrafficSwitch::Record);
+    assert_eq!(
+        core.tiers.dns.as_ref().unwrap().switch,
+        TrafficSwitch::Record
+    );
     assert!(core.routing_control.is_none());
 }
 
@@ -57,7 +66,9 @@ fn the_activating_regions_endpoint_is_tried_first_and_the_one_being_left_last() 
 #[test]
 fn bad_routing_control_settings_are_each_named() {
     let arn = |id: &str| {
-        format!("arn:aws:route53-recovery-control::123456789012:controlpanel/abc/routingcontrol/{id}")
+        format!(
+            "arn:aws:route53-recovery-control::123456789012:controlpanel/abc/routingcontrol/{id}"
+        )
     };
     // Three endpoints removed (two left), one without a region, one not https.
     let text = FULL
@@ -92,8 +103,14 @@ fn bad_routing_control_settings_are_each_named() {
     has("routing_control.cluster_endpoints: ", "at least 3");
     has("routing_control.cluster_endpoints[2].region", "required");
     has("routing_control.cluster_endpoints[2].url", "https://");
-    has("tiers.dns.routing_controls.secondary", "other than the primary's");
-    has("tiers.stream.routing_controls.primary", "routing control ARN");
+    has(
+        "tiers.dns.routing_controls.secondary",
+        "other than the primary's",
+    );
+    has(
+        "tiers.stream.routing_controls.primary",
+        "routing control ARN",
+    );
 }
 
 #[test]
@@ -106,8 +123,10 @@ fn routing_control_mode_needs_the_cluster_and_both_controls() {
         + &FULL[FULL.find("\ntiers:").unwrap()..];
     let p = problems(&no_cluster);
     assert!(
-        p.iter().any(|x| x.starts_with("routing_control.cluster_endpoints: required")
-            && x.contains("tiers.dns and tiers.stream")),
+        p.iter().any(
+            |x| x.starts_with("routing_control.cluster_endpoints: required")
+                && x.contains("tiers.dns and tiers.stream")
+        ),
         "{p:#?}"
     );
     let no_controls = CORE.replace(
@@ -116,7 +135,8 @@ fn routing_control_mode_needs_the_cluster_and_both_controls() {
     );
     let p = problems(&no_controls);
     assert!(
-        p.iter().any(|x| x.starts_with("tiers.dns.routing_controls: required")),
+        p.iter()
+            .any(|x| x.starts_with("tiers.dns.routing_controls: required")),
         "{p:#?}"
     );
     let bad_mode = CORE.replace("    secondary:\n", "    mode: arc\n    secondary:\n");
@@ -128,13 +148,19 @@ fn routing_control_mode_needs_the_cluster_and_both_controls() {
 #[test]
 fn cache_fallback_and_call_timeouts_are_checked() {
     let text = FULL
-        .replace("when_primary_region_down: disassociate", "when_primary_region_down: pray")
+        .replace(
+            "when_primary_region_down: disassociate",
+            "when_primary_region_down: pray",
+        )
         .replace("failover_timeout: 2m", "failover_timeout: 0s")
         .replace("call_timeout: 10s", "call_timeout: 5m")
         .replace("connect_timeout: 3s", "connect_timeout: 6m");
     let p = problems(&text);
     for (path, what) in [
-        ("tiers.cache.when_primary_region_down", "disassociate or wait"),
+        (
+            "tiers.cache.when_primary_region_down",
+            "disassociate or wait",
+        ),
         ("tiers.cache.failover_timeout", "above zero"),
         ("execution.call_timeout", "at most 2m"),
         ("execution.connect_timeout", "at most call_timeout"),

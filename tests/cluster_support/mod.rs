@@ -384,7 +384,11 @@ impl Cluster {
             2,
             "{m:?}"
         );
-        assert_eq!(self.mutations("route53:ChangeResourceRecordSets"), 0, "{m:?}");
+        assert_eq!(
+            self.mutations("route53:ChangeResourceRecordSets"),
+            0,
+            "{m:?}"
+        );
     }
 
     pub async fn stop(mut self) {

@@ -91,12 +91,19 @@ impl ElastiCacheAdapter {
             debug!(datastore = id, member, "already primary; no failover sent");
             return Ok(());
         }
+        // A datastore busy with another change is not a failover in flight:
+        // the caller waits and asks again.
         if datastore.status == MODIFYING {
             info!(
                 datastore = id,
-                member, "datastore modifying (failover in flight); no failover sent"
+                member, "datastore modifying; not failing over yet"
             );
-            return Ok(());
+            return Err(CloudError::new(
+                ErrorKind::Conflict,
+                FAILOVER,
+                regional(region, id),
+                format!("Global Datastore {id} is modifying; it cannot fail over now"),
+            ));
         }
         self.failover(id, region, member, fence).await
     }

@@ -185,7 +185,7 @@ async fn sends_no_failover_when_the_member_is_already_primary() {
 }
 
 #[tokio::test]
-async fn sends_no_second_failover_while_one_is_in_flight() {
+async fn a_modifying_datastore_is_a_conflict_to_wait_out_not_a_failover_assumed() {
     let describe = describe_returns("modifying", "SECONDARY");
     let failover = failover_to_dr();
     let (cloud, _) = cloud(mock_sdk_client!(
@@ -194,11 +194,13 @@ async fn sends_no_second_failover_while_one_is_in_flight() {
         [&describe, &failover]
     ));
 
-    cloud
+    let e = cloud
         .ensure_primary_member(ID, "us-west-2", DR, &fence())
         .await
-        .expect("left to the executor's polling");
+        .expect_err("busy: the executor waits and asks again");
 
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+    assert!(e.message.contains("modifying"), "{e}");
     assert_eq!(failover.num_calls(), 0);
 }
 

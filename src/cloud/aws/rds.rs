@@ -13,7 +13,7 @@ use tracing::{debug, info, instrument};
 
 use super::error::{classify, none_if_not_found};
 use super::{regional, regional_factory, Regional};
-use crate::cloud::{CloudError, CloudResult, DatabaseState, Fence};
+use crate::cloud::{CloudError, CloudResult, DatabaseState, ErrorKind, Fence};
 
 const DESCRIBE: &str = "rds:DescribeDBInstances";
 const PROMOTE: &str = "rds:PromoteReadReplica";
@@ -82,10 +82,26 @@ impl RdsAdapter {
                 debug!(db = id, "already standalone; no promotion sent");
                 Ok(())
             }
+            // A replica that is busy (backing-up, modifying, ...) cannot be
+            // promoted yet, and nothing says a promotion is in flight: the
+            // caller waits and asks again, and promotes once it can.
             Some(source) if !db.is_available() => {
                 info!(db = id, source = %source, status = %db.status,
-                    "replica not available (promotion in flight); no promotion sent");
-                Ok(())
+                    "replica not available; not promoting yet");
+                let kind = if db.is_busy() {
+                    ErrorKind::Conflict
+                } else {
+                    ErrorKind::Fatal
+                };
+                Err(CloudError::new(
+                    kind,
+                    PROMOTE,
+                    regional(region, id),
+                    format!(
+                        "read replica {id} is {}; it cannot be promoted now (InvalidDBInstanceState)",
+                        db.status
+                    ),
+                ))
             }
             Some(_) => self.promote(region, id, fence).await,
         }
@@ -120,3 +136,7 @@ fn database_state(id: &str, db: &DbInstance) -> DatabaseState {
             .map(str::to_owned),
     }
 }
+
+#[cfg(test)]
+#[path = "rds_tests.rs"]
+mod tests;
