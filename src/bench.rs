@@ -32,8 +32,27 @@ pub struct BenchRun {
     pub overhead_ms: u64,
     /// The critical path.
     pub critical_path: Vec<String>,
-    /// Wall-clock time the two runs took on this machine, in microseconds.
+    /// Wall-clock time the runs took on this machine, in microseconds.
     pub wall_us: u64,
+    /// Calls of the DAG run to the primary region or Route 53's control plane.
+    pub calls_to_primary: u32,
+    /// With `--outage`: the DAG's outcome, modeled RTO and calls to the
+    /// primary region under that outage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outage: Option<OutageRun>,
+}
+
+/// The same seed's DAG under a regional outage.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutageRun {
+    /// The regions under outage.
+    pub regions: Vec<String>,
+    /// How the execution ended (`completed`, `preflight_failed`, ...).
+    pub status: String,
+    /// Modeled RTO (until the last step ended, whatever the outcome).
+    pub rto_ms: u64,
+    /// Calls to the primary region or Route 53's control plane.
+    pub calls_to_primary: u32,
 }
 
 /// Runs both executions for one seed. Call on a runtime with a paused clock.
@@ -41,11 +60,26 @@ pub struct BenchRun {
 /// # Errors
 ///
 /// Only journal errors, which an in-memory journal does not have.
-pub async fn run_seed(policy: &Arc<Policy>, seed: u64) -> Result<BenchRun, JournalError> {
+pub async fn run_seed(
+    policy: &Arc<Policy>,
+    seed: u64,
+    outage: &[String],
+) -> Result<BenchRun, JournalError> {
     let wall = std::time::Instant::now();
-    let (dag, transitions, t0) = run_once(policy, seed, false).await?;
-    let (seq, _, _) = run_once(policy, seed, true).await?;
+    let (dag, transitions, t0, calls) = run_once(policy, seed, false, &[]).await?;
+    let (seq, _, _, _) = run_once(policy, seed, true, &[]).await?;
     let rto = |r: &ExecutionRecord| r.steps.iter().filter_map(|s| s.ended_ms).max().unwrap_or(0);
+    let outage = if outage.is_empty() {
+        None
+    } else {
+        let (r, _, _, calls) = run_once(policy, seed, false, outage).await?;
+        Some(OutageRun {
+            regions: outage.to_vec(),
+            status: r.status.label().to_string(),
+            rto_ms: rto(&r),
+            calls_to_primary: calls,
+        })
+    };
     let path = critical_path(&dag.steps);
     let cloud = cloud_time(&dag, &path, &transitions, t0);
     let dag_rto_ms = rto(&dag);
@@ -57,6 +91,8 @@ pub async fn run_seed(policy: &Arc<Policy>, seed: u64) -> Result<BenchRun, Journ
         overhead_ms: dag_rto_ms.saturating_sub(cloud),
         critical_path: path,
         wall_us: wall.elapsed().as_micros() as u64,
+        calls_to_primary: calls,
+        outage,
     })
 }
 
@@ -64,7 +100,8 @@ async fn run_once(
     policy: &Arc<Policy>,
     seed: u64,
     sequential: bool,
-) -> Result<(ExecutionRecord, Vec<Transition>, Instant), JournalError> {
+    outage: &[String],
+) -> Result<(ExecutionRecord, Vec<Transition>, Instant, u32), JournalError> {
     let sim = Arc::new(
         SimCloud::new(
             policy,
@@ -75,6 +112,7 @@ async fn run_once(
         )
         .expect("no faults to validate"),
     );
+    sim.set_region_outage(outage.iter().cloned());
     let options = RunOptions {
         execution_id: Some(format!("bench-{seed}")),
         operator: "bench".into(),
@@ -90,7 +128,18 @@ async fn run_once(
         options,
     )
     .await?;
-    Ok((record, sim.transitions(), t0))
+    let primary = &policy.regions.primary;
+    let calls = sim
+        .call_counts()
+        .iter()
+        .filter(|c| {
+            crate::cloud::CallSite::new(&c.service, &c.region, c.plane)
+                .depends_on(primary)
+                .is_some()
+        })
+        .map(|c| c.count)
+        .sum();
+    Ok((record, sim.transitions(), t0, calls))
 }
 
 /// The cloud's time along the critical path. The observation before the

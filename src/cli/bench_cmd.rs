@@ -28,6 +28,10 @@ pub struct BenchArgs {
     /// Table or JSON.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// Also run each seed's DAG with this region down (repeatable), beside
+    /// the normal run: modeled RTO and calls to the primary region.
+    #[arg(long, value_name = "REGION")]
+    pub outage: Vec<String>,
 }
 
 /// The other benchmarks.
@@ -62,7 +66,7 @@ pub(super) fn run(args: BenchArgs) -> Exit {
     let rt = modeled_runtime();
     let mut runs = Vec::new();
     for seed in args.seed..args.seed + args.runs {
-        match rt.block_on(run_seed(&policy, seed)) {
+        match rt.block_on(run_seed(&policy, seed, &args.outage)) {
             Ok(r) => runs.push(r),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -130,6 +134,49 @@ fn table(policy: &str, runs: &[BenchRun]) -> String {
             r.critical_path.join(" → ")
         );
     }
+    out += &outage_table(runs);
+    out
+}
+
+/// The outage runs beside the normal ones, when `--outage` was given.
+fn outage_table(runs: &[BenchRun]) -> String {
+    let f = |ms: u64| duration::fmt(Duration::from_millis(ms));
+    let with: Vec<(&BenchRun, &crate::bench::OutageRun)> = runs
+        .iter()
+        .filter_map(|r| r.outage.as_ref().map(|o| (r, o)))
+        .collect();
+    let Some((_, first)) = with.first() else {
+        return String::new();
+    };
+    let mut out = format!(
+        "\nwith {} down:\n{:>6} {:>12} {:>16} {:>12} {:>18} {:>16}\n",
+        first.regions.join(" and "),
+        "seed",
+        "DAG RTO",
+        "calls to primary",
+        "outage RTO",
+        "outage outcome",
+        "calls to primary"
+    );
+    for (r, o) in &with {
+        out += &format!(
+            "{:>6} {:>12} {:>16} {:>12} {:>18} {:>16}\n",
+            r.seed,
+            f(r.dag_rto_ms),
+            r.calls_to_primary,
+            f(o.rto_ms),
+            o.status,
+            o.calls_to_primary
+        );
+    }
+    let mean = |v: Vec<u64>| v.iter().sum::<u64>() / v.len().max(1) as u64;
+    out += &format!(
+        "mean: DAG RTO {}, under the outage {}; calls to the primary region or Route 53's control plane: {} normal, {} under the outage (all seeds)\n",
+        f(mean(with.iter().map(|(r, _)| r.dag_rto_ms).collect())),
+        f(mean(with.iter().map(|(_, o)| o.rto_ms).collect())),
+        with.iter().map(|(r, _)| u64::from(r.calls_to_primary)).sum::<u64>(),
+        with.iter().map(|(_, o)| u64::from(o.calls_to_primary)).sum::<u64>(),
+    );
     out
 }
 
