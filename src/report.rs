@@ -354,7 +354,12 @@ pub fn render_plan(plan: &crate::plan::Plan, policy: &Policy) -> String {
         } else {
             ""
         };
-        let _ = writeln!(out, "  - {}: exposure {}{done}", t.tier, t.exposure);
+        let source = t
+            .source
+            .as_deref()
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  - {}: exposure {}{source}{done}", t.tier, t.exposure);
     }
     if !plan.rpo.allows() {
         let _ = writeln!(

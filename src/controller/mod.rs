@@ -268,7 +268,12 @@ pub async fn start<C: Cloud + Reach + 'static>(
             inner: cloud.clone(),
             ctx: ctx.clone(),
         });
-        let r = runner::Runner::new(ctx.clone(), cloud, exposures, rx, cfg.election_timeout[0]);
+        let mut r = runner::Runner::new(ctx.clone(), cloud, exposures, rx, cfg.election_timeout[0]);
+        // Against AWS, an execution's times are measured wall time; against
+        // the simulated cloud they follow its latency model.
+        if matches!(cfg.cloud, config::CloudConfig::Aws) {
+            r.time_basis = crate::execute::TimeBasis::Wall;
+        }
         tasks.push(tokio::spawn(r.run()));
     }
     info!(node = cfg.id, site = %cfg.me().site, %addr, witness = cfg.me().witness, "controller node started");

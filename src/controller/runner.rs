@@ -96,7 +96,8 @@ pub(super) struct Runner<C> {
     ctx: Context,
     cloud: Arc<C>,
     exposures: Arc<dyn ExposureSource>,
-    time_basis: TimeBasis,
+    /// What the executions' times mean (wall time against AWS).
+    pub(super) time_basis: TimeBasis,
     requests: mpsc::Receiver<FailoverRequest>,
     active: HashMap<String, JoinHandle<()>>,
     tried: HashMap<String, Instant>,
