@@ -16,6 +16,7 @@
 
 pub mod config;
 mod detection;
+mod handoff;
 mod journal;
 mod measured;
 mod metrics;
