@@ -8,8 +8,10 @@
 //! follower's own election timer would fire. Heartbeats are switched back on
 //! whatever happened, so that this node heartbeats as soon as it leads again.
 //!
-//! The witness leads only to unblock the cluster and gives leadership to an
-//! executing site this way (`witness.rs`).
+//! Two callers: the witness, which leads only to unblock the cluster and
+//! gives leadership to an executing site (`witness.rs`), and the primary
+//! region's node, which gives it to the region being activated before a
+//! failover (`placement.rs`).
 
 use std::time::Duration;
 
