@@ -39,8 +39,10 @@ async fn a_failover_sent_to_the_witness_is_executed_by_the_leader() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_killed_mid_failover_is_replaced_and_no_step_acts_twice() {
     let mut c = Cluster::start(0.01).await;
+    let id = c.failover(c.leader().await).await;
+    // The leader executes it (us-west-2's node when us-east-1's led: it
+    // hands leadership over first).
     let first = c.leader().await;
-    let id = c.failover(first).await;
     // Kill the leader while the database promotion (2–3 s here) is in flight.
     let before = c
         .wait_for(first, &id, Duration::from_secs(20), |v| {
@@ -173,8 +175,8 @@ async fn a_leader_cut_off_alone_executes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_cut_off_mid_failover_stops_acting_and_the_majority_finishes() {
     let c = Cluster::start(0.01).await;
+    let id = c.failover(c.leader().await).await;
     let first = c.leader().await;
-    let id = c.failover(first).await;
     c.wait_for(first, &id, Duration::from_secs(20), |v| {
         v.steps
             .iter()

@@ -1,5 +1,8 @@
 //! Authenticated routes: failover and maintenance, forwarded to the leader
-//! when they land on a follower.
+//! when they land on a follower. A failover asked of a leader in the region
+//! the policy leaves is forwarded to the leader it hands leadership to (see
+//! `controller/placement.rs`), so the answer comes from the node that
+//! decides and executes it.
 
 // an early HTTP response is the natural error of a request check; handlers return it as is.
 #![allow(clippy::result_large_err)]
@@ -65,6 +68,13 @@ async fn forward(ctx: &Context, path: &str, headers: &HeaderMap, body: Bytes) ->
             "forwarded to a node that is not the leader (leadership is changing): retry in a few seconds",
         );
     }
+    forward_again(ctx, path, headers, body).await
+}
+
+/// Sends the request on to the leader, even when it was forwarded here:
+/// for a node that handed leadership on because of it (the new leader runs
+/// in the region being activated, so it never hands the same request back).
+async fn forward_again(ctx: &Context, path: &str, headers: &HeaderMap, body: Bytes) -> Response {
     let Some((id, leader)) = ctx.leader().filter(|(id, _)| *id != ctx.id) else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -208,6 +218,9 @@ pub(super) async fn failover(
             serde_json::json!({ "execution_id": execution_id, "problems": problems }),
         ),
         FailoverAnswer::NotLeader => forward(&ctx, "/v1/failover", &headers, body).await,
+        FailoverAnswer::HandedOff { .. } => {
+            forward_again(&ctx, "/v1/failover", &headers, body).await
+        }
         FailoverAnswer::Unavailable { message } => {
             error(StatusCode::SERVICE_UNAVAILABLE, message)
         }

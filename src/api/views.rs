@@ -151,6 +151,10 @@ pub struct ExecutionSummary {
     pub owner_term: u64,
     /// How many times a new leader resumed it.
     pub resumed: u32,
+    /// Why its owner executes it from the region being left, when it does
+    /// (the region being activated could not lead); `null` otherwise.
+    #[serde(default)]
+    pub placement: Option<String>,
 }
 
 /// `GET /v1/executions/{id}`: the whole journal of one execution.
@@ -187,6 +191,7 @@ impl ExecutionSummary {
             steps_total: r.steps.len(),
             owner_term: e.owner_term,
             resumed: r.resumed,
+            placement: e.placement.clone(),
         }
     }
 }

@@ -68,6 +68,12 @@ pub struct Execution {
     /// Tiers whose unknown exposure they accepted (unbounded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accept_unknown: Vec<crate::plan::DataTier>,
+    /// Why its owner executes it from the region being left, when it does
+    /// (no node of the region being activated could lead), as a sentence:
+    /// "executing from us-east-1 because …". `None` while the owner is in
+    /// another region. Set by the leader that starts or claims it.
+    #[serde(default)]
+    pub placement: Option<String>,
 }
 
 /// The maintenance flag and who set it.
@@ -115,6 +121,27 @@ pub enum Command {
         execution_id: String,
         /// The claiming node.
         node: u64,
+        /// When (RFC 3339).
+        at: String,
+        /// Why the claiming node executes from the region being left, when
+        /// it does (see [`Execution::placement`]).
+        #[serde(default)]
+        placement: Option<String>,
+    },
+    /// The leader is about to give up leadership so that another member
+    /// leads: recorded before it stops its heartbeats, so the audit log
+    /// says why leadership moved.
+    HandOff {
+        /// The leader handing off.
+        from: u64,
+        /// Its site.
+        from_site: String,
+        /// The member asked to lead.
+        to: u64,
+        /// Its site.
+        to_site: String,
+        /// Why, as a sentence.
+        reason: String,
         /// When (RFC 3339).
         at: String,
     },
@@ -196,7 +223,22 @@ impl ClusterState {
                 execution_id,
                 node,
                 at,
-            } => self.claim(&execution_id, node, term, index, at),
+                placement,
+            } => self.claim(&execution_id, node, placement, term, index, at),
+            Command::HandOff {
+                from,
+                from_site,
+                to,
+                to_site,
+                reason,
+                at,
+            } => {
+                let what = format!(
+                    "node {from} ({from_site}) hands leadership to node {to} ({to_site}): {reason}"
+                );
+                self.audit(index, term, &at, &format!("node-{from}"), what);
+                Reply::Ok
+            }
             Command::Intent {
                 execution_id,
                 step,
@@ -309,6 +351,10 @@ impl ClusterState {
                 .unwrap_or_default()
         );
         self.audit(index, term, &at, &execution.requested_by, what);
+        if let Some(why) = &execution.placement {
+            let what = format!("execution {id}: {why}");
+            self.audit(index, term, &at, "leader", what);
+        }
         let status = execution.record.status;
         let to_region = execution.record.plan.to_region.clone();
         let p = self.policies.entry(policy.clone()).or_default();
@@ -329,7 +375,15 @@ impl ClusterState {
         Reply::Ok
     }
 
-    fn claim(&mut self, id: &str, node: u64, term: u64, index: u64, at: String) -> Reply {
+    fn claim(
+        &mut self,
+        id: &str,
+        node: u64,
+        placement: Option<String>,
+        term: u64,
+        index: u64,
+        at: String,
+    ) -> Reply {
         let Some(e) = self.executions.get_mut(id) else {
             return Reply::NotFound {
                 execution_id: id.to_string(),
@@ -350,8 +404,13 @@ impl ClusterState {
         }
         let before = e.owner_term;
         e.owner_term = term;
+        e.placement = placement.clone();
         let what = format!("node {node} took over execution {id} (term {before} → {term})");
         self.audit(index, term, &at, &format!("node-{node}"), what);
+        if let Some(why) = placement {
+            let what = format!("execution {id}: {why}");
+            self.audit(index, term, &at, &format!("node-{node}"), what);
+        }
         Reply::Ok
     }
 

@@ -13,19 +13,27 @@
 //! without it. So when it refuses a candidate whose log is behind its own
 //! while no leader answers, it campaigns at once, lets the executors catch
 //! up and hands leadership on (see `witness.rs`).
+//!
+//! A failover executes from the region being activated: the node of the
+//! region being left hands leadership there before it would act (see
+//! `placement.rs`); both hand-offs share one mechanism (`handoff.rs`).
 
 pub mod config;
 mod detection;
+mod execution;
+mod handoff;
 mod journal;
 mod measured;
 mod metrics;
+mod placement;
+mod request;
 mod runner;
 mod witness;
 
 pub use config::{load, CloudConfig, NodeConfig};
 pub use detection::Detection;
 pub use metrics::Metrics;
-pub use runner::{FailoverAnswer, FailoverRequest};
+pub use request::{FailoverAnswer, FailoverRequest};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -268,7 +276,14 @@ pub async fn start<C: Cloud + Reach + 'static>(
             inner: cloud.clone(),
             ctx: ctx.clone(),
         });
-        let mut r = runner::Runner::new(ctx.clone(), cloud, exposures, rx, cfg.election_timeout[0]);
+        let mut r = runner::Runner::new(
+            ctx.clone(),
+            cloud,
+            exposures,
+            rx,
+            cfg.election_timeout[0],
+            cfg.secret.clone(),
+        );
         // Against AWS, an execution's times are measured wall time; against
         // the simulated cloud they follow its latency model.
         if matches!(cfg.cloud, config::CloudConfig::Aws) {

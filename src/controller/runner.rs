@@ -8,6 +8,10 @@
 //! again from the journal, where each step first checks its postcondition,
 //! so what the old leader finished is not done twice. When it stops being
 //! the leader it drops every execution at once.
+//!
+//! A leader in the region a failover leaves does not execute it while the
+//! region being activated can lead: it hands leadership there first, for a
+//! new failover and for a running one alike (see `placement.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,75 +23,21 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::journal::{confirm_leader, propose, RaftJournal};
-use super::Context;
+use super::execution::run_execution;
+use super::journal::{confirm_leader, propose};
+use super::placement::{Placement, Placer, Placing};
+use super::request::answer_label;
+use super::{Context, FailoverAnswer, FailoverRequest};
 use crate::cloud::{Cloud, ExposureSource};
 use crate::consensus::{Command, Execution, Reply, DETECTOR};
 use crate::detect::{Action, Health};
 use crate::execute::TimeBasis;
 use crate::execute::{
-    self, mark_already_complete, new_record, now_rfc3339 as now, prepare_resume, Event,
-    ExecutionRecord, ExecutionStatus, RunOptions, StepStatus,
+    self, mark_already_complete, new_record, now_rfc3339 as now, ExecutionRecord, ExecutionStatus,
+    RunOptions, StepStatus,
 };
-use crate::plan::{self, RpoEvaluation};
-
-/// A failover asked of this node.
-#[derive(Debug)]
-pub struct FailoverRequest {
-    /// The policy's name.
-    pub policy: String,
-    /// Data loss accepted above the RPO.
-    pub accept_data_loss: Option<Duration>,
-    /// Tiers whose unknown exposure is accepted (unbounded).
-    pub accept_unknown: Vec<crate::plan::DataTier>,
-    /// Who asked.
-    pub operator: String,
-    /// Why.
-    pub reason: Option<String>,
-    /// Where the answer goes.
-    pub reply: oneshot::Sender<FailoverAnswer>,
-}
-
-/// How a failover request was answered.
-#[derive(Debug, Clone)]
-pub enum FailoverAnswer {
-    /// Started; the leader runs it.
-    Accepted {
-        /// The new execution.
-        execution_id: String,
-    },
-    /// Everything already holds; recorded, nothing changed.
-    AlreadyComplete {
-        /// The recorded execution.
-        execution_id: String,
-    },
-    /// Another execution of the policy is running.
-    Conflict {
-        /// The running execution.
-        execution_id: String,
-    },
-    /// The RPO gate refused; recorded, nothing changed.
-    Refused {
-        /// The recorded execution.
-        execution_id: String,
-        /// The gate's evaluation.
-        rpo: RpoEvaluation,
-    },
-    /// Preflight found problems; recorded, nothing changed.
-    Preflight {
-        /// The recorded execution.
-        execution_id: String,
-        /// What is wrong.
-        problems: Vec<String>,
-    },
-    /// This node is not the leader.
-    NotLeader,
-    /// The cluster cannot act now.
-    Unavailable {
-        /// Why.
-        message: String,
-    },
-}
+use crate::plan;
+use crate::policy::Policy;
 
 /// How long after a failed attempt an execution is tried again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -104,18 +54,28 @@ pub(super) struct Runner<C> {
     confirmed_term: u64,
     lease: Duration,
     last_verdict: HashMap<String, (Health, Action)>,
+    placing: Placing,
 }
 
 impl<C: Cloud + 'static> Runner<C> {
+    /// A runner for the node of `ctx`; `lease` is the shortest election
+    /// timeout (see [`Runner::still_leading`]) and `secret` the cluster
+    /// secret, to hand leadership on.
     pub(super) fn new(
         ctx: Context,
         cloud: Arc<C>,
         exposures: Arc<dyn ExposureSource>,
         requests: mpsc::Receiver<FailoverRequest>,
         lease: Duration,
+        secret: Arc<str>,
     ) -> Self {
         Self {
             lease,
+            placing: Placing::new(Placer {
+                ctx: ctx.clone(),
+                secret,
+                lease,
+            }),
             ctx,
             cloud,
             exposures,
@@ -153,6 +113,7 @@ impl<C: Cloud + 'static> Runner<C> {
             if !leading {
                 self.stop_all("this node is no longer the leader");
                 self.confirmed_term = 0;
+                self.placing.reset();
                 continue;
             }
             if self.confirmed_term != term {
@@ -171,7 +132,8 @@ impl<C: Cloud + 'static> Runner<C> {
                 self.confirmed_term = 0;
                 continue;
             }
-            self.resume_orphans();
+            let here = self.keep_off_region_left().await;
+            self.resume_orphans(here.as_deref());
             self.act_on_verdicts().await;
         }
     }
@@ -226,6 +188,9 @@ impl<C: Cloud + 'static> Runner<C> {
                 FailoverAnswer::Refused { execution_id, rpo } => {
                     warn!(policy = %policy.name, %execution_id, rpo = %rpo, "automatic failover refused by the RPO gate; held down until an operator acknowledges or fails over with --accept-data-loss")
                 }
+                FailoverAnswer::HandedOff { leader } => {
+                    warn!(policy = %policy.name, leader, "automatic failover: leadership handed to the region being activated, whose leader starts it")
+                }
                 other => {
                     warn!(policy = %policy.name, answer = ?other, "automatic failover did not start")
                 }
@@ -252,16 +217,13 @@ impl<C: Cloud + 'static> Runner<C> {
     }
 
     fn stop_all(&mut self, why: &str) {
-        for (id, t) in self.active.drain() {
-            if !t.is_finished() {
-                warn!(execution_id = %id, "stopping execution: {why}");
-                t.abort();
-            }
-        }
+        stop_all(&mut self.active, why);
     }
 
-    /// Starts every running execution this node is not running yet.
-    fn resume_orphans(&mut self) {
+    /// Starts every running execution this node is not running yet. Those
+    /// of a policy whose primary region this node runs in only with `here`,
+    /// the reason it executes them itself (see [`Self::keep_off_region_left`]).
+    fn resume_orphans(&mut self, here: Option<&str>) {
         let orphans: Vec<Execution> = {
             let a = self.ctx.applied.read().expect("state lock");
             a.state
@@ -272,6 +234,11 @@ impl<C: Cloud + 'static> Runner<C> {
         };
         for e in orphans {
             let id = e.record.id.clone();
+            let placement = match self.policy_left(&e.record.policy) {
+                None => None,
+                Some(_) if here.is_none() => continue,
+                Some(_) => here.map(str::to_string),
+            };
             if self
                 .tried
                 .get(&id)
@@ -280,12 +247,14 @@ impl<C: Cloud + 'static> Runner<C> {
                 continue;
             }
             self.tried.insert(id.clone(), Instant::now());
-            info!(execution_id = %id, "resuming execution left running by an earlier leader");
-            self.spawn(e, true);
+            info!(execution_id = %id, placement = placement.as_deref().unwrap_or(""), "resuming execution left running by an earlier leader");
+            self.spawn(e, Some(placement));
         }
     }
 
-    fn spawn(&mut self, e: Execution, claim: bool) {
+    /// Runs `e`; `claim` (with why this node executes from the region being
+    /// left, if it does) when it resumes an execution started earlier.
+    fn spawn(&mut self, e: Execution, claim: Option<Option<String>>) {
         let id = e.record.id.clone();
         let task = tokio::spawn(run_execution(
             self.ctx.clone(),
@@ -295,6 +264,34 @@ impl<C: Cloud + 'static> Runner<C> {
             claim,
         ));
         self.active.insert(id, task);
+    }
+
+    /// The policy named `name` when this node runs in the region it leaves.
+    fn policy_left(&self, name: &str) -> Option<Arc<Policy>> {
+        self.ctx
+            .policies
+            .get(name)
+            .filter(|p| self.placing.placer.in_region_left(p))
+            .cloned()
+    }
+
+    /// A leader in the region a running execution leaves hands it to the
+    /// region being activated once that region can lead (see
+    /// [`Placing::keep_off`]). Returns why this node executes such
+    /// executions itself, once it knows; `None` until then.
+    async fn keep_off_region_left(&mut self) -> Option<String> {
+        let running = {
+            let a = self.ctx.applied.read().expect("state lock");
+            let found = a.state.running_all().find_map(|e| {
+                self.policy_left(&e.record.policy)
+                    .map(|p| (p, e.record.id.clone()))
+            });
+            found
+        };
+        let active = &mut self.active;
+        self.placing
+            .keep_off(running, || stop_all(active, HANDING_OFF))
+            .await
     }
 
     async fn failover(&mut self, req: &FailoverRequest) -> FailoverAnswer {
@@ -321,6 +318,17 @@ impl<C: Cloud + 'static> Runner<C> {
                 execution_id: e.record.id.clone(),
             };
         }
+        let active = &mut self.active;
+        let placement = match self
+            .placing
+            .place(&policy, || stop_all(active, HANDING_OFF))
+            .await
+        {
+            Ok(Placement::HandedTo(leader)) => return FailoverAnswer::HandedOff { leader },
+            Ok(Placement::Fallback(why)) => Some(why),
+            Ok(Placement::Here) => None,
+            Err(message) => return FailoverAnswer::Unavailable { message },
+        };
         let accept = plan::Acceptance {
             data_loss: req.accept_data_loss,
             unknown: req.accept_unknown.iter().copied().collect(),
@@ -381,6 +389,7 @@ impl<C: Cloud + 'static> Runner<C> {
             reason: req.reason.clone(),
             accept_data_loss_ms: req.accept_data_loss.map(|d| d.as_millis() as u64),
             accept_unknown: req.accept_unknown.clone(),
+            placement,
         };
         let cmd = Command::Start {
             execution: Box::new(execution.clone()),
@@ -402,9 +411,22 @@ impl<C: Cloud + 'static> Runner<C> {
         }
         if let FailoverAnswer::Accepted { .. } = answer {
             info!(execution_id = %id, policy = %policy.name, operator = %req.operator, "failover accepted");
-            self.spawn(execution, false);
+            self.spawn(execution, None);
         }
         answer
+    }
+}
+
+/// Why executions stop for a hand-off, in the log.
+const HANDING_OFF: &str = "handing leadership to the region being activated";
+
+/// Aborts every execution task in `active`, saying `why`.
+fn stop_all(active: &mut HashMap<String, JoinHandle<()>>, why: &str) {
+    for (id, t) in active.drain() {
+        if !t.is_finished() {
+            warn!(execution_id = %id, "stopping execution: {why}");
+            t.abort();
+        }
     }
 }
 
@@ -416,108 +438,4 @@ fn end_unrun(record: &mut ExecutionRecord, status: ExecutionStatus, summary: Str
         s.outcome = Some(summary.clone());
     }
     record.summary = Some(summary);
-}
-
-fn answer_label(a: &FailoverAnswer) -> &'static str {
-    match a {
-        FailoverAnswer::Accepted { .. } => "accepted",
-        FailoverAnswer::AlreadyComplete { .. } => "already_complete",
-        FailoverAnswer::Conflict { .. } => "conflict",
-        FailoverAnswer::Refused { .. } => "refused",
-        FailoverAnswer::Preflight { .. } => "preflight_failed",
-        FailoverAnswer::NotLeader => "not_leader",
-        FailoverAnswer::Unavailable { .. } => "unavailable",
-    }
-}
-
-/// Runs one execution as its owner until it ends or this node is fenced.
-async fn run_execution<C: Cloud + 'static>(
-    ctx: Context,
-    cloud: Arc<C>,
-    (exposures, time_basis): (Arc<dyn ExposureSource>, TimeBasis),
-    e: Execution,
-    claim: bool,
-) {
-    let clock = Instant::now();
-    let mut record = e.record;
-    let id = record.id.clone();
-    let Some(policy) = ctx.policies.get(&record.policy).cloned() else {
-        warn!(execution_id = %id, policy = %record.policy, "execution of a policy this node does not have; not resuming");
-        return;
-    };
-    if claim {
-        let cmd = Command::Claim {
-            execution_id: id.clone(),
-            node: ctx.id,
-            at: now(),
-        };
-        match propose(&ctx, cmd).await {
-            Ok(Reply::Ok) => {}
-            Ok(other) => {
-                warn!(execution_id = %id, reply = ?other, "claim refused");
-                return;
-            }
-            Err(error) => {
-                warn!(execution_id = %id, %error, "claim not committed");
-                return;
-            }
-        }
-        prepare_resume(&mut record);
-    }
-    let (tx, rx) = mpsc::unbounded_channel();
-    let kinds: HashMap<String, String> = record
-        .steps
-        .iter()
-        .map(|s| (s.id.clone(), s.kind.to_string()))
-        .collect();
-    let watcher = tokio::spawn(observe_steps(ctx.clone(), kinds, rx));
-    let options = RunOptions {
-        execution_id: Some(id.clone()),
-        accept: plan::Acceptance {
-            data_loss: e.accept_data_loss_ms.map(Duration::from_millis),
-            unknown: e.accept_unknown.iter().copied().collect(),
-        },
-        exposures: Some(exposures),
-        time_basis,
-        operator: e.requested_by,
-        reason: e.reason,
-        sequential: false,
-        events: Some(tx),
-    };
-    let mut journal = RaftJournal { ctx: ctx.clone() };
-    let result =
-        execute::run_record(cloud, policy, &mut journal, &mut record, &options, clock).await;
-    drop(options);
-    let _ = watcher.await;
-    match result {
-        Ok(()) => {
-            info!(execution_id = %id, status = ?record.status, summary = record.summary.as_deref().unwrap_or(""), "execution ended")
-        }
-        Err(error) => warn!(execution_id = %id, %error, "execution stopped on this node"),
-    }
-}
-
-/// Step durations into the metrics, as steps end.
-async fn observe_steps(
-    ctx: Context,
-    kinds: HashMap<String, String>,
-    mut rx: mpsc::UnboundedReceiver<Event>,
-) {
-    let mut started = HashMap::new();
-    while let Some(ev) = rx.recv().await {
-        match ev {
-            Event::StepStarted { id, at_ms } => {
-                started.insert(id, at_ms);
-            }
-            Event::StepFinished {
-                id, status, at_ms, ..
-            } => {
-                if let (Some(kind), Some(t0)) = (kinds.get(&id), started.get(&id)) {
-                    let secs = at_ms.saturating_sub(*t0) as f64 / 1000.0;
-                    ctx.metrics.step(kind, status.label(), secs);
-                }
-            }
-            _ => {}
-        }
-    }
 }

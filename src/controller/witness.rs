@@ -20,9 +20,9 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
+use super::handoff::HandOff;
 use super::Context;
-use crate::consensus::network::ask_to_elect;
-use crate::consensus::NodeId;
+use crate::consensus::{Member, NodeId};
 
 /// How often the witness checks that it can reach a leader.
 const CHECK: Duration = Duration::from_millis(500);
@@ -91,53 +91,21 @@ impl Witness {
         }
     }
 
-    /// The executing members whose log matches the leader's.
-    fn caught_up(&self) -> Vec<NodeId> {
-        let m = self.ctx.raft.metrics().borrow().clone();
-        m.replication
-            .as_ref()
-            .map(|r| {
-                r.iter()
-                    .filter(|(id, matched)| {
-                        self.ctx.members.get(id).is_some_and(|x| !x.witness)
-                            && self.ctx.links.up(self.ctx.id, **id)
-                            && matched.map(|l| l.index) >= m.last_log_index
-                    })
-                    .map(|(id, _)| *id)
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    fn leading(&self) -> bool {
-        self.ctx.raft.metrics().borrow().state == ServerState::Leader
-    }
-
-    /// Leading: lets an executing member catch up, stops heartbeats, and
-    /// once its lease is over asks that member to campaign.
+    /// Leading: lets an executing member catch up, then hands leadership
+    /// to it (see `handoff.rs`).
     async fn hand_off(&self) {
         warn!("the witness leads; handing leadership to an executing site");
-        let deadline = Instant::now() + CATCH_UP;
-        let mut ready = self.caught_up();
-        while ready.is_empty() && self.leading() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            ready = self.caught_up();
-        }
-        self.ctx.raft.runtime_config().heartbeat(false);
-        tokio::time::sleep(self.lease + Duration::from_millis(20)).await;
-        let deadline = Instant::now() + TAKE_OVER;
-        while self.leading() && Instant::now() < deadline {
-            for id in self.caught_up() {
-                let addr = &self.ctx.members[&id].addr;
-                if let Err(e) = ask_to_elect(&self.ctx.http, addr, &self.secret, CHECK).await {
-                    warn!(node = id, error = %e, "cannot ask the member to campaign");
-                }
-            }
-            tokio::time::sleep(self.lease).await;
-        }
-        self.ctx.raft.runtime_config().heartbeat(true);
-        match self.ctx.leader() {
-            Some((l, m)) if !m.witness => {
+        let h = HandOff {
+            ctx: &self.ctx,
+            secret: &self.secret,
+            lease: self.lease,
+        };
+        let executing = |_: NodeId, m: &Member| !m.witness;
+        // Lets go after CATCH_UP even when none has caught up: it asks
+        // whichever has by then, each lease, for up to TAKE_OVER.
+        h.wait_caught_up(executing, CATCH_UP).await;
+        match h.hand_off(executing, TAKE_OVER).await {
+            Some(l) if !self.ctx.members.get(&l).is_some_and(|m| m.witness) => {
                 info!(leader = l, "leadership handed to an executing site")
             }
             _ => warn!("no executing site took over yet"),

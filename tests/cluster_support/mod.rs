@@ -192,6 +192,33 @@ impl Cluster {
         }
     }
 
+    /// Makes executing node `id` the leader, as a user would see it happen:
+    /// the other executing node crashes, `id` wins with the witness's vote,
+    /// and the crashed node comes back as a follower that has caught up.
+    pub async fn make_leader(&mut self, id: u64) {
+        let other = self.other_executor(id);
+        if self.leader().await != id {
+            self.kill(other).await;
+            let l = self.leader_among(&[id, 3], Duration::from_secs(15)).await;
+            assert_eq!(l, id);
+            self.restart(other).await;
+        }
+        let l = self.leader_among(&[1, 2, 3], Duration::from_secs(15)).await;
+        assert_eq!(l, id);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let last = |n: u64| self.node(n).ctx.raft.metrics().borrow().last_applied;
+            if last(other) == last(id) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "node {other} never caught up"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The executing site that is not `id`.
     pub fn other_executor(&self, id: u64) -> u64 {
         if id == 1 {

@@ -35,6 +35,7 @@ fn start(r: &ExecutionRecord) -> Command {
             reason: Some("us-east-1 is down".into()),
             accept_data_loss_ms: None,
             accept_unknown: Vec::new(),
+            placement: None,
         }),
         at: "2026-11-22T08:00:00Z".into(),
     }
@@ -93,6 +94,7 @@ async fn intents_carry_the_epoch_and_only_the_owner_may_write() {
         execution_id: "a".into(),
         node: 2,
         at: "t".into(),
+        placement: None,
     };
     assert_eq!(s.apply(claim, 3, 12), Reply::Ok);
     assert!(matches!(
@@ -107,6 +109,7 @@ async fn intents_carry_the_epoch_and_only_the_owner_may_write() {
         execution_id: "a".into(),
         node: 1,
         at: "t".into(),
+        placement: None,
     };
     assert!(matches!(s.apply(back, 2, 15), Reply::Fenced { .. }));
     // A leader of a later term that has not claimed it cannot write either.
@@ -159,4 +162,48 @@ async fn old_finished_executions_are_trimmed_and_audit_is_bounded() {
     }
     assert_eq!(s.audit.len(), AUDIT_KEPT);
     assert!(s.maintenance.on);
+}
+
+#[tokio::test(start_paused = true)]
+async fn hand_offs_and_executions_run_from_the_region_being_left_are_audited() {
+    let mut s = ClusterState::default();
+    let hand = Command::HandOff {
+        from: 1,
+        from_site: "us-east-1".into(),
+        to: 2,
+        to_site: "us-west-2".into(),
+        reason: "to fail emr-platform over".into(),
+        at: "t".into(),
+    };
+    assert_eq!(s.apply(hand, 4, 20), Reply::Ok);
+    let last = s.audit.back().unwrap();
+    assert_eq!(
+        (last.who.as_str(), last.what.as_str()),
+        (
+            "node-1",
+            "node 1 (us-east-1) hands leadership to node 2 (us-west-2): to fail emr-platform over"
+        )
+    );
+
+    // Started from the region being left: the execution and the log say why.
+    let why = "executing from us-east-1 because us-west-2's node (node 2) does not answer";
+    let a = record("a").await;
+    let Command::Start { mut execution, at } = start(&a) else {
+        unreachable!()
+    };
+    execution.placement = Some(why.into());
+    assert_eq!(s.apply(Command::Start { execution, at }, 4, 21), Reply::Ok);
+    assert_eq!(s.executions["a"].placement.as_deref(), Some(why));
+    assert_eq!(s.audit.back().unwrap().what, format!("execution a: {why}"));
+
+    // Claimed by the region being activated: no reason left to give.
+    let claim = Command::Claim {
+        execution_id: "a".into(),
+        node: 2,
+        at: "t".into(),
+        placement: None,
+    };
+    assert_eq!(s.apply(claim, 5, 22), Reply::Ok);
+    assert_eq!(s.executions["a"].placement, None);
+    assert!(s.audit.back().unwrap().what.starts_with("node 2 took over"));
 }

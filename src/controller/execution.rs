@@ -1,0 +1,112 @@
+//! One execution on its owner: claimed first when resumed from the
+//! journal, run until it ends or this node is fenced, with its step
+//! durations fed into the metrics.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::journal::{propose, RaftJournal};
+use super::Context;
+use crate::cloud::{Cloud, ExposureSource};
+use crate::consensus::{Command, Execution, Reply};
+use crate::execute::{self, now_rfc3339 as now, prepare_resume, Event, RunOptions, TimeBasis};
+
+/// Runs one execution as its owner until it ends or this node is fenced;
+/// first claims it (with why it runs from the region being left, if it
+/// does) when `claim` is given.
+pub(super) async fn run_execution<C: Cloud + 'static>(
+    ctx: Context,
+    cloud: Arc<C>,
+    (exposures, time_basis): (Arc<dyn ExposureSource>, TimeBasis),
+    e: Execution,
+    claim: Option<Option<String>>,
+) {
+    let clock = Instant::now();
+    let mut record = e.record;
+    let id = record.id.clone();
+    let Some(policy) = ctx.policies.get(&record.policy).cloned() else {
+        warn!(execution_id = %id, policy = %record.policy, "execution of a policy this node does not have; not resuming");
+        return;
+    };
+    if let Some(placement) = claim {
+        let cmd = Command::Claim {
+            execution_id: id.clone(),
+            node: ctx.id,
+            at: now(),
+            placement,
+        };
+        match propose(&ctx, cmd).await {
+            Ok(Reply::Ok) => {}
+            Ok(other) => {
+                warn!(execution_id = %id, reply = ?other, "claim refused");
+                return;
+            }
+            Err(error) => {
+                warn!(execution_id = %id, %error, "claim not committed");
+                return;
+            }
+        }
+        prepare_resume(&mut record);
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let kinds: HashMap<String, String> = record
+        .steps
+        .iter()
+        .map(|s| (s.id.clone(), s.kind.to_string()))
+        .collect();
+    let watcher = tokio::spawn(observe_steps(ctx.clone(), kinds, rx));
+    let options = RunOptions {
+        execution_id: Some(id.clone()),
+        accept: crate::plan::Acceptance {
+            data_loss: e.accept_data_loss_ms.map(Duration::from_millis),
+            unknown: e.accept_unknown.iter().copied().collect(),
+        },
+        exposures: Some(exposures),
+        time_basis,
+        operator: e.requested_by,
+        reason: e.reason,
+        sequential: false,
+        events: Some(tx),
+    };
+    let mut journal = RaftJournal { ctx: ctx.clone() };
+    let result =
+        execute::run_record(cloud, policy, &mut journal, &mut record, &options, clock).await;
+    drop(options);
+    let _ = watcher.await;
+    match result {
+        Ok(()) => {
+            info!(execution_id = %id, status = ?record.status, summary = record.summary.as_deref().unwrap_or(""), "execution ended")
+        }
+        Err(error) => warn!(execution_id = %id, %error, "execution stopped on this node"),
+    }
+}
+
+/// Step durations into the metrics, as steps end.
+async fn observe_steps(
+    ctx: Context,
+    kinds: HashMap<String, String>,
+    mut rx: mpsc::UnboundedReceiver<Event>,
+) {
+    let mut started = HashMap::new();
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            Event::StepStarted { id, at_ms } => {
+                started.insert(id, at_ms);
+            }
+            Event::StepFinished {
+                id, status, at_ms, ..
+            } => {
+                if let (Some(kind), Some(t0)) = (kinds.get(&id), started.get(&id)) {
+                    let secs = at_ms.saturating_sub(*t0) as f64 / 1000.0;
+                    ctx.metrics.step(kind, status.label(), secs);
+                }
+            }
+            _ => {}
+        }
+    }
+}
