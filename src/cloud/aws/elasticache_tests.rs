@@ -250,4 +250,3 @@ async fn throttling_is_reported_as_throttled() {
     assert_eq!(err.op, "elasticache:DescribeGlobalReplicationGroups");
     assert_eq!(describe.num_calls(), 1, "the adapter itself never retries");
 }
-

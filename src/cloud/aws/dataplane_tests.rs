@@ -1,0 +1,1 @@
+//! Data-plane adapter contract tests.
