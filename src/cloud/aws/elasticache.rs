@@ -126,24 +126,25 @@ impl ElastiCacheAdapter {
         };
         let (global_datastore, global_role) = match group.global_replication_group_info() {
             Some(info) if info.global_replication_group_id().is_some() => {
-                let role =
-                    match info
-                        .global_replication_group_member_role()
-                        .map(str::to_ascii_uppercase)
-                        .as_deref()
-                    {
-                        Some("PRIMARY") => Some(MemberRole::Primary),
-                        Some("SECONDARY") => Some(MemberRole::Secondary),
-                        None => None,
-                        Some(other) => return Err(CloudError::new(
+                let role = match info
+                    .global_replication_group_member_role()
+                    .map(str::to_ascii_uppercase)
+                    .as_deref()
+                {
+                    Some("PRIMARY") => Some(MemberRole::Primary),
+                    Some("SECONDARY") => Some(MemberRole::Secondary),
+                    None => None,
+                    Some(other) => {
+                        return Err(CloudError::new(
                             ErrorKind::Fatal,
                             DESCRIBE_GROUPS,
                             regional(region, id),
                             format!(
                                 "global datastore role {other:?} is neither PRIMARY nor SECONDARY"
                             ),
-                        )),
-                    };
+                        ))
+                    }
+                };
                 (info.global_replication_group_id().map(str::to_owned), role)
             }
             _ => (None, None),
