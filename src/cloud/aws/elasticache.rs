@@ -5,6 +5,13 @@
 //! still standing when the primary region is lost. It sends
 //! FailoverGlobalReplicationGroup only when the member is not primary yet and
 //! no failover is in flight (the datastore is `modifying` while one runs).
+//!
+//! When the primary region cannot take part in a failover,
+//! [`ElastiCacheAdapter::ensure_disassociated`] takes the DR member out of
+//! the datastore with DisassociateGlobalReplicationGroup, called through the
+//! DR region alone; the member then serves as a standalone primary, which
+//! [`ElastiCacheAdapter::get_replication_group`] (DescribeReplicationGroups)
+//! shows.
 
 use aws_config::SdkConfig;
 use aws_sdk_elasticache::types::{
