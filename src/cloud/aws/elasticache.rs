@@ -5,9 +5,18 @@
 //! still standing when the primary region is lost. It sends
 //! FailoverGlobalReplicationGroup only when the member is not primary yet and
 //! no failover is in flight (the datastore is `modifying` while one runs).
+//!
+//! When the primary region cannot take part in a failover,
+//! [`ElastiCacheAdapter::ensure_disassociated`] takes the DR member out of
+//! the datastore with DisassociateGlobalReplicationGroup, called through the
+//! DR region alone; the member then serves as a standalone primary, which
+//! [`ElastiCacheAdapter::get_replication_group`] (DescribeReplicationGroups)
+//! shows.
 
 use aws_config::SdkConfig;
-use aws_sdk_elasticache::types::{GlobalReplicationGroup, GlobalReplicationGroupMember};
+use aws_sdk_elasticache::types::{
+    GlobalReplicationGroup, GlobalReplicationGroupMember, ReplicationGroup,
+};
 use aws_sdk_elasticache::Client;
 use tracing::{debug, info, instrument};
 
@@ -15,10 +24,16 @@ use super::error::{classify, none_if_not_found};
 use super::{regional, regional_factory, Regional};
 use crate::cloud::{
     CacheMember, CloudError, CloudResult, ErrorKind, Fence, GlobalDatastoreState, MemberRole,
+    ReplicationGroupState,
 };
 
 const DESCRIBE: &str = "elasticache:DescribeGlobalReplicationGroups";
 const FAILOVER: &str = "elasticache:FailoverGlobalReplicationGroup";
+const DESCRIBE_GROUPS: &str = "elasticache:DescribeReplicationGroups";
+const DISASSOCIATE: &str = "elasticache:DisassociateGlobalReplicationGroup";
+
+/// A member's status while it leaves the datastore.
+const DISASSOCIATING: &str = "disassociating";
 
 /// The datastore status while a failover (or another change) is running.
 const MODIFYING: &str = "modifying";
@@ -108,36 +123,81 @@ impl ElastiCacheAdapter {
         self.failover(id, region, member, fence).await
     }
 
-    /// Always [`Exposure::Unknown`]: ElastiCache publishes no data-loss bound
-    /// for a Global Datastore; measuring it needs our own heartbeats.
+    /// Reads a replication group in `region` with its Global Datastore
+    /// membership (DescribeReplicationGroups).
     ///
     /// # Errors
     ///
-    /// None today; the signature leaves room for a measured exposure.
-    /// Reads a replication group with its Global Datastore membership.
-    ///
-    /// # Errors
-    ///
-    /// The call failed.
+    /// Any failure of the call other than "not found"; `Fatal` for a
+    /// Global Datastore role other than primary or secondary.
     pub async fn get_replication_group(
         &self,
         region: &str,
         id: &str,
-    ) -> CloudResult<Option<crate::cloud::ReplicationGroupState>> {
-        let _ = region;
-        Err(CloudError::new(
-            ErrorKind::Fatal,
-            "elasticache:DescribeReplicationGroups",
-            id,
-            "not available in this build",
-        ))
+    ) -> CloudResult<Option<ReplicationGroupState>> {
+        let Some(group) = self.describe_replication_group(region, id).await? else {
+            return Ok(None);
+        };
+        let (global_datastore, global_role) = match group.global_replication_group_info() {
+            Some(info) if info.global_replication_group_id().is_some() => {
+                let role = match info
+                    .global_replication_group_member_role()
+                    .map(str::to_ascii_uppercase)
+                    .as_deref()
+                {
+                    Some("PRIMARY") => Some(MemberRole::Primary),
+                    Some("SECONDARY") => Some(MemberRole::Secondary),
+                    None => None,
+                    Some(other) => {
+                        return Err(CloudError::new(
+                            ErrorKind::Fatal,
+                            DESCRIBE_GROUPS,
+                            regional(region, id),
+                            format!(
+                                "global datastore role {other:?} is neither PRIMARY nor SECONDARY"
+                            ),
+                        ))
+                    }
+                };
+                (info.global_replication_group_id().map(str::to_owned), role)
+            }
+            _ => (None, None),
+        };
+        Ok(Some(ReplicationGroupState {
+            id: id.to_owned(),
+            status: group.status().unwrap_or_default().to_owned(),
+            global_datastore,
+            global_role,
+        }))
     }
 
-    /// Disassociates `member` from the Global Datastore `id`.
+    /// The cache clusters (nodes) of a replication group in `region`, the
+    /// unit ElastiCache publishes its node metrics for; `None` when the
+    /// group does not exist.
     ///
     /// # Errors
     ///
-    /// The call failed.
+    /// Any failure of DescribeReplicationGroups other than "not found".
+    pub(crate) async fn member_clusters(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> CloudResult<Option<Vec<String>>> {
+        Ok(self
+            .describe_replication_group(region, id)
+            .await?
+            .map(|group| group.member_clusters().to_vec()))
+    }
+
+    /// Removes `member` in `region` from the Global Datastore `id`, calling
+    /// through `region` only (the primary region need not answer). Makes no
+    /// call when the datastore is gone, `member` is no longer one of its
+    /// members, or its disassociation is already under way.
+    ///
+    /// # Errors
+    ///
+    /// Any failure of the calls (`Conflict` when ElastiCache refuses the
+    /// datastore's current state).
     pub async fn ensure_disassociated(
         &self,
         id: &str,
@@ -145,13 +205,82 @@ impl ElastiCacheAdapter {
         member: &str,
         fence: &Fence,
     ) -> CloudResult<()> {
-        let _ = (region, member, fence);
-        Err(CloudError::new(
-            ErrorKind::Fatal,
-            "elasticache:DisassociateGlobalReplicationGroup",
-            id,
-            "not available in this build",
-        ))
+        let Some(datastore) = self.describe(region, id).await? else {
+            debug!(
+                datastore = id,
+                member, "datastore gone; no disassociation sent"
+            );
+            return Ok(());
+        };
+        let Some(found) = datastore
+            .members
+            .iter()
+            .find(|m| m.replication_group_id == member && m.region == region)
+        else {
+            debug!(
+                datastore = id,
+                member, "no longer a member; no disassociation sent"
+            );
+            return Ok(());
+        };
+        if found.status == DISASSOCIATING {
+            info!(
+                datastore = id,
+                member, "disassociation under way; none sent"
+            );
+            return Ok(());
+        }
+        self.disassociate(id, region, member, fence).await
+    }
+
+    #[instrument(name = "cloud", skip_all, fields(op = DESCRIBE_GROUPS, resource = %regional(region, id)))]
+    async fn describe_replication_group(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> CloudResult<Option<ReplicationGroup>> {
+        let described = self
+            .clients
+            .get(region)
+            .describe_replication_groups()
+            .replication_group_id(id)
+            .send()
+            .await
+            .map_err(|err| classify(DESCRIBE_GROUPS, regional(region, id), err));
+        let Some(out) = none_if_not_found(described)? else {
+            return Ok(None);
+        };
+        Ok(out
+            .replication_groups()
+            .iter()
+            .find(|group| group.replication_group_id() == Some(id))
+            .cloned())
+    }
+
+    #[instrument(name = "cloud", skip_all, fields(
+        op = DISASSOCIATE,
+        resource = %regional(region, id),
+        execution_id = %fence.execution_id,
+        epoch = %fence.epoch,
+    ))]
+    async fn disassociate(
+        &self,
+        id: &str,
+        region: &str,
+        member: &str,
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        self.clients
+            .get(region)
+            .disassociate_global_replication_group()
+            .global_replication_group_id(id)
+            .replication_group_id(member)
+            .replication_group_region(region)
+            .send()
+            .await
+            .map_err(|err| classify(DISASSOCIATE, regional(region, id), err))?;
+        info!(member, "global datastore disassociation requested");
+        Ok(())
     }
 
     #[instrument(name = "cloud", skip_all, fields(op = DESCRIBE, resource = %regional(region, id)))]

@@ -1,6 +1,6 @@
 //! ElastiCache adapter against aws-smithy-mocks: moto does not serve Global
-//! Datastores, so these tests pin the response mapping and the decision to
-//! call FailoverGlobalReplicationGroup.
+//! Datastores, so these tests pin the response mapping and the decisions to
+//! call FailoverGlobalReplicationGroup and DisassociateGlobalReplicationGroup.
 
 use std::sync::{Arc, Mutex};
 
@@ -251,4 +251,151 @@ async fn throttling_is_reported_as_throttled() {
     assert_eq!(err.kind, ErrorKind::Throttled);
     assert_eq!(err.op, "elasticache:DescribeGlobalReplicationGroups");
     assert_eq!(describe.num_calls(), 1, "the adapter itself never retries");
+}
+
+fn replication_group_returns(info: Option<(&'static str, &'static str)>) -> Rule {
+    mock!(Client::describe_replication_groups)
+        .match_requests(|req| req.replication_group_id() == Some(DR))
+        .then_output(move || {
+            let mut group = aws_sdk_elasticache::types::ReplicationGroup::builder()
+                .replication_group_id(DR)
+                .status("available")
+                .member_clusters(format!("{DR}-001"));
+            if let Some((id, role)) = info {
+                group = group.global_replication_group_info(
+                    aws_sdk_elasticache::types::GlobalReplicationGroupInfo::builder()
+                        .global_replication_group_id(id)
+                        .global_replication_group_member_role(role)
+                        .build(),
+                );
+            }
+            aws_sdk_elasticache::operation::describe_replication_groups::DescribeReplicationGroupsOutput::builder()
+                .replication_groups(group.build())
+                .build()
+        })
+}
+
+#[tokio::test]
+async fn describe_replication_group_maps_its_global_datastore_membership() {
+    let member = replication_group_returns(Some((ID, "SECONDARY")));
+    let (member_cloud, regions) = cloud(mock_sdk_client!(
+        aws_sdk_elasticache,
+        RuleMode::MatchAny,
+        [&member]
+    ));
+    let state = member_cloud
+        .get_replication_group("us-west-2", DR)
+        .await
+        .expect("described")
+        .expect("present");
+    assert_eq!(
+        state,
+        crate::cloud::ReplicationGroupState {
+            id: DR.into(),
+            status: "available".into(),
+            global_datastore: Some(ID.into()),
+            global_role: Some(MemberRole::Secondary),
+        }
+    );
+    assert!(!state.serves_writes());
+    assert_eq!(*regions.lock().expect("test lock"), ["us-west-2"]);
+
+    let standalone = replication_group_returns(None);
+    let (standalone_cloud, _) = cloud(mock_sdk_client!(
+        aws_sdk_elasticache,
+        RuleMode::MatchAny,
+        [&standalone]
+    ));
+    let state = standalone_cloud
+        .get_replication_group("us-west-2", DR)
+        .await
+        .expect("described")
+        .expect("present");
+    assert_eq!(state.global_datastore, None);
+    assert!(state.serves_writes());
+}
+
+#[tokio::test]
+async fn an_unknown_replication_group_reads_as_none() {
+    let describe = mock!(Client::describe_replication_groups).then_error(|| {
+        aws_sdk_elasticache::operation::describe_replication_groups::DescribeReplicationGroupsError::ReplicationGroupNotFoundFault(
+            aws_sdk_elasticache::types::error::ReplicationGroupNotFoundFault::builder()
+                .message("not found")
+                .meta(ErrorMetadata::builder().code("ReplicationGroupNotFoundFault").build())
+                .build(),
+        )
+    });
+    let (cloud, _) = cloud(mock_sdk_client!(
+        aws_sdk_elasticache,
+        RuleMode::MatchAny,
+        [&describe]
+    ));
+    assert_eq!(
+        cloud
+            .get_replication_group("us-west-2", DR)
+            .await
+            .expect("read"),
+        None
+    );
+}
+
+fn disassociate_dr() -> Rule {
+    mock!(Client::disassociate_global_replication_group)
+        .match_requests(|req| {
+            req.global_replication_group_id() == Some(ID)
+                && req.replication_group_id() == Some(DR)
+                && req.replication_group_region() == Some("us-west-2")
+        })
+        .then_output(|| {
+            aws_sdk_elasticache::operation::disassociate_global_replication_group::DisassociateGlobalReplicationGroupOutput::builder().build()
+        })
+}
+
+#[tokio::test]
+async fn disassociates_the_dr_member_through_its_own_region() {
+    let describe = describe_returns("primary-only", "SECONDARY");
+    let disassociate = disassociate_dr();
+    let (cloud, regions) = cloud(mock_sdk_client!(
+        aws_sdk_elasticache,
+        RuleMode::MatchAny,
+        [&describe, &disassociate]
+    ));
+    cloud
+        .ensure_disassociated(ID, "us-west-2", DR, &fence())
+        .await
+        .expect("disassociated");
+    assert_eq!(disassociate.num_calls(), 1);
+    // Only the DR region's client: the primary region need not answer.
+    assert!(regions
+        .lock()
+        .expect("test lock")
+        .iter()
+        .all(|r| r == "us-west-2"));
+}
+
+#[tokio::test]
+async fn no_disassociation_is_sent_once_the_member_has_left() {
+    let describe = mock!(Client::describe_global_replication_groups).then_output(|| {
+        DescribeGlobalReplicationGroupsOutput::builder()
+            .global_replication_groups(
+                GlobalReplicationGroup::builder()
+                    .global_replication_group_id(ID)
+                    .status("primary-only")
+                    .members(member(PRIMARY, "us-east-1", "PRIMARY"))
+                    .build(),
+            )
+            .build()
+    });
+    let disassociate = disassociate_dr();
+    let (cloud, _) = cloud(mock_sdk_client!(
+        aws_sdk_elasticache,
+        RuleMode::MatchAny,
+        [&describe, &disassociate]
+    ));
+    cloud
+        .ensure_disassociated(ID, "us-west-2", DR, &fence())
+        .await
+        .expect("nothing to do");
+    assert_eq!(describe.num_calls(), 1);
+    assert_eq!(disassociate.num_calls(), 0);
 }

@@ -126,6 +126,54 @@ pub(crate) fn kind_for_response(code: Option<&str>, status: Option<u16>) -> Erro
     }
 }
 
+/// Error codes by which an ARC cluster endpoint says it cannot answer now:
+/// the caller moves on to the cluster's next endpoint.
+const ROUTING_ENDPOINT_DOWN_CODES: &[&str] = &[
+    "EndpointTemporarilyUnavailableException",
+    "InternalServerException",
+    "ServiceUnavailable",
+];
+
+/// Turns a failed route53-recovery-cluster call into a [`CloudError`].
+///
+/// ARC answers a change that would break one of the cluster's safety rules
+/// with a `ConflictException`. Unlike a resource busy elsewhere, no retry
+/// will make the same change pass: it is `Fatal`, and the message carries
+/// the service's own words, which name the rule, so the step stops saying
+/// which rule refused it. An endpoint that is temporarily unavailable or
+/// failing is `Retryable` (the caller tries the next endpoint); throttling
+/// is `Throttled`; access denied and validation errors are `Fatal`;
+/// unknown controls are `NotFound`.
+pub(crate) fn classify_routing_control<E>(
+    op: &'static str,
+    resource: impl Into<String>,
+    err: SdkError<E, HttpResponse>,
+) -> CloudError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let code = err.code().map(str::to_owned);
+    let service_message = err.message().map(str::to_owned);
+    let mut classified = classify(op, resource, err);
+    match code.as_deref() {
+        Some("ConflictException") => {
+            classified.kind = ErrorKind::Fatal;
+            classified.message = format!(
+                "refused by the cluster's safety rules: {}",
+                service_message
+                    .as_deref()
+                    .unwrap_or("ConflictException without a message")
+            );
+        }
+        Some(code) if ROUTING_ENDPOINT_DOWN_CODES.contains(&code) => {
+            classified.kind = ErrorKind::Retryable;
+        }
+        Some("ServiceLimitExceededException") => classified.kind = ErrorKind::Throttled,
+        _ => {}
+    }
+    classified
+}
+
 /// A request we built was rejected by the SDK's own builder: a bug in the
 /// adapter or an input no retry can fix.
 pub(crate) fn build_error(op: &'static str, resource: &str, err: BuildError) -> CloudError {
@@ -274,6 +322,47 @@ mod tests {
         assert_eq!(err.op, "rds:PromoteReadReplica");
         assert_eq!(err.resource, "us-west-2/db");
         assert_eq!(err.message, "InvalidDBInstanceState: it said no");
+    }
+
+    fn routing_kind(code: &str, status: u16) -> CloudError {
+        classify_routing_control(
+            "route53-recovery-cluster:UpdateRoutingControlStates",
+            "c",
+            service_error(code, status),
+        )
+    }
+
+    #[test]
+    fn routing_control_errors_say_whether_to_try_the_next_endpoint() {
+        let refused = routing_kind("ConflictException", 409);
+        assert_eq!(refused.kind, ErrorKind::Fatal);
+        assert!(
+            refused.message.contains("safety rules: it said no"),
+            "{refused}"
+        );
+        for code in [
+            "EndpointTemporarilyUnavailableException",
+            "InternalServerException",
+        ] {
+            assert_eq!(routing_kind(code, 503).kind, ErrorKind::Retryable, "{code}");
+            assert_eq!(routing_kind(code, 400).kind, ErrorKind::Retryable, "{code}");
+        }
+        assert_eq!(
+            routing_kind("ThrottlingException", 429).kind,
+            ErrorKind::Throttled
+        );
+        assert_eq!(
+            routing_kind("AccessDeniedException", 403).kind,
+            ErrorKind::Fatal
+        );
+        assert_eq!(
+            routing_kind("ValidationException", 400).kind,
+            ErrorKind::Fatal
+        );
+        assert_eq!(
+            routing_kind("ResourceNotFoundException", 404).kind,
+            ErrorKind::NotFound
+        );
     }
 
     #[test]

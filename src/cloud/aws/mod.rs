@@ -6,6 +6,8 @@
 //! - [`Route53Adapter`]: records, changed as a compare-and-set, and changes.
 //! - [`ElastiCacheAdapter`]: the Global Datastore and its failover.
 //! - [`KafkaAdapter`]: MSK clusters and their bootstrap brokers.
+//! - [`DataPlaneAdapter`]: ARC routing controls (one client per cluster
+//!   endpoint), DNS answers, and lag figures from CloudWatch.
 //!
 //! Regional services get one client per region, built on first use from the
 //! shared [`SdkConfig`] with the region overridden and then cached; Route 53
@@ -44,6 +46,7 @@ use crate::cloud::{
     StreamClusterState,
 };
 
+pub use dataplane::DataPlaneAdapter;
 pub use eks::EksAdapter;
 pub use elasticache::ElastiCacheAdapter;
 pub use kafka::KafkaAdapter;
@@ -64,6 +67,7 @@ pub struct AwsCloud {
     pub(crate) route53: Route53Adapter,
     elasticache: ElastiCacheAdapter,
     kafka: KafkaAdapter,
+    dataplane: DataPlaneAdapter,
 }
 
 impl AwsCloud {
@@ -119,6 +123,7 @@ impl AwsCloud {
             route53: Route53Adapter::from_sdk_config(config),
             elasticache: ElastiCacheAdapter::from_sdk_config(config),
             kafka: KafkaAdapter::from_sdk_config(config),
+            dataplane: DataPlaneAdapter::from_sdk_config(config),
         }
     }
 
@@ -149,6 +154,12 @@ impl AwsCloud {
     /// Replaces the MSK adapter.
     pub fn with_kafka(mut self, kafka: KafkaAdapter) -> Self {
         self.kafka = kafka;
+        self
+    }
+
+    /// Replaces the routing-control, DNS and CloudWatch adapter.
+    pub fn with_dataplane(mut self, dataplane: DataPlaneAdapter) -> Self {
+        self.dataplane = dataplane;
         self
     }
 }

@@ -217,16 +217,12 @@ impl Route53Adapter {
             .hosted_zone_id(zone_id)
             .start_record_name(name)
             .start_record_type(rr_type(rtype))
-            .max_items(1)
+            .max_items(RECORDS_PER_READ)
             .send()
             .await
             .map_err(|err| classify(LIST_RECORDS, name, err))
             .map_err(|err| self.forget_zone_on_not_found(zone, err))?;
-        Ok(out
-            .resource_record_sets()
-            .iter()
-            .find(|set| normalize(set.name()) == normalize(name) && *set.r#type() == rr_type(rtype))
-            .cloned())
+        Ok(managed_set(out.resource_record_sets(), name, rtype).cloned())
     }
 
     #[instrument(name = "cloud", skip_all, fields(
@@ -339,6 +335,26 @@ fn unmanaged(set: &ResourceRecordSet, why: &str) -> CloudError {
             set.r#type()
         ),
     )
+}
+
+/// How many record sets one read lists from the record's name on: enough
+/// to see past the failover or weighted sets (one per set identifier) that
+/// may share the name and type.
+const RECORDS_PER_READ: i32 = 100;
+
+/// The plain record set `name`/`rtype` among `sets`. Sets with a set
+/// identifier (failover, weighted, latency... records, such as those that
+/// follow ARC routing controls) are not drctl's to manage and are skipped.
+fn managed_set<'a>(
+    sets: &'a [ResourceRecordSet],
+    name: &str,
+    rtype: RecordType,
+) -> Option<&'a ResourceRecordSet> {
+    sets.iter().find(|set| {
+        normalize(set.name()) == normalize(name)
+            && *set.r#type() == rr_type(rtype)
+            && set.set_identifier().is_none()
+    })
 }
 
 fn to_record(set: &ResourceRecordSet) -> CloudResult<Record> {

@@ -68,3 +68,41 @@ fn plain_a_records_are_refused_with_a_clear_error() {
     assert_eq!(err.kind, ErrorKind::Fatal);
     assert!(err.message.contains("holds addresses"), "{err}");
 }
+
+#[test]
+fn records_with_a_set_identifier_are_skipped_and_the_plain_one_is_found() {
+    let failover = |id: &str, target: &str| {
+        ResourceRecordSet::builder()
+            .name("api.emr-platform.com.")
+            .r#type(RrType::Cname)
+            .set_identifier(id)
+            .failover(aws_sdk_route53::types::ResourceRecordSetFailover::Primary)
+            .ttl(60)
+            .resource_records(
+                ResourceRecord::builder()
+                    .value(target)
+                    .build()
+                    .expect("value"),
+            )
+            .build()
+            .expect("valid set")
+    };
+    let only_failover = [
+        failover("use1", "a.example."),
+        failover("usw2", "b.example."),
+    ];
+    assert!(managed_set(&only_failover, "api.emr-platform.com", RecordType::Cname).is_none());
+
+    let plain = to_record_set(&Record {
+        name: "api.emr-platform.com".into(),
+        target: RecordTarget::Cname {
+            value: "c.example".into(),
+            ttl: 60,
+        },
+    })
+    .expect("valid record");
+    let mixed = [failover("use1", "a.example."), plain.clone()];
+    let found = managed_set(&mixed, "api.emr-platform.com.", RecordType::Cname).expect("plain");
+    assert_eq!(found, &plain);
+    assert!(to_record(found).is_ok());
+}
