@@ -293,6 +293,71 @@ fn a_local_cluster_fails_over_through_the_cli_while_its_leader_is_killed() {
 }
 
 #[test]
+fn a_us_east_1_outage_is_failed_over_from_us_west_2_without_calling_us_east_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cluster, _pids, urls, sim) = start_local(dir.path());
+    wait_status(&urls[1], Duration::from_secs(20), |t| {
+        t.contains("primary healthy: 3 of 3 sites")
+    });
+
+    // us-east-1 goes away: its endpoints, its routing-control endpoint and
+    // Route 53's control plane stop answering, and its controller node
+    // reaches no AWS endpoint at all (it still talks to the other nodes).
+    let out = drctl(&["sim", "outage", "--url", &sim, "--region", "us-east-1"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("regions down: us-east-1"),
+        "{out:?}"
+    );
+    // Calls to us-east-1 before the outage are the probes of normal
+    // operation; a probe round in flight at the outage ends within its
+    // 500 ms timeout. From then on, nothing may call us-east-1.
+    std::thread::sleep(Duration::from_secs(1));
+    let to_primary = || -> u64 {
+        let calls = get_json(&format!("{sim}/sim/calls")).unwrap();
+        calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["region"] == "us-east-1" || c["service"] == "route53")
+            .map(|c| c["count"].as_u64().unwrap())
+            .sum()
+    };
+    let before = to_primary();
+    let text = wait_status(&urls[1], Duration::from_secs(90), |t| {
+        t.contains("active region us-west-2") && t.contains("completed")
+    });
+    assert!(text.contains("requested by detector"), "{text}");
+
+    let m = get_json(&format!("{sim}/sim/mutations")).unwrap();
+    assert_eq!(m["rds:PromoteReadReplica"], 1, "{m}");
+    assert_eq!(
+        m["elasticache:DisassociateGlobalReplicationGroup"], 1,
+        "{m}"
+    );
+    assert_eq!(
+        m["route53-recovery-cluster:UpdateRoutingControlStates"], 2,
+        "{m}"
+    );
+    assert!(
+        m.get("elasticache:FailoverGlobalReplicationGroup")
+            .is_none(),
+        "{m}"
+    );
+    assert_eq!(
+        to_primary(),
+        before,
+        "calls to us-east-1 during the failover"
+    );
+    // The node of the region being activated executed it.
+    let out = drctl(&["status", "--controller", &urls[1], "--output", "json"]);
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["leader"]["site"], "us-west-2", "{s}");
+    assert!(s["policies"][0]["execution"]["placement"].is_null(), "{s}");
+    drop(cluster);
+}
+
+#[test]
 fn a_bad_node_configuration_is_named_and_nothing_starts() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("node.yaml");

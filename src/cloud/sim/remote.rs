@@ -227,8 +227,9 @@ pub struct LagSetting {
 }
 
 /// The routes of `drctl sim serve`: `POST /sim/call`, `GET /sim/mutations`
-/// (accepted mutations per operation), `GET|PUT /sim/outage` (what the
-/// sites cannot reach), `PUT /sim/lag`, `GET /healthz`.
+/// (accepted mutations per operation), `GET /sim/calls` (calls per
+/// service, region and plane), `GET|PUT /sim/outage` (what the sites cannot
+/// reach), `PUT /sim/lag`, `GET /healthz`.
 pub fn router(cloud: SimCloud) -> Router {
     async fn call(
         State(cloud): State<SimCloud>,
@@ -247,6 +248,10 @@ pub fn router(cloud: SimCloud) -> Router {
         .route(
             "/sim/mutations",
             get(|State(c): State<SimCloud>| async move { Json(c.mutations()) }),
+        )
+        .route(
+            "/sim/calls",
+            get(|State(c): State<SimCloud>| async move { Json(c.call_counts()) }),
         )
         .route(
             "/sim/outage",
