@@ -274,6 +274,26 @@ fn a_dry_run_against_endpoints_that_refuse_or_never_answer_ends_within_its_bound
             elapsed < std::time::Duration::from_secs(30),
             "{endpoint}: {elapsed:?}"
         );
+        // With --confirm the same reads build the plan, and say so before
+        // the first step; the report gives wall time, not a model.
+        let jdir = tempfile::tempdir().unwrap();
+        let out = drctl()
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .args(["failover", "--confirm", "--journal-dir"])
+            .arg(jdir.path())
+            .arg("--policy")
+            .arg(&policy)
+            .assert()
+            .code(4);
+        let out = out.get_output();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let observing = stderr.find("observing: reading the DR side");
+        let first_step = stderr.find("preflight: started");
+        assert!(observing.is_some() && observing < first_step, "{stderr}");
+        assert!(stderr.contains("observing: waiting for"), "{stderr}");
+        assert!(stdout.contains("RTO (wall)"), "{stdout}");
+        assert!(!stdout.contains("modeled RTO"), "{stdout}");
     }
     drop(silent);
 }

@@ -147,8 +147,9 @@ async fn an_operator_fails_the_core_platform_over_against_moto() {
     );
     assert_eq!(world(&moto).await, before);
 
-    // Accepting the loss: promote, scale the three node groups, flip the record.
-    let done = drctl(
+    // A number does not cover an exposure nobody can measure (moto serves no
+    // CloudWatch lag): still refused, nothing changed.
+    let number = drctl(
         journal.path(),
         &[
             "failover",
@@ -159,13 +160,35 @@ async fn an_operator_fails_the_core_platform_over_against_moto() {
             "1h",
         ],
     );
+    assert_eq!(number.code, 3, "{}\n{}", number.stdout, number.stderr);
+    assert!(
+        number.stdout.contains("--accept-unknown-loss database"),
+        "{}",
+        number.stdout
+    );
+    assert_eq!(world(&moto).await, before);
+
+    // Accepting the unbounded loss on the database, by name: promote, scale
+    // the three node groups, flip the record.
+    let done = drctl(
+        journal.path(),
+        &[
+            "failover",
+            "--policy",
+            POLICY,
+            "--confirm",
+            "--accept-unknown-loss",
+            "database",
+        ],
+    );
     assert_eq!(done.code, 0, "{}\n{}", done.stdout, done.stderr);
     assert!(done.stdout.contains("Completed"), "{}", done.stdout);
     assert!(
-        done.stdout.contains("accepted by the operator up to 1h"),
+        done.stdout.contains("unbounded on database"),
         "{}",
         done.stdout
     );
+    assert!(done.stdout.contains("RTO (wall)"), "{}", done.stdout);
     let after = world(&moto).await;
     assert_eq!(after.replica_source, None, "the replica is standalone");
     let wanted: Vec<Scaling> = NODE_GROUPS
@@ -199,8 +222,8 @@ async fn an_operator_fails_the_core_platform_over_against_moto() {
             "--policy",
             POLICY,
             "--confirm",
-            "--accept-data-loss",
-            "1h",
+            "--accept-unknown-loss",
+            "database",
         ],
     );
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
@@ -216,8 +239,11 @@ async fn an_operator_fails_the_core_platform_over_against_moto() {
         .iter()
         .map(|r| r["status"].as_str().unwrap())
         .collect();
-    assert_eq!(statuses, ["refused", "completed", "already_complete"]);
-    assert_eq!(records[1]["overrides"][0]["accepted_ms"], 3_600_000);
+    assert_eq!(
+        statuses,
+        ["refused", "refused", "completed", "already_complete"]
+    );
+    assert_eq!(records[2]["overrides"][0]["unbounded"][0], "database");
 
     // An invalid policy: exit 64, the field named, no change.
     let dir = tempfile::tempdir().unwrap();

@@ -51,6 +51,7 @@ fn line(event: &Event) -> String {
             let verb = if *resumed { "resuming" } else { "starting" };
             format!("{verb} execution {execution_id} ({} steps)", steps.len())
         }
+        Event::Observing { note } => format!("observing: {note}"),
         Event::StepStarted { id, at_ms } => format!("{} {id}: started", at(*at_ms)),
         Event::StepRetry { id, error } => format!("{:>10} {id}: {error}", ""),
         Event::StepFinished {
@@ -73,7 +74,7 @@ struct Bars {
 impl Bars {
     fn show(&mut self, event: &Event) {
         match event {
-            Event::Started { .. } => {
+            Event::Started { .. } | Event::Observing { .. } => {
                 let _ = self.multi.println(line(event));
             }
             Event::StepStarted { id, at_ms } => {

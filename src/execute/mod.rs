@@ -84,6 +84,12 @@ impl RunOptions {
 /// Progress of an execution, as it happens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// Reading the cloud to build the plan, before any step exists: what
+    /// is read, or what a read is waiting for.
+    Observing {
+        /// A sentence.
+        note: String,
+    },
     /// The execution started (or resumed).
     Started {
         /// Its id.
@@ -147,7 +153,19 @@ pub async fn execute<C: Cloud + 'static, J: Journal>(
         }
         None => {
             let exposures = options.exposures(&cloud);
-            let observed = observe(cloud.as_ref(), exposures.as_ref(), &policy, &no_notes).await;
+            let events = options.events.clone();
+            let note = move |note: String| {
+                if let Some(tx) = &events {
+                    let _ = tx.send(Event::Observing { note });
+                }
+            };
+            let bound = retry::Budget::read(policy.execution.call_timeout).bound();
+            note(format!(
+                "reading the DR side in {} to build the plan (each read ends within {})",
+                policy.regions.secondary,
+                crate::duration::fmt(bound)
+            ));
+            let observed = observe(cloud.as_ref(), exposures.as_ref(), &policy, &note).await;
             let plan = plan::build(&policy, &observed, options.accept.clone());
             let mut r = new_record(&plan, &options);
             if plan.is_complete() && plan.preflight_problems.is_empty() {
