@@ -54,6 +54,8 @@ pub struct Report {
     /// Steps that would not work with the region being left gone, with why
     /// and what to do instead (step id → reasons).
     pub depends_on_primary: Vec<(String, Vec<String>)>,
+    /// What each step calls: service, region and plane (step id → calls).
+    pub step_calls: Vec<(String, Vec<crate::cloud::CallSite>)>,
     /// Calls the cloud answered (or was asked) per service, region and
     /// plane, when the target counts them (the simulated cloud).
     pub calls: Vec<CallCount>,
@@ -109,6 +111,12 @@ impl Report {
                 .iter()
                 .filter(|s| !s.depends_on_primary.is_empty())
                 .map(|s| (s.id.clone(), s.depends_on_primary.clone()))
+                .collect(),
+            step_calls: record
+                .plan
+                .steps
+                .iter()
+                .map(|s| (s.id.clone(), s.calls.clone()))
                 .collect(),
             calls: Vec::new(),
         }

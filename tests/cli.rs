@@ -197,6 +197,14 @@ fn a_drill_under_a_us_east_1_outage_completes_without_calling_us_east_1() {
         assert_ne!(c["service"], "route53", "{c}");
         assert!(c["count"].as_u64().unwrap() > 0);
     }
+    // Every step says what it calls; none calls us-east-1.
+    let step_calls = v["step_calls"].as_array().unwrap();
+    assert_eq!(step_calls.len(), v["steps"].as_array().unwrap().len());
+    for pair in step_calls {
+        let calls = pair[1].as_array().unwrap();
+        assert!(!calls.is_empty(), "{pair}");
+        assert!(calls.iter().all(|c| c["region"] != "us-east-1"), "{pair}");
+    }
     let decisions = v["decisions"].as_array().unwrap();
     assert!(
         decisions[0]["what"]
