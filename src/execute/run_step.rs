@@ -10,7 +10,7 @@ use tracing::{info_span, Instrument};
 use super::journal::StepStatus;
 use super::observe::{observe, observe_scope, Scope};
 use super::retry::{with_retry, Attempt, Budget};
-use super::steps::{act, postcondition, wait_bound};
+use super::steps::{act, attempt_limit, postcondition, wait_bound};
 use crate::cloud::{ChangeId, Cloud, CloudError, ErrorKind, ExposureSource, Fence};
 use crate::duration;
 use crate::plan::{self, preflight, Acceptance, Action, RpoEvaluation, Step};
@@ -170,7 +170,7 @@ async fn converge<C: Cloud>(
     };
     let on_retry = |e: &CloudError, a: Attempt| note(retry_note(&what, e, a));
     let settings = &policy.execution;
-    let budget = Budget::step(settings.call_timeout);
+    let budget = Budget::step(attempt_limit(policy, action));
     let check = with_retry(
         budget,
         &what,

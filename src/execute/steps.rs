@@ -94,6 +94,34 @@ pub async fn postcondition<C: Cloud>(
     }
 }
 
+/// The longest one attempt of the step's calls may take: the policy's call
+/// timeout, or, for a routing-control switch, long enough to try every
+/// cluster endpoint in turn ([`ENDPOINT_TIMEOUT`] each), so that endpoints
+/// that do not answer never use up the attempt before one that does.
+pub fn attempt_limit(policy: &Policy, action: &Action) -> Duration {
+    let call = policy.execution.call_timeout;
+    let routes = matches!(
+        action,
+        Action::FlipDns {
+            routing: Some(_),
+            ..
+        } | Action::SwitchStream {
+            routing: Some(_),
+            ..
+        }
+    );
+    if !routes {
+        return call;
+    }
+    let endpoints = policy
+        .routing_control
+        .as_ref()
+        .map_or(0, |r| r.endpoints.len());
+    let all = ENDPOINT_TIMEOUT * u32::try_from(endpoints).unwrap_or(u32::MAX);
+    // Reading the states back also resolves DNS: one more call's time.
+    call.max(all + call)
+}
+
 /// How long the step may wait for its postcondition after acting: a
 /// routing-control switch waits the record's TTL plus [`DNS_MARGIN`] for DNS
 /// to answer with the new target; everything else the policy's step timeout.
