@@ -21,6 +21,9 @@ use crate::duration;
 use crate::plan::{Action, Step};
 use crate::policy::{Policy, WhenPrimaryDown};
 
+/// The longest wait between two failover attempts that were refused.
+const REFUSED_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// How the cache step ended.
 pub(super) struct CacheOutcome {
     pub status: StepStatus,
@@ -124,7 +127,16 @@ pub(super) async fn converge<C: Cloud>(
                 last_error = Some(msg);
             }
         }
-        tokio::time::sleep(settings.poll_interval).await;
+        // A refused failover is asked again less and less often (up to
+        // every 15 s), so that a datastore that cannot fail over does not
+        // spend the region's ElastiCache API rate on it.
+        let refused = attempts.saturating_sub(u32::from(accepted));
+        let wait = settings
+            .poll_interval
+            .saturating_mul(1 << refused.min(4))
+            .min(REFUSED_WAIT_MAX)
+            .max(settings.poll_interval);
+        tokio::time::sleep(wait).await;
     }
     if tier.when_primary_region_down == WhenPrimaryDown::Wait {
         let why = last_error.unwrap_or_else(|| "the failover did not complete".into());
