@@ -9,8 +9,6 @@
 //! heartbeats, which override the provider's figure for the tiers they
 //! measure. The executor and the RPO gate only see an `ExposureSource`.
 
-use std::time::Duration;
-
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
@@ -48,11 +46,6 @@ impl Measurement {
     /// An unknown figure, saying why.
     pub fn unknown(why: impl Into<String>) -> Self {
         Self::new(Exposure::Unknown, why)
-    }
-
-    /// The resolution as a duration.
-    pub fn resolution(&self) -> Option<Duration> {
-        self.resolution_s.map(Duration::from_secs)
     }
 }
 

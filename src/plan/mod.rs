@@ -18,7 +18,6 @@ mod preflight;
 pub mod rpo;
 mod step;
 
-pub use calls::of as calls_of;
 pub use preflight::preflight;
 pub use rpo::{Acceptance, DataTier, RpoEvaluation, RpoVerdict, TierExposure};
 pub use step::{Action, Step, StepKind};
@@ -107,12 +106,6 @@ impl RoutingView {
     /// primary's off, and DNS answering with the secondary's target.
     pub fn switched(&self) -> bool {
         self.secondary_on && !self.primary_on && self.answers_secondary
-    }
-
-    /// Whether the routing controls are set for the secondary region
-    /// (DNS may still answer with the old target for a TTL).
-    pub fn controls_set(&self) -> bool {
-        self.secondary_on && !self.primary_on
     }
 }
 

@@ -79,11 +79,6 @@ impl Acceptance {
             unknown: BTreeSet::new(),
         }
     }
-
-    /// Whether the operator accepted anything at all.
-    pub fn is_empty(&self) -> bool {
-        self.data_loss.is_none() && self.unknown.is_empty()
-    }
 }
 
 /// What the gate decided.
