@@ -7,14 +7,17 @@
 //! `drctl policy validate`, every command that takes `--policy`, and the chaos
 //! runner, so a policy that validates is a policy every command accepts.
 
+mod fencing;
 mod load;
 mod raw;
 mod traffic;
 mod validate;
 mod validate_detection;
+mod validate_fencing;
 mod validate_routing;
 mod validate_tiers;
 
+pub use fencing::{CacheFenceMethod, CacheFencing, DatabaseFencing, Fencing, NodeGroupFencing};
 pub use load::{load, parse};
 pub use traffic::{RoutingControlCluster, RoutingControlPair, TrafficSwitch, WhenPrimaryDown};
 
@@ -60,6 +63,9 @@ pub struct Policy {
     pub routing_control: Option<RoutingControlCluster>,
     /// The protected resources, per tier.
     pub tiers: Tiers,
+    /// What is fenced so that the old primary never writes beside the
+    /// promoted replica (`None`: nothing is fenced; plans say so).
+    pub fencing: Option<Fencing>,
 }
 
 /// Primary, secondary and witness regions.
@@ -469,3 +475,6 @@ mod tests;
 
 #[cfg(test)]
 mod tests_routing;
+
+#[cfg(test)]
+mod tests_fencing;

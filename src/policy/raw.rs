@@ -21,6 +21,44 @@ pub struct RawPolicy {
     pub execution: RawExecution,
     pub routing_control: Option<RawRoutingControl>,
     pub tiers: Option<RawTiers>,
+    pub fencing: Option<RawFencing>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawFencing {
+    pub self_fence_after: Option<String>,
+    pub max_clock_skew: Option<String>,
+    pub on_return: Option<bool>,
+    pub database: Option<RawDatabaseFencing>,
+    pub cache: Option<RawCacheFencing>,
+    pub node_groups: Option<RawNodeGroupFencing>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawDatabaseFencing {
+    pub connection: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<String>,
+    pub ca_file: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawCacheFencing {
+    pub method: Option<String>,
+    pub connection: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<String>,
+    #[serde(default)]
+    pub users: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawNodeGroupFencing {
+    pub cluster: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -150,6 +150,10 @@ impl Validator {
             (Some(d), Some(t)) => self.probes_and_heartbeats(d, raw_probes, raw_heartbeats, t),
             _ => None,
         };
+        let fencing = match (raw.fencing, &detection) {
+            (Some(f), Some(d)) => self.fencing(f, d, tiers.as_ref()),
+            _ => None,
+        };
         Some(Policy {
             name: name?,
             description: raw.description,
@@ -163,6 +167,7 @@ impl Validator {
             execution: execution?,
             routing_control,
             tiers: tiers?,
+            fencing,
         })
     }
 
