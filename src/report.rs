@@ -59,6 +59,9 @@ pub struct Report {
     /// Calls the cloud answered (or was asked) per service, region and
     /// plane, when the target counts them (the simulated cloud).
     pub calls: Vec<CallCount>,
+    /// Fencing the old primary once its region answers, after the failover.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fence_old_primary: Option<crate::execute::fence_return::FenceOldPrimary>,
 }
 
 /// The RPO side of a report.
@@ -119,6 +122,7 @@ impl Report {
                 .map(|s| (s.id.clone(), s.calls.clone()))
                 .collect(),
             calls: Vec::new(),
+            fence_old_primary: record.fence_old_primary.clone(),
         }
     }
 
@@ -187,6 +191,9 @@ impl Report {
         let _ = writeln!(out, "RPO exposure:  {}", self.rpo.render());
         for d in &self.decisions {
             let _ = writeln!(out, "decision:      {}: {}", d.step, d.what);
+        }
+        if let Some(f) = &self.fence_old_primary {
+            let _ = writeln!(out, "after:         {}", f.line());
         }
         for (step, why) in &self.depends_on_primary {
             for w in why {

@@ -96,6 +96,78 @@ async fn promoting_the_dr_replica_makes_it_standalone_once() {
 }
 
 #[tokio::test]
+async fn fencing_the_old_primary_tags_and_renames_it_once() {
+    let moto = Moto::isolated();
+    seed_database(&moto).await.expect("seeded");
+    let cloud = moto.cloud();
+    cloud
+        .ensure_promoted(DR_REGION, DR_DB, &fence())
+        .await
+        .expect("promoted");
+    let renamed = drctl::cloud::fenced_identifier(PRIMARY_DB, "contract-test");
+    let tags = vec![
+        (
+            drctl::cloud::FENCED_BY_TAG.to_string(),
+            "contract-test".to_string(),
+        ),
+        (
+            drctl::cloud::FENCED_EPOCH_TAG.to_string(),
+            "42.1".to_string(),
+        ),
+    ];
+
+    moto.take_calls();
+    cloud
+        .ensure_renamed(PRIMARY_REGION, PRIMARY_DB, &renamed, &tags, &fence())
+        .await
+        .expect("fenced");
+    assert_eq!(
+        moto.take_calls(),
+        [
+            "DescribeDBInstances",
+            "AddTagsToResource",
+            "ModifyDBInstance"
+        ]
+    );
+    let old = cloud
+        .get_database(PRIMARY_REGION, PRIMARY_DB)
+        .await
+        .expect("read");
+    assert_eq!(old, None, "the old name no longer answers");
+    let fenced = cloud
+        .get_database(PRIMARY_REGION, &renamed)
+        .await
+        .expect("read")
+        .expect("renamed instance");
+    assert_eq!(
+        fenced
+            .tags
+            .get(drctl::cloud::FENCED_BY_TAG)
+            .map(String::as_str),
+        Some("contract-test"),
+        "{fenced:?}"
+    );
+    assert_eq!(
+        fenced
+            .tags
+            .get(drctl::cloud::FENCED_EPOCH_TAG)
+            .map(String::as_str),
+        Some("42.1")
+    );
+
+    moto.take_calls();
+    cloud
+        .ensure_renamed(PRIMARY_REGION, PRIMARY_DB, &renamed, &tags, &fence())
+        .await
+        .expect("fenced already");
+    assert_eq!(
+        moto.take_calls(),
+        ["DescribeDBInstances", "DescribeDBInstances"],
+        "no second rename"
+    );
+}
+
+#[tokio::test]
 async fn an_unknown_database_reads_as_none_and_is_not_found_for_promotion() {
     let moto = Moto::isolated();
     let cloud = moto.cloud();

@@ -62,6 +62,27 @@ pub(super) async fn run_with<C: Cloud + 'static>(
     if !args.confirm {
         return dry_run(cloud, &policy, &journal, args, accept).await;
     }
+    // A failover that completed with its old primary not fenced yet: try
+    // the fence again, and change nothing else.
+    if let Ok(Some(last)) = journal.last(&policy.name).await {
+        let open = last.fence_old_primary.as_ref().is_some_and(|f| f.is_open());
+        if open && last.status == ExecutionStatus::Completed {
+            eprintln!(
+                "execution {} already failed over to {}; only its old primary is left to fence",
+                last.id, policy.regions.secondary
+            );
+            let record = super::fence_on_return(cloud, &policy, &mut journal, last).await;
+            let report = crate::report::Report::new(&record, &policy, "aws");
+            match args.output {
+                Output::Text => print!("{}", report.render_text()),
+                Output::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("reports serialize")
+                ),
+            }
+            return Exit::Ok;
+        }
+    }
     let options = RunOptions {
         accept,
         operator: args.operator.clone(),

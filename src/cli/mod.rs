@@ -409,6 +409,7 @@ async fn execute_and_report<C: crate::cloud::Cloud + 'static>(
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let shown = progress::spawn(rx);
     options.events = Some(tx);
+    let cloud_for_fence = cloud.clone();
     let record = crate::execute::execute(cloud, policy.clone(), journal, options).await;
     // The sender went with the options: the display ends once it has shown everything.
     let _ = shown.await;
@@ -419,7 +420,10 @@ async fn execute_and_report<C: crate::cloud::Cloud + 'static>(
             return Exit::Io;
         }
     };
-    let report = crate::report::Report::new(&record, &policy, target).with_calls(calls());
+    // The failover's calls, before anything is sent to the region left.
+    let calls = calls();
+    let record = fence_on_return(cloud_for_fence, &policy, journal, record).await;
+    let report = crate::report::Report::new(&record, &policy, target).with_calls(calls);
     match output {
         Output::Text => print!("{}", report.render_text()),
         Output::Json => println!(
@@ -428,6 +432,43 @@ async fn execute_and_report<C: crate::cloud::Cloud + 'static>(
         ),
     }
     exit_for(record.status)
+}
+
+/// Tries once to fence the old primary of `record` (after a failover that
+/// promoted), saving what happened; when its region does not answer, the
+/// fence stays pending for the next run or the controller.
+pub(super) async fn fence_on_return<C: crate::cloud::Cloud>(
+    cloud: std::sync::Arc<C>,
+    policy: &Policy,
+    journal: &mut impl crate::execute::Journal,
+    mut record: crate::execute::ExecutionRecord,
+) -> crate::execute::ExecutionRecord {
+    let Some(mut state) = record.fence_old_primary.clone().filter(|f| f.is_open()) else {
+        return record;
+    };
+    eprintln!(
+        "{}: trying {} (the failover is done; this only fences the old primary)",
+        crate::execute::fence_return::STEP,
+        policy.regions.primary
+    );
+    let fence = crate::cloud::Fence {
+        execution_id: record.id.clone(),
+        epoch: crate::cloud::Epoch::default(),
+    };
+    crate::execute::fence_return::try_fence(
+        &*cloud,
+        policy,
+        &fence,
+        &mut state,
+        crate::execute::now_rfc3339(),
+    )
+    .await;
+    eprintln!("{}", state.line());
+    record.fence_old_primary = Some(state);
+    if let Err(e) = journal.save(&record).await {
+        eprintln!("error: cannot record the fence of the old primary: {e}");
+    }
+    record
 }
 
 /// The exit code for how an execution ended.

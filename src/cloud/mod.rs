@@ -51,6 +51,21 @@ pub trait Database: Send + Sync {
         id: &str,
         fence: &Fence,
     ) -> impl Future<Output = CloudResult<()>> + Send;
+
+    /// Fences the old primary `id` after a failover: tags it with `tags`
+    /// (AddTagsToResource), then renames it to `renamed` (ModifyDBInstance
+    /// with NewDBInstanceIdentifier, applied immediately) so that its
+    /// endpoint no longer answers under the name clients use. The instance
+    /// keeps running, with its data, for a person to recover. Makes no call
+    /// when `id` is gone and `renamed` exists (fenced already, or renaming).
+    fn ensure_renamed(
+        &self,
+        region: &str,
+        id: &str,
+        renamed: &str,
+        tags: &[(String, String)],
+        fence: &Fence,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
 }
 
 /// EKS: the DR cluster's managed node groups.

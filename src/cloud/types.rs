@@ -91,6 +91,29 @@ pub struct DatabaseState {
     pub status: String,
     /// The instance it replicates from, `None` once standalone.
     pub replica_source: Option<String>,
+    /// Its tags (drctl reads `drctl:fenced-by` on a fenced old primary).
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+/// The tag that marks an old primary fenced by an execution.
+pub const FENCED_BY_TAG: &str = "drctl:fenced-by";
+
+/// The tag that records the epoch a fence was applied under.
+pub const FENCED_EPOCH_TAG: &str = "drctl:epoch";
+
+/// The identifier an old primary is renamed to when it is fenced: its own,
+/// with `-fenced-` and eight hex digits of the execution id (FNV-1a), within
+/// RDS's 63 characters.
+pub fn fenced_identifier(id: &str, execution_id: &str) -> String {
+    let hash = execution_id
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    let suffix = format!("-fenced-{:08x}", hash as u32);
+    let keep = 63usize.saturating_sub(suffix.len()).min(id.len());
+    format!("{}{suffix}", id[..keep].trim_end_matches('-'))
 }
 
 /// RDS statuses in which a replica is busy but will be promotable again

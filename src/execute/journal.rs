@@ -175,6 +175,11 @@ pub struct ExecutionRecord {
     /// or measured on the wall clock (a real cloud).
     #[serde(default)]
     pub time_basis: TimeBasis,
+    /// Fencing the old primary once its region answers, after the failover
+    /// completed (`None`: the policy does not fence on return, or the
+    /// execution did not promote anything).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fence_old_primary: Option<super::fence_return::FenceOldPrimary>,
 }
 
 /// What the execution's times mean.

@@ -9,6 +9,7 @@
 //! while independent branches finish.
 
 mod cache_step;
+pub mod fence_return;
 pub mod journal;
 mod observe;
 pub mod retry;
@@ -262,6 +263,7 @@ pub fn new_record(plan: &Plan, options: &RunOptions) -> ExecutionRecord {
         summary: None,
         decisions: Vec::new(),
         time_basis: options.time_basis,
+        fence_old_primary: None,
     }
 }
 
@@ -386,6 +388,17 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
         }
     }
     conclude(record);
+    // Once a replica was promoted, the old primary must not write beside it:
+    // it is fenced when its region answers (see `fence_return`).
+    let promoted = record
+        .steps
+        .iter()
+        .any(|s| s.kind == StepKind::PromoteDatabase && s.status.succeeded());
+    if record.fence_old_primary.is_none()
+        && (promoted || record.status == ExecutionStatus::Completed)
+    {
+        record.fence_old_primary = fence_return::planned(&policy);
+    }
     journal.save(record).await?;
     Ok(())
 }

@@ -26,6 +26,7 @@ fn healthy(policy: &Policy) -> Observed {
                 "arn:aws:rds:us-east-1:123456789012:db:{}",
                 db.primary
             )),
+            tags: Default::default(),
         }));
         o.exposures
             .insert(DataTier::Database, Exposure::Known(Duration::from_secs(3)));

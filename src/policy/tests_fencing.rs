@@ -29,7 +29,10 @@ fn the_shipped_policy_fences_every_writer_within_the_lease() {
     let p = parsed(FULL).unwrap();
     let f = p.fencing.as_ref().expect("fencing section");
     assert_eq!(f.self_fence_after, Duration::from_secs(120));
-    assert_eq!(f.earliest_confirmation(&p.detection), Duration::from_secs(175));
+    assert_eq!(
+        f.earliest_confirmation(&p.detection),
+        Duration::from_secs(175)
+    );
     assert_eq!(f.promotion_not_before(), Duration::from_secs(125));
     assert!(f.on_return);
     assert_eq!(f.database.as_ref().unwrap().roles, ["emr_app", "emr_batch"]);
@@ -86,7 +89,10 @@ fn each_method_names_its_problem() {
         joined.contains("fencing.database.connection: libpq connection settings"),
         "{joined}"
     );
-    assert!(!joined.contains("hunter2"), "a password is never shown: {joined}");
+    assert!(
+        !joined.contains("hunter2"),
+        "a password is never shown: {joined}"
+    );
     assert!(
         joined.contains("fencing.database.roles: at least one application role"),
         "{joined}"
@@ -96,7 +102,10 @@ fn each_method_names_its_problem() {
         "{joined}"
     );
     assert!(joined.contains("fencing.cache.users[0]"), "{joined}");
-    assert!(joined.contains("fencing.node_groups.cluster: required"), "{joined}");
+    assert!(
+        joined.contains("fencing.node_groups.cluster: required"),
+        "{joined}"
+    );
     assert!(
         joined.contains("fencing.node_groups.groups[1]: a node group name not listed twice"),
         "{joined}"
@@ -113,7 +122,10 @@ fn fencing_needs_a_method_and_a_known_cache_method() {
     let p = problems(&with_fencing(
         "fencing:\n  self_fence_after: 60s\n  cache: { method: client_pause, users: [u] }\n",
     ));
-    assert!(p[0].starts_with("fencing.cache.method: elasticache_user"), "{p:?}");
+    assert!(
+        p[0].starts_with("fencing.cache.method: elasticache_user"),
+        "{p:?}"
+    );
 }
 
 #[test]

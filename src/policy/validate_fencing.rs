@@ -53,8 +53,7 @@ impl Validator {
             );
             return None;
         }
-        if fencing.database.is_none() && fencing.cache.is_none() && fencing.node_groups.is_none()
-        {
+        if fencing.database.is_none() && fencing.cache.is_none() && fencing.node_groups.is_none() {
             self.problem(
                 "fencing",
                 None,
@@ -72,7 +71,11 @@ impl Validator {
     ) -> Option<DatabaseFencing> {
         let at = "fencing.database";
         if tiers.is_some_and(|t| t.database.is_none()) {
-            self.problem(at, None, "no database fencing: the policy has no database tier");
+            self.problem(
+                at,
+                None,
+                "no database fencing: the policy has no database tier",
+            );
             return None;
         }
         let what = "libpq connection settings of the primary as the fencing role (host=… port=… dbname=… user=…), without a password";

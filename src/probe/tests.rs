@@ -13,6 +13,7 @@ fn instance(status: &str) -> CloudResult<Option<DatabaseState>> {
         id: "emr-platform-prod".into(),
         status: status.into(),
         replica_source: None,
+        tags: Default::default(),
     }))
 }
 

@@ -223,6 +223,17 @@ impl Database for AwsCloud {
     async fn ensure_promoted(&self, region: &str, id: &str, fence: &Fence) -> CloudResult<()> {
         Box::pin(self.rds.ensure_promoted(region, id, fence)).await
     }
+
+    async fn ensure_renamed(
+        &self,
+        region: &str,
+        id: &str,
+        renamed: &str,
+        tags: &[(String, String)],
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        Box::pin(self.rds.ensure_renamed(region, id, renamed, tags, fence)).await
+    }
 }
 
 impl NodeGroups for AwsCloud {

@@ -17,6 +17,8 @@ use crate::cloud::{CloudError, CloudResult, DatabaseState, ErrorKind, Fence};
 
 const DESCRIBE: &str = "rds:DescribeDBInstances";
 const PROMOTE: &str = "rds:PromoteReadReplica";
+const RENAME: &str = "rds:ModifyDBInstance";
+const TAG: &str = "rds:AddTagsToResource";
 
 /// RDS operations through one client per region.
 pub struct RdsAdapter {
@@ -126,6 +128,81 @@ impl RdsAdapter {
     }
 }
 
+impl RdsAdapter {
+    /// Fences the old primary `id`: tags it, then renames it to `renamed`
+    /// (applied immediately), so its endpoint stops answering under the
+    /// name clients use while the instance and its data stay. Reads first:
+    /// no call when `id` is gone and `renamed` exists.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when neither name exists; any failure of the calls.
+    #[instrument(name = "cloud", skip_all, fields(
+        op = RENAME,
+        resource = %regional(region, id),
+        execution_id = %fence.execution_id,
+        epoch = %fence.epoch,
+    ))]
+    pub async fn ensure_renamed(
+        &self,
+        region: &str,
+        id: &str,
+        renamed: &str,
+        tags: &[(String, String)],
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        let client = self.clients.get(region);
+        let described = client
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+            .map_err(|err| classify(DESCRIBE, regional(region, id), err));
+        let arn = none_if_not_found(described)?.and_then(|out| {
+            out.db_instances()
+                .iter()
+                .find(|db| {
+                    db.db_instance_identifier()
+                        .is_some_and(|found| found.eq_ignore_ascii_case(id))
+                })
+                .and_then(|db| db.db_instance_arn().map(str::to_owned))
+        });
+        let Some(arn) = arn else {
+            return match self.get_database(region, renamed).await? {
+                Some(_) => {
+                    debug!(db = id, renamed, "already renamed; nothing sent");
+                    Ok(())
+                }
+                None => Err(CloudError::not_found(RENAME, regional(region, id))),
+            };
+        };
+        let tag_list: Vec<_> = tags
+            .iter()
+            .map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(k).value(v).build())
+            .collect();
+        client
+            .add_tags_to_resource()
+            .resource_name(&arn)
+            .set_tags(Some(tag_list))
+            .send()
+            .await
+            .map_err(|err| classify(TAG, regional(region, id), err))?;
+        client
+            .modify_db_instance()
+            .db_instance_identifier(id)
+            .new_db_instance_identifier(renamed)
+            .apply_immediately(true)
+            .send()
+            .await
+            .map_err(|err| classify(RENAME, regional(region, id), err))?;
+        info!(
+            db = id,
+            renamed, "old primary tagged and renamed out of its endpoint"
+        );
+        Ok(())
+    }
+}
+
 fn database_state(id: &str, db: &DbInstance) -> DatabaseState {
     DatabaseState {
         id: db.db_instance_identifier().unwrap_or(id).to_owned(),
@@ -134,6 +211,11 @@ fn database_state(id: &str, db: &DbInstance) -> DatabaseState {
             .read_replica_source_db_instance_identifier()
             .filter(|source| !source.is_empty())
             .map(str::to_owned),
+        tags: db
+            .tag_list()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or("").to_owned())))
+            .collect(),
     }
 }
 

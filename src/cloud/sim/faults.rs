@@ -31,6 +31,10 @@ pub const OPS: &[&str] = &[
 pub const OP_DESCRIBE_DB: &str = "rds:DescribeDBInstances";
 /// `rds:PromoteReadReplica`.
 pub const OP_PROMOTE: &str = "rds:PromoteReadReplica";
+/// RDS ModifyDBInstance (rename).
+pub const OP_RENAME_DB: &str = "rds:ModifyDBInstance";
+/// RDS AddTagsToResource.
+pub const OP_TAG_DB: &str = "rds:AddTagsToResource";
 /// `eks:DescribeNodegroup`.
 pub const OP_DESCRIBE_NODE_GROUP: &str = "eks:DescribeNodegroup";
 /// `eks:UpdateNodegroupConfig`.

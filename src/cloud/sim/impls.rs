@@ -17,7 +17,42 @@ impl Database for SimCloud {
                 _ => d.status.clone(),
             },
             replica_source: d.replica_source.clone(),
+            tags: d.tags.clone(),
         }))
+    }
+
+    async fn ensure_renamed(
+        &self,
+        region: &str,
+        id: &str,
+        renamed: &str,
+        tags: &[(String, String)],
+        _fence: &Fence,
+    ) -> CloudResult<()> {
+        let (old, new) = (key(&[region, id]), key(&[region, renamed]));
+        {
+            let w = self.call(OP_DESCRIBE_DB, region, &old).await?;
+            if !w.databases.contains_key(&old) {
+                return if w.databases.contains_key(&new) {
+                    Ok(())
+                } else {
+                    Err(CloudError::not_found(OP_RENAME_DB, old))
+                };
+            }
+        }
+        {
+            let mut w = self.call(OP_TAG_DB, region, &old).await?;
+            *w.mutations.entry(OP_TAG_DB.to_string()).or_default() += 1;
+            if let Some(db) = w.databases.get_mut(&old) {
+                db.tags.extend(tags.iter().cloned());
+            }
+        }
+        let mut w = self.call(OP_RENAME_DB, region, &old).await?;
+        *w.mutations.entry(OP_RENAME_DB.to_string()).or_default() += 1;
+        if let Some(db) = w.databases.remove(&old) {
+            w.databases.insert(new, db);
+        }
+        Ok(())
     }
 
     async fn ensure_promoted(&self, region: &str, id: &str, _fence: &Fence) -> CloudResult<()> {

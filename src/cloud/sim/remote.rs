@@ -42,6 +42,13 @@ pub enum SimCall {
         id: String,
         fence: Fence,
     },
+    EnsureRenamed {
+        region: String,
+        id: String,
+        renamed: String,
+        tags: Vec<(String, String)>,
+        fence: Fence,
+    },
     GetNodeGroup {
         region: String,
         cluster: String,
@@ -150,6 +157,17 @@ async fn dispatch(cloud: &SimCloud, call: SimCall) -> Result<Value, WireError> {
         C::EnsurePromoted { region, id, fence } => {
             to_value(cloud.ensure_promoted(&region, &id, &fence).await)
         }
+        C::EnsureRenamed {
+            region,
+            id,
+            renamed,
+            tags,
+            fence,
+        } => to_value(
+            cloud
+                .ensure_renamed(&region, &id, &renamed, &tags, &fence)
+                .await,
+        ),
         C::GetNodeGroup {
             region,
             cluster,
@@ -391,6 +409,24 @@ impl Database for RemoteSim {
             region: s(region),
             id: s(id),
             fence,
+        })
+        .await
+    }
+
+    async fn ensure_renamed(
+        &self,
+        region: &str,
+        id: &str,
+        renamed: &str,
+        tags: &[(String, String)],
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        self.call(SimCall::EnsureRenamed {
+            region: s(region),
+            id: s(id),
+            renamed: s(renamed),
+            tags: tags.to_vec(),
+            fence: fence.clone(),
         })
         .await
     }

@@ -70,6 +70,7 @@ pub(super) struct SimDatabase {
     pub status: String,
     pub replica_source: Option<String>,
     pub pending: Option<Pending>,
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug)]
@@ -265,6 +266,7 @@ impl World {
                 status: "available".into(),
                 replica_source: source,
                 pending: None,
+                tags: BTreeMap::new(),
             };
             w.databases
                 .insert(key(&[primary, &db.primary]), available(None));
@@ -286,6 +288,32 @@ impl World {
                 };
                 w.node_groups
                     .insert(key(&[dr, &ng.cluster, &g.name]), group);
+            }
+        }
+        // The primary region's node groups that fencing scales to zero,
+        // running at the sizes the DR side scales up to.
+        if let Some(f) = policy.fencing.as_ref().and_then(|f| f.node_groups.as_ref()) {
+            for name in &f.groups {
+                let scaling = tiers
+                    .node_groups
+                    .iter()
+                    .flat_map(|n| &n.groups)
+                    .find(|g| &g.name == name)
+                    .map_or(
+                        Scaling {
+                            min: 2,
+                            desired: 3,
+                            max: 6,
+                        },
+                        |g| g.scaling,
+                    );
+                let group = SimNodeGroup {
+                    scaling,
+                    status: "ACTIVE".into(),
+                    pending: None,
+                };
+                w.node_groups
+                    .insert(key(&[primary, &f.cluster, name]), group);
             }
         }
         if let Some(c) = &tiers.cache {
