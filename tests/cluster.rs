@@ -37,6 +37,71 @@ async fn a_failover_sent_to_the_witness_is_executed_by_the_leader() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_primary_is_fenced_by_the_leader_when_its_region_returns() {
+    let mut policy = (*cluster_support::fencing_policy()).clone();
+    // us-east-1 cannot take part in the cache failover: disassociate soon.
+    policy.tiers.cache.as_mut().unwrap().failover_timeout = Duration::from_secs(1);
+    let policy = std::sync::Arc::new(policy);
+    let cloud = cluster_support::sim_cloud(&policy, 0.005);
+    let c = Cluster::start_with(policy, cloud).await;
+    c.leader().await;
+    c.cloud.set_region_outage(["us-east-1".to_string()]);
+    let id = c.failover(3).await;
+    let leader = c.leader_among(&[2], Duration::from_secs(20)).await;
+    let done = c.wait_finished(leader, &id).await;
+    assert_eq!(done.summary.status, ExecutionStatus::Completed, "{done:#?}");
+    // us-east-1 does not answer: the fence waits, and nothing was renamed.
+    let pending = c
+        .wait_for(leader, &id, Duration::from_secs(30), |v| {
+            v.fence_old_primary
+                .as_ref()
+                .is_some_and(|f| f.attempts >= 1 && f.status == StepStatus::Pending)
+        })
+        .await;
+    let f = pending.fence_old_primary.unwrap();
+    assert!(f.waiting_for.unwrap().contains("us-east-1 to answer"));
+    assert_eq!(c.mutations("rds:ModifyDBInstance"), 0);
+
+    // us-east-1 returns: the leader fences it without an operator.
+    c.cloud.set_region_outage(Vec::<String>::new());
+    let fenced = c
+        .wait_for(leader, &id, Duration::from_secs(45), |v| {
+            v.fence_old_primary
+                .as_ref()
+                .is_some_and(|f| f.status == StepStatus::Done)
+        })
+        .await;
+    let outcome = fenced.fence_old_primary.unwrap().outcome.join("; ");
+    assert!(
+        outcome.contains("renamed to emr-platform-prod-fenced-"),
+        "{outcome}"
+    );
+    assert!(outcome.contains("app-nodes scaled from"), "{outcome}");
+    assert_eq!(c.mutations("rds:ModifyDBInstance"), 1);
+    assert_eq!(c.mutations("rds:AddTagsToResource"), 1);
+    // Every node holds it, and the audit says so.
+    let witness = c
+        .wait_for(3, &id, Duration::from_secs(5), |v| {
+            v.fence_old_primary
+                .as_ref()
+                .is_some_and(|f| f.status == StepStatus::Done)
+        })
+        .await;
+    assert!(witness.fence_old_primary.is_some());
+    let audit: Vec<String> = c
+        .state(leader)
+        .audit
+        .iter()
+        .map(|a| a.what.clone())
+        .collect();
+    assert!(
+        audit.iter().any(|a| a.contains("fence-old-primary done")),
+        "{audit:#?}"
+    );
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_killed_mid_failover_is_replaced_and_no_step_acts_twice() {
     let mut c = Cluster::start(0.01).await;
     let id = c.failover(c.leader().await).await;

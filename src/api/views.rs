@@ -173,6 +173,9 @@ pub struct ExecutionView {
     pub rpo: Option<RpoEvaluation>,
     /// Data-loss overrides used.
     pub overrides: Vec<DataLossOverride>,
+    /// Fencing the old primary once its region answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fence_old_primary: Option<crate::execute::fence_return::FenceOldPrimary>,
 }
 
 impl ExecutionSummary {
@@ -206,6 +209,7 @@ impl ExecutionView {
             steps: e.record.steps.clone(),
             rpo: e.record.rpo.clone(),
             overrides: e.record.overrides.clone(),
+            fence_old_primary: e.record.fence_old_primary.clone(),
         }
     }
 

@@ -161,6 +161,16 @@ pub enum Command {
         /// When (RFC 3339).
         at: String,
     },
+    /// The leader fences the old primary of a finished execution: first
+    /// its intent (the reply is the epoch it acts under), then its result.
+    FenceOldPrimary {
+        /// The execution.
+        execution_id: String,
+        /// Where the fence stands.
+        state: crate::execute::fence_return::FenceOldPrimary,
+        /// When (RFC 3339).
+        at: String,
+    },
     /// An operator acknowledges the policy's last execution, ending the
     /// hold-down on automatic failover.
     Acknowledge {
@@ -245,6 +255,11 @@ impl ClusterState {
                 at,
             } => self.intent(&execution_id, &step, term, index, at),
             Command::Save { record, at } => self.save(*record, term, index, at),
+            Command::FenceOldPrimary {
+                execution_id,
+                state,
+                at,
+            } => self.fence_old_primary(&execution_id, state, term, index, at),
             Command::Acknowledge {
                 policy,
                 by,
@@ -559,6 +574,8 @@ fn status_word(s: StepStatus) -> &'static str {
         StepStatus::NotRun => "not run",
     }
 }
+
+mod fence;
 
 #[cfg(test)]
 mod tests;

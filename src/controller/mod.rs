@@ -21,6 +21,7 @@
 pub mod config;
 mod detection;
 mod execution;
+mod fence_return;
 mod handoff;
 mod journal;
 mod measured;

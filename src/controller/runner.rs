@@ -55,6 +55,7 @@ pub(super) struct Runner<C> {
     lease: Duration,
     last_verdict: HashMap<String, (Health, Action)>,
     placing: Placing,
+    fences: super::fence_return::FenceReturns,
 }
 
 impl<C: Cloud + 'static> Runner<C> {
@@ -85,6 +86,7 @@ impl<C: Cloud + 'static> Runner<C> {
             tried: HashMap::new(),
             confirmed_term: 0,
             last_verdict: HashMap::new(),
+            fences: Default::default(),
         }
     }
 
@@ -112,6 +114,7 @@ impl<C: Cloud + 'static> Runner<C> {
             self.active.retain(|_, t| !t.is_finished());
             if !leading {
                 self.stop_all("this node is no longer the leader");
+                self.fences.stop();
                 self.confirmed_term = 0;
                 self.placing.reset();
                 continue;
@@ -134,6 +137,7 @@ impl<C: Cloud + 'static> Runner<C> {
             }
             let here = self.keep_off_region_left().await;
             self.resume_orphans(here.as_deref());
+            self.fences.tick(&self.ctx, &self.cloud);
             self.act_on_verdicts().await;
         }
     }

@@ -37,6 +37,17 @@ pub fn test_policy() -> Arc<Policy> {
     let mut p = policy::parse(&path, &text).unwrap();
     // The shipped heartbeats name production databases.
     p.detection.heartbeats = Default::default();
+    // Fencing has tests of its own (`fencing_policy`).
+    p.fencing = None;
+    Arc::new(p)
+}
+
+/// The test policy with the shipped fencing section.
+pub fn fencing_policy() -> Arc<Policy> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(policy::DEFAULT_POLICY);
+    let shipped = policy::load(&path).unwrap();
+    let mut p = (*test_policy()).clone();
+    p.fencing = shipped.fencing;
     Arc::new(p)
 }
 
