@@ -80,6 +80,8 @@ pub struct RpoReport {
     pub accepted_ms: Option<u64>,
     /// Whether the exposure is within the RPO (or was accepted).
     pub met: bool,
+    /// What the figures rest on (`bounded` or `assumed`, with why).
+    pub basis: Option<crate::plan::ExposureBasis>,
 }
 
 impl Report {
@@ -189,6 +191,9 @@ impl Report {
             ms(self.policy_rto_ms)
         );
         let _ = writeln!(out, "RPO exposure:  {}", self.rpo.render());
+        if let Some(b) = &self.rpo.basis {
+            let _ = writeln!(out, "RPO basis:     {b}");
+        }
         for d in &self.decisions {
             let _ = writeln!(out, "decision:      {}: {}", d.step, d.what);
         }
@@ -286,6 +291,7 @@ fn rpo_report(record: &ExecutionRecord, policy: &Policy) -> RpoReport {
         unknown,
         accepted_ms,
         met,
+        basis: gate.map(|g| g.basis.clone()),
     }
 }
 

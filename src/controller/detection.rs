@@ -62,6 +62,29 @@ impl Context {
         self.detection.write().expect("detection lock").record(o);
     }
 
+    /// What this node knows of the controller in `policy`'s primary
+    /// region: when its newest round was heard, or that it is in contact
+    /// (heard within two probe intervals).
+    pub fn primary_controller(&self, policy: &Policy) -> crate::execute::PrimaryController {
+        use crate::execute::PrimaryController as P;
+        let d = self.detection.read().expect("detection lock");
+        let last = d
+            .rounds
+            .get(&policy.name)
+            .and_then(|sites| sites.get(&policy.regions.primary))
+            .and_then(|rounds| rounds.iter().map(|r| r.at_ms).max());
+        match last {
+            None => P::Unknown,
+            Some(ms)
+                if now_ms().saturating_sub(ms)
+                    < 2 * policy.detection.probe_interval.as_millis() as u64 =>
+            {
+                P::InContact
+            }
+            Some(ms) => P::LastHeard(ms),
+        }
+    }
+
     /// The sites of the cluster, one per member's site.
     pub fn sites(&self) -> Vec<String> {
         let set: BTreeSet<String> = self.members.values().map(|m| m.site.clone()).collect();

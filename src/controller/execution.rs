@@ -72,6 +72,7 @@ pub(super) async fn run_execution<C: Cloud + 'static>(
         reason: e.reason,
         sequential: false,
         events: Some(tx),
+        primary_controller: ctx.primary_controller(&policy),
     };
     let mut journal = RaftJournal { ctx: ctx.clone() };
     let result =

@@ -11,6 +11,7 @@
 mod cache_step;
 pub mod fence_return;
 pub mod journal;
+mod lease;
 mod observe;
 pub mod retry;
 mod run_step;
@@ -57,6 +58,23 @@ pub struct RunOptions {
     pub sequential: bool,
     /// Where progress events go, if anywhere.
     pub events: Option<mpsc::UnboundedSender<Event>>,
+    /// What the majority knows of the controller in the region being
+    /// left: its self-fence lease runs from when it was last heard, and the
+    /// RPO gate waits for it to end.
+    pub primary_controller: PrimaryController,
+}
+
+/// The controller of the region being left, as the executing site sees it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PrimaryController {
+    /// No controller (a CLI run), or none ever heard from.
+    #[default]
+    Unknown,
+    /// Heard within the last two probe intervals: in contact with the
+    /// majority, so it does not fence itself.
+    InContact,
+    /// Last heard at this Unix time (ms): cut off since.
+    LastHeard(u64),
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -359,6 +377,7 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
                 exposures: options.exposures(&cloud),
                 accept: options.accept.clone(),
                 tx: tx.clone(),
+                primary_controller: options.primary_controller,
             };
             running.spawn(run_step(cloud.clone(), ctx, step, change, fence));
             if options.sequential {

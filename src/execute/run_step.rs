@@ -45,6 +45,7 @@ pub(super) struct StepContext {
     pub exposures: Arc<dyn ExposureSource>,
     pub accept: Acceptance,
     pub tx: mpsc::UnboundedSender<StepMsg>,
+    pub primary_controller: super::PrimaryController,
 }
 
 pub(super) async fn run_step<C: Cloud>(
@@ -90,13 +91,16 @@ pub(super) async fn run_step<C: Cloud>(
                 }
             }
             Action::RpoGate => {
+                let lease =
+                    super::lease::wait_for_lease(&policy, ctx.primary_controller, &notes).await;
                 let observed =
                     observe_scope(cloud, exposures, &policy, Scope::DataTiers, &notes).await;
-                let gate = plan::rpo::evaluate(
+                let mut gate = plan::rpo::evaluate(
                     policy.rpo,
                     plan::tier_exposures(&policy, &observed),
                     &ctx.accept,
                 );
+                gate.basis = lease.basis;
                 let status = if gate.allows() {
                     StepStatus::Done
                 } else {
@@ -104,6 +108,7 @@ pub(super) async fn run_step<C: Cloud>(
                 };
                 StepOutcome {
                     rpo: Some(gate.clone()),
+                    decision: lease.decision,
                     ..out(status, 0, gate.to_string())
                 }
             }

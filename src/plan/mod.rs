@@ -19,7 +19,7 @@ pub mod rpo;
 mod step;
 
 pub use preflight::preflight;
-pub use rpo::{Acceptance, DataTier, RpoEvaluation, RpoVerdict, TierExposure};
+pub use rpo::{Acceptance, DataTier, ExposureBasis, RpoEvaluation, RpoVerdict, TierExposure};
 pub use step::{Action, Step, StepKind};
 
 use std::collections::BTreeMap;

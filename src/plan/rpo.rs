@@ -119,6 +119,38 @@ pub struct RpoEvaluation {
     pub accept_unknown: Vec<DataTier>,
     /// The decision.
     pub verdict: RpoVerdict,
+    /// Whether the figures bound the loss: only when the old writer is
+    /// known to have stopped.
+    #[serde(default)]
+    pub basis: ExposureBasis,
+}
+
+/// What the exposure figures rest on. A replica's lag measures what it had
+/// not received when measured; it bounds the loss only if the old primary
+/// stopped writing then. Otherwise the loss may grow after the figure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExposureBasis {
+    /// Whether the old writer is known fenced (self-fence lease, confirmed
+    /// fenced) or known dead.
+    pub bounded: bool,
+    /// Why, as a sentence.
+    pub why: String,
+}
+
+impl Default for ExposureBasis {
+    fn default() -> Self {
+        Self {
+            bounded: false,
+            why: "nothing shows the old primary stopped taking writes: it may have gone on writing after the figures were measured".into(),
+        }
+    }
+}
+
+impl fmt::Display for ExposureBasis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let word = if self.bounded { "bounded" } else { "assumed" };
+        write!(f, "{word}: {}", self.why)
+    }
 }
 
 impl RpoEvaluation {
@@ -191,6 +223,7 @@ pub fn evaluate(rpo: Duration, tiers: Vec<TierExposure>, accept: &Acceptance) ->
         accept_data_loss_ms: accept.data_loss.map(millis),
         accept_unknown: accept.unknown.iter().copied().collect(),
         verdict,
+        basis: ExposureBasis::default(),
     }
 }
 
