@@ -406,3 +406,116 @@ async fn the_cluster_secret_rotates_without_losing_the_majority() {
     }
     c.stop().await;
 }
+
+/// The shipped fencing on a fast cluster: rounds every second, ten failed
+/// rounds to confirm, a 4 s self-fence lease and 1 s of clock skew.
+fn fast_fencing_policy() -> std::sync::Arc<drctl::policy::Policy> {
+    let mut p = (*cluster_support::fencing_policy()).clone();
+    p.detection.probe_interval = Duration::from_secs(1);
+    p.detection.probe_timeout = Duration::from_millis(500);
+    p.detection.consecutive_failures = 10;
+    let f = p.fencing.as_mut().unwrap();
+    f.self_fence_after = Duration::from_secs(4);
+    f.max_clock_skew = Duration::from_secs(1);
+    // The shipped database and cache methods reach production servers.
+    f.database = None;
+    f.cache = None;
+    std::sync::Arc::new(p)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_primary_fences_itself_and_the_majority_promotes_only_after_its_lease() {
+    let policy = fast_fencing_policy();
+    let cloud = cluster_support::sim_cloud(&policy, 0.005);
+    let c = Cluster::start_with(policy, cloud).await;
+    c.leader().await;
+    // Let every site hear node 1's rounds, then cut it off.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    c.isolate(1);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let leader = c.leader_among(&[2, 3], Duration::from_secs(20)).await;
+    let id = c.failover(leader).await;
+    let promoting = c
+        .wait_for(leader, &id, Duration::from_secs(30), |v| {
+            v.steps
+                .iter()
+                .any(|s| s.id == "promote-database" && s.status != StepStatus::Pending)
+        })
+        .await;
+    // By the time the promotion started, node 1 had fenced its writers.
+    let (_, status) = c.get(1, "/v1/status").await;
+    let fenced = &status["policies"][0]["self_fenced"];
+    assert!(
+        fenced.is_object(),
+        "node 1 had not fenced itself when the promotion started: {status:#}\n{promoting:#?}"
+    );
+    assert!(
+        fenced["because"]
+            .as_str()
+            .unwrap()
+            .contains("cut off from the majority"),
+        "{fenced}"
+    );
+    let ng = c
+        .cloud
+        .node_group_scaling("us-east-1", "emr-integration", "app-nodes")
+        .unwrap();
+    assert_eq!(ng.desired, 0);
+    let done = c.wait_finished(leader, &id).await;
+    assert_eq!(done.summary.status, ExecutionStatus::Completed, "{done:#?}");
+    let record = c.node(leader).ctx.applied.read().unwrap().state.executions[&id]
+        .record
+        .clone();
+    let lease = record
+        .decisions
+        .iter()
+        .find(|d| d.what.contains("self-fence lease"))
+        .expect("the journal records the lease");
+    assert!(
+        lease.what.contains("last heard at") && lease.what.contains("ended at"),
+        "{}",
+        lease.what
+    );
+    assert!(
+        record.rpo.as_ref().unwrap().basis.bounded,
+        "{:?}",
+        record.rpo
+    );
+    let metrics = c.text(1, "/metrics").await;
+    assert!(
+        metrics.contains("drctl_self_fenced{policy=\"emr-platform\"} 1"),
+        "{metrics}"
+    );
+
+    // The majority comes back: the fence holds until an operator lifts it.
+    c.links.heal();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, status) = c.get(1, "/v1/status").await;
+    assert!(
+        status["policies"][0]["self_fenced"].is_object(),
+        "{status:#}"
+    );
+    let (code, body) = c.post(1, "/v1/unfence", serde_json::json!({})).await;
+    assert_eq!(code, 400, "{body}");
+    let (code, body) = c
+        .post(
+            1,
+            "/v1/unfence",
+            serde_json::json!({"confirm": true, "reason": "test"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body["unfenced"][0]
+            .as_str()
+            .unwrap()
+            .contains("app-nodes back to"),
+        "{body}"
+    );
+    let (_, status) = c.get(1, "/v1/status").await;
+    assert!(
+        status["policies"][0].get("self_fenced").is_none(),
+        "{status:#}"
+    );
+    c.stop().await;
+}

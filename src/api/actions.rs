@@ -352,3 +352,70 @@ pub(super) async fn acknowledge(
         Err(r) => r,
     }
 }
+
+/// `POST /v1/unfence`: lifts this node's self-fence of a policy. Runs on
+/// the node that fenced (never forwarded): only it holds what to give back.
+pub(super) async fn unfence(
+    State(ctx): State<Context>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let b: UnfenceBody = match authorized(&ctx, &headers, &body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if !b.confirm {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "unfence gives the application its writes back in this region: send confirm: true",
+        );
+    }
+    let policy = match b.policy.or_else(|| {
+        (ctx.policies.len() == 1).then(|| ctx.policies.keys().next().cloned().unwrap_or_default())
+    }) {
+        Some(p) => p,
+        None => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "policy: required (this node has several)",
+            )
+        }
+    };
+    let unfencer = ctx
+        .detection
+        .read()
+        .expect("detection lock")
+        .unfencer
+        .clone();
+    let Some(unfencer) = unfencer else {
+        return error(
+            StatusCode::CONFLICT,
+            format!(
+                "node {} ({}) fences nothing: it does not run in a policy's primary region",
+                ctx.id,
+                ctx.me().site
+            ),
+        );
+    };
+    match unfencer.unfence(policy.clone()).await {
+        Ok(done) => {
+            tracing::warn!(policy = %policy, operator = b.operator.as_deref().unwrap_or("api"), reason = b.reason.as_deref().unwrap_or(""), done = %done.join("; "), "unfenced by an operator");
+            Json(serde_json::json!({ "policy": policy, "node": ctx.id, "unfenced": done }))
+                .into_response()
+        }
+        Err(e) => error(StatusCode::CONFLICT, e),
+    }
+}
+
+/// The body of `POST /v1/unfence`.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct UnfenceBody {
+    #[serde(default)]
+    policy: Option<String>,
+    #[serde(default)]
+    confirm: bool,
+    #[serde(default)]
+    operator: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}

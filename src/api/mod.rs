@@ -58,6 +58,7 @@ pub fn router(
         .route("/v1/failover", post(actions::failover))
         .route("/v1/maintenance", post(actions::maintenance))
         .route("/v1/acknowledge", post(actions::acknowledge))
+        .route("/v1/unfence", post(actions::unfence))
         .route(
             "/v1/openapi.yaml",
             get(|| async { ([("content-type", "application/yaml")], OPENAPI) }),

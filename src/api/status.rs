@@ -131,6 +131,14 @@ pub async fn build_status(ctx: &Context) -> StatusView {
                     .map(|d| d.2)
                     .expect("one view per policy"),
                 execution: a.state.latest(name).map(ExecutionSummary::of),
+                self_fenced: ctx
+                    .detection
+                    .read()
+                    .expect("detection lock")
+                    .self_fenced
+                    .get(name)
+                    .cloned(),
+                old_primary_writable: ctx.old_primary_writable(name),
             }
         })
         .collect();

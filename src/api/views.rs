@@ -92,6 +92,13 @@ pub struct PolicyView {
     pub verdict: crate::detect::Verdict,
     /// The running execution, else the last one.
     pub execution: Option<ExecutionSummary>,
+    /// This node fenced its region's writers (cut off from the majority):
+    /// when, why and what. Lifted only by `drctl unfence --confirm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_fenced: Option<crate::controller::self_fence::SelfFenced>,
+    /// After a failover: why the old primary still accepts writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_primary_writable: Option<String>,
 }
 
 /// One site's newest probe round.

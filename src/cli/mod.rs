@@ -28,6 +28,7 @@ mod local;
 mod logging;
 mod progress;
 pub mod remote;
+mod unfence_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -173,6 +174,14 @@ pub enum Command {
     /// until an operator acknowledges it: a controller never fails over twice
     /// on its own.
     Acknowledge(detect_cmd::AcknowledgeArgs),
+    /// Lift a self-fence: give the application back its writes in the region
+    /// of the node that fenced them (see runbooks/fencing.md).
+    ///
+    /// A controller node in a policy's primary region fences the writers it
+    /// reaches (database roles, cache users, node groups) once it has been
+    /// cut off from the majority for fencing.self_fence_after, and never
+    /// lifts that on its own. Send this to that node, with --confirm.
+    Unfence(unfence_cmd::UnfenceArgs),
     /// Start a three-node controller cluster on 127.0.0.1 over one shared
     /// simulated cloud (no AWS needed), and stop it with Ctrl-C.
     ///
@@ -389,6 +398,7 @@ pub fn main() -> ExitCode {
         Command::Sim(SimCommand::Outage(args)) => detect_cmd::outage(args),
         Command::Sim(SimCommand::Lag(args)) => detect_cmd::lag(args),
         Command::Acknowledge(args) => detect_cmd::acknowledge(args),
+        Command::Unfence(args) => unfence_cmd::run(args),
         Command::Health(args) => controller_cmd::health(args),
     };
     exit.into()

@@ -29,6 +29,12 @@ pub struct Detection {
     pub rounds: BTreeMap<String, BTreeMap<String, VecDeque<Observation>>>,
     /// policy → since when a failover has been recommended (Unix ms).
     pub recommended_since: BTreeMap<String, u64>,
+    /// policy → why the old primary is writable after a failover.
+    pub old_primary_writable: BTreeMap<String, String>,
+    /// policy → this node fenced its region's writers, when and why.
+    pub self_fenced: BTreeMap<String, super::self_fence::SelfFenced>,
+    /// Lifts a self-fence on this node (set where it can fence).
+    pub unfencer: Option<super::self_fence::Unfencer>,
 }
 
 impl Detection {
@@ -144,7 +150,11 @@ impl Context {
             unacknowledged,
             recommended_since_ms: d.recommended_since.get(&policy.name).copied(),
         };
-        detect::evaluate(policy, &situation)
+        let mut v = detect::evaluate(policy, &situation);
+        if let Some(why) = d.old_primary_writable.get(&policy.name) {
+            v.reason = format!("{}; ALARM old primary writable: {why}", v.reason);
+        }
+        v
     }
 
     /// Each data tier's exposure for `policy` from the sites' fresh rounds.
@@ -178,7 +188,7 @@ pub(super) fn spawn_probes<R: Reach + Cloud + 'static>(
         let interval = policy.detection.probe_interval;
         tasks.push(tokio::spawn(probe_loop(
             ctx,
-            prober,
+            (prober, reach.clone()),
             interval,
             secret,
             rpc_timeout,
@@ -189,7 +199,7 @@ pub(super) fn spawn_probes<R: Reach + Cloud + 'static>(
 
 async fn probe_loop<R: Reach + Cloud + 'static>(
     ctx: Context,
-    mut prober: Prober<R>,
+    (mut prober, cloud): (Prober<R>, Arc<R>),
     interval: Duration,
     secret: Arc<str>,
     rpc_timeout: Duration,
@@ -197,8 +207,16 @@ async fn probe_loop<R: Reach + Cloud + 'static>(
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut was_failing = false;
+    let policy = ctx.policies.get(&prober.policy_name()).cloned();
     loop {
         tick.tick().await;
+        if let Some(policy) = policy.as_ref().filter(|p| ctx.failed_over(p)) {
+            if prober.stop_heartbeats() {
+                warn!(policy = %policy.name, "failed over: no more heartbeats are written into the old primary");
+            }
+            let why = super::old_primary::writable(&*cloud, policy).await;
+            ctx.set_old_primary_writable(&policy.name, why);
+        }
         let o = prober.round().await;
         let failing = o.failed();
         if failing != was_failing {

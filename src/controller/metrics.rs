@@ -38,6 +38,8 @@ pub struct Metrics {
     health: Family<Labels, Gauge>,
     action: Family<Labels, Gauge>,
     recommended: Family<Labels, Gauge>,
+    self_fenced: Family<Labels, Gauge>,
+    old_primary_writable: Family<Labels, Gauge>,
 }
 
 fn probe_histogram() -> Histogram {
@@ -115,6 +117,18 @@ impl Default for Metrics {
         let health = Family::<Labels, Gauge>::default();
         let action = Family::<Labels, Gauge>::default();
         let recommended = Family::<Labels, Gauge>::default();
+        let self_fenced = Family::<Labels, Gauge>::default();
+        let old_primary_writable = Family::<Labels, Gauge>::default();
+        registry.register(
+            "self_fenced",
+            "1 while this node has fenced its region's writers (cut off from the majority); lifted by drctl unfence",
+            self_fenced.clone(),
+        );
+        registry.register(
+            "old_primary_writable",
+            "1 while the old primary accepts writes after a failover (an alarm: two writers)",
+            old_primary_writable.clone(),
+        );
         registry.register(
             "probe_success",
             "1 when the newest probe of the primary from a site passed, by policy, site and target",
@@ -152,6 +166,8 @@ impl Default for Metrics {
             recommended.clone(),
         );
         Self {
+            self_fenced,
+            old_primary_writable,
             probe_up,
             probe_latency,
             exposure,
@@ -273,6 +289,12 @@ impl Metrics {
             self.rpo
                 .get_or_create(&vec![policy()])
                 .set(p.rpo.as_secs_f64());
+            self.self_fenced
+                .get_or_create(&vec![policy()])
+                .set(i64::from(super::self_fence::is_fenced(ctx, name)));
+            self.old_primary_writable
+                .get_or_create(&vec![policy()])
+                .set(i64::from(ctx.old_primary_writable(name).is_some()));
             for (tier, (e, _)) in ctx.exposures(p) {
                 let labels = vec![policy(), ("tier".into(), tier.name().into())];
                 let (secs, unknown) = match e {

@@ -26,9 +26,11 @@ mod handoff;
 mod journal;
 mod measured;
 mod metrics;
+mod old_primary;
 mod placement;
 mod request;
 mod runner;
+pub mod self_fence;
 mod witness;
 
 pub use config::{load, CloudConfig, NodeConfig};
@@ -241,6 +243,9 @@ pub async fn start<C: Cloud + Reach + 'static>(
         detection: Arc::default(),
     };
     let mut tasks = Vec::new();
+    if let (true, Some(cloud)) = (executes, &cloud) {
+        tasks.extend(self_fence::spawn(&ctx, cloud.clone(), cfg.data_dir.clone()));
+    }
     if let Some(cloud) = &cloud {
         let probes =
             detection::spawn_probes(&ctx, cloud.clone(), cfg.secret.clone(), cfg.rpc_timeout)

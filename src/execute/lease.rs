@@ -31,11 +31,7 @@ pub(super) async fn wait_for_lease(
     notes: &(dyn Fn(String) + Sync),
 ) -> Lease {
     let primary = &policy.regions.primary;
-    let Some(fencing) = policy
-        .fencing
-        .as_ref()
-        .filter(|f| f.database.is_some() || f.cache.is_some())
-    else {
+    let Some(fencing) = policy.fencing.as_ref() else {
         return Lease {
             basis: ExposureBasis::default(),
             decision: None,
@@ -67,7 +63,7 @@ pub(super) async fn wait_for_lease(
             }
         }
     };
-    let lease = fencing.promotion_not_before();
+    let lease = fencing.promotion_not_before(&policy.detection);
     let ends = last.saturating_add(lease.as_millis() as u64);
     let now = now_ms();
     if now < ends {
@@ -89,8 +85,9 @@ pub(super) async fn wait_for_lease(
             ),
         },
         decision: Some(format!(
-            "{primary}'s controller was last heard at {}; its self-fence lease (fencing.self_fence_after {} + max_clock_skew {}) ended at {}; the gate measured and promotion started after it",
+            "{primary}'s controller was last heard at {}; its self-fence lease (one probe interval {} + fencing.self_fence_after {} + max_clock_skew {}) ended at {}; the gate measured and promotion started after it",
             stamp(last),
+            crate::duration::fmt(policy.detection.probe_interval),
             crate::duration::fmt(fencing.self_fence_after),
             crate::duration::fmt(fencing.max_clock_skew),
             stamp(ends)
@@ -131,10 +128,10 @@ mod tests {
             notes.lock().unwrap().push(n)
         })
         .await;
-        // 120 s lease + 5 s skew, heard 5 s ago: 120 s left.
+        // 60 s interval + 120 s lease + 5 s skew, heard 5 s ago: 180 s left.
         let waited = started.elapsed();
         assert!(
-            waited >= Duration::from_secs(119) && waited <= Duration::from_secs(121),
+            waited >= Duration::from_secs(179) && waited <= Duration::from_secs(181),
             "{waited:?}"
         );
         assert!(lease.basis.bounded);
@@ -145,7 +142,7 @@ mod tests {
         let d = lease.decision.unwrap();
         assert!(d.contains("last heard at") && d.contains("ended at"), "{d}");
         assert!(
-            notes.lock().unwrap()[0].starts_with("waiting 2m for us-east-1's self-fence lease"),
+            notes.lock().unwrap()[0].starts_with("waiting 3m for us-east-1's self-fence lease"),
             "{:?}",
             notes.lock().unwrap()
         );

@@ -42,10 +42,12 @@ impl Fencing {
     }
 
     /// How long after the majority last heard from the primary region's
-    /// site a promotion must wait: the lease, plus the clock-skew
-    /// allowance, by which the cut-off node has fenced itself.
-    pub fn promotion_not_before(&self) -> Duration {
-        self.self_fence_after + self.max_clock_skew
+    /// site a promotion must wait: one probe interval (the site's rounds
+    /// come that often, so it may have been in contact that much longer),
+    /// the lease, and the clock-skew allowance; by then the cut-off node
+    /// has fenced itself.
+    pub fn promotion_not_before(&self, detection: &Detection) -> Duration {
+        detection.probe_interval + self.self_fence_after + self.max_clock_skew
     }
 
     /// Every method as a line for plans and status.

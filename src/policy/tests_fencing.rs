@@ -33,7 +33,10 @@ fn the_shipped_policy_fences_every_writer_within_the_lease() {
         f.earliest_confirmation(&p.detection),
         Duration::from_secs(175)
     );
-    assert_eq!(f.promotion_not_before(), Duration::from_secs(125));
+    assert_eq!(
+        f.promotion_not_before(&p.detection),
+        Duration::from_secs(185)
+    );
     assert!(f.on_return);
     assert_eq!(f.database.as_ref().unwrap().roles, ["emr_app", "emr_batch"]);
     assert_eq!(

@@ -91,6 +91,22 @@ impl<R: Reach + Cloud> Prober<R> {
         })
     }
 
+    /// The policy this prober probes for.
+    pub fn policy_name(&self) -> String {
+        self.policy.name.clone()
+    }
+
+    /// Stops writing heartbeats, for good: after a failover the old primary
+    /// takes no write from drctl, and its heartbeats would only hide that
+    /// the application still writes there. Returns whether any were
+    /// written until now.
+    pub fn stop_heartbeats(&mut self) -> bool {
+        let had = self.database.is_some() || self.cache.is_some();
+        self.database = None;
+        self.cache = None;
+        had
+    }
+
     /// Takes one round: every probe, the provider's lag figures and the
     /// heartbeats at once, each bounded by the probe timeout.
     pub async fn round(&mut self) -> Observation {

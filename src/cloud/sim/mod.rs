@@ -33,7 +33,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
-use crate::cloud::{CloudError, ErrorKind, Exposure};
+use crate::cloud::{CloudError, ErrorKind, Exposure, Scaling};
 use crate::plan::DataTier;
 use crate::policy::Policy;
 use world::World;
@@ -239,7 +239,15 @@ impl SimCloud {
         self.world().lag.insert(tier, exposure);
     }
 
-    /// Accepted mutating calls per operation: the calls that changed something.
+    /// A node group's scaling as the world holds it (no call counted).
+    pub fn node_group_scaling(&self, region: &str, cluster: &str, name: &str) -> Option<Scaling> {
+        self.world()
+            .node_groups
+            .get(&world::key(&[region, cluster, name]))
+            .map(|g| g.scaling)
+    }
+
+    /// Accepted mutations per operation.
     pub fn mutations(&self) -> BTreeMap<String, u32> {
         self.world().mutations.clone()
     }

@@ -1,0 +1,101 @@
+//! After a failover: is the old primary writable? Until the old primary is
+//! fenced (renamed out of its endpoint, its application roles revoked), a
+//! region that comes back brings a second writer with it. Every site checks
+//! each probe interval and raises `old primary writable` (status, the
+//! verdict's sentence, `drctl_old_primary_writable`) while it is.
+
+use tracing::{info, warn};
+
+use super::Context;
+use crate::cloud::{Cloud, FENCED_BY_TAG};
+use crate::policy::Policy;
+
+/// Why the old primary of `policy` accepts writes, when it does: it answers
+/// as an available, standalone instance under the name clients use. `None`
+/// when it is renamed, fenced, not a writer, or its region does not answer.
+pub async fn writable<C: Cloud>(cloud: &C, policy: &Policy) -> Option<String> {
+    let db = policy.tiers.database.as_ref()?;
+    let region = &policy.regions.primary;
+    let read = cloud.get_database(region, &db.primary);
+    match tokio::time::timeout(policy.detection.probe_timeout, read).await {
+        Ok(Ok(Some(s)))
+            if s.replica_source.is_none()
+                && s.is_available()
+                && !s.tags.contains_key(FENCED_BY_TAG) =>
+        {
+            Some(format!(
+                "the old primary {} in {region} answers as an available, standalone instance under the name clients use: it accepts writes beside the promoted replica until fence-old-primary renames it (runbooks/fencing.md)",
+                db.primary
+            ))
+        }
+        _ => None,
+    }
+}
+
+impl Context {
+    /// Whether `policy` has failed over away from its primary region, as
+    /// the replicated state says.
+    pub fn failed_over(&self, policy: &Policy) -> bool {
+        let a = self.applied.read().expect("state lock");
+        a.state
+            .policies
+            .get(&policy.name)
+            .and_then(|p| p.active_region.as_deref())
+            .is_some_and(|r| r != policy.regions.primary)
+    }
+
+    /// Records what the newest check found, logging changes.
+    pub fn set_old_primary_writable(&self, policy: &str, why: Option<String>) {
+        let mut d = self.detection.write().expect("detection lock");
+        match why {
+            Some(why) => {
+                if d.old_primary_writable.get(policy) != Some(&why) {
+                    warn!(policy, %why, "ALARM: old primary writable after the failover");
+                }
+                d.old_primary_writable.insert(policy.to_string(), why);
+            }
+            None => {
+                if d.old_primary_writable.remove(policy).is_some() {
+                    info!(policy, "the old primary is no longer writable");
+                }
+            }
+        }
+    }
+
+    /// Why the old primary of `policy` is writable, if it is.
+    pub fn old_primary_writable(&self, policy: &str) -> Option<String> {
+        let d = self.detection.read().expect("detection lock");
+        d.old_primary_writable.get(policy).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::sim::{SimCloud, SimOptions};
+    use crate::cloud::{Database, Epoch, Fence};
+
+    #[tokio::test(start_paused = true)]
+    async fn the_old_primary_is_writable_until_renamed_and_unknown_while_its_region_is_out() {
+        let policy = crate::policy::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform.yaml"),
+        )
+        .unwrap();
+        let sim = SimCloud::new(&policy, SimOptions::default()).unwrap();
+        let why = writable(&sim, &policy)
+            .await
+            .expect("a live primary is writable");
+        assert!(why.contains("emr-platform-prod in us-east-1"), "{why}");
+        sim.set_region_outage(["us-east-1".to_string()]);
+        assert_eq!(writable(&sim, &policy).await, None);
+        sim.set_region_outage(Vec::<String>::new());
+        let fence = Fence {
+            execution_id: "x".into(),
+            epoch: Epoch::default(),
+        };
+        sim.ensure_renamed("us-east-1", "emr-platform-prod", "renamed", &[], &fence)
+            .await
+            .unwrap();
+        assert_eq!(writable(&sim, &policy).await, None);
+    }
+}

@@ -1,0 +1,320 @@
+//! Self-fencing: the controller node in a policy's primary region fences
+//! the writers it reaches locally once it has been cut off from the
+//! majority for `fencing.self_fence_after`, as Patroni's watchdog demotes a
+//! primary that cannot renew its lock.
+//!
+//! A region cut off from the other two sites cannot tell that from "the
+//! others are gone"; but the majority may confirm its outage and promote
+//! the replica, and this node must have stopped the old writers by then
+//! (validation keeps the lease shorter than the earliest confirmation, and
+//! the RPO gate waits for it). The fence is recorded in the node's data
+//! directory and shown in its status and metrics. It is never lifted on
+//! its own when the majority comes back: `drctl unfence --confirm`, or the
+//! reprotect that makes this region a replica again, does that.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::{error, info, warn};
+
+use super::Context;
+use crate::cloud::{Cloud, Epoch, Fence, Scaling};
+use crate::execute::now_rfc3339;
+use crate::policy::Policy;
+
+/// How often the node checks that it reaches the majority.
+const CHECK_EVERY: Duration = Duration::from_millis(500);
+
+/// This node fenced its region's writers: when, why and what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SelfFenced {
+    /// When (RFC 3339).
+    pub at: String,
+    /// Why, as a sentence.
+    pub because: String,
+    /// What was fenced, a line per writer.
+    pub outcome: Vec<String>,
+    /// Node groups scaled to zero, with their sizes before (to unfence).
+    #[serde(default)]
+    pub scaled: Vec<(String, String, Scaling)>,
+}
+
+/// Where a node keeps its fences across restarts.
+fn file(data_dir: &Path) -> PathBuf {
+    data_dir.join("self-fenced.json")
+}
+
+/// The fences recorded in `data_dir` (none when the file is absent).
+pub fn load(data_dir: &Path) -> std::collections::BTreeMap<String, SelfFenced> {
+    std::fs::read(file(data_dir))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+fn save(ctx: &Context, data_dir: &Path) {
+    let all = ctx
+        .detection
+        .read()
+        .expect("detection lock")
+        .self_fenced
+        .clone();
+    let text = serde_json::to_vec_pretty(&all).expect("fences serialize");
+    if let Err(e) = std::fs::write(file(data_dir), text) {
+        error!(error = %e, dir = %data_dir.display(), "cannot record the self-fence; it holds until this node restarts");
+    }
+}
+
+/// The policies this node would fence for: it runs in their primary
+/// region and they have a fencing section.
+pub fn fenced_here(ctx: &Context) -> Vec<Arc<Policy>> {
+    let me = ctx.me();
+    if me.witness {
+        return Vec::new();
+    }
+    ctx.policies
+        .values()
+        .filter(|p| p.fencing.is_some() && p.regions.primary == me.site)
+        .cloned()
+        .collect()
+}
+
+/// What lifts one policy's fence: its name in, what was done out.
+type UnfenceFn = dyn Fn(String) -> futures::future::BoxFuture<'static, Result<Vec<String>, String>>
+    + Send
+    + Sync;
+
+/// Lifts a policy's self-fence on the node that holds it (the API's
+/// `POST /v1/unfence` calls it).
+#[derive(Clone)]
+pub struct Unfencer(Arc<UnfenceFn>);
+
+impl Unfencer {
+    /// Lifts `policy`'s fence.
+    ///
+    /// # Errors
+    ///
+    /// The node has not fenced it, or a writer could not be given back.
+    pub async fn unfence(&self, policy: String) -> Result<Vec<String>, String> {
+        (self.0)(policy).await
+    }
+}
+
+impl std::fmt::Debug for Unfencer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Unfencer")
+    }
+}
+
+/// Starts the lease watch, when this node fences for some policy.
+pub(super) fn spawn<C: Cloud + 'static>(
+    ctx: &Context,
+    cloud: Arc<C>,
+    data_dir: PathBuf,
+) -> Option<JoinHandle<()>> {
+    let policies = fenced_here(ctx);
+    if policies.is_empty() {
+        return None;
+    }
+    let unfencer = {
+        let (ctx, cloud, dir) = (ctx.clone(), cloud.clone(), data_dir.clone());
+        Unfencer(Arc::new(move |name: String| {
+            let (ctx, cloud, dir) = (ctx.clone(), cloud.clone(), dir.clone());
+            Box::pin(async move {
+                let policy = ctx
+                    .policies
+                    .get(&name)
+                    .cloned()
+                    .ok_or_else(|| format!("no policy named {name} on this node"))?;
+                unfence(&ctx, &*cloud, &dir, &policy).await
+            })
+        }))
+    };
+    {
+        let mut d = ctx.detection.write().expect("detection lock");
+        d.self_fenced = load(&data_dir);
+        d.unfencer = Some(unfencer);
+    }
+    Some(tokio::spawn(watch(ctx.clone(), cloud, data_dir, policies)))
+}
+
+async fn watch<C: Cloud>(
+    ctx: Context,
+    cloud: Arc<C>,
+    data_dir: PathBuf,
+    policies: Vec<Arc<Policy>>,
+) {
+    let mut last_contact = Instant::now();
+    let majority = ctx.members.len() / 2 + 1;
+    loop {
+        tokio::time::sleep(CHECK_EVERY).await;
+        let mut answering = Vec::new();
+        let mut silent = Vec::new();
+        for (&id, m) in &ctx.members {
+            if id == ctx.id {
+                continue;
+            }
+            if ctx.peer_answers(id, CHECK_EVERY * 2).await {
+                answering.push(id);
+            } else {
+                silent.push(format!("node {id} ({})", m.site));
+            }
+        }
+        if answering.len() + 1 >= majority {
+            last_contact = Instant::now();
+            continue;
+        }
+        let cut_for = last_contact.elapsed();
+        for policy in &policies {
+            let f = policy.fencing.as_ref().expect("filtered");
+            if cut_for < f.self_fence_after || is_fenced(&ctx, &policy.name) {
+                continue;
+            }
+            let because = format!(
+                "cut off from the majority for {} ({} did not answer); fencing.self_fence_after is {}",
+                crate::duration::fmt(cut_for),
+                silent.join(", "),
+                crate::duration::fmt(f.self_fence_after)
+            );
+            warn!(policy = %policy.name, %because, "fencing this region's writers");
+            let fenced = fence(&*cloud, policy, because).await;
+            warn!(policy = %policy.name, outcome = %fenced.outcome.join("; "), "self-fenced");
+            ctx.detection
+                .write()
+                .expect("detection lock")
+                .self_fenced
+                .insert(policy.name.clone(), fenced);
+            save(&ctx, &data_dir);
+        }
+    }
+}
+
+/// Whether this node has fenced `policy`'s writers.
+pub fn is_fenced(ctx: &Context, policy: &str) -> bool {
+    ctx.detection
+        .read()
+        .expect("detection lock")
+        .self_fenced
+        .contains_key(policy)
+}
+
+/// Fences every writer of `policy` this node reaches in its region: the
+/// named node groups scaled to zero. Each method is tried even when another
+/// fails; failures are in the outcome.
+pub async fn fence<C: Cloud>(cloud: &C, policy: &Policy, because: String) -> SelfFenced {
+    let f = policy.fencing.as_ref().expect("a fencing policy");
+    let region = &policy.regions.primary;
+    let at = now_rfc3339();
+    let token = Fence {
+        execution_id: format!("self-fence-{}", policy.name),
+        epoch: Epoch::default(),
+    };
+    let timeout = policy.execution.call_timeout;
+    let mut outcome = Vec::new();
+    let mut scaled = Vec::new();
+    if let Some(ng) = &f.node_groups {
+        for g in &ng.groups {
+            let read = cloud.get_node_group(region, &ng.cluster, g);
+            let before = match tokio::time::timeout(timeout, read).await {
+                Ok(Ok(Some(s))) => s.scaling,
+                Ok(Ok(None)) => {
+                    outcome.push(format!("node group {}/{g}: not found", ng.cluster));
+                    continue;
+                }
+                Ok(Err(e)) => {
+                    outcome.push(format!("node group {}/{g}: NOT FENCED: {e}", ng.cluster));
+                    continue;
+                }
+                Err(_) => {
+                    outcome.push(format!(
+                        "node group {}/{g}: NOT FENCED: no answer within {}",
+                        ng.cluster,
+                        crate::duration::fmt(timeout)
+                    ));
+                    continue;
+                }
+            };
+            let zero = Scaling {
+                min: 0,
+                desired: 0,
+                max: before.max.max(1),
+            };
+            let call = cloud.ensure_scaling(region, &ng.cluster, g, zero, &token);
+            match tokio::time::timeout(timeout, call).await {
+                Ok(Ok(())) => {
+                    outcome.push(format!(
+                        "node group {}/{g} scaled from {} to 0",
+                        ng.cluster, before.desired
+                    ));
+                    scaled.push((ng.cluster.clone(), g.clone(), before));
+                }
+                Ok(Err(e)) => {
+                    outcome.push(format!("node group {}/{g}: NOT FENCED: {e}", ng.cluster))
+                }
+                Err(_) => outcome.push(format!(
+                    "node group {}/{g}: NOT FENCED: no answer within {}",
+                    ng.cluster,
+                    crate::duration::fmt(timeout)
+                )),
+            }
+        }
+    }
+    info!(policy = %policy.name, "fence applied");
+    SelfFenced {
+        at,
+        because,
+        outcome,
+        scaled,
+    }
+}
+
+/// Lifts `policy`'s self-fence on this node: node groups back to their
+/// sizes before; the record is removed. Returns what was done.
+pub async fn unfence<C: Cloud>(
+    ctx: &Context,
+    cloud: &C,
+    data_dir: &Path,
+    policy: &Policy,
+) -> Result<Vec<String>, String> {
+    let Some(fenced) = ctx
+        .detection
+        .read()
+        .expect("detection lock")
+        .self_fenced
+        .get(&policy.name)
+        .cloned()
+    else {
+        return Err(format!(
+            "this node has not fenced policy {}'s writers",
+            policy.name
+        ));
+    };
+    let region = &policy.regions.primary;
+    let token = Fence {
+        execution_id: format!("unfence-{}", policy.name),
+        epoch: Epoch::default(),
+    };
+    let mut done = Vec::new();
+    for (cluster, g, before) in &fenced.scaled {
+        cloud
+            .ensure_scaling(region, cluster, g, *before, &token)
+            .await
+            .map_err(|e| format!("node group {cluster}/{g}: {e}"))?;
+        done.push(format!(
+            "node group {cluster}/{g} back to {}",
+            before.desired
+        ));
+    }
+    ctx.detection
+        .write()
+        .expect("detection lock")
+        .self_fenced
+        .remove(&policy.name);
+    save(ctx, data_dir);
+    warn!(policy = %policy.name, done = %done.join("; "), "self-fence lifted");
+    Ok(done)
+}
