@@ -68,6 +68,28 @@ pub(super) fn controller(args: ControllerArgs) -> Exit {
     rt.block_on(run_node(cfg))
 }
 
+/// Applies the simulated cloud's partition (`isolated` sites) to this
+/// process's links, every 250 ms.
+async fn follow_partition(
+    sim: RemoteSim,
+    links: Links,
+    members: std::collections::BTreeMap<crate::consensus::NodeId, crate::consensus::Member>,
+) {
+    let mut applied = None;
+    loop {
+        if let Ok(o) = sim.outage().await {
+            if applied.as_ref() != Some(&o.isolated) {
+                if !o.isolated.is_empty() {
+                    tracing::warn!(isolated = ?o.isolated, "simulated partition: links to these sites are cut");
+                }
+                links.partition(&members, &o.isolated);
+                applied = Some(o.isolated);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
 async fn run_node(cfg: NodeConfig) -> Exit {
     let started = match cfg.cloud.clone() {
         // The witness reads (probes) through the same clients; it never
@@ -90,7 +112,15 @@ async fn run_node(cfg: NodeConfig) -> Exit {
                 // simulated regional outage, this node reaches nothing.
                 let site = cfg.me().site.clone();
                 let cloud = Some(Arc::new(RemoteSim::new(&url).as_site(&site)));
-                controller::start(cfg, cloud, Links::default()).await
+                // `drctl sim outage --isolate SITE` partitions the cluster:
+                // every process applies it to its own links.
+                let links = Links::default();
+                tokio::spawn(follow_partition(
+                    RemoteSim::new(&url),
+                    links.clone(),
+                    cfg.members.clone(),
+                ));
+                controller::start(cfg, cloud, links).await
             }
             None => {
                 let policy = cfg.policies.values().next().expect("validated").clone();

@@ -54,8 +54,13 @@ pub struct OutageArgs {
     /// nothing, and us-east-1 takes Route 53's control plane with it.
     #[arg(long = "region", value_name = "REGION")]
     pub region: Vec<String>,
+    /// Cut a site off from the other sites (repeat for several): its
+    /// controller loses the majority while its region stays alive and
+    /// writable inside, the case self-fencing exists for.
+    #[arg(long = "isolate", value_name = "SITE")]
+    pub isolate: Vec<String>,
     /// End every outage: the primary up, no site cut off, no region down.
-    #[arg(long, conflicts_with_all = ["primary", "cut_off", "region"])]
+    #[arg(long, conflicts_with_all = ["primary", "cut_off", "region", "isolate"])]
     pub clear: bool,
 }
 
@@ -93,6 +98,7 @@ pub(super) fn outage(args: OutageArgs) -> Exit {
         }
         o.cut_off.extend(args.cut_off.iter().cloned());
         o.regions.extend(args.region.iter().cloned());
+        o.isolated.extend(args.isolate.iter().cloned());
         match sim.set_outage(&o).await {
             Ok(now) => {
                 println!("{}", describe(&now));
@@ -107,6 +113,15 @@ pub(super) fn outage(args: OutageArgs) -> Exit {
 }
 
 fn describe(o: &Outage) -> String {
+    let text = describe_reach(o);
+    if o.isolated.is_empty() {
+        return text;
+    }
+    let sites: Vec<&str> = o.isolated.iter().map(String::as_str).collect();
+    format!("{text}; cut off from the other sites: {}", sites.join(", "))
+}
+
+fn describe_reach(o: &Outage) -> String {
     let primary = if o.primary_down { "DOWN" } else { "up" };
     if !o.regions.is_empty() {
         let regions: Vec<&str> = o.regions.iter().map(String::as_str).collect();

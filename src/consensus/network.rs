@@ -10,7 +10,7 @@
 // an early HTTP response is the natural error of a request check; handlers return it as is.
 #![allow(clippy::result_large_err)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -60,6 +60,22 @@ impl Links {
     /// Restores every link.
     pub fn heal(&self) {
         self.cut.write().expect("links lock").clear();
+    }
+
+    /// Cuts exactly the links between members of different sites where
+    /// either site is in `isolated` (a simulated partition, applied by
+    /// every process of a local cluster alike), restoring the rest.
+    pub fn partition(&self, members: &BTreeMap<NodeId, Member>, isolated: &BTreeSet<String>) {
+        let mut cut = BTreeSet::new();
+        for (&a, ma) in members {
+            for (&b, mb) in members {
+                let apart = isolated.contains(&ma.site) || isolated.contains(&mb.site);
+                if a != b && ma.site != mb.site && apart {
+                    cut.insert((a, b));
+                }
+            }
+        }
+        *self.cut.write().expect("links lock") = cut;
     }
 }
 

@@ -33,6 +33,13 @@ pub struct Outage {
     /// answer (ARC cycles its endpoints through maintenance).
     #[serde(default)]
     pub routing_endpoints: BTreeSet<String>,
+    /// Sites cut off from the other sites (the controllers' links), alive
+    /// inside: their region keeps serving and taking writes.
+    #[serde(default)]
+    pub isolated: BTreeSet<String>,
+    /// The primary region (filled in by the simulated cloud).
+    #[serde(default)]
+    pub primary_region: String,
 }
 
 impl Outage {
@@ -45,6 +52,11 @@ impl Outage {
         } else if self.cut_off.contains(site) {
             Err(format!(
                 "{site} cut off from the primary region (simulated)"
+            ))
+        } else if self.isolated.contains(site) != self.isolated.contains(&self.primary_region) {
+            Err(format!(
+                "{site} and the primary region {} are partitioned from each other (simulated)",
+                self.primary_region
             ))
         } else {
             Ok(())
@@ -63,7 +75,11 @@ impl SimCloud {
 
     /// What the sites cannot reach now.
     pub fn outage(&self) -> Outage {
-        self.world().outage.clone()
+        let w = self.world();
+        Outage {
+            primary_region: w.primary_region.clone(),
+            ..w.outage.clone()
+        }
     }
 }
 

@@ -260,3 +260,45 @@ fn faults_that_cannot_apply_are_rejected() {
         .unwrap_err()
         .contains("for: a stuck or busy fault needs a duration"));
 }
+
+#[test]
+fn an_isolated_primary_region_is_reached_from_inside_only() {
+    let o = Outage {
+        isolated: ["us-east-1".to_string()].into(),
+        primary_region: "us-east-1".into(),
+        ..Outage::default()
+    };
+    assert_eq!(o.reach("us-east-1"), Ok(()));
+    assert!(o.reach("us-west-2").unwrap_err().contains("partitioned"));
+    assert!(o.reach("us-east-2").is_err());
+    let witness_alone = Outage {
+        isolated: ["us-east-2".to_string()].into(),
+        primary_region: "us-east-1".into(),
+        ..Outage::default()
+    };
+    assert_eq!(witness_alone.reach("us-west-2"), Ok(()));
+    assert!(witness_alone.reach("us-east-2").is_err());
+}
+
+#[test]
+fn a_partition_cuts_the_links_of_the_isolated_site_both_ways_only() {
+    use crate::consensus::network::Links;
+    use crate::consensus::Member;
+    let member = |site: &str| Member {
+        site: site.into(),
+        addr: String::new(),
+        witness: false,
+    };
+    let members = [
+        (1, member("us-east-1")),
+        (2, member("us-west-2")),
+        (3, member("us-east-2")),
+    ]
+    .into();
+    let links = Links::default();
+    links.partition(&members, &["us-east-1".to_string()].into());
+    assert!(!links.up(1, 2) && !links.up(2, 1) && !links.up(1, 3) && !links.up(3, 1));
+    assert!(links.up(2, 3) && links.up(3, 2));
+    links.partition(&members, &Default::default());
+    assert!(links.up(1, 2) && links.up(2, 1));
+}
