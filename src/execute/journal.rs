@@ -306,8 +306,30 @@ impl FileJournal {
     }
 
     /// The file holding `policy`'s executions.
-    pub fn path(&self, policy: &str) -> PathBuf {
-        self.dir.join(format!("{policy}.json"))
+    ///
+    /// # Errors
+    ///
+    /// A policy name that is not one plain file name (a separator, `..`, a
+    /// NUL byte, an absolute path, over [`crate::policy::NAME_LEN_MAX`]
+    /// characters): validation refuses such names, and this refuses them
+    /// again rather than write outside the journal directory.
+    pub fn path(&self, policy: &str) -> io::Result<PathBuf> {
+        let mut parts = Path::new(policy).components();
+        let one_plain_file = matches!(parts.next(), Some(std::path::Component::Normal(_)))
+            && parts.next().is_none()
+            && !policy.contains(['/', '\\', '\0'])
+            && policy.chars().count() <= crate::policy::NAME_LEN_MAX;
+        if !one_plain_file || policy.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "journal: policy name {} would leave the journal directory {}",
+                    crate::policy::shown_name(policy),
+                    self.dir.display()
+                ),
+            ));
+        }
+        Ok(self.dir.join(format!("{policy}.json")))
     }
 
     fn read(&self, path: &Path) -> io::Result<Vec<ExecutionRecord>> {
@@ -326,7 +348,7 @@ impl FileJournal {
 
 impl Journal for FileJournal {
     async fn last(&self, policy: &str) -> Result<Option<ExecutionRecord>, JournalError> {
-        Ok(self.read(&self.path(policy))?.pop())
+        Ok(self.read(&self.path(policy)?)?.pop())
     }
 
     async fn save(&mut self, record: &ExecutionRecord) -> Result<(), JournalError> {
@@ -336,9 +358,10 @@ impl Journal for FileJournal {
 
 impl FileJournal {
     fn write(&self, record: &ExecutionRecord) -> io::Result<()> {
+        // The name is checked before anything is created.
+        let path = self.path(&record.policy)?;
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.dir.display())))?;
-        let path = self.path(&record.policy);
         let mut records = self.read(&path)?;
         upsert(&mut records, record);
         let tmp = path.with_extension("json.tmp");
@@ -360,6 +383,33 @@ fn upsert(records: &mut Vec<ExecutionRecord>, record: &ExecutionRecord) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_journal_refuses_a_policy_name_that_would_leave_its_directory() {
+        let j = FileJournal::new("/var/lib/drctl/journal");
+        assert_eq!(
+            j.path("emr-platform").unwrap(),
+            Path::new("/var/lib/drctl/journal/emr-platform.json")
+        );
+        let long = "x".repeat(5000);
+        for bad in [
+            "../escaped",
+            "/etc/cron.d/x",
+            "a/b",
+            "..",
+            "",
+            "nul\0",
+            &long,
+        ] {
+            let err = j.path(bad).expect_err(bad);
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+            assert!(
+                err.to_string()
+                    .contains("would leave the journal directory"),
+                "{err}"
+            );
+        }
+    }
 
     #[test]
     fn labels_are_the_serialized_names() {

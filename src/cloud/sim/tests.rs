@@ -260,3 +260,20 @@ fn faults_that_cannot_apply_are_rejected() {
         .unwrap_err()
         .contains("for: a stuck or busy fault needs a duration"));
 }
+
+#[test]
+fn debug_of_a_backing_server_shows_neither_its_password_nor_its_url_password() {
+    let b = Backing {
+        postgres: Some(BackingServer {
+            replica: "postgresql://drctl:hunter2@db/app".into(),
+            password: Some("hunter3".into()),
+        }),
+        redis: None,
+    };
+    let shown = format!("{b:?}");
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("hunter3"),
+        "{shown}"
+    );
+    assert!(shown.contains("drctl:***@db/app"), "{shown}");
+}
