@@ -19,8 +19,8 @@ mod validate_tiers;
 
 pub use load::{load, parse};
 pub use names::{
-    is_region, is_valid_name, shown as shown_name, NAME_LEN_MAX, NAME_RULE, REGION_LEN_MAX,
-    REGION_RULE,
+    is_plain_file_name, is_region, is_valid_name, shown as shown_name, NAME_LEN_MAX, NAME_RULE,
+    REGION_LEN_MAX, REGION_RULE,
 };
 pub use traffic::{RoutingControlCluster, RoutingControlPair, TrafficSwitch, WhenPrimaryDown};
 

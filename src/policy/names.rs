@@ -46,6 +46,17 @@ pub fn is_region(s: &str) -> bool {
             .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
+/// Whether `s` is one plain file name, at most [`NAME_LEN_MAX`]
+/// characters: no separator, no `.` or `..`, no NUL byte, not empty. What
+/// a file named after a policy checks again, whatever validation did.
+pub fn is_plain_file_name(s: &str) -> bool {
+    let mut parts = std::path::Path::new(s).components();
+    matches!(parts.next(), Some(std::path::Component::Normal(_)))
+        && parts.next().is_none()
+        && !s.contains(['/', '\\', '\0'])
+        && s.chars().count() <= NAME_LEN_MAX
+}
+
 /// A refused name as an error shows it: quoted and escaped (a NUL byte
 /// shows as `\0`), and cut after 40 characters.
 pub fn shown(s: &str) -> String {
@@ -79,6 +90,25 @@ mod tests {
             &"x".repeat(5000),
         ] {
             assert!(!is_valid_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_plain_file_name_cannot_leave_its_directory() {
+        assert!(is_plain_file_name("emr-platform"));
+        let long = "x".repeat(64);
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "/x",
+            "a/b",
+            "a\\b",
+            "a\0",
+            long.as_str(),
+        ] {
+            assert!(!is_plain_file_name(bad), "{bad:?}");
         }
     }
 

@@ -52,3 +52,16 @@ fn a_region_without_aws_syntax_or_too_long_is_refused() {
         assert!(shown.contains("an AWS region such as us-east-1"), "{shown}");
     }
 }
+
+#[test]
+fn the_journal_refuses_a_policy_name_that_would_leave_its_directory() {
+    let j = crate::execute::FileJournal::new("/var/lib/drctl/journal");
+    assert!(j
+        .path("emr-platform")
+        .unwrap()
+        .ends_with("journal/emr-platform.json"));
+    for bad in ["../escaped", "/etc/cron.d/x", "a/b", "..", ""] {
+        let err = j.path(bad).expect_err(bad).to_string();
+        assert!(err.contains("would leave the journal"), "{err}");
+    }
+}
