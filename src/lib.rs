@@ -27,6 +27,7 @@
 //! - [`bench`]: the RTO benchmark (DAG against the sequential procedure).
 //! - [`cli`]: the `drctl` command line.
 //! - [`duration`]: durations as people write them (`90s`, `15m`, `4h`).
+//! - [`redact`]: secrets out of anything shown (connection strings).
 //!
 //! The `drctl` binary (`src/bin/drctl.rs`) is a thin command line over these.
 
@@ -47,4 +48,5 @@ pub mod execute;
 pub mod plan;
 pub mod policy;
 pub mod probe;
+pub mod redact;
 pub mod report;

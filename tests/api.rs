@@ -283,3 +283,54 @@ async fn a_missing_dr_resource_is_a_422_and_nothing_changes() {
     assert!(c.cloud.mutations().is_empty());
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_round_quoting_a_connection_string_is_never_served_with_its_secret() {
+    use drctl::detect::{Observation, ProbeResult, TierReading};
+    let c = Cluster::start(0.005).await;
+    let policy = cluster_support::test_policy();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    // As a site running an older version, or a client library quoting its
+    // connection string, might report it.
+    let round = Observation {
+        policy: policy.name.clone(),
+        site: "us-west-2".into(),
+        node: 2,
+        round: 1,
+        at_ms: now_ms,
+        probes: vec![ProbeResult {
+            target: "http https://probe:hunter2@lb.example.com/health".into(),
+            ok: false,
+            inconclusive: false,
+            latency_ms: 3,
+            detail: Some("connect postgresql://drctl:hunter2@db/app: refused".into()),
+        }],
+        tiers: vec![TierReading {
+            tier: DataTier::Cache,
+            exposure: Exposure::Unknown,
+            source: "heartbeat".into(),
+            detail: Some("replica redis://:hunter2@cache:6379 password=hunter2".into()),
+            source_reachable: None,
+        }],
+    };
+    let r = c
+        .http
+        .post(format!("{}/raft/observe", c.url(1)))
+        .header("x-drctl-cluster-secret", cluster_support::SECRET)
+        .json(&round)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (code, s) = c.get(1, "/v1/status").await;
+    assert_eq!(code, 200);
+    let text = s.to_string();
+    assert!(text.contains("probe:***@lb.example.com"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    let metrics = c.text(1, "/metrics").await;
+    assert!(!metrics.contains("hunter2"), "{metrics}");
+    c.stop().await;
+}

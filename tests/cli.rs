@@ -305,3 +305,57 @@ fn a_dry_run_against_endpoints_that_refuse_or_never_answer_ends_within_its_bound
     }
     drop(silent);
 }
+
+#[test]
+fn failover_confirm_with_a_policy_name_leaving_the_journal_directory_writes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let journal = root.path().join("journal");
+    let shipped = std::fs::read_to_string("policies/emr-platform-core.yaml").unwrap();
+    for name in ["../escaped", "/tmp/drctl-escaped-journal"] {
+        let policy = root.path().join("p.yaml");
+        let text = shipped.replace("name: emr-platform-core", &format!("name: \"{name}\""));
+        std::fs::write(&policy, text).unwrap();
+        let out = drctl()
+            .args(["failover", "--confirm", "--journal-dir"])
+            .arg(&journal)
+            .arg("--policy")
+            .arg(&policy)
+            .assert()
+            .code(64);
+        let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(stderr.contains("name: a valid policy name"), "{stderr}");
+        let mut left: Vec<_> = std::fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["p.yaml"], "nothing but the policy: {left:?}");
+        assert!(!std::path::Path::new("/tmp/drctl-escaped-journal.json").exists());
+    }
+}
+
+#[test]
+fn an_executing_node_in_kubernetes_without_a_role_of_its_own_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = std::fs::read_to_string("deploy/local/node-1.yaml").unwrap();
+    let node = node.replace(
+        "cloud:\n  sim:\n    url: http://127.0.0.1:7100\n",
+        "cloud: aws\n",
+    );
+    assert!(node.contains("cloud: aws"));
+    let path = dir.path().join("node.yaml");
+    std::fs::write(&path, &node).unwrap();
+    let out = drctl()
+        .env("KUBERNETES_SERVICE_HOST", "10.100.0.1")
+        .env_remove("AWS_ROLE_ARN")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .args(["controller", "--config"])
+        .arg(&path)
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(64);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("eks.amazonaws.com/role-arn"), "{stderr}");
+    assert!(stderr.contains("node.yaml"), "{stderr}");
+}

@@ -1,6 +1,7 @@
 //! `drctl controller`, `drctl sim serve` and `drctl health`: the long-running
 //! processes and their probe.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use clap::Args;
 use tracing::info;
 
 use super::{live_runtime, Exit, PolicyArg};
-use crate::cloud::aws::AwsCloud;
+use crate::cloud::aws::{check_pod_credentials, AwsCloud};
 use crate::cloud::sim::remote::{self, RemoteSim};
 use crate::cloud::sim::{LatencyModel, SimCloud, SimOptions};
 use crate::consensus::network::Links;
@@ -91,6 +92,15 @@ async fn follow_partition(
 }
 
 async fn run_node(cfg: NodeConfig) -> Exit {
+    // An executing node acts with its own role only: never with the
+    // instance role of the machine it happens to run on.
+    if cfg.cloud == CloudConfig::Aws && !cfg.me().witness {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        if let Err(e) = check_pod_credentials(&env, cfg.allow_other_credentials) {
+            eprintln!("error: {}: {e}", cfg.source.display());
+            return Exit::BadInput;
+        }
+    }
     let started = match cfg.cloud.clone() {
         // The witness reads (probes) through the same clients; it never
         // executes, so it needs no write access.

@@ -197,6 +197,8 @@ pub fn render_detection(out: &mut String, p: &PolicyView) {
                 failing.join(", ")
             )
         };
+        // A server of an older version may serve targets unredacted.
+        let state = crate::redact::redact(&state);
         let _ = writeln!(
             out,
             "    {:<10} round {} at {}: {state}",
@@ -215,6 +217,42 @@ pub fn render_detection(out: &mut String, p: &PolicyView) {
             "  exposure {:<8} {figure} ({}), {verdict} RPO {rpo}",
             e.tier.name(),
             e.source
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines_never_show_a_secret_even_from_an_older_server() {
+        let view: PolicyView = serde_json::from_value(serde_json::json!({
+            "name": "emr-platform",
+            "primary_region": "us-east-1",
+            "secondary_region": "us-west-2",
+            "active_region": "us-east-1",
+            "probes": [{
+                "site": "us-west-2", "node": 2, "round": 7, "at": "2026-01-01T00:00:00Z",
+                "consecutive_failures": 1,
+                "results": [{
+                    "target": "http https://probe:hunter2@lb.example.com/health",
+                    "ok": false, "latency_ms": 3,
+                    "detail": "connect postgresql://drctl:hunter2@db/app refused"
+                }]
+            }],
+            "exposure": [],
+            "verdict": {"health": "suspect", "action": "none", "reason": "one site fails",
+                        "confirmed_at_ms": null, "sites": []},
+            "execution": null
+        }))
+        .unwrap();
+        let mut out = String::new();
+        render_detection(&mut out, &view);
+        assert!(!out.contains("hunter2"), "{out}");
+        assert!(
+            out.contains("https://probe:***@lb.example.com/health"),
+            "{out}"
         );
     }
 }

@@ -42,6 +42,9 @@ pub struct NodeFile {
     /// The HTTP API.
     #[serde(default)]
     pub api: ApiSection,
+    /// AWS credentials.
+    #[serde(default)]
+    pub aws: AwsSection,
 }
 
 /// `node:`
@@ -188,7 +191,8 @@ mod duration_range {
 }
 
 /// A validated node configuration, secrets resolved and policies loaded.
-#[derive(Debug, Clone)]
+/// `Debug` masks the secrets (see `config/sites.rs`).
+#[derive(Clone)]
 pub struct NodeConfig {
     /// The file it came from.
     pub source: PathBuf,
@@ -217,6 +221,9 @@ pub struct NodeConfig {
     pub election_timeout: [Duration; 2],
     /// Per-call RPC timeout.
     pub rpc_timeout: Duration,
+    /// `aws.allow_other_credentials`: any AWS credentials, not only the
+    /// pod's own role, are accepted in Kubernetes.
+    pub allow_other_credentials: bool,
 }
 
 impl NodeConfig {
@@ -249,7 +256,7 @@ pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
     };
     let text = std::fs::read_to_string(path).map_err(|e| err(vec![format!("cannot read: {e}")]))?;
     let file: NodeFile = serde_yaml_ng::from_str(&text).map_err(|e| err(vec![e.to_string()]))?;
-    let mut problems = Vec::new();
+    let mut problems = sites::problems(&file.cluster.members);
     let listen = file
         .listen
         .parse::<SocketAddr>()
@@ -368,6 +375,7 @@ pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
         heartbeat: c.heartbeat,
         election_timeout: c.election_timeout,
         rpc_timeout: c.rpc_timeout,
+        allow_other_credentials: file.aws.allow_other_credentials,
     })
 }
 
@@ -395,6 +403,11 @@ fn read_secret(env: &str, file: Option<&Path>, field: &str) -> Result<Arc<str>, 
     }
     Ok(value.into())
 }
+
+mod aws;
+mod sites;
+
+pub use aws::AwsSection;
 
 #[cfg(test)]
 mod tests;

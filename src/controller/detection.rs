@@ -64,6 +64,7 @@ impl Detection {
 impl Context {
     /// Records a round (this node's or a peer's) and updates the metrics.
     pub fn record_observation(&self, o: Observation) {
+        let o = o.redacted();
         self.metrics.observation(&o);
         self.detection.write().expect("detection lock").record(o);
     }

@@ -39,6 +39,21 @@ impl Observation {
         self.probes.iter().any(|p| !p.inconclusive)
     }
 
+    /// The round with every probe target and detail redacted
+    /// ([`crate::redact`]): what a node keeps, serves and logs, whichever
+    /// site (and version) sent it.
+    pub fn redacted(mut self) -> Self {
+        let redact = crate::redact::redact;
+        for p in &mut self.probes {
+            p.target = redact(&p.target);
+            p.detail = p.detail.as_deref().map(redact);
+        }
+        for t in &mut self.tiers {
+            t.detail = t.detail.as_deref().map(redact);
+        }
+        self
+    }
+
     /// The targets that failed, with why, for reasons and logs.
     pub fn failures(&self) -> Vec<String> {
         self.probes
@@ -48,6 +63,8 @@ impl Observation {
                 Some(d) => format!("{} ({d})", p.target),
                 None => p.target.clone(),
             })
+            // Logged: an observation from another site may quote a URL.
+            .map(|line| crate::redact::redact(&line))
             .collect()
     }
 }

@@ -311,8 +311,18 @@ impl FileJournal {
     }
 
     /// The file holding `policy`'s executions.
-    pub fn path(&self, policy: &str) -> PathBuf {
-        self.dir.join(format!("{policy}.json"))
+    ///
+    /// # Errors
+    ///
+    /// A name that is not a plain file name ([`crate::policy::is_plain_file_name`]):
+    /// nothing is ever written outside the journal directory.
+    pub fn path(&self, policy: &str) -> io::Result<PathBuf> {
+        if crate::policy::is_plain_file_name(policy) {
+            return Ok(self.dir.join(format!("{policy}.json")));
+        }
+        let (name, dir) = (crate::policy::shown_name(policy), self.dir.display());
+        let why = format!("journal: policy name {name} would leave the journal directory {dir}");
+        Err(io::Error::new(io::ErrorKind::InvalidInput, why))
     }
 
     fn read(&self, path: &Path) -> io::Result<Vec<ExecutionRecord>> {
@@ -331,7 +341,7 @@ impl FileJournal {
 
 impl Journal for FileJournal {
     async fn last(&self, policy: &str) -> Result<Option<ExecutionRecord>, JournalError> {
-        Ok(self.read(&self.path(policy))?.pop())
+        Ok(self.read(&self.path(policy)?)?.pop())
     }
 
     async fn save(&mut self, record: &ExecutionRecord) -> Result<(), JournalError> {
@@ -341,9 +351,10 @@ impl Journal for FileJournal {
 
 impl FileJournal {
     fn write(&self, record: &ExecutionRecord) -> io::Result<()> {
+        // The name is checked before anything is created.
+        let path = self.path(&record.policy)?;
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.dir.display())))?;
-        let path = self.path(&record.policy);
         let mut records = self.read(&path)?;
         upsert(&mut records, record);
         let tmp = path.with_extension("json.tmp");

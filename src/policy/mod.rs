@@ -9,7 +9,9 @@
 
 mod fencing;
 mod load;
+mod names;
 mod raw;
+mod shown;
 mod traffic;
 mod validate;
 mod validate_detection;
@@ -19,6 +21,10 @@ mod validate_tiers;
 
 pub use fencing::{CacheFenceMethod, CacheFencing, DatabaseFencing, Fencing, NodeGroupFencing};
 pub use load::{load, parse};
+pub use names::{
+    is_plain_file_name, is_region, is_valid_name, shown as shown_name, NAME_LEN_MAX, NAME_RULE,
+    REGION_LEN_MAX, REGION_RULE,
+};
 pub use traffic::{RoutingControlCluster, RoutingControlPair, TrafficSwitch, WhenPrimaryDown};
 
 use std::fmt;
@@ -126,9 +132,11 @@ pub struct Probes {
 /// the certificate against it and sending it as the Host header, as a
 /// client of the public name would; or, said explicitly, not verify the
 /// certificate at all.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct HttpProbe {
-    /// The URL requested; its host is where the probe connects.
+    /// The URL requested; its host is where the probe connects. Shown and
+    /// serialized redacted (any userinfo masked).
+    #[serde(serialize_with = "crate::redact::serialize")]
     pub url: String,
     /// The name presented (SNI) and verified in the certificate instead of
     /// the URL's host (https only); also the default Host header.
@@ -160,7 +168,7 @@ impl HttpProbe {
 /// without saying.
 impl fmt::Display for HttpProbe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.url)?;
+        f.write_str(&crate::redact::redact(&self.url))?;
         let mut notes = Vec::new();
         if let Some(name) = &self.server_name {
             notes.push(format!("as {name}"));
@@ -193,11 +201,15 @@ pub struct Heartbeats {
 
 /// Where one tier's heartbeat is written and read. Passwords never live in
 /// the policy: they come from an environment variable or a file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// `Debug` and serialization show the connection settings redacted.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct HeartbeatTarget {
     /// The primary's connection settings (libpq conninfo or `redis://` URL).
+    #[serde(serialize_with = "crate::redact::serialize")]
     pub primary: String,
     /// The replica's connection settings.
+    #[serde(serialize_with = "crate::redact::serialize")]
     pub replica: String,
     /// Where the password comes from.
     pub password: SecretSource,
@@ -478,3 +490,9 @@ mod tests_routing;
 
 #[cfg(test)]
 mod tests_fencing;
+
+#[cfg(test)]
+mod tests_secrets;
+
+#[cfg(test)]
+mod tests_names;

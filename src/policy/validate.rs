@@ -26,9 +26,10 @@ impl Validator {
         value: Option<String>,
         expected: impl Into<String>,
     ) {
+        // A value may be a connection string: never echo its secret.
         self.problems.push(Problem {
             path: path.into(),
-            value,
+            value: value.map(|v| crate::redact::redact(&v)),
             expected: expected.into(),
         });
     }
@@ -55,22 +56,22 @@ impl Validator {
 
     pub(super) fn region(&mut self, path: &str, v: Option<String>) -> Option<String> {
         let s = self.required(path, v, "an AWS region such as us-east-1")?;
-        let parts: Vec<&str> = s.split('-').collect();
-        let ok = parts.len() >= 3
-            && parts[0].len() == 2
-            && parts.iter().all(|p| {
-                !p.is_empty()
-                    && p.chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-            })
-            && parts
-                .last()
-                .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
-        if !ok {
+        if !super::is_region(&s) {
+            self.problem(path, Some(super::names::shown(&s)), super::REGION_RULE);
+            return None;
+        }
+        Some(s)
+    }
+
+    /// The policy's name: it names the journal file, metrics and state,
+    /// so it is held to [`super::NAME_RULE`].
+    fn policy_name(&mut self, v: Option<String>) -> Option<String> {
+        let s = self.required("name", v, "a policy name")?;
+        if !super::is_valid_name(&s) {
             self.problem(
-                path,
-                Some(format!("{s:?}")),
-                "an AWS region such as us-east-1",
+                "name",
+                Some(super::names::shown(&s)),
+                format!("a valid policy name: {}", super::NAME_RULE),
             );
             return None;
         }
@@ -116,7 +117,7 @@ impl Validator {
     }
 
     pub(super) fn policy(&mut self, mut raw: RawPolicy, source: &Path) -> Option<Policy> {
-        let name = self.name("name", raw.name, "a policy name");
+        let name = self.policy_name(raw.name);
         let regions = self.regions(raw.regions);
         let (rto, rpo) = self.objectives(raw.objectives);
         let (raw_probes, raw_heartbeats) = raw

@@ -299,22 +299,19 @@ impl Validator {
         let what = if redis {
             "a redis:// URL, without a password (TLS, rediss://, is not supported for the cache heartbeat yet)"
         } else {
-            "libpq connection settings (host=… port=… dbname=… user=…), without a password"
+            "libpq connection settings (host=… port=… dbname=… user=…) or a postgresql:// URL, without a password"
         };
         let endpoint = |me: &mut Self, field: &str, v: Option<String>| {
             let at = format!("{path}.{field}");
             let v = me.required(&at, v, what)?;
-            let has_password = if redis {
-                v.strip_prefix("redis://")
-                    .and_then(|r| r.split('/').next())
-                    .is_some_and(|auth| auth.contains('@'))
-            } else {
-                v.to_ascii_lowercase().contains("password")
-            };
+            // Any userinfo of a redis URL counts: a lone token before `@`
+            // is a password to some clients.
+            let has_password =
+                crate::redact::has_password(&v) || (redis && crate::redact::redact(&v) != v);
             let well_formed = if redis {
                 v.starts_with("redis://")
             } else {
-                v.contains('=')
+                v.contains('=') || v.starts_with("postgres://") || v.starts_with("postgresql://")
             };
             if has_password {
                 me.problem(
@@ -325,7 +322,7 @@ impl Validator {
                 return None;
             }
             if !well_formed {
-                me.problem(&at, Some(format!("{v:?}")), what);
+                me.problem(&at, Some(format!("{:?}", crate::redact::redact(&v))), what);
                 return None;
             }
             Some(v)

@@ -12,6 +12,8 @@
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::redact::redact;
+
 #[path = "heartbeat_postgres.rs"]
 mod postgres;
 #[path = "heartbeat_redis.rs"]
@@ -99,7 +101,7 @@ impl Endpoint {
             Err(e) if op == "connect" => Err(HeartbeatError::Connect {
                 role: self.role,
                 endpoint: self.name.clone(),
-                detail: chain(&e),
+                detail: redact(&chain(&e)),
             }),
             Err(e) => Err(self.query_error(op, chain(&e))),
             Ok(v) => Ok(v),
@@ -127,8 +129,17 @@ impl Endpoint {
             role: self.role,
             endpoint: self.name.clone(),
             op,
-            detail,
+            detail: redact(&detail),
         }
+    }
+}
+
+/// A connection string the client library refused, as an error: the
+/// library's account, redacted (it may quote the string it was given).
+fn config_error(role: &'static str, detail: &str) -> HeartbeatError {
+    HeartbeatError::Config {
+        role,
+        detail: redact(detail),
     }
 }
 
@@ -199,5 +210,54 @@ mod tests {
         let denied = async { Err::<(), _>(std::io::Error::other("denied")) };
         let err = ep.bounded("write", denied).await.unwrap_err();
         assert_eq!(err.to_string(), "primary db:5432: write failed: denied");
+    }
+
+    #[tokio::test]
+    async fn a_client_error_quoting_a_connection_string_is_shown_redacted() {
+        let ep = Endpoint {
+            role: "primary",
+            name: "db:5432".into(),
+            timeout: Duration::from_secs(1),
+        };
+        let quoting = || {
+            let text = "cannot reach postgresql://drctl:hunter2@db:5432/app (password=hunter2)";
+            async move { Err::<(), _>(std::io::Error::other(text)) }
+        };
+        for op in ["connect", "write"] {
+            let err = ep.bounded(op, quoting()).await.unwrap_err().to_string();
+            assert!(!err.contains("hunter2"), "{err}");
+            assert!(err.contains("postgresql://drctl:***@db:5432/app"), "{err}");
+        }
+        let err = config_error("replica", "bad url redis://:hunter2@x:y").to_string();
+        assert_eq!(
+            err,
+            "replica connection string is invalid: bad url redis://***@x:y"
+        );
+    }
+
+    #[test]
+    fn a_connection_string_that_does_not_parse_is_never_echoed() {
+        let t = Duration::from_secs(1);
+        let good_pg = "host=127.0.0.1";
+        for bad in [
+            "postgresql://drctl:hunter2@db:notaport/app",
+            "postgresql://drctl:hunter2@/app",
+            "host=db password=hunter2 port=x",
+        ] {
+            let err = PostgresHeartbeat::new("eu", bad, good_pg, None, t)
+                .err()
+                .unwrap_or_else(|| panic!("{bad} parsed"));
+            assert!(!err.to_string().contains("hunter2"), "{err}");
+        }
+        for bad in [
+            "redis://u:hunter2@cache:notaport",
+            "rediss://u:hunter2@cache:6379",
+            "redis+unix://u:hunter2@/tmp/x?db=z",
+        ] {
+            let err = RedisHeartbeat::new("eu", bad, "redis://127.0.0.1", None, t)
+                .err()
+                .unwrap_or_else(|| panic!("{bad} parsed"));
+            assert!(!err.to_string().contains("hunter2"), "{err}");
+        }
     }
 }

@@ -17,7 +17,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, NoTls, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::{chain, now_ms, Beat, Endpoint, HeartbeatError};
+use super::{chain, config_error, now_ms, Beat, Endpoint, HeartbeatError};
 
 const CREATE_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS drctl_heartbeat (site text PRIMARY KEY, at_ms bigint NOT NULL)";
@@ -67,10 +67,8 @@ impl PostgresHeartbeat {
     ///
     /// The file cannot be read or holds no certificate.
     pub fn with_ca_file(mut self, ca_file: &Path) -> Result<Self, HeartbeatError> {
-        let tls = tls(Some(ca_file)).map_err(|detail| HeartbeatError::Config {
-            role: "primary and replica",
-            detail,
-        })?;
+        let tls =
+            tls(Some(ca_file)).map_err(|detail| config_error("primary and replica", &detail))?;
         self.primary.tls = tls.clone();
         self.replica.tls = tls;
         Ok(self)
@@ -274,7 +272,7 @@ impl PgConn {
         password: Option<&str>,
         timeout: Duration,
     ) -> Result<Self, HeartbeatError> {
-        let bad = |detail: String| HeartbeatError::Config { role, detail };
+        let bad = |detail: String| config_error(role, &detail);
         let mut config: Config = conninfo.parse().map_err(|e| bad(chain(&e)))?;
         if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
             return Err(bad("no host given".into()));

@@ -8,7 +8,7 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, ConnectionAddr, IntoConnectionInfo};
 
-use super::{now_ms, Beat, Endpoint, HeartbeatError};
+use super::{config_error, now_ms, Beat, Endpoint, HeartbeatError};
 
 /// A heartbeat on a Redis primary/replica pair: key `drctl:heartbeat:<site>`.
 ///
@@ -108,7 +108,7 @@ impl RedisConn {
         password: Option<&str>,
         timeout: Duration,
     ) -> Result<Self, HeartbeatError> {
-        let bad = |detail: String| HeartbeatError::Config { role, detail };
+        let bad = |detail: String| config_error(role, &detail);
         let mut info = url.into_connection_info().map_err(|e| bad(e.to_string()))?;
         let name = match info.addr() {
             ConnectionAddr::Tcp(host, port) => format!("{host}:{port}"),

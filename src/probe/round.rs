@@ -12,6 +12,7 @@ use crate::cloud::{Cloud, Exposure};
 use crate::detect::{Observation, ProbeResult, TierReading};
 use crate::plan::DataTier;
 use crate::policy::{HeartbeatTarget, Policy};
+use crate::redact::redact;
 
 /// Now on the wall clock, Unix milliseconds.
 pub fn now_ms() -> u64 {
@@ -246,6 +247,13 @@ where
     let started = Instant::now();
     let r = f.await;
     let latency_ms = started.elapsed().as_millis() as u64;
+    // Targets and client errors may quote a URL with its userinfo; a
+    // result is logged, sent to every site and served by the API.
+    let target = redact(&target);
+    let r = r.map(|seen| redact(&seen)).map_err(|why| ProbeError {
+        message: redact(&why.message),
+        ..why
+    });
     match r {
         Ok(seen) => ProbeResult {
             target,

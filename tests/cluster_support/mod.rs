@@ -106,6 +106,7 @@ fn node_configs(policy: &Arc<Policy>, dir: &Path) -> BTreeMap<u64, NodeConfig> {
                 heartbeat: Duration::from_millis(100),
                 election_timeout: [Duration::from_millis(600), Duration::from_millis(1200)],
                 rpc_timeout: Duration::from_millis(300),
+                allow_other_credentials: false,
             };
             (i, cfg)
         })

@@ -21,6 +21,7 @@
 //! clients) through each adapter's `new` and [`AwsCloud::with_rds`] and its
 //! siblings.
 
+mod credentials;
 mod dataplane;
 mod eks;
 mod elasticache;
@@ -46,6 +47,7 @@ use crate::cloud::{
     StreamClusterState,
 };
 
+pub use credentials::{check_pod_credentials, IRSA_VARS, KUBERNETES_VAR, POD_IDENTITY_VAR};
 pub use dataplane::DataPlaneAdapter;
 pub use eks::EksAdapter;
 pub use elasticache::ElastiCacheAdapter;

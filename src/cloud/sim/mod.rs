@@ -65,13 +65,26 @@ pub struct Backing {
     pub redis: Option<BackingServer>,
 }
 
-/// One real server to promote.
-#[derive(Debug, Clone)]
+/// One real server to promote. `Debug` shows the connection string
+/// redacted and never the password.
+#[derive(Clone)]
 pub struct BackingServer {
     /// libpq conninfo or `redis://` URL.
     pub replica: String,
     /// Its password, if any.
     pub password: Option<String>,
+}
+
+impl std::fmt::Debug for BackingServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackingServer")
+            .field("replica", &crate::redact::Redacted(&self.replica))
+            .field(
+                "password",
+                &self.password.as_ref().map(|_| crate::redact::MASK),
+            )
+            .finish()
+    }
 }
 
 /// How long a real promotion may take before the call fails (retryable).

@@ -302,3 +302,20 @@ fn a_partition_cuts_the_links_of_the_isolated_site_both_ways_only() {
     links.partition(&members, &Default::default());
     assert!(links.up(1, 2) && links.up(2, 1));
 }
+
+#[test]
+fn debug_of_a_backing_server_shows_neither_its_password_nor_its_url_password() {
+    let b = Backing {
+        postgres: Some(BackingServer {
+            replica: "postgresql://drctl:hunter2@db/app".into(),
+            password: Some("hunter3".into()),
+        }),
+        redis: None,
+    };
+    let shown = format!("{b:?}");
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("hunter3"),
+        "{shown}"
+    );
+    assert!(shown.contains("drctl:***@db/app"), "{shown}");
+}

@@ -136,3 +136,30 @@ fn further_accepted_secrets_are_read_and_named_when_missing() {
         "{e}"
     );
 }
+
+#[test]
+fn a_site_that_is_not_a_region_is_refused_naming_the_member() {
+    let long = "x".repeat(5000);
+    for bad in ["../escaped", "us-east-1/../x", "us-east-1\0", long.as_str()] {
+        let text = shipped(1).replace(
+            "site: us-west-2,",
+            &format!("site: {},", serde_json::to_string(bad).unwrap()),
+        );
+        let e = load_text(&text).unwrap_err().to_string();
+        assert!(
+            e.contains("cluster.members[1].site: ") && e.contains("is not a valid site"),
+            "{bad:?}: {e}"
+        );
+        assert!(e.len() < 600, "the value is cut when shown: {e}");
+    }
+}
+
+#[test]
+fn debug_of_a_node_configuration_masks_its_secrets() {
+    let c = load_text(&shipped(1)).unwrap();
+    let debug = format!("{c:?} {c:#?}");
+    for secret in [&*c.secret, &*c.token] {
+        assert!(!debug.contains(secret), "{debug}");
+    }
+    assert!(debug.contains("secret: \"***\""), "{debug}");
+}

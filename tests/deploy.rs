@@ -1,0 +1,169 @@
+//! The Kubernetes manifests in deploy/k8s keep their safety properties:
+//! no site can fall back to the node's instance role, and the
+//! NetworkPolicies admit and let out only what a site needs.
+
+use std::path::{Path, PathBuf};
+
+use serde_yaml_ng::Value;
+
+const SITES: [&str; 3] = ["us-east-1", "us-west-2", "us-east-2-witness"];
+
+fn k8s(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy/k8s")
+        .join(file)
+}
+
+fn yaml(file: &str) -> Value {
+    let text = std::fs::read_to_string(k8s(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+fn seq<'a>(v: &'a Value, key: &str) -> &'a Vec<Value> {
+    v[key]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{key} is not a list in {v:?}"))
+}
+
+#[test]
+fn every_site_disables_the_instance_metadata_service() {
+    let sts = yaml("base/statefulset.yaml");
+    let container = &sts["spec"]["template"]["spec"]["containers"][0];
+    let env = seq(container, "env");
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "AWS_EC2_METADATA_DISABLED" && e["value"] == "true"),
+        "{env:?}"
+    );
+    for site in SITES {
+        let k = yaml(&format!("{site}/kustomization.yaml"));
+        assert!(
+            seq(&k, "resources").iter().any(|r| r == "../base"),
+            "{site}"
+        );
+        // No overlay takes the base's env away or sets the variable again.
+        let text = std::fs::read_to_string(k8s(&format!("{site}/kustomization.yaml"))).unwrap();
+        assert!(
+            !text.contains("op: remove")
+                && !text
+                    .contains("op: replace\n        path: /spec/template/spec/containers/0/env"),
+            "{site}"
+        );
+        assert!(!text.contains("name: AWS_EC2_METADATA_DISABLED"), "{site}");
+    }
+}
+
+/// Checks one NetworkPolicy: every ingress rule names its sources, egress
+/// is restricted, every egress rule names its destinations.
+fn restricted(file: &str) -> Value {
+    let np = yaml(file);
+    let spec = &np["spec"];
+    let types = seq(spec, "policyTypes");
+    assert!(
+        types.iter().any(|t| t == "Ingress") && types.iter().any(|t| t == "Egress"),
+        "{file}"
+    );
+    for rule in seq(spec, "ingress") {
+        let from = rule["from"].as_sequence();
+        assert!(
+            from.is_some_and(|f| !f.is_empty()),
+            "{file}: ingress from anywhere: {rule:?}"
+        );
+        assert!(!seq(rule, "ports").is_empty(), "{file}: {rule:?}");
+    }
+    let egress = seq(spec, "egress");
+    assert!(!egress.is_empty(), "{file}: no egress rule");
+    for rule in egress {
+        let to = rule["to"].as_sequence();
+        assert!(
+            to.is_some_and(|t| !t.is_empty()),
+            "{file}: egress anywhere: {rule:?}"
+        );
+        assert!(
+            !seq(rule, "ports").is_empty(),
+            "{file}: egress on every port: {rule:?}"
+        );
+    }
+    np
+}
+
+fn ports(rule: &Value) -> Vec<i64> {
+    seq(rule, "ports")
+        .iter()
+        .filter_map(|p| p["port"].as_i64())
+        .collect()
+}
+
+#[test]
+fn the_base_network_policy_admits_clients_and_lets_out_dns_aws_and_the_data_tiers() {
+    let np = restricted("base/networkpolicy.yaml");
+    let ingress = seq(&np["spec"], "ingress");
+    for rule in ingress {
+        assert_eq!(ports(rule), [7100]);
+        for from in seq(rule, "from") {
+            assert!(
+                from.get("ipBlock").is_none(),
+                "no address is admitted in the base: {from:?}"
+            );
+            assert_eq!(
+                from["podSelector"]["matchLabels"]["drctl.io/client"],
+                "true"
+            );
+        }
+    }
+    let egress = seq(&np["spec"], "egress");
+    let all: Vec<i64> = egress.iter().flat_map(ports).collect();
+    for want in [53, 443, 5432, 6379] {
+        assert!(all.contains(&want), "egress to {want} missing: {all:?}");
+    }
+    let dns = egress.iter().find(|r| ports(r).contains(&53)).unwrap();
+    assert_eq!(
+        dns["to"][0]["podSelector"]["matchLabels"]["k8s-app"],
+        "kube-dns"
+    );
+}
+
+#[test]
+fn each_site_admits_the_raft_port_from_the_other_sites_only() {
+    let cidr = |r: &Value| -> Vec<String> {
+        r.as_sequence()
+            .unwrap()
+            .iter()
+            .map(|b| b["ipBlock"]["cidr"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for site in SITES {
+        let k = yaml(&format!("{site}/kustomization.yaml"));
+        assert!(
+            seq(&k, "resources")
+                .iter()
+                .any(|r| r == "networkpolicy-peers.yaml"),
+            "{site}"
+        );
+        let np = restricted(&format!("{site}/networkpolicy-peers.yaml"));
+        for rule in seq(&np["spec"], "ingress")
+            .iter()
+            .chain(seq(&np["spec"], "egress"))
+        {
+            assert_eq!(ports(rule), [7100], "{site}");
+        }
+        let from = cidr(&np["spec"]["ingress"][0]["from"]);
+        let to = cidr(&np["spec"]["egress"][0]["to"]);
+        assert!(
+            !from.iter().chain(&to).any(|c| c == "0.0.0.0/0"),
+            "{site}: {from:?} {to:?}"
+        );
+        // The NLB's source ranges list this VPC first; its whole CIDR would
+        // admit every pod of the cluster.
+        let nlb = yaml(&format!("{site}/service-nlb.yaml"));
+        let own = seq(&nlb["spec"], "loadBalancerSourceRanges")[0]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            !from.contains(&own) && !to.contains(&own),
+            "{site}: {own} admitted"
+        );
+        assert_eq!(to.len(), 2, "{site}: the other two sites");
+    }
+}
