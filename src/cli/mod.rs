@@ -26,6 +26,7 @@ mod drill;
 mod failover;
 mod local;
 mod logging;
+mod node_cmd;
 mod progress;
 pub mod remote;
 
@@ -185,6 +186,9 @@ pub enum Command {
     Sim(SimCommand),
     /// Exit 0 when a URL answers 2xx (the container health check).
     Health(controller_cmd::HealthArgs),
+    /// A controller node's own key (signs its calls to the other nodes).
+    #[command(subcommand)]
+    Node(node_cmd::NodeCommand),
 }
 
 /// `drctl sim ...`
@@ -390,6 +394,7 @@ pub fn main() -> ExitCode {
         Command::Sim(SimCommand::Lag(args)) => detect_cmd::lag(args),
         Command::Acknowledge(args) => detect_cmd::acknowledge(args),
         Command::Health(args) => controller_cmd::health(args),
+        Command::Node(cmd) => node_cmd::run(cmd),
     };
     exit.into()
 }

@@ -23,6 +23,7 @@ mod detection;
 mod execution;
 mod handoff;
 mod journal;
+mod lease;
 mod measured;
 mod metrics;
 mod placement;
@@ -206,7 +207,7 @@ pub async fn start<C: Cloud + Reach + 'static>(
 ) -> Result<NodeHandle, StartError> {
     let (log, sm) = store::open(&cfg.data_dir)?;
     let applied = sm.shared();
-    let network = Network::new(cfg.id, cfg.secret.clone(), cfg.rpc_timeout, links.clone());
+    let network = Network::new(cfg.signer(), cfg.rpc_timeout, links.clone());
     let raft = Raft::new(cfg.id, Arc::new(raft_config(&cfg)?), network, log, sm)
         .await
         .map_err(|e| StartError::Raft(e.to_string()))?;
@@ -241,9 +242,8 @@ pub async fn start<C: Cloud + Reach + 'static>(
     };
     let mut tasks = Vec::new();
     if let Some(cloud) = &cloud {
-        let probes =
-            detection::spawn_probes(&ctx, cloud.clone(), cfg.secret.clone(), cfg.rpc_timeout)
-                .map_err(StartError::Probe)?;
+        let probes = detection::spawn_probes(&ctx, cloud.clone(), cfg.signer(), cfg.rpc_timeout)
+            .map_err(StartError::Probe)?;
         tasks.extend(probes);
     }
     let refused_behind = cfg
@@ -252,7 +252,7 @@ pub async fn start<C: Cloud + Reach + 'static>(
         .then(|| Arc::new(tokio::sync::Notify::new()));
     let app = crate::api::router(
         ctx.clone(),
-        cfg.accepted_secrets.clone().into(),
+        Arc::new(cfg.verifier()),
         refused_behind.clone(),
     );
     tasks.push(tokio::spawn(async move {
@@ -264,7 +264,7 @@ pub async fn start<C: Cloud + Reach + 'static>(
     if cfg.me().witness {
         let w = witness::Witness {
             ctx: ctx.clone(),
-            secret: cfg.secret.clone(),
+            signer: cfg.signer(),
             stuck_after: cfg.election_timeout[1] * 2,
             lease: Duration::from_millis(witness_lease(&cfg)),
             refused_behind: refused_behind.expect("made for the witness"),
@@ -282,7 +282,7 @@ pub async fn start<C: Cloud + Reach + 'static>(
             exposures,
             rx,
             cfg.election_timeout[0],
-            cfg.secret.clone(),
+            cfg.signer(),
         );
         // Against AWS, an execution's times are measured wall time; against
         // the simulated cloud they follow its latency model.
