@@ -14,10 +14,13 @@
 //!
 //! Errors are JSON objects with an `error` sentence saying what to do.
 //! Authenticated requests that land on a follower are forwarded to the
-//! leader. The raft RPC routes (`/raft/*`) share the port and are
-//! authenticated by the cluster secret instead.
+//! leader. The node-to-node routes (`/raft/*`) share the port and are
+//! authenticated instead by the sending node's signature and the cluster
+//! secret (see [`crate::consensus::auth`]); `/raft/observe` accepts only
+//! a member's own rounds (see `observe.rs`).
 
 mod actions;
+pub mod observe;
 mod status;
 pub mod views;
 
@@ -28,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
+use crate::consensus::auth::Verifier;
 use crate::consensus::network::{self, RpcState};
 use crate::controller::Context;
 
@@ -37,15 +41,15 @@ pub const OPENAPI: &str = include_str!("../../docs/openapi.yaml");
 /// The node's whole HTTP surface: the API and the raft RPC.
 pub fn router(
     ctx: Context,
-    secrets: Arc<[Arc<str>]>,
+    verifier: Arc<Verifier>,
     refused_behind: Option<Arc<tokio::sync::Notify>>,
 ) -> Router {
     let observe = Router::new()
-        .route("/raft/observe", post(observe))
-        .with_state((ctx.clone(), secrets.clone()));
+        .route("/raft/observe", post(observe::observe))
+        .with_state((ctx.clone(), verifier.clone()));
     let rpc = network::router(RpcState {
         raft: ctx.raft.clone(),
-        secrets,
+        verifier,
         refused_behind,
     });
     Router::new()
@@ -66,19 +70,6 @@ pub fn router(
         .with_state(ctx)
         .merge(rpc)
         .merge(observe)
-}
-
-/// A peer's probe round (cluster secret).
-async fn observe(
-    axum::extract::State((ctx, secrets)): axum::extract::State<(Context, Arc<[Arc<str>]>)>,
-    headers: axum::http::HeaderMap,
-    Json(o): Json<crate::detect::Observation>,
-) -> StatusCode {
-    if !network::secret_ok(&headers, &secrets) {
-        return StatusCode::UNAUTHORIZED;
-    }
-    ctx.record_observation(o);
-    StatusCode::NO_CONTENT
 }
 
 /// A JSON error with a status code and extra fields.

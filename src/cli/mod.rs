@@ -26,6 +26,7 @@ mod drill;
 mod failover;
 mod local;
 mod logging;
+mod node_cmd;
 mod progress;
 pub mod remote;
 mod unfence_cmd;
@@ -194,6 +195,9 @@ pub enum Command {
     Sim(SimCommand),
     /// Exit 0 when a URL answers 2xx (the container health check).
     Health(controller_cmd::HealthArgs),
+    /// A controller node's own key (signs its calls to the other nodes).
+    #[command(subcommand)]
+    Node(node_cmd::NodeCommand),
 }
 
 /// `drctl sim ...`
@@ -400,6 +404,7 @@ pub fn main() -> ExitCode {
         Command::Acknowledge(args) => detect_cmd::acknowledge(args),
         Command::Unfence(args) => unfence_cmd::run(args),
         Command::Health(args) => controller_cmd::health(args),
+        Command::Node(cmd) => node_cmd::run(cmd),
     };
     exit.into()
 }

@@ -14,6 +14,7 @@ pub mod aws;
 mod calls;
 mod error;
 mod exposure;
+pub mod guard;
 mod routing;
 pub mod sim;
 mod types;
@@ -21,6 +22,7 @@ mod types;
 pub use calls::{CallCount, CallSite, Plane, ROUTE53_CONTROL_REGION};
 pub use error::{CloudError, ErrorKind};
 pub use exposure::{ExposureSource, Measurement};
+pub use guard::{Guarded, Lease};
 pub use routing::{
     through_endpoints, ClusterEndpoint, RoutingControl, ENDPOINT_TIMEOUT, OP_GET_ROUTING_CONTROL,
     OP_UPDATE_ROUTING_CONTROLS,

@@ -7,6 +7,7 @@
 //! audit log. Only the leader executes; every step it starts is recorded
 //! through the log first, under a fencing [`Epoch`](crate::cloud::Epoch).
 
+pub mod auth;
 pub mod network;
 pub mod state;
 pub mod store;

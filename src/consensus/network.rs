@@ -1,11 +1,14 @@
 //! Node-to-node raft RPC over HTTP: a pooled reqwest client on one side, an
-//! axum router on the other, both authenticated by the cluster secret.
+//! axum router on the other. Every call is signed by the sending node's key
+//! and carries the cluster secret (see [`super::auth`]).
 //!
 //! Every call has a timeout (openraft's per-RPC deadline, capped by the
 //! configured `rpc_timeout`); a peer that does not answer in time is
 //! reported unreachable and openraft backs off. The secret is compared in
-//! constant time, so nothing without it can append, vote or install a
-//! snapshot. [`Links`] lets tests and chaos drills cut links between nodes.
+//! constant time and the signature is verified with the claimed sender's
+//! public keys, so nothing without a member's key can append, vote or
+//! install a snapshot. [`Links`] lets tests and chaos drills cut links
+//! between nodes.
 
 // an early HTTP response is the natural error of a request check; handlers return it as is.
 #![allow(clippy::result_large_err)]
@@ -30,6 +33,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 
+use super::auth::{Signer, Verifier};
 use super::{Member, NodeId, Raft, TypeConfig};
 
 /// The header carrying the cluster secret on raft RPC.
@@ -84,24 +88,24 @@ impl Links {
 pub struct Network {
     me: NodeId,
     http: reqwest::Client,
-    secret: Arc<str>,
+    signer: Signer,
     timeout: Duration,
     links: Links,
 }
 
 impl Network {
-    /// A network for node `me`, authenticating with `secret`; no call takes
-    /// longer than `timeout`.
-    pub fn new(me: NodeId, secret: Arc<str>, timeout: Duration, links: Links) -> Self {
+    /// A network for node `signer.id`, signing every call with its key; no
+    /// call takes longer than `timeout`.
+    pub fn new(signer: Signer, timeout: Duration, links: Links) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .build()
             .expect("an HTTP client with only timeouts set always builds");
         Self {
-            me,
+            me: signer.id,
             http,
-            secret,
+            signer,
             timeout,
             links,
         }
@@ -151,13 +155,13 @@ impl Client {
             )));
         }
         let timeout = option.hard_ttl().min(self.net.timeout);
+        let body = serde_json::to_vec(req)
+            .map_err(|e| CallError::Unreachable(format!("cannot encode the request: {e}")))?;
         let resp = self
             .net
-            .http
-            .post(format!("{}/raft/{path}", self.addr))
-            .header(SECRET_HEADER, &*self.net.secret)
+            .signer
+            .post(&self.net.http, &self.addr, &format!("/raft/{path}"), body)
             .timeout(timeout)
-            .json(req)
             .send()
             .await
             .map_err(|e| CallError::Unreachable(format!("{}: {e}", self.addr)))?;
@@ -226,8 +230,8 @@ impl RaftNetwork<TypeConfig> for Client {
 pub struct RpcState {
     /// The local raft.
     pub raft: Raft,
-    /// The secrets accepted on incoming calls.
-    pub secrets: Arc<[Arc<str>]>,
+    /// Checks incoming calls: cluster secret, sender's signature, time.
+    pub verifier: Arc<Verifier>,
     /// Told when this node refuses a candidate whose log is behind its own
     /// (the witness uses it to step in at once; see `controller::witness`).
     pub refused_behind: Option<Arc<tokio::sync::Notify>>,
@@ -252,12 +256,11 @@ pub fn router(state: RpcState) -> Router {
 pub async fn ask_to_elect(
     http: &reqwest::Client,
     addr: &str,
-    secret: &str,
+    signer: &Signer,
     timeout: Duration,
 ) -> Result<(), String> {
-    let r = http
-        .post(format!("{}/raft/elect", addr.trim_end_matches('/')))
-        .header(SECRET_HEADER, secret)
+    let r = signer
+        .post(http, addr, "/raft/elect", Vec::new())
         .timeout(timeout)
         .send()
         .await
@@ -269,9 +272,9 @@ pub async fn ask_to_elect(
     }
 }
 
-async fn elect(State(s): State<RpcState>, headers: HeaderMap) -> Response {
-    if !secret_ok(&headers, &s.secrets) {
-        return refused();
+async fn elect(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = check(&s, "/raft/elect", &headers, &body) {
+        return r;
     }
     match s.raft.trigger().elect().await {
         Ok(()) => Json(serde_json::json!({ "electing": true })).into_response(),
@@ -305,19 +308,28 @@ fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
     })
 }
 
-fn refused() -> Response {
+/// Verifies a call to `path`; the refusal names why, never a secret.
+fn check(s: &RpcState, path: &str, headers: &HeaderMap, body: &[u8]) -> Result<NodeId, Response> {
+    s.verifier
+        .verify("POST", path, headers, body, crate::probe::now_ms())
+        .map_err(|e| {
+            tracing::warn!(path, reason = e.metric_label(), error = %e, "node-to-node call refused");
+            refused(&e)
+        })
+}
+
+/// The answer to a call that failed authentication.
+pub fn refused(e: &super::auth::AuthError) -> Response {
     (
         StatusCode::UNAUTHORIZED,
-        Json(serde_json::json!({
-            "error": "raft RPC refused: missing or wrong cluster secret; every node must use the same secret_file or DRCTL_CLUSTER_SECRET"
-        })),
+        Json(serde_json::json!({ "error": format!("node-to-node call refused: {e}") })),
     )
         .into_response()
 }
 
 async fn append(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> Response {
-    if !secret_ok(&headers, &s.secrets) {
-        return refused();
+    if let Err(r) = check(&s, "/raft/append", &headers, &body) {
+        return r;
     }
     let req: AppendEntriesRequest<TypeConfig> = match parse(&body) {
         Ok(r) => r,
@@ -327,8 +339,8 @@ async fn append(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> R
 }
 
 async fn vote(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> Response {
-    if !secret_ok(&headers, &s.secrets) {
-        return refused();
+    if let Err(r) = check(&s, "/raft/vote", &headers, &body) {
+        return r;
     }
     let req: VoteRequest<NodeId> = match parse(&body) {
         Ok(r) => r,
@@ -345,8 +357,8 @@ async fn vote(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> Res
 }
 
 async fn snapshot(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> Response {
-    if !secret_ok(&headers, &s.secrets) {
-        return refused();
+    if let Err(r) = check(&s, "/raft/snapshot", &headers, &body) {
+        return r;
     }
     let req: InstallSnapshotRequest<TypeConfig> = match parse(&body) {
         Ok(r) => r,

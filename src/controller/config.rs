@@ -1,10 +1,11 @@
 //! A controller node's configuration file (`deploy/local/node-1.yaml`).
 //!
 //! Unknown fields are refused and every problem names the file and the
-//! field. Secrets never live in this file: the cluster secret and the API
-//! token come from the environment (`DRCTL_CLUSTER_SECRET`,
-//! `DRCTL_API_TOKEN`) or from the files the configuration names. Relative
-//! paths are relative to the working directory.
+//! field. Secrets never live in this file: the cluster secret, the node's
+//! private key and the API token come from the environment
+//! (`DRCTL_CLUSTER_SECRET`, `DRCTL_NODE_KEY`, `DRCTL_API_TOKEN`) or from
+//! the files the configuration names; the members' public keys are listed
+//! in it. Relative paths are relative to the working directory.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::consensus::auth::{NodeKey, PublicKey, Signer, Verifier};
 use crate::consensus::{Member, NodeId};
 use crate::policy::{self, Policy};
 
@@ -55,54 +57,6 @@ pub struct NodeSection {
     pub id: NodeId,
 }
 
-/// `cloud:`, either `aws` or `{sim: {...}}`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(try_from = "CloudRaw")]
-pub enum CloudConfig {
-    /// The AWS SDK's default chain (credentials, region, endpoints).
-    #[default]
-    Aws,
-    /// The simulated cloud.
-    Sim(SimConfig),
-}
-
-/// `cloud:` as written: a name or a map.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum CloudRaw {
-    Name(String),
-    Sim { sim: SimConfig },
-}
-
-impl TryFrom<CloudRaw> for CloudConfig {
-    type Error = String;
-
-    fn try_from(raw: CloudRaw) -> Result<Self, String> {
-        match raw {
-            CloudRaw::Name(n) if n == "aws" => Ok(Self::Aws),
-            CloudRaw::Name(n) if n == "sim" => Ok(Self::Sim(SimConfig::default())),
-            CloudRaw::Name(n) => Err(format!(
-                "cloud: {n:?} is not a cloud; expected aws, sim or {{sim: {{url: ...}}}}"
-            )),
-            CloudRaw::Sim { sim } => Ok(Self::Sim(sim)),
-        }
-    }
-}
-
-/// `cloud: {sim: ...}`
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SimConfig {
-    /// A shared simulated cloud served by `drctl sim serve` (what a
-    /// multi-process local cluster uses, so that every node sees the same
-    /// world). Without it the node holds its own simulated world.
-    pub url: Option<String>,
-    /// Latency scale of an own world (1.0 = AWS-like minutes).
-    pub scale: Option<f64>,
-    /// Seed of an own world.
-    pub seed: Option<u64>,
-}
-
 /// `cluster:`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,6 +70,14 @@ pub struct ClusterSection {
     /// next secret during a rotation (see runbooks/controller.md).
     #[serde(default)]
     pub accept_secret_files: Vec<PathBuf>,
+    /// A file holding this node's Ed25519 private key (PKCS#8 PEM, written
+    /// by `drctl node keygen`), which signs every node-to-node call.
+    /// `DRCTL_NODE_KEY` overrides it.
+    pub node_key_file: Option<PathBuf>,
+    /// How far a peer's clock may be from this node's: signed calls and
+    /// probe rounds stamped further away are refused.
+    #[serde(default = "default_clock_skew", with = "duration_text")]
+    pub max_clock_skew: Duration,
     /// How often the leader sends heartbeats.
     #[serde(default = "default_heartbeat", with = "duration_text")]
     pub heartbeat: Duration,
@@ -141,6 +103,11 @@ pub struct MemberEntry {
     /// Whether it is the witness.
     #[serde(default)]
     pub witness: bool,
+    /// Its Ed25519 public keys (base64, as `drctl node keygen` prints
+    /// them). Calls signed by any of them are accepted as this member's:
+    /// list two while its key rotates.
+    #[serde(default)]
+    pub keys: Vec<String>,
 }
 
 /// `api:`
@@ -165,30 +132,15 @@ fn default_heartbeat() -> Duration {
 fn default_election() -> [Duration; 2] {
     [Duration::from_millis(450), Duration::from_millis(900)]
 }
+fn default_clock_skew() -> Duration {
+    crate::consensus::auth::CLOCK_SKEW_DEFAULT
+}
 fn default_rpc_timeout() -> Duration {
     Duration::from_millis(400)
 }
 
-mod duration_text {
-    use serde::{Deserialize, Deserializer};
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let s = String::deserialize(d)?;
-        crate::duration::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
-
-mod duration_range {
-    use serde::{Deserialize, Deserializer};
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[Duration; 2], D::Error> {
-        let [a, b] = <[String; 2]>::deserialize(d)?;
-        let p = |s: &str| crate::duration::parse(s).map_err(serde::de::Error::custom);
-        Ok([p(&a)?, p(&b)?])
-    }
-}
+mod durations;
+use durations::{duration_range, duration_text};
 
 /// A validated node configuration, secrets resolved and policies loaded.
 /// `Debug` masks the secrets (see `config/sites.rs`).
@@ -213,6 +165,12 @@ pub struct NodeConfig {
     /// Every secret accepted on raft calls: the cluster secret first, then
     /// those of `accept_secret_files`.
     pub accepted_secrets: Vec<Arc<str>>,
+    /// This node's private key, which signs its node-to-node calls.
+    pub node_key: Arc<NodeKey>,
+    /// Every member's accepted public keys.
+    pub member_keys: std::collections::BTreeMap<NodeId, Vec<PublicKey>>,
+    /// How far a peer's clock may be from this node's.
+    pub max_clock_skew: Duration,
     /// The API token.
     pub token: Arc<str>,
     /// Heartbeat interval.
@@ -230,6 +188,24 @@ impl NodeConfig {
     /// This node as a member.
     pub fn me(&self) -> &Member {
         &self.members[&self.id]
+    }
+
+    /// What signs this node's outgoing node-to-node calls.
+    pub fn signer(&self) -> Signer {
+        Signer {
+            id: self.id,
+            key: self.node_key.clone(),
+            secret: self.secret.clone(),
+        }
+    }
+
+    /// What checks incoming node-to-node calls.
+    pub fn verifier(&self) -> Verifier {
+        Verifier {
+            keys: self.member_keys.clone(),
+            secrets: self.accepted_secrets.clone().into(),
+            skew: self.max_clock_skew,
+        }
     }
 }
 
@@ -264,6 +240,7 @@ pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
         .ok();
     let mut ids = BTreeSet::new();
     let mut members = std::collections::BTreeMap::new();
+    let mut member_keys = std::collections::BTreeMap::new();
     for (i, m) in file.cluster.members.iter().enumerate() {
         if !ids.insert(m.id) {
             problems.push(format!("cluster.members[{i}].id: {} appears twice", m.id));
@@ -274,6 +251,19 @@ pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
                 m.addr
             ));
         }
+        if m.keys.is_empty() {
+            problems.push(format!(
+                "cluster.members[{i}].keys: list the member's public key (printed by `drctl node keygen`)"
+            ));
+        }
+        let mut keys = Vec::new();
+        for (j, k) in m.keys.iter().enumerate() {
+            match k.parse::<PublicKey>() {
+                Ok(k) => keys.push(k),
+                Err(e) => problems.push(format!("cluster.members[{i}].keys[{j}]: {e}")),
+            }
+        }
+        member_keys.insert(m.id, keys);
         members.insert(
             m.id,
             Member {
@@ -330,6 +320,21 @@ pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
             Err(p) => problems.push(p),
         }
     }
+    let node_key = read_node_key(c.node_key_file.as_deref())
+        .map_err(|p| problems.push(p))
+        .ok();
+    if let (Some(k), Some(listed)) = (&node_key, member_keys.get(&file.node.id)) {
+        if !listed.is_empty() && !listed.contains(&k.public_key()) {
+            problems.push(format!(
+                "cluster.node_key_file: its public key {} is not among cluster.members[id={}].keys",
+                k.public_key(),
+                file.node.id
+            ));
+        }
+    }
+    if c.max_clock_skew.is_zero() {
+        problems.push("cluster.max_clock_skew: must be above zero".into());
+    }
     let token = read_secret(
         API_TOKEN_ENV,
         file.api.token_file.as_deref(),
@@ -371,6 +376,9 @@ pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
         cloud: file.cloud,
         secret: secret.expect("no problems"),
         accepted_secrets: accepted,
+        node_key: Arc::new(node_key.expect("no problems")),
+        member_keys,
+        max_clock_skew: c.max_clock_skew,
         token: token.expect("no problems"),
         heartbeat: c.heartbeat,
         election_timeout: c.election_timeout,
@@ -379,30 +387,10 @@ pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
     })
 }
 
-/// A secret from the environment, else from a file; at least 16 characters.
-fn read_secret(env: &str, file: Option<&Path>, field: &str) -> Result<Arc<str>, String> {
-    let from_env = (!env.is_empty())
-        .then(|| std::env::var(env).ok())
-        .flatten()
-        .filter(|v| !v.is_empty());
-    let value = match (from_env, file) {
-        (Some(v), _) => v,
-        (None, Some(f)) => std::fs::read_to_string(f)
-            .map_err(|e| format!("{field}: cannot read {}: {e}", f.display()))?,
-        (None, None) => {
-            return Err(format!(
-                "{field}: not set, and {env} is not in the environment"
-            ))
-        }
-    };
-    let value = value.trim().to_string();
-    if value.len() < 16 {
-        return Err(format!(
-            "{field} ({env}): the secret must be at least 16 characters"
-        ));
-    }
-    Ok(value.into())
-}
+mod cloud;
+mod secrets;
+pub use cloud::{CloudConfig, SimConfig};
+use secrets::{read_node_key, read_secret};
 
 mod aws;
 mod sites;

@@ -2,7 +2,8 @@
 //! of, and the verdict they give.
 //!
 //! Every node (the witness too) probes the primary each interval and sends
-//! the round to every other member (`POST /raft/observe`, cluster secret),
+//! the round to every other member (`POST /raft/observe`, signed by this
+//! node's key: a receiver accepts only rounds of the sender's own site),
 //! so each node holds every site's rounds and any of them can show the
 //! verdict; a new leader judges from the same history at once. Only the
 //! leader acts on the verdict (see `runner.rs`).
@@ -16,7 +17,7 @@ use tracing::{info, warn};
 
 use super::Context;
 use crate::cloud::{Cloud, Exposure};
-use crate::consensus::network::SECRET_HEADER;
+use crate::consensus::auth::Signer;
 use crate::detect::{self, Observation, Situation, Verdict, ROUNDS_KEPT};
 use crate::plan::DataTier;
 use crate::policy::Policy;
@@ -177,7 +178,7 @@ impl Context {
 pub(super) fn spawn_probes<R: Reach + Cloud + 'static>(
     ctx: &Context,
     reach: Arc<R>,
-    secret: Arc<str>,
+    signer: Signer,
     rpc_timeout: Duration,
 ) -> Result<Vec<JoinHandle<()>>, String> {
     let mut tasks = Vec::new();
@@ -185,13 +186,13 @@ pub(super) fn spawn_probes<R: Reach + Cloud + 'static>(
         let prober = Prober::new(&ctx.me().site, ctx.id, policy.clone(), reach.clone())
             .map_err(|e| format!("policy {}: {e}", policy.source.display()))?;
         let ctx = ctx.clone();
-        let secret = secret.clone();
+        let signer = signer.clone();
         let interval = policy.detection.probe_interval;
         tasks.push(tokio::spawn(probe_loop(
             ctx,
             (prober, reach.clone()),
             interval,
-            secret,
+            signer,
             rpc_timeout,
         )));
     }
@@ -202,7 +203,7 @@ async fn probe_loop<R: Reach + Cloud + 'static>(
     ctx: Context,
     (mut prober, cloud): (Prober<R>, Arc<R>),
     interval: Duration,
-    secret: Arc<str>,
+    signer: Signer,
     rpc_timeout: Duration,
 ) {
     let mut tick = tokio::time::interval(interval);
@@ -232,12 +233,10 @@ async fn probe_loop<R: Reach + Cloud + 'static>(
             if id == ctx.id || !ctx.links.up(ctx.id, id) {
                 continue;
             }
-            let req = ctx
-                .http
-                .post(format!("{}/raft/observe", m.addr))
-                .header(SECRET_HEADER, secret.as_ref())
-                .timeout(rpc_timeout)
-                .json(&o);
+            let body = serde_json::to_vec(&o).expect("a round always encodes");
+            let req = signer
+                .post(&ctx.http, &m.addr, "/raft/observe", body)
+                .timeout(rpc_timeout);
             tokio::spawn(async move {
                 let _ = req.send().await;
             });

@@ -32,8 +32,8 @@ const POLL: Duration = Duration::from_millis(10);
 pub(super) struct HandOff<'a> {
     /// The leading node.
     pub ctx: &'a Context,
-    /// The cluster secret, to ask a member to campaign.
-    pub secret: &'a str,
+    /// Signs the request asking a member to campaign.
+    pub signer: &'a crate::consensus::auth::Signer,
     /// How long after the last heartbeat a voter still refuses candidates:
     /// the witness's lease, the shortest any voter holds.
     pub lease: Duration,
@@ -96,7 +96,7 @@ impl HandOff<'_> {
         'asking: while self.leading() && Instant::now() < deadline {
             for id in self.caught_up(&eligible) {
                 let addr = &self.ctx.members[&id].addr;
-                if let Err(e) = ask_to_elect(&self.ctx.http, addr, self.secret, ASK_TIMEOUT).await {
+                if let Err(e) = ask_to_elect(&self.ctx.http, addr, self.signer, ASK_TIMEOUT).await {
                     warn!(node = id, error = %e, "cannot ask the member to campaign");
                 }
             }

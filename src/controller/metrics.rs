@@ -30,6 +30,8 @@ pub struct Metrics {
     active_region: Family<Labels, Gauge>,
     steps: Family<Labels, Histogram>,
     requests: Family<Labels, Counter>,
+    rounds_refused: Family<Labels, Counter>,
+    cloud_calls_refused: Family<Labels, Counter>,
     probe_up: Family<Labels, Gauge>,
     probe_latency: Family<Labels, Histogram>,
     exposure: Family<Labels, Gauge<f64, AtomicU64>>,
@@ -67,6 +69,18 @@ impl Default for Metrics {
         let active_region = Family::<Labels, Gauge>::default();
         let steps = Family::<Labels, Histogram>::new_with_constructor(step_histogram as fn() -> _);
         let requests = Family::<Labels, Counter>::default();
+        let rounds_refused = Family::<Labels, Counter>::default();
+        let cloud_calls_refused = Family::<Labels, Counter>::default();
+        registry.register(
+            "cloud_calls_refused",
+            "Mutating cloud calls not sent because this node's leader lease did not hold, by operation",
+            cloud_calls_refused.clone(),
+        );
+        registry.register(
+            "rounds_refused",
+            "Peers' probe rounds this node refused, by reason (unauthenticated, wrong_site, future, unknown_policy, unknown_site, malformed)",
+            rounds_refused.clone(),
+        );
         registry.register("raft_term", "Current raft term", term.clone());
         registry.register(
             "raft_leader_id",
@@ -186,6 +200,8 @@ impl Default for Metrics {
             active_region,
             steps,
             requests,
+            rounds_refused,
+            cloud_calls_refused,
         }
     }
 }
@@ -220,6 +236,20 @@ impl Metrics {
     pub fn request(&self, outcome: &str) {
         self.requests
             .get_or_create(&vec![("outcome".into(), outcome.into())])
+            .inc();
+    }
+
+    /// Counts a peer's probe round refused for `reason`.
+    pub fn round_refused(&self, reason: &str) {
+        self.rounds_refused
+            .get_or_create(&vec![("reason".into(), reason.into())])
+            .inc();
+    }
+
+    /// Counts a mutating cloud call the lease check refused.
+    pub fn cloud_call_refused(&self, op: &str) {
+        self.cloud_calls_refused
+            .get_or_create(&vec![("op".into(), op.into())])
             .inc();
     }
 

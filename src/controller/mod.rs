@@ -24,6 +24,7 @@ mod execution;
 mod fence_return;
 mod handoff;
 mod journal;
+mod lease;
 mod measured;
 mod metrics;
 mod old_primary;
@@ -209,7 +210,7 @@ pub async fn start<C: Cloud + Reach + 'static>(
 ) -> Result<NodeHandle, StartError> {
     let (log, sm) = store::open(&cfg.data_dir)?;
     let applied = sm.shared();
-    let network = Network::new(cfg.id, cfg.secret.clone(), cfg.rpc_timeout, links.clone());
+    let network = Network::new(cfg.signer(), cfg.rpc_timeout, links.clone());
     let raft = Raft::new(cfg.id, Arc::new(raft_config(&cfg)?), network, log, sm)
         .await
         .map_err(|e| StartError::Raft(e.to_string()))?;
@@ -247,9 +248,8 @@ pub async fn start<C: Cloud + Reach + 'static>(
         tasks.extend(self_fence::spawn(&ctx, cloud.clone(), cfg.data_dir.clone()));
     }
     if let Some(cloud) = &cloud {
-        let probes =
-            detection::spawn_probes(&ctx, cloud.clone(), cfg.secret.clone(), cfg.rpc_timeout)
-                .map_err(StartError::Probe)?;
+        let probes = detection::spawn_probes(&ctx, cloud.clone(), cfg.signer(), cfg.rpc_timeout)
+            .map_err(StartError::Probe)?;
         tasks.extend(probes);
     }
     let refused_behind = cfg
@@ -258,7 +258,7 @@ pub async fn start<C: Cloud + Reach + 'static>(
         .then(|| Arc::new(tokio::sync::Notify::new()));
     let app = crate::api::router(
         ctx.clone(),
-        cfg.accepted_secrets.clone().into(),
+        Arc::new(cfg.verifier()),
         refused_behind.clone(),
     );
     tasks.push(tokio::spawn(async move {
@@ -270,7 +270,7 @@ pub async fn start<C: Cloud + Reach + 'static>(
     if cfg.me().witness {
         let w = witness::Witness {
             ctx: ctx.clone(),
-            secret: cfg.secret.clone(),
+            signer: cfg.signer(),
             stuck_after: cfg.election_timeout[1] * 2,
             lease: Duration::from_millis(witness_lease(&cfg)),
             refused_behind: refused_behind.expect("made for the witness"),
@@ -288,7 +288,7 @@ pub async fn start<C: Cloud + Reach + 'static>(
             exposures,
             rx,
             cfg.election_timeout[0],
-            cfg.secret.clone(),
+            cfg.signer(),
         );
         // Against AWS, an execution's times are measured wall time; against
         // the simulated cloud they follow its latency model.

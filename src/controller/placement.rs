@@ -67,8 +67,8 @@ pub(super) enum Placement {
 pub(super) struct Placer {
     /// The node.
     pub ctx: Context,
-    /// The cluster secret, to ask a member to campaign.
-    pub secret: Arc<str>,
+    /// Signs the request asking a member to campaign.
+    pub signer: crate::consensus::auth::Signer,
     /// The voters' lease (see [`HandOff::lease`]).
     pub lease: Duration,
 }
@@ -120,7 +120,7 @@ impl Placer {
     fn handoff(&self) -> HandOff<'_> {
         HandOff {
             ctx: &self.ctx,
-            secret: &self.secret,
+            signer: &self.signer,
             lease: self.lease,
         }
     }

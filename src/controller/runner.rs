@@ -25,10 +25,11 @@ use tracing::{info, warn};
 
 use super::execution::run_execution;
 use super::journal::{confirm_leader, propose};
+use super::lease::{lapsed, RaftLease};
 use super::placement::{Placement, Placer, Placing};
 use super::request::answer_label;
 use super::{Context, FailoverAnswer, FailoverRequest};
-use crate::cloud::{Cloud, ExposureSource};
+use crate::cloud::{Cloud, ExposureSource, Guarded};
 use crate::consensus::{Command, Execution, Reply, DETECTOR};
 use crate::detect::{Action, Health};
 use crate::execute::TimeBasis;
@@ -60,21 +61,21 @@ pub(super) struct Runner<C> {
 
 impl<C: Cloud + 'static> Runner<C> {
     /// A runner for the node of `ctx`; `lease` is the shortest election
-    /// timeout (see [`Runner::still_leading`]) and `secret` the cluster
-    /// secret, to hand leadership on.
+    /// timeout (see [`Runner::still_leading`]) and `signer` signs the
+    /// requests that hand leadership on.
     pub(super) fn new(
         ctx: Context,
         cloud: Arc<C>,
         exposures: Arc<dyn ExposureSource>,
         requests: mpsc::Receiver<FailoverRequest>,
         lease: Duration,
-        secret: Arc<str>,
+        signer: crate::consensus::auth::Signer,
     ) -> Self {
         Self {
             lease,
             placing: Placing::new(Placer {
                 ctx: ctx.clone(),
-                secret,
+                signer,
                 lease,
             }),
             ctx,
@@ -137,7 +138,14 @@ impl<C: Cloud + 'static> Runner<C> {
             }
             let here = self.keep_off_region_left().await;
             self.resume_orphans(here.as_deref());
-            self.fences.tick(&self.ctx, &self.cloud);
+            let guarded = Arc::new(Guarded::new(
+                self.cloud.clone(),
+                Arc::new(RaftLease {
+                    ctx: self.ctx.clone(),
+                    lease: self.lease,
+                }),
+            ));
+            self.fences.tick(&self.ctx, &guarded);
             self.act_on_verdicts().await;
         }
     }
@@ -258,15 +266,34 @@ impl<C: Cloud + 'static> Runner<C> {
 
     /// Runs `e`; `claim` (with why this node executes from the region being
     /// left, if it does) when it resumes an execution started earlier.
+    ///
+    /// The execution acts on the cloud through a [`Guarded`] one, which
+    /// checks the leader lease before every mutating call, and stops by
+    /// itself as soon as the lease of the current term lapses, whatever
+    /// this loop is busy with.
     fn spawn(&mut self, e: Execution, claim: Option<Option<String>>) {
         let id = e.record.id.clone();
-        let task = tokio::spawn(run_execution(
+        let term = self.ctx.raft.metrics().borrow().current_term;
+        let lease = Arc::new(RaftLease {
+            ctx: self.ctx.clone(),
+            lease: self.lease,
+        });
+        let cloud = Arc::new(Guarded::new(self.cloud.clone(), lease));
+        let run = run_execution(
             self.ctx.clone(),
-            self.cloud.clone(),
+            cloud,
             (self.exposures.clone(), self.time_basis),
             e,
             claim,
-        ));
+        );
+        let lapsed = lapsed(self.ctx.clone(), self.lease, term);
+        let execution_id = id.clone();
+        let task = tokio::spawn(async move {
+            tokio::select! {
+                () = run => {}
+                why = lapsed => warn!(%execution_id, %why, "stopping execution: the leader lease lapsed"),
+            }
+        });
         self.active.insert(id, task);
     }
 

@@ -35,8 +35,8 @@ const TAKE_OVER: Duration = Duration::from_secs(30);
 pub(super) struct Witness {
     /// The node.
     pub ctx: Context,
-    /// The cluster secret, to ask an executor to campaign.
-    pub secret: Arc<str>,
+    /// Signs the request asking an executor to campaign.
+    pub signer: crate::consensus::auth::Signer,
     /// How long without a reachable leader before campaigning anyway.
     pub stuck_after: Duration,
     /// The witness's leader lease: voters refuse a new candidate until it
@@ -97,7 +97,7 @@ impl Witness {
         warn!("the witness leads; handing leadership to an executing site");
         let h = HandOff {
             ctx: &self.ctx,
-            secret: &self.secret,
+            signer: &self.signer,
             lease: self.lease,
         };
         let executing = |_: NodeId, m: &Member| !m.witness;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use drctl::api::views::ExecutionView;
 use drctl::cloud::sim::{LatencyModel, SimCloud, SimOptions};
+use drctl::consensus::auth::{NodeKey, PublicKey, CLOCK_SKEW_DEFAULT};
 use drctl::consensus::network::Links;
 use drctl::consensus::{ClusterState, Member};
 use drctl::controller::{self, CloudConfig, NodeConfig, NodeHandle};
@@ -88,6 +89,13 @@ fn node_configs(policy: &Arc<Policy>, dir: &Path) -> BTreeMap<u64, NodeConfig> {
             )
         })
         .collect();
+    let keys: BTreeMap<u64, Arc<NodeKey>> = (1..=3u64)
+        .map(|i| (i, Arc::new(NodeKey::generate().unwrap().0)))
+        .collect();
+    let member_keys: BTreeMap<u64, Vec<PublicKey>> = keys
+        .iter()
+        .map(|(i, k)| (*i, vec![k.public_key()]))
+        .collect();
     (1..=3u64)
         .map(|i| {
             let cfg = NodeConfig {
@@ -102,6 +110,9 @@ fn node_configs(policy: &Arc<Policy>, dir: &Path) -> BTreeMap<u64, NodeConfig> {
                 cloud: CloudConfig::Aws,
                 secret: SECRET.into(),
                 accepted_secrets: vec![SECRET.into()],
+                node_key: keys[&i].clone(),
+                member_keys: member_keys.clone(),
+                max_clock_skew: CLOCK_SKEW_DEFAULT,
                 token: TOKEN.into(),
                 heartbeat: Duration::from_millis(100),
                 election_timeout: [Duration::from_millis(600), Duration::from_millis(1200)],

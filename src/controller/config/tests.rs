@@ -86,12 +86,60 @@ fn unknown_fields_and_missing_secrets_are_refused() {
 
 #[test]
 fn two_members_cannot_survive_a_site_loss() {
-    let text = shipped(1).replace(
-        "    - {id: 3, site: us-east-2, addr: \"http://127.0.0.1:7103\", witness: true}\n",
-        "",
-    );
+    let text: String = shipped(1)
+        .lines()
+        .filter(|l| !l.contains("{id: 3,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     let e = load_text(&text).unwrap_err().to_string();
     assert!(e.contains("2 members"), "{e}");
+}
+
+#[test]
+fn member_keys_and_the_node_key_are_checked() {
+    let c = load_text(&shipped(2)).unwrap();
+    assert_eq!(c.node_key.public_key().to_string(), local_key(2));
+    assert_eq!(c.member_keys.len(), 3);
+    assert_eq!(c.max_clock_skew, Duration::from_secs(5));
+    // Node 2 given node 1's private key: its public half is not node 2's.
+    let text = shipped(2).replace("deploy/local/node-2.key", "deploy/local/node-1.key");
+    let e = load_text(&text).unwrap_err().to_string();
+    assert!(e.contains("cluster.node_key_file: its public key"), "{e}");
+    let text = shipped(2)
+        .replace(&format!("keys: [\"{}\"]", local_key(1)), "keys: []")
+        .replace(&local_key(3), "AAAA");
+    let e = load_text(&text).unwrap_err().to_string();
+    assert!(
+        e.contains("cluster.members[0].keys: list the member's public key"),
+        "{e}"
+    );
+    assert!(
+        e.contains("cluster.members[2].keys[0]: \"AAAA\" is 3 bytes"),
+        "{e}"
+    );
+    let text = shipped(2).replace("deploy/local/node-2.key", "deploy/local/api-token");
+    let e = load_text(&text).unwrap_err().to_string();
+    assert!(
+        e.contains("cluster.node_key_file (DRCTL_NODE_KEY): not"),
+        "{e}"
+    );
+    assert!(!e.contains(&std::fs::read_to_string(root().join("deploy/local/api-token")).unwrap()));
+}
+
+/// The first public key listed for member `id` in `text`.
+fn first_key(text: &str, id: u64) -> String {
+    let file: NodeFile = serde_yaml_ng::from_str(text).unwrap();
+    let m = file.cluster.members.iter().find(|m| m.id == id).unwrap();
+    m.keys[0].clone()
+}
+
+fn k8s_key(site: &str, id: u64) -> String {
+    let path = root().join(format!("deploy/k8s/{site}/node.yaml"));
+    first_key(&std::fs::read_to_string(path).unwrap(), id)
+}
+
+fn local_key(id: u64) -> String {
+    first_key(&shipped(id), id)
 }
 
 #[test]
@@ -104,7 +152,14 @@ fn the_kubernetes_site_files_load() {
                 "deploy/local/cluster-secret",
             )
             .replace("/var/run/drctl/api/token", "deploy/local/api-token")
+            .replace(
+                "/var/run/drctl/node/key",
+                &format!("deploy/local/node-{id}.key"),
+            )
             .replace("/etc/drctl/policies/", "policies/");
+        // The shipped keys are examples without private halves: list the
+        // local demo's key of this node in their place.
+        let text = text.replace(&k8s_key(site, id), &local_key(id));
         let c = load_text(&text).unwrap_or_else(|e| panic!("{site}: {e}"));
         assert_eq!(c.id, id);
         assert_eq!(c.cloud, CloudConfig::Aws);

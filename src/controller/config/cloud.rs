@@ -1,0 +1,51 @@
+//! `cloud:` in a node file: the AWS SDK's default chain or a simulated cloud.
+
+use serde::Deserialize;
+
+/// `cloud:`, either `aws` or `{sim: {...}}`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(try_from = "CloudRaw")]
+pub enum CloudConfig {
+    /// The AWS SDK's default chain (credentials, region, endpoints).
+    #[default]
+    Aws,
+    /// The simulated cloud.
+    Sim(SimConfig),
+}
+
+/// `cloud:` as written: a name or a map.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CloudRaw {
+    Name(String),
+    Sim { sim: SimConfig },
+}
+
+impl TryFrom<CloudRaw> for CloudConfig {
+    type Error = String;
+
+    fn try_from(raw: CloudRaw) -> Result<Self, String> {
+        match raw {
+            CloudRaw::Name(n) if n == "aws" => Ok(Self::Aws),
+            CloudRaw::Name(n) if n == "sim" => Ok(Self::Sim(SimConfig::default())),
+            CloudRaw::Name(n) => Err(format!(
+                "cloud: {n:?} is not a cloud; expected aws, sim or {{sim: {{url: ...}}}}"
+            )),
+            CloudRaw::Sim { sim } => Ok(Self::Sim(sim)),
+        }
+    }
+}
+
+/// `cloud: {sim: ...}`
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimConfig {
+    /// A shared simulated cloud served by `drctl sim serve` (what a
+    /// multi-process local cluster uses, so that every node sees the same
+    /// world). Without it the node holds its own simulated world.
+    pub url: Option<String>,
+    /// Latency scale of an own world (1.0 = AWS-like minutes).
+    pub scale: Option<f64>,
+    /// Seed of an own world.
+    pub seed: Option<u64>,
+}
