@@ -24,7 +24,7 @@
 mod dataplane;
 mod eks;
 mod elasticache;
-mod error;
+pub(crate) mod error;
 mod kafka;
 mod rds;
 mod route53;
