@@ -12,6 +12,9 @@
 //!   (majority of sites, consecutive failures, hold-down, modes).
 //! - [`probe`]: I/O: each site's probe rounds (HTTP, TCP, RDS status, Route 53
 //!   health checks) and the replication heartbeats that measure data loss.
+//! - [`fence`]: fencing the old primary's writers (PostgreSQL roles, Redis
+//!   ACL users, ElastiCache users) and measuring what it accepted after the
+//!   fork (the divergence report).
 //! - [`plan`]: pure: (policy, observed state) → the failover plan, a DAG.
 //! - [`execute`]: runs the plan: parallel where independent, each step
 //!   check → act → verify, journaled, resumable.
@@ -45,6 +48,7 @@ pub mod controller;
 pub mod detect;
 pub mod duration;
 pub mod execute;
+pub mod fence;
 pub mod plan;
 pub mod policy;
 pub mod probe;

@@ -19,7 +19,9 @@ mod postgres;
 #[path = "heartbeat_redis.rs"]
 mod redis_kv;
 
+pub(crate) use postgres::PgConn;
 pub use postgres::{promote_postgres, PostgresHeartbeat};
+pub(crate) use redis_kv::RedisConn;
 pub use redis_kv::{promote_redis, RedisHeartbeat};
 
 /// Result of one heartbeat write.
@@ -144,7 +146,7 @@ fn config_error(role: &'static str, detail: &str) -> HeartbeatError {
 }
 
 /// An error and its causes on one line.
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

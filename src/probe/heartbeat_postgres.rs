@@ -227,8 +227,10 @@ fn lost_create_race(e: &tokio_postgres::Error) -> bool {
 }
 
 /// One PostgreSQL endpoint: its parsed configuration and, once connected,
-/// its client.
-struct PgConn {
+/// its client. The fencing methods and the divergence measurement connect
+/// through it too, so every PostgreSQL connection of drctl shares its TLS and
+/// timeout handling.
+pub(crate) struct PgConn {
     endpoint: Endpoint,
     config: Config,
     client: Option<Client>,
@@ -266,7 +268,10 @@ fn tls(ca_file: Option<&Path>) -> Result<MakeRustlsConnect, String> {
 }
 
 impl PgConn {
-    fn parse(
+    /// Parses `conninfo` (key=value or URL) for the endpoint called `role`
+    /// in errors; `password` overrides any password in it; `timeout` bounds
+    /// the connect.
+    pub(crate) fn parse(
         role: &'static str,
         conninfo: &str,
         password: Option<&str>,
@@ -293,6 +298,26 @@ impl PgConn {
         })
     }
 
+    /// Trusts the certificates of the PEM bundle `ca_file` too, for
+    /// connections with `sslmode=require`.
+    pub(crate) fn use_ca_file(&mut self, ca_file: &Path) -> Result<(), HeartbeatError> {
+        self.tls = tls(Some(ca_file)).map_err(|detail| HeartbeatError::Config {
+            role: self.endpoint.role,
+            detail,
+        })?;
+        Ok(())
+    }
+
+    /// The endpoint's `host:port`, as errors name it.
+    pub(crate) fn name(&self) -> &str {
+        &self.endpoint.name
+    }
+
+    /// Drops the connection, so that the next call makes a new one.
+    pub(crate) fn disconnect(&mut self) {
+        self.client = None;
+    }
+
     /// Whether there is a client whose connection is still open.
     fn connected(&self) -> bool {
         self.client.as_ref().is_some_and(|c| !c.is_closed())
@@ -300,7 +325,7 @@ impl PgConn {
 
     /// The connected client, connecting first if there is none (or the last
     /// one was closed).
-    async fn client(&mut self) -> Result<&Client, HeartbeatError> {
+    pub(crate) async fn client(&mut self) -> Result<&Client, HeartbeatError> {
         if !self.connected() {
             // Drives the socket; ends when the client is dropped or the
             // connection fails, which the next call then sees.

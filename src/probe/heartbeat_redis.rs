@@ -95,14 +95,19 @@ pub async fn promote_redis(
 }
 
 /// One Redis endpoint: its client and, once connected, its connection.
-struct RedisConn {
+/// The fencing methods and the divergence measurement connect through it
+/// too.
+pub(crate) struct RedisConn {
     endpoint: Endpoint,
     client: Client,
     conn: Option<MultiplexedConnection>,
 }
 
 impl RedisConn {
-    fn parse(
+    /// Parses `url` for the endpoint called `role` in errors; `password`
+    /// overrides any password in it; `timeout` bounds the connect and each
+    /// command.
+    pub(crate) fn parse(
         role: &'static str,
         url: &str,
         password: Option<&str>,
@@ -131,9 +136,14 @@ impl RedisConn {
         })
     }
 
+    /// The endpoint's `host:port`, as errors name it.
+    pub(crate) fn name(&self) -> &str {
+        &self.endpoint.name
+    }
+
     /// Runs `cmd`, connecting first if needed; any error drops the
     /// connection so that the next call makes a new one.
-    async fn run<T: redis::FromRedisValue>(
+    pub(crate) async fn run<T: redis::FromRedisValue>(
         &mut self,
         op: &'static str,
         cmd: redis::Cmd,

@@ -25,7 +25,7 @@ mod credentials;
 mod dataplane;
 mod eks;
 mod elasticache;
-mod error;
+pub(crate) mod error;
 mod kafka;
 mod rds;
 mod route53;
