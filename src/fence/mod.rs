@@ -164,22 +164,22 @@ impl FenceError {
 
     pub(crate) fn unreachable(target: &str, detail: impl AsRef<str>) -> Self {
         Self::Unreachable {
-            target: redact_userinfo(target),
-            detail: redact_userinfo(detail.as_ref()),
+            target: crate::redact::redact(target),
+            detail: crate::redact::redact(detail.as_ref()),
         }
     }
 
     pub(crate) fn refused(target: &str, detail: impl AsRef<str>) -> Self {
         Self::Refused {
-            target: redact_userinfo(target),
-            detail: redact_userinfo(detail.as_ref()),
+            target: crate::redact::redact(target),
+            detail: crate::redact::redact(detail.as_ref()),
         }
     }
 
     pub(crate) fn other(target: &str, detail: impl AsRef<str>) -> Self {
         Self::Other {
-            target: redact_userinfo(target),
-            detail: redact_userinfo(detail.as_ref()),
+            target: crate::redact::redact(target),
+            detail: crate::redact::redact(detail.as_ref()),
         }
     }
 
@@ -192,39 +192,6 @@ impl FenceError {
             H::Config { .. } | H::Query { .. } => Self::other(target, e.to_string()),
         }
     }
-}
-
-/// `text` with the password of every `scheme://user:password@` replaced
-/// by `***`, so that a URL quoted in an error never shows a password.
-pub fn redact_userinfo(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        let (head, tail) = rest.split_at(at + 3);
-        out.push_str(head);
-        // The authority ends at the first '/', whitespace, '?' or '#'.
-        let end = tail
-            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace())
-            .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match authority.rfind('@') {
-            Some(at_sign) => {
-                let userinfo = &authority[..at_sign];
-                match userinfo.find(':') {
-                    Some(colon) => {
-                        out.push_str(&userinfo[..colon]);
-                        out.push_str(":***");
-                    }
-                    None => out.push_str(userinfo),
-                }
-                out.push_str(&authority[at_sign..]);
-            }
-            None => out.push_str(authority),
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Checks the list of application roles or users a fence is given: not
@@ -259,20 +226,6 @@ pub(crate) fn check_writers(target: &str, what: &str, names: &[String]) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn url_passwords_are_redacted_and_the_rest_kept() {
-        assert_eq!(
-            redact_userinfo("bad url postgresql://app:s3cret@db:5432/x?sslmode=require"),
-            "bad url postgresql://app:***@db:5432/x?sslmode=require"
-        );
-        assert_eq!(
-            redact_userinfo("redis://:pw@h:6379 and rediss://u:p@q/0"),
-            "redis://:***@h:6379 and rediss://u:***@q/0"
-        );
-        assert_eq!(redact_userinfo("redis://h:6379/0"), "redis://h:6379/0");
-        assert_eq!(redact_userinfo("no url here"), "no url here");
-    }
 
     #[test]
     fn errors_never_show_a_url_password() {
