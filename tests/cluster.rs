@@ -417,9 +417,6 @@ fn fast_fencing_policy() -> std::sync::Arc<drctl::policy::Policy> {
     let f = p.fencing.as_mut().unwrap();
     f.self_fence_after = Duration::from_secs(4);
     f.max_clock_skew = Duration::from_secs(1);
-    // The shipped database and cache methods reach production servers.
-    f.database = None;
-    f.cache = None;
     std::sync::Arc::new(p)
 }
 
@@ -455,6 +452,15 @@ async fn a_cut_off_primary_fences_itself_and_the_majority_promotes_only_after_it
             .unwrap()
             .contains("cut off from the majority"),
         "{fenced}"
+    );
+    let outcome = fenced["outcome"].to_string();
+    assert!(
+        outcome.contains("database: emr_app, emr_batch can no longer write"),
+        "{outcome}"
+    );
+    assert!(
+        outcome.contains("cache: emr-app can no longer write"),
+        "{outcome}"
     );
     let ng = c
         .cloud
@@ -505,13 +511,12 @@ async fn a_cut_off_primary_fences_itself_and_the_majority_promotes_only_after_it
         )
         .await;
     assert_eq!(code, 200, "{body}");
+    let unfenced = body["unfenced"].to_string();
     assert!(
-        body["unfenced"][0]
-            .as_str()
-            .unwrap()
-            .contains("app-nodes back to"),
+        unfenced.contains("database: emr_app, emr_batch can write again"),
         "{body}"
     );
+    assert!(unfenced.contains("app-nodes back to"), "{body}");
     let (_, status) = c.get(1, "/v1/status").await;
     assert!(
         status["policies"][0].get("self_fenced").is_none(),

@@ -256,3 +256,13 @@ impl<C: ExposureSource + ?Sized> ExposureSource for Guarded<C> {
 
 #[cfg(test)]
 mod tests;
+
+impl<C: crate::cloud::Writers + ?Sized> crate::cloud::Writers for Guarded<C> {
+    fn writer_fences(
+        &self,
+        policy: &crate::policy::Policy,
+        restore: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<Box<dyn crate::fence::WriterFence>>, String> {
+        self.inner.writer_fences(policy, restore)
+    }
+}

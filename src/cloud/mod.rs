@@ -179,15 +179,41 @@ pub trait Resolver: Send + Sync {
     fn resolve(&self, name: &str) -> impl Future<Output = CloudResult<Resolved>> + Send;
 }
 
+/// Where the application's writers are fenced: the policy's fencing
+/// methods (database roles, cache users) built for its primary region.
+pub trait Writers: Send + Sync {
+    /// The writer fences of `policy`'s `fencing` section; `restore` holds
+    /// the access strings an earlier fence recorded (ElastiCache), to
+    /// unfence.
+    ///
+    /// # Errors
+    ///
+    /// A method's settings or password that cannot be used, naming the
+    /// policy field.
+    fn writer_fences(
+        &self,
+        policy: &crate::policy::Policy,
+        restore: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<Box<dyn crate::fence::WriterFence>>, String>;
+}
+
 /// Everything the failover needs from one cloud. The provider's own
 /// exposure figures come with it ([`ExposureSource`]); the executor may be
 /// given another source (heartbeats) instead.
 pub trait Cloud:
-    Database + NodeGroups + Dns + Cache + Stream + RoutingControl + Resolver + ExposureSource
+    Database + NodeGroups + Dns + Cache + Stream + RoutingControl + Resolver + ExposureSource + Writers
 {
 }
 
 impl<T> Cloud for T where
-    T: Database + NodeGroups + Dns + Cache + Stream + RoutingControl + Resolver + ExposureSource
+    T: Database
+        + NodeGroups
+        + Dns
+        + Cache
+        + Stream
+        + RoutingControl
+        + Resolver
+        + ExposureSource
+        + Writers
 {
 }

@@ -10,10 +10,23 @@ use super::Context;
 use crate::cloud::{Cloud, FENCED_BY_TAG};
 use crate::policy::Policy;
 
-/// Why the old primary of `policy` accepts writes, when it does: it answers
-/// as an available, standalone instance under the name clients use. `None`
-/// when it is renamed, fenced, not a writer, or its region does not answer.
+/// Why the old primary of `policy` accepts writes, when it does: a fencing
+/// method finds application writers open, or the instance answers as an
+/// available, standalone instance under the name clients use. `None` when
+/// it is fenced and renamed, or its region does not answer.
 pub async fn writable<C: Cloud>(cloud: &C, policy: &Policy) -> Option<String> {
+    if let Ok(writers) = cloud.writer_fences(policy, &Default::default()) {
+        for w in writers {
+            let state = tokio::time::timeout(policy.detection.probe_timeout, w.state()).await;
+            if let Ok(Ok(crate::fence::FenceState::Open { writers })) = state {
+                return Some(format!(
+                    "{}: {} (fence-old-primary applies the policy's fencing methods; runbooks/fencing.md)",
+                    w.describe(),
+                    writers.join(", ")
+                ));
+            }
+        }
+    }
     let db = policy.tiers.database.as_ref()?;
     let region = &policy.regions.primary;
     let read = cloud.get_database(region, &db.primary);
@@ -85,7 +98,7 @@ mod tests {
         let why = writable(&sim, &policy)
             .await
             .expect("a live primary is writable");
-        assert!(why.contains("emr-platform-prod in us-east-1"), "{why}");
+        assert!(why.contains("database writers emr_app, emr_batch"), "{why}");
         sim.set_region_outage(["us-east-1".to_string()]);
         assert_eq!(writable(&sim, &policy).await, None);
         sim.set_region_outage(Vec::<String>::new());
@@ -93,6 +106,13 @@ mod tests {
             execution_id: "x".into(),
             epoch: Epoch::default(),
         };
+        for tier in ["database", "cache"] {
+            sim.set_writers_fenced("us-east-1", tier, true)
+                .await
+                .unwrap();
+        }
+        let why = writable(&sim, &policy).await.expect("not renamed yet");
+        assert!(why.contains("emr-platform-prod in us-east-1"), "{why}");
         sim.ensure_renamed("us-east-1", "emr-platform-prod", "renamed", &[], &fence)
             .await
             .unwrap();

@@ -41,6 +41,10 @@ pub struct SelfFenced {
     /// Node groups scaled to zero, with their sizes before (to unfence).
     #[serde(default)]
     pub scaled: Vec<(String, String, Scaling)>,
+    /// What the writers' methods need to unfence (ElastiCache access
+    /// strings before the fence; never a secret).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub restore: std::collections::BTreeMap<String, String>,
 }
 
 /// Where a node keeps its fences across restarts.
@@ -203,7 +207,8 @@ pub fn is_fenced(ctx: &Context, policy: &str) -> bool {
 }
 
 /// Fences every writer of `policy` this node reaches in its region: the
-/// named node groups scaled to zero. Each method is tried even when another
+/// database's and cache's application writers by their methods, the named
+/// node groups scaled to zero. Each method is tried even when another
 /// fails; failures are in the outcome.
 pub async fn fence<C: Cloud>(cloud: &C, policy: &Policy, because: String) -> SelfFenced {
     let f = policy.fencing.as_ref().expect("a fencing policy");
@@ -216,6 +221,23 @@ pub async fn fence<C: Cloud>(cloud: &C, policy: &Policy, because: String) -> Sel
     let timeout = policy.execution.call_timeout;
     let mut outcome = Vec::new();
     let mut scaled = Vec::new();
+    let mut restore = std::collections::BTreeMap::new();
+    match cloud.writer_fences(policy, &restore) {
+        Ok(writers) => {
+            for w in writers {
+                match w.fence().await {
+                    Ok(o) => {
+                        outcome.push(o.summary);
+                        for (k, v) in o.restore {
+                            restore.entry(k).or_insert(v);
+                        }
+                    }
+                    Err(e) => outcome.push(format!("{}: NOT FENCED: {e}", w.describe())),
+                }
+            }
+        }
+        Err(e) => outcome.push(format!("writers: NOT FENCED: {e}")),
+    }
     if let Some(ng) = &f.node_groups {
         for g in &ng.groups {
             let read = cloud.get_node_group(region, &ng.cluster, g);
@@ -269,11 +291,12 @@ pub async fn fence<C: Cloud>(cloud: &C, policy: &Policy, because: String) -> Sel
         because,
         outcome,
         scaled,
+        restore,
     }
 }
 
-/// Lifts `policy`'s self-fence on this node: node groups back to their
-/// sizes before; the record is removed. Returns what was done.
+/// Lifts `policy`'s self-fence on this node: writers given back, node
+/// groups back to their sizes before; the record is removed. Returns what was done.
 pub async fn unfence<C: Cloud>(
     ctx: &Context,
     cloud: &C,
@@ -299,6 +322,10 @@ pub async fn unfence<C: Cloud>(
         epoch: Epoch::default(),
     };
     let mut done = Vec::new();
+    for w in cloud.writer_fences(policy, &fenced.restore)? {
+        let o = w.unfence().await.map_err(|e| e.to_string())?;
+        done.push(o.summary);
+    }
     for (cluster, g, before) in &fenced.scaled {
         cloud
             .ensure_scaling(region, cluster, g, *before, &token)

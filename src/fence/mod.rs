@@ -21,6 +21,7 @@
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
+mod build;
 mod divergence;
 mod elasticache;
 mod measure_postgres;
@@ -28,6 +29,7 @@ mod measure_redis;
 mod postgres;
 mod redis_acl;
 
+pub use build::from_policy;
 pub use divergence::{CachePosition, DatabasePosition, Divergence};
 pub use elasticache::{ElastiCacheUserFence, FENCED_SUFFIX};
 pub use measure_postgres::{measure_postgres, record_postgres};

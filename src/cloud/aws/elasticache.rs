@@ -52,6 +52,11 @@ impl ElastiCacheAdapter {
         }
     }
 
+    /// The client for `region`.
+    pub fn client(&self, region: &str) -> Client {
+        self.clients.get(region)
+    }
+
     /// An adapter whose clients share `config`, each with its own region.
     pub fn from_sdk_config(config: &SdkConfig) -> Self {
         Self::new(regional_factory!(aws_sdk_elasticache, config))

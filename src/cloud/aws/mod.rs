@@ -412,3 +412,14 @@ pub(crate) mod tests {
         assert_cloud::<AwsCloud>();
     }
 }
+
+impl crate::cloud::Writers for AwsCloud {
+    fn writer_fences(
+        &self,
+        policy: &crate::policy::Policy,
+        restore: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<Box<dyn crate::fence::WriterFence>>, String> {
+        let client = self.elasticache.client(&policy.regions.primary);
+        crate::fence::from_policy(policy, Some(client), restore)
+    }
+}

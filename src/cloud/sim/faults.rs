@@ -25,12 +25,21 @@ pub const OPS: &[&str] = &[
     crate::cloud::OP_GET_ROUTING_CONTROL,
     crate::cloud::OP_UPDATE_ROUTING_CONTROLS,
     OP_RESOLVE,
+    OP_RENAME_DB,
+    OP_TAG_DB,
+    OP_FENCE_WRITERS,
+    OP_GET_WRITERS,
 ];
 
 /// `rds:DescribeDBInstances`.
 pub const OP_DESCRIBE_DB: &str = "rds:DescribeDBInstances";
 /// `rds:PromoteReadReplica`.
 pub const OP_PROMOTE: &str = "rds:PromoteReadReplica";
+/// The application's writers of a tier in a region, fenced or given back
+/// (in AWS: roles revoked on the database, users made read-only).
+pub const OP_FENCE_WRITERS: &str = "writers:Fence";
+/// Whether the application's writers of a tier in a region are fenced.
+pub const OP_GET_WRITERS: &str = "writers:State";
 /// RDS ModifyDBInstance (rename).
 pub const OP_RENAME_DB: &str = "rds:ModifyDBInstance";
 /// RDS AddTagsToResource.

@@ -20,11 +20,13 @@ mod latency;
 mod reach;
 pub mod remote;
 mod world;
+mod writers;
 
 pub use faults::*;
 pub use latency::{LatencyModel, Span};
 pub use reach::Outage;
 pub use world::Transition;
+pub use writers::{writer_fences, SimWorld, SimWriterFence};
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};

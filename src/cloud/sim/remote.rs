@@ -42,6 +42,15 @@ pub enum SimCall {
         id: String,
         fence: Fence,
     },
+    SetWritersFenced {
+        region: String,
+        tier: String,
+        fenced: bool,
+    },
+    WritersFenced {
+        region: String,
+        tier: String,
+    },
     EnsureRenamed {
         region: String,
         id: String,
@@ -157,6 +166,12 @@ async fn dispatch(cloud: &SimCloud, call: SimCall) -> Result<Value, WireError> {
         C::EnsurePromoted { region, id, fence } => {
             to_value(cloud.ensure_promoted(&region, &id, &fence).await)
         }
+        C::SetWritersFenced {
+            region,
+            tier,
+            fenced,
+        } => to_value(cloud.set_writers_fenced(&region, &tier, fenced).await),
+        C::WritersFenced { region, tier } => to_value(cloud.writers_fenced(&region, &tier).await),
         C::EnsureRenamed {
             region,
             id,
@@ -328,7 +343,10 @@ impl RemoteSim {
         self
     }
 
-    async fn call<T: serde::de::DeserializeOwned>(&self, call: SimCall) -> CloudResult<T> {
+    pub(super) async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        call: SimCall,
+    ) -> CloudResult<T> {
         let unreachable =
             |e: String| CloudError::new(ErrorKind::Retryable, REMOTE_OP, self.url.clone(), e);
         let mut req = self.http.post(format!("{}/sim/call", self.url)).json(&call);

@@ -153,6 +153,8 @@ pub(super) struct World {
     pub datastores: BTreeMap<String, SimDatastore>,
     pub streams: BTreeMap<String, StreamClusterState>,
     pub mutations: BTreeMap<String, u32>,
+    /// `region/tier` whose application writers are fenced.
+    pub fenced_writers: std::collections::BTreeSet<String>,
     pub calls: BTreeMap<String, u32>,
     pub transitions: Vec<Transition>,
     route53_window: VecDeque<Instant>,
@@ -197,6 +199,7 @@ impl World {
             datastores: BTreeMap::new(),
             streams: BTreeMap::new(),
             mutations: BTreeMap::new(),
+            fenced_writers: Default::default(),
             calls: BTreeMap::new(),
             transitions: Vec::new(),
             route53_window: VecDeque::new(),

@@ -150,6 +150,29 @@ async fn fence_all<C: Cloud>(
     let region = policy.regions.primary.as_str();
     let mut lines = Vec::new();
     let mut changed = false;
+    // The writers first: once renamed, the old endpoint no longer answers.
+    let writers = cloud
+        .writer_fences(policy, &Default::default())
+        .map_err(Wait)?;
+    for w in writers {
+        match tokio::time::timeout(timeout, w.fence()).await {
+            Ok(Ok(o)) => {
+                changed |= o.changed;
+                lines.push(o.summary);
+            }
+            Ok(Err(crate::fence::FenceError::Unreachable { detail, .. })) => {
+                return Err(Wait(format!("{}: {detail}", w.describe())))
+            }
+            Ok(Err(e)) => lines.push(format!("{}: NOT FENCED: {e}", w.describe())),
+            Err(_) => {
+                return Err(Wait(format!(
+                    "{}: no answer within {} (execution.call_timeout)",
+                    w.describe(),
+                    crate::duration::fmt(timeout)
+                )))
+            }
+        }
+    }
     if let Some(db) = &policy.tiers.database {
         let renamed = fenced_identifier(&db.primary, &fence.execution_id);
         let at = format!("rds.{region}");

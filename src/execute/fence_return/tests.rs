@@ -31,7 +31,7 @@ async fn the_old_primary_stays_pending_while_its_region_is_out_then_is_fenced_on
             .waiting_for
             .as_deref()
             .unwrap()
-            .contains("us-east-1 to answer: rds.us-east-1: no answer within 10s"),
+            .contains("us-east-1 to answer: simulated us-east-1 database writers emr_app, emr_batch: no answer within 10s"),
         "{state:?}"
     );
     assert!(
