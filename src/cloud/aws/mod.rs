@@ -344,6 +344,17 @@ impl Stream for AwsCloud {
     }
 }
 
+impl crate::cloud::Writers for AwsCloud {
+    fn writer_fences(
+        &self,
+        policy: &crate::policy::Policy,
+        restore: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<Box<dyn crate::fence::WriterFence>>, String> {
+        let client = self.elasticache.client(&policy.regions.primary);
+        crate::fence::from_policy(policy, Some(client), restore)
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -410,16 +421,5 @@ pub(crate) mod tests {
     fn aws_cloud_is_a_cloud() {
         fn assert_cloud<T: crate::cloud::Cloud>() {}
         assert_cloud::<AwsCloud>();
-    }
-}
-
-impl crate::cloud::Writers for AwsCloud {
-    fn writer_fences(
-        &self,
-        policy: &crate::policy::Policy,
-        restore: &std::collections::BTreeMap<String, String>,
-    ) -> Result<Vec<Box<dyn crate::fence::WriterFence>>, String> {
-        let client = self.elasticache.client(&policy.regions.primary);
-        crate::fence::from_policy(policy, Some(client), restore)
     }
 }
