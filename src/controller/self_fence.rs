@@ -213,7 +213,6 @@ pub fn is_fenced(ctx: &Context, policy: &str) -> bool {
 pub async fn fence<C: Cloud>(cloud: &C, policy: &Policy, because: String) -> SelfFenced {
     let f = policy.fencing.as_ref().expect("a fencing policy");
     let region = &policy.regions.primary;
-    let at = now_rfc3339();
     let token = Fence {
         execution_id: format!("self-fence-{}", policy.name),
         epoch: Epoch::default(),
@@ -287,7 +286,9 @@ pub async fn fence<C: Cloud>(cloud: &C, policy: &Policy, because: String) -> Sel
     }
     info!(policy = %policy.name, "fence applied");
     SelfFenced {
-        at,
+        // When the methods have acted: nothing the fence stops is
+        // acknowledged after this.
+        at: now_rfc3339(),
         because,
         outcome,
         scaled,

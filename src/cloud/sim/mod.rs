@@ -101,6 +101,10 @@ pub struct SimCloud {
     /// The region of the site making the calls, when known: a site in a
     /// region under outage reaches nothing.
     caller: Option<String>,
+    /// Whether the policy's fencing methods act on the real servers they
+    /// name (tests with real PostgreSQL and Redis) instead of the world's
+    /// simulated writers.
+    real_fences: bool,
 }
 
 impl SimCloud {
@@ -129,6 +133,7 @@ impl SimCloud {
             world: Arc::new(Mutex::new(world)),
             backing: Arc::default(),
             caller: None,
+            real_fences: false,
         })
     }
 
@@ -177,6 +182,13 @@ impl SimCloud {
     /// refused, naming it.
     pub fn close_gating_rule(&self, name: &str) {
         self.world().closed_gating_rules.push(name.to_string());
+    }
+
+    /// Lets the policy's fencing methods act on the real servers they name
+    /// (the database's roles, the cache's users), as against AWS.
+    pub fn with_real_fences(mut self) -> Self {
+        self.real_fences = true;
+        self
     }
 
     /// Puts real servers behind the data tiers (see [`Backing`]).

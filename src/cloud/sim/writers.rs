@@ -201,8 +201,11 @@ impl crate::cloud::Writers for SimCloud {
     fn writer_fences(
         &self,
         policy: &crate::policy::Policy,
-        _restore: &std::collections::BTreeMap<String, String>,
+        restore: &std::collections::BTreeMap<String, String>,
     ) -> Result<Vec<Box<dyn WriterFence>>, String> {
+        if self.real_fences {
+            return crate::fence::from_policy(policy, None, restore);
+        }
         Ok(writer_fences(SimWorld::Local(self.clone()), policy))
     }
 }
