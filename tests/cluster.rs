@@ -487,6 +487,12 @@ async fn a_cut_off_primary_fences_itself_and_the_majority_promotes_only_after_it
         "{:?}",
         record.rpo
     );
+    let view: drctl::api::views::StatusView = serde_json::from_value(status.clone()).unwrap();
+    let shown = drctl::cli::remote::render_status(&view);
+    assert!(
+        shown.contains("SELF-FENCED at ") && shown.contains("because cut off from the majority"),
+        "{shown}"
+    );
     let metrics = c.text(1, "/metrics").await;
     assert!(
         metrics.contains("drctl_self_fenced{policy=\"emr-platform\"} 1"),

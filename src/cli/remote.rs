@@ -216,6 +216,23 @@ pub fn render_status(s: &StatusView) -> String {
             p.name, p.primary_region, p.secondary_region, p.active_region
         );
         super::detect_cmd::render_detection(&mut out, p);
+        if let Some(f) = &p.self_fenced {
+            let _ = writeln!(
+                out,
+                "  SELF-FENCED at {} by node {} ({}), because {}",
+                f.at, s.node.id, s.node.site, f.because
+            );
+            for line in &f.outcome {
+                let _ = writeln!(out, "    {line}");
+            }
+            let _ = writeln!(
+                out,
+                "    lift only once this region is the only writer: drctl unfence --confirm --controller <this node>"
+            );
+        }
+        if let Some(why) = &p.old_primary_writable {
+            let _ = writeln!(out, "  ALARM old primary writable: {why}");
+        }
         match &p.execution {
             Some(e) => {
                 let _ = writeln!(

@@ -136,3 +136,17 @@ fn a_policy_without_fencing_fences_nothing() {
     let p = parsed(&with_fencing("")).unwrap();
     assert!(p.fencing.is_none());
 }
+
+#[test]
+fn a_skew_allowance_as_long_as_detection_is_refused() {
+    let p = problems(&with_fencing(
+        "fencing:\n  self_fence_after: 1s\n  max_clock_skew: 3m\n  node_groups: { cluster: c, groups: [a] }\n",
+    ));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with(
+            "fencing.max_clock_skew: less than consecutive_failures × probe_interval (3 × 1m)"
+        ),
+        "{p:?}"
+    );
+}

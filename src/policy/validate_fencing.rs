@@ -39,6 +39,18 @@ impl Validator {
             node_groups,
         };
         let limit = fencing.earliest_confirmation(detection);
+        if limit.is_zero() {
+            self.problem(
+                "fencing.max_clock_skew",
+                Some(crate::duration::fmt(skew)),
+                format!(
+                    "less than consecutive_failures × probe_interval ({} × {}): otherwise the majority may confirm an outage before any lease could end",
+                    detection.consecutive_failures,
+                    crate::duration::fmt(detection.probe_interval),
+                ),
+            );
+            return None;
+        }
         if after >= limit {
             self.problem(
                 "fencing.self_fence_after",
