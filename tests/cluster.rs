@@ -41,6 +41,9 @@ async fn the_old_primary_is_fenced_by_the_leader_when_its_region_returns() {
     let mut policy = (*cluster_support::fencing_policy()).clone();
     // us-east-1 cannot take part in the cache failover: disassociate soon.
     policy.tiers.cache.as_mut().unwrap().failover_timeout = Duration::from_secs(1);
+    // Every site checks the old primary each round: once a second.
+    policy.detection.probe_interval = Duration::from_secs(1);
+    policy.detection.probe_timeout = Duration::from_millis(500);
     let policy = std::sync::Arc::new(policy);
     let cloud = cluster_support::sim_cloud(&policy, 0.005);
     let c = Cluster::start_with(policy, cloud).await;
@@ -62,8 +65,31 @@ async fn the_old_primary_is_fenced_by_the_leader_when_its_region_returns() {
     assert!(f.waiting_for.unwrap().contains("us-east-1 to answer"));
     assert_eq!(c.mutations("rds:ModifyDBInstance"), 0);
 
-    // us-east-1 returns: the leader fences it without an operator.
+    // us-east-1 returns: its old primary takes writes beside the promoted
+    // replica until fenced, and every site raises the alarm...
     c.cloud.set_region_outage(Vec::<String>::new());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, status) = c.get(3, "/v1/status").await;
+        let p = &status["policies"][0];
+        if let Some(why) = p["old_primary_writable"].as_str() {
+            assert!(why.contains("database writers emr_app, emr_batch"), "{why}");
+            let reason = p["verdict"]["reason"].as_str().unwrap();
+            assert!(reason.contains("ALARM old primary writable"), "{reason}");
+            let metrics = c.text(3, "/metrics").await;
+            assert!(
+                metrics.contains("drctl_old_primary_writable{policy=\"emr-platform\"} 1"),
+                "{metrics}"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no alarm while the old primary is writable: {status:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // ...and the leader fences it without an operator.
     let fenced = c
         .wait_for(leader, &id, Duration::from_secs(45), |v| {
             v.fence_old_primary
@@ -78,6 +104,18 @@ async fn the_old_primary_is_fenced_by_the_leader_when_its_region_returns() {
     );
     assert!(outcome.contains("app-nodes scaled from"), "{outcome}");
     assert_eq!(c.mutations("rds:ModifyDBInstance"), 1);
+    // The alarm ends once it is fenced.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while c.get(3, "/v1/status").await.1["policies"][0]
+        .get("old_primary_writable")
+        .is_some()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the alarm stays after the fence"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(c.mutations("rds:AddTagsToResource"), 1);
     // Every node holds it, and the audit says so.
     let witness = c

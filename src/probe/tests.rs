@@ -160,3 +160,38 @@ async fn most_checkers_healthy_passes_a_health_check() {
     assert_eq!(read(1, 2).await, Err("1 of 2 checkers healthy".into()));
     assert_eq!(read(0, 0).await, Err("0 of 0 checkers healthy".into()));
 }
+
+#[tokio::test]
+async fn after_stop_heartbeats_a_round_writes_no_heartbeat() {
+    use crate::cloud::sim::{SimCloud, SimOptions};
+    let mut policy = crate::policy::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform.yaml"),
+    )
+    .unwrap();
+    policy.detection.probe_timeout = Duration::from_millis(200);
+    policy.detection.heartbeats.database = Some(crate::policy::HeartbeatTarget {
+        primary: "host=127.0.0.1 port=1 dbname=postgres user=drctl_heartbeat".into(),
+        replica: "host=127.0.0.1 port=1 dbname=postgres user=drctl_heartbeat".into(),
+        password: crate::policy::SecretSource::None,
+        ca_file: None,
+    });
+    let cloud = std::sync::Arc::new(SimCloud::new(&policy, SimOptions::default()).unwrap());
+    let mut prober = Prober::new("us-west-2", 2, std::sync::Arc::new(policy), cloud).unwrap();
+    let targets = |o: &crate::detect::Observation| -> Vec<String> {
+        o.probes.iter().map(|p| p.target.clone()).collect()
+    };
+    let before = prober.round().await;
+    assert!(
+        targets(&before).contains(&"heartbeat database".to_string()),
+        "{:?}",
+        targets(&before)
+    );
+    assert!(prober.stop_heartbeats());
+    let after = prober.round().await;
+    assert!(
+        !targets(&after).iter().any(|t| t.starts_with("heartbeat")),
+        "{:?}",
+        targets(&after)
+    );
+    assert!(!prober.stop_heartbeats(), "nothing left to stop");
+}
