@@ -316,11 +316,15 @@ async fn a_probe_round_quoting_a_connection_string_is_never_served_with_its_secr
             source_reachable: None,
         }],
     };
-    let r = c
-        .http
-        .post(format!("{}/raft/observe", c.url(1)))
-        .header("x-drctl-cluster-secret", cluster_support::SECRET)
-        .json(&round)
+    // Node 2 (us-west-2) sends its own round, signed with its key.
+    let r = c.configs[&2]
+        .signer()
+        .post(
+            &c.http,
+            &c.url(1),
+            "/raft/observe",
+            serde_json::to_vec(&round).unwrap(),
+        )
         .send()
         .await
         .unwrap();

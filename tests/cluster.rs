@@ -547,20 +547,12 @@ async fn a_cut_off_primary_fences_itself_and_the_majority_promotes_only_after_it
     );
     let (code, body) = c.post(1, "/v1/unfence", serde_json::json!({})).await;
     assert_eq!(code, 400, "{body}");
-    let (code, body) = c
-        .post(
-            1,
-            "/v1/unfence",
-            serde_json::json!({"confirm": true, "reason": "test"}),
-        )
-        .await;
-    assert_eq!(code, 200, "{body}");
-    let unfenced = body["unfenced"].to_string();
+    let unfenced = c.unfence(1).await;
     assert!(
         unfenced.contains("database: emr_app, emr_batch can write again"),
-        "{body}"
+        "{unfenced}"
     );
-    assert!(unfenced.contains("app-nodes back to"), "{body}");
+    assert!(unfenced.contains("app-nodes back to"), "{unfenced}");
     let (_, status) = c.get(1, "/v1/status").await;
     assert!(
         status["policies"][0].get("self_fenced").is_none(),

@@ -132,7 +132,11 @@ async fn measured(c: &Cluster, tier: DataTier) -> Duration {
 
 /// The detector's execution, once finished.
 async fn detector_execution(c: &Cluster) -> (String, ExecutionStatus) {
-    let leader = c.leader().await;
+    detector_execution_on(c, c.leader().await).await
+}
+
+/// The detector's execution as node `leader` holds it, once finished.
+async fn detector_execution_on(c: &Cluster, leader: u64) -> (String, ExecutionStatus) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let id = loop {
         let found = {
@@ -508,26 +512,7 @@ async fn an_isolated_primary_fences_itself_under_load_and_the_replica_is_promote
     // The majority confirms the outage and fails over, promoting only
     // once the lease has ended.
     let leader = c.leader_among(&[2, 3], Duration::from_secs(20)).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let id = loop {
-        let found = {
-            let a = c.node(leader).ctx.applied.read().unwrap();
-            a.state
-                .executions
-                .values()
-                .find(|e| e.requested_by == DETECTOR)
-                .map(|e| e.record.id.clone())
-        };
-        if let Some(id) = found {
-            break id;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no automatic failover"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let status = c.wait_finished(leader, &id).await.summary.status;
+    let (id, status) = detector_execution_on(&c, leader).await;
     assert_eq!(status, ExecutionStatus::Completed);
     assert!(!in_recovery(&pg).await, "the standby was not promoted");
     let record = c.node(leader).ctx.applied.read().unwrap().state.executions[&id]
@@ -582,18 +567,10 @@ async fn an_isolated_primary_fences_itself_under_load_and_the_replica_is_promote
     );
 
     // An operator lifts node 1's fence: the application can log in again.
-    let (code, body) = c
-        .post(
-            1,
-            "/v1/unfence",
-            serde_json::json!({"confirm": true, "reason": "test"}),
-        )
-        .await;
-    assert_eq!(code, 200, "{body}");
+    let unfenced = c.unfence(1).await;
     assert!(
-        body.to_string()
-            .contains("granted LOGIN to emr_app, drctl_heartbeat"),
-        "{body}"
+        unfenced.contains("granted LOGIN to emr_app, drctl_heartbeat"),
+        "{unfenced}"
     );
     let client = pg_connect(&app).await;
     client.simple_query("SELECT 1").await.unwrap();

@@ -470,14 +470,16 @@ pub(super) async fn fence_on_return<C: crate::cloud::Cloud>(
         execution_id: record.id.clone(),
         epoch: crate::cloud::Epoch::default(),
     };
-    crate::execute::fence_return::try_fence(
-        &*cloud,
-        policy,
-        &fence,
-        &mut state,
-        crate::execute::now_rfc3339(),
-    )
-    .await;
+    // On the simulated cloud's modeled clock, the try is stamped with the
+    // modeled time the failover ended, so that a seed gives one report.
+    let now = match record.time_basis {
+        crate::execute::TimeBasis::Modeled => format!(
+            "modeled +{}",
+            crate::duration::fmt(std::time::Duration::from_millis(record.last_ms()))
+        ),
+        crate::execute::TimeBasis::Wall => crate::execute::now_rfc3339(),
+    };
+    crate::execute::fence_return::try_fence(&*cloud, policy, &fence, &mut state, now).await;
     eprintln!("{}", state.line());
     record.fence_old_primary = Some(state);
     if let Err(e) = journal.save(&record).await {

@@ -142,7 +142,8 @@ mod tests {
         let d = lease.decision.unwrap();
         assert!(d.contains("last heard at") && d.contains("ended at"), "{d}");
         assert!(
-            notes.lock().unwrap()[0].starts_with("waiting 3m for us-east-1's self-fence lease"),
+            notes.lock().unwrap()[0]
+                .contains("for us-east-1's self-fence lease: its controller was last heard at"),
             "{:?}",
             notes.lock().unwrap()
         );

@@ -1,22 +1,9 @@
 //! The fencing section: the lease against detection, methods per tier.
 
+use super::tests_routing::{parsed, problems};
 use super::*;
-use std::path::Path;
 
 const FULL: &str = include_str!("../../policies/emr-platform.yaml");
-
-fn parsed(text: &str) -> Result<Policy, PolicyError> {
-    parse(Path::new("policies/test.yaml"), text)
-}
-
-fn problems(text: &str) -> Vec<String> {
-    parsed(text)
-        .expect_err("the policy should be invalid")
-        .problems
-        .iter()
-        .map(ToString::to_string)
-        .collect()
-}
 
 /// The shipped policy with its fencing section replaced by `section`.
 fn with_fencing(section: &str) -> String {

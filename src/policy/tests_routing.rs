@@ -6,11 +6,13 @@ use std::path::Path;
 const CORE: &str = include_str!("../../policies/emr-platform-core.yaml");
 const FULL: &str = include_str!("../../policies/emr-platform.yaml");
 
-fn parsed(text: &str) -> Result<Policy, PolicyError> {
+/// `text` read as a policy file.
+pub(super) fn parsed(text: &str) -> Result<Policy, PolicyError> {
     parse(Path::new("policies/test.yaml"), text)
 }
 
-fn problems(text: &str) -> Vec<String> {
+/// The problems of an invalid policy `text`, as sentences.
+pub(super) fn problems(text: &str) -> Vec<String> {
     parsed(text)
         .expect_err("the policy should be invalid")
         .problems

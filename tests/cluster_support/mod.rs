@@ -347,6 +347,14 @@ impl Cluster {
         (status, r.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// Lifts node `id`'s self-fence (confirmed); returns what it gave back.
+    pub async fn unfence(&self, id: u64) -> String {
+        let body = serde_json::json!({"confirm": true, "reason": "test"});
+        let (code, body) = self.post(id, "/v1/unfence", body).await;
+        assert_eq!(code, 200, "{body}");
+        body["unfenced"].to_string()
+    }
+
     pub async fn get(&self, id: u64, path: &str) -> (u16, serde_json::Value) {
         let r = self
             .http
