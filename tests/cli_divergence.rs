@@ -8,7 +8,9 @@ use predicates::prelude::*;
 
 use drctl::cloud::sim::{SimCloud, SimOptions};
 use drctl::execute::fork::ForkPositions;
-use drctl::execute::{execute, FileJournal, Journal, MemoryJournal, RunOptions, StepStatus};
+use drctl::execute::{
+    execute, ExecutionRecord, FileJournal, Journal, MemoryJournal, RunOptions, StepStatus,
+};
 use drctl::fence::{DatabasePosition, Divergence};
 use drctl::plan::DataTier;
 
@@ -24,7 +26,7 @@ const NOON_05: u64 = 1_796_126_405_000;
 
 /// A journal holding one finished execution of the shipped policy whose old
 /// primary was fenced and measured: 2 heartbeat rows and 48 KiB of WAL.
-fn journal_with_a_measured_divergence(dir: &Path) {
+fn journal_with_a_measured_divergence(dir: &Path) -> ExecutionRecord {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform.yaml");
     let policy = Arc::new(drctl::policy::load(&path).unwrap());
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -63,6 +65,7 @@ fn journal_with_a_measured_divergence(dir: &Path) {
     }];
     record.fork = Some(fork);
     rt.block_on(FileJournal::new(dir).save(&record)).unwrap();
+    record
 }
 
 #[test]
@@ -115,4 +118,88 @@ fn divergence_of_an_unknown_execution_names_it_and_fails() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("the directory does not exist"));
+}
+
+#[test]
+fn the_api_view_of_a_measured_divergence_matches_the_documented_schema() {
+    use drctl::api::views::{ExecutionSummary, ExecutionView};
+    let dir = tempfile::tempdir().unwrap();
+    let r = journal_with_a_measured_divergence(dir.path());
+    let view = ExecutionView {
+        summary: ExecutionSummary {
+            id: r.id.clone(),
+            policy: r.policy.clone(),
+            status: r.status,
+            started_at: r.started_at.clone(),
+            requested_by: "test".into(),
+            reason: None,
+            summary: r.summary.clone(),
+            steps_done: r.steps.len(),
+            steps_total: r.steps.len(),
+            owner_term: 1,
+            resumed: 0,
+            placement: None,
+        },
+        from_region: r.plan.from_region.clone(),
+        to_region: r.plan.to_region.clone(),
+        steps: r.steps.clone(),
+        rpo: r.rpo.clone(),
+        overrides: r.overrides.clone(),
+        fence_old_primary: r.fence_old_primary.clone(),
+        fork: r.fork.clone(),
+    };
+    let body = serde_json::to_value(&view).unwrap();
+    assert_eq!(body["fork"]["database"]["lsn"], "0/3000148");
+    assert_eq!(
+        body["fence_old_primary"]["divergence"][0]["heartbeat_rows"],
+        2
+    );
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/openapi.yaml");
+    let doc: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let response = &doc["paths"]["/v1/executions/{id}"]["get"]["responses"]["200"];
+    let mut root = serde_json::json!({
+        "components": doc["components"].clone(),
+        "allOf": [response["content"]["application/json"]["schema"].clone()],
+    });
+    openapi_nullable(&mut root);
+    // Every new field is documented, and mistyped values are caught.
+    for (field, schema) in [("fork", "ForkPositions"), ("divergence", "Divergence")] {
+        assert!(
+            root["components"]["schemas"][schema].is_object(),
+            "docs/openapi.yaml lacks {schema} for {field}"
+        );
+    }
+    let validator = jsonschema::validator_for(&root).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&body)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let mut wrong = body.clone();
+    wrong["fork"]["database"]["lsn"] = serde_json::json!(42);
+    wrong["fence_old_primary"]["divergence"][0]["bytes"] = serde_json::json!("many");
+    assert_eq!(validator.iter_errors(&wrong).count(), 2);
+}
+
+/// OpenAPI 3.0's `nullable: true` in JSON Schema terms: null is allowed.
+fn openapi_nullable(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            if map.get("nullable") == Some(&serde_json::Value::Bool(true)) {
+                map.remove("nullable");
+                if let Some(t) = map.get("type").cloned() {
+                    map.insert("type".into(), serde_json::json!([t, "null"]));
+                }
+                if let Some(serde_json::Value::Array(e)) = map.get_mut("enum") {
+                    if !e.contains(&serde_json::Value::Null) {
+                        e.push(serde_json::Value::Null);
+                    }
+                }
+            }
+            map.values_mut().for_each(openapi_nullable);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(openapi_nullable),
+        _ => {}
+    }
 }

@@ -83,8 +83,32 @@ async fn the_gate_records_the_fork_against_real_servers_only_and_never_waits_on_
         "{:?}",
         fork.errors
     );
-    let fence = live
-        .fence_old_primary
-        .expect("the shipped policy fences on return");
+    let fence = live.fence_old_primary.as_ref().expect("fenced on return");
     assert_eq!(fence.fork, Some(fork), "the fence measures from the fork");
+
+    // The execution report carries the fork and the divergence lines.
+    let report = crate::report::Report::new(&live, &policy, "aws");
+    let text = report.render_text();
+    assert!(
+        text.contains("divergence:    database: position not read at the fork (detection.heartbeats.database.password: cannot read /nonexistent/drctl-hb"),
+        "{text}"
+    );
+    assert!(
+        text.contains("divergence:    cache: no heartbeat target for cache: nothing to measure"),
+        "{text}"
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        json["divergence"]["fork"]["errors"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let drill = crate::report::Report::new(&drill, &policy, "sim");
+    assert!(!drill.render_text().contains("divergence:"));
+    assert!(serde_json::to_value(&drill)
+        .unwrap()
+        .get("divergence")
+        .is_none());
 }
