@@ -121,7 +121,7 @@ fn divergence_of_an_unknown_execution_names_it_and_fails() {
 }
 
 #[test]
-fn the_api_view_of_a_measured_divergence_matches_the_documented_schema() {
+fn the_controllers_view_of_a_divergence_matches_the_schema_and_the_cli_reads_it() {
     use drctl::api::views::{ExecutionSummary, ExecutionView};
     let dir = tempfile::tempdir().unwrap();
     let r = journal_with_a_measured_divergence(dir.path());
@@ -149,6 +149,7 @@ fn the_api_view_of_a_measured_divergence_matches_the_documented_schema() {
         fork: r.fork.clone(),
     };
     let body = serde_json::to_value(&view).unwrap();
+    assert_divergence_from_controller(&body);
     assert_eq!(body["fork"]["database"]["lsn"], "0/3000148");
     assert_eq!(
         body["fence_old_primary"]["divergence"][0]["heartbeat_rows"],
@@ -180,6 +181,48 @@ fn the_api_view_of_a_measured_divergence_matches_the_documented_schema() {
     wrong["fork"]["database"]["lsn"] = serde_json::json!(42);
     wrong["fence_old_primary"]["divergence"][0]["bytes"] = serde_json::json!("many");
     assert_eq!(validator.iter_errors(&wrong).count(), 2);
+}
+
+/// `drctl divergence --controller` reads `body` from a controller's
+/// `GET /v1/executions/{id}`, and names an execution it does not know.
+fn assert_divergence_from_controller(body: &serde_json::Value) {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let body = body.clone();
+    let app = axum::Router::new().route(
+        "/v1/executions/{id}",
+        get(
+            move |axum::extract::Path(id): axum::extract::Path<String>| {
+                let body = body.clone();
+                async move {
+                    match id.as_str() {
+                        "x-fork-1" => (StatusCode::OK, axum::Json(body)),
+                        _ => (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({}))),
+                    }
+                }
+            },
+        ),
+    );
+    rt.spawn(async move { axum::serve(listener, app).await });
+    drctl()
+        .args(["divergence", "x-fork-1", "--controller", &url])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "database: 48 KiB of WAL and 2 heartbeat rows written on the old primary after the fork",
+        ));
+    drctl()
+        .args(["divergence", "x-nope", "--controller", &url])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "error: no execution \"x-nope\" on the controller {url}"
+        )));
 }
 
 /// OpenAPI 3.0's `nullable: true` in JSON Schema terms: null is allowed.
