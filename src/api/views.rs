@@ -183,6 +183,9 @@ pub struct ExecutionView {
     /// Fencing the old primary once its region answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fence_old_primary: Option<crate::execute::fence_return::FenceOldPrimary>,
+    /// The replicas' positions the RPO gate recorded right before promotion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fork: Option<crate::execute::fork::ForkPositions>,
 }
 
 impl ExecutionSummary {
@@ -217,6 +220,7 @@ impl ExecutionView {
             rpo: e.record.rpo.clone(),
             overrides: e.record.overrides.clone(),
             fence_old_primary: e.record.fence_old_primary.clone(),
+            fork: e.record.fork.clone(),
         }
     }
 

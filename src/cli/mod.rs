@@ -22,6 +22,7 @@ mod bench_probes;
 mod chaos_cmd;
 mod controller_cmd;
 mod detect_cmd;
+mod divergence_cmd;
 mod drill;
 mod failover;
 mod local;
@@ -198,6 +199,13 @@ pub enum Command {
     /// A controller node's own key (signs its calls to the other nodes).
     #[command(subcommand)]
     Node(node_cmd::NodeCommand),
+    /// Show what the old primary of an execution accepted after the fork,
+    /// per data tier: the replica's position recorded right before
+    /// promotion and the writes measured on the old primary once fenced.
+    ///
+    /// Reads the local journal (--journal-dir) or a controller cluster
+    /// (--controller). Exits 2 when no such execution is kept.
+    Divergence(divergence_cmd::DivergenceArgs),
 }
 
 /// `drctl sim ...`
@@ -405,6 +413,7 @@ pub fn main() -> ExitCode {
         Command::Unfence(args) => unfence_cmd::run(args),
         Command::Health(args) => controller_cmd::health(args),
         Command::Node(cmd) => node_cmd::run(cmd),
+        Command::Divergence(args) => divergence_cmd::run(args),
     };
     exit.into()
 }

@@ -180,6 +180,11 @@ pub struct ExecutionRecord {
     /// execution did not promote anything).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fence_old_primary: Option<super::fence_return::FenceOldPrimary>,
+    /// The replicas' positions the RPO gate recorded right before promotion
+    /// (`None`: the gate did not run against real servers, or the policy
+    /// has no heartbeat target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fork: Option<super::fork::ForkPositions>,
 }
 
 /// What the execution's times mean.

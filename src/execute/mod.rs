@@ -10,6 +10,7 @@
 
 mod cache_step;
 pub mod fence_return;
+pub mod fork;
 pub mod journal;
 mod lease;
 mod observe;
@@ -282,6 +283,7 @@ pub fn new_record(plan: &Plan, options: &RunOptions) -> ExecutionRecord {
         decisions: Vec::new(),
         time_basis: options.time_basis,
         fence_old_primary: None,
+        fork: None,
     }
 }
 
@@ -378,6 +380,9 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
                 accept: options.accept.clone(),
                 tx: tx.clone(),
                 primary_controller: options.primary_controller,
+                // A modeled run (a drill on the simulated cloud) has no
+                // servers behind the policy's heartbeat targets.
+                record_fork: options.time_basis == TimeBasis::Wall,
             };
             running.spawn(run_step(cloud.clone(), ctx, step, change, fence));
             if options.sequential {
@@ -416,7 +421,10 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
     if record.fence_old_primary.is_none()
         && (promoted || record.status == ExecutionStatus::Completed)
     {
-        record.fence_old_primary = fence_return::planned(&policy);
+        record.fence_old_primary = fence_return::planned(&policy).map(|mut f| {
+            f.fork = record.fork.clone();
+            f
+        });
     }
     journal.save(record).await?;
     Ok(())
@@ -474,6 +482,9 @@ fn finish(
             });
         }
         record.rpo = Some(gate);
+    }
+    if let Some(fork) = out.fork {
+        record.fork = Some(fork);
     }
     let s = record
         .steps

@@ -37,6 +37,8 @@ pub(super) struct StepOutcome {
     pub rpo: Option<RpoEvaluation>,
     /// A choice the step made on its own (a fallback), with why.
     pub decision: Option<String>,
+    /// The replicas' positions, from the gate step when it allows.
+    pub fork: Option<super::fork::ForkPositions>,
 }
 
 /// What a step needs besides its cloud.
@@ -46,6 +48,9 @@ pub(super) struct StepContext {
     pub accept: Acceptance,
     pub tx: mpsc::UnboundedSender<StepMsg>,
     pub primary_controller: super::PrimaryController,
+    /// Whether the gate reads the replicas' positions from the policy's
+    /// heartbeat targets (only against real servers).
+    pub record_fork: bool,
 }
 
 pub(super) async fn run_step<C: Cloud>(
@@ -66,6 +71,7 @@ pub(super) async fn run_step<C: Cloud>(
         outcome,
         rpo: None,
         decision: None,
+        fork: None,
     };
     let tx = ctx.tx.clone();
     let id = step.id.clone();
@@ -106,9 +112,15 @@ pub(super) async fn run_step<C: Cloud>(
                 } else {
                     StepStatus::Failed
                 };
+                // Right before promotion: where each replica stands.
+                let fork = match gate.allows() && ctx.record_fork {
+                    true => super::fork::record(&policy).await,
+                    false => None,
+                };
                 StepOutcome {
                     rpo: Some(gate.clone()),
                     decision: lease.decision,
+                    fork,
                     ..out(status, 0, gate.to_string())
                 }
             }

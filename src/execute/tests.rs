@@ -45,3 +45,70 @@ async fn a_short_call_timeout_still_leaves_time_to_try_every_routing_endpoint() 
         "{m:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_gate_records_the_fork_against_real_servers_only_and_never_waits_on_it() {
+    let mut policy = shipped();
+    let hb = policy.detection.heartbeats.database.as_mut().unwrap();
+    hb.password = crate::policy::SecretSource::File("/nonexistent/drctl-hb".into());
+    policy.detection.heartbeats.cache = None;
+    let policy = Arc::new(policy);
+    let run = |time_basis| {
+        let policy = policy.clone();
+        async move {
+            let sim = Arc::new(SimCloud::new(&policy, SimOptions::default()).unwrap());
+            let options = RunOptions {
+                time_basis,
+                ..RunOptions::default()
+            };
+            execute(sim, policy, &mut MemoryJournal::default(), options)
+                .await
+                .unwrap()
+        }
+    };
+
+    let drill = run(TimeBasis::Modeled).await;
+    assert_eq!(drill.status, ExecutionStatus::Completed);
+    assert_eq!(drill.fork, None, "a drill has no servers to read");
+
+    let live = run(TimeBasis::Wall).await;
+    assert_eq!(live.status, ExecutionStatus::Completed, "{:#?}", live.steps);
+    let fork = live.fork.clone().expect("the gate recorded the fork");
+    assert_eq!((&fork.database, &fork.cache), (&None, &None));
+    assert_eq!(fork.errors.len(), 1, "{:?}", fork.errors);
+    assert!(
+        fork.errors[0].starts_with(
+            "database: detection.heartbeats.database.password: cannot read /nonexistent/drctl-hb"
+        ),
+        "{:?}",
+        fork.errors
+    );
+    let fence = live.fence_old_primary.as_ref().expect("fenced on return");
+    assert_eq!(fence.fork, Some(fork), "the fence measures from the fork");
+
+    // The execution report carries the fork and the divergence lines.
+    let report = crate::report::Report::new(&live, &policy, "aws");
+    let text = report.render_text();
+    assert!(
+        text.contains("divergence:    database: position not read at the fork (detection.heartbeats.database.password: cannot read /nonexistent/drctl-hb"),
+        "{text}"
+    );
+    assert!(
+        text.contains("divergence:    cache: no heartbeat target for cache: nothing to measure"),
+        "{text}"
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        json["divergence"]["fork"]["errors"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let drill = crate::report::Report::new(&drill, &policy, "sim");
+    assert!(!drill.render_text().contains("divergence:"));
+    assert!(serde_json::to_value(&drill)
+        .unwrap()
+        .get("divergence")
+        .is_none());
+}

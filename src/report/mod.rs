@@ -62,6 +62,9 @@ pub struct Report {
     /// Fencing the old primary once its region answers, after the failover.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fence_old_primary: Option<crate::execute::fence_return::FenceOldPrimary>,
+    /// The replicas' positions at the fork and the divergence per tier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub divergence: Option<crate::execute::fence_return::view::DivergenceReport>,
 }
 
 /// The RPO side of a report.
@@ -125,6 +128,7 @@ impl Report {
                 .collect(),
             calls: Vec::new(),
             fence_old_primary: record.fence_old_primary.clone(),
+            divergence: crate::execute::fence_return::view::DivergenceReport::of_fork(record),
         }
     }
 
@@ -199,6 +203,9 @@ impl Report {
         }
         if let Some(f) = &self.fence_old_primary {
             let _ = writeln!(out, "after:         {}", f.line());
+        }
+        for d in self.divergence.iter().flat_map(|d| d.lines()) {
+            let _ = writeln!(out, "divergence:    {d}");
         }
         for (step, why) in &self.depends_on_primary {
             for w in why {

@@ -39,9 +39,10 @@ impl ClusterState {
         let what = match state.status {
             StepStatus::Running => None,
             StepStatus::Done | StepStatus::AlreadyDone => Some(format!(
-                "execution {execution_id}: {STEP} {}: {}",
+                "execution {execution_id}: {STEP} {}: {}{}",
                 state.status.label(),
-                state.outcome.join("; ")
+                state.outcome.join("; "),
+                divergence(&state)
             )),
             _ if before.waiting_for != state.waiting_for => Some(format!(
                 "execution {execution_id}: {STEP} still pending: waiting for {}",
@@ -56,5 +57,22 @@ impl ClusterState {
         Reply::Epoch {
             epoch: Epoch { term, index },
         }
+    }
+}
+
+/// What the old primary accepted after the fork, for the audit line:
+/// `; divergence: database: 48 KiB of WAL …` (empty when nothing was
+/// measured).
+fn divergence(state: &FenceOldPrimary) -> String {
+    let lines: Vec<String> = state
+        .divergence
+        .iter()
+        .map(ToString::to_string)
+        .chain(state.divergence_errors.iter().cloned())
+        .collect();
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!("; divergence: {}", lines.join("; "))
     }
 }

@@ -207,3 +207,39 @@ async fn hand_offs_and_executions_run_from_the_region_being_left_are_audited() {
     assert_eq!(s.executions["a"].placement, None);
     assert!(s.audit.back().unwrap().what.starts_with("node 2 took over"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_divergence_measured_with_the_fence_is_audited() {
+    use crate::execute::fence_return::FenceOldPrimary;
+    use crate::fence::Divergence;
+    let mut s = ClusterState::default();
+    let mut a = record("a").await;
+    s.apply(start(&a), 1, 5);
+    a.status = ExecutionStatus::Completed;
+    a.fence_old_primary = Some(FenceOldPrimary::pending("us-east-1"));
+    assert_eq!(s.apply(save(&a), 1, 6), Reply::Ok);
+    let mut done = FenceOldPrimary::pending("us-east-1");
+    done.status = StepStatus::Done;
+    done.outcome = vec!["old primary renamed".into()];
+    done.divergence = vec![Divergence {
+        tier: crate::plan::DataTier::Database,
+        bytes: 2048,
+        heartbeat_rows: 1,
+        window_start_ms: None,
+        window_end_ms: None,
+        measured_at_ms: 1,
+    }];
+    done.divergence_errors = vec!["cache: redis old primary c:6379: unreachable: refused".into()];
+    let cmd = Command::FenceOldPrimary {
+        execution_id: "a".into(),
+        state: done,
+        at: "t".into(),
+    };
+    assert!(matches!(s.apply(cmd, 1, 7), Reply::Epoch { .. }));
+    assert_eq!(
+        s.audit.back().unwrap().what,
+        "execution a: fence-old-primary done: old primary renamed; divergence: database: 2 KiB \
+         of WAL and 1 heartbeat row written on the old primary after the fork; cache: redis old \
+         primary c:6379: unreachable: refused"
+    );
+}

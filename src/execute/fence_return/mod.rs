@@ -13,11 +13,16 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::fork::ForkPositions;
 use super::journal::StepStatus;
 use crate::cloud::{
     fenced_identifier, Cloud, CloudError, Fence, Scaling, FENCED_BY_TAG, FENCED_EPOCH_TAG,
 };
+use crate::fence::Divergence;
 use crate::policy::Policy;
+
+pub mod divergence;
+pub mod view;
 
 /// How often the controller's leader tries a pending fence again.
 pub const RETRY_EVERY: Duration = Duration::from_secs(30);
@@ -41,6 +46,17 @@ pub struct FenceOldPrimary {
     pub finished_at: Option<String>,
     /// What was done, a line per resource.
     pub outcome: Vec<String>,
+    /// The replicas' positions at the fork, copied from the execution when
+    /// the fence was planned: what the divergence is measured from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fork: Option<ForkPositions>,
+    /// What the old primary accepted after the fork, per tier, measured
+    /// right after the fence; the fenced instance keeps it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub divergence: Vec<Divergence>,
+    /// Why a tier's divergence could not be measured, a line per tier.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub divergence_errors: Vec<String>,
 }
 
 impl FenceOldPrimary {
@@ -53,6 +69,9 @@ impl FenceOldPrimary {
             last_attempt: None,
             finished_at: None,
             outcome: Vec::new(),
+            fork: None,
+            divergence: Vec::new(),
+            divergence_errors: Vec::new(),
         }
     }
 
@@ -110,6 +129,7 @@ pub async fn try_fence<C: Cloud>(
             state.waiting_for = None;
             state.finished_at = Some(now);
             state.outcome = lines;
+            divergence::measure_after_fence(policy, state).await;
         }
         Err(Wait(why)) => {
             state.status = StepStatus::Pending;
