@@ -67,8 +67,8 @@ pub async fn measure(policy: &Policy, fork: &ForkPositions) -> Measured {
     out
 }
 
-/// Measures the divergence of a fence that just succeeded and keeps it on
-/// `state`; nothing to do when the execution recorded no fork position.
+/// Measures the divergence once the writers are fenced, before the rename,
+/// and keeps it on `state`; nothing to do without a recorded fork position.
 pub(super) async fn measure_after_fence(policy: &Policy, state: &mut FenceOldPrimary) {
     let Some(fork) = state.fork.as_ref() else {
         return;

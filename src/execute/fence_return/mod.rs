@@ -119,7 +119,7 @@ pub async fn try_fence<C: Cloud>(
     state.last_attempt = Some(now.clone());
     let region = policy.regions.primary.as_str();
     let timeout = policy.execution.call_timeout;
-    match fence_all(cloud, policy, fence, timeout).await {
+    match fence_all(cloud, policy, fence, timeout, state).await {
         Ok((lines, changed)) => {
             state.status = if changed {
                 StepStatus::Done
@@ -129,7 +129,6 @@ pub async fn try_fence<C: Cloud>(
             state.waiting_for = None;
             state.finished_at = Some(now);
             state.outcome = lines;
-            divergence::measure_after_fence(policy, state).await;
         }
         Err(Wait(why)) => {
             state.status = StepStatus::Pending;
@@ -166,6 +165,7 @@ async fn fence_all<C: Cloud>(
     policy: &Policy,
     fence: &Fence,
     timeout: Duration,
+    state: &mut FenceOldPrimary,
 ) -> Result<(Vec<String>, bool), Wait> {
     let region = policy.regions.primary.as_str();
     let mut lines = Vec::new();
@@ -192,6 +192,11 @@ async fn fence_all<C: Cloud>(
                 )))
             }
         }
+    }
+    // What the old primary took after the fork, measured now that nothing
+    // more is written there, and before the rename takes its endpoint.
+    if state.divergence.is_empty() {
+        divergence::measure_after_fence(policy, state).await;
     }
     if let Some(db) = &policy.tiers.database {
         let renamed = fenced_identifier(&db.primary, &fence.execution_id);
