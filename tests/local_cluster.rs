@@ -146,6 +146,35 @@ fn wait_status(url: &str, within: Duration, pred: impl Fn(&str) -> bool) -> Stri
     }
 }
 
+/// Polls node `url` for the last execution's `fence_old_primary` record
+/// until it satisfies `pred`, and returns it.
+fn wait_fence_old_primary(
+    url: &str,
+    within: Duration,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let fence = get_json(&format!("{url}/v1/status"))
+            .and_then(|s| {
+                s["policies"][0]["execution"]["id"]
+                    .as_str()
+                    .map(String::from)
+            })
+            .and_then(|id| get_json(&format!("{url}/v1/executions/{id}")))
+            .map(|e| e["fence_old_primary"].clone())
+            .unwrap_or_default();
+        if pred(&fence) {
+            return fence;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "fence-old-primary not as expected within {within:?}: {fence}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn a_local_cluster_fails_over_on_its_own_when_the_primary_stops_but_not_above_the_rpo() {
     let dir = tempfile::tempdir().unwrap();
@@ -269,9 +298,28 @@ fn a_local_cluster_fails_over_through_the_cli_while_its_leader_is_killed() {
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("failed over to us-west-2"), "{stdout}");
     assert!(stderr.contains("resuming execution"), "{stderr}");
+    let survivor = urls
+        .iter()
+        .enumerate()
+        .find(|(i, _)| *i as u64 + 1 != leader)
+        .unwrap()
+        .1;
+    // us-east-1 answers: the leader fences the old primary on its own
+    // (renamed, tagged, its node group scaled to zero) right after.
+    let fence =
+        wait_fence_old_primary(survivor, Duration::from_secs(20), |f| f["status"] == "done");
+    assert!(
+        fence["outcome"]
+            .to_string()
+            .contains("renamed to emr-platform-prod-fenced-"),
+        "{fence}"
+    );
     let m = get_json(&format!("{sim}/sim/mutations")).unwrap();
     assert_eq!(m["rds:PromoteReadReplica"], 1, "{m}");
-    assert_eq!(m["eks:UpdateNodegroupConfig"], 3, "{m}");
+    assert_eq!(m["rds:ModifyDBInstance"], 1, "{m}");
+    assert_eq!(m["rds:AddTagsToResource"], 1, "{m}");
+    // Three DR node groups scaled up, one us-east-1 node group fenced.
+    assert_eq!(m["eks:UpdateNodegroupConfig"], 4, "{m}");
     assert_eq!(m["elasticache:FailoverGlobalReplicationGroup"], 1, "{m}");
     assert_eq!(
         m["route53-recovery-cluster:UpdateRoutingControlStates"], 2,
@@ -279,12 +327,6 @@ fn a_local_cluster_fails_over_through_the_cli_while_its_leader_is_killed() {
     );
     assert!(m.get("route53:ChangeResourceRecordSets").is_none(), "{m}");
 
-    let survivor = urls
-        .iter()
-        .enumerate()
-        .find(|(i, _)| *i as u64 + 1 != leader)
-        .unwrap()
-        .1;
     let out = drctl(&["status", "--controller", survivor, "--output", "json"]);
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["policies"][0]["active_region"], "us-west-2", "{s}");
@@ -312,6 +354,9 @@ fn a_us_east_1_outage_is_failed_over_from_us_west_2_without_calling_us_east_1() 
     // Calls to us-east-1 before the outage are the probes of normal
     // operation; a probe round in flight at the outage ends within its
     // 500 ms timeout. From then on, nothing may call us-east-1.
+    // After the failover, by design, the old primary in us-east-1 is read
+    // (RDS) to fence it and to raise `old primary writable`: those calls
+    // are counted apart.
     std::thread::sleep(Duration::from_secs(1));
     let to_primary = || -> u64 {
         let calls = get_json(&format!("{sim}/sim/calls")).unwrap();
@@ -320,6 +365,7 @@ fn a_us_east_1_outage_is_failed_over_from_us_west_2_without_calling_us_east_1() 
             .unwrap()
             .iter()
             .filter(|c| c["region"] == "us-east-1" || c["service"] == "route53")
+            .filter(|c| !(c["service"] == "rds" && c["region"] == "us-east-1"))
             .map(|c| c["count"].as_u64().unwrap())
             .sum()
     };
@@ -349,11 +395,110 @@ fn a_us_east_1_outage_is_failed_over_from_us_west_2_without_calling_us_east_1() 
         before,
         "calls to us-east-1 during the failover"
     );
+    // The old primary cannot be fenced while us-east-1 is gone: the fence
+    // stays pending, tried again every 30s, and the failover did not wait.
+    let fence = wait_fence_old_primary(&urls[1], Duration::from_secs(20), |f| {
+        f["attempts"].as_u64().unwrap_or(0) >= 1
+    });
+    assert_eq!(fence["status"], "pending", "{fence}");
+    assert!(
+        fence["waiting_for"]
+            .as_str()
+            .unwrap_or("")
+            .contains("us-east-1 to answer"),
+        "{fence}"
+    );
+    let m = get_json(&format!("{sim}/sim/mutations")).unwrap();
+    assert!(m.get("rds:ModifyDBInstance").is_none(), "{m}");
     // The node of the region being activated executed it.
     let out = drctl(&["status", "--controller", &urls[1], "--output", "json"]);
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["leader"]["site"], "us-west-2", "{s}");
     assert!(s["policies"][0]["execution"]["placement"].is_null(), "{s}");
+    drop(cluster);
+}
+
+/// One call to the simulated cloud (`POST /sim/call`), as a controller
+/// makes it: the answer's `Ok` value, or the error's text.
+fn sim_call(sim: &str, call: serde_json::Value) -> Result<serde_json::Value, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answer: serde_json::Value = rt
+        .block_on(async {
+            reqwest::Client::new()
+                .post(format!("{sim}/sim/call"))
+                .json(&call)
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await?
+                .json()
+                .await
+        })
+        .map_err(|e| e.to_string())?;
+    answer.get("Ok").cloned().ok_or_else(|| answer.to_string())
+}
+
+#[test]
+fn a_primary_region_cut_off_from_the_majority_fences_its_own_node_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cluster, _pids, urls, sim) = start_local(dir.path());
+    wait_status(&urls[0], Duration::from_secs(20), |t| {
+        t.contains("primary healthy: 3 of 3 sites")
+    });
+    let group = || {
+        sim_call(
+            &sim,
+            serde_json::json!({
+                "call": "get_node_group",
+                "region": "us-east-1",
+                "cluster": "emr-integration",
+                "name": "app-nodes",
+            }),
+        )
+        .unwrap()
+    };
+    let before = group();
+    assert!(
+        before["scaling"]["desired"].as_u64().unwrap() > 0,
+        "{before}"
+    );
+
+    // us-east-1's controller loses the other two sites while its region
+    // stays alive and writable inside.
+    let out = drctl(&["sim", "outage", "--url", &sim, "--isolate", "us-east-1"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("cut off from the other sites: us-east-1"),
+        "{out:?}"
+    );
+
+    // fencing.self_fence_after is 2s: node 1 fences well within 20s.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let fenced = loop {
+        let s = get_json(&format!("{}/v1/status", urls[0])).unwrap_or_default();
+        let f = &s["policies"][0]["self_fenced"];
+        if !f.is_null() {
+            break f.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node 1 did not fence itself within 20s: {s}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let because = fenced["because"].as_str().unwrap();
+    assert!(because.contains("cut off from the majority"), "{fenced}");
+    assert!(because.contains("node 2 (us-west-2)"), "{fenced}");
+    let outcome = fenced["outcome"].to_string();
+    assert!(
+        outcome.contains("node group emr-integration/app-nodes scaled from"),
+        "{fenced}"
+    );
+    let after = group();
+    assert_eq!(after["scaling"]["desired"], 0, "{after}");
+    assert_eq!(after["scaling"]["min"], 0, "{after}");
     drop(cluster);
 }
 
