@@ -547,6 +547,7 @@ async fn a_cut_off_primary_fences_itself_and_the_majority_promotes_only_after_it
     );
     let (code, body) = c.post(1, "/v1/unfence", serde_json::json!({})).await;
     assert_eq!(code, 400, "{body}");
+    cluster_support::assert_matches_openapi("post", "/v1/unfence", code, &body);
     let unfenced = c.unfence(1).await;
     assert!(
         unfenced.contains("database: emr_app, emr_batch can write again"),

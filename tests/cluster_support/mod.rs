@@ -352,6 +352,7 @@ impl Cluster {
         let body = serde_json::json!({"confirm": true, "reason": "test"});
         let (code, body) = self.post(id, "/v1/unfence", body).await;
         assert_eq!(code, 200, "{body}");
+        assert_matches_openapi("post", "/v1/unfence", code, &body);
         body["unfenced"].to_string()
     }
 
