@@ -98,13 +98,21 @@ pub async fn run(scenario: &Scenario) -> Result<Outcome, ScenarioError> {
         reason: None,
         ..RunOptions::default()
     };
-    let record = execute::execute(sim.clone(), policy.clone(), &mut journal, run)
+    let mut record = execute::execute(sim.clone(), policy.clone(), &mut journal, run)
         .await
         .map_err(|e| scenario.error(e.to_string()))?;
-    let mutations = sim.mutations();
+    // The failover's calls, before the fence of the old primary is tried.
     let report =
         crate::report::Report::new(&record, &policy, "chaos").with_calls(sim.call_counts());
-    let mut mismatches = compare(&scenario.expect, &record, &mutations);
+    let mut mismatches = Vec::new();
+    if let Some(returns) = scenario.region_returns {
+        if returns {
+            sim.set_region_outage(Vec::<String>::new());
+        }
+        mismatches.extend(fence_on_return(&sim, &policy, &scenario.expect, &mut record).await);
+    }
+    let mutations = sim.mutations();
+    mismatches.extend(compare(&scenario.expect, &record, &mutations));
     if let Some(n) = scenario.expect.calls_to_primary {
         let got = report.calls_to(&policy.regions.primary);
         if got != n {
@@ -120,6 +128,46 @@ pub async fn run(scenario: &Scenario) -> Result<Outcome, ScenarioError> {
         record,
         mutations,
     })
+}
+
+/// Tries the fence of the old primary once and compares it with what the
+/// scenario expects.
+async fn fence_on_return(
+    sim: &SimCloud,
+    policy: &crate::policy::Policy,
+    expect: &Expect,
+    record: &mut ExecutionRecord,
+) -> Vec<String> {
+    let Some(mut state) = record.fence_old_primary.clone() else {
+        return vec!["expected a fence of the old primary, the execution planned none".into()];
+    };
+    let fence = crate::cloud::Fence {
+        execution_id: record.id.clone(),
+        epoch: crate::cloud::Epoch::default(),
+    };
+    execute::fence_return::try_fence(sim, policy, &fence, &mut state, "chaos".into()).await;
+    let mut out = Vec::new();
+    if let Some(want) = expect.fence_old_primary {
+        if state.status != want {
+            out.push(format!(
+                "expected fence-old-primary {}, got {}: {}",
+                want.label(),
+                state.status.label(),
+                state.line()
+            ));
+        }
+    }
+    for text in &expect.fence_contains {
+        let all = state.outcome.join("; ") + state.waiting_for.as_deref().unwrap_or("");
+        if !all.contains(text.as_str()) {
+            out.push(format!(
+                "expected the fence to mention {text:?}, it says {}",
+                state.line()
+            ));
+        }
+    }
+    record.fence_old_primary = Some(state);
+    out
 }
 
 fn compare(

@@ -53,6 +53,10 @@ pub struct Scenario {
     /// Overrides the default latency model.
     #[serde(default)]
     pub latency: Option<LatencyModel>,
+    /// After the execution, try the fence of the old primary once: with
+    /// the outage ended first (`true`) or still on (`false`).
+    #[serde(default)]
+    pub region_returns: Option<bool>,
     /// What must happen.
     pub expect: Expect,
     /// The file it was read from.
@@ -107,6 +111,13 @@ pub struct Expect {
     /// Text the outcome of each named step must contain.
     #[serde(default)]
     pub outcome_contains: BTreeMap<String, String>,
+    /// How the fence of the old primary stands after its try
+    /// (`region_returns`): `pending`, `done` or `failed`.
+    #[serde(default)]
+    pub fence_old_primary: Option<crate::execute::StepStatus>,
+    /// Lines the fence's outcome must contain.
+    #[serde(default)]
+    pub fence_contains: Vec<String>,
 }
 
 /// A scenario that cannot be run, naming its file.

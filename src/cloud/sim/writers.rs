@@ -101,10 +101,14 @@ pub struct SimWriterFence {
 }
 
 impl SimWriterFence {
+    /// A call that was not answered is `Unreachable` (the fence waits);
+    /// one that was refused is `Refused` (a writer is left).
     fn error(&self, e: crate::cloud::CloudError) -> FenceError {
-        FenceError::Unreachable {
-            target: self.describe(),
-            detail: e.to_string(),
+        use crate::cloud::ErrorKind as K;
+        let (target, detail) = (self.describe(), e.to_string());
+        match e.kind {
+            K::Retryable | K::Throttled => FenceError::Unreachable { target, detail },
+            _ => FenceError::Refused { target, detail },
         }
     }
 }

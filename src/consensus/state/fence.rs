@@ -44,6 +44,10 @@ impl ClusterState {
                 state.outcome.join("; "),
                 divergence(&state)
             )),
+            StepStatus::Failed => Some(format!(
+                "execution {execution_id}: {STEP} failed, tried again: {}",
+                state.outcome.join("; ")
+            )),
             _ if before.waiting_for != state.waiting_for => Some(format!(
                 "execution {execution_id}: {STEP} still pending: waiting for {}",
                 state.waiting_for.as_deref().unwrap_or("its region")

@@ -27,6 +27,9 @@ pub mod view;
 /// How often the controller's leader tries a pending fence again.
 pub const RETRY_EVERY: Duration = Duration::from_secs(30);
 
+/// How an outcome line names a writer a method could not fence.
+pub const NOT_FENCED: &str = "NOT FENCED";
+
 /// The step's name, as reports and the API show it.
 pub const STEP: &str = "fence-old-primary";
 
@@ -121,7 +124,10 @@ pub async fn try_fence<C: Cloud>(
     let timeout = policy.execution.call_timeout;
     match fence_all(cloud, policy, fence, timeout, state).await {
         Ok((lines, changed)) => {
-            state.status = if changed {
+            // A method that refused leaves a writer: tried again next round.
+            state.status = if lines.iter().any(|l| l.contains(NOT_FENCED)) {
+                StepStatus::Failed
+            } else if changed {
                 StepStatus::Done
             } else {
                 StepStatus::AlreadyDone
@@ -183,7 +189,7 @@ async fn fence_all<C: Cloud>(
             Ok(Err(crate::fence::FenceError::Unreachable { detail, .. })) => {
                 return Err(Wait(format!("{}: {detail}", w.describe())))
             }
-            Ok(Err(e)) => lines.push(format!("{}: NOT FENCED: {e}", w.describe())),
+            Ok(Err(e)) => lines.push(format!("{}: {NOT_FENCED}: {e}", w.describe())),
             Err(_) => {
                 return Err(Wait(format!(
                     "{}: no answer within {} (execution.call_timeout)",
