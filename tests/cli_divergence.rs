@@ -1,5 +1,7 @@
 //! `drctl divergence` as a user runs it, against a file journal.
 
+mod cluster_support;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -163,7 +165,7 @@ fn the_controllers_view_of_a_divergence_matches_the_schema_and_the_cli_reads_it(
         "components": doc["components"].clone(),
         "allOf": [response["content"]["application/json"]["schema"].clone()],
     });
-    openapi_nullable(&mut root);
+    cluster_support::openapi_nullable(&mut root);
     // Every new field is documented, and mistyped values are caught.
     for (field, schema) in [("fork", "ForkPositions"), ("divergence", "Divergence")] {
         assert!(
@@ -223,26 +225,4 @@ fn assert_divergence_from_controller(body: &serde_json::Value) {
         .stderr(predicate::str::contains(format!(
             "error: no execution \"x-nope\" on the controller {url}"
         )));
-}
-
-/// OpenAPI 3.0's `nullable: true` in JSON Schema terms: null is allowed.
-fn openapi_nullable(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::Object(map) => {
-            if map.get("nullable") == Some(&serde_json::Value::Bool(true)) {
-                map.remove("nullable");
-                if let Some(t) = map.get("type").cloned() {
-                    map.insert("type".into(), serde_json::json!([t, "null"]));
-                }
-                if let Some(serde_json::Value::Array(e)) = map.get_mut("enum") {
-                    if !e.contains(&serde_json::Value::Null) {
-                        e.push(serde_json::Value::Null);
-                    }
-                }
-            }
-            map.values_mut().for_each(openapi_nullable);
-        }
-        serde_json::Value::Array(a) => a.iter_mut().for_each(openapi_nullable),
-        _ => {}
-    }
 }

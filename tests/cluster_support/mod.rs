@@ -499,7 +499,7 @@ pub fn assert_matches_openapi(method: &str, path: &str, status: u16, body: &serd
 }
 
 /// OpenAPI 3.0's `nullable: true` in JSON Schema terms: null is allowed.
-fn openapi_nullable(v: &mut serde_json::Value) {
+pub fn openapi_nullable(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(map) => {
             if map.get("nullable") == Some(&serde_json::Value::Bool(true)) {
