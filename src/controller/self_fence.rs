@@ -29,6 +29,12 @@ use crate::policy::Policy;
 /// How often the node checks that it reaches the majority.
 const CHECK_EVERY: Duration = Duration::from_millis(500);
 
+/// How long a node that has not reached a majority since it started waits
+/// before its lease runs: peers started at the same time may take that long
+/// to answer, and a cold start must not fence a healthy region. A node
+/// restarted inside a cut-off region still fences, this much later.
+const STARTUP_GRACE: Duration = Duration::from_secs(60);
+
 /// This node fenced its region's writers: when, why and what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SelfFenced {
@@ -152,7 +158,7 @@ async fn watch<C: Cloud>(
     data_dir: PathBuf,
     policies: Vec<Arc<Policy>>,
 ) {
-    let mut last_contact = Instant::now();
+    let mut lease = Lease::new(Instant::now());
     let majority = ctx.members.len() / 2 + 1;
     loop {
         tokio::time::sleep(CHECK_EVERY).await;
@@ -169,10 +175,10 @@ async fn watch<C: Cloud>(
             }
         }
         if answering.len() + 1 >= majority {
-            last_contact = Instant::now();
+            lease.saw_majority(Instant::now());
             continue;
         }
-        let cut_for = last_contact.elapsed();
+        let cut_for = lease.cut_for(Instant::now());
         for policy in &policies {
             let f = policy.fencing.as_ref().expect("filtered");
             if cut_for < f.self_fence_after || is_fenced(&ctx, &policy.name) {
@@ -194,6 +200,29 @@ async fn watch<C: Cloud>(
                 .insert(policy.name.clone(), fenced);
             save(&ctx, &data_dir);
         }
+    }
+}
+
+/// How long this node has been cut off from the majority.
+struct Lease {
+    /// When a majority last answered (until one first does, the end of the
+    /// startup grace).
+    last_contact: Instant,
+}
+
+impl Lease {
+    fn new(started: Instant) -> Self {
+        Self {
+            last_contact: started + STARTUP_GRACE,
+        }
+    }
+
+    fn saw_majority(&mut self, now: Instant) {
+        self.last_contact = now;
+    }
+
+    fn cut_for(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.last_contact)
     }
 }
 
@@ -345,4 +374,27 @@ pub async fn unfence<C: Cloud>(
     save(ctx, data_dir);
     warn!(policy = %policy.name, done = %done.join("; "), "self-fence lifted");
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lease_runs_from_the_last_majority_and_a_cold_start_gets_a_grace() {
+        let t0 = Instant::now();
+        let mut lease = Lease::new(t0);
+        // Peers starting alongside: no lease time yet.
+        assert_eq!(lease.cut_for(t0 + Duration::from_secs(10)), Duration::ZERO);
+        // Never reached a majority: the lease runs after the grace.
+        assert_eq!(
+            lease.cut_for(t0 + STARTUP_GRACE + Duration::from_secs(1)),
+            Duration::from_secs(1)
+        );
+        lease.saw_majority(t0 + Duration::from_secs(1));
+        assert_eq!(
+            lease.cut_for(t0 + Duration::from_secs(3)),
+            Duration::from_secs(2)
+        );
+    }
 }
