@@ -433,7 +433,10 @@ async fn an_isolated_primary_fences_itself_under_load_and_the_replica_is_promote
         .batch_execute(
             "CREATE ROLE emr_app LOGIN; CREATE ROLE drctl_heartbeat LOGIN; \
              GRANT ALL ON SCHEMA public TO emr_app, drctl_heartbeat; \
-             CREATE ROLE drctl_fence LOGIN CREATEROLE; GRANT pg_signal_backend TO drctl_fence",
+             CREATE ROLE drctl_fence LOGIN CREATEROLE; GRANT pg_signal_backend TO drctl_fence; \
+             CREATE TABLE drctl_heartbeat (site text PRIMARY KEY, at_ms bigint NOT NULL); \
+             ALTER TABLE drctl_heartbeat OWNER TO drctl_heartbeat; \
+             GRANT SELECT ON drctl_heartbeat TO drctl_fence",
         )
         .await
         .unwrap();
@@ -559,8 +562,28 @@ async fn an_isolated_primary_fences_itself_under_load_and_the_replica_is_promote
             v.fence_old_primary.as_ref().is_some_and(|f| !f.is_open())
         })
         .await;
-    let outcome = done.fence_old_primary.unwrap().outcome.join("; ");
+    let fenced_return = done.fence_old_primary.unwrap();
+    let outcome = fenced_return.outcome.join("; ");
     assert!(outcome.contains("already fenced"), "{outcome}");
+    // The divergence report, measured on the fenced old primary, spans what
+    // the gate reported, within a probe interval.
+    let d = fenced_return
+        .divergence
+        .iter()
+        .find(|d| d.tier == DataTier::Database)
+        .unwrap_or_else(|| {
+            panic!(
+                "no database divergence: {:?}",
+                fenced_return.divergence_errors
+            )
+        });
+    eprintln!("isolated: divergence {d}");
+    assert!(d.bytes > 0 && d.heartbeat_rows >= 1, "{d:?}");
+    let window = (d.window_end_ms.unwrap() - d.window_start_ms.unwrap()) as i64;
+    assert!(
+        (reported - window).abs() <= interval,
+        "reported {reported} ms, divergence window {window} ms"
+    );
     assert!(
         outcome.contains("renamed to emr-platform-prod-fenced-"),
         "{outcome}"

@@ -380,9 +380,10 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
                 accept: options.accept.clone(),
                 tx: tx.clone(),
                 primary_controller: options.primary_controller,
-                // A modeled run (a drill on the simulated cloud) has no
-                // servers behind the policy's heartbeat targets.
-                record_fork: options.time_basis == TimeBasis::Wall,
+                // A drill on the simulated cloud has no servers behind the
+                // policy's heartbeat targets; a controller measures through
+                // them (its exposures are the heartbeats), on AWS or not.
+                record_fork: options.time_basis == TimeBasis::Wall || options.exposures.is_some(),
             };
             running.spawn(run_step(cloud.clone(), ctx, step, change, fence));
             if options.sequential {

@@ -1,7 +1,8 @@
 //! Measuring, once the old primary is fenced, what it accepted after the
 //! fork: for each tier whose replica position the RPO gate recorded, the
-//! old primary named by the tier's heartbeat target (`primary`) is read
-//! with [`measure_postgres`] or [`measure_redis`]. The fenced instance
+//! old primary named by the tier's heartbeat target (`primary`; for the
+//! database, the fencing role's connection when the policy fences it) is
+//! read with [`measure_postgres`] or [`measure_redis`]. The fenced instance
 //! keeps those writes; the report says so, so that a person recovers them
 //! before the old region is rebuilt from the new primary.
 
@@ -35,9 +36,21 @@ pub async fn measure(policy: &Policy, fork: &ForkPositions) -> Measured {
             "{name}: no heartbeat target (detection.heartbeats.{name}) to reach the old primary"
         ))
     };
+    // The database is read as the fencing role when the policy fences it:
+    // the heartbeat role may be among the roles it fenced.
+    let fencing_role = policy
+        .fencing
+        .as_ref()
+        .and_then(|f| f.database.as_ref())
+        .map(|d| crate::policy::HeartbeatTarget {
+            primary: d.connection.clone(),
+            replica: d.connection.clone(),
+            password: d.password.clone(),
+            ca_file: d.ca_file.clone(),
+        });
     let database = async {
         let since = fork.database.as_ref()?;
-        let Some(t) = hb.database.as_ref() else {
+        let Some(t) = fencing_role.as_ref().or(hb.database.as_ref()) else {
             return Some(missing(DataTier::Database));
         };
         let read = |pw: Option<String>| async move {
