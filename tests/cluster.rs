@@ -73,7 +73,10 @@ async fn the_old_primary_is_fenced_by_the_leader_when_its_region_returns() {
         let (_, status) = c.get(3, "/v1/status").await;
         let p = &status["policies"][0];
         if let Some(why) = p["old_primary_writable"].as_str() {
-            assert!(why.contains("database writers emr_app, emr_batch"), "{why}");
+            assert!(
+                why.contains("database writers emr_app, emr_batch, drctl_heartbeat"),
+                "{why}"
+            );
             let reason = p["verdict"]["reason"].as_str().unwrap();
             assert!(reason.contains("ALARM old primary writable"), "{reason}");
             let metrics = c.text(3, "/metrics").await;
@@ -493,7 +496,7 @@ async fn a_cut_off_primary_fences_itself_and_the_majority_promotes_only_after_it
     );
     let outcome = fenced["outcome"].to_string();
     assert!(
-        outcome.contains("database: emr_app, emr_batch can no longer write"),
+        outcome.contains("database: emr_app, emr_batch, drctl_heartbeat can no longer write"),
         "{outcome}"
     );
     assert!(
@@ -550,7 +553,7 @@ async fn a_cut_off_primary_fences_itself_and_the_majority_promotes_only_after_it
     cluster_support::assert_matches_openapi("post", "/v1/unfence", code, &body);
     let unfenced = c.unfence(1).await;
     assert!(
-        unfenced.contains("database: emr_app, emr_batch can write again"),
+        unfenced.contains("database: emr_app, emr_batch, drctl_heartbeat can write again"),
         "{unfenced}"
     );
     assert!(unfenced.contains("app-nodes back to"), "{unfenced}");

@@ -98,7 +98,10 @@ mod tests {
         let why = writable(&sim, &policy)
             .await
             .expect("a live primary is writable");
-        assert!(why.contains("database writers emr_app, emr_batch"), "{why}");
+        assert!(
+            why.contains("database writers emr_app, emr_batch, drctl_heartbeat"),
+            "{why}"
+        );
         sim.set_region_outage(["us-east-1".to_string()]);
         assert_eq!(writable(&sim, &policy).await, None);
         sim.set_region_outage(Vec::<String>::new());

@@ -25,7 +25,10 @@ fn the_shipped_policy_fences_every_writer_within_the_lease() {
         Duration::from_secs(185)
     );
     assert!(f.on_return);
-    assert_eq!(f.database.as_ref().unwrap().roles, ["emr_app", "emr_batch"]);
+    assert_eq!(
+        f.database.as_ref().unwrap().roles,
+        ["emr_app", "emr_batch", "drctl_heartbeat"]
+    );
     assert_eq!(
         f.database.as_ref().unwrap().password,
         SecretSource::Env("DRCTL_FENCE_DATABASE_PASSWORD".into())

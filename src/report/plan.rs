@@ -131,7 +131,7 @@ mod tests {
         assert!(text.contains("fencing:   us-east-1's controller fences its writers once cut off from the majority for 2m; the gate waits for that lease (3m 5s after"), "{text}");
         assert!(
             text.contains(
-                "  - database: revoke LOGIN from emr_app, emr_batch and end their sessions"
+                "  - database: revoke LOGIN from emr_app, emr_batch, drctl_heartbeat and end their sessions"
             ),
             "{text}"
         );

@@ -31,7 +31,7 @@ async fn the_old_primary_stays_pending_while_its_region_is_out_then_is_fenced_on
             .waiting_for
             .as_deref()
             .unwrap()
-            .contains("us-east-1 to answer: simulated us-east-1 database writers emr_app, emr_batch: no answer within 10s"),
+            .contains("us-east-1 to answer: simulated us-east-1 database writers emr_app, emr_batch, drctl_heartbeat: no answer within 10s"),
         "{state:?}"
     );
     assert!(
@@ -82,6 +82,11 @@ async fn the_old_primary_stays_pending_while_its_region_is_out_then_is_fenced_on
             .any(|l| l.contains("renamed to emr-platform-prod-fenced")),
         "{state:?}"
     );
+    assert_eq!(
+        state.outcome[0], "database: emr_app, emr_batch, drctl_heartbeat can no longer write",
+        "the writers first, before the rename: {state:?}"
+    );
+    assert!(sim.writers_fenced("us-east-1", "cache").await.unwrap());
 
     // Trying again changes nothing.
     let before = sim.mutations();
