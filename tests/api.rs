@@ -104,11 +104,20 @@ async fn failover_requests_are_authenticated_validated_and_gated() {
     assert_eq!(code, 412, "{b}");
     spec("post", "/v1/failover", 412, &b);
     assert!(b["rpo"]["tiers"].is_array(), "{b}");
+    assert!(
+        b["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("RPO gate refused, nothing changed: the database tier's"),
+        "{b}"
+    );
     let refused = b["execution_id"].as_str().unwrap().to_string();
     let v = c
         .wait_for(leader, &refused, Duration::from_secs(5), |_| true)
         .await;
     assert_eq!(v.summary.status, ExecutionStatus::Refused);
+    let summary = v.summary.summary.clone().unwrap_or_default();
+    assert!(!summary.contains("refused:"), "{summary}");
     assert!(c.cloud.mutations().is_empty());
 
     // Accepting the loss, through a follower: forwarded, 202, run by the leader.

@@ -167,3 +167,14 @@ fn each_site_admits_the_raft_port_from_the_other_sites_only() {
         assert_eq!(to.len(), 2, "{site}: the other two sites");
     }
 }
+
+#[test]
+fn the_disruption_budget_lets_a_drain_evict_a_sites_single_pod() {
+    let sts = yaml("base/statefulset.yaml");
+    assert_eq!(sts["spec"]["replicas"].as_i64(), Some(1));
+    let pdb = yaml("base/pdb.yaml");
+    let spec = &pdb["spec"];
+    // minAvailable 1 on one replica blocks every eviction: a drain never ends.
+    assert!(spec["minAvailable"].is_null(), "{spec:?}");
+    assert_eq!(spec["maxUnavailable"].as_i64(), Some(1), "{spec:?}");
+}

@@ -209,7 +209,7 @@ pub(super) async fn failover(
         ),
         FailoverAnswer::Refused { execution_id, rpo } => error_with(
             StatusCode::PRECONDITION_FAILED,
-            format!("RPO gate refused, nothing changed: {rpo}. To accept the loss, send accept_data_loss (like \"30m\") at least as large as the exposure; it is recorded"),
+            format!("RPO gate refused, nothing changed: {}. To accept the loss, send accept_data_loss (like \"30m\") at least as large as the exposure; it is recorded", rpo.refusal()),
             serde_json::json!({ "execution_id": execution_id, "rpo": rpo }),
         ),
         FailoverAnswer::Preflight { execution_id, problems } => error_with(

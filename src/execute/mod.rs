@@ -527,7 +527,8 @@ fn block_dependants(record: &mut ExecutionRecord, failed: &str, emit: &impl Fn(E
         for i in next {
             let s = &mut record.steps[i];
             s.status = StepStatus::NotRun;
-            let outcome = format!("not run: {failed} failed");
+            // The status already says "not run".
+            let outcome = format!("{failed} failed");
             s.outcome = Some(outcome.clone());
             blocked.insert(s.id.clone());
             emit(Event::StepFinished {
@@ -560,7 +561,11 @@ fn conclude(record: &mut ExecutionRecord) {
         ),
         Some(s) if s.kind == StepKind::RpoGate => (
             ExecutionStatus::Refused,
-            format!("nothing changed: {}", s.outcome.clone().unwrap_or_default()),
+            // The status already says it was refused.
+            match &record.rpo {
+                Some(gate) if !gate.allows() => format!("nothing changed: {}", gate.refusal()),
+                _ => format!("nothing changed: {}", s.outcome.clone().unwrap_or_default()),
+            },
         ),
         Some(_) => {
             let names: Vec<&str> = failed.iter().map(|s| s.id.as_str()).collect();

@@ -112,3 +112,30 @@ async fn the_gate_records_the_fork_against_real_servers_only_and_never_waits_on_
         .get("divergence")
         .is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_run_says_refused_and_not_run_once() {
+    let policy = shipped();
+    let sim = SimCloud::new(&policy, SimOptions::default()).unwrap();
+    sim.set_lag(
+        plan::DataTier::Database,
+        crate::cloud::Exposure::Known(Duration::from_secs(40 * 60)),
+    );
+    let record = execute(
+        Arc::new(sim),
+        Arc::new(policy),
+        &mut MemoryJournal::default(),
+        RunOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(record.status, ExecutionStatus::Refused);
+    let summary = record.summary.clone().unwrap();
+    assert!(
+        summary.starts_with("nothing changed: the database tier's data-loss exposure is 40m"),
+        "{summary}"
+    );
+    let verify = record.step("verify").unwrap();
+    assert_eq!(verify.status, StepStatus::NotRun);
+    assert_eq!(verify.outcome.as_deref(), Some("rpo-gate failed"));
+}

@@ -240,6 +240,18 @@ fn covers(accept: &Acceptance, t: &TierExposure) -> bool {
     }
 }
 
+impl RpoEvaluation {
+    /// The evaluation as a sentence without its leading `refused: `, for
+    /// messages that already say the gate refused.
+    pub fn refusal(&self) -> String {
+        let s = self.to_string();
+        s.strip_prefix(REFUSED).map(str::to_string).unwrap_or(s)
+    }
+}
+
+/// How a refusing evaluation begins.
+const REFUSED: &str = "refused: ";
+
 impl fmt::Display for RpoEvaluation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let rpo = duration::fmt(Duration::from_millis(self.rpo_ms));
@@ -280,7 +292,7 @@ impl fmt::Display for RpoEvaluation {
             RpoVerdict::Refuse { tier, exposure } => {
                 write!(
                     f,
-                    "refused: the {tier} tier's data-loss exposure is {exposure}"
+                    "{REFUSED}the {tier} tier's data-loss exposure is {exposure}"
                 )?;
                 match exposure {
                     Exposure::Unknown => {

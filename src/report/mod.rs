@@ -302,27 +302,7 @@ fn rpo_report(record: &ExecutionRecord, policy: &Policy) -> RpoReport {
     }
 }
 
-/// The critical path: from the step that ended last, back through the
-/// dependency that ended last, to a step with no dependencies.
-pub fn critical_path(steps: &[StepRecord]) -> Vec<String> {
-    let by_id = |id: &str| steps.iter().find(|s| s.id == id);
-    let mut path = Vec::new();
-    let mut cur = steps
-        .iter()
-        .filter(|s| s.ended_ms.is_some())
-        .max_by_key(|s| s.ended_ms);
-    while let Some(s) = cur {
-        path.push(s.id.clone());
-        cur = s
-            .after
-            .iter()
-            .filter_map(|d| by_id(d))
-            .filter(|d| d.ended_ms.is_some())
-            .max_by_key(|d| d.ended_ms);
-    }
-    path.reverse();
-    path
-}
-
+mod critical;
+pub use critical::critical_path;
 mod plan;
 pub use plan::render_plan;

@@ -83,7 +83,7 @@ impl<C: Cloud + 'static> Runner<C> {
             end_unrun(
                 &mut record,
                 ExecutionStatus::Refused,
-                format!("nothing changed: {}", plan.rpo),
+                format!("nothing changed: {}", plan.rpo.refusal()),
             );
             record.rpo = Some(plan.rpo.clone());
             FailoverAnswer::Refused {
