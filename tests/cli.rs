@@ -1,18 +1,9 @@
 //! The drctl binary as a user runs it.
 
-use assert_cmd::Command;
-use predicates::prelude::*;
+mod cli_support;
 
-fn drctl() -> Command {
-    let mut c = Command::cargo_bin("drctl").unwrap();
-    c.current_dir(env!("CARGO_MANIFEST_DIR"));
-    // No AWS call may succeed by accident: point the SDK at a closed port.
-    c.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_REGION", "us-east-1");
-    c.env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test");
-    c
-}
+use cli_support::drctl;
+use predicates::prelude::*;
 
 #[test]
 fn the_drill_runs_the_whole_failover_and_reports_rto_and_rpo() {

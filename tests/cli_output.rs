@@ -1,17 +1,8 @@
 //! What the drill prints and logs, read the way an operator reads it.
 
-use assert_cmd::Command;
+mod cli_support;
 
-fn drctl() -> Command {
-    let mut c = Command::cargo_bin("drctl").unwrap();
-    c.current_dir(env!("CARGO_MANIFEST_DIR"));
-    // No AWS call may succeed by accident: point the SDK at a closed port.
-    c.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_REGION", "us-east-1");
-    c.env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test");
-    c
-}
+use cli_support::drctl;
 
 #[test]
 fn a_sequential_drill_has_every_step_on_its_critical_path() {
