@@ -36,6 +36,10 @@ fn policy(pg: &PgPair, redis: &RedisPair) -> Policy {
         database: Some(target(pg.primary_conninfo(), pg.standby_conninfo())),
         cache: Some(target(redis.primary_url(), redis.replica_url())),
     };
+    // The shipped database method names production roles and a fencing
+    // role's password: without it, the old primary is read as the
+    // heartbeat role.
+    policy.fencing.as_mut().unwrap().database = None;
     policy
 }
 

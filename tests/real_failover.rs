@@ -165,14 +165,23 @@ fn gate(c: &Cluster, id: &str) -> RpoEvaluation {
     gate_on(c, 1, id)
 }
 
-/// The RPO gate as node `node` holds it.
+/// The RPO gate as node `node` holds it, once it has applied it (a
+/// follower may apply the entry a moment after the leader; 5 s at most).
 fn gate_on(c: &Cluster, node: u64, id: &str) -> RpoEvaluation {
-    let a = c.node(node).ctx.applied.read().unwrap();
-    a.state.executions[id]
-        .record
-        .rpo
-        .clone()
-        .expect("the execution journaled its RPO gate")
+    for _ in 0..100 {
+        let held = {
+            let a = c.node(node).ctx.applied.read().unwrap();
+            a.state
+                .executions
+                .get(id)
+                .and_then(|e| e.record.rpo.clone())
+        };
+        if let Some(g) = held {
+            return g;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("node {node} does not hold the RPO gate of execution {id}")
 }
 
 fn exposure_ms(g: &RpoEvaluation, tier: DataTier) -> i64 {

@@ -83,14 +83,14 @@ pub async fn record(policy: &Policy) -> Option<ForkPositions> {
         let read = |pw: Option<String>| async move {
             record_postgres(&t.replica, pw.as_deref(), t.ca_file.as_deref(), timeout).await
         };
-        Some(read_bounded(DataTier::Database, t, timeout, read).await)
+        Some(read_bounded(DataTier::Database, (t, HB_DATABASE_PASSWORD), timeout, read).await)
     };
     let cache = async {
         let t = hb.cache.as_ref()?;
         let read = |pw: Option<String>| async move {
             record_redis(&t.replica, pw.as_deref(), timeout).await
         };
-        Some(read_bounded(DataTier::Cache, t, timeout, read).await)
+        Some(read_bounded(DataTier::Cache, (t, HB_CACHE_PASSWORD), timeout, read).await)
     };
     let (database, cache) = tokio::join!(database, cache);
     let mut fork = ForkPositions::default();
@@ -107,12 +107,17 @@ pub async fn record(policy: &Policy) -> Option<ForkPositions> {
     Some(fork)
 }
 
+/// Where the database heartbeat's password is set, for errors.
+pub(super) const HB_DATABASE_PASSWORD: &str = "detection.heartbeats.database.password";
+/// Where the cache heartbeat's password is set, for errors.
+pub(super) const HB_CACHE_PASSWORD: &str = "detection.heartbeats.cache.password";
+
 /// Reads `target`'s password, then runs `read` within `timeout`; every
 /// failure is a line naming the tier (and the policy field for a password
 /// that cannot be read). Shared with the measurement on return.
 pub(super) async fn read_bounded<T, F, Fut>(
     tier: DataTier,
-    target: &HeartbeatTarget,
+    (target, field): (&HeartbeatTarget, &str),
     timeout: Duration,
     read: F,
 ) -> Result<T, String>
@@ -124,7 +129,7 @@ where
     let password = target
         .password
         .read()
-        .map_err(|e| format!("{name}: detection.heartbeats.{name}.password: {e}"))?;
+        .map_err(|e| format!("{name}: {field}: {e}"))?;
     match tokio::time::timeout(timeout, read(password)).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(format!("{name}: {e}")),
@@ -211,12 +216,16 @@ mod tests {
             ca_file: None,
         };
         let called = std::sync::atomic::AtomicBool::new(false);
-        let r: Result<(), String> =
-            read_bounded(DataTier::Database, &target, Duration::from_secs(1), |_| {
+        let r: Result<(), String> = read_bounded(
+            DataTier::Database,
+            (&target, HB_DATABASE_PASSWORD),
+            Duration::from_secs(1),
+            |_| {
                 called.store(true, std::sync::atomic::Ordering::Relaxed);
                 async { Ok(()) }
-            })
-            .await;
+            },
+        )
+        .await;
         let e = r.unwrap_err();
         assert!(
             e.starts_with("database: detection.heartbeats.database.password: cannot read /nonexistent/drctl-hb"),
@@ -233,11 +242,13 @@ mod tests {
             password: SecretSource::None,
             ca_file: None,
         };
-        let r: Result<(), String> =
-            read_bounded(DataTier::Cache, &target, Duration::from_secs(3), |_| {
-                std::future::pending()
-            })
-            .await;
+        let r: Result<(), String> = read_bounded(
+            DataTier::Cache,
+            (&target, HB_CACHE_PASSWORD),
+            Duration::from_secs(3),
+            |_| std::future::pending(),
+        )
+        .await;
         assert_eq!(
             r.unwrap_err(),
             "cache: no answer within 3s (detection.probe_timeout)"

@@ -6,7 +6,7 @@
 //! keeps those writes; the report says so, so that a person recovers them
 //! before the old region is rebuilt from the new primary.
 
-use crate::execute::fork::{read_bounded, ForkPositions};
+use crate::execute::fork::{read_bounded, ForkPositions, HB_CACHE_PASSWORD, HB_DATABASE_PASSWORD};
 use crate::fence::{measure_postgres, measure_redis, Divergence};
 use crate::plan::DataTier;
 use crate::policy::Policy;
@@ -50,14 +50,16 @@ pub async fn measure(policy: &Policy, fork: &ForkPositions) -> Measured {
         });
     let database = async {
         let since = fork.database.as_ref()?;
-        let Some(t) = fencing_role.as_ref().or(hb.database.as_ref()) else {
-            return Some(missing(DataTier::Database));
+        let (t, field) = match (fencing_role.as_ref(), hb.database.as_ref()) {
+            (Some(t), _) => (t, "fencing.database.password"),
+            (None, Some(t)) => (t, HB_DATABASE_PASSWORD),
+            (None, None) => return Some(missing(DataTier::Database)),
         };
         let read = |pw: Option<String>| async move {
             let ca = t.ca_file.as_deref();
             measure_postgres(&t.primary, pw.as_deref(), ca, timeout, since).await
         };
-        Some(read_bounded(DataTier::Database, t, timeout, read).await)
+        Some(read_bounded(DataTier::Database, (t, field), timeout, read).await)
     };
     let cache = async {
         let since = fork.cache.as_ref()?;
@@ -67,7 +69,7 @@ pub async fn measure(policy: &Policy, fork: &ForkPositions) -> Measured {
         let read = |pw: Option<String>| async move {
             measure_redis(&t.primary, pw.as_deref(), timeout, since).await
         };
-        Some(read_bounded(DataTier::Cache, t, timeout, read).await)
+        Some(read_bounded(DataTier::Cache, (t, HB_CACHE_PASSWORD), timeout, read).await)
     };
     let (database, cache) = tokio::join!(database, cache);
     let mut out = Measured::default();
