@@ -154,25 +154,30 @@ pub(crate) fn utc(ms: u64) -> String {
         .unwrap_or_else(|| format!("{ms} ms"))
 }
 
+/// 2026-12-01 12:00:05 UTC in Unix ms, the tests' fork time.
+#[cfg(test)]
+pub(super) const NOON_05: u64 = 1_796_126_405_000;
+
+/// A fork the tests share: the database's position recorded, the cache's
+/// replica unreachable.
+#[cfg(test)]
+pub(super) fn sample() -> ForkPositions {
+    ForkPositions {
+        database: Some(DatabasePosition {
+            lsn: "0/3000148".into(),
+            newest_heartbeat_ms: Some(NOON_05),
+            at_ms: NOON_05 + 1,
+        }),
+        cache: None,
+        errors: vec!["cache: redis replica cache-dr:6379: unreachable: refused".into()],
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::sample as fork;
     use super::*;
     use crate::policy::SecretSource;
-
-    /// 2026-12-01 12:00:05 UTC in Unix ms.
-    const NOON_05: u64 = 1_796_126_405_000;
-
-    fn fork() -> ForkPositions {
-        ForkPositions {
-            database: Some(DatabasePosition {
-                lsn: "0/3000148".into(),
-                newest_heartbeat_ms: Some(NOON_05),
-                at_ms: NOON_05 + 1,
-            }),
-            cache: None,
-            errors: vec!["cache: redis replica cache-dr:6379: unreachable: refused".into()],
-        }
-    }
 
     #[test]
     fn positions_and_errors_are_read_per_tier() {

@@ -1,21 +1,8 @@
 use super::*;
 use crate::execute::StepStatus;
-use crate::fence::{CachePosition, DatabasePosition};
+use crate::fence::CachePosition;
 
-/// 2026-12-01 12:00:05 UTC in Unix ms.
-const NOON_05: u64 = 1_796_126_405_000;
-
-fn fork() -> ForkPositions {
-    ForkPositions {
-        database: Some(DatabasePosition {
-            lsn: "0/3000148".into(),
-            newest_heartbeat_ms: Some(NOON_05),
-            at_ms: NOON_05 + 1,
-        }),
-        cache: None,
-        errors: vec!["cache: redis replica cache-dr:6379: unreachable: refused".into()],
-    }
-}
+use crate::execute::fork::{sample as fork, NOON_05};
 
 fn fenced(divergence: Vec<Divergence>, errors: Vec<String>) -> FenceOldPrimary {
     let mut f = FenceOldPrimary::pending("us-east-1");
