@@ -25,6 +25,7 @@ mod detect_cmd;
 mod divergence_cmd;
 mod drill;
 mod failover;
+mod follow_changes;
 mod local;
 mod logging;
 mod node_cmd;
