@@ -18,6 +18,8 @@ mod bench_cluster;
 mod bench_cmd;
 mod bench_detect;
 mod bench_detect_virtual;
+mod bench_e2e;
+mod bench_e2e_table;
 mod bench_probes;
 mod chaos_cmd;
 mod controller_cmd;
