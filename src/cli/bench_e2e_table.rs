@@ -16,9 +16,9 @@ fn row(name: &str, measured: &[u64], modeled: Option<u64>) -> String {
     let modeled = modeled.map_or("-".to_string(), |m| m.to_string());
     match stats(measured.iter().copied()) {
         Some((min, mean, max)) => {
-            format!("{name:<34} {min:>8} {mean:>8} {max:>8} {modeled:>9}\n")
+            format!("{name:<40} {min:>8} {mean:>8} {max:>8} {modeled:>9}\n")
         }
-        None => format!("{name:<34} {:>8} {:>8} {:>8} {modeled:>9}\n", "-", "-", "-"),
+        None => format!("{name:<40} {:>8} {:>8} {:>8} {modeled:>9}\n", "-", "-", "-"),
     }
 }
 
@@ -27,7 +27,7 @@ pub(super) fn table(b: &E2eBench) -> String {
     let mut out = format!(
         "fault → traffic on DR, end to end: local cluster (3 controller processes + simulated cloud on 127.0.0.1), policy {:?}, latency scale {}, {} run(s)\n\
          ms after the primary stopped; modeled: the same policy's plan on the simulated cloud at the same scale, paused clock, placed after the mean decision\n\n\
-         {:<34} {:>8} {:>8} {:>8} {:>9}\n",
+         {:<40} {:>8} {:>8} {:>8} {:>9}\n",
         b.policy,
         b.scale,
         b.runs.len(),
