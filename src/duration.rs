@@ -54,6 +54,39 @@ pub fn parse_flag(text: &str) -> Result<Duration, String> {
     parse(text)
 }
 
+/// The units `parse` accepts (those of `humantime`), longest first so that a
+/// regular expression alternation tries `ms` before `m`.
+const UNITS: &str = "nanos|nsec|ns|usec|us|µs|millis|msec|ms|seconds|second|secs|sec|s|\
+minutes|minute|mins|min|m|hours|hour|hrs|hr|h|days|day|d|weeks|week|wks|wk|w|months|month|M|\
+years|year|yrs|yr|y";
+
+/// The regular expression (ECMA-262, as JSON Schema uses) of a duration
+/// [`parse`] accepts: one or more `number unit` pairs, like `90s`, `1h30m`
+/// or `1.5h`.
+pub fn pattern() -> String {
+    format!(r"^\s*([0-9]+(\.[0-9]+)?\s*({UNITS})\s*)+$")
+}
+
+/// A duration written as text in a policy or node file. Only its JSON
+/// Schema is used: a string with [`pattern`], so that editors flag `90`
+/// or `soon` before the validator does.
+pub struct DurationText;
+
+impl schemars::JsonSchema for DurationText {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": pattern(),
+            "description": "A duration: a number and a unit, repeated, like 90s, 15m, 4h or 1h30m (units ms, s, m, h, d).",
+            "examples": ["90s", "15m", "4h", "1h30m"]
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +114,27 @@ mod tests {
         assert_eq!(fmt(Duration::ZERO), "0ms");
         assert_eq!(fmt(Duration::from_millis(1_990)), "1.9s");
         assert_eq!(fmt(Duration::from_millis(4_050)), "4s");
+    }
+
+    #[test]
+    fn the_schema_pattern_accepts_what_parse_accepts() {
+        let schema = schemars::schema_for!(DurationText);
+        let v = jsonschema::validator_for(schema.as_value()).unwrap();
+        for good in [
+            "90s", "15m", "4h", "1h30m", "1h 30m", "150ms", " 5 s ", "1.5h", "2days",
+        ] {
+            assert!(parse(good).is_ok(), "{good}");
+            assert!(
+                v.is_valid(&serde_json::json!(good)),
+                "pattern refuses {good:?}"
+            );
+        }
+        for bad in ["", "90", "soon", "-5m", "5 parsecs", "m5", "1..5s", "5s,"] {
+            assert!(parse(bad).is_err(), "{bad}");
+            assert!(
+                !v.is_valid(&serde_json::json!(bad)),
+                "pattern accepts {bad:?}"
+            );
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
 use serde_yaml_ng::Value;
 
 const SITES: [&str; 3] = ["us-east-1", "us-west-2", "us-east-2-witness"];
@@ -177,4 +178,58 @@ fn the_disruption_budget_lets_a_drain_evict_a_sites_single_pod() {
     // minAvailable 1 on one replica blocks every eviction: a drain never ends.
     assert!(spec["minAvailable"].is_null(), "{spec:?}");
     assert_eq!(spec["maxUnavailable"].as_i64(), Some(1), "{spec:?}");
+}
+
+/// Every Service of the controller pods, split from its file.
+fn services() -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let mut files = vec!["base/service.yaml".to_string()];
+    files.extend(SITES.map(|s| format!("{s}/service-nlb.yaml")));
+    for file in files {
+        let text = std::fs::read_to_string(k8s(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+            let v = Value::deserialize(doc).unwrap_or_else(|e| panic!("{file}: {e}"));
+            if v["kind"] == "Service" {
+                out.push((
+                    format!("{file}: {}", v["metadata"]["name"].as_str().unwrap()),
+                    v,
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_site_cut_off_from_the_majority_still_answers_drctl_status_through_its_service() {
+    let services = services();
+    // The ClusterIP Service the CLI uses, the headless one and each site's NLB.
+    assert_eq!(services.len(), 2 + SITES.len(), "{services:?}");
+    let cluster_ip = services
+        .iter()
+        .find(|(name, _)| name == "base/service.yaml: drctl")
+        .expect("the drctl ClusterIP Service");
+    assert_eq!(cluster_ip.1["spec"]["type"], "ClusterIP");
+    for (name, svc) in &services {
+        // A node with no leader is not ready; a Service that dropped it would
+        // leave nothing to answer in that site.
+        assert_eq!(
+            svc["spec"]["publishNotReadyAddresses"].as_bool(),
+            Some(true),
+            "{name}"
+        );
+        assert_eq!(
+            svc["spec"]["selector"]["app.kubernetes.io/name"], "drctl",
+            "{name}"
+        );
+    }
+    // Readiness still says whether the node has a leader (it paces rollouts),
+    // and liveness never does: a cut-off node must not be restarted.
+    let sts = yaml("base/statefulset.yaml");
+    let container = &sts["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
+    // One replica per site: the Service's only endpoint is the site's own
+    // node, so no ready node elsewhere could answer in its place.
+    assert_eq!(sts["spec"]["replicas"].as_i64(), Some(1));
 }

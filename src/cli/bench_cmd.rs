@@ -47,6 +47,11 @@ pub enum BenchWhat {
     /// and the shipped policy's settings on a paused clock. Run from the
     /// repository root, in release mode.
     Detect(super::bench_detect::BenchDetectArgs),
+    /// End to end on the local cluster: the primary stopped → confirmed →
+    /// decided → each step's end → the switched record answering with the
+    /// DR target, per phase over the runs, beside the modeled RTO of the
+    /// same policy. Run from the repository root, in release mode.
+    E2e(super::bench_e2e::BenchE2eArgs),
     /// Probe cost: CPU per HTTP and TCP probe on one thread, and so the
     /// targets one core serves at a 1 s interval.
     Probes(super::bench_probes::BenchProbesArgs),
@@ -57,6 +62,7 @@ pub(super) fn run(args: BenchArgs) -> Exit {
         Some(BenchWhat::Cluster(c)) => return super::bench_cluster::run(c),
         Some(BenchWhat::Detect(d)) => return super::bench_detect::run(d),
         Some(BenchWhat::Probes(p)) => return super::bench_probes::run(p),
+        Some(BenchWhat::E2e(e)) => return super::bench_e2e::run(e),
         None => {}
     }
     let policy = match args.policy.load() {

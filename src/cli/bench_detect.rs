@@ -184,12 +184,12 @@ async fn measure(args: &BenchDetectArgs) -> Result<(Vec<OutageRun>, Vec<Scenario
     Ok((outages, scenarios))
 }
 
-fn addrs(configs: &[NodeConfig]) -> Vec<String> {
+pub(super) fn addrs(configs: &[NodeConfig]) -> Vec<String> {
     configs.iter().map(|c| c.me().addr.clone()).collect()
 }
 
 /// Every node's `/v1/status` (the ones that answered).
-async fn statuses(http: &reqwest::Client, nodes: &[String]) -> Vec<Value> {
+pub(super) async fn statuses(http: &reqwest::Client, nodes: &[String]) -> Vec<Value> {
     let reads = nodes.iter().map(|u| async move {
         let url = format!("{u}/v1/status");
         get(http, &url).await
@@ -202,7 +202,7 @@ async fn statuses(http: &reqwest::Client, nodes: &[String]) -> Vec<Value> {
 }
 
 /// Waits (at most 30 s) until every node's verdict is healthy.
-async fn wait_healthy(http: &reqwest::Client, nodes: &[String]) -> Result<(), String> {
+pub(super) async fn wait_healthy(http: &reqwest::Client, nodes: &[String]) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let all = statuses(http, nodes).await;

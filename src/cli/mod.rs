@@ -18,6 +18,8 @@ mod bench_cluster;
 mod bench_cmd;
 mod bench_detect;
 mod bench_detect_virtual;
+mod bench_e2e;
+mod bench_e2e_table;
 mod bench_probes;
 mod chaos_cmd;
 mod controller_cmd;
@@ -25,11 +27,13 @@ mod detect_cmd;
 mod divergence_cmd;
 mod drill;
 mod failover;
+mod follow_changes;
 mod local;
 mod logging;
 mod node_cmd;
 mod progress;
 pub mod remote;
+mod schema_cmd;
 mod unfence_cmd;
 
 use std::path::PathBuf;
@@ -232,6 +236,13 @@ pub enum PolicyCommand {
         #[command(flatten)]
         policy: PolicyArg,
     },
+    /// Print the JSON Schema of the policy file or of the node file, for
+    /// editors (the copies in schemas/ are its output).
+    Schema {
+        /// Which file's schema.
+        #[arg(long, value_enum, default_value = "policy")]
+        kind: schema_cmd::SchemaKind,
+    },
 }
 
 /// `drctl chaos ...`
@@ -400,6 +411,7 @@ pub fn main() -> ExitCode {
             }
             Err(e) => e,
         },
+        Command::Policy(PolicyCommand::Schema { kind }) => schema_cmd::run(kind),
         Command::Chaos(ChaosCommand::Run { files }) => chaos_cmd::run(files),
         Command::Bench(args) => bench_cmd::run(args),
         Command::Controller(args) => controller_cmd::controller(args),

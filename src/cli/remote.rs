@@ -491,41 +491,14 @@ async fn follow(url: &str, id: &str) -> Exit {
     exit_for(view.summary.status)
 }
 
-/// Turns step changes seen by polling into progress events.
+/// Sends the step changes seen by this poll as progress events, in the
+/// journal's order (see `follow_changes.rs`).
 fn emit_changes(
     v: &ExecutionView,
     seen: &mut HashMap<String, StepStatus>,
     tx: &mpsc::UnboundedSender<Event>,
 ) {
-    for s in &v.steps {
-        let before = seen.get(&s.id).copied();
-        if before == Some(s.status) {
-            continue;
-        }
-        seen.insert(s.id.clone(), s.status);
-        match s.status {
-            StepStatus::Running => {
-                let _ = tx.send(Event::StepStarted {
-                    id: s.id.clone(),
-                    at_ms: s.started_ms.unwrap_or(0),
-                });
-            }
-            StepStatus::Pending => {}
-            status => {
-                let unseen = before.is_none() || before == Some(StepStatus::Pending);
-                if unseen && status != StepStatus::NotRun {
-                    let _ = tx.send(Event::StepStarted {
-                        id: s.id.clone(),
-                        at_ms: s.started_ms.unwrap_or(0),
-                    });
-                }
-                let _ = tx.send(Event::StepFinished {
-                    id: s.id.clone(),
-                    status,
-                    at_ms: s.ended_ms.unwrap_or(0),
-                    outcome: s.outcome.clone().unwrap_or_default(),
-                });
-            }
-        }
+    for e in super::follow_changes::changes(&v.steps, seen) {
+        let _ = tx.send(e);
     }
 }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::consensus::auth::{NodeKey, PublicKey, Signer, Verifier};
@@ -25,7 +26,7 @@ pub const CLUSTER_SECRET_ENV: &str = "DRCTL_CLUSTER_SECRET";
 pub const API_TOKEN_ENV: &str = "DRCTL_API_TOKEN";
 
 /// The file as written.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeFile {
     /// Which member this node is.
@@ -50,7 +51,7 @@ pub struct NodeFile {
 }
 
 /// `node:`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSection {
     /// This node's id, one of `cluster.members`.
@@ -58,7 +59,7 @@ pub struct NodeSection {
 }
 
 /// `cluster:`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSection {
     /// Every voter: one per site.
@@ -77,21 +78,25 @@ pub struct ClusterSection {
     /// How far a peer's clock may be from this node's: signed calls and
     /// probe rounds stamped further away are refused.
     #[serde(default = "default_clock_skew", with = "duration_text")]
+    #[schemars(with = "crate::duration::DurationText")]
     pub max_clock_skew: Duration,
     /// How often the leader sends heartbeats.
     #[serde(default = "default_heartbeat", with = "duration_text")]
+    #[schemars(with = "crate::duration::DurationText")]
     pub heartbeat: Duration,
     /// A follower without heartbeat for a random time in this range starts
     /// an election.
     #[serde(default = "default_election", with = "duration_range")]
+    #[schemars(with = "[crate::duration::DurationText; 2]")]
     pub election_timeout: [Duration; 2],
     /// The longest one node-to-node call may take.
     #[serde(default = "default_rpc_timeout", with = "duration_text")]
+    #[schemars(with = "crate::duration::DurationText")]
     pub rpc_timeout: Duration,
 }
 
 /// One `cluster.members` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberEntry {
     /// Its id.
@@ -111,7 +116,7 @@ pub struct MemberEntry {
 }
 
 /// `api:`
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiSection {
     /// A file holding the bearer token for authenticated requests.
@@ -393,9 +398,11 @@ pub use cloud::{CloudConfig, SimConfig};
 use secrets::{read_node_key, read_secret};
 
 mod aws;
+mod schema;
 mod sites;
 
 pub use aws::AwsSection;
+pub use schema::schema;
 
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@ mod fencing;
 mod load;
 mod names;
 mod raw;
+mod schema;
 mod shown;
 mod traffic;
 mod validate;
@@ -25,6 +26,7 @@ pub use names::{
     is_plain_file_name, is_region, is_valid_name, shown as shown_name, NAME_LEN_MAX, NAME_RULE,
     REGION_LEN_MAX, REGION_RULE,
 };
+pub use schema::schema;
 pub use traffic::{RoutingControlCluster, RoutingControlPair, TrafficSwitch, WhenPrimaryDown};
 
 use std::fmt;

@@ -5,28 +5,41 @@
 //! than stopping at the first one serde meets. Unknown fields are collected
 //! by the loader (see `load.rs`) and reported as errors too.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::duration::DurationText;
+
 /// The whole policy file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawPolicy {
+    #[schemars(required)]
     pub name: Option<String>,
     pub description: Option<String>,
+    #[schemars(required)]
     pub regions: Option<RawRegions>,
+    #[schemars(required)]
     pub objectives: Option<RawObjectives>,
+    #[schemars(required)]
     pub detection: Option<RawDetection>,
+    #[schemars(required, extend("enum" = ["automatic", "manual"]))]
     pub mode: Option<String>,
     pub manual_timeout: Option<RawManualTimeout>,
     #[serde(default)]
     pub execution: RawExecution,
     pub routing_control: Option<RawRoutingControl>,
+    #[schemars(required)]
     pub tiers: Option<RawTiers>,
     pub fencing: Option<RawFencing>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawFencing {
+    #[schemars(with = "Option<DurationText>")]
     pub self_fence_after: Option<String>,
+    #[schemars(with = "Option<DurationText>")]
     pub max_clock_skew: Option<String>,
     pub on_return: Option<bool>,
     pub database: Option<RawDatabaseFencing>,
@@ -34,7 +47,8 @@ pub struct RawFencing {
     pub node_groups: Option<RawNodeGroupFencing>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawDatabaseFencing {
     pub connection: Option<String>,
     pub password_env: Option<String>,
@@ -44,8 +58,10 @@ pub struct RawDatabaseFencing {
     pub roles: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawCacheFencing {
+    #[schemars(extend("enum" = ["elasticache_user", "acl", null]))]
     pub method: Option<String>,
     pub connection: Option<String>,
     pub password_env: Option<String>,
@@ -54,55 +70,73 @@ pub struct RawCacheFencing {
     pub users: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawNodeGroupFencing {
     pub cluster: Option<String>,
     #[serde(default)]
     pub groups: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawRoutingControl {
     #[serde(default)]
     pub cluster_endpoints: Vec<RawEndpoint>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawEndpoint {
     pub url: Option<String>,
     pub region: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawRoutingControls {
     pub primary: Option<String>,
     pub secondary: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawRegions {
+    #[schemars(required)]
     pub primary: Option<String>,
+    #[schemars(required)]
     pub secondary: Option<String>,
+    #[schemars(required)]
     pub witness: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawObjectives {
+    #[schemars(required)]
+    #[schemars(with = "Option<DurationText>")]
     pub rto: Option<String>,
+    #[schemars(required)]
+    #[schemars(with = "Option<DurationText>")]
     pub rpo: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawDetection {
+    #[schemars(with = "Option<DurationText>")]
     pub probe_interval: Option<String>,
+    #[schemars(with = "Option<DurationText>")]
     pub probe_timeout: Option<String>,
     pub consecutive_failures: Option<i64>,
+    #[schemars(with = "Option<DurationText>")]
     pub hold_down: Option<String>,
     pub probes: Option<RawProbes>,
     pub heartbeats: Option<RawHeartbeats>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawProbes {
     #[serde(default)]
     pub http: Vec<RawHttpProbe>,
@@ -150,13 +184,43 @@ impl<'de> Deserialize<'de> for RawHttpProbe {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// By hand, as its `Deserialize` is: a URL string, or a map of the four
+/// keys stage two reads.
+impl JsonSchema for RawHttpProbe {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HttpProbe".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "An HTTP(S) health URL of the primary region, or a map with the URL and how to reach it.",
+            "oneOf": [
+                { "type": "string", "examples": ["https://api.emr-platform.com/healthz"] },
+                {
+                    "type": "object",
+                    "properties": {
+                        "url": { "type": "string", "description": "The URL probed." },
+                        "server_name": { "type": "string", "description": "The name presented (SNI) and verified in the certificate instead of the URL's host (https only); also the default Host header." },
+                        "host": { "type": "string", "description": "The Host header sent, host or host:port (default: server_name when set, else the URL's host)." },
+                        "tls_verify": { "type": "boolean", "description": "Whether the server's certificate is verified (https only; default true)." }
+                    },
+                    "required": ["url"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawHeartbeats {
     pub database: Option<RawHeartbeat>,
     pub cache: Option<RawHeartbeat>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawHeartbeat {
     pub primary: Option<String>,
     pub replica: Option<String>,
@@ -165,21 +229,30 @@ pub struct RawHeartbeat {
     pub ca_file: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawManualTimeout {
+    #[schemars(with = "Option<DurationText>")]
     pub after: Option<String>,
+    #[schemars(extend("enum" = ["proceed", "wait", null]))]
     pub action: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawExecution {
+    #[schemars(with = "Option<DurationText>")]
     pub poll_interval: Option<String>,
+    #[schemars(with = "Option<DurationText>")]
     pub step_timeout: Option<String>,
+    #[schemars(with = "Option<DurationText>")]
     pub call_timeout: Option<String>,
+    #[schemars(with = "Option<DurationText>")]
     pub connect_timeout: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawTiers {
     pub database: Option<RawDatabase>,
     pub node_groups: Option<RawNodeGroups>,
@@ -188,21 +261,24 @@ pub struct RawTiers {
     pub dns: Option<RawDns>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawDatabase {
     pub primary: Option<String>,
     pub replica: Option<String>,
     pub required_for_traffic: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawNodeGroups {
     pub cluster: Option<String>,
     #[serde(default)]
     pub groups: Vec<RawNodeGroup>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawNodeGroup {
     pub name: Option<String>,
     pub min: Option<i64>,
@@ -210,46 +286,55 @@ pub struct RawNodeGroup {
     pub max: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawCache {
     pub global_datastore: Option<String>,
     pub primary_member: Option<String>,
     pub dr_member: Option<String>,
+    #[schemars(with = "Option<DurationText>")]
     pub failover_timeout: Option<String>,
+    #[schemars(extend("enum" = ["disassociate", "wait", null]))]
     pub when_primary_region_down: Option<String>,
     pub required_for_traffic: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawStream {
     pub primary_cluster: Option<String>,
     pub dr_cluster: Option<String>,
     pub client_record: Option<RawClientRecord>,
     pub replicator: Option<String>,
+    #[schemars(extend("enum" = ["record", "routing_control", null]))]
     pub mode: Option<String>,
     pub routing_controls: Option<RawRoutingControls>,
     pub required_for_traffic: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawClientRecord {
     pub zone: Option<String>,
     pub name: Option<String>,
     pub ttl: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawDns {
     pub zone: Option<String>,
     pub record: Option<String>,
     pub primary: Option<RawAlias>,
     pub secondary: Option<RawAlias>,
+    #[schemars(extend("enum" = ["record", "routing_control", null]))]
     pub mode: Option<String>,
     pub routing_controls: Option<RawRoutingControls>,
     pub ttl: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawAlias {
     pub alias: Option<String>,
     pub hosted_zone_id: Option<String>,

@@ -1,9 +1,10 @@
 //! `aws:` in the node file: how this node may get its AWS credentials.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// `aws:`
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AwsSection {
     /// In Kubernetes, an executing node starts only with a role of its own

@@ -1,5 +1,6 @@
 //! `cloud:` in a node file: the AWS SDK's default chain or a simulated cloud.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// `cloud:`, either `aws` or `{sim: {...}}`.
@@ -36,8 +37,33 @@ impl TryFrom<CloudRaw> for CloudConfig {
     }
 }
 
+/// By hand, as its `Deserialize` goes through `CloudRaw`: `aws`, `sim`, or
+/// `{sim: {...}}`.
+impl JsonSchema for CloudConfig {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "CloudConfig".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let sim = generator.subschema_for::<SimConfig>();
+        schemars::json_schema!({
+            "description": "The cloud the executor acts on: aws (the AWS SDK's default chain), sim (a simulated cloud of this node's own), or {sim: {...}}.",
+            "default": "aws",
+            "oneOf": [
+                { "type": "string", "enum": ["aws", "sim"] },
+                {
+                    "type": "object",
+                    "properties": { "sim": sim },
+                    "required": ["sim"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
+}
+
 /// `cloud: {sim: ...}`
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimConfig {
     /// A shared simulated cloud served by `drctl sim serve` (what a
