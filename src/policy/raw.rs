@@ -22,6 +22,12 @@ pub struct RawPolicy {
     pub routing_control: Option<RawRoutingControl>,
     pub tiers: Option<RawTiers>,
     pub fencing: Option<RawFencing>,
+    pub readiness: Option<RawReadiness>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawReadiness {
+    pub interval: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
