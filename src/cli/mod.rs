@@ -21,6 +21,7 @@ mod bench_cmd;
 mod bench_detect;
 mod bench_detect_virtual;
 mod bench_probes;
+mod bench_readiness;
 mod chaos_cmd;
 mod check_cmd;
 mod controller_cmd;

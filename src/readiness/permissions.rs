@@ -122,7 +122,7 @@ pub(super) async fn check<C: Permissions>(cloud: &C, policy: &Policy, plan: &Pla
             PERMISSIONS,
             Status::Pass,
             format!(
-                "{} may make every one of the plan's {} calls",
+                "{} may call every one of the {} IAM actions the plan needs",
                 s.principal,
                 actions.len()
             ),
