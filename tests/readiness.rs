@@ -214,3 +214,22 @@ fn drctl_check_sim_json_carries_every_check_and_the_verdict() {
         .collect();
     assert_eq!(by_name.len(), CHECKS.len());
 }
+
+#[test]
+fn drctl_check_exits_5_with_warnings_and_6_when_not_ready() {
+    let journal = tempfile::tempdir().unwrap();
+    let run = |lag: &str, code: i32| {
+        let out = drctl()
+            .args(["check", "--sim", "--lag", lag, "--journal-dir"])
+            .arg(journal.path())
+            .assert()
+            .code(code);
+        String::from_utf8_lossy(&out.get_output().stdout).into_owned()
+    };
+    let warned = run("database=10m", 5);
+    assert!(warned.contains("WARN exposure"), "{warned}");
+    assert!(warned.contains("READY WITH WARNINGS"), "{warned}");
+    let failed = run("database=40m", 6);
+    assert!(failed.contains("FAIL exposure"), "{failed}");
+    assert!(failed.contains("NOT READY"), "{failed}");
+}

@@ -27,6 +27,10 @@ pub struct CheckArgs {
     /// With --sim: seed of the simulated cloud's random choices.
     #[arg(long, default_value_t = 1, requires = "sim")]
     pub seed: u64,
+    /// With --sim: a data tier's replication lag, like database=40m or
+    /// cache=unknown (repeatable), to see the exposure check judge it.
+    #[arg(long, value_parser = super::parse_lag, requires = "sim")]
+    pub lag: Vec<(crate::plan::DataTier, crate::cloud::Exposure)>,
     /// Report format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -85,6 +89,7 @@ pub(super) fn run(args: CheckArgs) -> Exit {
             &policy,
             SimOptions {
                 seed: args.seed,
+                lag: args.lag.iter().copied().collect(),
                 ..SimOptions::default()
             },
         ) {

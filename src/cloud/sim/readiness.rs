@@ -212,4 +212,33 @@ mod tests {
             vec![("rds:PromoteReadReplica".into(), "implicitDeny".into())]
         );
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_remote_simulator_answers_the_readiness_reads_of_the_served_world() {
+        let world = sim();
+        world.set_vcpu_quota("us-west-2", 48.0);
+        world.deny_action("eks:UpdateNodegroupConfig");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let served = world.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, crate::cloud::sim::remote::router(served)).await
+        });
+        let remote = crate::cloud::sim::remote::RemoteSim::new(&url);
+        assert_eq!(
+            remote.get_vcpu_quota("us-west-2").await.unwrap(),
+            Some(48.0)
+        );
+        assert_eq!(
+            remote.get_vcpus_in_use("us-west-2").await.unwrap(),
+            Some(DEFAULT_VCPUS_IN_USE)
+        );
+        let vcpus = remote.get_node_vcpus("us-west-2", "emr-integration-dr", "app-nodes");
+        assert_eq!(vcpus.await.unwrap(), Some(DEFAULT_NODE_VCPUS));
+        let actions = vec!["eks:UpdateNodegroupConfig".to_string()];
+        let s = remote.simulate_actions(&actions).await.unwrap();
+        assert_eq!(s.denied.len(), 1, "{s:?}");
+        assert!(world.mutations().is_empty());
+        server.abort();
+    }
 }
