@@ -16,7 +16,7 @@ use crate::consensus::state::Command;
 use crate::consensus::Reply;
 use crate::policy::Policy;
 use crate::probe::now_ms;
-use crate::readiness::{evaluate, Inputs, Readiness, SiteBeat};
+use crate::readiness::{evaluate_with, Inputs, Readiness, SiteBeat};
 
 /// Starts one readiness loop per policy.
 pub(super) fn spawn<C: Cloud + Capacity + Permissions + 'static>(
@@ -29,7 +29,11 @@ pub(super) fn spawn<C: Cloud + Capacity + Permissions + 'static>(
         .collect()
 }
 
-async fn run<C: Cloud + Capacity + Permissions>(ctx: Context, cloud: Arc<C>, policy: Arc<Policy>) {
+async fn run<C: Cloud + Capacity + Permissions + 'static>(
+    ctx: Context,
+    cloud: Arc<C>,
+    policy: Arc<Policy>,
+) {
     // The first evaluation waits one interval: a node that just started
     // has heard no site's round yet, and would report stale heartbeats.
     let every = policy.readiness.interval;
@@ -43,7 +47,7 @@ async fn run<C: Cloud + Capacity + Permissions>(ctx: Context, cloud: Arc<C>, pol
         }
         // Every read is bounded (the policy's call timeout); this bounds
         // the whole in case many are slow.
-        let Ok(r) = tokio::time::timeout(every, evaluate_now(&ctx, &*cloud, &policy)).await else {
+        let Ok(r) = tokio::time::timeout(every, evaluate_now(&ctx, &cloud, &policy)).await else {
             warn!(policy = %policy.name, "readiness evaluation took longer than its interval");
             continue;
         };
@@ -62,11 +66,11 @@ async fn run<C: Cloud + Capacity + Permissions>(ctx: Context, cloud: Arc<C>, pol
     }
 }
 
-/// One evaluation with what this node knows: every site's newest round
-/// and the policy's kept executions.
-pub(super) async fn evaluate_now<C: Cloud + Capacity + Permissions>(
+/// One evaluation with what this node knows: every site's newest round,
+/// the policy's kept executions, and exposure as its RPO gate measures it.
+pub(super) async fn evaluate_now<C: Cloud + Capacity + Permissions + 'static>(
     ctx: &Context,
-    cloud: &C,
+    cloud: &Arc<C>,
     policy: &Policy,
 ) -> Readiness {
     let sites: Vec<SiteBeat> = {
@@ -99,5 +103,10 @@ pub(super) async fn evaluate_now<C: Cloud + Capacity + Permissions>(
         history: &history,
         ..Inputs::default()
     };
-    evaluate(cloud, policy, &inputs).await
+    // Exposure from the same source as the RPO gate on this node.
+    let exposures = super::measured::Measured {
+        inner: cloud.clone(),
+        ctx: ctx.clone(),
+    };
+    evaluate_with(&**cloud, &exposures, policy, &inputs).await
 }

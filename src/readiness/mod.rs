@@ -183,7 +183,8 @@ pub(crate) async fn bounded<T>(
     }
 }
 
-/// Evaluates every check of `policy` against `cloud`. Read-only: it makes
+/// Evaluates every check of `policy` against `cloud`, with the
+/// provider's exposure figures. Read-only: it makes
 /// only `get_*`/describe calls, the same reads as a failover's preflight
 /// plus the capacity and permission reads.
 pub async fn evaluate<C: Cloud + Capacity + Permissions>(
@@ -191,7 +192,19 @@ pub async fn evaluate<C: Cloud + Capacity + Permissions>(
     policy: &Policy,
     inputs: &Inputs<'_>,
 ) -> Readiness {
-    let observed: Observed = observe(cloud, cloud, policy, &no_notes).await;
+    evaluate_with(cloud, cloud, policy, inputs).await
+}
+
+/// [`evaluate`] with exposure figures from `exposures`: on a controller,
+/// the same source as its RPO gate (heartbeats where the policy measures
+/// them, the provider's figures elsewhere).
+pub async fn evaluate_with<C: Cloud + Capacity + Permissions>(
+    cloud: &C,
+    exposures: &dyn crate::cloud::ExposureSource,
+    policy: &Policy,
+    inputs: &Inputs<'_>,
+) -> Readiness {
+    let observed: Observed = observe(cloud, exposures, policy, &no_notes).await;
     let plan: Plan = plan::build(policy, &observed, Acceptance::default());
     let (capacity, traffic, permissions) = tokio::join!(
         capacity::checks(cloud, policy, &observed),
