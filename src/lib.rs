@@ -24,6 +24,8 @@
 //!   executor, and the [`api`] it serves.
 //! - [`api`]: the status HTTP API (axum): status, executions, failover,
 //!   maintenance, health, metrics.
+//! - [`readiness`]: read-only checks that a failover would work now, and
+//!   its predicted RTO (`drctl check`, the controllers' periodic readiness).
 //! - [`report`]: the execution report (text and JSON), critical path, RTO and RPO.
 //! - [`chaos`]: chaos scenarios: faults in the simulated cloud and the
 //!   outcome they must lead to.
@@ -52,5 +54,6 @@ pub mod fence;
 pub mod plan;
 pub mod policy;
 pub mod probe;
+pub mod readiness;
 pub mod redact;
 pub mod report;

@@ -564,3 +564,48 @@ async fn a_cut_off_primary_fences_itself_and_the_majority_promotes_only_after_it
     );
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_s_readiness_reaches_every_node_s_status_and_metrics() {
+    let mut policy = (*cluster_support::test_policy()).clone();
+    // Below the policy's 30 s minimum, which the validator enforces; the
+    // loop itself takes any interval.
+    policy.readiness.interval = Duration::from_secs(3);
+    let policy = std::sync::Arc::new(policy);
+    let cloud = cluster_support::sim_cloud(&policy, 0.005);
+    let c = Cluster::start_with(policy, cloud.clone()).await;
+    let leader = c.leader().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    for n in 1..=3 {
+        loop {
+            if c.state(n).readiness.contains_key("emr-platform") {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "node {n} holds no readiness"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let r = c.state(3).readiness["emr-platform"].clone();
+    let resources = r.check("dr-resources").expect("every check is reported");
+    assert_eq!(resources.status, drctl::readiness::Status::Pass, "{r:#?}");
+    assert!(cloud.mutations().is_empty(), "readiness changed the world");
+    // The witness, a follower, serves it in its status and metrics.
+    let (code, status) = c.get(3, "/v1/status").await;
+    cluster_support::assert_matches_openapi("get", "/v1/status", code, &status);
+    let shown = &status["policies"][0]["readiness"];
+    assert_eq!(shown["policy"], "emr-platform", "{status:#}");
+    let metrics = c.text(3, "/metrics").await;
+    assert!(
+        metrics.contains(r#"drctl_readiness{policy="emr-platform",check="dr-resources"} 0"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("drctl_predicted_rto_seconds{"),
+        "{metrics}"
+    );
+    assert_ne!(leader, 3);
+    c.stop().await;
+}

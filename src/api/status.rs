@@ -139,6 +139,7 @@ pub async fn build_status(ctx: &Context) -> StatusView {
                     .get(name)
                     .cloned(),
                 old_primary_writable: ctx.old_primary_writable(name),
+                readiness: a.state.readiness.get(name).cloned(),
             }
         })
         .collect();

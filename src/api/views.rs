@@ -99,6 +99,10 @@ pub struct PolicyView {
     /// After a failover: why the old primary still accepts writes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_primary_writable: Option<String>,
+    /// The leader's newest readiness evaluation (`None` until the first,
+    /// one `readiness.interval` after a leader is elected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<crate::readiness::Readiness>,
 }
 
 /// One site's newest probe round.

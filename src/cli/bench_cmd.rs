@@ -55,6 +55,9 @@ pub enum BenchWhat {
     /// Probe cost: CPU per HTTP and TCP probe on one thread, and so the
     /// targets one core serves at a 1 s interval.
     Probes(super::bench_probes::BenchProbesArgs),
+    /// Readiness: calls, modeled time, wall time and CPU time of one
+    /// evaluation of `drctl check` on the simulated cloud.
+    Readiness(super::bench_readiness::BenchReadinessArgs),
 }
 
 pub(super) fn run(args: BenchArgs) -> Exit {
@@ -63,6 +66,7 @@ pub(super) fn run(args: BenchArgs) -> Exit {
         Some(BenchWhat::Detect(d)) => return super::bench_detect::run(d),
         Some(BenchWhat::Probes(p)) => return super::bench_probes::run(p),
         Some(BenchWhat::E2e(e)) => return super::bench_e2e::run(e),
+        Some(BenchWhat::Readiness(r)) => return super::bench_readiness::run(r),
         None => {}
     }
     let policy = match args.policy.load() {

@@ -9,6 +9,8 @@
 //! | 2 | the command line is wrong (unknown flag, bad value) |
 //! | 3 | the RPO gate refused: exposure above the RPO or unknown, not accepted |
 //! | 4 | preflight failed: a resource is missing or unhealthy; nothing changed |
+//! | 5 | `drctl check`: ready, with warnings |
+//! | 6 | `drctl check`: not ready (a check failed) |
 //! | 64 | an input file (policy, scenario, node configuration) is invalid, or the API refused the request as malformed; nothing changed |
 //! | 69 | the controller cluster is unavailable (no leader reachable) |
 //! | 74 | the journal or the cloud configuration could not be read or written |
@@ -21,7 +23,9 @@ mod bench_detect_virtual;
 mod bench_e2e;
 mod bench_e2e_table;
 mod bench_probes;
+mod bench_readiness;
 mod chaos_cmd;
+mod check_cmd;
 mod controller_cmd;
 mod detect_cmd;
 mod divergence_cmd;
@@ -57,6 +61,10 @@ pub enum Exit {
     Refused = 3,
     /// Preflight failed.
     Preflight = 4,
+    /// `drctl check`: ready, with warnings.
+    Warnings = 5,
+    /// `drctl check`: not ready.
+    NotReady = 6,
     /// An input file is invalid.
     BadInput = 64,
     /// The controller cluster cannot be reached or has no leader.
@@ -102,7 +110,7 @@ pub struct Cli {
 
 const EXIT_CODES: &str =
     "Exit codes: 0 done; 1 a step failed; 2 bad command line; 3 refused by the RPO gate; \
-4 preflight failed; 64 invalid input; 69 controller cluster unavailable; \
+4 preflight failed; 5 check: warnings; 6 check: not ready; 64 invalid input; 69 controller cluster unavailable; \
 74 journal or configuration error; 77 API token missing or wrong.";
 
 /// The log filter when none is given.
@@ -149,6 +157,19 @@ pub enum Command {
     /// not repeated. AWS is reached through the SDK's standard environment
     /// (credentials, AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>).
     Failover(FailoverArgs),
+    /// Check, read-only, that a failover would work now, and predict its RTO.
+    ///
+    /// Every check passes, warns or fails with a sentence saying why and
+    /// what to do: DR resources exist and can be failed over from, each data
+    /// tier's exposure against the RPO, node-group maxima and the DR
+    /// region's EC2 vCPU quota, the routing-control endpoints and states,
+    /// DNS answers and TTLs, the executing role's permissions for exactly
+    /// the plan's calls, and the sites' heartbeats. Then the predicted RTO
+    /// (p50/p95 along the plan's critical path, from journaled executions
+    /// or the latency model) and the verdict. Nothing is changed. Without
+    /// --sim it reads AWS through the SDK's standard environment, like
+    /// `drctl failover`. Exits 0 ready, 5 ready with warnings, 6 not ready.
+    Check(check_cmd::CheckArgs),
     /// Policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -396,6 +417,7 @@ pub fn main() -> ExitCode {
     let exit = match cli.command {
         Command::Drill(args) => drill::run(args),
         Command::Failover(args) => failover::run(args),
+        Command::Check(args) => check_cmd::run(args),
         Command::Policy(PolicyCommand::Validate { policy }) => match policy.load() {
             Ok(p) => {
                 println!(

@@ -15,6 +15,7 @@ mod calls;
 mod error;
 mod exposure;
 pub mod guard;
+mod readiness;
 mod routing;
 pub mod sim;
 mod types;
@@ -23,6 +24,10 @@ pub use calls::{CallCount, CallSite, Plane, ROUTE53_CONTROL_REGION};
 pub use error::{CloudError, ErrorKind};
 pub use exposure::{ExposureSource, Measurement};
 pub use guard::{Guarded, Lease};
+pub use readiness::{
+    vcpus_of_instance_type, Capacity, Permissions, Simulated, OP_GET_SERVICE_QUOTA, OP_GET_USAGE,
+    OP_SIMULATE_PRINCIPAL_POLICY, VCPU_QUOTA_CODE,
+};
 pub use routing::{
     through_endpoints, ClusterEndpoint, RoutingControl, ENDPOINT_TIMEOUT, OP_GET_ROUTING_CONTROL,
     OP_UPDATE_ROUTING_CONTROLS,

@@ -32,6 +32,10 @@ pub struct ClusterState {
     pub maintenance: Maintenance,
     /// Who did what, newest last.
     pub audit: VecDeque<AuditEntry>,
+    /// Each policy's newest readiness evaluation (one per policy, at most
+    /// [`READINESS_POLICIES_MAX`] policies).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub readiness: BTreeMap<String, crate::readiness::Readiness>,
 }
 
 /// One policy's replicated state.
@@ -183,6 +187,12 @@ pub enum Command {
         /// When (RFC 3339).
         at: String,
     },
+    /// The leader's newest readiness evaluation of a policy; it replaces
+    /// the one before, and a change of verdict is audited.
+    Readiness {
+        /// The evaluation.
+        result: Box<crate::readiness::Readiness>,
+    },
     /// Turn maintenance on or off.
     Maintenance {
         /// On or off.
@@ -287,6 +297,7 @@ impl ClusterState {
                 );
                 Reply::Ok
             }
+            Command::Readiness { result } => self.readiness(*result, term, index),
             Command::Maintenance { on, by, reason, at } => {
                 let what = match &reason {
                     Some(r) => format!("maintenance {}: {r}", if on { "on" } else { "off" }),
@@ -576,6 +587,8 @@ fn status_word(s: StepStatus) -> &'static str {
 }
 
 mod fence;
+mod readiness;
+pub use readiness::READINESS_POLICIES_MAX;
 
 #[cfg(test)]
 mod tests;

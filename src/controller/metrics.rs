@@ -42,6 +42,7 @@ pub struct Metrics {
     recommended: Family<Labels, Gauge>,
     self_fenced: Family<Labels, Gauge>,
     old_primary_writable: Family<Labels, Gauge>,
+    readiness: super::metrics_readiness::ReadinessMetrics,
 }
 
 fn probe_histogram() -> Histogram {
@@ -179,7 +180,9 @@ impl Default for Metrics {
             "1 while a confirmed failure waits for an operator (manual mode)",
             recommended.clone(),
         );
+        let readiness = super::metrics_readiness::ReadinessMetrics::register(&mut registry);
         Self {
+            readiness,
             self_fenced,
             old_primary_writable,
             probe_up,
@@ -265,6 +268,7 @@ impl Metrics {
         {
             let a = ctx.applied.read().expect("state lock");
             self.maintenance.set(i64::from(a.state.maintenance.on));
+            self.readiness.update(&a.state);
             self.executions.clear();
             for e in a.state.executions.values() {
                 let status = e.record.status.label();

@@ -27,8 +27,10 @@ mod journal;
 mod lease;
 mod measured;
 mod metrics;
+mod metrics_readiness;
 mod old_primary;
 mod placement;
+mod readiness;
 mod request;
 mod runner;
 pub mod self_fence;
@@ -49,7 +51,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::cloud::Cloud;
+use crate::cloud::{Capacity, Cloud, Permissions};
 use crate::consensus::network::{Links, Network};
 use crate::consensus::store::{self, Applied};
 use crate::consensus::{Member, NodeId, Raft};
@@ -203,7 +205,7 @@ fn witness_lease(cfg: &NodeConfig) -> u64 {
 ///
 /// The store cannot be opened, the raft configuration is invalid, or the
 /// address cannot be bound.
-pub async fn start<C: Cloud + Reach + 'static>(
+pub async fn start<C: Cloud + Capacity + Permissions + Reach + 'static>(
     cfg: NodeConfig,
     cloud: Option<Arc<C>>,
     links: Links,
@@ -246,6 +248,7 @@ pub async fn start<C: Cloud + Reach + 'static>(
     let mut tasks = Vec::new();
     if let (true, Some(cloud)) = (executes, &cloud) {
         tasks.extend(self_fence::spawn(&ctx, cloud.clone(), cfg.data_dir.clone()));
+        tasks.extend(readiness::spawn(&ctx, cloud.clone()));
     }
     if let Some(cloud) = &cloud {
         let probes = detection::spawn_probes(&ctx, cloud.clone(), cfg.signer(), cfg.rpc_timeout)

@@ -18,6 +18,7 @@ mod preflight;
 pub mod rpo;
 mod step;
 
+pub use calls::RECORD_MODE_RUNBOOK;
 pub use preflight::preflight;
 pub use rpo::{Acceptance, DataTier, ExposureBasis, RpoEvaluation, RpoVerdict, TierExposure};
 pub use step::{Action, Step, StepKind};

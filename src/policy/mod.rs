@@ -17,6 +17,7 @@ mod traffic;
 mod validate;
 mod validate_detection;
 mod validate_fencing;
+mod validate_readiness;
 mod validate_routing;
 mod validate_tiers;
 
@@ -28,6 +29,7 @@ pub use names::{
 };
 pub use schema::schema;
 pub use traffic::{RoutingControlCluster, RoutingControlPair, TrafficSwitch, WhenPrimaryDown};
+pub use validate_readiness::{ReadinessSettings, READINESS_INTERVAL_MAX, READINESS_INTERVAL_MIN};
 
 use std::fmt;
 use std::path::PathBuf;
@@ -74,6 +76,8 @@ pub struct Policy {
     /// What is fenced so that the old primary never writes beside the
     /// promoted replica (`None`: nothing is fenced; plans say so).
     pub fencing: Option<Fencing>,
+    /// How often the controllers evaluate readiness.
+    pub readiness: ReadinessSettings,
 }
 
 /// Primary, secondary and witness regions.

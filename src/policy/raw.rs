@@ -32,6 +32,14 @@ pub struct RawPolicy {
     #[schemars(required)]
     pub tiers: Option<RawTiers>,
     pub fencing: Option<RawFencing>,
+    pub readiness: Option<RawReadiness>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RawReadiness {
+    #[schemars(with = "Option<DurationText>")]
+    pub interval: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

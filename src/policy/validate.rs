@@ -155,6 +155,7 @@ impl Validator {
             (Some(f), Some(d)) => self.fencing(f, d, tiers.as_ref()),
             _ => None,
         };
+        let readiness = self.readiness(raw.readiness);
         Some(Policy {
             name: name?,
             description: raw.description,
@@ -169,6 +170,7 @@ impl Validator {
             routing_control,
             tiers: tiers?,
             fencing,
+            readiness: readiness?,
         })
     }
 

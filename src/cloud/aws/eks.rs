@@ -61,6 +61,31 @@ impl EksAdapter {
             .and_then(|out| out.nodegroup().map(|group| node_group_state(name, group))))
     }
 
+    /// The instance types of one node group; `None` when it or its cluster
+    /// does not exist.
+    ///
+    /// # Errors
+    ///
+    /// Any failure of DescribeNodegroup other than "not found".
+    pub async fn get_instance_types(
+        &self,
+        region: &str,
+        cluster: &str,
+        name: &str,
+    ) -> CloudResult<Option<Vec<String>>> {
+        let described = self
+            .clients
+            .get(region)
+            .describe_nodegroup()
+            .cluster_name(cluster)
+            .nodegroup_name(name)
+            .send()
+            .await
+            .map_err(|err| classify(DESCRIBE, node_group(region, cluster, name), err));
+        Ok(none_if_not_found(described)?
+            .and_then(|out| out.nodegroup().map(|g| g.instance_types().to_vec())))
+    }
+
     /// Sets the node group's scaling to `want` unless it already has it.
     ///
     /// # Errors

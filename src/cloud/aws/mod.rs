@@ -28,6 +28,7 @@ mod elasticache;
 pub(crate) mod error;
 mod kafka;
 mod rds;
+mod readiness;
 mod route53;
 
 use crate::cloud::{CloudError, ErrorKind};
@@ -53,6 +54,7 @@ pub use eks::EksAdapter;
 pub use elasticache::ElastiCacheAdapter;
 pub use kafka::KafkaAdapter;
 pub use rds::RdsAdapter;
+pub use readiness::{role_of, ReadinessAdapter};
 pub use route53::Route53Adapter;
 
 /// How long one attempt of one AWS call may take before it fails as
@@ -70,6 +72,7 @@ pub struct AwsCloud {
     elasticache: ElastiCacheAdapter,
     kafka: KafkaAdapter,
     dataplane: DataPlaneAdapter,
+    readiness: ReadinessAdapter,
 }
 
 impl AwsCloud {
@@ -126,6 +129,7 @@ impl AwsCloud {
             elasticache: ElastiCacheAdapter::from_sdk_config(config),
             kafka: KafkaAdapter::from_sdk_config(config),
             dataplane: DataPlaneAdapter::from_sdk_config(config),
+            readiness: ReadinessAdapter::from_sdk_config(config),
         }
     }
 
@@ -156,6 +160,12 @@ impl AwsCloud {
     /// Replaces the MSK adapter.
     pub fn with_kafka(mut self, kafka: KafkaAdapter) -> Self {
         self.kafka = kafka;
+        self
+    }
+
+    /// Replaces the adapter of the readiness reads (quotas, usage, IAM).
+    pub fn with_readiness(mut self, readiness: ReadinessAdapter) -> Self {
+        self.readiness = readiness;
         self
     }
 

@@ -29,6 +29,9 @@ pub const OPS: &[&str] = &[
     OP_TAG_DB,
     OP_FENCE_WRITERS,
     OP_GET_WRITERS,
+    crate::cloud::OP_GET_SERVICE_QUOTA,
+    crate::cloud::OP_GET_USAGE,
+    crate::cloud::OP_SIMULATE_PRINCIPAL_POLICY,
 ];
 
 /// `rds:DescribeDBInstances`.

@@ -18,6 +18,7 @@ mod faults;
 mod impls;
 mod latency;
 mod reach;
+mod readiness;
 pub mod remote;
 mod world;
 mod writers;
@@ -25,6 +26,7 @@ mod writers;
 pub use faults::*;
 pub use latency::{LatencyModel, Span};
 pub use reach::Outage;
+pub use readiness::{DEFAULT_NODE_VCPUS, DEFAULT_VCPUS_IN_USE, DEFAULT_VCPU_QUOTA, SIM_PRINCIPAL};
 pub use world::Transition;
 pub use writers::{writer_fences, SimWorld, SimWriterFence};
 

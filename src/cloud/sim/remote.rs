@@ -19,10 +19,10 @@ use super::faults::*;
 use super::reach::Outage;
 use super::SimCloud;
 use crate::cloud::{
-    Cache, ChangeId, ChangeStatus, CloudError, CloudResult, ClusterEndpoint, Database,
+    Cache, Capacity, ChangeId, ChangeStatus, CloudError, CloudResult, ClusterEndpoint, Database,
     DatabaseState, Dns, ErrorKind, Exposure, ExposureSource, Fence, GlobalDatastoreState,
-    Measurement, NodeGroupState, NodeGroups, Record, RecordType, ReplicationGroupState, Resolved,
-    Resolver, RoutingControl, Scaling, Stream, StreamClusterState,
+    Measurement, NodeGroupState, NodeGroups, Permissions, Record, RecordType,
+    ReplicationGroupState, Resolved, Resolver, RoutingControl, Scaling, Stream, StreamClusterState,
 };
 use crate::plan::DataTier;
 use crate::policy::Policy;
@@ -33,6 +33,20 @@ use futures::future::BoxFuture;
 #[serde(tag = "call", rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum SimCall {
+    GetVcpuQuota {
+        region: String,
+    },
+    GetVcpusInUse {
+        region: String,
+    },
+    GetNodeVcpus {
+        region: String,
+        cluster: String,
+        name: String,
+    },
+    SimulateActions {
+        actions: Vec<String>,
+    },
     GetDatabase {
         region: String,
         id: String,
@@ -163,6 +177,14 @@ async fn dispatch(cloud: &SimCloud, call: SimCall) -> Result<Value, WireError> {
     use SimCall as C;
     match call {
         C::GetDatabase { region, id } => to_value(cloud.get_database(&region, &id).await),
+        C::GetVcpuQuota { region } => to_value(cloud.get_vcpu_quota(&region).await),
+        C::GetVcpusInUse { region } => to_value(cloud.get_vcpus_in_use(&region).await),
+        C::GetNodeVcpus {
+            region,
+            cluster,
+            name,
+        } => to_value(cloud.get_node_vcpus(&region, &cluster, &name).await),
+        C::SimulateActions { actions } => to_value(cloud.simulate_actions(&actions).await),
         C::EnsurePromoted { region, id, fence } => {
             to_value(cloud.ensure_promoted(&region, &id, &fence).await)
         }

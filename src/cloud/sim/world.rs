@@ -171,6 +171,8 @@ pub(super) struct World {
     pub busy: Vec<Busy>,
     /// Calls per service, region and plane.
     pub call_sites: BTreeMap<crate::cloud::CallSite, u32>,
+    /// Capacity figures and denied actions (readiness checks).
+    pub readiness: super::readiness::SimReadiness,
 }
 
 /// The key of a regional resource.
@@ -211,6 +213,7 @@ impl World {
             closed_gating_rules: Vec::new(),
             busy: Vec::new(),
             call_sites: BTreeMap::new(),
+            readiness: Default::default(),
         };
         let now = Instant::now();
         for f in w.faults.iter().map(|f| &f.fault) {

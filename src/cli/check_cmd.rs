@@ -1,0 +1,180 @@
+//! `drctl check`: read-only readiness of the live platform (AWS), or of
+//! the simulated cloud the drill uses (`--sim`).
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+
+use super::{Exit, Output, PolicyArg};
+use crate::cloud::aws::AwsCloud;
+use crate::cloud::sim::{SimCloud, SimOptions};
+use crate::cloud::{Capacity, Cloud, Permissions};
+use crate::execute::{ExecutionRecord, FileJournal};
+use crate::policy::Policy;
+use crate::readiness::{evaluate, Inputs, Readiness, SiteBeat, Verdict};
+
+/// `drctl check` arguments.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The policy file.
+    #[command(flatten)]
+    pub policy: PolicyArg,
+    /// Check the simulated cloud the drill uses (no AWS account needed);
+    /// its three controller sites are simulated and report every round.
+    #[arg(long)]
+    pub sim: bool,
+    /// With --sim: seed of the simulated cloud's random choices.
+    #[arg(long, default_value_t = 1, requires = "sim")]
+    pub seed: u64,
+    /// With --sim: a data tier's replication lag, like database=40m or
+    /// cache=unknown (repeatable), to see the exposure check judge it.
+    #[arg(long, value_parser = super::parse_lag, requires = "sim")]
+    pub lag: Vec<(crate::plan::DataTier, crate::cloud::Exposure)>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// Where executions are journaled: their step durations predict the RTO.
+    #[arg(long, env = "DRCTL_JOURNAL_DIR", default_value = ".drctl/journal")]
+    pub journal_dir: PathBuf,
+    /// The role whose permissions to simulate (the role the controllers
+    /// execute as); the caller's own role when absent.
+    #[arg(long, env = "DRCTL_EXECUTION_ROLE_ARN", conflicts_with = "sim")]
+    pub role_arn: Option<String>,
+}
+
+/// The exit code of a verdict: 0 ready, 5 warnings, 6 not ready.
+pub fn exit_of(verdict: Verdict) -> Exit {
+    match verdict {
+        Verdict::Ready => Exit::Ok,
+        Verdict::Warnings => Exit::Warnings,
+        Verdict::NotReady => Exit::NotReady,
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The journaled executions of `policy`, oldest first (none when the
+/// journal does not exist yet).
+fn history(dir: &std::path::Path, policy: &Policy) -> Result<Vec<ExecutionRecord>, String> {
+    let path = FileJournal::new(dir)
+        .path(&policy.name)
+        .map_err(|e| e.to_string())?;
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{}: not a drctl journal: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+pub(super) fn run(args: CheckArgs) -> Exit {
+    let policy = match args.policy.load() {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let history = match history(&args.journal_dir, &policy) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: --journal-dir: {e}");
+            return Exit::Io;
+        }
+    };
+    let result = if args.sim {
+        let sim = match SimCloud::new(
+            &policy,
+            SimOptions {
+                seed: args.seed,
+                lag: args.lag.iter().copied().collect(),
+                ..SimOptions::default()
+            },
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::BadInput;
+            }
+        };
+        let now = now_ms();
+        let r = &policy.regions;
+        let sites = [&r.primary, &r.secondary, &r.witness]
+            .into_iter()
+            .map(|s| SiteBeat {
+                site: s.clone(),
+                last_at_ms: Some(now),
+            })
+            .collect();
+        let inputs = Inputs {
+            sites: Some(sites),
+            now_ms: now,
+            history: &history,
+            ..Inputs::default()
+        };
+        super::modeled_runtime().block_on(evaluate(&sim, &policy, &inputs))
+    } else {
+        match on_aws(&policy, &history, args.role_arn.clone()) {
+            Ok(r) => r,
+            Err(e) => return e,
+        }
+    };
+    print(&result, args.output);
+    exit_of(result.verdict)
+}
+
+fn on_aws(
+    policy: &Policy,
+    history: &[ExecutionRecord],
+    role_arn: Option<String>,
+) -> Result<Readiness, Exit> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the runtime: {e}");
+            Exit::Io
+        })?;
+    rt.block_on(async {
+        let timeouts = (
+            policy.execution.connect_timeout,
+            policy.execution.call_timeout,
+        );
+        let mut cloud = AwsCloud::from_env(timeouts).await.map_err(|e| {
+            eprintln!("error: {}", e.message);
+            Exit::Io
+        })?;
+        if let Some(arn) = role_arn {
+            cloud = cloud.simulating(arn);
+        }
+        let inputs = Inputs {
+            sites: None,
+            now_ms: now_ms(),
+            history,
+            ..Inputs::default()
+        };
+        Ok(check_with(&cloud, policy, &inputs).await)
+    })
+}
+
+/// The evaluation against any cloud (a seam for tests).
+pub(super) async fn check_with<C: Cloud + Capacity + Permissions>(
+    cloud: &C,
+    policy: &Policy,
+    inputs: &Inputs<'_>,
+) -> Readiness {
+    evaluate(cloud, policy, inputs).await
+}
+
+fn print(r: &Readiness, output: Output) {
+    match output {
+        Output::Text => print!("{}", r.render_text()),
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(r).expect("readiness always serializes")
+        ),
+    }
+}

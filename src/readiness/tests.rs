@@ -1,0 +1,136 @@
+//! Unit tests of the readiness evaluation on the simulated cloud.
+
+use super::*;
+use crate::cloud::sim::{is_mutating, SimCloud, SimOptions};
+use crate::execute::{ExecutionStatus, StepRecord, StepStatus};
+
+fn policy() -> Policy {
+    crate::policy::load(std::path::Path::new(crate::policy::DEFAULT_POLICY))
+        .expect("the shipped policy is valid")
+}
+
+fn fresh_sites(policy: &Policy, now_ms: u64) -> Vec<SiteBeat> {
+    let r = &policy.regions;
+    [&r.primary, &r.secondary, &r.witness]
+        .into_iter()
+        .map(|s| SiteBeat {
+            site: s.clone(),
+            last_at_ms: Some(now_ms - 1_000),
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_shipped_policy_on_the_simulated_cloud_is_ready_and_nothing_changes() {
+    let policy = policy();
+    let sim = SimCloud::new(&policy, SimOptions::default()).unwrap();
+    let inputs = Inputs {
+        sites: Some(fresh_sites(&policy, 10_000_000)),
+        now_ms: 10_000_000,
+        ..Inputs::default()
+    };
+    let r = evaluate(&sim, &policy, &inputs).await;
+    assert_eq!(r.verdict, Verdict::Ready, "{}", r.render_text());
+    let names: Vec<&str> = r.checks.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, CHECKS);
+    assert!(sim.mutations().is_empty(), "{:?}", sim.mutations());
+    let writes: Vec<String> = sim
+        .calls()
+        .into_keys()
+        .filter(|op| is_mutating(op))
+        .collect();
+    assert!(writes.is_empty(), "mutating calls made: {writes:?}");
+    assert!(sim
+        .calls()
+        .contains_key(crate::cloud::OP_SIMULATE_PRINCIPAL_POLICY));
+}
+
+#[test]
+fn the_verdict_is_the_worst_status() {
+    let c = |s| Check::new("x", s, "");
+    assert_eq!(Verdict::of(&[c(Status::Pass)]), Verdict::Ready);
+    assert_eq!(
+        Verdict::of(&[c(Status::Pass), c(Status::Warn)]),
+        Verdict::Warnings
+    );
+    assert_eq!(
+        Verdict::of(&[c(Status::Fail), c(Status::Warn)]),
+        Verdict::NotReady
+    );
+    assert_eq!(
+        [
+            Status::Pass.gauge(),
+            Status::Warn.gauge(),
+            Status::Fail.gauge()
+        ],
+        [0, 1, 2]
+    );
+}
+
+/// A past execution of `policy`'s plan in which every step took `ms`.
+fn past(policy: &Policy, plan: &Plan, ms: u64) -> ExecutionRecord {
+    let steps = plan
+        .steps
+        .iter()
+        .map(|s| StepRecord {
+            id: s.id.clone(),
+            kind: s.kind,
+            after: s.after.clone(),
+            resource: None,
+            status: StepStatus::Done,
+            attempts: 1,
+            started_ms: Some(0),
+            ended_ms: Some(ms),
+            outcome: None,
+            change_id: None,
+            epoch: None,
+        })
+        .collect();
+    ExecutionRecord {
+        id: format!("past-{ms}"),
+        policy: policy.name.clone(),
+        started_at: String::new(),
+        status: ExecutionStatus::Completed,
+        plan: plan.clone(),
+        steps,
+        rpo: None,
+        overrides: vec![],
+        resumed: 0,
+        summary: None,
+        decisions: vec![],
+        time_basis: Default::default(),
+        fence_old_primary: None,
+        fork: None,
+    }
+}
+
+#[test]
+fn the_predicted_rto_follows_the_history_of_the_policy_along_its_critical_path() {
+    let policy = policy();
+    let plan = crate::plan::build(&policy, &Observed::default(), Acceptance::default());
+    // preflight → rpo-gate → (tier steps) → flip-dns → verify: five steps
+    // on the longest path, each taking its history's quantile.
+    let history: Vec<ExecutionRecord> = (1..=20).map(|i| past(&policy, &plan, i * 1000)).collect();
+    let p = predict_rto(&plan, &policy, &history);
+    assert_eq!(p.p50_ms, 5 * 10_000, "{p:?}");
+    assert_eq!(p.p95_ms, 5 * 19_000, "{p:?}");
+    assert_eq!(
+        p.critical_path.first().map(String::as_str),
+        Some("preflight")
+    );
+    assert_eq!(p.critical_path.last().map(String::as_str), Some("verify"));
+    assert!(p.basis.starts_with("20 past executions"), "{}", p.basis);
+    // Another policy's history is not used.
+    let mut other = history.clone();
+    for r in &mut other {
+        r.policy = "someone-else".into();
+    }
+    let modeled = predict_rto(&plan, &policy, &other);
+    assert!(modeled.basis.contains("latency model"), "{}", modeled.basis);
+    // Without history: the slowest tier step (promotion, 180–300 s)
+    // dominates, and p95 is above p50.
+    assert!(modeled.p50_ms >= 240_000 && modeled.p95_ms > modeled.p50_ms);
+    assert!(modeled
+        .critical_path
+        .contains(&"promote-database".to_string()));
+}

@@ -1,0 +1,235 @@
+//! Readiness on the simulated cloud: ready out of the box, then each fault
+//! in turn turns exactly its check to fail, with its sentence, and leaves
+//! every other check as it was. Also `drctl check --sim` as a user runs it.
+
+mod cli_support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use cli_support::drctl;
+use drctl::cloud::sim::{is_mutating, SimCloud, SimOptions};
+use drctl::cloud::{Exposure, Scaling};
+use drctl::plan::DataTier;
+use drctl::policy::Policy;
+use drctl::readiness::{evaluate, Inputs, Readiness, SiteBeat, Status, Verdict, CHECKS};
+
+const NOW_MS: u64 = 1_796_126_405_000;
+
+fn policy() -> Policy {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(drctl::policy::DEFAULT_POLICY);
+    drctl::policy::load(&path).expect("the shipped policy is valid")
+}
+
+fn sites(policy: &Policy, age_of: impl Fn(&str) -> u64) -> Vec<SiteBeat> {
+    let r = &policy.regions;
+    [&r.primary, &r.secondary, &r.witness]
+        .into_iter()
+        .map(|s| SiteBeat {
+            site: s.clone(),
+            last_at_ms: Some(NOW_MS - age_of(s)),
+        })
+        .collect()
+}
+
+/// Evaluates on a fresh simulated cloud after `fault` changed it.
+async fn with(fault: impl FnOnce(&Policy, &SimCloud), stale: Option<&str>) -> Readiness {
+    let policy = policy();
+    let sim = SimCloud::new(&policy, SimOptions::default()).unwrap();
+    fault(&policy, &sim);
+    let beats = sites(&policy, |s| if Some(s) == stale { 600_000 } else { 1_000 });
+    let inputs = Inputs {
+        sites: Some(beats),
+        now_ms: NOW_MS,
+        ..Inputs::default()
+    };
+    let r = evaluate(&sim, &policy, &inputs).await;
+    assert!(sim.mutations().is_empty(), "readiness changed something");
+    let writes: Vec<_> = sim
+        .calls()
+        .into_keys()
+        .filter(|op| is_mutating(op))
+        .collect();
+    assert!(writes.is_empty(), "mutating calls: {writes:?}");
+    r
+}
+
+/// Asserts that `check` alone fails, its sentence containing every one of
+/// `says`, and every other check passes as it does out of the box.
+fn only_fails(r: &Readiness, check: &str, says: &[&str]) {
+    assert!(CHECKS.contains(&check));
+    assert_eq!(r.verdict, Verdict::NotReady, "{}", r.render_text());
+    for c in &r.checks {
+        if c.name == check {
+            assert_eq!(c.status, Status::Fail, "{}", r.render_text());
+            for s in says {
+                assert!(
+                    c.sentence.contains(s),
+                    "{check}: {:?} lacks {s:?}",
+                    c.sentence
+                );
+            }
+        } else {
+            assert_eq!(
+                c.status,
+                Status::Pass,
+                "{} changed: {}",
+                c.name,
+                r.render_text()
+            );
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_shipped_policy_is_ready_on_the_simulated_cloud() {
+    let r = with(|_, _| {}, None).await;
+    assert_eq!(r.verdict, Verdict::Ready, "{}", r.render_text());
+    let names: Vec<&str> = r.checks.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, CHECKS);
+    assert!(r.predicted_rto.p95_ms >= r.predicted_rto.p50_ms);
+    assert!(r.predicted_rto.p50_ms > 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_replica_fails_the_dr_resources_check() {
+    let r = with(
+        |_, sim| sim.remove("rds:us-west-2/emr-platform-prod-dr").unwrap(),
+        None,
+    )
+    .await;
+    only_fails(
+        &r,
+        "dr-resources",
+        &["emr-platform-prod-dr", "does not exist"],
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_node_group_maximum_below_its_target_fails_the_capacity_check() {
+    let r = with(
+        |_, sim| {
+            let low = Scaling {
+                min: 1,
+                desired: 1,
+                max: 4,
+            };
+            sim.set_node_group_scaling("us-west-2", "emr-integration-dr", "app-nodes", low)
+                .unwrap();
+        },
+        None,
+    )
+    .await;
+    only_fails(&r, "node-group-capacity", &["app-nodes", "at most 4", "20"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_vcpu_quota_without_room_fails_the_quota_check() {
+    let r = with(|_, sim| sim.set_vcpu_quota("us-west-2", 100.0), None).await;
+    only_fails(
+        &r,
+        "vcpu-quota",
+        &["L-1216C47A", "quota increase", "us-west-2"],
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn four_routing_control_endpoints_down_fail_the_routing_control_check() {
+    let r = with(
+        |_, sim| {
+            sim.set_routing_endpoints_down(
+                ["us-east-1", "eu-west-1", "ap-southeast-2", "ap-northeast-1"].map(String::from),
+            )
+        },
+        None,
+    )
+    .await;
+    only_fails(&r, "routing-control", &["only 1 of 5", "eu-west-1"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_permission_fails_the_permissions_check() {
+    let r = with(|_, sim| sim.deny_action("rds:PromoteReadReplica"), None).await;
+    only_fails(
+        &r,
+        "permissions",
+        &["rds:PromoteReadReplica", "implicitDeny"],
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn lag_above_the_rpo_fails_the_exposure_check() {
+    let r = with(
+        |_, sim| {
+            sim.set_lag(
+                DataTier::Database,
+                Exposure::Known(Duration::from_secs(40 * 60)),
+            )
+        },
+        None,
+    )
+    .await;
+    only_fails(&r, "exposure", &["database", "40m", "above the RPO of 15m"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stale_heartbeat_fails_the_heartbeats_check() {
+    let r = with(|_, _| {}, Some("us-east-2")).await;
+    only_fails(&r, "heartbeats", &["us-east-2", "10m"]);
+}
+
+#[test]
+fn drctl_check_sim_is_ready_out_of_the_box() {
+    let journal = tempfile::tempdir().unwrap();
+    let out = drctl()
+        .args(["check", "--sim", "--journal-dir"])
+        .arg(journal.path())
+        .assert()
+        .code(0);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    for c in CHECKS {
+        assert!(
+            stdout.contains(&format!("PASS {c}")),
+            "{c} missing:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("predicted RTO: p50"), "{stdout}");
+    assert!(stdout.contains("READY"), "{stdout}");
+}
+
+#[test]
+fn drctl_check_sim_json_carries_every_check_and_the_verdict() {
+    let journal = tempfile::tempdir().unwrap();
+    let out = drctl()
+        .args(["check", "--sim", "--output", "json", "--journal-dir"])
+        .arg(journal.path())
+        .assert()
+        .code(0);
+    let r: Readiness = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(r.verdict, Verdict::Ready);
+    let by_name: BTreeMap<_, _> = r
+        .checks
+        .iter()
+        .map(|c| (c.name.as_str(), c.status))
+        .collect();
+    assert_eq!(by_name.len(), CHECKS.len());
+}
+
+#[test]
+fn drctl_check_exits_5_with_warnings_and_6_when_not_ready() {
+    let journal = tempfile::tempdir().unwrap();
+    let run = |lag: &str, code: i32| {
+        let out = drctl()
+            .args(["check", "--sim", "--lag", lag, "--journal-dir"])
+            .arg(journal.path())
+            .assert()
+            .code(code);
+        String::from_utf8_lossy(&out.get_output().stdout).into_owned()
+    };
+    let warned = run("database=10m", 5);
+    assert!(warned.contains("WARN exposure"), "{warned}");
+    assert!(warned.contains("READY WITH WARNINGS"), "{warned}");
+    let failed = run("database=40m", 6);
+    assert!(failed.contains("FAIL exposure"), "{failed}");
+    assert!(failed.contains("NOT READY"), "{failed}");
+}
