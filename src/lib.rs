@@ -24,6 +24,8 @@
 //!   executor, and the [`api`] it serves.
 //! - [`api`]: the status HTTP API (axum): status, executions, failover,
 //!   maintenance, health, metrics.
+//! - [`notify`]: webhooks (JSON, Slack, PagerDuty Events v2) told of
+//!   verdicts, failovers and readiness, by the leader, at least once.
 //! - [`report`]: the execution report (text and JSON), critical path, RTO and RPO.
 //! - [`chaos`]: chaos scenarios: faults in the simulated cloud and the
 //!   outcome they must lead to.
@@ -49,6 +51,7 @@ pub mod detect;
 pub mod duration;
 pub mod execute;
 pub mod fence;
+pub mod notify;
 pub mod plan;
 pub mod policy;
 pub mod probe;

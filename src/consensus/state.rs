@@ -32,6 +32,9 @@ pub struct ClusterState {
     pub maintenance: Maintenance,
     /// Who did what, newest last.
     pub audit: VecDeque<AuditEntry>,
+    /// Notifications announced and delivered.
+    #[serde(default)]
+    pub notifications: notify::Notifications,
 }
 
 /// One policy's replicated state.
@@ -183,6 +186,20 @@ pub enum Command {
         /// When (RFC 3339).
         at: String,
     },
+    /// The leader announces a notification before sending it.
+    Notify {
+        /// The event (a condition's id and incident are set on apply).
+        event: Box<crate::notify::Event>,
+    },
+    /// The leader delivered a notification to a receiver, or gave up.
+    Notified {
+        /// The event's id.
+        id: String,
+        /// The receiver's name.
+        receiver: String,
+        /// Whether it was delivered.
+        delivered: bool,
+    },
     /// Turn maintenance on or off.
     Maintenance {
         /// On or off.
@@ -216,6 +233,11 @@ pub enum Reply {
     Fenced {
         /// Why, as a sentence.
         reason: String,
+    },
+    /// A notification announced, or `None` when it was a repeat.
+    Announced {
+        /// The event as announced.
+        event: Option<Box<crate::notify::Event>>,
     },
     /// No such execution.
     NotFound {
@@ -287,6 +309,12 @@ impl ClusterState {
                 );
                 Reply::Ok
             }
+            Command::Notify { event } => self.notify(*event),
+            Command::Notified {
+                id,
+                receiver,
+                delivered,
+            } => self.notified(&id, &receiver, delivered),
             Command::Maintenance { on, by, reason, at } => {
                 let what = match &reason {
                     Some(r) => format!("maintenance {}: {r}", if on { "on" } else { "off" }),
@@ -576,6 +604,7 @@ fn status_word(s: StepStatus) -> &'static str {
 }
 
 mod fence;
+pub mod notify;
 
 #[cfg(test)]
 mod tests;

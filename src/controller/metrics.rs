@@ -42,6 +42,8 @@ pub struct Metrics {
     recommended: Family<Labels, Gauge>,
     self_fenced: Family<Labels, Gauge>,
     old_primary_writable: Family<Labels, Gauge>,
+    /// The notifications' counters (see [`crate::notify`]).
+    pub notify: crate::notify::NotifyMetrics,
 }
 
 fn probe_histogram() -> Histogram {
@@ -179,7 +181,9 @@ impl Default for Metrics {
             "1 while a confirmed failure waits for an operator (manual mode)",
             recommended.clone(),
         );
+        let notify = crate::notify::NotifyMetrics::register(&mut registry);
         Self {
+            notify,
             self_fenced,
             old_primary_writable,
             probe_up,

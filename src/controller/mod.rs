@@ -27,6 +27,7 @@ mod journal;
 mod lease;
 mod measured;
 mod metrics;
+mod notify;
 mod old_primary;
 mod placement;
 mod request;
@@ -81,6 +82,8 @@ pub struct Context {
     pub links: Links,
     /// Every site's probe rounds this node holds.
     pub detection: Arc<RwLock<Detection>>,
+    /// Where events are emitted for the webhooks (see [`crate::notify`]).
+    pub notifier: crate::notify::Notifier,
 }
 
 impl Context {
@@ -242,8 +245,9 @@ pub async fn start<C: Cloud + Reach + 'static>(
             .expect("an HTTP client with only timeouts set always builds"),
         links,
         detection: Arc::default(),
+        notifier: crate::notify::Notifier::new(&cfg.notifications, metrics.notify.clone()),
     };
-    let mut tasks = Vec::new();
+    let mut tasks = notify::spawn(&ctx, &cfg.notifications);
     if let (true, Some(cloud)) = (executes, &cloud) {
         tasks.extend(self_fence::spawn(&ctx, cloud.clone(), cfg.data_dir.clone()));
     }
