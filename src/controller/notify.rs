@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 use super::journal::propose;
 use super::Context;
 use crate::consensus::{Command, Reply};
+use crate::detect::{Action, Health, Verdict};
 use crate::notify::{Event, EventKind, NotifyConfig, Outbox};
 
 impl Outbox for Context {
@@ -96,8 +97,56 @@ impl Context {
     }
 }
 
+/// The events a verdict gives: its health (suspect, down, healthy again)
+/// and a recommendation waiting for an operator. A healthy verdict with no
+/// incident open gives nothing on announcing.
+pub(super) fn verdict_events(v: &Verdict) -> Vec<EventKind> {
+    let health = match v.health {
+        Health::Suspect => Some(EventKind::VerdictSuspect),
+        Health::Down => Some(EventKind::VerdictDown),
+        Health::Healthy => Some(EventKind::VerdictRecovered),
+        Health::Unknown => None,
+    };
+    let recommend = (v.action == Action::Recommend).then_some(EventKind::FailoverRecommended);
+    health.into_iter().chain(recommend).collect()
+}
+
 /// Starts this node's notification tasks (nothing without receivers).
 pub(super) fn spawn(ctx: &Context, cfg: &NotifyConfig) -> Vec<JoinHandle<()>> {
     let site = ctx.me().site.clone();
     ctx.notifier.spawn(cfg, Arc::new(ctx.clone()), &site)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(health: Health, action: Action) -> Verdict {
+        Verdict {
+            health,
+            action,
+            reason: "r".into(),
+            confirmed_at_ms: None,
+            sites: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_verdict_gives_its_health_and_a_waiting_recommendation() {
+        use EventKind as K;
+        let cases = [
+            (Health::Unknown, Action::None, vec![]),
+            (Health::Healthy, Action::None, vec![K::VerdictRecovered]),
+            (Health::Suspect, Action::None, vec![K::VerdictSuspect]),
+            (Health::Down, Action::Failover, vec![K::VerdictDown]),
+            (
+                Health::Down,
+                Action::Recommend,
+                vec![K::VerdictDown, K::FailoverRecommended],
+            ),
+        ];
+        for (h, a, want) in cases {
+            assert_eq!(verdict_events(&verdict(h, a)), want, "{h:?} {a:?}");
+        }
+    }
 }

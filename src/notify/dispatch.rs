@@ -144,7 +144,7 @@ async fn dispatch<O: Outbox>(inner: Arc<Inner>, workers: Workers, outbox: Arc<O>
         }
         if term != Some(outbox.term()) {
             term = Some(outbox.term());
-            for e in outbox.announced() {
+            for e in outbox.announced().into_iter().filter(recent) {
                 to_workers(&inner, &workers, &e, |r| !outbox.settled(&e.id, r));
             }
         }
@@ -160,6 +160,18 @@ async fn dispatch<O: Outbox>(inner: Arc<Inner>, workers: Workers, outbox: Arc<O>
             }
         }
     }
+}
+
+/// How old an announced event may be and still be sent by a new leader:
+/// a page about an hour-old failover is still useful; older ones (and
+/// every past event, for a receiver added since) would only be noise.
+pub const REDELIVER_WITHIN: Duration = Duration::from_secs(3600);
+
+/// Whether `e` was emitted within [`REDELIVER_WITHIN`] (by its own clock).
+fn recent(e: &Event) -> bool {
+    let format = time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(&e.at, &format)
+        .is_ok_and(|at| time::OffsetDateTime::now_utc() - at < REDELIVER_WITHIN)
 }
 
 /// Queues `e` for every receiver that wants it and `unsettled` accepts.

@@ -215,22 +215,10 @@ impl<C: Cloud + 'static> Runner<C> {
         }
     }
 
-    /// Emits the verdict's events: its health (suspect, down, healthy
-    /// again) and a recommendation waiting for an operator.
+    /// Emits the verdict's events (see [`super::notify::verdict_events`]).
     fn notify_verdict(&self, policy: &str, v: &crate::detect::Verdict) {
-        use crate::notify::EventKind as K;
-        let kind = match v.health {
-            Health::Suspect => Some(K::VerdictSuspect),
-            Health::Down => Some(K::VerdictDown),
-            Health::Healthy => Some(K::VerdictRecovered),
-            Health::Unknown => None,
-        };
-        if let Some(kind) = kind {
+        for kind in super::notify::verdict_events(v) {
             self.ctx.notify_condition(kind, policy, v.reason.clone());
-        }
-        if v.action == Action::Recommend {
-            self.ctx
-                .notify_condition(K::FailoverRecommended, policy, v.reason.clone());
         }
     }
 
