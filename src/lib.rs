@@ -26,6 +26,8 @@
 //!   maintenance, health, metrics.
 //! - [`readiness`]: read-only checks that a failover would work now, and
 //!   its predicted RTO (`drctl check`, the controllers' periodic readiness).
+//! - [`notify`]: webhooks (JSON, Slack, PagerDuty Events v2) told of
+//!   verdicts, failovers and readiness, by the leader, at least once.
 //! - [`report`]: the execution report (text and JSON), critical path, RTO and RPO.
 //! - [`chaos`]: chaos scenarios: faults in the simulated cloud and the
 //!   outcome they must lead to.
@@ -51,6 +53,7 @@ pub mod detect;
 pub mod duration;
 pub mod execute;
 pub mod fence;
+pub mod notify;
 pub mod plan;
 pub mod policy;
 pub mod probe;

@@ -36,6 +36,9 @@ pub struct ClusterState {
     /// [`READINESS_POLICIES_MAX`] policies).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub readiness: BTreeMap<String, crate::readiness::Readiness>,
+    /// Notifications announced and delivered.
+    #[serde(default)]
+    pub notifications: notify::Notifications,
 }
 
 /// One policy's replicated state.
@@ -193,6 +196,20 @@ pub enum Command {
         /// The evaluation.
         result: Box<crate::readiness::Readiness>,
     },
+    /// The leader announces a notification before sending it.
+    Notify {
+        /// The event (a condition's id and incident are set on apply).
+        event: Box<crate::notify::Event>,
+    },
+    /// The leader delivered a notification to a receiver, or gave up.
+    Notified {
+        /// The event's id.
+        id: String,
+        /// The receiver's name.
+        receiver: String,
+        /// Whether it was delivered.
+        delivered: bool,
+    },
     /// Turn maintenance on or off.
     Maintenance {
         /// On or off.
@@ -226,6 +243,11 @@ pub enum Reply {
     Fenced {
         /// Why, as a sentence.
         reason: String,
+    },
+    /// A notification announced, or `None` when it was a repeat.
+    Announced {
+        /// The event as announced.
+        event: Option<Box<crate::notify::Event>>,
     },
     /// No such execution.
     NotFound {
@@ -298,6 +320,12 @@ impl ClusterState {
                 Reply::Ok
             }
             Command::Readiness { result } => self.readiness(*result, term, index),
+            Command::Notify { event } => self.notify(*event),
+            Command::Notified {
+                id,
+                receiver,
+                delivered,
+            } => self.notified(&id, &receiver, delivered),
             Command::Maintenance { on, by, reason, at } => {
                 let what = match &reason {
                     Some(r) => format!("maintenance {}: {r}", if on { "on" } else { "off" }),
@@ -589,6 +617,7 @@ fn status_word(s: StepStatus) -> &'static str {
 mod fence;
 mod readiness;
 pub use readiness::READINESS_POLICIES_MAX;
+pub mod notify;
 
 #[cfg(test)]
 mod tests;

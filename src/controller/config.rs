@@ -48,6 +48,9 @@ pub struct NodeFile {
     /// AWS credentials.
     #[serde(default)]
     pub aws: AwsSection,
+    /// Webhooks told of verdicts, failovers and readiness.
+    #[serde(default)]
+    pub notifications: crate::notify::config::NotificationsSection,
 }
 
 /// `node:`
@@ -187,6 +190,8 @@ pub struct NodeConfig {
     /// `aws.allow_other_credentials`: any AWS credentials, not only the
     /// pod's own role, are accepted in Kubernetes.
     pub allow_other_credentials: bool,
+    /// `notifications:`: the webhooks, their secrets read.
+    pub notifications: crate::notify::NotifyConfig,
 }
 
 impl NodeConfig {
@@ -354,6 +359,10 @@ pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
             }
         }
     }
+    let notifications =
+        crate::notify::config::resolve(&file.notifications, &|k| std::env::var(k).ok())
+            .map_err(|p| problems.extend(p))
+            .ok();
     let mut policies = std::collections::BTreeMap::new();
     if file.policies.is_empty() {
         problems.push("policies: name at least one policy file".into());
@@ -389,6 +398,7 @@ pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
         election_timeout: c.election_timeout,
         rpc_timeout: c.rpc_timeout,
         allow_other_credentials: file.aws.allow_other_credentials,
+        notifications: notifications.expect("no problems"),
     })
 }
 

@@ -14,7 +14,11 @@ use super::journal::{propose, RaftJournal};
 use super::Context;
 use crate::cloud::{Cloud, ExposureSource};
 use crate::consensus::{Command, Execution, Reply};
-use crate::execute::{self, now_rfc3339 as now, prepare_resume, Event, RunOptions, TimeBasis};
+use crate::execute::{
+    self, now_rfc3339 as now, prepare_resume, Event, ExecutionStatus, RunOptions, StepStatus,
+    TimeBasis,
+};
+use crate::notify::EventKind;
 
 /// Runs one execution as its owner until it ends or this node is fenced;
 /// first claims it (with why it runs from the region being left, if it
@@ -59,7 +63,12 @@ pub(super) async fn run_execution<C: Cloud + 'static>(
         .iter()
         .map(|s| (s.id.clone(), s.kind.to_string()))
         .collect();
-    let watcher = tokio::spawn(observe_steps(ctx.clone(), kinds, rx));
+    let watcher = tokio::spawn(observe_steps(
+        ctx.clone(),
+        (record.policy.clone(), id.clone()),
+        kinds,
+        rx,
+    ));
     let options = RunOptions {
         execution_id: Some(id.clone()),
         accept: crate::plan::Acceptance {
@@ -81,15 +90,31 @@ pub(super) async fn run_execution<C: Cloud + 'static>(
     let _ = watcher.await;
     match result {
         Ok(()) => {
-            info!(execution_id = %id, status = ?record.status, summary = record.summary.as_deref().unwrap_or(""), "execution ended")
+            info!(execution_id = %id, status = ?record.status, summary = record.summary.as_deref().unwrap_or(""), "execution ended");
+            if record.status == ExecutionStatus::Completed {
+                let sentence = format!(
+                    "failover of {} to {} completed: {}",
+                    record.policy,
+                    record.plan.to_region,
+                    record.summary.as_deref().unwrap_or("every step done")
+                );
+                ctx.notify_execution(
+                    EventKind::FailoverCompleted,
+                    &record.policy,
+                    &id,
+                    None,
+                    sentence,
+                );
+            }
         }
         Err(error) => warn!(execution_id = %id, %error, "execution stopped on this node"),
     }
 }
 
-/// Step durations into the metrics, as steps end.
+/// Step durations into the metrics, as steps end; a failed step notified.
 async fn observe_steps(
     ctx: Context,
+    (policy, execution_id): (String, String),
     kinds: HashMap<String, String>,
     mut rx: mpsc::UnboundedReceiver<Event>,
 ) {
@@ -100,11 +125,20 @@ async fn observe_steps(
                 started.insert(id, at_ms);
             }
             Event::StepFinished {
-                id, status, at_ms, ..
+                id,
+                status,
+                at_ms,
+                outcome,
             } => {
                 if let (Some(kind), Some(t0)) = (kinds.get(&id), started.get(&id)) {
                     let secs = at_ms.saturating_sub(*t0) as f64 / 1000.0;
                     ctx.metrics.step(kind, status.label(), secs);
+                }
+                if status == StepStatus::Failed {
+                    let sentence =
+                        format!("step {id} of the failover of {policy} failed: {outcome}");
+                    let kind = EventKind::FailoverStepFailed;
+                    ctx.notify_execution(kind, &policy, &execution_id, Some(&id), sentence);
                 }
             }
             _ => {}

@@ -43,6 +43,8 @@ pub struct Metrics {
     self_fenced: Family<Labels, Gauge>,
     old_primary_writable: Family<Labels, Gauge>,
     readiness: super::metrics_readiness::ReadinessMetrics,
+    /// The notifications' counters (see [`crate::notify`]).
+    pub notify: crate::notify::NotifyMetrics,
 }
 
 fn probe_histogram() -> Histogram {
@@ -181,8 +183,10 @@ impl Default for Metrics {
             recommended.clone(),
         );
         let readiness = super::metrics_readiness::ReadinessMetrics::register(&mut registry);
+        let notify = crate::notify::NotifyMetrics::register(&mut registry);
         Self {
             readiness,
+            notify,
             self_fenced,
             old_primary_writable,
             probe_up,

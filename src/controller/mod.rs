@@ -28,6 +28,7 @@ mod lease;
 mod measured;
 mod metrics;
 mod metrics_readiness;
+mod notify;
 mod old_primary;
 mod placement;
 mod readiness;
@@ -83,6 +84,8 @@ pub struct Context {
     pub links: Links,
     /// Every site's probe rounds this node holds.
     pub detection: Arc<RwLock<Detection>>,
+    /// Where events are emitted for the webhooks (see [`crate::notify`]).
+    pub notifier: crate::notify::Notifier,
 }
 
 impl Context {
@@ -244,8 +247,9 @@ pub async fn start<C: Cloud + Capacity + Permissions + Reach + 'static>(
             .expect("an HTTP client with only timeouts set always builds"),
         links,
         detection: Arc::default(),
+        notifier: crate::notify::Notifier::new(&cfg.notifications, metrics.notify.clone()),
     };
-    let mut tasks = Vec::new();
+    let mut tasks = notify::spawn(&ctx, &cfg.notifications);
     if let (true, Some(cloud)) = (executes, &cloud) {
         tasks.extend(self_fence::spawn(&ctx, cloud.clone(), cfg.data_dir.clone()));
         tasks.extend(readiness::spawn(&ctx, cloud.clone()));

@@ -57,8 +57,19 @@ impl Context {
             .is_some_and(|r| r != policy.regions.primary)
     }
 
-    /// Records what the newest check found, logging changes.
+    /// Records what the newest check found, logging changes; notifies
+    /// `old_primary_writable` while it is (once per incident: repeats are
+    /// dropped on announcing) and `old_primary_fenced` once it is not.
     pub fn set_old_primary_writable(&self, policy: &str, why: Option<String>) {
+        use crate::notify::EventKind as K;
+        match &why {
+            Some(why) => self.notify_condition(K::OldPrimaryWritable, policy, why.clone()),
+            None => self.notify_condition(
+                K::OldPrimaryFenced,
+                policy,
+                "the old primary no longer accepts writes".into(),
+            ),
+        }
         let mut d = self.detection.write().expect("detection lock");
         match why {
             Some(why) => {

@@ -55,6 +55,7 @@ async fn run<C: Cloud + Capacity + Permissions + 'static>(
             info!(policy = %policy.name, verdict = ?r.verdict, "readiness evaluated");
             last = Some(r.verdict);
         }
+        ctx.readiness_verdict(&policy.name, r.failing());
         let cmd = Command::Readiness {
             result: Box::new(r),
         };

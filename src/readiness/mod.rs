@@ -147,6 +147,18 @@ impl Readiness {
     pub fn check(&self, name: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.name == name)
     }
+
+    /// The failing checks as one sentence (`name: why; …`), `None` when
+    /// none fails (warnings are not failures).
+    pub fn failing(&self) -> Option<String> {
+        let failing: Vec<String> = self
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Fail)
+            .map(|c| format!("{}: {}", c.name, c.sentence))
+            .collect();
+        (!failing.is_empty()).then(|| failing.join("; "))
+    }
 }
 
 /// What the evaluation knows besides the cloud.

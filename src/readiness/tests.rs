@@ -67,6 +67,36 @@ fn the_verdict_is_the_worst_status() {
     );
 }
 
+#[test]
+fn only_failing_checks_make_the_failing_sentence_that_notifications_carry() {
+    let r = |checks: Vec<Check>| Readiness {
+        policy: "p".into(),
+        checked_at: String::new(),
+        verdict: Verdict::of(&checks),
+        checks,
+        predicted_rto: PredictedRto {
+            p50_ms: 0,
+            p95_ms: 0,
+            critical_path: vec![],
+            basis: String::new(),
+        },
+    };
+    let warned = r(vec![
+        Check::new("dns", Status::Pass, "fine"),
+        Check::new("heartbeats", Status::Warn, "not known here"),
+    ]);
+    assert_eq!(warned.failing(), None);
+    let failed = r(vec![
+        Check::new("dr-resources", Status::Fail, "the replica is missing"),
+        Check::new("heartbeats", Status::Warn, "not known here"),
+        Check::new("vcpu-quota", Status::Fail, "the quota is too low"),
+    ]);
+    assert_eq!(
+        failed.failing().as_deref(),
+        Some("dr-resources: the replica is missing; vcpu-quota: the quota is too low")
+    );
+}
+
 /// A past execution of `policy`'s plan in which every step took `ms`.
 fn past(policy: &Policy, plan: &Plan, ms: u64) -> ExecutionRecord {
     let steps = plan

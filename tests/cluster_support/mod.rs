@@ -118,6 +118,7 @@ fn node_configs(policy: &Arc<Policy>, dir: &Path) -> BTreeMap<u64, NodeConfig> {
                 election_timeout: [Duration::from_millis(600), Duration::from_millis(1200)],
                 rpc_timeout: Duration::from_millis(300),
                 allow_other_credentials: false,
+                notifications: Default::default(),
             };
             (i, cfg)
         })
@@ -145,12 +146,23 @@ impl Cluster {
 
     /// Starts the three nodes with `policy` over `cloud`.
     pub async fn start_with(policy: Arc<Policy>, cloud: SimCloud) -> Self {
+        Self::start_configured(policy, cloud, |_| {}).await
+    }
+
+    /// Starts the three nodes with `policy` over `cloud`, each node's
+    /// configuration changed by `edit` first.
+    pub async fn start_configured(
+        policy: Arc<Policy>,
+        cloud: SimCloud,
+        edit: impl Fn(&mut NodeConfig),
+    ) -> Self {
         let serial = serial();
         let cloud = Arc::new(cloud);
         let mut serial = Some(serial);
         for attempt in 1..=3 {
             let dir = tempfile::tempdir().unwrap();
-            let configs = node_configs(&policy, dir.path());
+            let mut configs = node_configs(&policy, dir.path());
+            configs.values_mut().for_each(&edit);
             let mut c = Self {
                 dir,
                 cloud: cloud.clone(),

@@ -62,6 +62,7 @@ impl std::fmt::Debug for super::NodeConfig {
             .field("election_timeout", &self.election_timeout)
             .field("rpc_timeout", &self.rpc_timeout)
             .field("allow_other_credentials", &self.allow_other_credentials)
+            .field("notifications", &self.notifications)
             .finish()
     }
 }

@@ -218,3 +218,27 @@ fn debug_of_a_node_configuration_masks_its_secrets() {
     }
     assert!(debug.contains("secret: \"***\""), "{debug}");
 }
+
+#[test]
+fn notifications_in_the_node_file_load_and_their_mistakes_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("slack-url");
+    let secret_url = "https://hooks.slack.com/services/T0/B0/a-secret-token";
+    std::fs::write(&url, secret_url).unwrap();
+    let section = format!(
+        "notifications:\n  receivers:\n    - {{name: slack, kind: slack, url_file: {}}}\n",
+        url.display()
+    );
+    let c = load_text(&format!("{}{section}", shipped(1))).unwrap();
+    assert_eq!(c.notifications.receivers.len(), 1);
+    assert_eq!(&*c.notifications.receivers[0].url.0, secret_url);
+    let debug = format!("{c:?}");
+    assert!(!debug.contains("a-secret-token"), "{debug}");
+    let text =
+        format!("{}{section}", shipped(1)).replace(&url.display().to_string(), "/nonexistent/url");
+    let e = load_text(&text).unwrap_err().to_string();
+    assert!(
+        e.contains("notifications.receivers[0].url_file: cannot read /nonexistent/url"),
+        "{e}"
+    );
+}

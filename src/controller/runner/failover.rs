@@ -2,6 +2,7 @@
 //! activated, recorded under consensus, gated, then run.
 
 use super::*;
+use crate::notify::EventKind;
 use crate::plan;
 
 impl<C: Cloud + 'static> Runner<C> {
@@ -124,7 +125,37 @@ impl<C: Cloud + 'static> Runner<C> {
         }
         if let FailoverAnswer::Accepted { .. } = answer {
             info!(execution_id = %id, policy = %policy.name, operator = %req.operator, "failover accepted");
+            let why = req
+                .reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            let sentence = format!(
+                "failover of {} to {} started by {}{why}",
+                policy.name, execution.record.plan.to_region, req.operator
+            );
+            self.ctx.notify_execution(
+                EventKind::FailoverStarted,
+                &policy.name,
+                &id,
+                None,
+                sentence,
+            );
             self.spawn(execution, None);
+        }
+        if let FailoverAnswer::Refused { rpo, .. } = &answer {
+            let sentence = format!(
+                "failover of {} refused at the RPO gate: {}",
+                policy.name,
+                rpo.refusal()
+            );
+            self.ctx.notify_execution(
+                EventKind::FailoverRefused,
+                &policy.name,
+                &id,
+                None,
+                sentence,
+            );
         }
         answer
     }

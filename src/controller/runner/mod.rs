@@ -116,6 +116,9 @@ impl<C: Cloud + 'static> Runner<C> {
             self.active.retain(|_, t| !t.is_finished());
             if !leading {
                 self.stop_all("this node is no longer the leader");
+                // Judged afresh when leading again: its verdicts are
+                // logged and notified (repeats are dropped on announcing).
+                self.last_verdict.clear();
                 self.fences.stop();
                 self.confirmed_term = 0;
                 self.placing.reset();
@@ -168,6 +171,7 @@ impl<C: Cloud + 'static> Runner<C> {
                         info!(policy = %policy.name, health = ?v.health, action = v.action.label(), reason = %v.reason, "detector verdict")
                     }
                 }
+                self.notify_verdict(&policy.name, &v);
                 self.last_verdict.insert(policy.name.clone(), key);
             }
             {
@@ -208,6 +212,13 @@ impl<C: Cloud + 'static> Runner<C> {
                     warn!(policy = %policy.name, answer = ?other, "automatic failover did not start")
                 }
             }
+        }
+    }
+
+    /// Emits the verdict's events (see [`super::notify::verdict_events`]).
+    fn notify_verdict(&self, policy: &str, v: &crate::detect::Verdict) {
+        for kind in super::notify::verdict_events(v) {
+            self.ctx.notify_condition(kind, policy, v.reason.clone());
         }
     }
 
