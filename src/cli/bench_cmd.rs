@@ -50,6 +50,9 @@ pub enum BenchWhat {
     /// Probe cost: CPU per HTTP and TCP probe on one thread, and so the
     /// targets one core serves at a 1 s interval.
     Probes(super::bench_probes::BenchProbesArgs),
+    /// The status page: p50/p99 latency of `GET /` of a running node at a
+    /// fixed rate on loopback, open-loop (start `drctl local-cluster` first).
+    Page(super::bench_page::BenchPageArgs),
 }
 
 pub(super) fn run(args: BenchArgs) -> Exit {
@@ -57,6 +60,7 @@ pub(super) fn run(args: BenchArgs) -> Exit {
         Some(BenchWhat::Cluster(c)) => return super::bench_cluster::run(c),
         Some(BenchWhat::Detect(d)) => return super::bench_detect::run(d),
         Some(BenchWhat::Probes(p)) => return super::bench_probes::run(p),
+        Some(BenchWhat::Page(p)) => return super::bench_page::run(p),
         None => {}
     }
     let policy = match args.policy.load() {

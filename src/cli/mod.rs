@@ -18,6 +18,7 @@ mod bench_cluster;
 mod bench_cmd;
 mod bench_detect;
 mod bench_detect_virtual;
+mod bench_page;
 mod bench_probes;
 mod chaos_cmd;
 mod controller_cmd;
