@@ -13,6 +13,10 @@
 #     the tests start their servers themselves, on 127.0.0.1, in temporary
 #     directories. DRCTL_PG_BIN and DRCTL_REDIS_SERVER point the tests at
 #     the binaries (set them beforehand to use binaries from elsewhere).
+#   - Chromium (Debian package chromium), only when missing, for the status
+#     page test that loads the page from a running cluster in headless mode.
+#     DRCTL_CHROMIUM points the test at the binary (set it beforehand to use
+#     one from elsewhere).
 #   - moto server (PyPI moto[server] 5.2.5) in a Python venv in .test-env/
 #     (ignored by git, reused between runs), for the contract and end-to-end
 #     tests of the AWS adapters through the real SDK.
@@ -26,7 +30,7 @@ mkdir -p "$env_dir"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "PostgreSQL 15 and Redis servers"
+step "PostgreSQL 15, Redis servers and Chromium"
 pg_bin="${DRCTL_PG_BIN:-/usr/lib/postgresql/15/bin}"
 redis_server="${DRCTL_REDIS_SERVER:-$(command -v redis-server || echo /usr/bin/redis-server)}"
 packages=()
@@ -43,6 +47,14 @@ if [ ! -x "$redis_server" ]; then
         exit 1
     fi
     packages+=(redis-server)
+fi
+chromium="${DRCTL_CHROMIUM:-$(command -v chromium || echo /usr/bin/chromium)}"
+if [ ! -x "$chromium" ]; then
+    if [ -n "${DRCTL_CHROMIUM:-}" ]; then
+        echo "DRCTL_CHROMIUM=${DRCTL_CHROMIUM} is not an executable" >&2
+        exit 1
+    fi
+    packages+=(chromium)
 fi
 if [ "${#packages[@]}" -gt 0 ]; then
     echo "installing ${packages[*]}"
@@ -71,11 +83,14 @@ if [ "${#packages[@]}" -gt 0 ]; then
     fi
     [ "$status" -eq 0 ] || exit "$status"
     redis_server="${DRCTL_REDIS_SERVER:-$(command -v redis-server || echo /usr/bin/redis-server)}"
+    chromium="${DRCTL_CHROMIUM:-$(command -v chromium || echo /usr/bin/chromium)}"
 fi
 export DRCTL_PG_BIN="$pg_bin"
 export DRCTL_REDIS_SERVER="$redis_server"
+export DRCTL_CHROMIUM="$chromium"
 "$DRCTL_PG_BIN/postgres" --version
 "$DRCTL_REDIS_SERVER" --version
+"$DRCTL_CHROMIUM" --version
 
 step "moto ${moto_version} in ${env_dir}/venv"
 if ! "$env_dir/venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '${moto_version}')" 2>/dev/null; then

@@ -2,6 +2,8 @@
 //!
 //! | route | what |
 //! |---|---|
+//! | `GET /` | the status page, HTML (see `page`) |
+//! | `GET /fragment` | the status page's live part, for its script |
 //! | `GET /healthz` | the process is alive |
 //! | `GET /readyz` | a member of a cluster that has a leader |
 //! | `GET /metrics` | Prometheus text format |
@@ -21,6 +23,7 @@
 
 mod actions;
 pub mod observe;
+pub mod page;
 mod status;
 pub mod views;
 
@@ -53,6 +56,8 @@ pub fn router(
         refused_behind,
     });
     Router::new()
+        .route("/", get(page::page))
+        .route("/fragment", get(page::fragment))
         .route("/healthz", get(status::healthz))
         .route("/readyz", get(status::readyz))
         .route("/metrics", get(status::metrics))

@@ -58,6 +58,9 @@ pub enum BenchWhat {
     /// Readiness: calls, modeled time, wall time and CPU time of one
     /// evaluation of `drctl check` on the simulated cloud.
     Readiness(super::bench_readiness::BenchReadinessArgs),
+    /// The status page: p50/p99 latency of `GET /` of a running node at a
+    /// fixed rate on loopback, open-loop (start `drctl local-cluster` first).
+    Page(super::bench_page::BenchPageArgs),
 }
 
 pub(super) fn run(args: BenchArgs) -> Exit {
@@ -67,6 +70,7 @@ pub(super) fn run(args: BenchArgs) -> Exit {
         Some(BenchWhat::Probes(p)) => return super::bench_probes::run(p),
         Some(BenchWhat::E2e(e)) => return super::bench_e2e::run(e),
         Some(BenchWhat::Readiness(r)) => return super::bench_readiness::run(r),
+        Some(BenchWhat::Page(p)) => return super::bench_page::run(p),
         None => {}
     }
     let policy = match args.policy.load() {

@@ -22,6 +22,7 @@ mod bench_detect;
 mod bench_detect_virtual;
 mod bench_e2e;
 mod bench_e2e_table;
+mod bench_page;
 mod bench_probes;
 mod bench_readiness;
 mod chaos_cmd;
