@@ -24,7 +24,10 @@
 //!   executor, and the [`api`] it serves.
 //! - [`api`]: the status HTTP API (axum): status, executions, failover,
 //!   maintenance, health, metrics.
-//! - [`report`]: the execution report (text and JSON), critical path, RTO and RPO.
+//! - [`report`]: the execution report (text, JSON and self-contained HTML),
+//!   critical path, RTO and RPO.
+//! - [`history`]: every drill and execution kept (a local file, the
+//!   replicated state), p50/p95 per step and drift above the policy's budgets.
 //! - [`chaos`]: chaos scenarios: faults in the simulated cloud and the
 //!   outcome they must lead to.
 //! - [`bench`]: the RTO benchmark (DAG against the sequential procedure).
@@ -49,6 +52,7 @@ pub mod detect;
 pub mod duration;
 pub mod execute;
 pub mod fence;
+pub mod history;
 pub mod plan;
 pub mod policy;
 pub mod probe;

@@ -177,6 +177,7 @@ pub struct RawExecution {
     pub step_timeout: Option<String>,
     pub call_timeout: Option<String>,
     pub connect_timeout: Option<String>,
+    pub step_budgets: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize)]
