@@ -185,3 +185,79 @@ fn a_step_whose_p95_drifted_above_its_budget_is_flagged() {
         "{stdout}"
     );
 }
+
+#[test]
+fn the_report_of_a_controllers_latest_execution_carries_its_audit_escaped() {
+    use axum::routing::get;
+    use drctl::api::views::{ExecutionSummary, ExecutionView};
+    use drctl::consensus::state::AuditEntry;
+    let dir = tempfile::tempdir().unwrap();
+    drill(dir.path(), &[]);
+    let line = std::fs::read_to_string(dir.path().join("emr-platform.jsonl")).unwrap();
+    let entry: drctl::history::HistoryEntry = serde_json::from_str(line.trim()).unwrap();
+    let r = entry.record;
+    let audit = AuditEntry {
+        index: 7,
+        term: 2,
+        at: "2026-12-01T10:00:00Z".into(),
+        who: "alice".into(),
+        what: format!("execution {} started: <script>x</script>", r.id),
+    };
+    let view = ExecutionView {
+        summary: ExecutionSummary {
+            id: r.id.clone(),
+            policy: r.policy.clone(),
+            status: r.status,
+            started_at: r.started_at.clone(),
+            requested_by: "alice".into(),
+            reason: None,
+            summary: r.summary.clone(),
+            steps_done: r.steps.len(),
+            steps_total: r.steps.len(),
+            owner_term: 2,
+            resumed: 0,
+            placement: None,
+        },
+        from_region: r.plan.from_region.clone(),
+        to_region: r.plan.to_region.clone(),
+        steps: r.steps.clone(),
+        rpo: r.rpo.clone(),
+        overrides: r.overrides.clone(),
+        fence_old_primary: None,
+        fork: None,
+        plan: Some(r.plan.clone()),
+        decisions: r.decisions.clone(),
+        time_basis: r.time_basis,
+        phases: r.phases,
+        audit: vec![audit],
+    };
+    let body = serde_json::to_value(&view).unwrap();
+    let list = serde_json::json!({ "executions": [body.clone()] });
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new()
+        .route(
+            "/v1/executions",
+            get(move || async move { axum::Json(list) }),
+        )
+        .route(
+            "/v1/executions/{id}",
+            get(move || async move { axum::Json(body) }),
+        );
+    rt.spawn(async move { axum::serve(listener, app).await });
+    let out = drctl()
+        .args(["report", "latest", "--format", "html", "--controller", &url])
+        .assert()
+        .success();
+    let html = String::from_utf8_lossy(&out.get_output().stdout);
+    assert!(html.contains(&format!("<span id=\"execution-id\">{}</span>", r.id)));
+    assert!(html.contains("alice: execution"), "{html}");
+    assert!(html.contains("&lt;script&gt;x&lt;/script&gt;") && !html.contains("<script"));
+    assert!(html.contains("id=\"rto-objective\" data-ms=\"14400000\""));
+    for step in &r.steps {
+        assert!(html.contains(&format!("<tr id=\"step-{}\"", step.id)));
+    }
+}

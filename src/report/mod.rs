@@ -68,7 +68,10 @@ pub struct Report {
     pub divergence: Option<crate::execute::fence_return::view::DivergenceReport>,
     /// The phases from the fault to traffic on the DR side.
     pub phases: PhaseTimes,
-    /// When the execution started (RFC 3339): the decision.
+    /// When the execution started (RFC 3339): the decision. Shown in text
+    /// and HTML, left out of JSON so that a drill's seed gives one report
+    /// (the wall clock is in the record and the history).
+    #[serde(skip_serializing)]
     pub started_at: String,
     /// Operators' acceptances of data loss: who, when, how much and why.
     pub overrides: Vec<DataLossOverride>,
