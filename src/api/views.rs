@@ -369,3 +369,29 @@ pub struct MaintenanceBody {
     #[serde(default)]
     pub operator: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_audit_line_names_an_execution_only_by_its_whole_id() {
+        let id = "drill-p-seed1";
+        assert!(super::names_execution(
+            "execution drill-p-seed1 started",
+            id
+        ));
+        assert!(super::names_execution(
+            "execution drill-p-seed1: step x done",
+            id
+        ));
+        assert!(super::names_execution(
+            "node 2 took over execution drill-p-seed1 (term 1 → 2)",
+            id
+        ));
+        assert!(super::names_execution("execution drill-p-seed1", id));
+        assert!(!super::names_execution(
+            "execution drill-p-seed12 started",
+            id
+        ));
+        assert!(!super::names_execution("maintenance on", id));
+    }
+}

@@ -224,9 +224,15 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = HistoryStore::new(dir.path().join("h"));
         assert!(store.find("latest").unwrap().is_none());
+        let mut base = entry("run", "a", "");
+        // Only ids and times matter here: a small record keeps 200 rewrites quick.
+        base.record.plan.steps.clear();
+        base.record.steps.clear();
         for i in 0..HISTORY_KEPT + 3 {
-            let at = format!("2026-01-01T00:{:02}:{:02}Z", i / 60, i % 60);
-            store.append(&entry(&format!("run-{i}"), "a", &at)).unwrap();
+            let mut e = base.clone();
+            e.record.id = format!("run-{i}");
+            e.recorded_at = format!("2026-01-01T00:{:02}:{:02}Z", i / 60, i % 60);
+            store.append(&e).unwrap();
         }
         store
             .append(&entry("other", "b", "2026-01-01T00:00:00Z"))

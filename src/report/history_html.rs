@@ -93,13 +93,15 @@ fn trend(out: &mut String, h: &HistoryReport) {
         .enumerate()
         .filter_map(|(i, r)| Some((i, r.summary.rto_ms?, r.summary.id.as_str())))
         .collect();
-    let top = points
+    // The scale follows the runs, so a trend of minutes is not flattened
+    // by an objective of hours; the objective is drawn when it fits.
+    let worst = points
         .iter()
         .map(|p| p.1)
         .max()
-        .unwrap_or(0)
-        .max(h.rto_objective_ms)
-        .max(1);
+        .unwrap_or(h.rto_objective_ms);
+    let top = (worst + worst / 5).max(1);
+    let objective_fits = h.rto_objective_ms <= top;
     let n = h.runs.len().max(2) as u64 - 1;
     let x = |i: usize| PAD + i as u64 * W / n;
     let y = |v: u64| PAD + H - v * H / top;
@@ -108,19 +110,34 @@ fn trend(out: &mut String, h: &HistoryReport) {
         "<h2>RTO per run</h2>\n<svg id=\"trend\" role=\"img\" width=\"{w}\" height=\"{h}\" \
          viewBox=\"0 0 {w} {h}\"><line x1=\"{PAD}\" x2=\"{PAD}\" y1=\"{PAD}\" y2=\"{b}\" stroke=\"#888\"/>\
          <line x1=\"{PAD}\" x2=\"{r}\" y1=\"{b}\" y2=\"{b}\" stroke=\"#888\"/>\
-         <line class=\"objective\" x1=\"{PAD}\" x2=\"{r}\" y1=\"{o}\" y2=\"{o}\"/>\
-         <text x=\"{r}\" y=\"{ot}\" text-anchor=\"end\">objective {}</text>\
-         <text x=\"0\" y=\"{}\">{}</text>",
-        ms(h.rto_objective_ms),
+         <text x=\"0\" y=\"{}\">{}</text><text x=\"0\" y=\"{b}\">0</text>",
         PAD + 4,
         ms(top),
         w = W + 2 * PAD,
         h = H + 2 * PAD,
         b = PAD + H,
         r = PAD + W,
-        o = y(h.rto_objective_ms),
-        ot = y(h.rto_objective_ms).saturating_sub(4),
     );
+    if objective_fits {
+        let o = y(h.rto_objective_ms);
+        let _ = writeln!(
+            out,
+            "<line class=\"objective\" x1=\"{PAD}\" x2=\"{}\" y1=\"{o}\" y2=\"{o}\"/>\
+             <text x=\"{}\" y=\"{}\" text-anchor=\"end\">objective {}</text>",
+            PAD + W,
+            PAD + W,
+            o.saturating_sub(4),
+            ms(h.rto_objective_ms)
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">objective {}: above every run</text>",
+            PAD + W,
+            PAD - 8,
+            ms(h.rto_objective_ms)
+        );
+    }
     let path: Vec<String> = points
         .iter()
         .map(|&(i, v, _)| format!("{},{}", x(i), y(v)))

@@ -13,7 +13,7 @@ use crate::execute::{StepRecord, StepStatus, TimeBasis};
 pub(crate) const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\
 h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}\
 table{border-collapse:collapse}td,th{padding:2px 10px;text-align:left;border-bottom:1px solid #ddd}\
-td.num{text-align:right;font-variant-numeric:tabular-nums}\
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\
 .met{color:#11772d}.missed{color:#b00020;font-weight:bold}\
 tr.critical td:first-child{font-weight:bold}tr.critical{background:#fff4d6}\
 svg text{font:12px system-ui,sans-serif}\
