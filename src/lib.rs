@@ -28,7 +28,10 @@
 //!   its predicted RTO (`drctl check`, the controllers' periodic readiness).
 //! - [`notify`]: webhooks (JSON, Slack, PagerDuty Events v2) told of
 //!   verdicts, failovers and readiness, by the leader, at least once.
-//! - [`report`]: the execution report (text and JSON), critical path, RTO and RPO.
+//! - [`report`]: the execution report (text, JSON and self-contained HTML),
+//!   critical path, RTO and RPO.
+//! - [`history`]: every drill and execution kept (a local file, the
+//!   replicated state), p50/p95 per step and drift above the policy's budgets.
 //! - [`chaos`]: chaos scenarios: faults in the simulated cloud and the
 //!   outcome they must lead to.
 //! - [`bench`]: the RTO benchmark (DAG against the sequential procedure).
@@ -53,6 +56,7 @@ pub mod detect;
 pub mod duration;
 pub mod execute;
 pub mod fence;
+pub mod history;
 pub mod notify;
 pub mod plan;
 pub mod policy;

@@ -149,6 +149,11 @@ fn the_controllers_view_of_a_divergence_matches_the_schema_and_the_cli_reads_it(
         overrides: r.overrides.clone(),
         fence_old_primary: r.fence_old_primary.clone(),
         fork: r.fork.clone(),
+        plan: Some(r.plan.clone()),
+        decisions: r.decisions.clone(),
+        time_basis: r.time_basis,
+        phases: r.phases,
+        audit: Vec::new(),
     };
     let body = serde_json::to_value(&view).unwrap();
     assert_divergence_from_controller(&body);

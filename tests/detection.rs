@@ -212,6 +212,30 @@ async fn a_primary_down_for_every_site_is_confirmed_in_time_and_failed_over_once
         .as_deref()
         .unwrap()
         .starts_with("primary down"));
+    // The execution carries when the fault was first seen and confirmed,
+    // so its report shows fault → confirmed → decided → traffic on DR.
+    let phases = done
+        .phases
+        .expect("an automatic execution records its phases");
+    let (seen, confirmed) = (phases.fault_at_ms.unwrap(), phases.confirmed_at_ms.unwrap());
+    assert!(seen + INTERVAL.as_millis() as u64 >= fault_at && seen <= confirmed);
+    assert!(confirmed - seen <= bound, "{phases:?}");
+    let (audited, runs) = {
+        let a = c.node(leader).ctx.applied.read().unwrap();
+        let view = drctl::api::views::ExecutionView::of(&a.state.executions[&id]);
+        (
+            view.with_audit(&a.state.audit),
+            a.state.runs["emr-platform"].clone(),
+        )
+    };
+    assert!(!audited.audit.is_empty() && audited.audit.iter().all(|a| a.what.contains(&id)));
+    assert_eq!(
+        runs.back().map(|r| (&r.id, r.detected)),
+        Some((&id, Some(phases)))
+    );
+    let times = drctl::history::PhaseTimes::of(&done.clone().into_record());
+    assert_eq!(times.detect_ms, Some(confirmed - seen));
+    assert!(times.total_ms.unwrap() > times.traffic_on_dr_ms.unwrap());
     c.assert_each_acted_once();
     // The primary stays down; nothing else starts: the platform has moved.
     let v = wait_verdict(&c, leader, Duration::from_secs(5), |v| {

@@ -180,10 +180,10 @@ async fn a_stale_heartbeat_fails_the_heartbeats_check() {
 
 #[test]
 fn drctl_check_sim_is_ready_out_of_the_box() {
-    let journal = tempfile::tempdir().unwrap();
+    let history = tempfile::tempdir().unwrap();
     let out = drctl()
-        .args(["check", "--sim", "--journal-dir"])
-        .arg(journal.path())
+        .args(["check", "--sim", "--history-dir"])
+        .arg(history.path())
         .assert()
         .code(0);
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
@@ -199,10 +199,10 @@ fn drctl_check_sim_is_ready_out_of_the_box() {
 
 #[test]
 fn drctl_check_sim_json_carries_every_check_and_the_verdict() {
-    let journal = tempfile::tempdir().unwrap();
+    let history = tempfile::tempdir().unwrap();
     let out = drctl()
-        .args(["check", "--sim", "--output", "json", "--journal-dir"])
-        .arg(journal.path())
+        .args(["check", "--sim", "--output", "json", "--history-dir"])
+        .arg(history.path())
         .assert()
         .code(0);
     let r: Readiness = serde_json::from_slice(&out.get_output().stdout).unwrap();
@@ -217,11 +217,11 @@ fn drctl_check_sim_json_carries_every_check_and_the_verdict() {
 
 #[test]
 fn drctl_check_exits_5_with_warnings_and_6_when_not_ready() {
-    let journal = tempfile::tempdir().unwrap();
+    let history = tempfile::tempdir().unwrap();
     let run = |lag: &str, code: i32| {
         let out = drctl()
-            .args(["check", "--sim", "--lag", lag, "--journal-dir"])
-            .arg(journal.path())
+            .args(["check", "--sim", "--lag", lag, "--history-dir"])
+            .arg(history.path())
             .assert()
             .code(code);
         String::from_utf8_lossy(&out.get_output().stdout).into_owned()
@@ -232,4 +232,29 @@ fn drctl_check_exits_5_with_warnings_and_6_when_not_ready() {
     let failed = run("database=40m", 6);
     assert!(failed.contains("FAIL exposure"), "{failed}");
     assert!(failed.contains("NOT READY"), "{failed}");
+}
+
+#[test]
+fn drctl_check_predicts_the_rto_from_the_recorded_drills_of_the_policy() {
+    let history = tempfile::tempdir().unwrap();
+    let check = || {
+        let out = drctl()
+            .args(["check", "--sim", "--history-dir"])
+            .arg(history.path())
+            .assert()
+            .code(0);
+        String::from_utf8_lossy(&out.get_output().stdout).into_owned()
+    };
+    let before = check();
+    assert!(before.contains("the latency model (no history"), "{before}");
+    drctl()
+        .args(["drill", "--history-dir"])
+        .arg(history.path())
+        .assert()
+        .code(0);
+    let after = check();
+    assert!(
+        after.contains("1 past executions of emr-platform"),
+        "{after}"
+    );
 }

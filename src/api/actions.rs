@@ -175,6 +175,7 @@ pub(super) async fn failover(
         accept_unknown,
         operator: b.operator.unwrap_or_else(|| "api".into()),
         reason: b.reason,
+        phases: None,
         reply: tx,
     };
     if requests.send(req).await.is_err() {

@@ -194,7 +194,7 @@ pub(super) async fn executions(State(ctx): State<Context>, Query(q): Query<ListQ
 pub(super) async fn execution(State(ctx): State<Context>, Path(id): Path<String>) -> Response {
     let a = ctx.applied.read().expect("state lock");
     match a.state.executions.get(&id) {
-        Some(e) => Json(ExecutionView::of(e)).into_response(),
+        Some(e) => Json(ExecutionView::of(e).with_audit(&a.state.audit)).into_response(),
         None => error(
             StatusCode::NOT_FOUND,
             format!("no execution {id:?}: GET /v1/executions lists the ones kept"),

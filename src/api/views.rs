@@ -190,6 +190,21 @@ pub struct ExecutionView {
     /// The replicas' positions the RPO gate recorded right before promotion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fork: Option<crate::execute::fork::ForkPositions>,
+    /// The plan as built when the execution started (`drctl report`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<crate::plan::Plan>,
+    /// Choices the executor made on its own (fallbacks), with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<crate::execute::Decision>,
+    /// Whether the times are modeled or measured wall time.
+    #[serde(default)]
+    pub time_basis: crate::execute::TimeBasis,
+    /// When the fault behind it was first seen and confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<crate::history::Phases>,
+    /// The audit lines about this execution still kept, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audit: Vec<crate::consensus::state::AuditEntry>,
 }
 
 impl ExecutionSummary {
@@ -225,6 +240,66 @@ impl ExecutionView {
             overrides: e.record.overrides.clone(),
             fence_old_primary: e.record.fence_old_primary.clone(),
             fork: e.record.fork.clone(),
+            plan: Some(e.record.plan.clone()),
+            decisions: e.record.decisions.clone(),
+            time_basis: e.record.time_basis,
+            phases: e.record.phases,
+            audit: Vec::new(),
+        }
+    }
+
+    /// The same view with the audit lines of `audit` that name it.
+    pub fn with_audit<'a>(
+        mut self,
+        audit: impl IntoIterator<Item = &'a crate::consensus::state::AuditEntry>,
+    ) -> Self {
+        let id = self.summary.id.clone();
+        self.audit = audit
+            .into_iter()
+            .filter(|a| names_execution(&a.what, &id))
+            .cloned()
+            .collect();
+        self
+    }
+
+    /// The journal record this view shows (the plan empty when the
+    /// controller did not send it).
+    pub fn into_record(self) -> crate::execute::ExecutionRecord {
+        let s = self.summary;
+        let plan = self.plan.unwrap_or_else(|| crate::plan::Plan {
+            policy: s.policy.clone(),
+            from_region: self.from_region,
+            to_region: self.to_region,
+            steps: Vec::new(),
+            preflight_problems: Vec::new(),
+            rpo: self
+                .rpo
+                .clone()
+                .unwrap_or_else(|| crate::plan::RpoEvaluation {
+                    rpo_ms: 0,
+                    tiers: Vec::new(),
+                    accept_data_loss_ms: None,
+                    accept_unknown: Vec::new(),
+                    verdict: crate::plan::RpoVerdict::Pass,
+                    basis: Default::default(),
+                }),
+        });
+        crate::execute::ExecutionRecord {
+            id: s.id,
+            policy: s.policy,
+            started_at: s.started_at,
+            status: s.status,
+            plan,
+            steps: self.steps,
+            rpo: self.rpo,
+            overrides: self.overrides,
+            resumed: s.resumed,
+            summary: s.summary,
+            decisions: self.decisions,
+            time_basis: self.time_basis,
+            fence_old_primary: self.fence_old_primary,
+            fork: self.fork,
+            phases: self.phases,
         }
     }
 
@@ -232,6 +307,18 @@ impl ExecutionView {
     pub fn last_epoch(&self) -> Option<Epoch> {
         self.steps.iter().filter_map(|s| s.epoch).max()
     }
+}
+
+/// Whether an audit sentence is about execution `id` (and not about one
+/// whose id merely starts the same).
+fn names_execution(what: &str, id: &str) -> bool {
+    let needle = format!("execution {id}");
+    what.match_indices(&needle).any(|(at, _)| {
+        what[at + needle.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| matches!(c, ':' | ' ' | ',' | ';' | ')'))
+    })
 }
 
 /// `POST /v1/failover` body.
@@ -285,4 +372,30 @@ pub struct MaintenanceBody {
     /// Who.
     #[serde(default)]
     pub operator: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_audit_line_names_an_execution_only_by_its_whole_id() {
+        let id = "drill-p-seed1";
+        assert!(super::names_execution(
+            "execution drill-p-seed1 started",
+            id
+        ));
+        assert!(super::names_execution(
+            "execution drill-p-seed1: step x done",
+            id
+        ));
+        assert!(super::names_execution(
+            "node 2 took over execution drill-p-seed1 (term 1 → 2)",
+            id
+        ));
+        assert!(super::names_execution("execution drill-p-seed1", id));
+        assert!(!super::names_execution(
+            "execution drill-p-seed12 started",
+            id
+        ));
+        assert!(!super::names_execution("maintenance on", id));
+    }
 }

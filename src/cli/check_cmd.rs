@@ -10,7 +10,7 @@ use super::{Exit, Output, PolicyArg};
 use crate::cloud::aws::AwsCloud;
 use crate::cloud::sim::{SimCloud, SimOptions};
 use crate::cloud::{Capacity, Cloud, Permissions};
-use crate::execute::{ExecutionRecord, FileJournal};
+use crate::execute::ExecutionRecord;
 use crate::policy::Policy;
 use crate::readiness::{evaluate, Inputs, Readiness, SiteBeat, Verdict};
 
@@ -34,9 +34,10 @@ pub struct CheckArgs {
     /// Report format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
-    /// Where executions are journaled: their step durations predict the RTO.
-    #[arg(long, env = "DRCTL_JOURNAL_DIR", default_value = ".drctl/journal")]
-    pub journal_dir: PathBuf,
+    /// Where drills and executions are recorded (`drctl history`): their
+    /// step durations predict the RTO.
+    #[arg(long, env = "DRCTL_HISTORY_DIR", default_value = crate::history::DEFAULT_HISTORY_DIR)]
+    pub history_dir: PathBuf,
     /// The role whose permissions to simulate (the role the controllers
     /// execute as); the caller's own role when absent.
     #[arg(long, env = "DRCTL_EXECUTION_ROLE_ARN", conflicts_with = "sim")]
@@ -58,18 +59,13 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// The journaled executions of `policy`, oldest first (none when the
-/// journal does not exist yet).
+/// The recorded drills and executions of `policy`, oldest first (none
+/// when nothing was recorded yet).
 fn history(dir: &std::path::Path, policy: &Policy) -> Result<Vec<ExecutionRecord>, String> {
-    let path = FileJournal::new(dir)
-        .path(&policy.name)
-        .map_err(|e| e.to_string())?;
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| format!("{}: not a drctl journal: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(format!("{}: {e}", path.display())),
-    }
+    crate::history::HistoryStore::new(dir)
+        .runs(&policy.name)
+        .map(|runs| runs.into_iter().map(|e| e.record).collect())
+        .map_err(|e| e.to_string())
 }
 
 pub(super) fn run(args: CheckArgs) -> Exit {
@@ -77,10 +73,10 @@ pub(super) fn run(args: CheckArgs) -> Exit {
         Ok(p) => p,
         Err(e) => return e,
     };
-    let history = match history(&args.journal_dir, &policy) {
+    let history = match history(&args.history_dir, &policy) {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("error: --journal-dir: {e}");
+            eprintln!("error: --history-dir: {e}");
             return Exit::Io;
         }
     };

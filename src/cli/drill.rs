@@ -73,13 +73,14 @@ pub(super) fn run(args: DrillArgs) -> Exit {
         ..RunOptions::default()
     };
     let mut journal = MemoryJournal::default();
+    let history = crate::history::HistoryStore::new(&args.history_dir);
     let counted = sim.clone();
     let run = execute_and_report(
         sim,
         policy,
         &mut journal,
         options,
-        &target,
+        (&target, &history),
         args.output,
         move || counted.call_counts(),
     );

@@ -95,7 +95,7 @@ pub(super) async fn run_with<C: Cloud + 'static>(
         policy,
         &mut journal,
         options,
-        "aws",
+        ("aws", &crate::history::HistoryStore::new(&args.history_dir)),
         args.output,
         Vec::new,
     )

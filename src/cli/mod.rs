@@ -33,11 +33,13 @@ mod divergence_cmd;
 mod drill;
 mod failover;
 mod follow_changes;
+mod history_cmd;
 mod local;
 mod logging;
 mod node_cmd;
 mod progress;
 pub mod remote;
+mod report_cmd;
 mod schema_cmd;
 mod unfence_cmd;
 
@@ -232,6 +234,18 @@ pub enum Command {
     /// Reads the local journal (--journal-dir) or a controller cluster
     /// (--controller). Exits 2 when no such execution is kept.
     Divergence(divergence_cmd::DivergenceArgs),
+    /// The report of a recorded drill or execution: a timeline of the
+    /// steps, the critical path, RTO and RPO against the objectives, every
+    /// decision and override, as text, JSON or one self-contained HTML file.
+    ///
+    /// Reads the local history (--history-dir, where drills and failovers
+    /// record), then the journal (--journal-dir), or a controller cluster
+    /// (--controller). EXECUTION is an id or `latest`.
+    Report(report_cmd::ReportArgs),
+    /// RTO and per-step durations across every recorded drill and
+    /// execution of a policy: p50/p95 per step against its budget (steps
+    /// that drifted above it are flagged), and in HTML a trend chart.
+    History(history_cmd::HistoryArgs),
 }
 
 /// `drctl sim ...`
@@ -326,6 +340,9 @@ pub struct DrillArgs {
     /// do not answer; us-east-1 takes Route 53's control plane with it.
     #[arg(long, value_name = "REGION")]
     pub outage: Vec<String>,
+    /// Where the drill is recorded for `drctl report` and `drctl history`.
+    #[arg(long, env = "DRCTL_HISTORY_DIR", default_value = crate::history::DEFAULT_HISTORY_DIR)]
+    pub history_dir: PathBuf,
 }
 
 /// A data tier named on the command line.
@@ -365,6 +382,10 @@ pub struct FailoverArgs {
     /// Where executions are journaled.
     #[arg(long, env = "DRCTL_JOURNAL_DIR", default_value = ".drctl/journal")]
     pub journal_dir: PathBuf,
+    /// Where a finished execution is recorded for `drctl report` and
+    /// `drctl history`.
+    #[arg(long, env = "DRCTL_HISTORY_DIR", default_value = crate::history::DEFAULT_HISTORY_DIR)]
+    pub history_dir: PathBuf,
     /// Who is running this, for the journal.
     #[arg(long, env = "USER", default_value = "unknown")]
     pub operator: String,
@@ -449,6 +470,8 @@ pub fn main() -> ExitCode {
         Command::Health(args) => controller_cmd::health(args),
         Command::Node(cmd) => node_cmd::run(cmd),
         Command::Divergence(args) => divergence_cmd::run(args),
+        Command::Report(args) => report_cmd::run(args),
+        Command::History(args) => history_cmd::run(args),
     };
     exit.into()
 }
@@ -461,7 +484,7 @@ async fn execute_and_report<C: crate::cloud::Cloud + 'static>(
     policy: std::sync::Arc<Policy>,
     journal: &mut impl crate::execute::Journal,
     mut options: crate::execute::RunOptions,
-    target: &str,
+    (target, history): (&str, &crate::history::HistoryStore),
     output: Output,
     calls: impl FnOnce() -> Vec<crate::cloud::CallCount>,
 ) -> Exit {
@@ -482,6 +505,7 @@ async fn execute_and_report<C: crate::cloud::Cloud + 'static>(
     // The failover's calls, before anything is sent to the region left.
     let calls = calls();
     let record = fence_on_return(cloud_for_fence, &policy, journal, record).await;
+    record_history(history, &record, &policy, target);
     let report = crate::report::Report::new(&record, &policy, target).with_calls(calls);
     match output {
         Output::Text => print!("{}", report.render_text()),
@@ -491,6 +515,30 @@ async fn execute_and_report<C: crate::cloud::Cloud + 'static>(
         ),
     }
     exit_for(record.status)
+}
+
+/// Records a finished run for `drctl report` and `drctl history`; a
+/// history that cannot be written is a warning, never a failed failover.
+fn record_history(
+    store: &crate::history::HistoryStore,
+    record: &crate::execute::ExecutionRecord,
+    policy: &Policy,
+    target: &str,
+) {
+    let entry = crate::history::HistoryEntry {
+        recorded_at: crate::execute::now_rfc3339(),
+        target: target.to_string(),
+        rto_objective_ms: policy.rto.as_millis() as u64,
+        record: record.clone(),
+    };
+    match store.append(&entry) {
+        Ok(()) => eprintln!(
+            "recorded execution {id} in {}: `drctl report {id} --format html --out report.html` draws it",
+            store.dir().display(),
+            id = record.id
+        ),
+        Err(e) => eprintln!("warning: execution {} not recorded: {e}", record.id),
+    }
 }
 
 /// Tries once to fence the old primary of `record` (after a failover that

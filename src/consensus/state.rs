@@ -39,6 +39,11 @@ pub struct ClusterState {
     /// Notifications announced and delivered.
     #[serde(default)]
     pub notifications: notify::Notifications,
+    /// Per policy: a summary of every finished execution, oldest first,
+    /// the newest [`crate::history::HISTORY_KEPT`] (the full records are
+    /// kept for the newest [`EXECUTIONS_KEPT`] only).
+    #[serde(default)]
+    pub runs: BTreeMap<String, VecDeque<crate::history::RunSummary>>,
 }
 
 /// One policy's replicated state.
@@ -418,6 +423,9 @@ impl ClusterState {
         } else if !status.is_finished() {
             p.running = Some(id.clone());
         }
+        if status.is_finished() {
+            self.remember(&execution.record);
+        }
         self.executions.insert(
             id,
             Execution {
@@ -539,6 +547,11 @@ impl ClusterState {
             ExecutionStatus::Completed | ExecutionStatus::AlreadyComplete
         );
         let to_region = record.plan.to_region.clone();
+        if finished {
+            let summary = crate::history::RunSummary::of(&record);
+            remember(&mut self.runs, summary);
+        }
+        let e = self.executions.get_mut(&id).expect("checked above");
         e.record = record;
         for what in lines {
             self.audit(index, term, &at, "leader", what);
@@ -569,6 +582,11 @@ impl ClusterState {
         }
     }
 
+    /// Keeps the summary of a finished execution in the policy's runs.
+    fn remember(&mut self, record: &ExecutionRecord) {
+        remember(&mut self.runs, crate::history::RunSummary::of(record));
+    }
+
     /// Drops the oldest finished executions of `policy` beyond the limit.
     fn trim(&mut self, policy: &str) {
         let Some(p) = self.policies.get_mut(policy) else {
@@ -585,6 +603,18 @@ impl ClusterState {
             let id = p.history.remove(pos);
             self.executions.remove(&id);
         }
+    }
+}
+
+/// Appends `run` to its policy's runs, dropping the oldest beyond the limit.
+fn remember(
+    runs: &mut BTreeMap<String, VecDeque<crate::history::RunSummary>>,
+    run: crate::history::RunSummary,
+) {
+    let kept = runs.entry(run.policy.clone()).or_default();
+    kept.push_back(run);
+    while kept.len() > crate::history::HISTORY_KEPT {
+        kept.pop_front();
     }
 }
 

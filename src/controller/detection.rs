@@ -159,6 +159,17 @@ impl Context {
         v
     }
 
+    /// When the fault behind `verdict` was first seen and confirmed, to
+    /// record with the execution it starts.
+    pub fn phases(&self, policy: &Policy, verdict: &Verdict) -> crate::history::Phases {
+        let d = self.detection.read().expect("detection lock");
+        let rounds = d.rounds.get(&policy.name);
+        crate::history::Phases {
+            fault_at_ms: rounds.and_then(|r| crate::history::fault_first_seen(r.values())),
+            confirmed_at_ms: verdict.confirmed_at_ms,
+        }
+    }
+
     /// Each data tier's exposure for `policy` from the sites' fresh rounds.
     pub fn exposures(&self, policy: &Policy) -> BTreeMap<DataTier, (Exposure, String)> {
         let d = self.detection.read().expect("detection lock");

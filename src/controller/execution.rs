@@ -82,6 +82,7 @@ pub(super) async fn run_execution<C: Cloud + 'static>(
         sequential: false,
         events: Some(tx),
         primary_controller: ctx.primary_controller(&policy),
+        phases: record.phases,
     };
     let mut journal = RaftJournal { ctx: ctx.clone() };
     let result =

@@ -21,6 +21,9 @@ pub struct FailoverRequest {
     pub operator: String,
     /// Why.
     pub reason: Option<String>,
+    /// When the fault was first seen and confirmed, for a failover the
+    /// detector starts (recorded with the execution).
+    pub phases: Option<crate::history::Phases>,
     /// Where the answer goes.
     pub reply: oneshot::Sender<FailoverAnswer>,
 }

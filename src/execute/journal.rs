@@ -185,6 +185,11 @@ pub struct ExecutionRecord {
     /// has no heartbeat target).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fork: Option<super::fork::ForkPositions>,
+    /// When the fault was first seen and confirmed, for an execution the
+    /// detector started (`None`: a drill or an operator's request, which
+    /// start at the decision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<crate::history::Phases>,
 }
 
 /// What the execution's times mean.

@@ -63,6 +63,9 @@ pub struct RunOptions {
     /// left: its self-fence lease runs from when it was last heard, and the
     /// RPO gate waits for it to end.
     pub primary_controller: PrimaryController,
+    /// When the fault behind an automatic execution was first seen and
+    /// confirmed, recorded with the execution.
+    pub phases: Option<crate::history::Phases>,
 }
 
 /// The controller of the region being left, as the executing site sees it.
@@ -284,6 +287,7 @@ pub fn new_record(plan: &Plan, options: &RunOptions) -> ExecutionRecord {
         time_basis: options.time_basis,
         fence_old_primary: None,
         fork: None,
+        phases: options.phases,
     }
 }
 

@@ -15,6 +15,7 @@ mod schema;
 mod shown;
 mod traffic;
 mod validate;
+mod validate_budgets;
 mod validate_detection;
 mod validate_fencing;
 mod validate_readiness;
@@ -297,6 +298,14 @@ pub struct ExecutionSettings {
     /// The longest connecting to a cloud endpoint may take.
     #[serde(with = "secs")]
     pub connect_timeout: Duration,
+    /// How long each kind of step is expected to take at most: `drctl
+    /// history` flags a step whose p95 has drifted above it. A kind left
+    /// out is held to `step_timeout`.
+    #[serde(
+        skip_serializing_if = "std::collections::BTreeMap::is_empty",
+        serialize_with = "validate_budgets::serialize"
+    )]
+    pub step_budgets: std::collections::BTreeMap<crate::plan::StepKind, Duration>,
 }
 
 /// The protected resources. A tier left out of the policy is not failed over.

@@ -257,6 +257,9 @@ pub struct RawExecution {
     pub call_timeout: Option<String>,
     #[schemars(with = "Option<DurationText>")]
     pub connect_timeout: Option<String>,
+    /// Per step kind, the p95 above which `drctl history` flags drift.
+    #[schemars(with = "Option<std::collections::BTreeMap<String, DurationText>>")]
+    pub step_budgets: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -285,11 +285,13 @@ impl Validator {
                 format!("at most call_timeout ({})", crate::duration::fmt(call)),
             );
         }
+        let step_budgets = self.step_budgets(raw.step_budgets);
         Some(ExecutionSettings {
             poll_interval: poll?,
             step_timeout: timeout?,
             call_timeout: call,
             connect_timeout: connect,
+            step_budgets,
         })
     }
 

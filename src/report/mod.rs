@@ -13,8 +13,9 @@ use serde::Serialize;
 use crate::cloud::CallCount;
 use crate::duration;
 use crate::execute::{
-    Decision, ExecutionRecord, ExecutionStatus, StepRecord, StepStatus, TimeBasis,
+    DataLossOverride, Decision, ExecutionRecord, ExecutionStatus, StepRecord, StepStatus, TimeBasis,
 };
+use crate::history::PhaseTimes;
 use crate::plan::{RpoVerdict, TierExposure};
 use crate::policy::Policy;
 
@@ -65,6 +66,18 @@ pub struct Report {
     /// The replicas' positions at the fork and the divergence per tier.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub divergence: Option<crate::execute::fence_return::view::DivergenceReport>,
+    /// The phases from the fault to traffic on the DR side.
+    pub phases: PhaseTimes,
+    /// When the execution started (RFC 3339): the decision. Shown in text
+    /// and HTML, left out of JSON so that a drill's seed gives one report
+    /// (the wall clock is in the record and the history).
+    #[serde(skip_serializing)]
+    pub started_at: String,
+    /// Operators' acceptances of data loss: who, when, how much and why.
+    pub overrides: Vec<DataLossOverride>,
+    /// The audit lines about this execution, when the source keeps them
+    /// (a controller cluster).
+    pub audit: Vec<String>,
 }
 
 /// The RPO side of a report.
@@ -90,13 +103,23 @@ pub struct RpoReport {
 impl Report {
     /// Builds the report of `record`, run under `policy` against `target`.
     pub fn new(record: &ExecutionRecord, policy: &Policy, target: &str) -> Self {
+        Self::with_objectives(record, (policy.rto, policy.rpo), target)
+    }
+
+    /// Builds the report of `record` held to `(rto, rpo)`, when the policy
+    /// file is not at hand (a run read back from history).
+    pub fn with_objectives(
+        record: &ExecutionRecord,
+        (rto, rpo): (Duration, Duration),
+        target: &str,
+    ) -> Self {
         let rto_ms = record
             .steps
             .iter()
             .filter_map(|s| s.ended_ms)
             .max()
             .unwrap_or(0);
-        let policy_rto_ms = policy.rto.as_millis() as u64;
+        let policy_rto_ms = rto.as_millis() as u64;
         Self {
             target: target.to_string(),
             execution_id: record.id.clone(),
@@ -110,7 +133,7 @@ impl Report {
             rto_ms,
             policy_rto_ms,
             rto_met: rto_ms <= policy_rto_ms,
-            rpo: rpo_report(record, policy),
+            rpo: rpo_report(record, rpo),
             time_basis: record.time_basis,
             decisions: record.decisions.clone(),
             depends_on_primary: record
@@ -129,7 +152,17 @@ impl Report {
             calls: Vec::new(),
             fence_old_primary: record.fence_old_primary.clone(),
             divergence: crate::execute::fence_return::view::DivergenceReport::of_fork(record),
+            phases: PhaseTimes::of(record),
+            started_at: record.started_at.clone(),
+            overrides: record.overrides.clone(),
+            audit: Vec::new(),
         }
+    }
+
+    /// The same report with the audit lines about the execution.
+    pub fn with_audit(mut self, audit: Vec<String>) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// The same report with the calls the target counted.
@@ -198,8 +231,17 @@ impl Report {
         if let Some(b) = &self.rpo.basis {
             let _ = writeln!(out, "RPO basis:     {b}");
         }
+        if let Some(line) = self.phases_line() {
+            let _ = writeln!(out, "phases:        {line}");
+        }
         for d in &self.decisions {
             let _ = writeln!(out, "decision:      {}: {}", d.step, d.what);
+        }
+        for o in &self.overrides {
+            let _ = writeln!(out, "override:      {}", override_line(o));
+        }
+        for a in &self.audit {
+            let _ = writeln!(out, "audit:         {a}");
         }
         if let Some(f) = &self.fence_old_primary {
             let _ = writeln!(out, "after:         {}", f.line());
@@ -228,6 +270,51 @@ impl Report {
         }
         out
     }
+}
+
+impl Report {
+    /// The phases as one line (`fault → confirmed 8s → decided 2s → traffic
+    /// on DR 5m 12s; fault → traffic on DR 5m 22s`); `None` when traffic
+    /// has not reached the DR side.
+    pub fn phases_line(&self) -> Option<String> {
+        let ms = |v: u64| duration::fmt(Duration::from_millis(v));
+        let p = &self.phases;
+        let traffic = p.traffic_on_dr_ms?;
+        let mut parts = Vec::new();
+        if let Some(d) = p.detect_ms {
+            parts.push(format!("fault → confirmed {}", ms(d)));
+        }
+        match p.decide_ms {
+            Some(d) => parts.push(format!("confirmed → decided {}", ms(d))),
+            None => parts.push("decided at the start (no detector verdict)".to_string()),
+        }
+        parts.push(format!("decided → traffic on DR {}", ms(traffic)));
+        let mut line = parts.join("; ");
+        if let Some(t) = p.total_ms {
+            line.push_str(&format!("; fault → traffic on DR {}", ms(t)));
+        }
+        Some(line)
+    }
+}
+
+/// An operator's acceptance as a sentence: who, when, how much and why.
+pub fn override_line(o: &DataLossOverride) -> String {
+    let unbounded = if o.unbounded.is_empty() {
+        String::new()
+    } else {
+        let tiers: Vec<String> = o.unbounded.iter().map(|t| t.to_string()).collect();
+        format!(" and an unbounded loss on {}", tiers.join(", "))
+    };
+    format!(
+        "{} accepted {} of data loss{unbounded} at {}{}",
+        o.by,
+        duration::fmt(Duration::from_millis(o.accepted_ms)),
+        o.at,
+        o.reason
+            .as_ref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
+    )
 }
 
 impl RpoReport {
@@ -282,7 +369,7 @@ fn status_name(s: StepStatus) -> &'static str {
     }
 }
 
-fn rpo_report(record: &ExecutionRecord, policy: &Policy) -> RpoReport {
+fn rpo_report(record: &ExecutionRecord, rpo: Duration) -> RpoReport {
     let gate = record.rpo.as_ref();
     let tiers = gate.map(|g| g.tiers.clone()).unwrap_or_default();
     let (worst, unknown) = gate.map(|g| g.worst()).unwrap_or((None, false));
@@ -292,7 +379,7 @@ fn rpo_report(record: &ExecutionRecord, policy: &Policy) -> RpoReport {
     });
     let met = gate.is_some_and(|g| g.verdict == RpoVerdict::Pass);
     RpoReport {
-        policy_rpo_ms: policy.rpo.as_millis() as u64,
+        policy_rpo_ms: rpo.as_millis() as u64,
         tiers,
         worst_ms: worst.map(|w| w.as_millis() as u64),
         unknown,
@@ -304,5 +391,9 @@ fn rpo_report(record: &ExecutionRecord, policy: &Policy) -> RpoReport {
 
 mod critical;
 pub use critical::critical_path;
+mod history_html;
+mod html;
+pub use history_html::render_history_html;
+pub use html::{escape, render_html};
 mod plan;
 pub use plan::render_plan;

@@ -243,3 +243,36 @@ async fn the_divergence_measured_with_the_fence_is_audited() {
          primary c:6379: unreachable: refused"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn finished_executions_leave_a_bounded_summary_beyond_the_kept_records() {
+    let mut s = ClusterState::default();
+    let runs = crate::history::HISTORY_KEPT + 2;
+    let base = record("e").await;
+    for i in 0..runs {
+        let mut r = base.clone();
+        r.id = format!("e{i}");
+        assert_eq!(s.apply(start(&r), 2, 10 + 2 * i as u64), Reply::Ok);
+        assert!(s
+            .runs
+            .get("emr-platform")
+            .is_none_or(|k| k.len() == i.min(crate::history::HISTORY_KEPT)));
+        for (n, step) in r.steps.iter_mut().enumerate() {
+            step.status = StepStatus::Done;
+            step.started_ms = Some(n as u64 * 10);
+            step.ended_ms = Some(n as u64 * 10 + 7);
+        }
+        r.status = crate::execute::ExecutionStatus::Completed;
+        assert_eq!(s.apply(save(&r), 2, 11 + 2 * i as u64), Reply::Ok);
+    }
+    let kept = &s.runs["emr-platform"];
+    assert_eq!(kept.len(), crate::history::HISTORY_KEPT);
+    assert_eq!(kept.front().unwrap().id, "e2");
+    assert_eq!(kept.back().unwrap().id, format!("e{}", runs - 1));
+    let last = kept.back().unwrap();
+    assert!(last.steps.iter().all(|t| t.duration_ms == Some(7)));
+    assert!(last.rto_ms.is_some());
+    assert_eq!(s.executions.len(), EXECUTIONS_KEPT);
+    let stats = crate::history::step_percentiles(&kept.iter().cloned().collect::<Vec<_>>());
+    assert_eq!(stats["verify"].count, crate::history::HISTORY_KEPT);
+}

@@ -61,6 +61,7 @@ impl<C: Cloud + 'static> Runner<C> {
             time_basis: self.time_basis,
             operator: req.operator.clone(),
             reason: req.reason.clone(),
+            phases: req.phases,
             ..RunOptions::default()
         };
         let mut record = new_record(&plan, &options);

@@ -194,6 +194,7 @@ impl<C: Cloud + 'static> Runner<C> {
                 accept_unknown: Vec::new(),
                 operator: DETECTOR.into(),
                 reason: Some(v.reason.clone()),
+                phases: Some(self.ctx.phases(&policy, &v)),
                 reply,
             };
             let answer = self.failover(&req).await;
