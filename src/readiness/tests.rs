@@ -131,6 +131,7 @@ fn past(policy: &Policy, plan: &Plan, ms: u64) -> ExecutionRecord {
         time_basis: Default::default(),
         fence_old_primary: None,
         fork: None,
+        phases: None,
     }
 }
 

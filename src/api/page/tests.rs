@@ -87,6 +87,11 @@ fn model() -> PageModel {
         overrides: vec![],
         fence_old_primary: None,
         fork: None,
+        plan: None,
+        decisions: vec![],
+        time_basis: Default::default(),
+        phases: None,
+        audit: vec![],
     };
     let policy = PolicyView {
         name: "emr-platform".into(),
