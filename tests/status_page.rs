@@ -141,6 +141,10 @@ async fn headless(chromium: &Path, profile: &Path, url: &str, extra: &[String]) 
         "--disable-gpu",
         "--disable-dev-shm-usage",
         "--no-first-run",
+        "--disable-quic",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
         "--hide-scrollbars",
     ])
     .arg(format!("--user-data-dir={}", profile.display()))
