@@ -21,9 +21,14 @@ rect.step{fill:#8fa8c8}rect.step.critical{fill:#e08a00}rect.step.failed{fill:#b0
 rect.wait{fill:#e4e4e4}line.objective{stroke:#b00020;stroke-dasharray:4 3}\
 .note{color:#666}";
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+/// `text` with the five HTML metacharacters replaced by entities, safe in
+/// element content and in double- or single-quoted attribute values (the
+/// status page escapes with it too).
+pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(['&', '<', '>', '"', '\'']) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -34,7 +39,7 @@ pub fn escape(text: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 fn ms(v: u64) -> String {

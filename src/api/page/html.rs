@@ -5,29 +5,11 @@
 //! audit lines and probe details are typed by operators or quoted from
 //! the cloud, and may hold markup.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-/// `s` with the five HTML metacharacters replaced by entities, safe in
-/// element content and in double- or single-quoted attribute values.
-pub fn esc(s: &str) -> Cow<'_, str> {
-    if !s.contains(['&', '<', '>', '"', '\'']) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
+/// Escapes a string from outside the page (see [`crate::report::escape`]).
+pub use crate::report::escape as esc;
 
 /// A duration in milliseconds as the CLI writes it (`2.5s`, `1m 3s`).
 pub fn ms(ms: u64) -> String {
@@ -69,7 +51,7 @@ mod tests {
             esc(r#"<a href="x" onclick='y'>&</a>"#),
             "&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
         );
-        assert!(matches!(esc("plain text"), Cow::Borrowed(_)));
+        assert!(matches!(esc("plain text"), std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]
