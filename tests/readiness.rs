@@ -28,16 +28,27 @@ fn sites(policy: &Policy, age_of: impl Fn(&str) -> u64) -> Vec<SiteBeat> {
         .map(|s| SiteBeat {
             site: s.clone(),
             last_at_ms: Some(NOW_MS - age_of(s)),
+            received_at_ms: Some(NOW_MS - age_of(s) + 500),
         })
         .collect()
 }
 
 /// Evaluates on a fresh simulated cloud after `fault` changed it.
 async fn with(fault: impl FnOnce(&Policy, &SimCloud), stale: Option<&str>) -> Readiness {
+    let beats = |p: &Policy| sites(p, |s| if Some(s) == stale { 600_000 } else { 1_000 });
+    with_sites(fault, beats).await
+}
+
+/// Evaluates on a fresh simulated cloud after `fault`, with the sites'
+/// rounds `beats` gives.
+async fn with_sites(
+    fault: impl FnOnce(&Policy, &SimCloud),
+    beats: impl FnOnce(&Policy) -> Vec<SiteBeat>,
+) -> Readiness {
     let policy = policy();
     let sim = SimCloud::new(&policy, SimOptions::default()).unwrap();
     fault(&policy, &sim);
-    let beats = sites(&policy, |s| if Some(s) == stale { 600_000 } else { 1_000 });
+    let beats = beats(&policy);
     let inputs = Inputs {
         sites: Some(beats),
         now_ms: NOW_MS,
@@ -103,6 +114,18 @@ async fn a_missing_replica_fails_the_dr_resources_check() {
         "dr-resources",
         &["emr-platform-prod-dr", "does not exist"],
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_dr_msk_cluster_fails_the_dr_resources_check() {
+    // The cloud model holds the DR MSK cluster, not the replicator's state:
+    // the cluster existing and ACTIVE is what dr-resources can require.
+    let r = with(
+        |_, sim| sim.remove("kafka:us-west-2/emr-platform-kafka-dr").unwrap(),
+        None,
+    )
+    .await;
+    only_fails(&r, "dr-resources", &["emr-platform-kafka-dr"]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -176,6 +199,27 @@ async fn lag_above_the_rpo_fails_the_exposure_check() {
 async fn a_stale_heartbeat_fails_the_heartbeats_check() {
     let r = with(|_, _| {}, Some("us-east-2")).await;
     only_fails(&r, "heartbeats", &["us-east-2", "10m"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_site_clock_ahead_by_more_than_the_skew_fails_the_clocks_check() {
+    // us-west-2 stamps its rounds 12s ahead of when they arrive here;
+    // fencing.max_clock_skew is 5s.
+    let r = with_sites(
+        |_, _| {},
+        |p| {
+            let mut beats = sites(p, |_| 1_000);
+            let west = beats.iter_mut().find(|b| b.site == "us-west-2").unwrap();
+            west.received_at_ms = west.last_at_ms.map(|at| at - 12_000);
+            beats
+        },
+    )
+    .await;
+    only_fails(
+        &r,
+        "clocks",
+        &["us-west-2's clock is 12s ahead", "max_clock_skew 5s"],
+    );
 }
 
 #[test]

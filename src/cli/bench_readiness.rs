@@ -84,6 +84,7 @@ pub fn measure(policy: &crate::policy::Policy, runs: u32) -> Result<ReadinessCos
         .map(|s| SiteBeat {
             site: s.clone(),
             last_at_ms: Some(now_ms),
+            received_at_ms: Some(now_ms),
         })
         .collect();
     let inputs = Inputs {

@@ -102,6 +102,7 @@ pub(super) fn run(args: CheckArgs) -> Exit {
             .map(|s| SiteBeat {
                 site: s.clone(),
                 last_at_ms: Some(now),
+                received_at_ms: Some(now),
             })
             .collect();
         let inputs = Inputs {

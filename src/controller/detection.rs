@@ -28,6 +28,9 @@ use crate::probe::{now_ms, Prober, Reach};
 pub struct Detection {
     /// policy → site → rounds, oldest first.
     pub rounds: BTreeMap<String, BTreeMap<String, VecDeque<Observation>>>,
+    /// policy → site → the newest round's start (by the site's clock) and
+    /// when this node received it (by its own), for the clocks check.
+    pub received: BTreeMap<String, BTreeMap<String, (u64, u64)>>,
     /// policy → since when a failover has been recommended (Unix ms).
     pub recommended_since: BTreeMap<String, u64>,
     /// policy → why the old primary is writable after a failover.
@@ -67,7 +70,18 @@ impl Context {
     pub fn record_observation(&self, o: Observation) {
         let o = o.redacted();
         self.metrics.observation(&o);
-        self.detection.write().expect("detection lock").record(o);
+        let received = now_ms();
+        let mut d = self.detection.write().expect("detection lock");
+        let newest = d
+            .received
+            .entry(o.policy.clone())
+            .or_default()
+            .entry(o.site.clone())
+            .or_insert((o.at_ms, received));
+        if o.at_ms >= newest.0 {
+            *newest = (o.at_ms, received);
+        }
+        d.record(o);
     }
 
     /// What this node knows of the controller in `policy`'s primary

@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use super::journal::propose;
 use super::Context;
 use crate::cloud::{Capacity, Cloud, Permissions};
-use crate::consensus::state::Command;
+use crate::consensus::state::{ClusterState, Command};
 use crate::consensus::Reply;
 use crate::policy::Policy;
 use crate::probe::now_ms;
@@ -67,6 +67,17 @@ async fn run<C: Cloud + Capacity + Permissions + 'static>(
     }
 }
 
+/// The region serving `policy`'s traffic as the replicated state says:
+/// the region the last completed execution moved it to, else the primary
+/// (as `GET /v1/status` shows it).
+pub(super) fn active_region(state: &ClusterState, policy: &Policy) -> String {
+    state
+        .policies
+        .get(&policy.name)
+        .and_then(|p| p.active_region.clone())
+        .unwrap_or_else(|| policy.regions.primary.clone())
+}
+
 /// One evaluation with what this node knows: every site's newest round,
 /// the policy's kept executions, and exposure as its RPO gate measures it.
 pub(super) async fn evaluate_now<C: Cloud + Capacity + Permissions + 'static>(
@@ -78,28 +89,41 @@ pub(super) async fn evaluate_now<C: Cloud + Capacity + Permissions + 'static>(
         let d = ctx.detection.read().expect("detection lock");
         ctx.sites()
             .into_iter()
-            .map(|site| SiteBeat {
-                last_at_ms: d
+            .map(|site| {
+                let last_at_ms = d
                     .rounds
                     .get(&policy.name)
                     .and_then(|s| s.get(&site))
                     .and_then(|r| r.back())
-                    .map(|o| o.at_ms),
-                site,
+                    .map(|o| o.at_ms);
+                let received_at_ms = d
+                    .received
+                    .get(&policy.name)
+                    .and_then(|s| s.get(&site))
+                    .filter(|(at, _)| Some(*at) == last_at_ms)
+                    .map(|(_, received)| *received);
+                SiteBeat {
+                    site,
+                    last_at_ms,
+                    received_at_ms,
+                }
             })
             .collect()
     };
-    let history: Vec<_> = {
+    let (history, active): (Vec<_>, _) = {
         let a = ctx.applied.read().expect("state lock");
-        a.state
+        let history = a
+            .state
             .executions
             .values()
             .filter(|e| e.record.policy == policy.name)
             .map(|e| e.record.clone())
-            .collect()
+            .collect();
+        (history, active_region(&a.state, policy))
     };
     let inputs = Inputs {
         sites: Some(sites),
+        active_region: Some(active),
         now_ms: now_ms(),
         history: &history,
         ..Inputs::default()
@@ -110,4 +134,78 @@ pub(super) async fn evaluate_now<C: Cloud + Capacity + Permissions + 'static>(
         ctx: ctx.clone(),
     };
     evaluate_with(&**cloud, &exposures, policy, &inputs).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::cloud::sim::{SimCloud, SimOptions};
+    use crate::consensus::state::Execution;
+    use crate::execute::{execute, ExecutionStatus, MemoryJournal, RunOptions};
+    use crate::readiness::{evaluate, Status};
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_completed_failover_traffic_is_judged_against_the_dr_region() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(crate::policy::DEFAULT_POLICY);
+        let policy = Arc::new(crate::policy::load(&path).unwrap());
+        let sim = Arc::new(SimCloud::new(&policy, SimOptions::default()).unwrap());
+        let mut journal = MemoryJournal::default();
+        let record = execute(
+            sim.clone(),
+            policy.clone(),
+            &mut journal,
+            RunOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(record.status, ExecutionStatus::Completed);
+        let mut state = ClusterState::default();
+        assert_eq!(active_region(&state, &policy), "us-east-1");
+        let mut started = record.clone();
+        started.status = ExecutionStatus::Running;
+        let start = Command::Start {
+            execution: Box::new(Execution {
+                record: started,
+                owner_term: 1,
+                requested_by: "alice".into(),
+                reason: None,
+                accept_data_loss_ms: None,
+                accept_unknown: Vec::new(),
+                placement: None,
+            }),
+            at: "t".into(),
+        };
+        assert_eq!(state.apply(start, 1, 5), Reply::Ok);
+        let save = Command::Save {
+            record: Box::new(record),
+            at: "t".into(),
+        };
+        assert_eq!(state.apply(save, 1, 6), Reply::Ok);
+        let active = active_region(&state, &policy);
+        assert_eq!(active, "us-west-2");
+
+        let traffic = |r: &Readiness| {
+            ["routing-control", "dns"].map(|c| {
+                let c = r.check(c).unwrap();
+                (c.status, c.sentence.clone())
+            })
+        };
+        let now = Inputs {
+            active_region: Some(active),
+            ..Inputs::default()
+        };
+        for (status, sentence) in traffic(&evaluate(&*sim, &policy, &now).await) {
+            assert_eq!(status, Status::Pass, "{sentence}");
+            assert!(sentence.contains("us-west-2"), "{sentence}");
+        }
+        // Judged against the primary, the same world fails both.
+        let stale = Inputs::default();
+        for (status, sentence) in traffic(&evaluate(&*sim, &policy, &stale).await) {
+            assert_eq!(status, Status::Fail, "{sentence}");
+            assert!(sentence.contains("us-east-1"), "{sentence}");
+        }
+    }
 }

@@ -18,6 +18,8 @@ mod validate;
 mod validate_budgets;
 mod validate_detection;
 mod validate_fencing;
+/// The clock-skew allowance between sites when the policy sets none.
+pub(crate) use validate_fencing::DEFAULT_SKEW as DEFAULT_MAX_CLOCK_SKEW;
 mod validate_readiness;
 mod validate_routing;
 mod validate_tiers;

@@ -9,7 +9,7 @@ use super::validate::Validator;
 use super::*;
 
 /// The default clock-skew allowance between sites.
-const DEFAULT_SKEW: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_SKEW: Duration = Duration::from_secs(5);
 
 impl Validator {
     /// The `fencing` section, checked against the detection settings (the

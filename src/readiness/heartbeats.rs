@@ -15,8 +15,14 @@ pub const HEARTBEATS: &str = "heartbeats";
 pub struct SiteBeat {
     /// The site (its region).
     pub site: String,
-    /// When its newest round started, Unix milliseconds (`None`: never).
+    /// When its newest round started, Unix milliseconds by the site's own
+    /// clock (`None`: never).
     pub last_at_ms: Option<u64>,
+    /// When that round was received, Unix milliseconds by the evaluating
+    /// node's clock (`None`: not known); compared with `last_at_ms` by the
+    /// `clocks` check.
+    #[serde(default)]
+    pub received_at_ms: Option<u64>,
 }
 
 /// Judges the sites' heartbeats against the detector's staleness bound.

@@ -12,9 +12,11 @@
 //! One file per check family: `resources.rs` (DR resources and exposure),
 //! `capacity.rs` (node-group maxima, the vCPU quota), `traffic.rs`
 //! (routing-control endpoints, DNS answers and TTL), `permissions.rs`
-//! (IAM), `heartbeats.rs` (the sites), `predict.rs` (the RTO).
+//! (IAM), `heartbeats.rs` (the sites), `clocks.rs` (their clocks' skew),
+//! `predict.rs` (the RTO).
 
 mod capacity;
+mod clocks;
 mod heartbeats;
 mod permissions;
 mod predict;
@@ -22,6 +24,7 @@ mod render;
 mod resources;
 mod traffic;
 
+pub use clocks::{max_clock_skew, DEFAULT_MAX_CLOCK_SKEW};
 pub use heartbeats::SiteBeat;
 pub use permissions::iam_actions;
 pub use predict::{predict_rto, predict_rto_with, PredictedRto};
@@ -92,6 +95,7 @@ pub const CHECKS: &[&str] = &[
     traffic::DNS,
     permissions::PERMISSIONS,
     heartbeats::HEARTBEATS,
+    clocks::CLOCKS,
     predict::PREDICTED_RTO,
 ];
 
@@ -173,6 +177,10 @@ pub struct Inputs<'a> {
     pub history: &'a [ExecutionRecord],
     /// The latency model to predict with when there is no history.
     pub latency: crate::cloud::sim::LatencyModel,
+    /// The region serving traffic now (`None`: the policy's primary): on
+    /// a controller, the replicated state's active region, so that after a
+    /// failover the routing controls and DNS are judged against it.
+    pub active_region: Option<String>,
 }
 
 /// `read`, given at most the policy's call timeout: a read that does not
@@ -218,9 +226,13 @@ pub async fn evaluate_with<C: Cloud + Capacity + Permissions>(
 ) -> Readiness {
     let observed: Observed = observe(cloud, exposures, policy, &no_notes).await;
     let plan: Plan = plan::build(policy, &observed, Acceptance::default());
+    let active = inputs
+        .active_region
+        .as_deref()
+        .unwrap_or(&policy.regions.primary);
     let (capacity, traffic, permissions) = tokio::join!(
         capacity::checks(cloud, policy, &observed),
-        traffic::checks(cloud, policy, &observed),
+        traffic::checks(cloud, policy, &observed, active),
         permissions::check(cloud, policy, &plan),
     );
     let predicted = predict_rto_with(&plan, policy, inputs.history, &inputs.latency);
@@ -229,6 +241,7 @@ pub async fn evaluate_with<C: Cloud + Capacity + Permissions>(
     checks.extend(traffic);
     checks.push(permissions);
     checks.push(heartbeats::check(policy, inputs));
+    checks.push(clocks::check(policy, inputs));
     checks.push(predict::check(policy, &predicted));
     let verdict = Verdict::of(&checks);
     Readiness {

@@ -16,6 +16,7 @@ fn fresh_sites(policy: &Policy, now_ms: u64) -> Vec<SiteBeat> {
         .map(|s| SiteBeat {
             site: s.clone(),
             last_at_ms: Some(now_ms - 1_000),
+            received_at_ms: Some(now_ms - 500),
         })
         .collect()
 }

@@ -23,15 +23,24 @@ pub const DNS: &str = "dns";
 pub const ENDPOINTS_NEEDED: usize = 3;
 
 /// The routing-control check and the DNS check.
+///
+/// Both judge against `active`, the region serving traffic now: the
+/// policy's primary until a failover moved it to the secondary.
 pub(super) async fn checks<C: Cloud>(
     cloud: &C,
     policy: &Policy,
     observed: &Observed,
+    active: &str,
 ) -> Vec<Check> {
     vec![
-        routing(cloud, policy).await,
-        dns(cloud, policy, observed).await,
+        routing(cloud, policy, active).await,
+        dns(cloud, policy, observed, active).await,
     ]
+}
+
+/// Whether `active` is the policy's secondary (traffic failed over).
+fn on_secondary(policy: &Policy, active: &str) -> bool {
+    active == policy.regions.secondary
 }
 
 /// The routing-control pairs of the policy's switched records.
@@ -67,10 +76,11 @@ fn record_mode(policy: &Policy) -> Vec<&str> {
     out
 }
 
-async fn routing<C: Cloud>(cloud: &C, policy: &Policy) -> Check {
+async fn routing<C: Cloud>(cloud: &C, policy: &Policy, active: &str) -> Check {
     let pairs = pairs(policy);
     let records = record_mode(policy);
-    let from = &policy.regions.primary;
+    let from = active;
+    let failed_over = on_secondary(policy, active);
     let record_warning = (!records.is_empty()).then(|| {
         format!(
             "{} switch by a record UPSERT through Route 53's control plane, served from \
@@ -141,7 +151,7 @@ async fn routing<C: Cloud>(cloud: &C, policy: &Policy) -> Check {
     let mut wrong = Vec::new();
     for (i, (record, _)) in pairs.iter().enumerate() {
         let (p_on, s_on) = (states[2 * i], states[2 * i + 1]);
-        if !p_on || s_on {
+        if p_on == failed_over || s_on != failed_over {
             wrong.push(format!(
                 "{record}: {from}'s control is {} and {}'s is {} (through {})",
                 on_off(p_on),
@@ -187,8 +197,9 @@ fn same_name(a: &str, b: &str) -> bool {
         .eq_ignore_ascii_case(b.trim_end_matches('.'))
 }
 
-async fn dns<C: Cloud>(cloud: &C, policy: &Policy, observed: &Observed) -> Check {
-    let from = &policy.regions.primary;
+async fn dns<C: Cloud>(cloud: &C, policy: &Policy, observed: &Observed, active: &str) -> Check {
+    let from = active;
+    let failed_over = on_secondary(policy, active);
     let mut fails = Vec::new();
     let mut fine = Vec::new();
     let rto = policy.rto;
@@ -210,7 +221,12 @@ async fn dns<C: Cloud>(cloud: &C, policy: &Policy, observed: &Observed) -> Check
         ttl_fits(&s.client_record.name, s.client_record.ttl);
     }
     if let Some(d) = &policy.tiers.dns {
-        let primary = &d.primary.dns_name;
+        // The active region's target, named `primary` as the side traffic is on.
+        let primary = if failed_over {
+            &d.secondary.dns_name
+        } else {
+            &d.primary.dns_name
+        };
         let ok = match &d.switch {
             TrafficSwitch::RoutingControl(_) => {
                 let (have, want) = tokio::join!(
@@ -245,7 +261,9 @@ async fn dns<C: Cloud>(cloud: &C, policy: &Policy, observed: &Observed) -> Check
         let name = &s.client_record.name;
         let on_dr = match &s.switch {
             TrafficSwitch::RoutingControl(_) => match &observed.stream_routing {
-                Some(Seen::Present(v)) if v.answers_secondary => Err(v.answer.clone()),
+                Some(Seen::Present(v)) if v.answers_secondary != failed_over => {
+                    Err(v.answer.clone())
+                }
                 Some(Seen::Present(v)) if v.answer.starts_with("no answer") => {
                     Err(v.answer.clone())
                 }
