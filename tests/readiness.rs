@@ -302,3 +302,20 @@ fn drctl_check_predicts_the_rto_from_the_recorded_drills_of_the_policy() {
         "{after}"
     );
 }
+
+#[test]
+fn the_openapi_description_lists_every_check_name() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.yaml"))
+        .expect("docs/openapi.yaml");
+    let line = doc
+        .lines()
+        .find(|l| l.contains("enum: [dr-resources"))
+        .expect("the readiness check enum in docs/openapi.yaml");
+    let listed: Vec<&str> = line
+        .trim()
+        .trim_start_matches("enum: [")
+        .trim_end_matches(']')
+        .split(", ")
+        .collect();
+    assert_eq!(listed, CHECKS, "docs/openapi.yaml: readiness check names");
+}
