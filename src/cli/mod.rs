@@ -38,6 +38,7 @@ mod local;
 mod logging;
 mod node_cmd;
 mod progress;
+mod recorded;
 pub mod remote;
 mod report_cmd;
 mod schema_cmd;

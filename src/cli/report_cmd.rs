@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use super::recorded::{controller_execution, controller_get, journal_records, Failure};
 use super::{live_runtime, Exit, PolicyArg};
-use crate::api::views::ExecutionView;
 use crate::execute::ExecutionRecord;
 use crate::history::{HistoryStore, DEFAULT_HISTORY_DIR};
 use crate::report::Report;
@@ -50,9 +50,6 @@ pub struct ReportArgs {
     #[command(flatten)]
     pub policy: PolicyArg,
 }
-
-/// Why the report cannot be shown.
-struct Failure(Exit, String);
 
 /// Prints or writes the report of one execution; an unknown execution
 /// exits 2 naming where it was looked for.
@@ -137,24 +134,7 @@ fn from_local(args: &ReportArgs) -> Result<Found, Failure> {
 /// The execution `id` (or the newest, for `latest`) from any policy's
 /// file in the journal `dir`.
 fn from_journal(dir: &Path, id: &str) -> Result<Option<ExecutionRecord>, Failure> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Failure(Exit::Io, format!("{}: {e}", dir.display()))),
-    };
-    let mut all = Vec::new();
-    for path in entries.filter_map(Result::ok).map(|e| e.path()) {
-        if path.extension().is_none_or(|x| x != "json") {
-            continue;
-        }
-        let bytes = std::fs::read(&path)
-            .map_err(|e| Failure(Exit::Io, format!("{}: {e}", path.display())))?;
-        let records: Vec<ExecutionRecord> = serde_json::from_slice(&bytes).map_err(|e| {
-            let shown = path.display();
-            Failure(Exit::Io, format!("{shown}: not a drctl journal: {e}"))
-        })?;
-        all.extend(records);
-    }
+    let mut all = journal_records(dir)?.unwrap_or_default();
     all.sort_by(|a, b| a.started_at.cmp(&b.started_at));
     Ok(all.into_iter().rev().find(|r| id == "latest" || r.id == id))
 }
@@ -183,36 +163,8 @@ fn objective_from(arg: &PolicyArg, record: &ExecutionRecord) -> Result<Duration,
 /// The execution `id` (or the newest, for `latest`) from the controller
 /// at `url` (`GET /v1/executions/{id}`).
 async fn from_controller(url: &str, id: &str) -> Result<Found, Failure> {
-    let base = url.trim_end_matches('/');
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("an HTTP client with only timeouts set always builds");
-    let get = |path: String| {
-        let req = http.get(format!("{base}{path}"));
-        async move {
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| Failure(Exit::Unavailable, format!("{url}: {e}")))?;
-            match resp.status().as_u16() {
-                404 => Err(Failure(
-                    Exit::Usage,
-                    format!("no execution {id:?} on the controller {url}"),
-                )),
-                c if !(200..300).contains(&c) => {
-                    Err(Failure(Exit::Unavailable, format!("{url}: HTTP {c}")))
-                }
-                _ => resp
-                    .json::<serde_json::Value>()
-                    .await
-                    .map_err(|e| Failure(Exit::Io, format!("{url}: not a drctl controller: {e}"))),
-            }
-        }
-    };
     let id = if id == "latest" {
-        let list = get("/v1/executions?limit=1".into()).await?;
+        let list = controller_get(url, "/v1/executions?limit=1", id).await?;
         match list["executions"][0]["id"].as_str() {
             Some(newest) => newest.to_string(),
             None => {
@@ -225,8 +177,7 @@ async fn from_controller(url: &str, id: &str) -> Result<Found, Failure> {
     } else {
         id.to_string()
     };
-    let v: ExecutionView = serde_json::from_value(get(format!("/v1/executions/{id}")).await?)
-        .map_err(|e| Failure(Exit::Io, format!("{url}: not a drctl controller: {e}")))?;
+    let v = controller_execution(url, &id).await?;
     let audit = v
         .audit
         .iter()
