@@ -398,6 +398,53 @@ async fn a_node_behind_the_purged_log_catches_up_from_a_snapshot() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_node_installs_a_snapshot_larger_than_the_api_body_limit() {
+    let mut c = Cluster::start(0.005).await;
+    let leader = c.leader().await;
+    let behind = c.other_executor(leader);
+    c.kill(behind).await;
+    // A replaced member: its disk is gone, everything comes by snapshot.
+    let data_dir = c.configs[&behind].data_dir.clone();
+    std::fs::remove_dir_all(&data_dir).unwrap();
+    let raft = c.node(leader).ctx.raft.clone();
+    let long = "x".repeat(1500);
+    for i in 0..520u32 {
+        let cmd = drctl::consensus::Command::Maintenance {
+            on: i % 2 == 0,
+            by: "load".into(),
+            reason: Some(format!("write {i} {long}")),
+            at: "t".into(),
+        };
+        raft.client_write(cmd).await.unwrap();
+    }
+    // More writes than the log keeps: the leader snapshots and purges.
+    let m = raft.metrics().borrow().clone();
+    assert!(m.purged.is_some(), "nothing purged: {:?}", m.snapshot);
+    let state = serde_json::to_vec(&c.state(leader)).unwrap().len();
+    assert!(state > 700_000, "the state is only {state} bytes");
+    c.restart(behind).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let f = c.node(behind).ctx.raft.metrics().borrow().clone();
+        let l = raft.metrics().borrow().clone();
+        if f.last_applied.is_some() && f.last_applied == l.last_applied {
+            assert!(f.snapshot.is_some(), "caught up through a snapshot");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the replaced node never caught up: {:?} vs {:?}",
+            f.last_applied,
+            l.last_applied
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let a = c.state(behind).maintenance;
+    assert!(a.reason.unwrap().starts_with("write 519 "));
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cluster_secret_rotates_without_losing_the_majority() {
     let mut c = Cluster::start(0.005).await;
     c.leader().await;

@@ -18,7 +18,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -225,6 +225,17 @@ impl RaftNetwork<TypeConfig> for Client {
     }
 }
 
+/// The largest body a `/raft/*` route reads. Snapshots travel as JSON, a
+/// byte as up to four characters, in chunks of [`SNAPSHOT_CHUNK`]; appends
+/// carry up to openraft's 300 entries. The API's own, much smaller limit
+/// must not apply here, or a node behind the purged log could never
+/// install a snapshot once the state outgrew a few hundred KB.
+pub const RAFT_BODY_LIMIT: usize = 32 << 20;
+
+/// The size of one snapshot chunk in bytes (openraft's default is 3 MiB,
+/// 12 MiB once encoded).
+pub const SNAPSHOT_CHUNK: u64 = 512 << 10;
+
 /// What the raft RPC handlers need.
 #[derive(Clone)]
 pub struct RpcState {
@@ -245,6 +256,7 @@ pub fn router(state: RpcState) -> Router {
         .route("/raft/vote", post(vote))
         .route("/raft/snapshot", post(snapshot))
         .route("/raft/elect", post(elect))
+        .layer(DefaultBodyLimit::max(RAFT_BODY_LIMIT))
         .with_state(state)
 }
 
@@ -386,5 +398,21 @@ mod tests {
         assert!(!secret_ok(&with("current-secret-0002"), &accepted));
         assert!(!secret_ok(&with(""), &accepted));
         assert!(!secret_ok(&HeaderMap::new(), &accepted));
+    }
+
+    #[test]
+    fn a_full_snapshot_chunk_fits_the_raft_body_limit_twice_over() {
+        let req = InstallSnapshotRequest::<TypeConfig> {
+            vote: openraft::Vote::default(),
+            meta: openraft::SnapshotMeta::default(),
+            offset: 0,
+            data: vec![255; SNAPSHOT_CHUNK as usize],
+            done: false,
+        };
+        let encoded = serde_json::to_vec(&req).unwrap().len();
+        assert!(
+            encoded * 2 <= RAFT_BODY_LIMIT,
+            "a chunk encodes to {encoded} bytes; the limit is {RAFT_BODY_LIMIT}"
+        );
     }
 }

@@ -187,6 +187,7 @@ pub fn raft_config(cfg: &NodeConfig) -> Result<Config, StartError> {
         install_snapshot_timeout: 10_000,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(500),
         max_in_snapshot_log_to_keep: 100,
+        snapshot_max_chunk_size: crate::consensus::network::SNAPSHOT_CHUNK,
         ..Config::default()
     };
     config
