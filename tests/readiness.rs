@@ -118,8 +118,7 @@ async fn a_missing_replica_fails_the_dr_resources_check() {
 
 #[tokio::test(start_paused = true)]
 async fn a_missing_dr_msk_cluster_fails_the_dr_resources_check() {
-    // The cloud model holds the DR MSK cluster, not the replicator's state:
-    // the cluster existing and ACTIVE is what dr-resources can require.
+    // The replicator's state is judged on its own (tests/readiness_dr.rs).
     let r = with(
         |_, sim| sim.remove("kafka:us-west-2/emr-platform-kafka-dr").unwrap(),
         None,

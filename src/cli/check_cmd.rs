@@ -9,7 +9,7 @@ use clap::Args;
 use super::{Exit, Output, PolicyArg};
 use crate::cloud::aws::AwsCloud;
 use crate::cloud::sim::{SimCloud, SimOptions};
-use crate::cloud::{Capacity, Cloud, Permissions};
+use crate::cloud::{Capacity, Cloud, DrHealth, Permissions};
 use crate::execute::ExecutionRecord;
 use crate::policy::Policy;
 use crate::readiness::{evaluate, Inputs, Readiness, SiteBeat, Verdict};
@@ -42,6 +42,29 @@ pub struct CheckArgs {
     /// execute as); the caller's own role when absent.
     #[arg(long, env = "DRCTL_EXECUTION_ROLE_ARN", conflicts_with = "sim")]
     pub role_arn: Option<String>,
+    /// The witness controller's IAM role: the permissions check fails if
+    /// it may make any of the plan's writes (a witness must be
+    /// read-only). Not checked when absent. With --sim, a simulated role
+    /// to which nothing is granted.
+    #[arg(long, env = "DRCTL_WITNESS_ROLE_ARN", value_parser = parse_role_arn)]
+    pub witness_role_arn: Option<String>,
+}
+
+/// An IAM role ARN (`arn:<partition>:iam::<account>:role/<name>`).
+fn parse_role_arn(s: &str) -> Result<String, String> {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    let ok = matches!(parts[..], ["arn", p, "iam", "", account, role]
+        if p.starts_with("aws")
+            && account.len() == 12
+            && account.chars().all(|c| c.is_ascii_digit())
+            && role.strip_prefix("role/").is_some_and(|n| !n.is_empty()));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not an IAM role ARN; expected arn:aws:iam::<account>:role/<name>"
+        ))
+    }
 }
 
 /// The exit code of a verdict: 0 ready, 5 warnings, 6 not ready.
@@ -109,11 +132,13 @@ pub(super) fn run(args: CheckArgs) -> Exit {
             sites: Some(sites),
             now_ms: now,
             history: &history,
+            witness_role: args.witness_role_arn.clone(),
             ..Inputs::default()
         };
         super::modeled_runtime().block_on(evaluate(&sim, &policy, &inputs))
     } else {
-        match on_aws(&policy, &history, args.role_arn.clone()) {
+        let roles = (args.role_arn.clone(), args.witness_role_arn.clone());
+        match on_aws(&policy, &history, roles) {
             Ok(r) => r,
             Err(e) => return e,
         }
@@ -125,7 +150,7 @@ pub(super) fn run(args: CheckArgs) -> Exit {
 fn on_aws(
     policy: &Policy,
     history: &[ExecutionRecord],
-    role_arn: Option<String>,
+    (role_arn, witness_role): (Option<String>, Option<String>),
 ) -> Result<Readiness, Exit> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -151,6 +176,7 @@ fn on_aws(
             sites: None,
             now_ms: now_ms(),
             history,
+            witness_role,
             ..Inputs::default()
         };
         Ok(check_with(&cloud, policy, &inputs).await)
@@ -158,7 +184,7 @@ fn on_aws(
 }
 
 /// The evaluation against any cloud (a seam for tests).
-pub(super) async fn check_with<C: Cloud + Capacity + Permissions>(
+pub(super) async fn check_with<C: Cloud + Capacity + Permissions + DrHealth>(
     cloud: &C,
     policy: &Policy,
     inputs: &Inputs<'_>,

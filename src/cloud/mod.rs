@@ -25,7 +25,8 @@ pub use error::{CloudError, ErrorKind};
 pub use exposure::{ExposureSource, Measurement};
 pub use guard::{Guarded, Lease};
 pub use readiness::{
-    vcpus_of_instance_type, Capacity, Permissions, Simulated, OP_GET_SERVICE_QUOTA, OP_GET_USAGE,
+    vcpus_of_instance_type, Capacity, DrHealth, Permissions, Simulated, TargetHealth,
+    OP_DESCRIBE_REPLICATOR, OP_DESCRIBE_TARGET_HEALTH, OP_GET_SERVICE_QUOTA, OP_GET_USAGE,
     OP_SIMULATE_PRINCIPAL_POLICY, VCPU_QUOTA_CODE,
 };
 pub use routing::{

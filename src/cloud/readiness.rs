@@ -1,7 +1,8 @@
 //! Read-only capabilities that only the readiness checks need: the
-//! capacity a failover's scale-up draws on, and what the executing role
-//! may call. Nothing here changes anything; none of it is on the failover
-//! path, so a failover never waits on these calls.
+//! capacity a failover's scale-up draws on, what the executing role (and
+//! the witness's) may call, and the DR load balancer's targets and MSK
+//! Replicator ([`DrHealth`]). Nothing here changes anything; none of it
+//! is on the failover path, so a failover never waits on these calls.
 
 use std::future::Future;
 
@@ -19,6 +20,10 @@ pub const OP_GET_SERVICE_QUOTA: &str = "servicequotas:GetServiceQuota";
 pub const OP_GET_USAGE: &str = "cloudwatch:GetMetricData";
 /// `iam:SimulatePrincipalPolicy`.
 pub const OP_SIMULATE_PRINCIPAL_POLICY: &str = "iam:SimulatePrincipalPolicy";
+/// `elasticloadbalancing:DescribeTargetHealth`.
+pub const OP_DESCRIBE_TARGET_HEALTH: &str = "elasticloadbalancing:DescribeTargetHealth";
+/// `kafka:DescribeReplicator`.
+pub const OP_DESCRIBE_REPLICATOR: &str = "kafka:DescribeReplicator";
 
 /// EC2 capacity in a region, as the vCPU quota counts it.
 pub trait Capacity: Send + Sync {
@@ -62,6 +67,66 @@ pub trait Permissions: Send + Sync {
         &self,
         actions: &[String],
     ) -> impl Future<Output = CloudResult<Simulated>> + Send;
+
+    /// Simulates `actions` for another principal, `principal` (a role
+    /// ARN), such as the witness's role, which must be read-only.
+    fn simulate_actions_for(
+        &self,
+        principal: &str,
+        actions: &[String],
+    ) -> impl Future<Output = CloudResult<Simulated>> + Send;
+}
+
+/// How the targets of one target group are, as the load balancer's health
+/// checks see them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetHealth {
+    /// Targets passing their health checks (`healthy`).
+    pub healthy: u32,
+    /// Targets failing them (`unhealthy`, `unavailable`).
+    pub unhealthy: u32,
+    /// Targets being deregistered (`draining`, `unhealthy.draining`).
+    pub draining: u32,
+    /// Targets in no serving state yet (`initial`, `unused`).
+    pub other: u32,
+}
+
+impl TargetHealth {
+    /// Every registered target.
+    pub fn total(&self) -> u32 {
+        self.healthy + self.unhealthy + self.draining + self.other
+    }
+
+    /// Counts one target in AWS's state `state` (`healthy`, `draining`, ...).
+    pub fn count(&mut self, state: &str) {
+        match state {
+            "healthy" => self.healthy += 1,
+            "unhealthy" | "unavailable" => self.unhealthy += 1,
+            "draining" | "unhealthy.draining" => self.draining += 1,
+            _ => self.other += 1,
+        }
+    }
+}
+
+/// Read-only state of the DR side that a failover does not wait on but
+/// that decides whether it would serve: the DR load balancer's targets and
+/// the MSK Replicator feeding the DR cluster.
+pub trait DrHealth: Send + Sync {
+    /// The health of the targets of target group `arn` in `region`;
+    /// `None` when no such target group exists.
+    fn get_target_health(
+        &self,
+        region: &str,
+        arn: &str,
+    ) -> impl Future<Output = CloudResult<Option<TargetHealth>>> + Send;
+
+    /// The state (`RUNNING`, `FAILED`, ...) of the MSK Replicator `name`
+    /// (its name or ARN) in `region`; `None` when no such replicator exists.
+    fn get_replicator_state(
+        &self,
+        region: &str,
+        name: &str,
+    ) -> impl Future<Output = CloudResult<Option<String>>> + Send;
 }
 
 /// The vCPUs of one instance of `instance_type`, from its size: EC2 sizes
@@ -85,7 +150,30 @@ pub fn vcpus_of_instance_type(instance_type: &str) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
-    use super::vcpus_of_instance_type;
+    use super::{vcpus_of_instance_type, TargetHealth};
+
+    #[test]
+    fn target_states_are_counted_by_what_they_serve() {
+        let mut h = TargetHealth::default();
+        for s in [
+            "healthy",
+            "unhealthy",
+            "draining",
+            "unhealthy.draining",
+            "initial",
+            "healthy",
+        ] {
+            h.count(s);
+        }
+        let want = TargetHealth {
+            healthy: 2,
+            unhealthy: 1,
+            draining: 2,
+            other: 1,
+        };
+        assert_eq!(h, want);
+        assert_eq!(h.total(), 6);
+    }
 
     #[test]
     fn instance_sizes_give_their_vcpus() {

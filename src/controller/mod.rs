@@ -52,7 +52,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::cloud::{Capacity, Cloud, Permissions};
+use crate::cloud::{Capacity, Cloud, DrHealth, Permissions};
 use crate::consensus::network::{Links, Network};
 use crate::consensus::store::{self, Applied};
 use crate::consensus::{Member, NodeId, Raft};
@@ -209,7 +209,7 @@ fn witness_lease(cfg: &NodeConfig) -> u64 {
 ///
 /// The store cannot be opened, the raft configuration is invalid, or the
 /// address cannot be bound.
-pub async fn start<C: Cloud + Capacity + Permissions + Reach + 'static>(
+pub async fn start<C: Cloud + Capacity + Permissions + DrHealth + Reach + 'static>(
     cfg: NodeConfig,
     cloud: Option<Arc<C>>,
     links: Links,

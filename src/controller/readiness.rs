@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use super::journal::propose;
 use super::Context;
-use crate::cloud::{Capacity, Cloud, Permissions};
+use crate::cloud::{Capacity, Cloud, DrHealth, Permissions};
 use crate::consensus::state::{ClusterState, Command};
 use crate::consensus::Reply;
 use crate::policy::Policy;
@@ -19,7 +19,7 @@ use crate::probe::now_ms;
 use crate::readiness::{evaluate_with, Inputs, Readiness, SiteBeat};
 
 /// Starts one readiness loop per policy.
-pub(super) fn spawn<C: Cloud + Capacity + Permissions + 'static>(
+pub(super) fn spawn<C: Cloud + Capacity + Permissions + DrHealth + 'static>(
     ctx: &Context,
     cloud: Arc<C>,
 ) -> Vec<JoinHandle<()>> {
@@ -29,7 +29,7 @@ pub(super) fn spawn<C: Cloud + Capacity + Permissions + 'static>(
         .collect()
 }
 
-async fn run<C: Cloud + Capacity + Permissions + 'static>(
+async fn run<C: Cloud + Capacity + Permissions + DrHealth + 'static>(
     ctx: Context,
     cloud: Arc<C>,
     policy: Arc<Policy>,
@@ -80,7 +80,7 @@ pub(super) fn active_region(state: &ClusterState, policy: &Policy) -> String {
 
 /// One evaluation with what this node knows: every site's newest round,
 /// the policy's kept executions, and exposure as its RPO gate measures it.
-pub(super) async fn evaluate_now<C: Cloud + Capacity + Permissions + 'static>(
+pub(super) async fn evaluate_now<C: Cloud + Capacity + Permissions + DrHealth + 'static>(
     ctx: &Context,
     cloud: &Arc<C>,
     policy: &Policy,

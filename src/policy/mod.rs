@@ -22,6 +22,7 @@ mod validate_fencing;
 pub(crate) use validate_fencing::DEFAULT_SKEW as DEFAULT_MAX_CLOCK_SKEW;
 mod validate_readiness;
 mod validate_routing;
+mod validate_targets;
 mod validate_tiers;
 
 pub use fencing::{CacheFenceMethod, CacheFencing, DatabaseFencing, Fencing, NodeGroupFencing};
@@ -421,6 +422,9 @@ pub struct DnsTier {
     /// TTL; for an alias to a load balancer, 60): verification waits this
     /// plus a margin for the DNS answer to change.
     pub ttl: u32,
+    /// The DR load balancer's target groups (ARNs in the secondary
+    /// region) whose targets readiness requires healthy; empty: not read.
+    pub dr_target_groups: Vec<String>,
 }
 
 /// An alias target: a load balancer's name and canonical hosted zone.

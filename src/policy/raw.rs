@@ -342,6 +342,7 @@ pub struct RawDns {
     pub mode: Option<String>,
     pub routing_controls: Option<RawRoutingControls>,
     pub ttl: Option<i64>,
+    pub dr_target_groups: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

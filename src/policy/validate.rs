@@ -146,6 +146,9 @@ impl Validator {
         if let Some(t) = &tiers {
             self.routing_controls_have_a_cluster(t, routing_control.as_ref());
         }
+        if let (Some(t), Some(r)) = (&tiers, &regions) {
+            self.target_groups_in_dr_region(t, r);
+        }
         let manual_timeout = self.manual_timeout(raw.manual_timeout, mode);
         let detection = match (detection, &tiers) {
             (Some(d), Some(t)) => self.probes_and_heartbeats(d, raw_probes, raw_heartbeats, t),

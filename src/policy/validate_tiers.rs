@@ -196,6 +196,7 @@ impl Validator {
             );
         }
         let switch = self.switch("tiers.dns", raw.mode, raw.routing_controls);
+        let dr_target_groups = self.dr_target_groups(raw.dr_target_groups);
         let ttl = match raw.ttl {
             None => Some(60),
             Some(t) => self.count("tiers.dns.ttl", Some(t), 1, 86_400),
@@ -215,6 +216,7 @@ impl Validator {
             secondary,
             switch: switch?,
             ttl: ttl?,
+            dr_target_groups,
         })
     }
 

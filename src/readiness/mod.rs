@@ -12,11 +12,13 @@
 //! One file per check family: `resources.rs` (DR resources and exposure),
 //! `capacity.rs` (node-group maxima, the vCPU quota), `traffic.rs`
 //! (routing-control endpoints, DNS answers and TTL), `permissions.rs`
-//! (IAM), `heartbeats.rs` (the sites), `clocks.rs` (their clocks' skew),
+//! (IAM, the executing role's and the witness's), `dr_health.rs` (the DR
+//! load balancer's targets, the MSK Replicator), `heartbeats.rs` (the sites), `clocks.rs` (their clocks' skew),
 //! `predict.rs` (the RTO).
 
 mod capacity;
 mod clocks;
+mod dr_health;
 mod heartbeats;
 mod permissions;
 mod predict;
@@ -26,12 +28,12 @@ mod traffic;
 
 pub use clocks::{max_clock_skew, DEFAULT_MAX_CLOCK_SKEW};
 pub use heartbeats::SiteBeat;
-pub use permissions::iam_actions;
+pub use permissions::{iam_actions, mutating_actions};
 pub use predict::{predict_rto, predict_rto_with, PredictedRto};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::{Capacity, Cloud, Permissions};
+use crate::cloud::{Capacity, Cloud, DrHealth, Permissions};
 use crate::execute::{no_notes, observe, ExecutionRecord};
 use crate::plan::{self, Acceptance, Observed, Plan};
 use crate::policy::Policy;
@@ -181,6 +183,9 @@ pub struct Inputs<'a> {
     /// a controller, the replicated state's active region, so that after a
     /// failover the routing controls and DNS are judged against it.
     pub active_region: Option<String>,
+    /// The witness's IAM role (`None`: not named, and not checked): the
+    /// permissions check fails if it may make any of the plan's writes.
+    pub witness_role: Option<String>,
 }
 
 /// `read`, given at most the policy's call timeout: a read that does not
@@ -207,7 +212,7 @@ pub(crate) async fn bounded<T>(
 /// provider's exposure figures. Read-only: it makes
 /// only `get_*`/describe calls, the same reads as a failover's preflight
 /// plus the capacity and permission reads.
-pub async fn evaluate<C: Cloud + Capacity + Permissions>(
+pub async fn evaluate<C: Cloud + Capacity + Permissions + DrHealth>(
     cloud: &C,
     policy: &Policy,
     inputs: &Inputs<'_>,
@@ -218,7 +223,7 @@ pub async fn evaluate<C: Cloud + Capacity + Permissions>(
 /// [`evaluate`] with exposure figures from `exposures`: on a controller,
 /// the same source as its RPO gate (heartbeats where the policy measures
 /// them, the provider's figures elsewhere).
-pub async fn evaluate_with<C: Cloud + Capacity + Permissions>(
+pub async fn evaluate_with<C: Cloud + Capacity + Permissions + DrHealth>(
     cloud: &C,
     exposures: &dyn crate::cloud::ExposureSource,
     policy: &Policy,
@@ -230,13 +235,14 @@ pub async fn evaluate_with<C: Cloud + Capacity + Permissions>(
         .active_region
         .as_deref()
         .unwrap_or(&policy.regions.primary);
-    let (capacity, traffic, permissions) = tokio::join!(
+    let witness = inputs.witness_role.as_deref();
+    let (mut checks, capacity, traffic, permissions) = tokio::join!(
+        resources::checks(cloud, policy, &plan, &observed, active),
         capacity::checks(cloud, policy, &observed),
         traffic::checks(cloud, policy, &observed, active),
-        permissions::check(cloud, policy, &plan),
+        permissions::check(cloud, policy, &plan, witness),
     );
     let predicted = predict_rto_with(&plan, policy, inputs.history, &inputs.latency);
-    let mut checks = resources::checks(policy, &plan);
     checks.extend(capacity);
     checks.extend(traffic);
     checks.push(permissions);

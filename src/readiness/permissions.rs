@@ -1,5 +1,7 @@
 //! The executing role holds every permission the plan needs: exactly the
-//! IAM actions of the plan's steps, asked of IAM's policy simulator.
+//! IAM actions of the plan's steps, asked of IAM's policy simulator. And
+//! the witness's role, when named, holds none of the plan's writes: the
+//! witness only breaks ties, and a witness that could write could act.
 
 use super::{Check, Status};
 use crate::cloud::Permissions;
@@ -107,8 +109,45 @@ pub fn iam_actions(policy: &Policy, plan: &Plan) -> Vec<String> {
     all
 }
 
-/// Asks IAM's simulator about every action of the plan.
-pub(super) async fn check<C: Permissions>(cloud: &C, policy: &Policy, plan: &Plan) -> Check {
+/// The plan's actions that change something (every IAM action whose verb
+/// is not a read: `Describe*`, `Get*`, `List*`), sorted.
+pub fn mutating_actions(policy: &Policy, plan: &Plan) -> Vec<String> {
+    iam_actions(policy, plan)
+        .into_iter()
+        .filter(|a| {
+            let verb = a.split_once(':').map_or(a.as_str(), |(_, v)| v);
+            !["Describe", "Get", "List"]
+                .iter()
+                .any(|read| verb.starts_with(read))
+        })
+        .collect()
+}
+
+/// Asks IAM's simulator about every action of the plan for the executing
+/// role, and about the plan's writes for the witness's role `witness`.
+pub(super) async fn check<C: Permissions>(
+    cloud: &C,
+    policy: &Policy,
+    plan: &Plan,
+    witness: Option<&str>,
+) -> Check {
+    let (executing, witness) = tokio::join!(
+        executing_role(cloud, policy, plan),
+        witness_role(cloud, policy, plan, witness),
+    );
+    let status = executing.0.max(witness.0);
+    Check::new(
+        PERMISSIONS,
+        status,
+        format!("{}; {}", executing.1, witness.1),
+    )
+}
+
+async fn executing_role<C: Permissions>(
+    cloud: &C,
+    policy: &Policy,
+    plan: &Plan,
+) -> (Status, String) {
     let actions = iam_actions(policy, plan);
     let simulated = cloud.simulate_actions(&actions);
     match super::bounded(
@@ -118,8 +157,7 @@ pub(super) async fn check<C: Permissions>(cloud: &C, policy: &Policy, plan: &Pla
     )
     .await
     {
-        Ok(s) if s.denied.is_empty() => Check::new(
-            PERMISSIONS,
+        Ok(s) if s.denied.is_empty() => (
             Status::Pass,
             format!(
                 "{} may call every one of the {} IAM actions the plan needs",
@@ -129,8 +167,7 @@ pub(super) async fn check<C: Permissions>(cloud: &C, policy: &Policy, plan: &Pla
         ),
         Ok(s) => {
             let denied: Vec<String> = s.denied.iter().map(|(a, d)| format!("{a} ({d})")).collect();
-            Check::new(
-                PERMISSIONS,
+            (
                 Status::Fail,
                 format!(
                     "{} may not call {}: the failover would stop at the step that needs it; \
@@ -140,12 +177,69 @@ pub(super) async fn check<C: Permissions>(cloud: &C, policy: &Policy, plan: &Pla
                 ),
             )
         }
-        Err(e) => Check::new(
-            PERMISSIONS,
+        Err(e) => (
             Status::Warn,
             format!(
                 "the role's permissions could not be simulated: {}; allow \
                  iam:SimulatePrincipalPolicy on it to have them checked",
+                e.message
+            ),
+        ),
+    }
+}
+
+async fn witness_role<C: Permissions>(
+    cloud: &C,
+    policy: &Policy,
+    plan: &Plan,
+    witness: Option<&str>,
+) -> (Status, String) {
+    let Some(witness) = witness else {
+        return (
+            Status::Pass,
+            "the witness role is not checked: name it with --witness-role-arn to confirm it \
+             cannot make the plan's writes"
+                .to_string(),
+        );
+    };
+    let writes = mutating_actions(policy, plan);
+    let simulated = cloud.simulate_actions_for(witness, &writes);
+    match super::bounded(
+        policy,
+        crate::cloud::OP_SIMULATE_PRINCIPAL_POLICY,
+        simulated,
+    )
+    .await
+    {
+        Ok(s) => {
+            let allowed: Vec<&str> = writes
+                .iter()
+                .filter(|w| !s.denied.iter().any(|(a, _)| a == *w))
+                .map(String::as_str)
+                .collect();
+            if allowed.is_empty() {
+                (
+                    Status::Pass,
+                    format!(
+                        "the witness role {witness} may call none of the plan's {} writes",
+                        writes.len()
+                    ),
+                )
+            } else {
+                (
+                    Status::Fail,
+                    format!(
+                        "the witness role {witness} can call {}; a witness must be read-only: \
+                         remove these from its IAM policy",
+                        allowed.join(", ")
+                    ),
+                )
+            }
+        }
+        Err(e) => (
+            Status::Warn,
+            format!(
+                "the witness role {witness}'s permissions could not be simulated: {}",
                 e.message
             ),
         ),
@@ -182,6 +276,27 @@ mod tests {
         assert!(
             !actions.iter().any(|a| a.starts_with("route53:")),
             "routing-control mode needs no Route 53 API: {actions:?}"
+        );
+    }
+
+    #[test]
+    fn the_writes_of_the_shipped_plan_are_its_mutating_calls_only() {
+        let policy = crate::policy::load(std::path::Path::new(crate::policy::DEFAULT_POLICY))
+            .expect("the shipped policy is valid");
+        let plan = crate::plan::build(
+            &policy,
+            &crate::plan::Observed::default(),
+            Default::default(),
+        );
+        assert_eq!(
+            mutating_actions(&policy, &plan),
+            [
+                "eks:UpdateNodegroupConfig",
+                "elasticache:DisassociateGlobalReplicationGroup",
+                "elasticache:FailoverGlobalReplicationGroup",
+                "rds:PromoteReadReplica",
+                "route53-recovery-cluster:UpdateRoutingControlStates",
+            ]
         );
     }
 }

@@ -1,10 +1,17 @@
 //! DR resources and data-loss exposure, judged exactly as a failover
 //! started now would judge them: from the plan built on the same reads,
-//! its preflight problems and its RPO gate's evaluation.
+//! its preflight problems and its RPO gate's evaluation; plus what only
+//! readiness reads (`dr_health.rs`): the replica replicating, the MSK
+//! Replicator running, the DR load balancer's targets healthy.
+//!
+//! After a failover (the active region is the DR region) the resources
+//! are judged as they now are: the promoted database is standalone and
+//! primary, as expected, and the sentence says the platform is
+//! unprotected until it is reprotected.
 
 use super::{Check, Status};
-use crate::cloud::Exposure;
-use crate::plan::Plan;
+use crate::cloud::{DatabaseState, DrHealth, Exposure};
+use crate::plan::{Observed, Plan, Seen};
 use crate::policy::Policy;
 
 /// Every DR resource exists and is in a state a failover can start from.
@@ -12,31 +19,85 @@ pub const RESOURCES: &str = "dr-resources";
 /// Each data tier's exposure against the RPO.
 pub const EXPOSURE: &str = "exposure";
 
-/// The resources check and the exposure check.
-pub(super) fn checks(policy: &Policy, plan: &Plan) -> Vec<Check> {
-    vec![resources(policy, plan), exposure(policy, plan)]
+/// The resources check and the exposure check; `active` is the region
+/// serving traffic now.
+pub(super) async fn checks<C: DrHealth>(
+    cloud: &C,
+    policy: &Policy,
+    plan: &Plan,
+    observed: &Observed,
+    active: &str,
+) -> Vec<Check> {
+    let failed_over = active == policy.regions.secondary;
+    let mut fails = plan.preflight_problems.clone();
+    if !failed_over {
+        fails.extend(replica_not_replicating(policy, observed));
+    }
+    let (mut more_fails, warns) = super::dr_health::problems(cloud, policy, failed_over).await;
+    fails.append(&mut more_fails);
+    vec![
+        resources(policy, &fails, &warns, failed_over),
+        exposure(policy, plan),
+    ]
 }
 
-fn resources(policy: &Policy, plan: &Plan) -> Check {
-    if plan.preflight_problems.is_empty() {
-        return Check::new(
-            RESOURCES,
-            Status::Pass,
+/// While the primary region is active, a replica that is standalone
+/// holds none of the primary's newer writes.
+fn replica_not_replicating(policy: &Policy, observed: &Observed) -> Option<String> {
+    let db = policy.tiers.database.as_ref()?;
+    let Some(Seen::Present(DatabaseState {
+        replica_source: None,
+        ..
+    })) = &observed.database
+    else {
+        return None;
+    };
+    Some(format!(
+        "RDS instance {} in {} is standalone, not replicating from {}: it receives none of \
+         the primary's writes; recreate it as a read replica",
+        db.replica, policy.regions.secondary, db.primary
+    ))
+}
+
+fn resources(policy: &Policy, fails: &[String], warns: &[String], failed_over: bool) -> Check {
+    let dr = &policy.regions.secondary;
+    let (status, mut sentence) = if !fails.is_empty() {
+        let stop = if failed_over {
+            format!("fix these in {dr}, which serves traffic now")
+        } else {
             format!(
-                "every DR resource in {} exists and is in a state a failover can start from",
-                policy.regions.secondary
+                "a failover would stop at preflight or serve errors: fix these in {dr} \
+                 (see runbooks/failover.md)"
+            )
+        };
+        let all: Vec<&str> = fails.iter().chain(warns).map(String::as_str).collect();
+        (Status::Fail, format!("{}; {stop}", all.join("; ")))
+    } else if !warns.is_empty() {
+        (
+            Status::Warn,
+            format!(
+                "{}; look at them before a failover relies on them",
+                warns.join("; ")
             ),
-        );
+        )
+    } else if failed_over {
+        (
+            Status::Warn,
+            format!("every resource in {dr} is in the state a failover leaves it in"),
+        )
+    } else {
+        (
+            Status::Pass,
+            format!("every DR resource in {dr} exists and is in a state a failover can start from"),
+        )
+    };
+    if failed_over {
+        sentence.push_str(&format!(
+            "; the platform runs in {dr} after a failover and is unprotected until reprotected \
+             (runbooks/failover.md, \"After a failover\")"
+        ));
     }
-    Check::new(
-        RESOURCES,
-        Status::Fail,
-        format!(
-            "{}; a failover would stop at preflight: fix these in {} (see runbooks/failover.md)",
-            plan.preflight_problems.join("; "),
-            policy.regions.secondary
-        ),
-    )
+    Check::new(RESOURCES, status, sentence)
 }
 
 fn exposure(policy: &Policy, plan: &Plan) -> Check {

@@ -6,6 +6,8 @@
 //! - [`Route53Adapter`]: records, changed as a compare-and-set, and changes.
 //! - [`ElastiCacheAdapter`]: the Global Datastore and its failover.
 //! - [`KafkaAdapter`]: MSK clusters and their bootstrap brokers.
+//! - [`DrHealthAdapter`]: the DR load balancer's target health and the
+//!   MSK Replicator's state, for readiness.
 //! - [`DataPlaneAdapter`]: ARC routing controls (one client per cluster
 //!   endpoint), DNS answers, and lag figures from CloudWatch.
 //!
@@ -23,6 +25,7 @@
 
 mod credentials;
 mod dataplane;
+mod dr_health;
 mod eks;
 mod elasticache;
 pub(crate) mod error;
@@ -50,6 +53,7 @@ use crate::cloud::{
 
 pub use credentials::{check_pod_credentials, IRSA_VARS, KUBERNETES_VAR, POD_IDENTITY_VAR};
 pub use dataplane::DataPlaneAdapter;
+pub use dr_health::DrHealthAdapter;
 pub use eks::EksAdapter;
 pub use elasticache::ElastiCacheAdapter;
 pub use kafka::KafkaAdapter;
@@ -73,6 +77,7 @@ pub struct AwsCloud {
     kafka: KafkaAdapter,
     dataplane: DataPlaneAdapter,
     readiness: ReadinessAdapter,
+    dr_health: DrHealthAdapter,
 }
 
 impl AwsCloud {
@@ -130,6 +135,7 @@ impl AwsCloud {
             kafka: KafkaAdapter::from_sdk_config(config),
             dataplane: DataPlaneAdapter::from_sdk_config(config),
             readiness: ReadinessAdapter::from_sdk_config(config),
+            dr_health: DrHealthAdapter::from_sdk_config(config),
         }
     }
 
@@ -166,6 +172,12 @@ impl AwsCloud {
     /// Replaces the adapter of the readiness reads (quotas, usage, IAM).
     pub fn with_readiness(mut self, readiness: ReadinessAdapter) -> Self {
         self.readiness = readiness;
+        self
+    }
+
+    /// Replaces the adapter of the DR target-health and replicator reads.
+    pub fn with_dr_health(mut self, dr_health: DrHealthAdapter) -> Self {
+        self.dr_health = dr_health;
         self
     }
 

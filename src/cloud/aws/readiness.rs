@@ -167,6 +167,20 @@ impl ReadinessAdapter {
     #[instrument(name = "cloud", skip_all, fields(op = OP_SIMULATE_PRINCIPAL_POLICY))]
     pub async fn simulate_actions(&self, actions: &[String]) -> CloudResult<Simulated> {
         let principal = self.principal().await?;
+        self.simulate_actions_for(principal, actions).await
+    }
+
+    /// Simulates `actions` for `principal` (a role ARN).
+    ///
+    /// # Errors
+    ///
+    /// Any failure of SimulatePrincipalPolicy.
+    #[instrument(name = "cloud", skip_all, fields(op = OP_SIMULATE_PRINCIPAL_POLICY, resource = %principal))]
+    pub async fn simulate_actions_for(
+        &self,
+        principal: String,
+        actions: &[String],
+    ) -> CloudResult<Simulated> {
         let mut denied = Vec::new();
         let mut marker: Option<String> = None;
         loop {
@@ -239,6 +253,15 @@ impl Capacity for AwsCloud {
 impl Permissions for AwsCloud {
     async fn simulate_actions(&self, actions: &[String]) -> CloudResult<Simulated> {
         Box::pin(self.readiness.simulate_actions(actions)).await
+    }
+
+    async fn simulate_actions_for(
+        &self,
+        principal: &str,
+        actions: &[String],
+    ) -> CloudResult<Simulated> {
+        let principal = principal.to_string();
+        Box::pin(self.readiness.simulate_actions_for(principal, actions)).await
     }
 }
 

@@ -170,3 +170,28 @@ fn an_assumed_role_session_is_simulated_as_its_role() {
     );
     assert_eq!(role_of(ROLE), ROLE);
 }
+
+#[tokio::test]
+async fn another_principal_is_simulated_as_named_without_asking_sts_who_calls() {
+    const WITNESS: &str = "arn:aws:iam::123456789012:role/drctl-witness";
+    let sim = mock!(aws_sdk_iam::Client::simulate_principal_policy)
+        .match_requests(|r| r.policy_source_arn() == Some(WITNESS))
+        .then_output(|| {
+            SimulatePrincipalPolicyOutput::builder()
+                .evaluation_results(
+                    EvaluationResult::builder()
+                        .eval_action_name("rds:PromoteReadReplica")
+                        .eval_decision(PolicyEvaluationDecisionType::Allowed)
+                        .build()
+                        .expect("action and decision are set"),
+                )
+                .is_truncated(false)
+                .build()
+        });
+    // No STS rule: a call to GetCallerIdentity would fail the test.
+    let c = cloud(vec![], vec![], vec![], vec![sim]);
+    let actions = vec!["rds:PromoteReadReplica".to_string()];
+    let s = c.simulate_actions_for(WITNESS, &actions).await.unwrap();
+    assert_eq!(s.principal, WITNESS);
+    assert!(s.denied.is_empty(), "{s:?}");
+}

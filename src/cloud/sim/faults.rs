@@ -32,6 +32,8 @@ pub const OPS: &[&str] = &[
     crate::cloud::OP_GET_SERVICE_QUOTA,
     crate::cloud::OP_GET_USAGE,
     crate::cloud::OP_SIMULATE_PRINCIPAL_POLICY,
+    crate::cloud::OP_DESCRIBE_TARGET_HEALTH,
+    crate::cloud::OP_DESCRIBE_REPLICATOR,
 ];
 
 /// `rds:DescribeDBInstances`.

@@ -14,6 +14,7 @@
 //! benchmark can separate cloud time from controller overhead.
 
 mod dataplane;
+mod dr_health;
 mod faults;
 mod impls;
 mod latency;
@@ -23,6 +24,7 @@ pub mod remote;
 mod world;
 mod writers;
 
+pub use dr_health::DEFAULT_HEALTHY_TARGETS;
 pub use faults::*;
 pub use latency::{LatencyModel, Span};
 pub use reach::Outage;

@@ -29,6 +29,13 @@ pub(super) struct SimReadiness {
     quota: BTreeMap<String, f64>,
     in_use: BTreeMap<String, f64>,
     denied: BTreeSet<String>,
+    /// Principal (other than [`SIM_PRINCIPAL`]) → the actions it is
+    /// allowed; every other action is denied to it.
+    pub(super) grants: BTreeMap<String, BTreeSet<String>>,
+    /// Target group ARN → its targets' health.
+    pub(super) targets: BTreeMap<String, crate::cloud::TargetHealth>,
+    /// `region/replicator` → its state.
+    pub(super) replicators: BTreeMap<String, String>,
 }
 
 impl SimCloud {
@@ -52,6 +59,15 @@ impl SimCloud {
     /// to the simulated principal.
     pub fn deny_action(&self, action: &str) {
         self.world().readiness.denied.insert(action.to_string());
+    }
+
+    /// Makes IAM's simulator allow `action` to `principal` (another role
+    /// than the one the simulated cloud calls as, such as the witness's,
+    /// to which nothing is allowed until granted).
+    pub fn grant_action(&self, principal: &str, action: &str) {
+        let mut w = self.world();
+        let grants = w.readiness.grants.entry(principal.to_string()).or_default();
+        grants.insert(action.to_string());
     }
 
     /// Sets a node group's scaling as the world holds it (no call counted),
@@ -133,6 +149,33 @@ impl Permissions for SimCloud {
             denied,
         })
     }
+
+    async fn simulate_actions_for(
+        &self,
+        principal: &str,
+        actions: &[String],
+    ) -> CloudResult<Simulated> {
+        if principal == SIM_PRINCIPAL {
+            return self.simulate_actions(actions).await;
+        }
+        let w = self
+            .call(
+                OP_SIMULATE_PRINCIPAL_POLICY,
+                crate::cloud::ROUTE53_CONTROL_REGION,
+                principal,
+            )
+            .await?;
+        let granted = w.readiness.grants.get(principal);
+        let denied = actions
+            .iter()
+            .filter(|a| !granted.is_some_and(|g| g.contains(*a)))
+            .map(|a| (a.clone(), "implicitDeny".to_string()))
+            .collect();
+        Ok(Simulated {
+            principal: principal.to_string(),
+            denied,
+        })
+    }
 }
 
 impl Capacity for super::remote::RemoteSim {
@@ -166,12 +209,24 @@ impl Permissions for super::remote::RemoteSim {
         let actions = actions.to_vec();
         self.call(SimCall::SimulateActions { actions }).await
     }
+
+    async fn simulate_actions_for(
+        &self,
+        principal: &str,
+        actions: &[String],
+    ) -> CloudResult<Simulated> {
+        let principal = principal.to_string();
+        let actions = actions.to_vec();
+        self.call(SimCall::SimulateActionsFor { principal, actions })
+            .await
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cloud::sim::{SimCloud, SimOptions};
+    use crate::cloud::DrHealth;
 
     fn sim() -> SimCloud {
         let policy = crate::policy::load(std::path::Path::new(crate::policy::DEFAULT_POLICY))
@@ -213,6 +268,27 @@ mod tests {
         );
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn another_principal_may_call_only_what_it_was_granted() {
+        let sim = sim();
+        let witness = "arn:aws:iam::123456789012:role/drctl-witness";
+        let actions = vec![
+            "rds:PromoteReadReplica".to_string(),
+            "eks:UpdateNodegroupConfig".to_string(),
+        ];
+        let s = sim.simulate_actions_for(witness, &actions).await.unwrap();
+        assert_eq!((s.principal.as_str(), s.denied.len()), (witness, 2));
+        sim.grant_action(witness, "rds:PromoteReadReplica");
+        let s = sim.simulate_actions_for(witness, &actions).await.unwrap();
+        assert_eq!(
+            s.denied,
+            vec![("eks:UpdateNodegroupConfig".into(), "implicitDeny".into())]
+        );
+        // The executing role is not affected by another's grants.
+        let own = sim.simulate_actions_for(SIM_PRINCIPAL, &actions).await;
+        assert!(own.unwrap().denied.is_empty());
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_remote_simulator_answers_the_readiness_reads_of_the_served_world() {
         let world = sim();
@@ -238,6 +314,15 @@ mod tests {
         let actions = vec!["eks:UpdateNodegroupConfig".to_string()];
         let s = remote.simulate_actions(&actions).await.unwrap();
         assert_eq!(s.denied.len(), 1, "{s:?}");
+        let witness = "arn:aws:iam::123456789012:role/drctl-witness";
+        world.grant_action(witness, "eks:UpdateNodegroupConfig");
+        let s = remote.simulate_actions_for(witness, &actions).await;
+        assert!(s.unwrap().denied.is_empty());
+        let tg = "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/emr-platform-dr/0123456789abcdef";
+        let health = remote.get_target_health("us-west-2", tg);
+        assert_eq!(health.await.unwrap().map(|h| h.healthy), Some(3));
+        let state = remote.get_replicator_state("us-west-2", "emr-platform-kafka-replicator");
+        assert_eq!(state.await.unwrap().as_deref(), Some("RUNNING"));
         assert!(world.mutations().is_empty());
         server.abort();
     }

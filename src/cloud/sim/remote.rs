@@ -20,7 +20,7 @@ use super::reach::Outage;
 use super::SimCloud;
 use crate::cloud::{
     Cache, Capacity, ChangeId, ChangeStatus, CloudError, CloudResult, ClusterEndpoint, Database,
-    DatabaseState, Dns, ErrorKind, Exposure, ExposureSource, Fence, GlobalDatastoreState,
+    DatabaseState, Dns, DrHealth, ErrorKind, Exposure, ExposureSource, Fence, GlobalDatastoreState,
     Measurement, NodeGroupState, NodeGroups, Permissions, Record, RecordType,
     ReplicationGroupState, Resolved, Resolver, RoutingControl, Scaling, Stream, StreamClusterState,
 };
@@ -46,6 +46,18 @@ pub enum SimCall {
     },
     SimulateActions {
         actions: Vec<String>,
+    },
+    SimulateActionsFor {
+        principal: String,
+        actions: Vec<String>,
+    },
+    GetTargetHealth {
+        region: String,
+        arn: String,
+    },
+    GetReplicatorState {
+        region: String,
+        name: String,
     },
     GetDatabase {
         region: String,
@@ -185,6 +197,15 @@ async fn dispatch(cloud: &SimCloud, call: SimCall) -> Result<Value, WireError> {
             name,
         } => to_value(cloud.get_node_vcpus(&region, &cluster, &name).await),
         C::SimulateActions { actions } => to_value(cloud.simulate_actions(&actions).await),
+        C::SimulateActionsFor { principal, actions } => {
+            to_value(cloud.simulate_actions_for(&principal, &actions).await)
+        }
+        C::GetTargetHealth { region, arn } => {
+            to_value(cloud.get_target_health(&region, &arn).await)
+        }
+        C::GetReplicatorState { region, name } => {
+            to_value(cloud.get_replicator_state(&region, &name).await)
+        }
         C::EnsurePromoted { region, id, fence } => {
             to_value(cloud.ensure_promoted(&region, &id, &fence).await)
         }

@@ -213,7 +213,7 @@ impl World {
             closed_gating_rules: Vec::new(),
             busy: Vec::new(),
             call_sites: BTreeMap::new(),
-            readiness: Default::default(),
+            readiness: super::readiness::SimReadiness::seeded(policy),
         };
         let now = Instant::now();
         for f in w.faults.iter().map(|f| &f.fault) {

@@ -1,0 +1,167 @@
+//! What only readiness reads on the DR side: the health of the DR load
+//! balancer's targets (`tiers.dns.dr_target_groups`) and the state of the
+//! MSK Replicator feeding the DR cluster (`tiers.stream.replicator`).
+
+use crate::cloud::{DrHealth, TargetHealth, OP_DESCRIBE_REPLICATOR, OP_DESCRIBE_TARGET_HEALTH};
+use crate::policy::Policy;
+
+/// The replicator state in which the DR cluster receives new records.
+const RUNNING: &str = "RUNNING";
+
+/// The failures and the warnings, as sentences naming the resource. The
+/// replicator is not read after a failover (`failed_over`): the DR
+/// cluster is then the one clients write to.
+pub(super) async fn problems<C: DrHealth>(
+    cloud: &C,
+    policy: &Policy,
+    failed_over: bool,
+) -> (Vec<String>, Vec<String>) {
+    let dr = &policy.regions.secondary;
+    let groups = policy
+        .tiers
+        .dns
+        .as_ref()
+        .map(|d| d.dr_target_groups.as_slice())
+        .unwrap_or_default();
+    let reads = groups.iter().map(|arn| async move {
+        let read = cloud.get_target_health(dr, arn);
+        let r = super::bounded(policy, OP_DESCRIBE_TARGET_HEALTH, read).await;
+        judge_targets(arn, dr, r)
+    });
+    let replicator = policy
+        .tiers
+        .stream
+        .as_ref()
+        .and_then(|s| s.replicator.as_deref())
+        .filter(|_| !failed_over);
+    let replicator = async move {
+        let name = replicator?;
+        let read = cloud.get_replicator_state(dr, name);
+        let r = super::bounded(policy, OP_DESCRIBE_REPLICATOR, read).await;
+        judge_replicator(name, dr, r)
+    };
+    let (targets, replicator) = tokio::join!(futures::future::join_all(reads), replicator);
+    let mut fails = Vec::new();
+    let mut warns = Vec::new();
+    for (fail, warn) in targets {
+        fails.extend(fail);
+        warns.extend(warn);
+    }
+    fails.extend(replicator);
+    (fails, warns)
+}
+
+/// The short name of a target group ARN (`targetgroup/<name>/<id>`).
+fn group_name(arn: &str) -> &str {
+    arn.rsplit_once(":targetgroup/")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .unwrap_or(arn)
+}
+
+/// A failure or a warning about one target group.
+fn judge_targets(
+    arn: &str,
+    dr: &str,
+    read: crate::cloud::CloudResult<Option<TargetHealth>>,
+) -> (Option<String>, Option<String>) {
+    let name = group_name(arn);
+    match read {
+        Err(e) => (
+            Some(format!(
+                "target group {name} in {dr} could not be read: {}",
+                e.message
+            )),
+            None,
+        ),
+        Ok(None) => (
+            Some(format!(
+                "target group {name} ({arn}) does not exist in {dr}"
+            )),
+            None,
+        ),
+        Ok(Some(h)) if h.healthy == 0 => (
+            Some(format!(
+                "target group {name} in {dr} has 0 of {} targets healthy: the DR load balancer \
+                 would answer with errors",
+                h.total()
+            )),
+            None,
+        ),
+        Ok(Some(h)) if h.healthy < h.total() => (
+            None,
+            Some(format!(
+                "target group {name} in {dr} has {} of {} targets healthy ({} unhealthy, {} \
+                 draining, {} not yet in service)",
+                h.healthy,
+                h.total(),
+                h.unhealthy,
+                h.draining,
+                h.other
+            )),
+        ),
+        Ok(Some(_)) => (None, None),
+    }
+}
+
+/// A failure about the replicator, if any.
+fn judge_replicator(
+    name: &str,
+    dr: &str,
+    read: crate::cloud::CloudResult<Option<String>>,
+) -> Option<String> {
+    match read {
+        Err(e) => Some(format!(
+            "MSK Replicator {name} in {dr} could not be read: {}",
+            e.message
+        )),
+        Ok(None) => Some(format!("MSK Replicator {name} does not exist in {dr}")),
+        Ok(Some(state)) if state != RUNNING => Some(format!(
+            "MSK Replicator {name} in {dr} is {state}, not RUNNING: the DR cluster receives no \
+             new records"
+        )),
+        Ok(Some(_)) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TG: &str =
+        "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/app-dr/0123456789abcdef";
+
+    #[test]
+    fn no_healthy_target_fails_some_unhealthy_warn_all_healthy_pass() {
+        let h = |healthy, unhealthy, draining| {
+            Ok(Some(TargetHealth {
+                healthy,
+                unhealthy,
+                draining,
+                other: 0,
+            }))
+        };
+        let (fail, warn) = judge_targets(TG, "us-west-2", h(0, 2, 1));
+        let fail = fail.unwrap();
+        assert!(
+            fail.contains("target group app-dr in us-west-2 has 0 of 3"),
+            "{fail}"
+        );
+        assert_eq!(warn, None);
+        let (fail, warn) = judge_targets(TG, "us-west-2", h(2, 1, 0));
+        assert_eq!(fail, None);
+        assert!(warn
+            .unwrap()
+            .contains("has 2 of 3 targets healthy (1 unhealthy"));
+        assert_eq!(judge_targets(TG, "us-west-2", h(3, 0, 0)), (None, None));
+        let (fail, _) = judge_targets(TG, "us-west-2", Ok(None));
+        assert!(fail.unwrap().contains("does not exist in us-west-2"));
+    }
+
+    #[test]
+    fn a_replicator_not_running_is_named_with_its_state() {
+        let r = |s: &str| Ok(Some(s.to_string()));
+        assert_eq!(judge_replicator("rep", "us-west-2", r("RUNNING")), None);
+        let fail = judge_replicator("rep", "us-west-2", r("FAILED")).unwrap();
+        assert!(fail.contains("MSK Replicator rep in us-west-2 is FAILED, not RUNNING"));
+    }
+}
