@@ -239,3 +239,24 @@ fn drctl_check_sim_checks_the_witness_role_it_is_given_and_refuses_a_malformed_o
         "{stderr}"
     );
 }
+
+#[test]
+fn drctl_check_refuses_an_active_region_the_policy_does_not_name_before_reading_aws() {
+    let history = tempfile::tempdir().unwrap();
+    let out = drctl()
+        .args(["check", "--active-region", "eu-west-1", "--history-dir"])
+        .arg(history.path())
+        .env("AWS_ACCESS_KEY_ID", "")
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("--active-region") && stderr.contains("us-west-2"),
+        "{stderr}"
+    );
+    // The simulated cloud starts on its primary: the flag has no meaning there.
+    drctl()
+        .args(["check", "--sim", "--active-region", "us-west-2"])
+        .assert()
+        .code(2);
+}

@@ -48,6 +48,12 @@ pub struct CheckArgs {
     /// to which nothing is granted.
     #[arg(long, env = "DRCTL_WITNESS_ROLE_ARN", value_parser = parse_role_arn)]
     pub witness_role_arn: Option<String>,
+    /// The region serving the platform now, one of the policy's two.
+    /// Default: the DR region once a failover of this policy recorded in
+    /// --history-dir completed on AWS, else the primary. DR resources,
+    /// routing controls and DNS are judged against it.
+    #[arg(long, conflicts_with = "sim")]
+    pub active_region: Option<String>,
 }
 
 /// An IAM role ARN (`arn:<partition>:iam::<account>:role/<name>`).
@@ -84,10 +90,12 @@ fn now_ms() -> u64 {
 
 /// The recorded drills and executions of `policy`, oldest first (none
 /// when nothing was recorded yet).
-fn history(dir: &std::path::Path, policy: &Policy) -> Result<Vec<ExecutionRecord>, String> {
+fn history(
+    dir: &std::path::Path,
+    policy: &Policy,
+) -> Result<Vec<crate::history::HistoryEntry>, String> {
     crate::history::HistoryStore::new(dir)
         .runs(&policy.name)
-        .map(|runs| runs.into_iter().map(|e| e.record).collect())
         .map_err(|e| e.to_string())
 }
 
@@ -96,13 +104,21 @@ pub(super) fn run(args: CheckArgs) -> Exit {
         Ok(p) => p,
         Err(e) => return e,
     };
-    let history = match history(&args.history_dir, &policy) {
+    let runs = match history(&args.history_dir, &policy) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("error: --history-dir: {e}");
             return Exit::Io;
         }
     };
+    let active = match super::check_active::active(args.active_region.as_deref(), &policy, &runs) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
+    let history: Vec<ExecutionRecord> = runs.into_iter().map(|e| e.record).collect();
     let result = if args.sim {
         let sim = match SimCloud::new(
             &policy,
@@ -137,8 +153,11 @@ pub(super) fn run(args: CheckArgs) -> Exit {
         };
         super::modeled_runtime().block_on(evaluate(&sim, &policy, &inputs))
     } else {
+        if let Some(why) = &active.because {
+            eprintln!("{why}");
+        }
         let roles = (args.role_arn.clone(), args.witness_role_arn.clone());
-        match on_aws(&policy, &history, roles) {
+        match on_aws(&policy, &history, roles, active.region) {
             Ok(r) => r,
             Err(e) => return e,
         }
@@ -151,6 +170,7 @@ fn on_aws(
     policy: &Policy,
     history: &[ExecutionRecord],
     (role_arn, witness_role): (Option<String>, Option<String>),
+    active_region: Option<String>,
 ) -> Result<Readiness, Exit> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -177,6 +197,7 @@ fn on_aws(
             now_ms: now_ms(),
             history,
             witness_role,
+            active_region,
             ..Inputs::default()
         };
         Ok(check_with(&cloud, policy, &inputs).await)

@@ -26,6 +26,7 @@ mod bench_page;
 mod bench_probes;
 mod bench_readiness;
 mod chaos_cmd;
+mod check_active;
 mod check_cmd;
 mod controller_cmd;
 mod detect_cmd;
