@@ -21,6 +21,11 @@ pub(super) const RESTART_AFTER: Duration = Duration::from_secs(1);
 /// The longest delay between two restarts.
 pub(super) const RESTART_AFTER_MAX: Duration = Duration::from_secs(60);
 
+/// The longest delay between two restarts after the journal was
+/// unavailable: short, so that a leader whose majority is back resumes
+/// within seconds.
+pub(super) const UNAVAILABLE_AFTER_MAX: Duration = Duration::from_secs(5);
+
 /// How many failed runs of one execution (errors or panics) this node
 /// tries before it stops restarting it until leadership changes.
 pub(super) const FAILURES_MAX: u32 = 5;
@@ -85,7 +90,7 @@ impl Restarts {
             }
             RunEnd::Unavailable(why) => {
                 entry.failures += 1;
-                let delay = delay(entry.failures);
+                let delay = delay(entry.failures).min(UNAVAILABLE_AFTER_MAX);
                 entry.not_before = Some(Instant::now() + delay);
                 warn!(execution_id = %id, error = %why, retry_in_ms = delay.as_millis() as u64, "execution stopped on this node: journal unavailable; retrying");
             }
@@ -162,10 +167,10 @@ mod tests {
             RunEnd::from(unavailable),
             RunEnd::Unavailable("not committed within 5s".into())
         );
-        tokio::time::advance(RESTART_AFTER_MAX).await;
+        tokio::time::advance(UNAVAILABLE_AFTER_MAX).await;
         assert!(
             r.may_start("u"),
-            "unavailable is retried, at most a minute apart"
+            "unavailable is retried, at most 5 s apart"
         );
         r.ended("f", &RunEnd::from(fenced));
         tokio::time::advance(Duration::from_secs(3600)).await;
