@@ -64,3 +64,5 @@ pub mod probe;
 pub mod readiness;
 pub mod redact;
 pub mod report;
+#[cfg(test)]
+pub(crate) mod test_log;

@@ -350,3 +350,32 @@ fn an_executing_node_in_kubernetes_without_a_role_of_its_own_refuses_to_start() 
     assert!(stderr.contains("eks.amazonaws.com/role-arn"), "{stderr}");
     assert!(stderr.contains("node.yaml"), "{stderr}");
 }
+
+#[test]
+fn an_absurd_drill_lag_is_refused_naming_the_flag() {
+    drctl()
+        .args(["drill", "--lag", "database=18446744073709551615s"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--lag").and(predicate::str::contains("100 years")));
+}
+
+#[test]
+fn a_drill_lag_on_a_missing_or_repeated_tier_is_refused() {
+    let core = "policies/emr-platform-core.yaml";
+    drctl()
+        .args(["drill", "--policy", core, "--lag", "stream=20m"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("--lag stream")
+                .and(predicate::str::contains("no stream tier")),
+        );
+    drctl()
+        .args(["drill", "--lag", "database=1m", "--lag", "database=40m"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--lag database: given more than once",
+        ));
+}

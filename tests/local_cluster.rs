@@ -519,3 +519,69 @@ fn a_bad_node_configuration_is_named_and_nothing_starts() {
     );
     assert!(!dir.path().join("data").exists());
 }
+
+#[test]
+fn a_local_cluster_killed_with_sigkill_takes_its_processes_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (paths, urls, sim) = configs(dir.path());
+    let mut cmd = Command::new(cargo_bin("drctl"));
+    cmd.arg("local-cluster").args(["--scale", "0.03"]);
+    for p in &paths {
+        cmd.arg("--config").arg(p);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let supervisor = child.id();
+    let cluster = Stop(child);
+    let mut table = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        table.push_str(&line);
+        table.push('\n');
+        if line.contains("drctl controller --config") {
+            break;
+        }
+    }
+    // The table names the simulated cloud's URL, and the hint the token
+    // file the given configuration names (not deploy/local's).
+    let sim_row = table
+        .lines()
+        .find(|l| l.trim_start().starts_with("sim "))
+        .unwrap();
+    assert!(sim_row.contains(&sim), "{table}");
+    let token = root().join("deploy/local/api-token");
+    assert!(
+        table.contains(&format!("--token-file {}", token.display())),
+        "{table}"
+    );
+    for u in urls.iter().chain([&sim]) {
+        assert!(drctl_get(&format!("{u}/healthz")).is_some(), "{u} not up");
+    }
+
+    let killed = Command::new("kill")
+        .args(["-9", &supervisor.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let alive: Vec<&String> = urls
+            .iter()
+            .chain([&sim])
+            .filter(|u| drctl_get(&format!("{u}/healthz")).is_some())
+            .collect();
+        if alive.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still answering 10 s after the supervisor was killed: {alive:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(cluster);
+}

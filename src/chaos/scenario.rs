@@ -141,7 +141,8 @@ impl Scenario {
             file: path.display().to_string(),
             message,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+        let text = crate::policy::read::read_bounded(path)
+            .map_err(|e| err(format!("cannot read: {e}")))?;
         let mut s: Scenario = serde_yaml_ng::from_str(&text).map_err(|e| err(e.to_string()))?;
         s.file = path.to_path_buf();
         for (i, f) in s.faults.iter().enumerate() {

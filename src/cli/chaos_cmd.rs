@@ -20,13 +20,16 @@ pub(super) fn run(files: Vec<PathBuf>) -> Exit {
     } else {
         files
     };
+    // An invalid file does not stop the others: every valid scenario runs,
+    // every invalid one is reported with its error.
     let mut scenarios = Vec::new();
+    let mut invalid = 0;
     for f in &files {
         match Scenario::load(f) {
             Ok(s) => scenarios.push(s),
             Err(e) => {
                 eprintln!("error: {e}");
-                return Exit::BadInput;
+                invalid += 1;
             }
         }
     }
@@ -44,15 +47,28 @@ pub(super) fn run(files: Vec<PathBuf>) -> Exit {
             }
             Err(e) => {
                 eprintln!("error: {e}");
-                return Exit::BadInput;
+                invalid += 1;
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
-    if failed == 0 {
-        Exit::Ok
+    let invalid_note = if invalid > 0 {
+        format!(", {invalid} invalid")
     } else {
+        String::new()
+    };
+    println!("{passed} passed, {failed} failed{invalid_note}");
+    outcome(failed, invalid)
+}
+
+/// The exit code: a scenario that failed its expectation outranks an
+/// invalid file (1 before 64, as the README's table orders them).
+fn outcome(failed: usize, invalid: usize) -> Exit {
+    if failed > 0 {
         Exit::Failed
+    } else if invalid > 0 {
+        Exit::BadInput
+    } else {
+        Exit::Ok
     }
 }
 

@@ -46,8 +46,9 @@ pub struct SimServeArgs {
 /// `drctl health` arguments.
 #[derive(Debug, Args)]
 pub struct HealthArgs {
-    /// The URL to check.
-    #[arg(long, default_value = "http://127.0.0.1:7100/healthz")]
+    /// The URL to check (by default the local controller's, the node that
+    /// `drctl status` asks by default).
+    #[arg(long, default_value = super::remote::DEFAULT_HEALTH_URL)]
     pub url: String,
     /// How long to wait for the answer.
     #[arg(long, default_value = "2s", value_parser = crate::duration::parse_flag)]
@@ -180,7 +181,8 @@ pub(super) fn until_interrupted<T>(
     }))
 }
 
-/// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends).
+/// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends), or when the
+/// supervising `drctl local-cluster` is gone (see `lifeline.rs`).
 pub(super) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -190,11 +192,15 @@ pub(super) async fn shutdown_signal() {
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
+            () = super::lifeline::parent_gone() => {},
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        tokio::select! {
+            _ = ctrl_c => {},
+            () = super::lifeline::parent_gone() => {},
+        }
     }
 }
 

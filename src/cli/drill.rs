@@ -5,16 +5,26 @@ use std::sync::Arc;
 
 use super::{execute_and_report, modeled_runtime, DrillArgs, Exit};
 use crate::cloud::sim::{SimCloud, SimOptions};
+use crate::cloud::Exposure;
 use crate::execute::{MemoryJournal, RunOptions};
+use crate::plan::DataTier;
+use crate::policy::Policy;
 
 pub(super) fn run(args: DrillArgs) -> Exit {
     let policy = match args.policy.load() {
         Ok(p) => Arc::new(p),
         Err(e) => return e,
     };
+    let lag = match lag_by_tier(&args.lag, &policy) {
+        Ok(lag) => lag,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::Usage;
+        }
+    };
     let options = SimOptions {
         seed: args.seed,
-        lag: args.lag.iter().copied().collect::<BTreeMap<_, _>>(),
+        lag,
         ..SimOptions::default()
     };
     let sim = match SimCloud::new(&policy, options) {
@@ -85,4 +95,32 @@ pub(super) fn run(args: DrillArgs) -> Exit {
         move || counted.call_counts(),
     );
     modeled_runtime().block_on(run)
+}
+
+/// The `--lag` values by tier: each tier at most once, and only tiers the
+/// policy has (a lag on a missing tier would be silently ignored).
+fn lag_by_tier(
+    given: &[(DataTier, Exposure)],
+    policy: &Policy,
+) -> Result<BTreeMap<DataTier, Exposure>, String> {
+    let mut lag = BTreeMap::new();
+    for (tier, exposure) in given {
+        let has = match tier {
+            DataTier::Database => policy.tiers.database.is_some(),
+            DataTier::Cache => policy.tiers.cache.is_some(),
+            DataTier::Stream => policy.tiers.stream.is_some(),
+        };
+        if !has {
+            return Err(format!(
+                "--lag {}: policy {} has no {} tier",
+                tier.name(),
+                policy.name,
+                tier.name()
+            ));
+        }
+        if lag.insert(*tier, *exposure).is_some() {
+            return Err(format!("--lag {}: given more than once", tier.name()));
+        }
+    }
+    Ok(lag)
 }

@@ -11,8 +11,9 @@ use crate::policy::Policy;
 use crate::report::render_plan;
 
 pub(super) fn run(args: FailoverArgs) -> Exit {
-    if let Some(url) = args.controller.clone() {
-        return super::remote::failover(&args, &url);
+    if !args.controller.is_empty() {
+        let c = super::remote_client::Controllers::new(&args.controller, args.timeout);
+        return super::remote::failover(&args, &c);
     }
     // Validate everything before the first AWS call: a bad policy changes
     // nothing and costs no request.
@@ -43,7 +44,19 @@ pub(super) fn run(args: FailoverArgs) -> Exit {
                 return Exit::Io;
             }
         };
-        let journal = FileJournal::new(&args.journal_dir);
+        // A run that may act holds the journal's lock until it ends: two
+        // runs on one journal would each resume the other's execution.
+        let journal = if args.confirm {
+            match FileJournal::open_exclusive(&args.journal_dir) {
+                Ok(j) => j,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Exit::Io;
+                }
+            }
+        } else {
+            FileJournal::new(&args.journal_dir)
+        };
         run_with(cloud, policy, journal, &args).await
     })
 }

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use clap::Args;
-use tokio::process::{Child, Command};
+use tokio::process::{Child, ChildStdin, Command};
 
 use super::controller_cmd::shutdown_signal;
 use super::{live_runtime, Exit};
@@ -39,6 +39,9 @@ pub(super) struct Proc {
     pub child: Child,
     /// Where its output goes.
     pub log: PathBuf,
+    /// The write end of the child's standard input, never written: when
+    /// this process dies it closes, and the child stops (see `lifeline.rs`).
+    pub lifeline: Option<ChildStdin>,
 }
 
 pub(super) fn run(args: LocalClusterArgs) -> Exit {
@@ -66,7 +69,7 @@ pub(super) fn run(args: LocalClusterArgs) -> Exit {
     rt.block_on(async move {
         match start_all(&args, &configs, &sim_url).await {
             Ok(mut procs) => {
-                print_table(&configs, &procs);
+                print_table(&configs, &procs, &sim_url);
                 supervise(&mut procs).await;
                 stop_all(&mut procs).await;
                 eprintln!("local cluster stopped");
@@ -104,6 +107,9 @@ fn shared_sim(configs: &[NodeConfig]) -> Result<String, String> {
 /// Kills every process and waits for them.
 pub(super) async fn stop_all(procs: &mut [Proc]) {
     for p in procs.iter_mut() {
+        // Closing the lifeline alone would stop the child too, gently; the
+        // kill makes sure of it.
+        drop(p.lifeline.take());
         let _ = p.child.start_kill();
     }
     for p in procs.iter_mut() {
@@ -199,17 +205,21 @@ fn spawn(exe: &Path, name: &str, args: &[String], log: &Path) -> Result<Proc, St
     let err = file
         .try_clone()
         .map_err(|e| format!("{}: {e}", log.display()))?;
-    let child = Command::new(exe)
+    let mut child = Command::new(exe)
         .args(args)
+        .env(super::lifeline::EXIT_WITH_STDIN_ENV, "1")
+        .stdin(Stdio::piped())
         .stdout(Stdio::from(file))
         .stderr(Stdio::from(err))
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot start {name}: {e}"))?;
+    let lifeline = child.stdin.take();
     Ok(Proc {
         name: name.to_string(),
         child,
         log: log.to_path_buf(),
+        lifeline,
     })
 }
 
@@ -242,7 +252,7 @@ async fn poll(url: &str, within: Duration) -> Result<(), String> {
 
 /// Prints what was started and what to try. Write errors (a closed pipe)
 /// are ignored: the cluster keeps running.
-fn print_table(configs: &[NodeConfig], procs: &[Proc]) {
+fn print_table(configs: &[NodeConfig], procs: &[Proc], sim_url: &str) {
     use std::fmt::Write as _;
     use std::io::Write as _;
     let mut out = String::new();
@@ -252,6 +262,8 @@ fn print_table(configs: &[NodeConfig], procs: &[Proc]) {
         "  {:<8} {:<10} {:>7}  {:<24} log",
         "process", "site", "pid", "url"
     );
+    // The simulated cloud's row is `sim`, at its URL: `drctl sim outage
+    // --url` and `drctl sim lag --url` take it.
     for p in procs {
         let c = configs.iter().find(|c| p.name == format!("node-{}", c.id));
         let (site, url) = match c {
@@ -259,7 +271,7 @@ fn print_table(configs: &[NodeConfig], procs: &[Proc]) {
                 format!("{}{}", c.me().site, if c.me().witness { "*" } else { "" }),
                 c.me().addr.clone(),
             ),
-            None => ("-".into(), "shared simulated cloud".into()),
+            None => ("-".into(), sim_url.to_string()),
         };
         let _ = writeln!(
             out,
@@ -277,7 +289,8 @@ fn print_table(configs: &[NodeConfig], procs: &[Proc]) {
     let _ = writeln!(out, "  drctl status --controller {first}");
     let _ = writeln!(
         out,
-        "  drctl failover --confirm --controller {first} --token-file deploy/local/api-token"
+        "  drctl failover --confirm --controller {first} {}",
+        token_hint(&configs[0])
     );
     let _ = writeln!(
         out,
@@ -289,6 +302,22 @@ fn print_table(configs: &[NodeConfig], procs: &[Proc]) {
     );
     let _ = std::io::stdout().write_all(out.as_bytes());
     let _ = std::io::stdout().flush();
+}
+
+/// How the operator passes the API token that `config` names: its
+/// `api.token_file`, or the environment variable when the file gives none.
+fn token_hint(config: &NodeConfig) -> String {
+    let file = crate::policy::read::read_bounded(&config.source)
+        .ok()
+        .and_then(|t| serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&t).ok())
+        .and_then(|v| v.get("api")?.get("token_file")?.as_str().map(String::from));
+    match file {
+        Some(f) => format!("--token-file {f}"),
+        None => format!(
+            "(with the token in {})",
+            crate::controller::config::API_TOKEN_ENV
+        ),
+    }
 }
 
 /// Waits for Ctrl-C, reporting processes that exit meanwhile.

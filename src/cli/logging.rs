@@ -2,25 +2,69 @@
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::EnvFilter;
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use super::LogFormat;
 
 /// Installs the global subscriber.
 pub(super) fn init(level: &str, format: LogFormat) -> Result<(), String> {
     let filter = EnvFilter::try_new(level).map_err(|e| format!("{level:?}: {e}"))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(colour(
             std::io::stderr().is_terminal(),
             std::env::var_os("NO_COLOR"),
         ));
+    let registry = tracing_subscriber::registry()
+        .with(QuietRaftRpc)
+        .with(filter);
     match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => registry.with(fmt).try_init(),
+        LogFormat::Json => registry.with(fmt.json()).try_init(),
     }
     .map_err(|e| e.to_string())
+}
+
+/// Drops openraft's line per failed call to a peer (replication's
+/// `RPCError`, an election's `while requesting vote` and `timeout`), logged
+/// at ERROR several times a second while a peer is down. The peer log
+/// (`consensus/peer_log.rs`) says the same once, at WARN, and again once a
+/// minute; openraft's other errors still show.
+pub struct QuietRaftRpc;
+
+/// The messages of openraft's per-call error lines.
+const RAFT_RPC_NOISE: [&str; 3] = ["RPCError", "while requesting vote", "timeout"];
+
+impl<S: tracing::Subscriber> Layer<S> for QuietRaftRpc {
+    fn event_enabled(&self, event: &tracing::Event<'_>, _: Context<'_, S>) -> bool {
+        let meta = event.metadata();
+        if !meta.target().starts_with("openraft") || *meta.level() != tracing::Level::ERROR {
+            return true;
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        !RAFT_RPC_NOISE.contains(&message.0.as_str())
+    }
+}
+
+/// An event's `message` field.
+struct Message(String);
+
+impl Visit for Message {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.0 = value.to_string();
+        }
+    }
 }
 
 /// Whether text logs carry ANSI colour: only on a terminal, and not when
@@ -32,7 +76,28 @@ fn colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::colour;
+    use super::*;
+
+    #[test]
+    fn openraft_per_call_errors_are_dropped_and_its_other_errors_kept() {
+        let captured = crate::test_log::Captured::default();
+        let subscriber = tracing_subscriber::registry().with(QuietRaftRpc).with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(captured.clone())
+                .with_ansi(false),
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..10 {
+                tracing::error!(target: "openraft::replication", err = "unreachable", "RPCError");
+                tracing::error!(target: "openraft::core::raft_core", error = "x", target_node = 2, "while requesting vote");
+            }
+            tracing::error!(target: "openraft::core::raft_core", error = "disk", "quit RaftCore::main on error");
+            tracing::error!(target: "drctl::controller", "RPCError");
+        });
+        let text = captured.text();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.contains("quit RaftCore::main on error"), "{text}");
+    }
 
     #[test]
     fn colour_only_on_a_terminal_without_no_color() {

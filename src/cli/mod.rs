@@ -11,9 +11,9 @@
 //! | 4 | preflight failed: a resource is missing or unhealthy; nothing changed |
 //! | 5 | `drctl check`: ready, with warnings |
 //! | 6 | `drctl check`: not ready (a check failed) |
-//! | 64 | an input file (policy, scenario, node configuration) is invalid, or the API refused the request as malformed; nothing changed |
+//! | 64 | an input file (policy, scenario, node configuration) is invalid or above 1 MiB, or the API refused the request as malformed; nothing changed |
 //! | 69 | the controller cluster is unavailable (no leader reachable) |
-//! | 74 | the journal or the cloud configuration could not be read or written |
+//! | 74 | the journal or the cloud configuration could not be read or written, or another run holds the journal's lock |
 //! | 77 | the API token is missing or wrong |
 
 mod bench_cluster;
@@ -35,12 +35,14 @@ mod drill;
 mod failover;
 mod follow_changes;
 mod history_cmd;
+pub mod lifeline;
 mod local;
 mod logging;
 mod node_cmd;
 mod progress;
 mod recorded;
 pub mod remote;
+pub mod remote_client;
 mod report_cmd;
 mod schema_cmd;
 mod unfence_cmd;
@@ -359,11 +361,16 @@ pub struct FailoverArgs {
     /// The policy file (local execution only).
     #[command(flatten)]
     pub policy: PolicyArg,
-    /// Submit to this controller cluster (any member's URL) instead of
+    /// Submit to this controller cluster (any member's URL; several,
+    /// repeated or comma-separated, are tried in turn) instead of
     /// executing here; the leader executes and this command follows the
     /// execution until it ends.
-    #[arg(long, env = "DRCTL_CONTROLLER")]
-    pub controller: Option<String>,
+    #[arg(long, env = "DRCTL_CONTROLLER", value_delimiter = ',')]
+    pub controller: Vec<String>,
+    /// With --controller: how long each controller may take to answer
+    /// before the next one is tried.
+    #[arg(long, default_value = remote_client::DEFAULT_TIMEOUT, value_parser = crate::duration::parse_flag, requires = "controller")]
+    pub timeout: Duration,
     /// With --controller: the policy's name, when the cluster owns several.
     #[arg(long, requires = "controller")]
     pub policy_name: Option<String>,
@@ -399,6 +406,13 @@ pub struct FailoverArgs {
     pub output: Output,
 }
 
+/// The longest `--lag` a drill accepts, in years: anything longer is a
+/// typing error, and its milliseconds would not fit the figures reported.
+const LAG_MAX_YEARS: u64 = 100;
+
+/// [`LAG_MAX_YEARS`] as a duration (365-day years).
+const LAG_MAX: Duration = Duration::from_secs(LAG_MAX_YEARS * 365 * 24 * 3600);
+
 fn parse_lag(text: &str) -> Result<(crate::plan::DataTier, crate::cloud::Exposure), String> {
     use crate::plan::DataTier;
     let (tier, value) = text
@@ -417,7 +431,14 @@ fn parse_lag(text: &str) -> Result<(crate::plan::DataTier, crate::cloud::Exposur
     let exposure = if value == "unknown" {
         crate::cloud::Exposure::Unknown
     } else {
-        crate::cloud::Exposure::Known(crate::duration::parse(value)?)
+        let lag = crate::duration::parse(value)?;
+        if lag > LAG_MAX {
+            return Err(format!(
+                "{value} is longer than {} years: no replica lags that far",
+                LAG_MAX_YEARS
+            ));
+        }
+        crate::cloud::Exposure::Known(lag)
     };
     Ok((tier, exposure))
 }

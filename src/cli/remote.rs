@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use tokio::sync::mpsc;
 
+use super::remote_client::{Controllers, Repeat};
 use super::{exit_for, live_runtime, progress, Exit, FailoverArgs, Output};
 use crate::api::views::{ExecutionView, StatusView};
 use crate::execute::{Event, StepStatus};
@@ -15,13 +16,30 @@ use crate::execute::{Event, StepStatus};
 /// The default controller: node 1 of the local cluster.
 pub const DEFAULT_CONTROLLER: &str = "http://127.0.0.1:7101";
 
-/// Where the cluster is and how to authenticate.
+/// `drctl health`'s default: [`DEFAULT_CONTROLLER`]'s `/healthz`.
+pub const DEFAULT_HEALTH_URL: &str = "http://127.0.0.1:7101/healthz";
+
+/// Where the cluster is and how long to wait for it.
 #[derive(Debug, Clone, Args)]
 pub struct ControllerArg {
-    /// A controller node's base URL (any member: requests that need the
-    /// leader are forwarded to it).
-    #[arg(long, env = "DRCTL_CONTROLLER", default_value = DEFAULT_CONTROLLER)]
-    pub controller: String,
+    /// Controller nodes' base URLs, tried in turn (repeat the flag or
+    /// separate with commas); any member will do: requests that need the
+    /// leader are forwarded to it. A change is sent to the next member only
+    /// when the previous one cannot have recorded it (no connection, or no
+    /// leader to forward to).
+    #[arg(long, env = "DRCTL_CONTROLLER", default_value = DEFAULT_CONTROLLER, value_delimiter = ',')]
+    pub controller: Vec<String>,
+    /// How long each controller may take to answer before the next one is
+    /// tried (the connection itself gets at most 3s).
+    #[arg(long, default_value = super::remote_client::DEFAULT_TIMEOUT, value_parser = crate::duration::parse_flag)]
+    pub timeout: Duration,
+}
+
+impl ControllerArg {
+    /// The members to ask.
+    pub fn controllers(&self) -> Controllers {
+        Controllers::new(&self.controller, self.timeout)
+    }
 }
 
 /// The API token, for commands that change something.
@@ -104,30 +122,12 @@ pub struct ActionArgs {
     pub token: TokenArg,
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(90))
-        .build()
-        .expect("an HTTP client with only timeouts set always builds")
-}
-
 fn base(url: &str) -> String {
     url.trim_end_matches('/').to_string()
 }
 
-async fn get_status(http: &reqwest::Client, url: &str) -> Result<StatusView, String> {
-    let resp = http
-        .get(format!("{}/v1/status", base(url)))
-        .send()
-        .await
-        .map_err(|e| format!("{url}: {e}"))?;
-    if !resp.status().is_success() {
-        return Err(format!("{url}: {}", resp.status()));
-    }
-    resp.json()
-        .await
-        .map_err(|e| format!("{url}: not a drctl controller: {e}"))
+async fn get_status(c: &Controllers) -> Result<StatusView, String> {
+    c.get("/v1/status").await.map(|(_, s)| s)
 }
 
 pub(super) fn status(args: StatusArgs) -> Exit {
@@ -136,7 +136,7 @@ pub(super) fn status(args: StatusArgs) -> Exit {
         Err(e) => return e,
     };
     rt.block_on(async {
-        match get_status(&client(), &args.controller.controller).await {
+        match get_status(&args.controller.controllers()).await {
             Ok(s) => {
                 match args.output {
                     Output::Json => println!(
@@ -283,7 +283,8 @@ pub(super) fn maintenance(args: MaintenanceArgs) -> Exit {
 
 /// Sends an authenticated action to the cluster, `body` with the operator
 /// and the reason added; on 200 hands the answer to `done`, otherwise exits
-/// as the status code says.
+/// as the status code says. The members are tried in turn only while the
+/// action cannot have been recorded (see `remote_client.rs`).
 pub(super) fn action(
     args: &ActionArgs,
     path: &str,
@@ -301,8 +302,9 @@ pub(super) fn action(
         Err(e) => return e,
     };
     rt.block_on(async {
-        let (code, answer) = match post(&args.controller.controller, path, &token, &body).await {
-            Ok(r) => r,
+        let c = args.controller.controllers();
+        let (code, answer) = match c.post(path, &token, &body, Repeat::NeverAfterSent).await {
+            Ok(a) => (a.code, a.body),
             Err(e) => {
                 eprintln!("error: {e}");
                 return Exit::Unavailable;
@@ -315,24 +317,6 @@ pub(super) fn action(
             exit_for_http(code, &answer)
         }
     })
-}
-
-pub(super) async fn post(
-    url: &str,
-    path: &str,
-    token: &str,
-    body: &serde_json::Value,
-) -> Result<(u16, serde_json::Value), String> {
-    let resp = client()
-        .post(format!("{}{path}", base(url)))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .map_err(|e| format!("{url}: {e}"))?;
-    let code = resp.status().as_u16();
-    let body = resp.json().await.unwrap_or(serde_json::Value::Null);
-    Ok((code, body))
 }
 
 /// Prints the API's error and picks the exit code.
@@ -350,14 +334,14 @@ pub(super) fn exit_for_http(code: u16, body: &serde_json::Value) -> Exit {
 }
 
 /// `drctl failover --controller URL`: submits and follows the execution.
-pub(super) fn failover(args: &FailoverArgs, url: &str) -> Exit {
+pub(super) fn failover(args: &FailoverArgs, c: &Controllers) -> Exit {
     let rt = match live_runtime() {
         Ok(rt) => rt,
         Err(e) => return e,
     };
     rt.block_on(async {
         if !args.confirm {
-            let s = match get_status(&client(), url).await {
+            let s = match get_status(c).await {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("error: cannot read the cluster status: {e}");
@@ -366,7 +350,8 @@ pub(super) fn failover(args: &FailoverArgs, url: &str) -> Exit {
             };
             print!("{}", render_status(&s));
             println!(
-                "\ndry run: nothing was changed. To execute through the cluster: drctl failover --confirm --controller {url}"
+                "\ndry run: nothing was changed. To execute through the cluster: drctl failover --confirm --controller {}",
+                c.urls().join(",")
             );
             return Exit::Ok;
         }
@@ -381,8 +366,10 @@ pub(super) fn failover(args: &FailoverArgs, url: &str) -> Exit {
             "reason": args.reason,
             "operator": args.operator,
         });
-        let (code, body) = match post(url, "/v1/failover", &token, &body).await {
-            Ok(r) => r,
+        // A repeat is harmless: the cluster runs one execution per policy
+        // and answers a second request with the running one.
+        let (url, code, body) = match c.post("/v1/failover", &token, &body, Repeat::Harmless).await {
+            Ok(a) => (a.url, a.code, a.body),
             Err(e) => {
                 eprintln!("error: {e}");
                 return Exit::Unavailable;
@@ -395,7 +382,7 @@ pub(super) fn failover(args: &FailoverArgs, url: &str) -> Exit {
                     "execution {id} accepted by leader node {}; following it",
                     body["leader"]
                 );
-                follow(url, &id).await
+                follow(c, &url, &id).await
             }
             200 => {
                 println!("already failed over: execution {id} recorded; nothing changed");
@@ -403,7 +390,7 @@ pub(super) fn failover(args: &FailoverArgs, url: &str) -> Exit {
             }
             409 => {
                 eprintln!("execution {id} is already running (no second one was started); following it");
-                follow(url, &id).await
+                follow(c, &url, &id).await
             }
             _ => exit_for_http(code, &body),
         }
@@ -412,13 +399,15 @@ pub(super) fn failover(args: &FailoverArgs, url: &str) -> Exit {
 
 /// Follows an execution until it ends, through any member that answers:
 /// when the node we asked dies (it may be the leader), the others still do.
-async fn follow(url: &str, id: &str) -> Exit {
-    let http = client();
+async fn follow(c: &Controllers, url: &str, id: &str) -> Exit {
+    let http = reqwest::Client::new();
     let mut urls = vec![base(url)];
-    if let Ok(s) = get_status(&http, url).await {
+    urls.extend(c.urls().iter().cloned());
+    if let Ok(s) = get_status(c).await {
         urls.extend(s.members.iter().map(|m| base(&m.addr)));
     }
-    urls.dedup();
+    let mut seen_urls = std::collections::HashSet::new();
+    urls.retain(|u| seen_urls.insert(u.clone()));
     let (tx, rx) = mpsc::unbounded_channel();
     let shown = progress::spawn(rx);
     let mut seen: HashMap<String, StepStatus> = HashMap::new();

@@ -24,12 +24,20 @@ pub struct UnfenceArgs {
 
 /// Sends the unfence to the node that fenced.
 pub(super) fn run(args: UnfenceArgs) -> Exit {
+    let urls = &args.action.controller.controller;
+    if urls.len() != 1 {
+        eprintln!(
+            "error: --controller: unfence goes to the one node that fenced, never to another member; give exactly one URL (got {})",
+            urls.len()
+        );
+        return Exit::Usage;
+    }
     if !args.confirm {
         eprintln!(
             "unfence gives the application back its writes in the region of node {}; \
              run it only once that region is the only writer again (after a failback, or when no failover happened). \
              Check first: drctl status --controller {}. Nothing was sent; add --confirm to unfence.",
-            args.action.controller.controller, args.action.controller.controller
+            urls[0], urls[0]
         );
         return Exit::Usage;
     }

@@ -18,6 +18,7 @@ pub mod guard;
 mod readiness;
 mod routing;
 pub mod sim;
+mod token;
 mod types;
 
 pub use calls::{CallCount, CallSite, Plane, ROUTE53_CONTROL_REGION};
@@ -33,6 +34,7 @@ pub use routing::{
     through_endpoints, ClusterEndpoint, RoutingControl, ENDPOINT_TIMEOUT, OP_GET_ROUTING_CONTROL,
     OP_UPDATE_ROUTING_CONTROLS,
 };
+pub use token::TOKEN_MAX;
 pub use types::*;
 
 use std::future::Future;

@@ -36,19 +36,6 @@ impl fmt::Display for Epoch {
     }
 }
 
-impl Fence {
-    /// A token that is the same for every retry of `step` in this execution,
-    /// whichever leader makes it, usable as an idempotency token (at most 64
-    /// characters): a new leader retrying a step the old one already sent is
-    /// deduplicated by the provider.
-    pub fn token(&self, step: &str) -> String {
-        let mut token = format!("{}-{}", self.execution_id, step);
-        token.retain(|c| c.is_ascii_alphanumeric() || c == '-');
-        token.truncate(64);
-        token
-    }
-}
-
 /// How much data a failover of one tier would lose, as far as we can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "ms")]

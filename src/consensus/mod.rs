@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod network;
+pub mod peer_log;
 pub mod state;
 pub mod store;
 

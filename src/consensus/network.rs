@@ -91,6 +91,7 @@ pub struct Network {
     signer: Signer,
     timeout: Duration,
     links: Links,
+    peers: Arc<super::peer_log::PeerLog>,
 }
 
 impl Network {
@@ -108,6 +109,7 @@ impl Network {
             signer,
             timeout,
             links,
+            peers: Arc::default(),
         }
     }
 }
@@ -142,7 +144,22 @@ enum CallError<E> {
 }
 
 impl Client {
+    /// One RPC, its outcome noted in the peer log.
     async fn call<Req: Serialize, Resp: DeserializeOwned, E: DeserializeOwned>(
+        &self,
+        path: &str,
+        req: &Req,
+        option: &RPCOption,
+    ) -> Result<Resp, CallError<E>> {
+        let result = self.call_once(path, req, option).await;
+        match &result {
+            Err(CallError::Unreachable(msg)) => self.net.peers.failed(self.target, &self.addr, msg),
+            _ => self.net.peers.answered(self.target, &self.addr),
+        }
+        result
+    }
+
+    async fn call_once<Req: Serialize, Resp: DeserializeOwned, E: DeserializeOwned>(
         &self,
         path: &str,
         req: &Req,
@@ -380,39 +397,5 @@ async fn snapshot(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) ->
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn with(secret: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(SECRET_HEADER, secret.parse().unwrap());
-        h
-    }
-
-    #[test]
-    fn any_accepted_secret_passes_and_nothing_else_does() {
-        let accepted: Vec<Arc<str>> =
-            vec!["current-secret-0001".into(), "next-secret-00002".into()];
-        assert!(secret_ok(&with("current-secret-0001"), &accepted));
-        assert!(secret_ok(&with("next-secret-00002"), &accepted));
-        assert!(!secret_ok(&with("current-secret-0002"), &accepted));
-        assert!(!secret_ok(&with(""), &accepted));
-        assert!(!secret_ok(&HeaderMap::new(), &accepted));
-    }
-
-    #[test]
-    fn a_full_snapshot_chunk_fits_the_raft_body_limit_twice_over() {
-        let req = InstallSnapshotRequest::<TypeConfig> {
-            vote: openraft::Vote::default(),
-            meta: openraft::SnapshotMeta::default(),
-            offset: 0,
-            data: vec![255; SNAPSHOT_CHUNK as usize],
-            done: false,
-        };
-        let encoded = serde_json::to_vec(&req).unwrap().len();
-        assert!(
-            encoded * 2 <= RAFT_BODY_LIMIT,
-            "a chunk encodes to {encoded} bytes; the limit is {RAFT_BODY_LIMIT}"
-        );
-    }
-}
+#[path = "network_tests.rs"]
+mod tests;

@@ -568,8 +568,11 @@ impl ClusterState {
         Reply::Ok
     }
 
+    /// Records an audit line. Its log line carries `at`, the event's own
+    /// time: a node catching up applies old entries, and the line's
+    /// timestamp is only when it applied them.
     fn audit(&mut self, index: u64, term: u64, at: &str, who: &str, what: String) {
-        tracing::info!(target: "drctl::audit", index, term, who, "{what}");
+        tracing::info!(target: "drctl::audit", index, term, at, who, "{what}");
         self.audit.push_back(AuditEntry {
             index,
             term,

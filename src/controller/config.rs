@@ -240,7 +240,8 @@ pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
         path: path.to_path_buf(),
         problems,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| err(vec![format!("cannot read: {e}")]))?;
+    let text = crate::policy::read::read_bounded(path)
+        .map_err(|e| err(vec![format!("cannot read: {e}")]))?;
     let file: NodeFile = serde_yaml_ng::from_str(&text).map_err(|e| err(vec![e.to_string()]))?;
     let mut problems = sites::problems(&file.cluster.members);
     let listen = file

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::journal::{propose, RaftJournal};
+use super::runner::RunEnd;
 use super::Context;
 use crate::cloud::{Cloud, ExposureSource};
 use crate::consensus::{Command, Execution, Reply};
@@ -22,20 +23,23 @@ use crate::notify::EventKind;
 
 /// Runs one execution as its owner until it ends or this node is fenced;
 /// first claims it (with why it runs from the region being left, if it
-/// does) when `claim` is given.
+/// does) when `claim` is given. Says how it ended, for the runner to decide
+/// whether and when to run it again.
 pub(super) async fn run_execution<C: Cloud + 'static>(
     ctx: Context,
     cloud: Arc<C>,
     (exposures, time_basis): (Arc<dyn ExposureSource>, TimeBasis),
     e: Execution,
     claim: Option<Option<String>>,
-) {
+) -> RunEnd {
     let clock = Instant::now();
     let mut record = e.record;
     let id = record.id.clone();
     let Some(policy) = ctx.policies.get(&record.policy).cloned() else {
-        warn!(execution_id = %id, policy = %record.policy, "execution of a policy this node does not have; not resuming");
-        return;
+        return RunEnd::Declined(format!(
+            "execution of policy {} that this node does not have",
+            record.policy
+        ));
     };
     if let Some(placement) = claim {
         let cmd = Command::Claim {
@@ -46,14 +50,8 @@ pub(super) async fn run_execution<C: Cloud + 'static>(
         };
         match propose(&ctx, cmd).await {
             Ok(Reply::Ok) => {}
-            Ok(other) => {
-                warn!(execution_id = %id, reply = ?other, "claim refused");
-                return;
-            }
-            Err(error) => {
-                warn!(execution_id = %id, %error, "claim not committed");
-                return;
-            }
+            Ok(other) => return RunEnd::Fenced(format!("claim refused: {other:?}")),
+            Err(error) => return RunEnd::Unavailable(format!("claim not committed: {error}")),
         }
         prepare_resume(&mut record);
     }
@@ -107,8 +105,9 @@ pub(super) async fn run_execution<C: Cloud + 'static>(
                     sentence,
                 );
             }
+            RunEnd::Ended
         }
-        Err(error) => warn!(execution_id = %id, %error, "execution stopped on this node"),
+        Err(error) => RunEnd::from(error),
     }
 }
 

@@ -45,6 +45,41 @@ pub(super) async fn confirm_leader(ctx: &Context) -> Result<(), String> {
     }
 }
 
+/// Proposes `cmd` for the journal: a refusal because this node does not
+/// lead is [`JournalError::Fenced`]; a write not committed in time (or that
+/// failed otherwise) is [`JournalError::Unavailable`].
+async fn journal_propose(ctx: &Context, cmd: Command) -> Result<Reply, JournalError> {
+    match tokio::time::timeout(COMMIT_TIMEOUT, ctx.raft.client_write(cmd)).await {
+        Ok(Ok(r)) => Ok(r.data),
+        Ok(Err(e)) if e.forward_to_leader().is_some() => {
+            Err(JournalError::Fenced(format!("not the leader: {e}")))
+        }
+        Ok(Err(e)) => Err(JournalError::Unavailable(format!("not committed: {e}"))),
+        Err(_) => Err(JournalError::Unavailable(format!(
+            "not committed within {}s: this node cannot reach a majority",
+            COMMIT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// [`confirm_leader`] for the journal: another leader is
+/// [`JournalError::Fenced`], no answer in time [`JournalError::Unavailable`].
+async fn journal_confirm(ctx: &Context) -> Result<(), JournalError> {
+    match tokio::time::timeout(COMMIT_TIMEOUT, ctx.raft.ensure_linearizable()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) if e.forward_to_leader().is_some() => {
+            Err(JournalError::Fenced(format!("not the leader: {e}")))
+        }
+        Ok(Err(e)) => Err(JournalError::Unavailable(format!(
+            "leadership not confirmed: {e}"
+        ))),
+        Err(_) => Err(JournalError::Unavailable(format!(
+            "leadership not confirmed within {}s: this node cannot reach a majority",
+            COMMIT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
 impl Journal for RaftJournal {
     async fn last(&self, policy: &str) -> Result<Option<ExecutionRecord>, JournalError> {
         let a = self.ctx.applied.read().expect("state lock");
@@ -56,10 +91,7 @@ impl Journal for RaftJournal {
             record: Box::new(record.clone()),
             at: now(),
         };
-        match propose(&self.ctx, cmd)
-            .await
-            .map_err(JournalError::Fenced)?
-        {
+        match journal_propose(&self.ctx, cmd).await? {
             Reply::Ok => Ok(()),
             Reply::Fenced { reason } => Err(JournalError::Fenced(reason)),
             other => Err(JournalError::Fenced(format!(
@@ -73,18 +105,13 @@ impl Journal for RaftJournal {
         record: &ExecutionRecord,
         step: &str,
     ) -> Result<Epoch, JournalError> {
-        confirm_leader(&self.ctx)
-            .await
-            .map_err(JournalError::Fenced)?;
+        journal_confirm(&self.ctx).await?;
         let cmd = Command::Intent {
             execution_id: record.id.clone(),
             step: step.to_string(),
             at: now(),
         };
-        match propose(&self.ctx, cmd)
-            .await
-            .map_err(JournalError::Fenced)?
-        {
+        match journal_propose(&self.ctx, cmd).await? {
             Reply::Epoch { epoch } => Ok(epoch),
             Reply::Fenced { reason } => Err(JournalError::Fenced(reason)),
             other => Err(JournalError::Fenced(format!(

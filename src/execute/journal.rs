@@ -8,7 +8,6 @@
 
 use std::future::Future;
 use std::io;
-use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -237,11 +236,16 @@ pub enum JournalError {
     /// The journal cannot be read or written.
     #[error("execution journal: {0}")]
     Io(#[from] io::Error),
-    /// This executor is no longer the execution's owner (under consensus: it
-    /// is not the leader any more, or a later leader claimed the execution);
-    /// it must stop without acting.
+    /// This executor is no longer the execution's owner (under consensus: a
+    /// later leader claimed the execution, or the state machine refused
+    /// this node's write); it must stop this execution without acting.
     #[error("fenced: {0}")]
     Fenced(String),
+    /// The journal could not be written in time (under consensus: no
+    /// majority committed the write, or leadership could not be confirmed).
+    /// Nothing says another node owns the execution: it may be retried.
+    #[error("journal unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// Where executions are kept.
@@ -272,7 +276,8 @@ pub trait Journal: Send {
     ///
     /// # Errors
     ///
-    /// [`JournalError::Fenced`] when this executor must stop.
+    /// [`JournalError::Fenced`] when this executor must stop,
+    /// [`JournalError::Unavailable`] when the intent could not be recorded.
     fn begin_step(
         &mut self,
         record: &ExecutionRecord,
@@ -306,77 +311,8 @@ impl Journal for MemoryJournal {
     }
 }
 
-/// A journal in a directory: one JSON file per policy holding its executions.
-/// Each save writes a temporary file and renames it over the old one, so a
-/// crash leaves either the old or the new journal, never half of one.
-#[derive(Debug, Clone)]
-pub struct FileJournal {
-    dir: PathBuf,
-}
-
-impl FileJournal {
-    /// A journal kept in `dir` (created on the first save).
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
-    }
-
-    /// The file holding `policy`'s executions.
-    ///
-    /// # Errors
-    ///
-    /// A name that is not a plain file name ([`crate::policy::is_plain_file_name`]):
-    /// nothing is ever written outside the journal directory.
-    pub fn path(&self, policy: &str) -> io::Result<PathBuf> {
-        if crate::policy::is_plain_file_name(policy) {
-            return Ok(self.dir.join(format!("{policy}.json")));
-        }
-        let (name, dir) = (crate::policy::shown_name(policy), self.dir.display());
-        let why = format!("journal: policy name {name} would leave the journal directory {dir}");
-        Err(io::Error::new(io::ErrorKind::InvalidInput, why))
-    }
-
-    fn read(&self, path: &Path) -> io::Result<Vec<ExecutionRecord>> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{}: not a drctl journal: {e}", path.display()),
-                )
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
-        }
-    }
-}
-
-impl Journal for FileJournal {
-    async fn last(&self, policy: &str) -> Result<Option<ExecutionRecord>, JournalError> {
-        Ok(self.read(&self.path(policy)?)?.pop())
-    }
-
-    async fn save(&mut self, record: &ExecutionRecord) -> Result<(), JournalError> {
-        self.write(record).map_err(JournalError::Io)
-    }
-}
-
-impl FileJournal {
-    fn write(&self, record: &ExecutionRecord) -> io::Result<()> {
-        // The name is checked before anything is created.
-        let path = self.path(&record.policy)?;
-        std::fs::create_dir_all(&self.dir)
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.dir.display())))?;
-        let mut records = self.read(&path)?;
-        upsert(&mut records, record);
-        let tmp = path.with_extension("json.tmp");
-        let bytes = serde_json::to_vec_pretty(&records).expect("journal records always serialize");
-        std::fs::write(&tmp, bytes)
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", tmp.display())))?;
-        std::fs::rename(&tmp, &path)
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
-    }
-}
-
-fn upsert(records: &mut Vec<ExecutionRecord>, record: &ExecutionRecord) {
+/// Replaces the record with `record`'s id, or appends it.
+pub(super) fn upsert(records: &mut Vec<ExecutionRecord>, record: &ExecutionRecord) {
     match records.iter_mut().find(|r| r.id == record.id) {
         Some(r) => *r = record.clone(),
         None => records.push(record.clone()),

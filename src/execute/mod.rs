@@ -14,13 +14,16 @@ pub mod fork;
 pub mod journal;
 mod lease;
 mod observe;
+mod policy_match;
 pub mod retry;
 mod run_step;
 mod steps;
 
+mod file_journal;
+pub use file_journal::{FileJournal, LOCK_FILE};
 pub use journal::{
-    DataLossOverride, Decision, ExecutionRecord, ExecutionStatus, FileJournal, Journal,
-    JournalError, MemoryJournal, StepRecord, StepStatus, TimeBasis,
+    DataLossOverride, Decision, ExecutionRecord, ExecutionStatus, Journal, JournalError,
+    MemoryJournal, StepRecord, StepStatus, TimeBasis,
 };
 pub use observe::{no_notes, observe, routing_view, Notes};
 pub use steps::{postcondition, DNS_MARGIN};
@@ -351,6 +354,7 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
     let now_ms = || base + clock.elapsed().as_millis() as u64;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut running: JoinSet<StepOutcome> = JoinSet::new();
+    let mut tasks: std::collections::HashMap<tokio::task::Id, String> = Default::default();
     loop {
         for i in ready(record, options.sequential && !running.is_empty()) {
             let step = record
@@ -358,6 +362,12 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
                 .step(&record.steps[i].id)
                 .expect("journal steps come from the plan")
                 .clone();
+            if let Some(why) = policy_match::mismatch(&policy, &step) {
+                tracing::error!(execution_id = %record.id, step = %step.id, "{why}");
+                let failed = StepOutcome::failed(&step.id, why);
+                finish(record, failed, now_ms(), options, &emit);
+                continue;
+            }
             let mut fence = Fence {
                 execution_id: record.id.clone(),
                 epoch: Epoch::default(),
@@ -389,7 +399,9 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
                 // them (its exposures are the heartbeats), on AWS or not.
                 record_fork: options.time_basis == TimeBasis::Wall || options.exposures.is_some(),
             };
-            running.spawn(run_step(cloud.clone(), ctx, step, change, fence));
+            let id = step.id.clone();
+            let task = running.spawn(run_step(cloud.clone(), ctx, step, change, fence));
+            tasks.insert(task.id(), id);
             if options.sequential {
                 break;
             }
@@ -410,8 +422,18 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
                     emit(Event::StepRetry { id, error });
                 }
             },
-            Some(done) = running.join_next() => {
-                let outcome = done.expect("step tasks do not panic");
+            Some(done) = running.join_next_with_id() => {
+                let outcome = match done {
+                    Ok((_, outcome)) => outcome,
+                    // A step that panicked fails like any other: the
+                    // execution ends instead of being restarted forever.
+                    Err(e) => {
+                        let id = tasks.get(&e.id()).cloned().unwrap_or_default();
+                        let why = format!("step {id} stopped unexpectedly: {e}");
+                        tracing::error!(execution_id = %record.id, step = %id, "{why}");
+                        StepOutcome::failed(&id, why)
+                    }
+                };
                 finish(record, outcome, now_ms(), options, &emit);
             }
         }
@@ -573,9 +595,16 @@ fn conclude(record: &mut ExecutionRecord) {
         ),
         Some(_) => {
             let names: Vec<&str> = failed.iter().map(|s| s.id.as_str()).collect();
+            // The first failure's own sentence says why (for a step this
+            // site's policy lacks: that the policies differ).
+            let why = failed[0]
+                .outcome
+                .as_deref()
+                .map(|o| format!(" ({}: {o})", failed[0].id))
+                .unwrap_or_default();
             (
                 ExecutionStatus::Failed,
-                format!("failover stopped: {} failed", names.join(", ")),
+                format!("failover stopped: {} failed{why}", names.join(", ")),
             )
         }
     };

@@ -41,6 +41,21 @@ pub(super) struct StepOutcome {
     pub fork: Option<super::fork::ForkPositions>,
 }
 
+impl StepOutcome {
+    /// A step that failed before or without acting, with why.
+    pub fn failed(id: &str, outcome: String) -> Self {
+        Self {
+            id: id.to_string(),
+            status: StepStatus::Failed,
+            attempts: 0,
+            outcome,
+            rpo: None,
+            decision: None,
+            fork: None,
+        }
+    }
+}
+
 /// What a step needs besides its cloud.
 pub(super) struct StepContext {
     pub policy: Arc<Policy>,

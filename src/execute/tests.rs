@@ -139,3 +139,46 @@ async fn a_refused_run_says_refused_and_not_run_once() {
     assert_eq!(verify.status, StepStatus::NotRun);
     assert_eq!(verify.outcome.as_deref(), Some("rpo-gate failed"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_journaled_step_this_sites_policy_lacks_fails_the_execution_without_panicking() {
+    // The leader that planned it had a stream tier; this node's policy file
+    // has none.
+    let planned = shipped();
+    let mut here = planned.clone();
+    here.tiers.stream = None;
+    let sim = Arc::new(SimCloud::new(&planned, SimOptions::default()).unwrap());
+    let observed = observe(sim.as_ref(), sim.as_ref(), &planned, &no_notes).await;
+    let plan = plan::build(&planned, &observed, plan::Acceptance::default());
+    assert!(plan.step("switch-stream").is_some());
+    let mut journal = MemoryJournal::default();
+    journal
+        .save(&new_record(&plan, &RunOptions::default()))
+        .await
+        .unwrap();
+
+    let record = execute(sim, Arc::new(here), &mut journal, RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        record.status,
+        ExecutionStatus::Failed,
+        "{:#?}",
+        record.steps
+    );
+    let step = record.step("switch-stream").unwrap();
+    assert_eq!(step.status, StepStatus::Failed);
+    let why = step.outcome.as_deref().unwrap();
+    assert!(why.contains("step switch-stream"), "{why}");
+    assert!(why.contains("policies differ between sites"), "{why}");
+    let summary = record.summary.as_deref().unwrap();
+    assert!(
+        summary.contains("policies differ between sites"),
+        "{summary}"
+    );
+    // Independent branches still ran, and the journal no longer holds a
+    // running execution: a new failover may start.
+    assert!(record.step("promote-database").unwrap().status.succeeded());
+    let last = journal.last(&record.policy).await.unwrap().unwrap();
+    assert_eq!(last.status, ExecutionStatus::Failed);
+}

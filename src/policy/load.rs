@@ -14,7 +14,7 @@ use super::{Policy, PolicyError, Problem};
 /// the value found and what was expected: an unreadable file, malformed YAML,
 /// unknown fields, and every semantic problem stage two finds.
 pub fn load(path: &Path) -> Result<Policy, PolicyError> {
-    let text = std::fs::read_to_string(path).map_err(|e| PolicyError {
+    let text = super::read::read_bounded(path).map_err(|e| PolicyError {
         file: path.to_path_buf(),
         problems: vec![Problem {
             path: "(file)".into(),

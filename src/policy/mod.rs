@@ -11,6 +11,7 @@ mod fencing;
 mod load;
 mod names;
 mod raw;
+pub mod read;
 mod schema;
 mod shown;
 mod traffic;

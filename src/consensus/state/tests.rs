@@ -276,3 +276,20 @@ async fn finished_executions_leave_a_bounded_summary_beyond_the_kept_records() {
     let stats = crate::history::step_percentiles(&kept.iter().cloned().collect::<Vec<_>>());
     assert_eq!(stats["verify"].count, crate::history::HISTORY_KEPT);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_audit_line_carries_the_time_of_its_event_not_of_its_replay() {
+    let a = record("a").await;
+    let (subscriber, log) = crate::test_log::capture();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // A node catching up applies an entry written long before.
+    ClusterState::default().apply(start(&a), 2, 10);
+    let lines = log.lines_with("drctl::audit");
+    assert!(!lines.is_empty(), "{}", log.text());
+    for l in &lines {
+        assert!(
+            l.contains("at=\"2026-11-22T08:00:00Z\"") || l.contains("at=2026-11-22T08:00:00Z"),
+            "{l}"
+        );
+    }
+}

@@ -14,6 +14,7 @@
 //! new failover and for a running one alike (see `placement.rs`).
 
 mod failover;
+mod restarts;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,7 +23,6 @@ use std::time::Duration;
 use openraft::ServerState;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::execution::run_execution;
@@ -40,9 +40,8 @@ use crate::execute::{
     RunOptions, StepStatus,
 };
 use crate::policy::Policy;
-
-/// How long after a failed attempt an execution is tried again.
-const RETRY_AFTER: Duration = Duration::from_secs(1);
+use restarts::Restarts;
+pub(super) use restarts::RunEnd;
 
 pub(super) struct Runner<C> {
     ctx: Context,
@@ -51,8 +50,8 @@ pub(super) struct Runner<C> {
     /// What the executions' times mean (wall time against AWS).
     pub(super) time_basis: TimeBasis,
     requests: mpsc::Receiver<FailoverRequest>,
-    active: HashMap<String, JoinHandle<()>>,
-    tried: HashMap<String, Instant>,
+    active: HashMap<String, JoinHandle<RunEnd>>,
+    restarts: Restarts,
     confirmed_term: u64,
     lease: Duration,
     last_verdict: HashMap<String, (Health, Action)>,
@@ -85,7 +84,7 @@ impl<C: Cloud + 'static> Runner<C> {
             time_basis: TimeBasis::Modeled,
             requests,
             active: HashMap::new(),
-            tried: HashMap::new(),
+            restarts: Restarts::default(),
             confirmed_term: 0,
             last_verdict: HashMap::new(),
             fences: Default::default(),
@@ -113,9 +112,10 @@ impl<C: Cloud + 'static> Runner<C> {
                 let m = metrics.borrow();
                 (m.state == ServerState::Leader, m.current_term)
             };
-            self.active.retain(|_, t| !t.is_finished());
+            self.harvest();
             if !leading {
                 self.stop_all("this node is no longer the leader");
+                self.restarts.clear();
                 // Judged afresh when leading again: its verdicts are
                 // logged and notified (repeats are dropped on announcing).
                 self.last_verdict.clear();
@@ -128,7 +128,10 @@ impl<C: Cloud + 'static> Runner<C> {
                 // A new term: make sure the state machine holds everything
                 // committed before looking for work.
                 match confirm_leader(&self.ctx).await {
-                    Ok(()) => self.confirmed_term = term,
+                    Ok(()) => {
+                        self.confirmed_term = term;
+                        self.restarts.clear();
+                    }
                     Err(e) => {
                         warn!(error = %e, "cannot confirm leadership");
                         continue;
@@ -245,6 +248,29 @@ impl<C: Cloud + 'static> Runner<C> {
         stop_all(&mut self.active, why);
     }
 
+    /// Takes the executions whose task ended and records how (see
+    /// `restarts.rs`): a panic is a failure like an error.
+    fn harvest(&mut self) {
+        use futures::FutureExt;
+        let ended: Vec<String> = self
+            .active
+            .iter()
+            .filter(|(_, t)| t.is_finished())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ended {
+            let Some(task) = self.active.remove(&id) else {
+                continue;
+            };
+            let end = match task.now_or_never() {
+                Some(Ok(end)) => end,
+                Some(Err(e)) => RunEnd::Failed(format!("the execution task stopped: {e}")),
+                None => continue,
+            };
+            self.restarts.ended(&id, &end);
+        }
+    }
+
     /// Starts every running execution this node is not running yet. Those
     /// of a policy whose primary region this node runs in only with `here`,
     /// the reason it executes them itself (see [`Self::keep_off_region_left`]).
@@ -264,14 +290,9 @@ impl<C: Cloud + 'static> Runner<C> {
                 Some(_) if here.is_none() => continue,
                 Some(_) => here.map(str::to_string),
             };
-            if self
-                .tried
-                .get(&id)
-                .is_some_and(|t| t.elapsed() < RETRY_AFTER)
-            {
+            if !self.restarts.may_start(&id) {
                 continue;
             }
-            self.tried.insert(id.clone(), Instant::now());
             info!(execution_id = %id, placement = placement.as_deref().unwrap_or(""), "resuming execution left running by an earlier leader");
             self.spawn(e, Some(placement));
         }
@@ -303,8 +324,11 @@ impl<C: Cloud + 'static> Runner<C> {
         let execution_id = id.clone();
         let task = tokio::spawn(async move {
             tokio::select! {
-                () = run => {}
-                why = lapsed => warn!(%execution_id, %why, "stopping execution: the leader lease lapsed"),
+                end = run => end,
+                why = lapsed => {
+                    warn!(%execution_id, %why, "stopping execution: the leader lease lapsed");
+                    RunEnd::Unavailable(format!("the leader lease lapsed: {why}"))
+                }
             }
         });
         self.active.insert(id, task);
@@ -343,7 +367,7 @@ impl<C: Cloud + 'static> Runner<C> {
 const HANDING_OFF: &str = "handing leadership to the region being activated";
 
 /// Aborts every execution task in `active`, saying `why`.
-fn stop_all(active: &mut HashMap<String, JoinHandle<()>>, why: &str) {
+fn stop_all(active: &mut HashMap<String, JoinHandle<RunEnd>>, why: &str) {
     for (id, t) in active.drain() {
         if !t.is_finished() {
             warn!(execution_id = %id, "stopping execution: {why}");
