@@ -10,7 +10,7 @@ use super::{Exit, Output, PolicyArg};
 use crate::cloud::aws::AwsCloud;
 use crate::cloud::sim::{SimCloud, SimOptions};
 use crate::cloud::{Capacity, Cloud, Permissions};
-use crate::execute::ExecutionRecord;
+use crate::history::RunSummary;
 use crate::policy::Policy;
 use crate::readiness::{evaluate, Inputs, Readiness, SiteBeat, Verdict};
 
@@ -61,10 +61,10 @@ fn now_ms() -> u64 {
 
 /// The recorded drills and executions of `policy`, oldest first (none
 /// when nothing was recorded yet).
-fn history(dir: &std::path::Path, policy: &Policy) -> Result<Vec<ExecutionRecord>, String> {
+fn history(dir: &std::path::Path, policy: &Policy) -> Result<Vec<RunSummary>, String> {
     crate::history::HistoryStore::new(dir)
         .runs(&policy.name)
-        .map(|runs| runs.into_iter().map(|e| e.record).collect())
+        .map(|runs| runs.iter().map(|e| RunSummary::of(&e.record)).collect())
         .map_err(|e| e.to_string())
 }
 
@@ -124,7 +124,7 @@ pub(super) fn run(args: CheckArgs) -> Exit {
 
 fn on_aws(
     policy: &Policy,
-    history: &[ExecutionRecord],
+    history: &[RunSummary],
     role_arn: Option<String>,
 ) -> Result<Readiness, Exit> {
     let rt = tokio::runtime::Builder::new_multi_thread()
