@@ -174,7 +174,70 @@ async fn failover_requests_are_authenticated_validated_and_gated() {
     assert_eq!(code, 404);
     spec("get", "/v1/executions/{id}", 404, &b);
     assert!(b["error"].is_string());
+
+    // The replicated summaries, on any node without a token, oldest first.
+    let (code, h) = c.get(3, "/v1/history?policy=emr-platform").await;
+    assert_eq!(code, 200, "{h}");
+    spec("get", "/v1/history", 200, &h);
+    let runs: Vec<&str> = h["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(h["kept"], runs.len());
+    let (at_refused, at_done) = (
+        runs.iter().position(|r| *r == refused).unwrap(),
+        runs.iter().position(|r| *r == id).unwrap(),
+    );
+    assert!(at_refused < at_done, "{runs:?}");
+    let promote = h["runs"][at_done]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "promote-database")
+        .unwrap()
+        .clone();
+    assert!(promote["waiting_ms"].as_u64().unwrap() > 0, "{promote}");
+    let (code, last) = c.get(1, "/v1/history?limit=1").await;
+    assert_eq!(code, 200, "{last}");
+    assert_eq!(last["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(last["runs"][0]["id"], *runs.last().unwrap());
+    let (code, b) = c.get(2, "/v1/history?limit=0").await;
+    assert_eq!(code, 400, "{b}");
+    spec("get", "/v1/history", 400, &b);
+    assert!(b["error"].as_str().unwrap().starts_with("limit:"), "{b}");
+    let (code, b) = c.get(2, "/v1/history?policy=nope").await;
+    assert_eq!(code, 404, "{b}");
+    spec("get", "/v1/history", 404, &b);
     c.stop().await;
+}
+
+#[test]
+fn every_route_is_described_in_the_openapi_file_and_only_those() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let code = std::fs::read_to_string(root.join("src/api/mod.rs")).unwrap();
+    let mut routes: Vec<&str> = code
+        .split(".route(")
+        .skip(1)
+        .filter_map(|rest| rest.trim_start().strip_prefix('"')?.split('"').next())
+        .filter(|r| !r.starts_with("/raft"))
+        .collect();
+    routes.sort();
+    let doc: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(root.join("docs/openapi.yaml")).unwrap())
+            .unwrap();
+    let mut described: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    described.sort();
+    assert_eq!(
+        routes, described,
+        "src/api/mod.rs routes vs docs/openapi.yaml paths"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -108,17 +108,17 @@ fn divergence_of_an_unknown_execution_names_it_and_fails() {
     drctl()
         .args(["divergence", "x-nope", "--journal-dir", journal])
         .assert()
-        .code(2)
+        .code(66)
         .stdout("")
         .stderr(predicate::str::contains(format!(
-            "error: no execution \"x-nope\" in the journal {journal}"
+            "error: no execution \"x-nope\" in the journal {journal}; the newest known: x-fork-1"
         )));
     let missing = dir.path().join("absent");
     drctl()
         .args(["divergence", "x-fork-1", "--journal-dir"])
         .arg(&missing)
         .assert()
-        .code(2)
+        .code(66)
         .stderr(predicate::str::contains("the directory does not exist"));
 }
 
@@ -140,6 +140,7 @@ fn the_controllers_view_of_a_divergence_matches_the_schema_and_the_cli_reads_it(
             steps_total: r.steps.len(),
             owner_term: 1,
             resumed: 0,
+            restarted: 0,
             placement: None,
         },
         from_region: r.plan.from_region.clone(),
@@ -226,7 +227,7 @@ fn assert_divergence_from_controller(body: &serde_json::Value) {
     drctl()
         .args(["divergence", "x-nope", "--controller", &url])
         .assert()
-        .code(2)
+        .code(66)
         .stderr(predicate::str::contains(format!(
             "error: no execution \"x-nope\" on the controller {url}"
         )));

@@ -233,3 +233,90 @@ fn a_site_cut_off_from_the_majority_still_answers_drctl_status_through_its_servi
     // node, so no ready node elsewhere could answer in its place.
     assert_eq!(sts["spec"]["replicas"].as_i64(), Some(1));
 }
+
+/// The `notifications:` example of a site's node file, uncommented.
+fn commented_notifications(site: &str) -> Value {
+    let text = std::fs::read_to_string(k8s(&format!("{site}/node.yaml"))).unwrap();
+    let mut block = String::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line == "# notifications:" {
+            inside = true;
+        } else if inside && !line.starts_with("#  ") {
+            break;
+        }
+        if inside {
+            block.push_str(line.trim_start_matches("# "));
+            block.push('\n');
+        }
+    }
+    assert!(
+        !block.is_empty(),
+        "{site}/node.yaml: no notifications example"
+    );
+    serde_yaml_ng::from_str(&block).unwrap_or_else(|e| panic!("{site}: {e}\n{block}"))
+}
+
+#[test]
+fn the_notification_secrets_the_node_files_read_are_the_ones_mounted() {
+    let secret = yaml("base/notifications-secret.example.yaml");
+    assert_eq!(secret["kind"], "Secret");
+    let name = secret["metadata"]["name"].as_str().unwrap();
+    let keys: Vec<&str> = secret["stringData"]
+        .as_mapping()
+        .expect("stringData")
+        .keys()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["slack-url", "pagerduty-routing-key", "webhook-url"]);
+    // The example is not applied: Secrets are created by hand.
+    let base = yaml("base/kustomization.yaml");
+    assert!(!seq(&base, "resources")
+        .iter()
+        .any(|r| r == "notifications-secret.example.yaml"));
+
+    let sts = yaml("base/statefulset.yaml");
+    let pod = &sts["spec"]["template"]["spec"];
+    let volume = seq(pod, "volumes")
+        .iter()
+        .find(|v| v["secret"]["secretName"] == name)
+        .unwrap_or_else(|| panic!("no volume of Secret {name}"));
+    assert_eq!(volume["secret"]["optional"], true, "{volume:?}");
+    let mount = seq(&pod["containers"][0], "volumeMounts")
+        .iter()
+        .find(|m| m["name"] == volume["name"])
+        .unwrap_or_else(|| panic!("volume {:?} not mounted", volume["name"]));
+    assert_eq!(mount["readOnly"], true);
+    let dir = mount["mountPath"].as_str().unwrap();
+
+    for site in SITES {
+        let n = commented_notifications(site);
+        // It is a valid `notifications:` section as the node file reads it.
+        let section: drctl::notify::config::NotificationsSection =
+            serde_yaml_ng::from_value(n["notifications"].clone())
+                .unwrap_or_else(|e| panic!("{site}: {e}"));
+        let mut read: Vec<&str> = Vec::new();
+        for r in &section.receivers {
+            let files = [r.url_file.as_ref(), r.routing_key_file.as_ref()];
+            for f in files.into_iter().flatten() {
+                let key = f
+                    .strip_prefix(dir)
+                    .unwrap_or_else(|_| panic!("{site}: {} is not under {dir}", f.display()))
+                    .to_str()
+                    .unwrap();
+                assert!(keys.contains(&key), "{site}: {key} is not a key of {name}");
+                read.push(keys[keys.iter().position(|k| *k == key).unwrap()]);
+            }
+            // No credential is written inline.
+            assert!(
+                r.url.is_none(),
+                "{site}: receiver {} has an inline url",
+                r.name
+            );
+        }
+        read.sort();
+        let mut all = keys.clone();
+        all.sort();
+        assert_eq!(read, all, "{site}: every key is read by a receiver");
+    }
+}

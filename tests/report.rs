@@ -85,17 +85,35 @@ fn the_html_report_of_the_latest_drill_stands_alone_and_shows_the_figures() {
 }
 
 #[test]
-fn an_unknown_execution_names_where_it_was_looked_for() {
+fn an_unknown_execution_is_not_found_naming_where_it_looked_and_the_newest_ids() {
     let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal");
+    // Nothing recorded yet: exit 66 (not found), not 2 (bad usage).
     drctl()
         .env("DRCTL_HISTORY_DIR", dir.path())
-        .env("DRCTL_JOURNAL_DIR", dir.path().join("journal"))
+        .env("DRCTL_JOURNAL_DIR", &journal)
         .args(["report", "nope"])
         .assert()
-        .code(2)
-        .stderr(predicates::str::contains(
-            "no execution \"nope\" in the history",
-        ));
+        .code(66)
+        .stderr(predicates::str::contains(format!(
+            "no execution \"nope\" in the history {} or the journal {}; no execution is recorded there",
+            dir.path().display(),
+            journal.display()
+        )));
+    let first = drill(dir.path(), &["--seed", "1"]);
+    let second = drill(dir.path(), &["--seed", "2"]);
+    let id = |r: &serde_json::Value| r["execution_id"].as_str().unwrap().to_string();
+    drctl()
+        .env("DRCTL_HISTORY_DIR", dir.path())
+        .env("DRCTL_JOURNAL_DIR", &journal)
+        .args(["report", "nope"])
+        .assert()
+        .code(66)
+        .stderr(predicates::str::contains(format!(
+            "; the newest known: {}, {}",
+            id(&second),
+            id(&first)
+        )));
 }
 
 #[test]
@@ -216,6 +234,7 @@ fn the_report_of_a_controllers_latest_execution_carries_its_audit_escaped() {
             steps_total: r.steps.len(),
             owner_term: 2,
             resumed: 0,
+            restarted: 0,
             placement: None,
         },
         from_region: r.plan.from_region.clone(),
@@ -260,4 +279,83 @@ fn the_report_of_a_controllers_latest_execution_carries_its_audit_escaped() {
     for step in &r.steps {
         assert!(html.contains(&format!("<tr id=\"step-{}\"", step.id)));
     }
+}
+
+#[test]
+fn history_from_a_controller_gives_the_same_figures_as_the_local_history() {
+    use axum::routing::get;
+    use drctl::api::history::HistoryView;
+    use drctl::history::{HistoryEntry, RunSummary};
+    let dir = tempfile::tempdir().unwrap();
+    for seed in ["1", "2", "7"] {
+        drill(dir.path(), &["--seed", seed]);
+    }
+    let text = std::fs::read_to_string(dir.path().join("emr-platform.jsonl")).unwrap();
+    let runs: Vec<RunSummary> = text
+        .lines()
+        .map(|l| RunSummary::of(&serde_json::from_str::<HistoryEntry>(l).unwrap().record))
+        .collect();
+    let view = serde_json::to_value(HistoryView {
+        policy: "emr-platform".into(),
+        kept: runs.len(),
+        runs,
+    })
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/v1/history",
+        get(
+            move |axum::extract::Query(q): axum::extract::Query<
+                std::collections::HashMap<String, String>,
+            >| async move {
+                match q.get("policy").map(String::as_str) {
+                    Some("emr-platform") => (axum::http::StatusCode::OK, axum::Json(view)),
+                    _ => (
+                        axum::http::StatusCode::NOT_FOUND,
+                        axum::Json(serde_json::json!({"error": "no such policy"})),
+                    ),
+                }
+            },
+        ),
+    );
+    rt.spawn(async move { axum::serve(listener, app).await });
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = drctl()
+            .env("DRCTL_HISTORY_DIR", dir.path())
+            .args(["history", "--format", "json"])
+            .args(args)
+            .assert()
+            .success();
+        serde_json::from_slice(&out.get_output().stdout).unwrap()
+    };
+    let local = json(&[]);
+    let remote = json(&["--controller", &url]);
+    for key in ["rto", "steps", "drift", "rto_objective_ms"] {
+        assert_eq!(local[key], remote[key], "{key}");
+    }
+    assert_eq!(remote["runs"].as_array().unwrap().len(), 3);
+    assert_eq!(remote["runs"][0]["target"], format!("controller {url}"));
+    // A policy the controller does not have: not found, naming both.
+    let other = dir.path().join("other.yaml");
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        &other,
+        shipped.replacen("name: emr-platform", "name: other", 1),
+    )
+    .unwrap();
+    drctl()
+        .args(["history", "--controller", &url, "--policy"])
+        .arg(&other)
+        .assert()
+        .code(66)
+        .stderr(predicates::str::contains(format!(
+            "no policy \"other\" on the controller {url}"
+        )));
 }

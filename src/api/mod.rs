@@ -9,6 +9,7 @@
 //! | `GET /metrics` | Prometheus text format |
 //! | `GET /v1/status` | this node, the leader, members, policies, the current or last execution |
 //! | `GET /v1/executions`, `GET /v1/executions/{id}` | the journal, step by step |
+//! | `GET /v1/history` | a policy's replicated run summaries (`?policy=`, `?limit=`) |
 //! | `POST /v1/failover` | start a failover (bearer token) |
 //! | `POST /v1/maintenance` | maintenance on/off (bearer token) |
 //! | `POST /v1/acknowledge` | acknowledge the last execution, ending the hold-down (bearer token) |
@@ -22,6 +23,7 @@
 //! a member's own rounds (see `observe.rs`).
 
 mod actions;
+pub mod history;
 pub mod observe;
 pub mod page;
 mod status;
@@ -64,6 +66,7 @@ pub fn router(
         .route("/v1/status", get(status::status))
         .route("/v1/executions", get(status::executions))
         .route("/v1/executions/{id}", get(status::execution))
+        .route("/v1/history", get(history::history))
         .route("/v1/failover", post(actions::failover))
         .route("/v1/maintenance", post(actions::maintenance))
         .route("/v1/acknowledge", post(actions::acknowledge))

@@ -162,6 +162,10 @@ pub struct ExecutionSummary {
     pub owner_term: u64,
     /// How many times a new leader resumed it.
     pub resumed: u32,
+    /// How many times the leader owning it ran it again in the same term
+    /// after its run there stopped.
+    #[serde(default)]
+    pub restarted: u32,
     /// Why its owner executes it from the region being left, when it does
     /// (the region being activated could not lead); `null` otherwise.
     #[serde(default)]
@@ -223,8 +227,26 @@ impl ExecutionSummary {
             steps_total: r.steps.len(),
             owner_term: e.owner_term,
             resumed: r.resumed,
+            restarted: r.restarted,
             placement: e.placement.clone(),
         }
+    }
+
+    /// What interrupted it and who carried on, as a phrase
+    /// (`resumed 1 time(s) by a new leader; restarted 2 time(s) by the
+    /// same leader after its run stopped`); `None` when nothing did.
+    pub fn interruptions(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.resumed > 0 {
+            parts.push(format!("resumed {} time(s) by a new leader", self.resumed));
+        }
+        if self.restarted > 0 {
+            parts.push(format!(
+                "restarted {} time(s) by the same leader after its run stopped",
+                self.restarted
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
     }
 }
 
@@ -294,6 +316,7 @@ impl ExecutionView {
             rpo: self.rpo,
             overrides: self.overrides,
             resumed: s.resumed,
+            restarted: s.restarted,
             summary: s.summary,
             decisions: self.decisions,
             time_basis: self.time_basis,

@@ -10,7 +10,7 @@ use super::{Exit, Output, PolicyArg};
 use crate::cloud::aws::AwsCloud;
 use crate::cloud::sim::{SimCloud, SimOptions};
 use crate::cloud::{Capacity, Cloud, DrHealth, Permissions};
-use crate::execute::ExecutionRecord;
+use crate::history::RunSummary;
 use crate::policy::Policy;
 use crate::readiness::{evaluate, Inputs, Readiness, SiteBeat, Verdict};
 
@@ -118,7 +118,7 @@ pub(super) fn run(args: CheckArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    let history: Vec<ExecutionRecord> = runs.into_iter().map(|e| e.record).collect();
+    let history: Vec<RunSummary> = runs.iter().map(|e| RunSummary::of(&e.record)).collect();
     let result = if args.sim {
         let sim = match SimCloud::new(
             &policy,
@@ -168,7 +168,7 @@ pub(super) fn run(args: CheckArgs) -> Exit {
 
 fn on_aws(
     policy: &Policy,
-    history: &[ExecutionRecord],
+    history: &[RunSummary],
     (role_arn, witness_role): (Option<String>, Option<String>),
     active_region: Option<String>,
 ) -> Result<Readiness, Exit> {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::recorded::{controller_execution, journal_records, Failure};
+use super::recorded::{controller_execution, journal_records, known_ids, newest_ids, Failure};
 use super::{live_runtime, Exit, Output};
 use crate::execute::fence_return::view::DivergenceReport;
 use crate::execute::ExecutionRecord;
@@ -30,7 +30,8 @@ pub struct DivergenceArgs {
 }
 
 /// Prints the divergence report of one execution; an unknown execution
-/// exits 2 naming it.
+/// exits 66 (not found) naming it, where it looked and the newest ids
+/// recorded there.
 pub(super) fn run(args: DivergenceArgs) -> Exit {
     let report = match &args.controller {
         Some(url) => match live_runtime() {
@@ -60,22 +61,23 @@ pub(super) fn run(args: DivergenceArgs) -> Exit {
 
 /// The execution `id` from any policy's file in the journal `dir`.
 fn from_journal(dir: &Path, id: &str) -> Result<ExecutionRecord, Failure> {
-    let unknown = |why: &str| {
+    let unknown = |why: String| {
         let d = dir.display();
         Failure(
-            Exit::Usage,
+            Exit::NotFound,
             format!("no execution {id:?} in the journal {d}{why}"),
         )
     };
     let Some(records) = journal_records(dir)? else {
         return Err(unknown(
-            " (the directory does not exist; --journal-dir names another)",
+            " (the directory does not exist; --journal-dir names another)".into(),
         ));
     };
+    let known = known_ids(&newest_ids(records.iter()));
     records
         .into_iter()
         .find(|r| r.id == id)
-        .ok_or_else(|| unknown(""))
+        .ok_or_else(|| unknown(known))
 }
 
 /// The execution `id` from the controller at `url` (`GET /v1/executions/{id}`).

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::recorded::{controller_get, Failure};
 use super::report_cmd::{emit, Format};
 use super::{Exit, PolicyArg};
-use crate::history::{HistoryReport, HistoryStore, DEFAULT_HISTORY_DIR};
+use crate::api::history::HistoryView;
+use crate::history::{HistoryReport, HistoryRun, HistoryStore, DEFAULT_HISTORY_DIR, HISTORY_KEPT};
 
 /// `drctl history` arguments.
 #[derive(Debug, Args)]
@@ -25,6 +27,10 @@ pub struct HistoryArgs {
     /// The history drills and failovers record into.
     #[arg(long, env = "DRCTL_HISTORY_DIR", default_value = DEFAULT_HISTORY_DIR)]
     pub history_dir: PathBuf,
+    /// Read the runs from this controller cluster (any member's URL,
+    /// `GET /v1/history`) instead of the local history.
+    #[arg(long)]
+    pub controller: Option<String>,
 }
 
 /// Prints or writes the history of the policy.
@@ -33,18 +39,52 @@ pub(super) fn run(args: HistoryArgs) -> Exit {
         Ok(p) => p,
         Err(e) => return e,
     };
-    let runs = match HistoryStore::new(&args.history_dir).runs(&policy.name) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Io;
+    let report = match &args.controller {
+        Some(url) => {
+            let fetched = match super::live_runtime() {
+                Ok(rt) => rt.block_on(from_controller(url, &policy.name)),
+                Err(e) => return e,
+            };
+            match fetched {
+                Ok(runs) => HistoryReport::from_runs(&policy, runs),
+                Err(Failure(exit, why)) => {
+                    eprintln!("error: {why}");
+                    return exit;
+                }
+            }
         }
+        None => match HistoryStore::new(&args.history_dir).runs(&policy.name) {
+            Ok(runs) => HistoryReport::new(&policy, &runs),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Io;
+            }
+        },
     };
-    let report = HistoryReport::new(&policy, &runs);
     let text = match args.format {
         Format::Text => report.render_text(),
         Format::Json => serde_json::to_string_pretty(&report).expect("history serializes") + "\n",
         Format::Html => crate::report::render_history_html(&report),
     };
     emit(&text, args.out.as_deref())
+}
+
+/// Every run of `policy` the controller at `url` keeps, oldest first
+/// (`GET /v1/history`).
+async fn from_controller(url: &str, policy: &str) -> Result<Vec<HistoryRun>, Failure> {
+    let path = format!("/v1/history?policy={policy}&limit={HISTORY_KEPT}");
+    let not_found = format!("no policy {policy:?} on the controller {url} (GET /v1/history)");
+    let v = controller_get(url, &path, not_found).await?;
+    let view: HistoryView = serde_json::from_value(v)
+        .map_err(|e| Failure(Exit::Io, format!("{url}: not a drctl controller: {e}")))?;
+    let target = format!("controller {url}");
+    Ok(view
+        .runs
+        .into_iter()
+        .map(|summary| HistoryRun {
+            recorded_at: summary.started_at.clone(),
+            target: target.clone(),
+            summary,
+        })
+        .collect())
 }

@@ -74,6 +74,9 @@ pub enum Exit {
     NotReady = 6,
     /// An input file is invalid.
     BadInput = 64,
+    /// What was named (an execution, a policy's history) is not recorded
+    /// where drctl looked.
+    NotFound = 66,
     /// The controller cluster cannot be reached or has no leader.
     Unavailable = 69,
     /// I/O or configuration failure.
@@ -117,7 +120,7 @@ pub struct Cli {
 
 const EXIT_CODES: &str =
     "Exit codes: 0 done; 1 a step failed; 2 bad command line; 3 refused by the RPO gate; \
-4 preflight failed; 5 check: warnings; 6 check: not ready; 64 invalid input; 69 controller cluster unavailable; \
+4 preflight failed; 5 check: warnings; 6 check: not ready; 64 invalid input; 66 execution or history not found; 69 controller cluster unavailable; \
 74 journal or configuration error; 77 API token missing or wrong.";
 
 /// The log filter when none is given.

@@ -39,12 +39,60 @@ pub(super) fn journal_records(dir: &Path) -> Result<Option<Vec<ExecutionRecord>>
     Ok(Some(all))
 }
 
-/// `GET {url}{path}` on a controller as JSON; a 404 is execution `id`
-/// unknown there.
+/// How many of the newest execution ids an unknown id's message lists.
+pub(super) const KNOWN_SHOWN: usize = 5;
+
+/// The end of an unknown id's message: the newest ids known where drctl
+/// looked (newest first), or that none are.
+pub(super) fn known_ids(newest: &[String]) -> String {
+    if newest.is_empty() {
+        return "; no execution is recorded there".into();
+    }
+    let shown: Vec<&str> = newest
+        .iter()
+        .take(KNOWN_SHOWN)
+        .map(String::as_str)
+        .collect();
+    format!("; the newest known: {}", shown.join(", "))
+}
+
+/// The ids of `records`, newest first by start time, each once.
+pub(super) fn newest_ids<'a>(records: impl Iterator<Item = &'a ExecutionRecord>) -> Vec<String> {
+    let mut all: Vec<(&str, &str)> = records
+        .map(|r| (r.started_at.as_str(), r.id.as_str()))
+        .collect();
+    all.sort_by(|a, b| b.cmp(a));
+    let mut ids: Vec<String> = Vec::new();
+    for (_, id) in all {
+        if !ids.iter().any(|k| k == id) {
+            ids.push(id.to_string());
+        }
+        if ids.len() == KNOWN_SHOWN {
+            break;
+        }
+    }
+    ids
+}
+
+/// The newest execution ids the controller at `url` keeps (`None` when
+/// it cannot say).
+pub(super) async fn controller_newest(url: &str) -> Option<Vec<String>> {
+    let path = format!("/v1/executions?limit={KNOWN_SHOWN}");
+    let list = controller_get(url, &path, String::new()).await.ok()?;
+    let ids = list["executions"].as_array()?;
+    Some(
+        ids.iter()
+            .filter_map(|e| e["id"].as_str().map(str::to_string))
+            .collect(),
+    )
+}
+
+/// `GET {url}{path}` on a controller as JSON; a 404 is [`Exit::NotFound`]
+/// with the message `not_found`.
 pub(super) async fn controller_get(
     url: &str,
     path: &str,
-    id: &str,
+    not_found: String,
 ) -> Result<serde_json::Value, Failure> {
     let base = url.trim_end_matches('/');
     let http = reqwest::Client::builder()
@@ -58,10 +106,7 @@ pub(super) async fn controller_get(
         .await
         .map_err(|e| Failure(Exit::Unavailable, format!("{url}: {e}")))?;
     match resp.status().as_u16() {
-        404 => Err(Failure(
-            Exit::Usage,
-            format!("no execution {id:?} on the controller {url}"),
-        )),
+        404 => Err(Failure(Exit::NotFound, not_found)),
         c if !(200..300).contains(&c) => {
             Err(Failure(Exit::Unavailable, format!("{url}: HTTP {c}")))
         }
@@ -72,8 +117,19 @@ pub(super) async fn controller_get(
     }
 }
 
-/// Execution `id` from the controller at `url`.
+/// Execution `id` from the controller at `url`; an unknown id names the
+/// controller and the newest ids it keeps.
 pub(super) async fn controller_execution(url: &str, id: &str) -> Result<ExecutionView, Failure> {
-    serde_json::from_value(controller_get(url, &format!("/v1/executions/{id}"), id).await?)
+    let path = format!("/v1/executions/{id}");
+    let found = match controller_get(url, &path, String::new()).await {
+        Err(Failure(Exit::NotFound, _)) => {
+            let newest = controller_newest(url).await;
+            let known = newest.map(|ids| known_ids(&ids)).unwrap_or_default();
+            let why = format!("no execution {id:?} on the controller {url}{known}");
+            return Err(Failure(Exit::NotFound, why));
+        }
+        other => other?,
+    };
+    serde_json::from_value(found)
         .map_err(|e| Failure(Exit::Io, format!("{url}: not a drctl controller: {e}")))
 }

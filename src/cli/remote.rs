@@ -248,11 +248,9 @@ pub fn render_status(s: &StatusView) -> String {
                         .map(|r| format!(" ({r})"))
                         .unwrap_or_default(),
                     e.started_at,
-                    if e.resumed > 0 {
-                        format!(", resumed {} time(s) by a new leader", e.resumed)
-                    } else {
-                        String::new()
-                    }
+                    e.interruptions()
+                        .map(|what| format!(", {what}"))
+                        .unwrap_or_default()
                 );
                 if let Some(summary) = &e.summary {
                     let _ = writeln!(out, "  {summary}");

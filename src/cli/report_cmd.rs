@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::recorded::{controller_execution, controller_get, journal_records, Failure};
+use super::recorded::{
+    controller_execution, controller_get, journal_records, known_ids, newest_ids, Failure,
+};
 use super::{live_runtime, Exit, PolicyArg};
 use crate::execute::ExecutionRecord;
 use crate::history::{HistoryStore, DEFAULT_HISTORY_DIR};
@@ -52,7 +54,8 @@ pub struct ReportArgs {
 }
 
 /// Prints or writes the report of one execution; an unknown execution
-/// exits 2 naming where it was looked for.
+/// exits 66 (not found) naming where it was looked for and the newest ids
+/// recorded there.
 pub(super) fn run(args: ReportArgs) -> Exit {
     let found = match &args.controller {
         Some(url) => match live_runtime() {
@@ -116,27 +119,36 @@ fn from_local(args: &ReportArgs) -> Result<Found, Failure> {
         let rto = Duration::from_millis(e.rto_objective_ms);
         return Ok((e.record, e.target, Some(rto), Vec::new()));
     }
-    match from_journal(&args.journal_dir, &args.execution)? {
+    let journal = journal_records(&args.journal_dir)?.unwrap_or_default();
+    match from_journal(&journal, &args.execution) {
         Some(r) => Ok((r, "aws".into(), None, Vec::new())),
-        None => Err(Failure(
-            Exit::Usage,
-            format!(
-                "no execution {:?} in the history {} or the journal {} \
-                 (run `drctl drill` first, or name the directories with --history-dir, --journal-dir)",
-                args.execution,
-                args.history_dir.display(),
-                args.journal_dir.display()
-            ),
-        )),
+        None => {
+            let history = store.all().map_err(|e| Failure(Exit::Io, e.to_string()))?;
+            let records = history.iter().map(|e| &e.record).chain(journal.iter());
+            Err(Failure(
+                Exit::NotFound,
+                format!(
+                    "no execution {:?} in the history {} or the journal {}{} \
+                     (run `drctl drill` first, or name the directories with --history-dir, --journal-dir)",
+                    args.execution,
+                    args.history_dir.display(),
+                    args.journal_dir.display(),
+                    known_ids(&newest_ids(records))
+                ),
+            ))
+        }
     }
 }
 
-/// The execution `id` (or the newest, for `latest`) from any policy's
-/// file in the journal `dir`.
-fn from_journal(dir: &Path, id: &str) -> Result<Option<ExecutionRecord>, Failure> {
-    let mut all = journal_records(dir)?.unwrap_or_default();
+/// The execution `id` (or the newest, for `latest`) among the journal's
+/// records.
+fn from_journal(records: &[ExecutionRecord], id: &str) -> Option<ExecutionRecord> {
+    let mut all: Vec<&ExecutionRecord> = records.iter().collect();
     all.sort_by(|a, b| a.started_at.cmp(&b.started_at));
-    Ok(all.into_iter().rev().find(|r| id == "latest" || r.id == id))
+    all.into_iter()
+        .rev()
+        .find(|r| id == "latest" || r.id == id)
+        .cloned()
 }
 
 /// The RTO of the policy file, which must be the record's policy.
@@ -164,12 +176,12 @@ fn objective_from(arg: &PolicyArg, record: &ExecutionRecord) -> Result<Duration,
 /// at `url` (`GET /v1/executions/{id}`).
 async fn from_controller(url: &str, id: &str) -> Result<Found, Failure> {
     let id = if id == "latest" {
-        let list = controller_get(url, "/v1/executions?limit=1", id).await?;
+        let list = controller_get(url, "/v1/executions?limit=1", String::new()).await?;
         match list["executions"][0]["id"].as_str() {
             Some(newest) => newest.to_string(),
             None => {
                 return Err(Failure(
-                    Exit::Usage,
+                    Exit::NotFound,
                     format!("no execution on the controller {url}"),
                 ))
             }

@@ -1,5 +1,5 @@
-//! One execution on its owner: claimed first when resumed from the
-//! journal, run until it ends or this node is fenced, with its step
+//! One execution on its owner: claimed first when taken over from an
+//! earlier leader, run until it ends or this node is fenced, with its step
 //! durations fed into the metrics.
 
 use std::collections::HashMap;
@@ -16,21 +16,33 @@ use super::Context;
 use crate::cloud::{Cloud, ExposureSource};
 use crate::consensus::{Command, Execution, Reply};
 use crate::execute::{
-    self, now_rfc3339 as now, prepare_resume, Event, ExecutionStatus, RunOptions, StepStatus,
-    TimeBasis,
+    self, now_rfc3339 as now, prepare_restart, prepare_resume, Event, ExecutionStatus, RunOptions,
+    StepStatus, TimeBasis,
 };
 use crate::notify::EventKind;
 
+/// How a leader comes to run an execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Start {
+    /// It just recorded the execution's start.
+    New,
+    /// It takes over an execution an earlier leader left running, with why
+    /// it runs it from the region being left, if it does.
+    TakeOver(Option<String>),
+    /// It owns the execution in this term already and runs it again
+    /// because its run here stopped: no claim, no new owner.
+    Restart,
+}
+
 /// Runs one execution as its owner until it ends or this node is fenced;
-/// first claims it (with why it runs from the region being left, if it
-/// does) when `claim` is given. Says how it ended, for the runner to decide
-/// whether and when to run it again.
+/// first claims it when it takes it over. Says how it ended, for the
+/// runner to decide whether and when to run it again.
 pub(super) async fn run_execution<C: Cloud + 'static>(
     ctx: Context,
     cloud: Arc<C>,
     (exposures, time_basis): (Arc<dyn ExposureSource>, TimeBasis),
     e: Execution,
-    claim: Option<Option<String>>,
+    start: Start,
 ) -> RunEnd {
     let clock = Instant::now();
     let mut record = e.record;
@@ -41,7 +53,10 @@ pub(super) async fn run_execution<C: Cloud + 'static>(
             record.policy
         ));
     };
-    if let Some(placement) = claim {
+    if start == Start::Restart {
+        prepare_restart(&mut record);
+    }
+    if let Start::TakeOver(placement) = start {
         let cmd = Command::Claim {
             execution_id: id.clone(),
             node: ctx.id,

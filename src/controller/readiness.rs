@@ -78,8 +78,21 @@ pub(super) fn active_region(state: &ClusterState, policy: &Policy) -> String {
         .unwrap_or_else(|| policy.regions.primary.clone())
 }
 
+/// The replicated summaries of `policy`'s finished runs, oldest first:
+/// every one the state keeps (up to [`crate::history::HISTORY_KEPT`]), the
+/// same list `GET /v1/history` answers, rather than the few full records
+/// it keeps for the journal.
+pub(super) fn history_of(state: &ClusterState, policy: &Policy) -> Vec<crate::history::RunSummary> {
+    state
+        .runs
+        .get(&policy.name)
+        .map(|runs| runs.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
 /// One evaluation with what this node knows: every site's newest round,
-/// the policy's kept executions, and exposure as its RPO gate measures it.
+/// the policy's replicated run summaries, and exposure as its RPO gate
+/// measures it.
 pub(super) async fn evaluate_now<C: Cloud + Capacity + Permissions + DrHealth + 'static>(
     ctx: &Context,
     cloud: &Arc<C>,
@@ -110,16 +123,12 @@ pub(super) async fn evaluate_now<C: Cloud + Capacity + Permissions + DrHealth + 
             })
             .collect()
     };
-    let (history, active): (Vec<_>, _) = {
+    let (history, active) = {
         let a = ctx.applied.read().expect("state lock");
-        let history = a
-            .state
-            .executions
-            .values()
-            .filter(|e| e.record.policy == policy.name)
-            .map(|e| e.record.clone())
-            .collect();
-        (history, active_region(&a.state, policy))
+        (
+            history_of(&a.state, policy),
+            active_region(&a.state, policy),
+        )
     };
     let inputs = Inputs {
         sites: Some(sites),
@@ -207,5 +216,63 @@ mod tests {
             assert_eq!(status, Status::Fail, "{sentence}");
             assert!(sentence.contains("us-east-1"), "{sentence}");
         }
+    }
+
+    #[test]
+    fn the_prediction_rests_on_every_replicated_summary() {
+        use crate::history::{RunSummary, StepTiming, HISTORY_KEPT};
+        use crate::plan::{Acceptance, Observed};
+        use crate::readiness::predict_rto;
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(crate::policy::DEFAULT_POLICY);
+        let policy = crate::policy::load(&path).unwrap();
+        let plan = crate::plan::build(&policy, &Observed::default(), Acceptance::default());
+        let mut state = ClusterState::default();
+        let modeled = predict_rto(&plan, &policy, &history_of(&state, &policy));
+        assert!(modeled.basis.contains("latency model"), "{}", modeled.basis);
+        // More summaries than the state keeps full records of, and no full
+        // record at all: each step took `i` seconds in run `i`.
+        let runs = crate::consensus::state::EXECUTIONS_KEPT + 5;
+        for i in 1..=runs as u64 {
+            let steps = plan
+                .steps
+                .iter()
+                .map(|s| StepTiming {
+                    id: s.id.clone(),
+                    kind: s.kind,
+                    status: crate::execute::StepStatus::Done,
+                    attempts: 1,
+                    duration_ms: Some(i * 1000),
+                    acting_ms: None,
+                    waiting_ms: None,
+                })
+                .collect();
+            state
+                .runs
+                .entry(policy.name.clone())
+                .or_default()
+                .push_back(RunSummary {
+                    id: format!("run-{i}"),
+                    policy: policy.name.clone(),
+                    started_at: String::new(),
+                    status: ExecutionStatus::Completed,
+                    time_basis: Default::default(),
+                    rto_ms: None,
+                    phases: Default::default(),
+                    detected: None,
+                    steps,
+                });
+        }
+        assert!(state.executions.is_empty());
+        let history = history_of(&state, &policy);
+        assert_eq!(history.len(), runs.min(HISTORY_KEPT));
+        let p = predict_rto(&plan, &policy, &history);
+        assert!(
+            p.basis.starts_with(&format!("{runs} past executions")),
+            "{}",
+            p.basis
+        );
+        // Five steps on the longest path, each at the median of 1..=25 s.
+        assert_eq!(p.p50_ms, 5 * 13_000, "{p:?}");
+        assert_ne!(p, modeled);
     }
 }

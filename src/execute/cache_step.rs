@@ -39,6 +39,7 @@ pub(super) async fn converge<C: Cloud>(
     step: &Step,
     fence: &Fence,
     notes: &(dyn Fn(String) + Send + Sync),
+    clock: &super::phase_clock::PhaseClock,
 ) -> CacheOutcome {
     let Action::FailoverCache {
         global_datastore,
@@ -75,6 +76,7 @@ pub(super) async fn converge<C: Cloud>(
         Ok(false) => {}
         Err(e) => return end(StepStatus::Failed, 0, format!("check failed: {e}"), None),
     }
+    clock.begin();
     let started = Instant::now();
     let step_deadline = started + settings.step_timeout;
     let give_up = match tier.when_primary_region_down {
@@ -101,7 +103,8 @@ pub(super) async fn converge<C: Cloud>(
             continue;
         }
         attempts += 1;
-        let call = cloud.ensure_primary_member(global_datastore, region, member, fence);
+        let call =
+            clock.acting(cloud.ensure_primary_member(global_datastore, region, member, fence));
         match tokio::time::timeout(settings.call_timeout, call).await {
             Ok(Ok(())) => accepted = true,
             // Not found, access denied, an invalid parameter: no waiting or
@@ -169,7 +172,7 @@ pub(super) async fn converge<C: Cloud>(
     let disassociated = with_retry(
         budget,
         &what,
-        || cloud.ensure_disassociated(global_datastore, region, member, fence),
+        || clock.acting(cloud.ensure_disassociated(global_datastore, region, member, fence)),
         |e, a| notes(retry_note(&what, e, a)),
     )
     .await;

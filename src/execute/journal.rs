@@ -116,6 +116,15 @@ pub struct StepRecord {
     /// consensus: the leader's term and the log index of its intent).
     #[serde(default)]
     pub epoch: Option<Epoch>,
+    /// Of its duration, the time spent inside mutating calls (`None`: it
+    /// made none, or ran before this was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acting_ms: Option<u64>,
+    /// Of its duration, the time spent waiting once it began acting:
+    /// backoff between attempts, a busy resource, polling for the
+    /// postcondition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_ms: Option<u64>,
 }
 
 impl StepRecord {
@@ -163,8 +172,14 @@ pub struct ExecutionRecord {
     pub rpo: Option<RpoEvaluation>,
     /// Operator overrides used by this execution.
     pub overrides: Vec<DataLossOverride>,
-    /// How many times a later run resumed it.
+    /// How many times a later run resumed it (under consensus: a new
+    /// leader took it over).
     pub resumed: u32,
+    /// How many times the leader that owns it ran it again, in the same
+    /// term, after its run there stopped (its lease lapsed for a moment, or
+    /// a journal write failed): not a change of leader.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restarted: u32,
     /// A sentence saying how it ended.
     pub summary: Option<String>,
     /// Choices the executor made on its own (a fallback taken), with why.
@@ -189,6 +204,10 @@ pub struct ExecutionRecord {
     /// start at the decision).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phases: Option<crate::history::Phases>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What the execution's times mean.
@@ -347,5 +366,18 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(s).unwrap(), s.label());
         }
+    }
+
+    #[test]
+    fn a_step_journaled_before_acting_and_waiting_were_recorded_still_loads() {
+        let old = serde_json::json!({
+            "id": "promote-database", "kind": "promote-database", "after": [],
+            "resource": null, "status": "done", "attempts": 1, "started_ms": 0,
+            "ended_ms": 1000, "outcome": null, "change_id": null
+        });
+        let s: StepRecord = serde_json::from_value(old).unwrap();
+        assert_eq!((s.acting_ms, s.waiting_ms), (None, None));
+        let back = serde_json::to_value(&s).unwrap();
+        assert!(back.get("acting_ms").is_none(), "{back}");
     }
 }

@@ -14,6 +14,7 @@ pub mod fork;
 pub mod journal;
 mod lease;
 mod observe;
+mod phase_clock;
 mod policy_match;
 pub mod retry;
 mod run_step;
@@ -211,6 +212,18 @@ pub async fn execute<C: Cloud + 'static, J: Journal>(
 /// again from their check, which finds what the earlier run already did.
 pub fn prepare_resume(record: &mut ExecutionRecord) {
     record.resumed += 1;
+    rerun_running_steps(record);
+}
+
+/// Marks an execution whose run stopped on the leader that owns it as
+/// restarted there, in the same term: like [`prepare_resume`], but counted
+/// apart, since no other leader took it over.
+pub fn prepare_restart(record: &mut ExecutionRecord) {
+    record.restarted += 1;
+    rerun_running_steps(record);
+}
+
+fn rerun_running_steps(record: &mut ExecutionRecord) {
     for s in &mut record.steps {
         if s.status == StepStatus::Running {
             s.status = StepStatus::Pending;
@@ -236,7 +249,7 @@ pub async fn run_record<C: Cloud + 'static, J: Journal>(
     options: &RunOptions,
     clock: Instant,
 ) -> Result<(), JournalError> {
-    let base = if record.resumed > 0 {
+    let base = if record.resumed > 0 || record.restarted > 0 {
         record.last_ms()
     } else {
         0
@@ -273,6 +286,8 @@ pub fn new_record(plan: &Plan, options: &RunOptions) -> ExecutionRecord {
             outcome: None,
             change_id: None,
             epoch: None,
+            acting_ms: None,
+            waiting_ms: None,
         })
         .collect();
     ExecutionRecord {
@@ -285,6 +300,7 @@ pub fn new_record(plan: &Plan, options: &RunOptions) -> ExecutionRecord {
         rpo: None,
         overrides: Vec::new(),
         resumed: 0,
+        restarted: 0,
         summary: None,
         decisions: Vec::new(),
         time_basis: options.time_basis,
@@ -381,6 +397,7 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
             s.status = StepStatus::Running;
             s.started_ms = Some(now_ms());
             s.ended_ms = None;
+            (s.acting_ms, s.waiting_ms) = (None, None);
             s.epoch = step.kind.mutates().then_some(fence.epoch);
             info!(execution_id = %record.id, step = %s.id, epoch = %fence.epoch, "step started");
             emit(Event::StepStarted {
@@ -521,6 +538,8 @@ fn finish(
     s.status = out.status;
     s.attempts += out.attempts;
     s.ended_ms = Some(at_ms);
+    s.acting_ms = out.time.map(|t| t.acting_ms);
+    s.waiting_ms = out.time.map(|t| t.waiting_ms);
     s.outcome = Some(out.outcome.clone());
     info!(execution_id = %record.id, step = %s.id, status = ?s.status, elapsed_ms = s.duration_ms(), outcome = %out.outcome, "step ended");
     emit(Event::StepFinished {

@@ -9,6 +9,7 @@ use tracing::{info_span, Instrument};
 
 use super::journal::StepStatus;
 use super::observe::{observe, observe_scope, Scope};
+use super::phase_clock::{PhaseClock, StepTime};
 use super::retry::{with_retry, Attempt, Budget};
 use super::steps::{act, attempt_limit, postcondition, wait_bound};
 use crate::cloud::{ChangeId, Cloud, CloudError, ErrorKind, ExposureSource, Fence};
@@ -39,6 +40,8 @@ pub(super) struct StepOutcome {
     pub decision: Option<String>,
     /// The replicas' positions, from the gate step when it allows.
     pub fork: Option<super::fork::ForkPositions>,
+    /// Acting versus waiting, for a step that acted.
+    pub time: Option<StepTime>,
 }
 
 impl StepOutcome {
@@ -52,6 +55,7 @@ impl StepOutcome {
             rpo: None,
             decision: None,
             fork: None,
+            time: None,
         }
     }
 }
@@ -87,6 +91,7 @@ pub(super) async fn run_step<C: Cloud>(
         rpo: None,
         decision: None,
         fork: None,
+        time: None,
     };
     let tx = ctx.tx.clone();
     let id = step.id.clone();
@@ -146,16 +151,31 @@ pub(super) async fn run_step<C: Cloud>(
                     |m| out(StepStatus::Done, 0, m),
                 ),
             Action::FailoverCache { .. } => {
-                let c = super::cache_step::converge(cloud, &policy, &step, &fence, &notes).await;
+                let clock = PhaseClock::default();
+                let c = super::cache_step::converge(cloud, &policy, &step, &fence, &notes, &clock)
+                    .await;
                 StepOutcome {
                     decision: c.decision,
+                    time: clock.split(),
                     ..out(c.status, c.attempts, c.outcome)
                 }
             }
             action => {
-                let (status, attempts, outcome) =
-                    converge(cloud, &policy, &step, action, change, &fence, &ctx.tx).await;
-                out(status, attempts, outcome)
+                let clock = PhaseClock::default();
+                let (status, attempts, outcome) = converge(
+                    cloud,
+                    &policy,
+                    &step,
+                    action,
+                    change,
+                    &fence,
+                    (&ctx.tx, &clock),
+                )
+                .await;
+                StepOutcome {
+                    time: clock.split(),
+                    ..out(status, attempts, outcome)
+                }
             }
         }
     }
@@ -183,7 +203,8 @@ pub(super) fn retry_note(what: &str, e: &CloudError, a: Attempt) -> String {
     )
 }
 
-/// check → act → verify for one mutating step.
+/// check → act → verify for one mutating step; `clock` splits the time
+/// from the first call on into acting and waiting.
 async fn converge<C: Cloud>(
     cloud: &C,
     policy: &Policy,
@@ -191,7 +212,7 @@ async fn converge<C: Cloud>(
     action: &Action,
     previous: Option<ChangeId>,
     fence: &Fence,
-    tx: &mpsc::UnboundedSender<StepMsg>,
+    (tx, clock): (&mpsc::UnboundedSender<StepMsg>, &PhaseClock),
 ) -> (StepStatus, u32, String) {
     let what = destination(step);
     let note = |text: String| {
@@ -221,6 +242,7 @@ async fn converge<C: Cloud>(
         Ok(false) => {}
         Err(e) => return (StepStatus::Failed, 0, format!("check failed: {e}")),
     }
+    clock.begin();
     let started = Instant::now();
     let deadline = started + settings.step_timeout;
     let attempts = AtomicU32::new(0);
@@ -230,7 +252,7 @@ async fn converge<C: Cloud>(
             &what,
             || {
                 attempts.fetch_add(1, Ordering::Relaxed);
-                act(cloud, policy, action, fence)
+                clock.acting(act(cloud, policy, action, fence))
             },
             on_retry,
         )

@@ -92,6 +92,8 @@ mod tests {
             status,
             attempts: 1,
             duration_ms: Some(d),
+            acting_ms: None,
+            waiting_ms: None,
         };
         RunSummary {
             id: id.into(),

@@ -79,6 +79,12 @@ impl HistoryReport {
                 summary: RunSummary::of(&e.record),
             })
             .collect();
+        Self::from_runs(policy, runs)
+    }
+
+    /// The history of `policy` from runs already summarized, oldest first
+    /// (a controller's replicated summaries, `GET /v1/history`).
+    pub fn from_runs(policy: &Policy, runs: Vec<HistoryRun>) -> Self {
         let summaries: Vec<RunSummary> = runs.iter().map(|r| r.summary.clone()).collect();
         let stats = step_percentiles(&summaries);
         let drift = drifted(policy, &stats);

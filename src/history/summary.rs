@@ -47,6 +47,12 @@ pub struct StepTiming {
     /// How long it took, when it ran to an end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// Of it, the time inside mutating calls (see [`crate::execute::StepRecord::acting_ms`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acting_ms: Option<u64>,
+    /// Of it, the time spent waiting once it began acting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_ms: Option<u64>,
 }
 
 impl RunSummary {
@@ -71,6 +77,8 @@ impl RunSummary {
                     status: s.status,
                     attempts: s.attempts,
                     duration_ms: s.duration_ms(),
+                    acting_ms: s.acting_ms,
+                    waiting_ms: s.waiting_ms,
                 })
                 .collect(),
         }

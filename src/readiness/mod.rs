@@ -34,7 +34,8 @@ pub use predict::{predict_rto, predict_rto_with, PredictedRto};
 use serde::{Deserialize, Serialize};
 
 use crate::cloud::{Capacity, Cloud, DrHealth, Permissions};
-use crate::execute::{no_notes, observe, ExecutionRecord};
+use crate::execute::{no_notes, observe};
+use crate::history::RunSummary;
 use crate::plan::{self, Acceptance, Observed, Plan};
 use crate::policy::Policy;
 
@@ -175,8 +176,10 @@ pub struct Inputs<'a> {
     pub sites: Option<Vec<SiteBeat>>,
     /// The wall clock now, Unix milliseconds.
     pub now_ms: u64,
-    /// Past executions and drills of this policy, for the predicted RTO.
-    pub history: &'a [ExecutionRecord],
+    /// Past executions and drills of this policy, oldest first, for the
+    /// predicted RTO: the local history's, or a controller's replicated
+    /// summaries (what `GET /v1/history` answers).
+    pub history: &'a [RunSummary],
     /// The latency model to predict with when there is no history.
     pub latency: crate::cloud::sim::LatencyModel,
     /// The region serving traffic now (`None`: the policy's primary): on

@@ -9,15 +9,17 @@ use serde::{Deserialize, Serialize};
 
 use super::{Check, Status};
 use crate::cloud::sim::{LatencyModel, Span};
-use crate::execute::{ExecutionRecord, StepRecord, StepStatus};
+use crate::execute::{StepRecord, StepStatus};
+use crate::history::RunSummary;
 use crate::plan::{Action, Plan};
 use crate::policy::Policy;
 
 /// The predicted RTO against the objective.
 pub const PREDICTED_RTO: &str = "predicted-rto";
 
-/// How many past executions at most feed the prediction (the newest).
-pub const HISTORY_MAX: usize = 100;
+/// How many past executions at most feed the prediction (the newest): all
+/// that the history and the replicated state keep.
+pub const HISTORY_MAX: usize = crate::history::HISTORY_KEPT;
 
 /// A predicted RTO.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,7 +48,7 @@ impl PredictedRto {
 
 /// Predicts the RTO of `plan` with the default latency model for steps
 /// that have no history.
-pub fn predict_rto(plan: &Plan, policy: &Policy, history: &[ExecutionRecord]) -> PredictedRto {
+pub fn predict_rto(plan: &Plan, policy: &Policy, history: &[RunSummary]) -> PredictedRto {
     predict_rto_with(plan, policy, history, &LatencyModel::default())
 }
 
@@ -58,10 +60,10 @@ pub fn predict_rto(plan: &Plan, policy: &Policy, history: &[ExecutionRecord]) ->
 pub fn predict_rto_with(
     plan: &Plan,
     policy: &Policy,
-    history: &[ExecutionRecord],
+    history: &[RunSummary],
     model: &LatencyModel,
 ) -> PredictedRto {
-    let mine: Vec<&ExecutionRecord> = history
+    let mine: Vec<&RunSummary> = history
         .iter()
         .filter(|r| r.policy == policy.name)
         .rev()
@@ -70,7 +72,7 @@ pub fn predict_rto_with(
     let mut samples: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for r in &mine {
         for s in r.steps.iter().filter(|s| s.status == StepStatus::Done) {
-            if let Some(d) = s.duration_ms() {
+            if let Some(d) = s.duration_ms {
                 samples.entry(s.id.as_str()).or_default().push(d);
             }
         }
@@ -184,6 +186,8 @@ fn schedule(plan: &Plan, durations: &[u64]) -> (u64, Vec<StepRecord>) {
             outcome: None,
             change_id: None,
             epoch: None,
+            acting_ms: None,
+            waiting_ms: None,
         });
     }
     (ends.values().max().copied().unwrap_or(0), records)

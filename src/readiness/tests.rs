@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::cloud::sim::{is_mutating, SimCloud, SimOptions};
-use crate::execute::{ExecutionStatus, StepRecord, StepStatus};
+use crate::execute::{ExecutionRecord, ExecutionStatus, StepRecord, StepStatus};
 
 fn policy() -> Policy {
     crate::policy::load(std::path::Path::new(crate::policy::DEFAULT_POLICY))
@@ -115,6 +115,8 @@ fn past(policy: &Policy, plan: &Plan, ms: u64) -> ExecutionRecord {
             outcome: None,
             change_id: None,
             epoch: None,
+            acting_ms: None,
+            waiting_ms: None,
         })
         .collect();
     ExecutionRecord {
@@ -127,6 +129,7 @@ fn past(policy: &Policy, plan: &Plan, ms: u64) -> ExecutionRecord {
         rpo: None,
         overrides: vec![],
         resumed: 0,
+        restarted: 0,
         summary: None,
         decisions: vec![],
         time_basis: Default::default(),
@@ -142,7 +145,9 @@ fn the_predicted_rto_follows_the_history_of_the_policy_along_its_critical_path()
     let plan = crate::plan::build(&policy, &Observed::default(), Acceptance::default());
     // preflight → rpo-gate → (tier steps) → flip-dns → verify: five steps
     // on the longest path, each taking its history's quantile.
-    let history: Vec<ExecutionRecord> = (1..=20).map(|i| past(&policy, &plan, i * 1000)).collect();
+    let history: Vec<RunSummary> = (1..=20)
+        .map(|i| RunSummary::of(&past(&policy, &plan, i * 1000)))
+        .collect();
     let p = predict_rto(&plan, &policy, &history);
     assert_eq!(p.p50_ms, 5 * 10_000, "{p:?}");
     assert_eq!(p.p95_ms, 5 * 19_000, "{p:?}");

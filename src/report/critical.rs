@@ -82,6 +82,8 @@ mod tests {
             outcome: None,
             change_id: None,
             epoch: None,
+            acting_ms: None,
+            waiting_ms: None,
         }
     }
 

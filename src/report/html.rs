@@ -18,7 +18,9 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\
 tr.critical td:first-child{font-weight:bold}tr.critical{background:#fff4d6}\
 svg text{font:12px system-ui,sans-serif}\
 rect.step{fill:#8fa8c8}rect.step.critical{fill:#e08a00}rect.step.failed{fill:#b00020}\
-rect.wait{fill:#e4e4e4}line.objective{stroke:#b00020;stroke-dasharray:4 3}\
+rect.wait{fill:#e4e4e4}rect.acting{fill:#1f3a5f}rect.waiting{fill:#ffffff;fill-opacity:.45}\
+.swatch{display:inline-block;width:1em;height:.8em;margin:0 .3em 0 1em;vertical-align:middle}\
+line.objective{stroke:#b00020;stroke-dasharray:4 3}\
 .note{color:#666}";
 
 /// `text` with the five HTML metacharacters replaced by entities, safe in
@@ -150,7 +152,11 @@ fn timeline(out: &mut String, r: &Report) {
         out,
         "<h2>Timeline</h2>\n<p class=\"note\">Each bar runs from a step's start to its end; \
          grey before it is time spent waiting after its dependencies ended; orange bars are on \
-         the critical path.</p>\n<svg id=\"timeline\" role=\"img\" width=\"{}\" height=\"{height}\" \
+         the critical path.</p>\n<p id=\"timeline-legend\" class=\"note\">Within a bar:\
+         <span class=\"swatch\" style=\"background:#1f3a5f\"></span>acting (inside the mutating \
+         calls)<span class=\"swatch\" style=\"background:#c8d4e4\"></span>waiting (backoff, a busy \
+         resource, polling for the postcondition); the rest of a bar is its check.</p>\n\
+         <svg id=\"timeline\" role=\"img\" width=\"{}\" height=\"{height}\" \
          viewBox=\"0 0 {} {height}\">",
         LABEL + WIDTH + 20,
         LABEL + WIDTH + 20
@@ -188,6 +194,7 @@ fn timeline(out: &mut String, r: &Report) {
             ms(end - start),
             s.attempts
         );
+        phase_segments(out, s, (start, end), &scale, y);
     }
     let x = scale(r.policy_rto_ms);
     if r.policy_rto_ms <= span {
@@ -204,6 +211,42 @@ fn timeline(out: &mut String, r: &Report) {
         height - 4,
         ms(span)
     );
+}
+
+/// The acting and waiting segments inside a step's bar. The act phase
+/// ends with the step, so it starts `acting + waiting` before the end; the
+/// acting segment is drawn first (the first call opens the phase), the
+/// waiting one after it.
+fn phase_segments(
+    out: &mut String,
+    s: &StepRecord,
+    (start, end): (u64, u64),
+    scale: &impl Fn(u64) -> u64,
+    y: u64,
+) {
+    let (Some(acting), Some(waiting)) = (s.acting_ms, s.waiting_ms) else {
+        return;
+    };
+    let from = end.saturating_sub(acting + waiting).max(start);
+    let id = escape(&s.id);
+    let mid = (from + acting).min(end);
+    for (class, a, b, what) in [
+        ("acting", from, mid, format!("acting {}", ms(acting))),
+        ("waiting", mid, end, format!("waiting {}", ms(waiting))),
+    ] {
+        if b <= a {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "<rect class=\"{class}\" data-step=\"{id}\" data-ms=\"{}\" x=\"{}\" y=\"{}\" \
+             width=\"{}\" height=\"10\"><title>{id}: {what}</title></rect>",
+            b - a,
+            scale(a),
+            y + 3,
+            (scale(b) - scale(a)).max(1)
+        );
+    }
 }
 
 fn steps_table(out: &mut String, r: &Report) {

@@ -72,3 +72,50 @@ async fn every_string_from_the_record_is_escaped() {
         html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;quoted&quot;")
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_polling_step_shows_its_acting_and_waiting_time() {
+    let (record, policy) = drill().await;
+    // The promotion is one call, then minutes of polling while the replica
+    // becomes a primary.
+    let promote = record.step("promote-database").expect("a promotion step");
+    let (acting, waiting) = (promote.acting_ms.unwrap(), promote.waiting_ms.unwrap());
+    assert!(waiting > 0, "{promote:?}");
+    assert!(acting > 0, "{promote:?}");
+    assert!(
+        acting + waiting <= promote.duration_ms().unwrap(),
+        "{promote:?}"
+    );
+    // Every step that acted has the split; the check-only ones do not.
+    for s in &record.steps {
+        if let (Some(a), Some(w)) = (s.acting_ms, s.waiting_ms) {
+            assert!(a + w <= s.duration_ms().unwrap(), "{s:?}");
+        }
+    }
+    assert!(record.step("preflight").unwrap().acting_ms.is_none());
+
+    let report = Report::new(&record, &policy, "the simulated cloud (seed 1)");
+    let html = render_html(&report);
+    for (class, ms) in [("acting", acting), ("waiting", waiting)] {
+        let segment =
+            format!("<rect class=\"{class}\" data-step=\"promote-database\" data-ms=\"{ms}\"");
+        assert!(html.contains(&segment), "{segment} missing");
+    }
+    assert!(html.contains("id=\"timeline-legend\""));
+    let text = report.render_text();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("promote-database "))
+        .unwrap();
+    let shown = crate::duration::fmt(std::time::Duration::from_millis(waiting));
+    assert!(line.contains(&shown), "{line}");
+    let json = serde_json::to_value(&report).unwrap();
+    let step = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "promote-database")
+        .unwrap();
+    assert_eq!(step["waiting_ms"], waiting);
+    assert_eq!(step["acting_ms"], acting);
+}

@@ -197,18 +197,20 @@ impl Report {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "{:<32} {:>10} {:>10} {:>10} {:>8}  {:<12} outcome",
-            "step", "start", "end", "duration", "attempts", "status"
+            "{:<32} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8}  {:<12} outcome",
+            "step", "start", "end", "duration", "acting", "waiting", "attempts", "status"
         );
         for s in &self.steps {
             let t = |v: Option<u64>| v.map(ms).unwrap_or_else(|| "-".into());
             let _ = writeln!(
                 out,
-                "{:<32} {:>10} {:>10} {:>10} {:>8}  {:<12} {}",
+                "{:<32} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8}  {:<12} {}",
                 s.id,
                 t(s.started_ms),
                 t(s.ended_ms),
                 t(s.duration_ms()),
+                t(s.acting_ms),
+                t(s.waiting_ms),
                 s.attempts,
                 status_name(s.status),
                 s.outcome.as_deref().unwrap_or("")

@@ -38,6 +38,8 @@ fn step(id: &str, status: StepStatus, start: Option<u64>, end: Option<u64>) -> S
         outcome: end.map(|_| format!("{id} finished {XSS}")),
         change_id: None,
         epoch: None,
+        acting_ms: None,
+        waiting_ms: None,
     }
 }
 
@@ -72,6 +74,7 @@ fn model() -> PageModel {
         steps_total: 3,
         owner_term: 2,
         resumed: 0,
+        restarted: 0,
         placement: None,
     };
     let execution = ExecutionView {
@@ -278,4 +281,25 @@ fn a_page_without_leader_execution_or_audit_says_so() {
     );
     assert!(page.contains("Nothing recorded yet."), "{page}");
     assert!(page.contains("No probe round received yet."), "{page}");
+}
+
+#[test]
+fn a_restart_on_the_same_leader_is_not_called_a_new_leader_s() {
+    let mut m = model();
+    let e = m.executions.get_mut("emr-platform").unwrap();
+    e.summary.restarted = 2;
+    m.status.policies[0].execution = Some(e.summary.clone());
+    let page = render_page(&m);
+    assert!(
+        page.contains("restarted 2 time(s) by the same leader after its run stopped"),
+        "{page}"
+    );
+    assert!(!page.contains("resumed"), "{page}");
+    let e = m.executions.get_mut("emr-platform").unwrap();
+    e.summary.resumed = 1;
+    let page = render_page(&m);
+    assert!(
+        page.contains("resumed 1 time(s) by a new leader; restarted 2 time(s)"),
+        "{page}"
+    );
 }

@@ -70,8 +70,8 @@ fn header(e: &ExecutionView, out: &mut String) {
     if let Some(r) = &s.reason {
         let _ = write!(out, ": <q class=\"reason\">{}</q>", esc(r));
     }
-    if s.resumed > 0 {
-        let _ = write!(out, " · resumed {} time(s)", s.resumed);
+    if let Some(what) = s.interruptions() {
+        let _ = write!(out, " · {what}");
     }
     out.push_str("</p>");
     if let Some(pl) = &s.placement {
@@ -155,6 +155,8 @@ mod tests {
             outcome: None,
             change_id: None,
             epoch: None,
+            acting_ms: None,
+            waiting_ms: None,
         };
         assert_eq!(span_ms(&[]), 0);
         assert_eq!(

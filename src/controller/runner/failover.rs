@@ -142,7 +142,7 @@ impl<C: Cloud + 'static> Runner<C> {
                 None,
                 sentence,
             );
-            self.spawn(execution, None);
+            self.spawn(execution, Start::New);
         }
         if let FailoverAnswer::Refused { rpo, .. } = &answer {
             let sentence = format!(

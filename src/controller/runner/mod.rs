@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use super::execution::run_execution;
+use super::execution::{run_execution, Start};
 use super::journal::{confirm_leader, propose};
 use super::lease::{lapsed, RaftLease};
 use super::placement::{Placement, Placer, Placing};
@@ -52,6 +52,9 @@ pub(super) struct Runner<C> {
     requests: mpsc::Receiver<FailoverRequest>,
     active: HashMap<String, JoinHandle<RunEnd>>,
     restarts: Restarts,
+    /// The term in which this node last ran each execution: running one
+    /// again in that term is a restart on the same leader, not a takeover.
+    ran: HashMap<String, u64>,
     confirmed_term: u64,
     lease: Duration,
     last_verdict: HashMap<String, (Health, Action)>,
@@ -85,6 +88,7 @@ impl<C: Cloud + 'static> Runner<C> {
             requests,
             active: HashMap::new(),
             restarts: Restarts::default(),
+            ran: HashMap::new(),
             confirmed_term: 0,
             last_verdict: HashMap::new(),
             fences: Default::default(),
@@ -144,7 +148,7 @@ impl<C: Cloud + 'static> Runner<C> {
                 continue;
             }
             let here = self.keep_off_region_left().await;
-            self.resume_orphans(here.as_deref());
+            self.resume_orphans(here.as_deref()).await;
             let guarded = Arc::new(Guarded::new(
                 self.cloud.clone(),
                 Arc::new(RaftLease {
@@ -274,7 +278,13 @@ impl<C: Cloud + 'static> Runner<C> {
     /// Starts every running execution this node is not running yet. Those
     /// of a policy whose primary region this node runs in only with `here`,
     /// the reason it executes them itself (see [`Self::keep_off_region_left`]).
-    fn resume_orphans(&mut self, here: Option<&str>) {
+    ///
+    /// One this node already ran in the current term, whose task has ended
+    /// (its lease lapsed for a moment, or a journal write failed), is
+    /// restarted without a claim, and only while the lease holds again:
+    /// it is the same owner carrying on, not a new leader resuming it.
+    async fn resume_orphans(&mut self, here: Option<&str>) {
+        let term = self.confirmed_term;
         let orphans: Vec<Execution> = {
             let a = self.ctx.applied.read().expect("state lock");
             a.state
@@ -293,21 +303,32 @@ impl<C: Cloud + 'static> Runner<C> {
             if !self.restarts.may_start(&id) {
                 continue;
             }
-            info!(execution_id = %id, placement = placement.as_deref().unwrap_or(""), "resuming execution left running by an earlier leader");
-            self.spawn(e, Some(placement));
+            let start = match resumption(self.ran.get(&id).copied(), term, placement) {
+                Start::Restart if !self.still_leading().await => continue,
+                Start::Restart => {
+                    info!(execution_id = %id, term, "restarting execution whose run on this leader stopped");
+                    Start::Restart
+                }
+                other => {
+                    info!(execution_id = %id, "resuming execution left running by an earlier leader");
+                    other
+                }
+            };
+            self.spawn(e, start);
         }
     }
 
-    /// Runs `e`; `claim` (with why this node executes from the region being
-    /// left, if it does) when it resumes an execution started earlier.
+    /// Runs `e`, started as `start` says.
     ///
     /// The execution acts on the cloud through a [`Guarded`] one, which
     /// checks the leader lease before every mutating call, and stops by
     /// itself as soon as the lease of the current term lapses, whatever
     /// this loop is busy with.
-    fn spawn(&mut self, e: Execution, claim: Option<Option<String>>) {
+    fn spawn(&mut self, e: Execution, start: Start) {
         let id = e.record.id.clone();
         let term = self.ctx.raft.metrics().borrow().current_term;
+        self.ran.retain(|_, t| *t == term);
+        self.ran.insert(id.clone(), term);
         let lease = Arc::new(RaftLease {
             ctx: self.ctx.clone(),
             lease: self.lease,
@@ -318,7 +339,7 @@ impl<C: Cloud + 'static> Runner<C> {
             cloud,
             (self.exposures.clone(), self.time_basis),
             e,
-            claim,
+            start,
         );
         let lapsed = lapsed(self.ctx.clone(), self.lease, term);
         let execution_id = id.clone();
@@ -360,6 +381,16 @@ impl<C: Cloud + 'static> Runner<C> {
         self.placing
             .keep_off(running, || stop_all(active, HANDING_OFF))
             .await
+    }
+}
+
+/// How a leader in `term` starts a running execution it is not running:
+/// a restart when it already ran it in this term (`ran_in`), else a
+/// takeover (with `placement`, why it runs it from the region being left).
+fn resumption(ran_in: Option<u64>, term: u64, placement: Option<String>) -> Start {
+    match ran_in {
+        Some(t) if t == term => Start::Restart,
+        _ => Start::TakeOver(placement),
     }
 }
 
