@@ -40,7 +40,7 @@ pub(super) fn run(args: FailoverArgs) -> Exit {
             Ok(c) => Arc::new(c),
             Err(e) => {
                 eprintln!("error: {}", e.message);
-                return Exit::Io;
+                return Exit::for_cloud_start(&e);
             }
         };
         let journal = FileJournal::new(&args.journal_dir);
