@@ -420,8 +420,10 @@ pub(super) async fn unfence(
     }
 }
 
-/// The body of `POST /v1/unfence`.
+/// The body of `POST /v1/unfence`; an unknown field is refused, as in the
+/// other bodies.
 #[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct UnfenceBody {
     #[serde(default)]
     policy: Option<String>,

@@ -74,7 +74,7 @@ pub fn checked_body(body: &[u8]) -> Result<Value, String> {
         let Some(text) = value.as_str() else {
             return Err(format!("{name}: must be a string"));
         };
-        let trimmed = text.trim();
+        let trimmed = text.trim_matches(is_blank);
         if trimmed.is_empty() {
             return Err(format!("{name}: must not be empty; leave it out instead"));
         }
@@ -106,6 +106,13 @@ pub fn is_plain_duration(s: &str) -> bool {
         }
     }
     digits == 0 && (1..=3).contains(&parts)
+}
+
+/// The blanks trimmed from `reason` and `operator`: ASCII whitespace, the
+/// class the OpenAPI pattern `[^ \t\n\r\f\v]` excludes, so the document
+/// and the check agree on every character.
+fn is_blank(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0c' | '\x0b')
 }
 
 /// The query of `GET /v1/executions`.
@@ -143,18 +150,20 @@ impl ListQuery {
             })?;
             match key {
                 "policy" => q.policy = Some(value),
-                "limit" => q.limit = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=LIMIT_MAX).contains(n))
-                    .ok_or_else(|| {
-                        error(
-                            StatusCode::BAD_REQUEST,
-                            format!(
+                "limit" => {
+                    q.limit = value
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=LIMIT_MAX).contains(n))
+                        .ok_or_else(|| {
+                            error(
+                                StatusCode::BAD_REQUEST,
+                                format!(
                                 "limit: must be an integer from 1 to {LIMIT_MAX} (got {value:?})"
                             ),
-                        )
-                    })?,
+                            )
+                        })?
+                }
                 _ => {}
             }
         }

@@ -38,6 +38,11 @@ fn a_null_or_empty_operator_is_refused_and_an_absent_one_is_not() {
     assert!(e.starts_with("policy: must not be null"), "{e}");
     let e = checked_body(br#"{"operator": 7}"#).unwrap_err();
     assert!(e.starts_with("operator: must be a string"), "{e}");
+    let v = checked_body("{\"operator\": \"\u{85}\"}".as_bytes()).unwrap();
+    assert_eq!(
+        v["operator"], "\u{85}",
+        "only the pattern's blanks count as blank"
+    );
     let v = checked_body(br#"{"confirm": true, "operator": " jdoe "}"#).unwrap();
     assert_eq!(v["operator"], "jdoe");
     assert!(checked_body(br#"{"confirm": true}"#).is_ok());
