@@ -20,12 +20,16 @@
 #   - moto server (PyPI moto[server] 5.2.5) in a Python venv in .test-env/
 #     (ignored by git, reused between runs), for the contract and end-to-end
 #     tests of the AWS adapters through the real SDK.
+#   - schemathesis (PyPI schemathesis 4.32.5) in the same venv, for the test
+#     that runs `st run docs/openapi.yaml` with every check against a local
+#     cluster (tests/schemathesis.rs); DRCTL_SCHEMATHESIS points it at `st`.
 # Every server it starts listens on 127.0.0.1 only and is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 env_dir="${DRCTL_TEST_ENV:-.test-env}"
 moto_version="5.2.5"
+schemathesis_version="4.32.5"
 mkdir -p "$env_dir"
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -97,6 +101,16 @@ if ! "$env_dir/venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ 
     python3 -m venv "$env_dir/venv"
     "$env_dir/venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==${moto_version}"
 fi
+
+step "schemathesis ${schemathesis_version} in ${env_dir}/venv"
+if ! "$env_dir/venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('schemathesis') != '${schemathesis_version}')" 2>/dev/null; then
+    "$env_dir/venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==${schemathesis_version}"
+fi
+case "$env_dir" in
+    /*) export DRCTL_SCHEMATHESIS="$env_dir/venv/bin/st" ;;
+    *) export DRCTL_SCHEMATHESIS="$PWD/$env_dir/venv/bin/st" ;;
+esac
+"$DRCTL_SCHEMATHESIS" --version
 
 step "starting moto on 127.0.0.1"
 port="$("$env_dir/venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"

@@ -51,6 +51,7 @@ async fn failover_requests_are_authenticated_validated_and_gated() {
         .http
         .post(&url)
         .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
         .body("{not json")
         .send()
         .await

@@ -379,3 +379,63 @@ fn a_drill_lag_on_a_missing_or_repeated_tier_is_refused() {
             "--lag database: given more than once",
         ));
 }
+
+#[test]
+fn a_missing_or_unreadable_api_token_exits_77_naming_the_flag_or_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["maintenance", "on", "--controller", "http://127.0.0.1:9"];
+    let out = drctl()
+        .env_remove("DRCTL_API_TOKEN")
+        .env_remove("DRCTL_API_TOKEN_FILE")
+        .args(args)
+        .assert()
+        .code(77);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("--token-file"), "{stderr}");
+    let missing = dir.path().join("no-such-token");
+    let out = drctl()
+        .args(args)
+        .arg("--token-file")
+        .arg(&missing)
+        .assert()
+        .code(77);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("no-such-token"), "{stderr}");
+    let empty = dir.path().join("empty-token");
+    std::fs::write(&empty, "\n").unwrap();
+    drctl()
+        .args(args)
+        .arg("--token-file")
+        .arg(&empty)
+        .assert()
+        .code(77)
+        .stderr(predicate::str::contains("empty-token"));
+}
+
+#[test]
+fn missing_aws_credentials_exit_77() {
+    let home = tempfile::tempdir().unwrap();
+    let nowhere = home.path().join("none");
+    let mut cmd = drctl();
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("HOME", home.path())
+        .env("AWS_CONFIG_FILE", &nowhere)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &nowhere)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .arg("failover")
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(77)
+        .stderr(predicate::str::contains("no AWS credentials"));
+}

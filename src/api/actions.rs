@@ -114,19 +114,23 @@ async fn forward_again(ctx: &Context, path: &str, headers: &HeaderMap, body: Byt
     }
 }
 
-/// The request's body, once its token has been checked.
+/// The request's body, once its token and content type have been checked
+/// and its fields passed [`super::input::checked_body`].
 fn authorized<T: serde::de::DeserializeOwned>(
     ctx: &Context,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<T, Response> {
     authorize(ctx, headers)?;
-    serde_json::from_slice(body).map_err(|e| {
+    super::input::json_content_type(headers)?;
+    let bad = |e: String| {
         error(
             StatusCode::BAD_REQUEST,
-            format!("request body: {e}; see GET /v1/openapi.yaml"),
+            format!("{e}; see GET /v1/openapi.yaml"),
         )
-    })
+    };
+    let v = super::input::checked_body(body).map_err(bad)?;
+    serde_json::from_value(v).map_err(|e| bad(format!("request body: {e}")))
 }
 
 pub(super) async fn failover(
@@ -143,6 +147,14 @@ pub(super) async fn failover(
             StatusCode::BAD_REQUEST,
             "confirm: must be true: a failover promotes the DR database and moves traffic; send \"confirm\": true to execute it",
         );
+    }
+    if let Some(d) = b.accept_data_loss.as_deref() {
+        if !super::input::is_plain_duration(d) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("accept_data_loss: {d:?} is not a duration like 90s, 20m or 1h30m"),
+            );
+        }
     }
     let accept = match b.accept_data_loss.as_deref().map(crate::duration::parse) {
         None => None,
@@ -408,8 +420,10 @@ pub(super) async fn unfence(
     }
 }
 
-/// The body of `POST /v1/unfence`.
+/// The body of `POST /v1/unfence`; an unknown field is refused, as in the
+/// other bodies.
 #[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct UnfenceBody {
     #[serde(default)]
     policy: Option<String>,

@@ -3,24 +3,16 @@
 //! Read-only and unauthenticated like the other `GET` routes; every node
 //! answers from its applied state.
 
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::error;
+use super::input::ListQuery;
 use crate::controller::Context;
 use crate::history::{RunSummary, HISTORY_KEPT};
-
-/// Runs answered when the request names no `limit`.
-pub const HISTORY_LIMIT_DEFAULT: usize = 50;
-
-#[derive(Debug, Deserialize)]
-pub(super) struct HistoryQuery {
-    policy: Option<String>,
-    limit: Option<String>,
-}
 
 /// The answer: a policy's newest runs, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,18 +25,12 @@ pub struct HistoryView {
     pub runs: Vec<RunSummary>,
 }
 
-pub(super) async fn history(State(ctx): State<Context>, Query(q): Query<HistoryQuery>) -> Response {
-    let limit = match q.limit.as_deref().map(str::parse::<usize>) {
-        None => HISTORY_LIMIT_DEFAULT,
-        Some(Ok(n)) if n >= 1 => n.min(HISTORY_KEPT),
-        Some(_) => {
-            let got = q.limit.as_deref().unwrap_or_default();
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("limit: must be a whole number >= 1 (got {got:?})"),
-            );
-        }
+pub(super) async fn history(State(ctx): State<Context>, RawQuery(raw): RawQuery) -> Response {
+    let q = match ListQuery::parse(raw.as_deref(), ctx.policies.keys()) {
+        Ok(q) => q,
+        Err(r) => return r,
     };
+    let limit = q.limit.min(HISTORY_KEPT);
     let policy = match q.policy {
         Some(p) => p,
         None if ctx.policies.len() == 1 => ctx.policies.keys().next().cloned().unwrap_or_default(),
@@ -56,16 +42,6 @@ pub(super) async fn history(State(ctx): State<Context>, Query(q): Query<HistoryQ
             );
         }
     };
-    if !ctx.policies.contains_key(&policy) {
-        let names: Vec<&str> = ctx.policies.keys().map(String::as_str).collect();
-        return error(
-            StatusCode::NOT_FOUND,
-            format!(
-                "policy: no policy {policy:?} on this controller (it has {})",
-                names.join(", ")
-            ),
-        );
-    }
     let a = ctx.applied.read().expect("state lock");
     let kept = a.state.runs.get(&policy);
     let all: Vec<&RunSummary> = kept.into_iter().flatten().collect();

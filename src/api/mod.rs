@@ -15,7 +15,10 @@
 //! | `POST /v1/acknowledge` | acknowledge the last execution, ending the hold-down (bearer token) |
 //! | `GET /v1/openapi.yaml` | the OpenAPI description of the above |
 //!
-//! Errors are JSON objects with an `error` sentence saying what to do.
+//! Errors are JSON objects with an `error` sentence saying what to do,
+//! including those axum makes itself (see `errors.rs`). Bodies on these
+//! routes are limited to [`input::BODY_MAX_BYTES`]; requests without the
+//! valid token are logged and slowed down per peer (see [`refusals`]).
 //! Authenticated requests that land on a follower are forwarded to the
 //! leader. The node-to-node routes (`/raft/*`) share the port and are
 //! authenticated instead by the sending node's signature and the cluster
@@ -23,14 +26,18 @@
 //! a member's own rounds (see `observe.rs`).
 
 mod actions;
+mod errors;
 pub mod history;
+pub mod input;
 pub mod observe;
 pub mod page;
+pub mod refusals;
 mod status;
 pub mod views;
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -57,6 +64,16 @@ pub fn router(
         verifier,
         refused_behind,
     });
+    let guard = refusals::Guard {
+        token: ctx.token.clone(),
+        refusals: Arc::default(),
+    };
+    let actions = Router::new()
+        .route("/v1/failover", post(actions::failover))
+        .route("/v1/maintenance", post(actions::maintenance))
+        .route("/v1/acknowledge", post(actions::acknowledge))
+        .route("/v1/unfence", post(actions::unfence))
+        .route_layer(axum::middleware::from_fn_with_state(guard, refusals::guard));
     Router::new()
         .route("/", get(page::page))
         .route("/fragment", get(page::fragment))
@@ -67,17 +84,16 @@ pub fn router(
         .route("/v1/executions", get(status::executions))
         .route("/v1/executions/{id}", get(status::execution))
         .route("/v1/history", get(history::history))
-        .route("/v1/failover", post(actions::failover))
-        .route("/v1/maintenance", post(actions::maintenance))
-        .route("/v1/acknowledge", post(actions::acknowledge))
-        .route("/v1/unfence", post(actions::unfence))
+        .merge(actions)
         .route(
             "/v1/openapi.yaml",
             get(|| async { ([("content-type", "application/yaml")], OPENAPI) }),
         )
+        .layer(DefaultBodyLimit::max(input::BODY_MAX_BYTES))
         .with_state(ctx)
         .merge(rpc)
         .merge(observe)
+        .layer(axum::middleware::from_fn(errors::json_errors))
 }
 
 /// A JSON error with a status code and extra fields.

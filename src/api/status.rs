@@ -3,18 +3,19 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use openraft::ServerState;
-use serde::Deserialize;
 
 use super::error;
+use super::input::ListQuery;
 use super::views::{
     ExecutionSummary, ExecutionView, MemberView, NodeView, PolicyView, RaftView, SiteProbes,
     StatusView, TierExposureView,
 };
+use crate::controller::metrics_format::MetricsFormat;
 use crate::controller::Context;
 
 /// How long a member's health check may take when building the status.
@@ -42,13 +43,12 @@ pub(super) async fn readyz(State(ctx): State<Context>) -> Response {
     }
 }
 
-pub(super) async fn metrics(State(ctx): State<Context>) -> Response {
+pub(super) async fn metrics(State(ctx): State<Context>, headers: HeaderMap) -> Response {
+    let accept = headers.get("accept").and_then(|v| v.to_str().ok());
+    let format = MetricsFormat::negotiate(accept);
     (
-        [(
-            "content-type",
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        ctx.metrics.render(&ctx),
+        [("content-type", format.content_type())],
+        ctx.metrics.render(&ctx, format),
     )
         .into_response()
 }
@@ -169,13 +169,11 @@ pub(super) async fn status(State(ctx): State<Context>) -> Json<StatusView> {
     Json(build_status(&ctx).await)
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct ListQuery {
-    policy: Option<String>,
-    limit: Option<usize>,
-}
-
-pub(super) async fn executions(State(ctx): State<Context>, Query(q): Query<ListQuery>) -> Response {
+pub(super) async fn executions(State(ctx): State<Context>, RawQuery(raw): RawQuery) -> Response {
+    let q = match ListQuery::parse(raw.as_deref(), ctx.policies.keys()) {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
     let a = ctx.applied.read().expect("state lock");
     let mut list: Vec<ExecutionSummary> = a
         .state
@@ -187,7 +185,7 @@ pub(super) async fn executions(State(ctx): State<Context>, Query(q): Query<ListQ
         .map(ExecutionSummary::of)
         .collect();
     list.sort_by(|x, y| y.started_at.cmp(&x.started_at));
-    list.truncate(q.limit.unwrap_or(50));
+    list.truncate(q.limit);
     Json(serde_json::json!({ "executions": list })).into_response()
 }
 

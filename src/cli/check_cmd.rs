@@ -187,7 +187,7 @@ fn on_aws(
         );
         let mut cloud = AwsCloud::from_env(timeouts).await.map_err(|e| {
             eprintln!("error: {}", e.message);
-            Exit::Io
+            Exit::for_cloud_start(&e)
         })?;
         if let Some(arn) = role_arn {
             cloud = cloud.simulating(arn);

@@ -114,7 +114,7 @@ async fn run_node(cfg: NodeConfig) -> Exit {
             Ok(c) => controller::start(cfg, Some(Arc::new(c)), Links::default()).await,
             Err(e) => {
                 eprintln!("error: {}", e.message);
-                return Exit::Io;
+                return Exit::for_cloud_start(&e);
             }
         },
         CloudConfig::Sim(s) => match s.url {

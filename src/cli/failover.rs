@@ -41,7 +41,7 @@ pub(super) fn run(args: FailoverArgs) -> Exit {
             Ok(c) => Arc::new(c),
             Err(e) => {
                 eprintln!("error: {}", e.message);
-                return Exit::Io;
+                return Exit::for_cloud_start(&e);
             }
         };
         // A run that may act holds the journal's lock until it ends: two

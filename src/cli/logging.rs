@@ -22,7 +22,7 @@ pub(super) fn init(level: &str, format: LogFormat) -> Result<(), String> {
         .with(QuietRaftRpc)
         .with(filter);
     match format {
-        LogFormat::Text => registry.with(fmt).try_init(),
+        LogFormat::Text => registry.with(fmt.fmt_fields(text_fields())).try_init(),
         LogFormat::Json => registry.with(fmt.json()).try_init(),
     }
     .map_err(|e| e.to_string())
@@ -67,6 +67,39 @@ impl Visit for Message {
     }
 }
 
+/// The field formatter of text logs: like the default one, but every
+/// control character in a value or the message is escaped (`\n`, `\r`,
+/// `\t`, `\u{1b}`), so a value quoted from a request (an operator's
+/// `reason`) cannot end the line and forge another one, nor send terminal
+/// escapes. JSON logs escape them already.
+pub(super) fn text_fields(
+) -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + Send + Sync + 'static {
+    use tracing_subscriber::field::MakeExt;
+    tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+        let shown = escape_controls(&format!("{value:?}"));
+        match field.name() {
+            "message" => write!(w, "{shown}"),
+            name => write!(w, "{}={shown}", name.trim_start_matches("r#")),
+        }
+    })
+    .delimited(" ")
+}
+
+/// `s` with its control characters written as escapes.
+fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Whether text logs carry ANSI colour: only on a terminal, and not when
 /// `NO_COLOR` is set to a non-empty value (<https://no-color.org>). Logs
 /// redirected to a file or collected from a container stay plain.
@@ -97,6 +130,26 @@ mod tests {
         let text = captured.text();
         assert_eq!(text.lines().count(), 2, "{text}");
         assert!(text.contains("quit RaftCore::main on error"), "{text}");
+    }
+
+    #[test]
+    fn a_newline_in_a_logged_value_cannot_forge_a_text_log_line() {
+        let buf = crate::test_log::Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(buf.clone())
+            .with_ansi(false)
+            .fmt_fields(super::text_fields())
+            .finish();
+        let reason = "drill\n2026-12-01T00:00:00Z  INFO drctl: maintenance off\x1b[2J";
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(reason = %reason, quoted = reason, "execution x started: {reason}");
+        });
+        let text = buf.text();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("reason=drill\\n2026"), "{text}");
+        assert!(text.contains("started: drill\\n2026"), "{text}");
+        assert!(text.contains("\\u{1b}[2J"), "{text}");
+        assert!(!text.contains('\x1b'), "{text}");
     }
 
     #[test]

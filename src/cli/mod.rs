@@ -14,7 +14,7 @@
 //! | 64 | an input file (policy, scenario, node configuration) is invalid or above 1 MiB, or the API refused the request as malformed; nothing changed |
 //! | 69 | the controller cluster is unavailable (no leader reachable) |
 //! | 74 | the journal or the cloud configuration could not be read or written, or another run holds the journal's lock |
-//! | 77 | the API token is missing or wrong |
+//! | 77 | the API token or AWS credentials are missing or refused |
 
 mod bench_cluster;
 mod bench_cmd;
@@ -81,8 +81,21 @@ pub enum Exit {
     Unavailable = 69,
     /// I/O or configuration failure.
     Io = 74,
-    /// The API token is missing or wrong.
+    /// The API token or the AWS credentials are missing or refused.
     Denied = 77,
+}
+
+impl Exit {
+    /// The exit code for a cloud client that could not be built: missing
+    /// AWS credentials are [`Exit::Denied`] (77, like a missing token),
+    /// anything else is [`Exit::Io`].
+    pub fn for_cloud_start(e: &crate::cloud::CloudError) -> Self {
+        if e.op == crate::cloud::aws::CREDENTIALS_OP {
+            Self::Denied
+        } else {
+            Self::Io
+        }
+    }
 }
 
 impl From<Exit> for ExitCode {
@@ -121,7 +134,7 @@ pub struct Cli {
 const EXIT_CODES: &str =
     "Exit codes: 0 done; 1 a step failed; 2 bad command line; 3 refused by the RPO gate; \
 4 preflight failed; 5 check: warnings; 6 check: not ready; 64 invalid input; 66 execution or history not found; 69 controller cluster unavailable; \
-74 journal or configuration error; 77 API token missing or wrong.";
+74 journal or configuration error; 77 API token or AWS credentials missing or refused.";
 
 /// The log filter when none is given.
 const DEFAULT_LOG: &str = "warn,aws_config=error";

@@ -52,14 +52,26 @@ pub struct TokenArg {
 }
 
 impl TokenArg {
+    /// The token, from `--token-file` or `DRCTL_API_TOKEN`.
+    ///
+    /// # Errors
+    ///
+    /// [`Exit::Denied`] (77, as for a refused token) when the token is
+    /// missing, or its file is unreadable or empty; the message names the
+    /// flag or the file, never the token.
     pub(super) fn token(&self) -> Result<String, Exit> {
         if let Some(f) = &self.token_file {
-            return std::fs::read_to_string(f)
-                .map(|t| t.trim().to_string())
-                .map_err(|e| {
+            return match std::fs::read_to_string(f) {
+                Ok(t) if !t.trim().is_empty() => Ok(t.trim().to_string()),
+                Ok(_) => {
+                    eprintln!("error: --token-file {}: the file is empty", f.display());
+                    Err(Exit::Denied)
+                }
+                Err(e) => {
                     eprintln!("error: --token-file {}: {e}", f.display());
-                    Exit::Usage
-                });
+                    Err(Exit::Denied)
+                }
+            };
         }
         match std::env::var(crate::controller::config::API_TOKEN_ENV) {
             Ok(t) if !t.trim().is_empty() => Ok(t.trim().to_string()),
@@ -67,7 +79,7 @@ impl TokenArg {
                 eprintln!(
                     "error: this changes the platform and needs the API token: pass --token-file FILE or set DRCTL_API_TOKEN"
                 );
-                Err(Exit::Usage)
+                Err(Exit::Denied)
             }
         }
     }
@@ -317,13 +329,45 @@ pub(super) fn action(
     })
 }
 
+/// `body` without its null fields: the API refuses a null field (an
+/// option not given is left out instead).
+pub(super) fn without_nulls(body: &serde_json::Value) -> serde_json::Value {
+    match body {
+        serde_json::Value::Object(fields) => serde_json::Value::Object(
+            fields
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// A duration as the API's `accept_data_loss` takes it (`1h30m15s`),
+/// rounded up to whole seconds so no accepted loss is cut short.
+fn api_duration(d: Duration) -> String {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = String::new();
+    for (n, unit) in [(h, 'h'), (m, 'm'), (s, 's')] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("0s");
+    }
+    out
+}
+
 /// Prints the API's error and picks the exit code.
 pub(super) fn exit_for_http(code: u16, body: &serde_json::Value) -> Exit {
     let msg = body["error"].as_str().unwrap_or("no message");
     eprintln!("error ({code}): {msg}");
     match code {
-        401 | 403 => Exit::Denied,
-        400 | 404 => Exit::BadInput,
+        401 | 403 | 429 => Exit::Denied,
+        400 | 404 | 413 | 415 => Exit::BadInput,
         412 => Exit::Refused,
         422 => Exit::Preflight,
         503 => Exit::Unavailable,
@@ -360,7 +404,7 @@ pub(super) fn failover(args: &FailoverArgs, c: &Controllers) -> Exit {
         let body = serde_json::json!({
             "confirm": true,
             "policy": args.policy_name,
-            "accept_data_loss": args.accept_data_loss.map(crate::duration::fmt),
+            "accept_data_loss": args.accept_data_loss.map(api_duration),
             "reason": args.reason,
             "operator": args.operator,
         });
@@ -487,5 +531,27 @@ fn emit_changes(
 ) {
     for e in super::follow_changes::changes(&v.steps, seen) {
         let _ = tx.send(e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn bodies_leave_out_options_not_given_and_durations_match_the_api_pattern() {
+        let b = super::without_nulls(&serde_json::json!({"confirm": true, "reason": null}));
+        assert_eq!(b, serde_json::json!({"confirm": true}));
+        for (d, want) in [
+            (5400, "1h30m"),
+            (20 * 60, "20m"),
+            (3723, "1h2m3s"),
+            (0, "0s"),
+        ] {
+            let got = super::api_duration(Duration::from_secs(d));
+            assert_eq!(got, want);
+            assert!(crate::api::input::is_plain_duration(&got), "{got}");
+        }
+        assert_eq!(super::api_duration(Duration::from_millis(1500)), "2s");
     }
 }

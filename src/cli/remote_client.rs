@@ -135,7 +135,7 @@ impl Controllers {
                 .http
                 .post(format!("{url}{path}"))
                 .bearer_auth(token)
-                .json(body)
+                .json(&super::remote::without_nulls(body))
                 .send()
                 .await;
             match sent {

@@ -16,8 +16,12 @@ use crate::execute::{ExecutionRecord, ExecutionStatus, StepStatus};
 /// Who starts automatic failovers, in executions and the audit log.
 pub const DETECTOR: &str = "detector";
 
-/// Executions kept per policy; older finished ones are dropped.
+/// Executions that changed something (or run now) kept per policy; older
+/// finished ones are dropped.
 pub const EXECUTIONS_KEPT: usize = 20;
+/// Executions that changed nothing (see [`changed_nothing`]) kept per
+/// policy, apart from the others.
+pub const NOOP_EXECUTIONS_KEPT: usize = 20;
 /// Audit entries kept; older ones remain in structured logs only.
 pub const AUDIT_KEPT: usize = 1000;
 
@@ -590,23 +594,49 @@ impl ClusterState {
         remember(&mut self.runs, crate::history::RunSummary::of(record));
     }
 
-    /// Drops the oldest finished executions of `policy` beyond the limit.
+    /// Drops the oldest finished executions of `policy` beyond the limits:
+    /// executions that changed nothing (see [`changed_nothing`]) are kept
+    /// to [`NOOP_EXECUTIONS_KEPT`] and the others to [`EXECUTIONS_KEPT`],
+    /// each counted on its own, so a stream of repeated requests never
+    /// evicts the record of the failover that moved the platform.
     fn trim(&mut self, policy: &str) {
         let Some(p) = self.policies.get_mut(policy) else {
             return;
         };
-        while p.history.len() > EXECUTIONS_KEPT {
-            let Some(pos) = p
+        let executions = &self.executions;
+        let noop = |id: &String| {
+            executions
+                .get(id)
+                .is_some_and(|e| changed_nothing(e.record.status))
+        };
+        let mut dropped = Vec::new();
+        for (of_noops, kept) in [(true, NOOP_EXECUTIONS_KEPT), (false, EXECUTIONS_KEPT)] {
+            let mut class: Vec<&String> = p
                 .history
                 .iter()
-                .position(|id| p.running.as_deref() != Some(id.as_str()))
-            else {
-                return;
-            };
-            let id = p.history.remove(pos);
+                .filter(|id| noop(id) == of_noops)
+                .filter(|id| p.running.as_deref() != Some(id.as_str()))
+                .collect();
+            let running = usize::from(!of_noops && p.running.is_some());
+            let excess = (class.len() + running).saturating_sub(kept);
+            dropped.extend(class.drain(..excess.min(class.len())).cloned());
+        }
+        p.history.retain(|id| !dropped.contains(id));
+        for id in dropped {
             self.executions.remove(&id);
         }
     }
+}
+
+/// Whether an execution with this status ended without changing anything:
+/// already complete, refused by the RPO gate, or stopped by preflight.
+pub fn changed_nothing(status: ExecutionStatus) -> bool {
+    matches!(
+        status,
+        ExecutionStatus::AlreadyComplete
+            | ExecutionStatus::Refused
+            | ExecutionStatus::PreflightFailed
+    )
 }
 
 /// Appends `run` to its policy's runs, dropping the oldest beyond the limit.

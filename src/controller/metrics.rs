@@ -14,6 +14,7 @@ use std::sync::atomic::AtomicU64;
 use crate::cloud::Exposure;
 use crate::detect::{Action, Health, Observation};
 
+use super::metrics_format::MetricsFormat;
 use super::Context;
 
 type Labels = Vec<(String, String)>;
@@ -214,6 +215,40 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Metrics with one sample in every family (an empty family is not
+    /// exposed at all), for tests of the exposition.
+    #[cfg(test)]
+    pub(super) fn with_every_family() -> Self {
+        let m = Self::default();
+        let p = || vec![("policy".to_string(), "p".to_string())];
+        for g in [
+            &m.executions,
+            &m.active_region,
+            &m.probe_up,
+            &m.exposure_unknown,
+            &m.health,
+            &m.action,
+            &m.recommended,
+            &m.self_fenced,
+            &m.old_primary_writable,
+        ] {
+            g.get_or_create(&p()).set(1);
+        }
+        m.exposure.get_or_create(&p()).set(1.0);
+        m.rpo.get_or_create(&p()).set(1.0);
+        m.probe_latency.get_or_create(&p()).observe(0.1);
+        m.step("promote_database", "done", 3.5);
+        m.request("accepted");
+        m.round_refused("unauthenticated");
+        m.cloud_call_refused("rds:PromoteReadReplica");
+        m.readiness.touch();
+        m.notify.sent("pager", "failover_started");
+        m.notify.failed("pager", "timeout");
+        m.notify.dropped("emitted");
+        m.notify.depth("emitted", 0);
+        m
+    }
+
     /// Records a finished step.
     pub fn step(&self, kind: &str, status: &str, seconds: f64) {
         self.steps
@@ -260,8 +295,24 @@ impl Metrics {
             .inc();
     }
 
-    /// The metrics in Prometheus text format, raft and state read now.
-    pub fn render(&self, ctx: &Context) -> String {
+    /// The metrics in `format`, raft and state read now.
+    pub fn render(&self, ctx: &Context, format: MetricsFormat) -> String {
+        self.update(ctx);
+        self.encode(format)
+    }
+
+    /// The metrics as they stand, in `format`.
+    pub fn encode(&self, format: MetricsFormat) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        match format {
+            MetricsFormat::OpenMetrics => out,
+            MetricsFormat::Text => super::metrics_format::to_prometheus_text(&out),
+        }
+    }
+
+    /// Reads raft, the replicated state and the detector into the gauges.
+    fn update(&self, ctx: &Context) {
         let m = ctx.raft.metrics().borrow().clone();
         self.term.set(m.current_term as i64);
         self.leader.set(m.current_leader.unwrap_or(0) as i64);
@@ -343,8 +394,5 @@ impl Metrics {
                 self.exposure_unknown.get_or_create(&labels).set(unknown);
             }
         }
-        let mut out = String::new();
-        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
-        out
     }
 }

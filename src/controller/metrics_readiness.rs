@@ -38,6 +38,14 @@ impl ReadinessMetrics {
         Self { checks, predicted }
     }
 
+    /// One sample in each family, for tests of the exposition.
+    #[cfg(test)]
+    pub(super) fn touch(&self) {
+        let labels = vec![("policy".to_string(), "p".to_string())];
+        self.checks.get_or_create(&labels).set(0);
+        self.predicted.get_or_create(&labels).set(1.0);
+    }
+
     /// Sets the gauges from the state's newest results.
     pub(super) fn update(&self, state: &ClusterState) {
         self.checks.clear();

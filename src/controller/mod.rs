@@ -27,6 +27,7 @@ mod journal;
 mod lease;
 mod measured;
 mod metrics;
+pub mod metrics_format;
 mod metrics_readiness;
 mod notify;
 mod old_primary;
@@ -270,6 +271,8 @@ pub async fn start<C: Cloud + Capacity + Permissions + DrHealth + Reach + 'stati
         refused_behind.clone(),
     );
     tasks.push(tokio::spawn(async move {
+        // The peer's address is kept for the API's refusal log and limits.
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         if let Err(e) = axum::serve(listener, app).await {
             warn!(error = %e, "HTTP server stopped");
         }

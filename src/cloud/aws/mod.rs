@@ -43,6 +43,10 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::provider::ProvideCredentials;
+
+/// The operation named by the error [`AwsCloud::from_env`] returns when the
+/// default chain yields no credentials (the CLI exits 77 on it).
+pub const CREDENTIALS_OP: &str = "sts:credentials";
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 use crate::cloud::{
@@ -112,7 +116,7 @@ impl AwsCloud {
                 "no AWS credentials: {why}; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
                  AWS_PROFILE, or run with an IAM role (web identity, ECS or instance profile)"
             );
-            CloudError::new(ErrorKind::Fatal, "sts:credentials", "default chain", msg)
+            CloudError::new(ErrorKind::Fatal, CREDENTIALS_OP, "default chain", msg)
         };
         let provider = config
             .credentials_provider()

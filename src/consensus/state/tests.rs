@@ -293,3 +293,53 @@ async fn an_audit_line_carries_the_time_of_its_event_not_of_its_replay() {
         );
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn requests_that_change_nothing_never_evict_the_failover_that_did() {
+    let mut s = ClusterState::default();
+    let mut failover = record("real").await;
+    assert_eq!(s.apply(start(&failover), 1, 1), Reply::Ok);
+    failover.status = ExecutionStatus::Completed;
+    assert_eq!(s.apply(save(&failover), 1, 2), Reply::Ok);
+    let base = record("x").await;
+    for i in 0..25 {
+        let mut r = base.clone();
+        r.id = format!("noop{i}");
+        r.status = if i % 5 == 0 {
+            ExecutionStatus::Refused
+        } else {
+            ExecutionStatus::AlreadyComplete
+        };
+        assert_eq!(s.apply(start(&r), 1, 10 + i), Reply::Ok);
+    }
+    assert!(
+        s.executions.contains_key("real"),
+        "the failover was evicted"
+    );
+    let history = &s.policies["emr-platform"].history;
+    assert!(history.contains(&"real".to_string()));
+    assert_eq!(history.len(), NOOP_EXECUTIONS_KEPT + 1);
+    assert_eq!(s.executions.len(), NOOP_EXECUTIONS_KEPT + 1);
+    assert!(!s.executions.contains_key("noop0"));
+    assert_eq!(s.latest("emr-platform").unwrap().record.id, "noop24");
+}
+
+#[tokio::test(start_paused = true)]
+async fn changing_executions_are_kept_to_their_own_bound() {
+    let mut s = ClusterState::default();
+    let base = record("x").await;
+    for i in 0..(EXECUTIONS_KEPT + 3) {
+        let mut r = base.clone();
+        r.id = format!("c{i}");
+        r.status = ExecutionStatus::Failed;
+        assert_eq!(s.apply(start(&r), 1, i as u64), Reply::Ok);
+        let mut n = base.clone();
+        n.id = format!("n{i}");
+        n.status = ExecutionStatus::AlreadyComplete;
+        assert_eq!(s.apply(start(&n), 1, 100 + i as u64), Reply::Ok);
+    }
+    let kept = |p: &str| s.executions.keys().filter(|k| k.starts_with(p)).count();
+    assert_eq!(kept("c"), EXECUTIONS_KEPT);
+    assert_eq!(kept("n"), NOOP_EXECUTIONS_KEPT);
+    assert!(!s.executions.contains_key("c2") && s.executions.contains_key("c3"));
+}
