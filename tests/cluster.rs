@@ -351,17 +351,40 @@ async fn when_only_the_witness_holds_the_latest_entries_it_hands_them_to_an_exec
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_behind_the_purged_log_catches_up_from_a_snapshot() {
+    let c = catch_up_through_snapshot(700, "").await;
+    let a = c.state(c.other_executor(c.leader().await)).maintenance;
+    assert_eq!(a.reason.as_deref(), Some("write 699"));
+    assert!(!a.on);
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_node_installs_a_snapshot_larger_than_the_api_body_limit() {
+    let long = format!(" {}", "x".repeat(1500));
+    let c = catch_up_through_snapshot(520, &long).await;
+    let leader = c.leader().await;
+    let state = serde_json::to_vec(&c.state(leader)).unwrap().len();
+    assert!(state > 700_000, "the state is only {state} bytes");
+    let a = c.state(c.other_executor(leader)).maintenance;
+    assert!(a.reason.unwrap().starts_with("write 519 "));
+    c.stop().await;
+}
+
+/// Kills the executing node that does not lead, makes `writes` more
+/// writes (each reason padded with `pad`) than the log keeps so that the
+/// leader snapshots and purges, restarts it and waits until it has caught
+/// up, through a snapshot.
+async fn catch_up_through_snapshot(writes: u32, pad: &str) -> Cluster {
     let mut c = Cluster::start(0.005).await;
     let leader = c.leader().await;
     let behind = c.other_executor(leader);
     c.kill(behind).await;
-    // More writes than the log keeps: the leader snapshots and purges.
     let raft = c.node(leader).ctx.raft.clone();
-    for i in 0..700u32 {
+    for i in 0..writes {
         let cmd = drctl::consensus::Command::Maintenance {
             on: i % 2 == 0,
             by: "load".into(),
-            reason: Some(format!("write {i}")),
+            reason: Some(format!("write {i}{pad}")),
             at: "t".into(),
         };
         raft.client_write(cmd).await.unwrap();
@@ -375,58 +398,13 @@ async fn a_node_behind_the_purged_log_catches_up_from_a_snapshot() {
         m.purged
     );
     c.restart(behind).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let f = c.node(behind).ctx.raft.metrics().borrow().clone();
-        let l = raft.metrics().borrow().clone();
-        if f.last_applied.is_some() && f.last_applied == l.last_applied {
-            assert!(f.snapshot.is_some(), "caught up through a snapshot");
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{:?} vs {:?}",
-            f.last_applied,
-            l.last_applied
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let a = c.state(behind).maintenance;
-    assert_eq!(a.reason.as_deref(), Some("write 699"));
-    assert!(!a.on);
-    c.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lagging_node_installs_a_snapshot_larger_than_the_api_body_limit() {
-    let mut c = Cluster::start(0.005).await;
-    let leader = c.leader().await;
-    let behind = c.other_executor(leader);
-    c.kill(behind).await;
-    let raft = c.node(leader).ctx.raft.clone();
-    let long = "x".repeat(1500);
-    for i in 0..520u32 {
-        let cmd = drctl::consensus::Command::Maintenance {
-            on: i % 2 == 0,
-            by: "load".into(),
-            reason: Some(format!("write {i} {long}")),
-            at: "t".into(),
-        };
-        raft.client_write(cmd).await.unwrap();
-    }
-    // More writes than the log keeps: the leader snapshots and purges.
-    let m = raft.metrics().borrow().clone();
-    assert!(m.purged.is_some(), "nothing purged: {:?}", m.snapshot);
-    let state = serde_json::to_vec(&c.state(leader)).unwrap().len();
-    assert!(state > 700_000, "the state is only {state} bytes");
-    c.restart(behind).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let f = c.node(behind).ctx.raft.metrics().borrow().clone();
         let l = raft.metrics().borrow().clone();
         if f.last_applied.is_some() && f.last_applied == l.last_applied {
             assert!(f.snapshot.is_some(), "caught up through a snapshot");
-            break;
+            return c;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -436,9 +414,6 @@ async fn a_lagging_node_installs_a_snapshot_larger_than_the_api_body_limit() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let a = c.state(behind).maintenance;
-    assert!(a.reason.unwrap().starts_with("write 519 "));
-    c.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -635,6 +610,14 @@ async fn the_leader_s_readiness_reaches_every_node_s_status_and_metrics() {
     let r = c.state(3).readiness["emr-platform"].clone();
     let resources = r.check("dr-resources").expect("every check is reported");
     assert_eq!(resources.status, drctl::readiness::Status::Pass, "{r:#?}");
+    // The policy's witness role is checked on the controllers too.
+    let permissions = r.check("permissions").expect("every check is reported");
+    assert!(
+        permissions.sentence.contains(
+            "the witness role arn:aws:iam::123456789012:role/drctl-witness may call none"
+        ),
+        "{permissions:#?}"
+    );
     assert!(cloud.mutations().is_empty(), "readiness changed the world");
     // The witness, a follower, serves it in its status and metrics.
     let (code, status) = c.get(3, "/v1/status").await;

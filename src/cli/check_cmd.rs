@@ -58,19 +58,15 @@ pub struct CheckArgs {
 
 /// An IAM role ARN (`arn:<partition>:iam::<account>:role/<name>`).
 fn parse_role_arn(s: &str) -> Result<String, String> {
-    let parts: Vec<&str> = s.splitn(6, ':').collect();
-    let ok = matches!(parts[..], ["arn", p, "iam", "", account, role]
-        if p.starts_with("aws")
-            && account.len() == 12
-            && account.chars().all(|c| c.is_ascii_digit())
-            && role.strip_prefix("role/").is_some_and(|n| !n.is_empty()));
-    if ok {
-        Ok(s.to_string())
-    } else {
-        Err(format!(
-            "{s:?} is not an IAM role ARN; expected arn:aws:iam::<account>:role/<name>"
-        ))
-    }
+    crate::policy::iam_role_arn(s).map(|()| s.to_string())
+}
+
+/// The witness role to check: the flag's, else the policy's
+/// `readiness.witness_role_arn`.
+fn witness_role(args: &CheckArgs, policy: &Policy) -> Option<String> {
+    args.witness_role_arn
+        .clone()
+        .or_else(|| policy.readiness.witness_role_arn.clone())
 }
 
 /// The exit code of a verdict: 0 ready, 5 warnings, 6 not ready.
@@ -148,7 +144,7 @@ pub(super) fn run(args: CheckArgs) -> Exit {
             sites: Some(sites),
             now_ms: now,
             history: &history,
-            witness_role: args.witness_role_arn.clone(),
+            witness_role: witness_role(&args, &policy),
             ..Inputs::default()
         };
         super::modeled_runtime().block_on(evaluate(&sim, &policy, &inputs))
@@ -156,7 +152,7 @@ pub(super) fn run(args: CheckArgs) -> Exit {
         if let Some(why) = &active.because {
             eprintln!("{why}");
         }
-        let roles = (args.role_arn.clone(), args.witness_role_arn.clone());
+        let roles = (args.role_arn.clone(), witness_role(&args, &policy));
         match on_aws(&policy, &history, roles, active.region) {
             Ok(r) => r,
             Err(e) => return e,

@@ -135,6 +135,7 @@ pub(super) async fn evaluate_now<C: Cloud + Capacity + Permissions + DrHealth + 
         active_region: Some(active),
         now_ms: now_ms(),
         history: &history,
+        witness_role: policy.readiness.witness_role_arn.clone(),
         ..Inputs::default()
     };
     // Exposure from the same source as the RPO gate on this node.

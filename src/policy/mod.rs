@@ -34,7 +34,9 @@ pub use names::{
 };
 pub use schema::schema;
 pub use traffic::{RoutingControlCluster, RoutingControlPair, TrafficSwitch, WhenPrimaryDown};
-pub use validate_readiness::{ReadinessSettings, READINESS_INTERVAL_MAX, READINESS_INTERVAL_MIN};
+pub use validate_readiness::{
+    iam_role_arn, ReadinessSettings, READINESS_INTERVAL_MAX, READINESS_INTERVAL_MIN,
+};
 
 use std::fmt;
 use std::path::PathBuf;

@@ -40,6 +40,9 @@ pub struct RawPolicy {
 pub struct RawReadiness {
     #[schemars(with = "Option<DurationText>")]
     pub interval: Option<String>,
+    /// The witness controller's IAM role (`arn:aws:iam::<account>:role/<name>`):
+    /// the permissions check fails if it may make any of the plan's writes.
+    pub witness_role_arn: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
