@@ -244,7 +244,7 @@ fn a_local_cluster_fails_over_through_the_cli_while_its_leader_is_killed() {
 
     // Without a token the CLI refuses before sending anything; with a wrong one the API does.
     let out = drctl(&["failover", "--confirm", "--controller", &urls[0]]);
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(out.status.code(), Some(77), "{out:?}");
     let bad = dir.path().join("bad-token");
     std::fs::write(&bad, "not-the-token-of-this-cluster").unwrap();
     let out = drctl(&[
