@@ -250,8 +250,8 @@ async fn witness_role<C: Permissions>(
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_plan_of_the_shipped_policy_needs_its_writes_and_no_route53_api() {
+    /// The shipped policy and its plan on a platform observed as nothing.
+    fn shipped() -> (Policy, Plan) {
         let policy = crate::policy::load(std::path::Path::new(crate::policy::DEFAULT_POLICY))
             .expect("the shipped policy is valid");
         let plan = crate::plan::build(
@@ -259,6 +259,12 @@ mod tests {
             &crate::plan::Observed::default(),
             Default::default(),
         );
+        (policy, plan)
+    }
+
+    #[test]
+    fn the_plan_of_the_shipped_policy_needs_its_writes_and_no_route53_api() {
+        let (policy, plan) = shipped();
         let actions = iam_actions(&policy, &plan);
         for want in [
             "rds:PromoteReadReplica",
@@ -281,13 +287,7 @@ mod tests {
 
     #[test]
     fn the_writes_of_the_shipped_plan_are_its_mutating_calls_only() {
-        let policy = crate::policy::load(std::path::Path::new(crate::policy::DEFAULT_POLICY))
-            .expect("the shipped policy is valid");
-        let plan = crate::plan::build(
-            &policy,
-            &crate::plan::Observed::default(),
-            Default::default(),
-        );
+        let (policy, plan) = shipped();
         assert_eq!(
             mutating_actions(&policy, &plan),
             [
