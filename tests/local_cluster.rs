@@ -99,16 +99,7 @@ fn start_local(
     String,
 ) {
     let (paths, urls, sim) = configs(dir);
-    let mut cmd = Command::new(cargo_bin("drctl"));
-    cmd.arg("local-cluster").args(["--scale", "0.03"]);
-    for p in &paths {
-        cmd.arg("--config").arg(p);
-    }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut child = local_cluster(&paths, Stdio::inherit());
     let stdout = child.stdout.take().unwrap();
     let cluster = Stop(child);
     // The table of processes: name, site, pid, url.
@@ -520,20 +511,21 @@ fn a_bad_node_configuration_is_named_and_nothing_starts() {
     assert!(!dir.path().join("data").exists());
 }
 
+/// `drctl local-cluster` on the node files `paths`, its table on a pipe.
+fn local_cluster(paths: &[std::path::PathBuf], stderr: Stdio) -> std::process::Child {
+    let mut cmd = Command::new(cargo_bin("drctl"));
+    cmd.arg("local-cluster").args(["--scale", "0.03"]);
+    for p in paths {
+        cmd.arg("--config").arg(p);
+    }
+    cmd.stdout(Stdio::piped()).stderr(stderr).spawn().unwrap()
+}
+
 #[test]
 fn a_local_cluster_killed_with_sigkill_takes_its_processes_with_it() {
     let dir = tempfile::tempdir().unwrap();
     let (paths, urls, sim) = configs(dir.path());
-    let mut cmd = Command::new(cargo_bin("drctl"));
-    cmd.arg("local-cluster").args(["--scale", "0.03"]);
-    for p in &paths {
-        cmd.arg("--config").arg(p);
-    }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = local_cluster(&paths, Stdio::null());
     let stdout = child.stdout.take().unwrap();
     let supervisor = child.id();
     let cluster = Stop(child);
