@@ -36,6 +36,8 @@
 //!   outcome they must lead to.
 //! - [`bench`]: the RTO benchmark (DAG against the sequential procedure).
 //! - [`cli`]: the `drctl` command line.
+//! - [`clock`]: the one wall clock (system time, or virtual time that
+//!   follows tokio's paused clock in the simulation).
 //! - [`duration`]: durations as people write them (`90s`, `15m`, `4h`).
 //! - [`redact`]: secrets out of anything shown (connection strings).
 //!
@@ -49,6 +51,7 @@ pub mod api;
 pub mod bench;
 pub mod chaos;
 pub mod cli;
+pub mod clock;
 pub mod cloud;
 pub mod consensus;
 pub mod controller;

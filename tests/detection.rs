@@ -15,7 +15,7 @@ use drctl::detect::{Action, Health, Verdict};
 use drctl::execute::ExecutionStatus;
 use drctl::plan::DataTier;
 use drctl::policy::{Mode, Policy};
-use drctl::probe::now_ms;
+use drctl::clock::now_ms;
 
 /// Probe interval of the tests' policy.
 const INTERVAL: Duration = Duration::from_millis(400);

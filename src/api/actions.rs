@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 
 use super::views::{AcknowledgeBody, FailoverBody, MaintenanceBody};
 use super::{error, error_with};
+use crate::consensus::transport::Call;
 use crate::consensus::{Command, Reply};
 use crate::controller::{Context, FailoverAnswer, FailoverRequest};
 
@@ -90,22 +91,15 @@ async fn forward_again(ctx: &Context, path: &str, headers: &HeaderMap, body: Byt
             ),
         );
     }
-    let mut req = ctx
-        .http
-        .post(format!("{}{path}", leader.addr))
-        .header(FORWARDED_HEADER, ctx.id.to_string())
-        .header("content-type", "application/json")
-        .timeout(DECISION_TIMEOUT)
-        .body(body);
-    if let Some(auth) = headers.get("authorization") {
-        req = req.header("authorization", auth.as_bytes());
+    let mut call = Call::post(&leader.addr, path, body, DECISION_TIMEOUT)
+        .header(FORWARDED_HEADER, ctx.id.to_string());
+    if let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        call = call.header("authorization", auth);
     }
-    match req.send().await {
+    match ctx.transport.send(ctx.id, call).await {
         Ok(resp) => {
-            let status =
-                StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            let bytes = resp.bytes().await.unwrap_or_default();
-            (status, [("content-type", "application/json")], bytes).into_response()
+            let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            (status, [("content-type", "application/json")], resp.body).into_response()
         }
         Err(e) => error(
             StatusCode::SERVICE_UNAVAILABLE,

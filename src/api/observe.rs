@@ -128,7 +128,7 @@ pub(super) async fn observe(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let now = crate::probe::now_ms();
+    let now = crate::clock::now_ms();
     let result = verifier
         .verify("POST", "/raft/observe", &headers, &body, now)
         .map_err(|e| RoundRefusal::Unauthenticated(e.to_string()))

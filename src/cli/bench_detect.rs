@@ -32,7 +32,7 @@ use crate::cloud::sim::remote::RemoteSim;
 use crate::cloud::sim::Outage;
 use crate::controller::NodeConfig;
 use crate::policy::{self, DEFAULT_POLICY};
-use crate::probe::now_ms;
+use crate::clock::now_ms;
 
 /// How often the nodes' status is read during an outage run.
 const POLL: Duration = Duration::from_millis(20);

@@ -31,7 +31,7 @@ use crate::cloud::Resolver;
 use crate::controller::NodeConfig;
 use crate::execute::{self, MemoryJournal, RunOptions};
 use crate::policy::{DnsTier, Policy};
-use crate::probe::now_ms;
+use crate::clock::now_ms;
 
 /// How often the cluster and the simulated DNS are read during a run.
 const POLL: Duration = Duration::from_millis(20);

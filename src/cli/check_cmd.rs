@@ -2,7 +2,6 @@
 //! the simulated cloud the drill uses (`--sim`).
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 
@@ -78,11 +77,6 @@ pub fn exit_of(verdict: Verdict) -> Exit {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 /// The recorded drills and executions of `policy`, oldest first (none
 /// when nothing was recorded yet).
@@ -130,7 +124,7 @@ pub(super) fn run(args: CheckArgs) -> Exit {
                 return Exit::BadInput;
             }
         };
-        let now = now_ms();
+        let now = crate::clock::now_ms();
         let r = &policy.regions;
         let sites = [&r.primary, &r.secondary, &r.witness]
             .into_iter()
@@ -190,7 +184,7 @@ fn on_aws(
         }
         let inputs = Inputs {
             sites: None,
-            now_ms: now_ms(),
+            now_ms: crate::clock::now_ms(),
             history,
             witness_role,
             active_region,

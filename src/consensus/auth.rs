@@ -160,6 +160,18 @@ impl Signer {
         ]
     }
 
+    /// `call`, signed by this node now (its path and body).
+    pub fn sign(&self, mut call: super::transport::Call) -> super::transport::Call {
+        let method = match call.method {
+            super::transport::Method::Get => "GET",
+            super::transport::Method::Post => "POST",
+        };
+        let signed = self.headers(method, &call.path, &call.body, crate::clock::now_ms());
+        call.headers
+            .extend(signed.into_iter().map(|(k, v)| (k.to_string(), v)));
+        call
+    }
+
     /// A signed `POST {base}{path}` carrying `body` as JSON.
     pub fn post(
         &self,
@@ -171,7 +183,7 @@ impl Signer {
         let mut rb = http
             .post(format!("{}{path}", base.trim_end_matches('/')))
             .header("content-type", "application/json");
-        for (k, v) in self.headers("POST", path, &body, crate::probe::now_ms()) {
+        for (k, v) in self.headers("POST", path, &body, crate::clock::now_ms()) {
             rb = rb.header(k, v);
         }
         rb.body(body)

@@ -8,10 +8,12 @@
 //! through the log first, under a fencing [`Epoch`](crate::cloud::Epoch).
 
 pub mod auth;
+pub mod mem_transport;
 pub mod network;
 pub mod peer_log;
 pub mod state;
 pub mod store;
+pub mod transport;
 
 use std::fmt;
 use std::io::Cursor;

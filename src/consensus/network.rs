@@ -34,6 +34,7 @@ use serde::Serialize;
 use subtle::ConstantTimeEq;
 
 use super::auth::{Signer, Verifier};
+use super::transport::{Call, SharedTransport, Transport};
 use super::{Member, NodeId, Raft, TypeConfig};
 
 /// The header carrying the cluster secret on raft RPC.
@@ -87,7 +88,7 @@ impl Links {
 #[derive(Clone)]
 pub struct Network {
     me: NodeId,
-    http: reqwest::Client,
+    transport: SharedTransport,
     signer: Signer,
     timeout: Duration,
     links: Links,
@@ -95,17 +96,12 @@ pub struct Network {
 }
 
 impl Network {
-    /// A network for node `signer.id`, signing every call with its key; no
-    /// call takes longer than `timeout`.
-    pub fn new(signer: Signer, timeout: Duration, links: Links) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build()
-            .expect("an HTTP client with only timeouts set always builds");
+    /// A network for node `signer.id` over `transport`, signing every call
+    /// with its key; no call takes longer than `timeout`.
+    pub fn new(signer: Signer, timeout: Duration, links: Links, transport: SharedTransport) -> Self {
         Self {
             me: signer.id,
-            http,
+            transport,
             signer,
             timeout,
             links,
@@ -174,25 +170,22 @@ impl Client {
         let timeout = option.hard_ttl().min(self.net.timeout);
         let body = serde_json::to_vec(req)
             .map_err(|e| CallError::Unreachable(format!("cannot encode the request: {e}")))?;
+        let call = Call::post(&self.addr, &format!("/raft/{path}"), body, timeout);
         let resp = self
             .net
-            .signer
-            .post(&self.net.http, &self.addr, &format!("/raft/{path}"), body)
-            .timeout(timeout)
-            .send()
+            .transport
+            .send(self.net.me, self.net.signer.sign(call))
             .await
-            .map_err(|e| CallError::Unreachable(format!("{}: {e}", self.addr)))?;
-        let status = resp.status();
-        if !status.is_success() {
-            let body = resp.text().await.unwrap_or_default();
+            .map_err(CallError::Unreachable)?;
+        if !resp.is_success() {
             return Err(CallError::Unreachable(format!(
-                "{} answered {status}: {body}",
-                self.addr
+                "{} answered {}: {}",
+                self.addr,
+                resp.status,
+                String::from_utf8_lossy(&resp.body)
             )));
         }
-        let result: Result<Resp, E> = resp
-            .json()
-            .await
+        let result: Result<Resp, E> = serde_json::from_slice(&resp.body)
             .map_err(|e| CallError::Unreachable(format!("{}: bad reply: {e}", self.addr)))?;
         result.map_err(CallError::Remote)
     }
@@ -283,21 +276,17 @@ pub fn router(state: RpcState) -> Router {
 ///
 /// The member did not accept the request.
 pub async fn ask_to_elect(
-    http: &reqwest::Client,
+    transport: &dyn Transport,
     addr: &str,
     signer: &Signer,
     timeout: Duration,
 ) -> Result<(), String> {
-    let r = signer
-        .post(http, addr, "/raft/elect", Vec::new())
-        .timeout(timeout)
-        .send()
-        .await
-        .map_err(|e| format!("{addr}: {e}"))?;
-    if r.status().is_success() {
+    let call = signer.sign(Call::post(addr, "/raft/elect", Vec::new(), timeout));
+    let r = transport.send(signer.id, call).await?;
+    if r.is_success() {
         Ok(())
     } else {
-        Err(format!("{addr} answered {}", r.status()))
+        Err(format!("{addr} answered {}", r.status))
     }
 }
 
@@ -340,7 +329,7 @@ fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
 /// Verifies a call to `path`; the refusal names why, never a secret.
 fn check(s: &RpcState, path: &str, headers: &HeaderMap, body: &[u8]) -> Result<NodeId, Response> {
     s.verifier
-        .verify("POST", path, headers, body, crate::probe::now_ms())
+        .verify("POST", path, headers, body, crate::clock::now_ms())
         .map_err(|e| {
             tracing::warn!(path, reason = e.metric_label(), error = %e, "node-to-node call refused");
             refused(&e)

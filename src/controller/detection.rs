@@ -21,7 +21,9 @@ use crate::consensus::auth::Signer;
 use crate::detect::{self, Observation, Situation, Verdict, ROUNDS_KEPT};
 use crate::plan::DataTier;
 use crate::policy::Policy;
-use crate::probe::{now_ms, Prober, Reach};
+use crate::clock::now_ms;
+use crate::consensus::transport::Call;
+use crate::probe::{Prober, Reach};
 
 /// Every site's rounds per policy, and what the leader keeps between ticks.
 #[derive(Debug, Default)]
@@ -259,11 +261,10 @@ async fn probe_loop<R: Reach + Cloud + 'static>(
                 continue;
             }
             let body = serde_json::to_vec(&o).expect("a round always encodes");
-            let req = signer
-                .post(&ctx.http, &m.addr, "/raft/observe", body)
-                .timeout(rpc_timeout);
+            let call = signer.sign(Call::post(&m.addr, "/raft/observe", body, rpc_timeout));
+            let sent = ctx.transport.send(ctx.id, call);
             tokio::spawn(async move {
-                let _ = req.send().await;
+                let _ = sent.await;
             });
         }
         ctx.record_observation(o);

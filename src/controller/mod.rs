@@ -55,6 +55,8 @@ use tracing::{info, warn};
 
 use crate::cloud::{Capacity, Cloud, DrHealth, Permissions};
 use crate::consensus::network::{Links, Network};
+use crate::consensus::mem_transport::MemNet;
+use crate::consensus::transport::{Call, HttpTransport, SharedTransport};
 use crate::consensus::store::{self, Applied};
 use crate::consensus::{Member, NodeId, Raft};
 use crate::policy::Policy;
@@ -79,8 +81,9 @@ pub struct Context {
     pub requests: Option<mpsc::Sender<FailoverRequest>>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
-    /// A pooled client for forwarding to the leader and checking peers.
-    pub http: reqwest::Client,
+    /// How this node calls the others (forwarding to the leader, health
+    /// checks, shared probe rounds, hand-offs).
+    pub transport: SharedTransport,
     /// Link switchboard (tests cut links to partition the cluster).
     pub links: Links,
     /// Every site's probe rounds this node holds.
@@ -104,10 +107,8 @@ impl Context {
         if !self.links.up(self.id, id) {
             return false;
         }
-        matches!(
-            self.http.get(format!("{}/healthz", m.addr)).timeout(timeout).send().await,
-            Ok(r) if r.status().is_success()
-        )
+        let call = Call::get(&m.addr, "/healthz", timeout);
+        matches!(self.transport.send(self.id, call).await, Ok(r) if r.is_success())
     }
 
     /// The current leader, as this node knows it.
@@ -125,6 +126,8 @@ pub struct NodeHandle {
     /// The address it listens on.
     pub addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
+    /// The in-memory network it answers on, and at which address.
+    mem: Option<(MemNet, String)>,
 }
 
 impl NodeHandle {
@@ -132,6 +135,9 @@ impl NodeHandle {
     /// server are dropped mid-flight, raft stops. The store keeps what was
     /// committed to disk.
     pub async fn kill(self) {
+        if let Some((net, addr)) = &self.mem {
+            net.unregister(addr);
+        }
         for t in &self.tasks {
             t.abort();
         }
@@ -202,9 +208,20 @@ fn witness_lease(cfg: &NodeConfig) -> u64 {
     cfg.election_timeout[0].as_millis() as u64
 }
 
-/// Starts a node. `cloud` is what the executor acts on (never on the
-/// witness) and what every node probes the primary through; `None` starts
-/// a node that neither probes nor executes. `links` is empty in production.
+/// How a node is reached by the others and by clients.
+#[derive(Clone)]
+pub enum Wiring {
+    /// HTTP on `listen` (production, local clusters, cluster tests).
+    Tcp,
+    /// The in-memory network of the simulation: no socket; the node's
+    /// router answers at its configured member address.
+    Mem(MemNet),
+}
+
+/// Starts a node on HTTP. `cloud` is what the executor acts on (never on
+/// the witness) and what every node probes the primary through; `None`
+/// starts a node that neither probes nor executes. `links` is empty in
+/// production.
 ///
 /// # Errors
 ///
@@ -215,22 +232,51 @@ pub async fn start<C: Cloud + Capacity + Permissions + DrHealth + Reach + 'stati
     cloud: Option<Arc<C>>,
     links: Links,
 ) -> Result<NodeHandle, StartError> {
+    start_wired(cfg, cloud, links, Wiring::Tcp).await
+}
+
+/// Starts a node reached as `wiring` says (see [`start`]).
+///
+/// # Errors
+///
+/// As [`start`].
+pub async fn start_wired<C: Cloud + Capacity + Permissions + DrHealth + Reach + 'static>(
+    cfg: NodeConfig,
+    cloud: Option<Arc<C>>,
+    links: Links,
+    wiring: Wiring,
+) -> Result<NodeHandle, StartError> {
+    let transport: SharedTransport = match &wiring {
+        Wiring::Tcp => Arc::new(HttpTransport::new(cfg.rpc_timeout)),
+        Wiring::Mem(net) => Arc::new(net.clone()),
+    };
     let (log, sm) = store::open(&cfg.data_dir)?;
     let applied = sm.shared();
-    let network = Network::new(cfg.signer(), cfg.rpc_timeout, links.clone());
+    let network = Network::new(
+        cfg.signer(),
+        cfg.rpc_timeout,
+        links.clone(),
+        transport.clone(),
+    );
     let raft = Raft::new(cfg.id, Arc::new(raft_config(&cfg)?), network, log, sm)
         .await
         .map_err(|e| StartError::Raft(e.to_string()))?;
-    let listener = tokio::net::TcpListener::bind(cfg.listen)
-        .await
-        .map_err(|error| StartError::Listen {
-            addr: cfg.listen,
-            error,
-        })?;
-    let addr = listener.local_addr().map_err(|error| StartError::Listen {
-        addr: cfg.listen,
-        error,
-    })?;
+    let (listener, addr) = match &wiring {
+        Wiring::Tcp => {
+            let listener = tokio::net::TcpListener::bind(cfg.listen)
+                .await
+                .map_err(|error| StartError::Listen {
+                    addr: cfg.listen,
+                    error,
+                })?;
+            let addr = listener.local_addr().map_err(|error| StartError::Listen {
+                addr: cfg.listen,
+                error,
+            })?;
+            (Some(listener), addr)
+        }
+        Wiring::Mem(_) => (None, cfg.listen),
+    };
     let metrics = Arc::new(Metrics::default());
     let executes = !cfg.me().witness && cloud.is_some();
     let (tx, rx) = mpsc::channel(16);
@@ -243,10 +289,7 @@ pub async fn start<C: Cloud + Capacity + Permissions + DrHealth + Reach + 'stati
         token: cfg.token.clone(),
         requests: executes.then_some(tx),
         metrics: metrics.clone(),
-        http: reqwest::Client::builder()
-            .connect_timeout(cfg.rpc_timeout)
-            .build()
-            .expect("an HTTP client with only timeouts set always builds"),
+        transport,
         links,
         detection: Arc::default(),
         notifier: crate::notify::Notifier::new(&cfg.notifications, metrics.notify.clone()),
@@ -270,13 +313,24 @@ pub async fn start<C: Cloud + Capacity + Permissions + DrHealth + Reach + 'stati
         Arc::new(cfg.verifier()),
         refused_behind.clone(),
     );
-    tasks.push(tokio::spawn(async move {
-        // The peer's address is kept for the API's refusal log and limits.
-        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        if let Err(e) = axum::serve(listener, app).await {
-            warn!(error = %e, "HTTP server stopped");
+    let mem = match (&wiring, listener) {
+        (Wiring::Mem(net), _) => {
+            net.register(cfg.id, &cfg.me().addr, app);
+            Some((net.clone(), cfg.me().addr.clone()))
         }
-    }));
+        (Wiring::Tcp, listener) => {
+            if let Some(listener) = listener {
+                tasks.push(tokio::spawn(async move {
+                    // The peer's address is kept for the API's refusal log and limits.
+                    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+                    if let Err(e) = axum::serve(listener, app).await {
+                        warn!(error = %e, "HTTP server stopped");
+                    }
+                }));
+            }
+            None
+        }
+    };
     join(&raft, &cfg).await;
     if cfg.me().witness {
         let w = witness::Witness {
@@ -309,7 +363,12 @@ pub async fn start<C: Cloud + Capacity + Permissions + DrHealth + Reach + 'stati
         tasks.push(tokio::spawn(r.run()));
     }
     info!(node = cfg.id, site = %cfg.me().site, %addr, witness = cfg.me().witness, "controller node started");
-    Ok(NodeHandle { ctx, addr, tasks })
+    Ok(NodeHandle {
+        ctx,
+        addr,
+        tasks,
+        mem,
+    })
 }
 
 /// Initializes the cluster with the configured members when this node's

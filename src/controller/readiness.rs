@@ -15,7 +15,7 @@ use crate::cloud::{Capacity, Cloud, DrHealth, Permissions};
 use crate::consensus::state::{ClusterState, Command};
 use crate::consensus::Reply;
 use crate::policy::Policy;
-use crate::probe::now_ms;
+use crate::clock::now_ms;
 use crate::readiness::{evaluate_with, Inputs, Readiness, SiteBeat};
 
 /// Starts one readiness loop per policy.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::PrimaryController;
 use crate::plan::ExposureBasis;
 use crate::policy::Policy;
-use crate::probe::now_ms;
+use crate::clock::now_ms;
 
 /// What the lease gave the gate.
 pub(super) struct Lease {

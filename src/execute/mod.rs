@@ -259,7 +259,7 @@ pub async fn run_record<C: Cloud + 'static, J: Journal>(
 
 /// A new execution record for `plan`, every step pending.
 pub fn new_record(plan: &Plan, options: &RunOptions) -> ExecutionRecord {
-    let now = time::OffsetDateTime::now_utc();
+    let now = crate::clock::now_utc();
     let id = options.execution_id.clone().unwrap_or_else(|| {
         let stamp = now.format(time::macros::format_description!(
             "[year][month][day]T[hour][minute][second]Z"
@@ -325,7 +325,7 @@ pub fn mark_already_complete(record: &mut ExecutionRecord) {
 
 /// The wall clock now, in RFC 3339 (journal and audit timestamps).
 pub fn now_rfc3339() -> String {
-    rfc3339(time::OffsetDateTime::now_utc())
+    rfc3339(crate::clock::now_utc())
 }
 
 /// When an execution started, Unix milliseconds (0 when its start time

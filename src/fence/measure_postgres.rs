@@ -10,6 +10,7 @@ use tokio_postgres::Client;
 use super::divergence::{DatabasePosition, Divergence};
 use super::FenceError;
 use crate::plan::DataTier;
+use crate::clock::now_ms;
 use crate::probe::{chain, PgConn};
 
 /// The heartbeat table `crate::probe::PostgresHeartbeat` writes.
@@ -191,9 +192,3 @@ impl Query<'_> {
     }
 }
 
-/// The wall clock in Unix milliseconds.
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}

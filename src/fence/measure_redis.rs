@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::divergence::{CachePosition, Divergence};
-use super::measure_postgres::now_ms;
+use crate::clock::now_ms;
 use super::FenceError;
 use crate::plan::DataTier;
 use crate::probe::RedisConn;

@@ -171,7 +171,7 @@ pub const REDELIVER_WITHIN: Duration = Duration::from_secs(3600);
 fn recent(e: &Event) -> bool {
     let format = time::format_description::well_known::Rfc3339;
     time::OffsetDateTime::parse(&e.at, &format)
-        .is_ok_and(|at| time::OffsetDateTime::now_utc() - at < REDELIVER_WITHIN)
+        .is_ok_and(|at| crate::clock::now_utc() - at < REDELIVER_WITHIN)
 }
 
 /// Queues `e` for every receiver that wants it and `unsettled` accepts.

@@ -10,7 +10,7 @@
 //! TLS is not supported yet: connections are plain TCP (or Unix sockets).
 
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::redact::redact;
 
@@ -160,12 +160,6 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// The wall clock in Unix milliseconds (0 if the clock is before 1970).
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
 
 #[cfg(test)]
 mod tests {

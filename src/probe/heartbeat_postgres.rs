@@ -17,7 +17,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, NoTls, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::{chain, config_error, now_ms, Beat, Endpoint, HeartbeatError};
+use super::{chain, config_error, Beat, Endpoint, HeartbeatError};
+use crate::clock::now_ms;
 
 const CREATE_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS drctl_heartbeat (site text PRIMARY KEY, at_ms bigint NOT NULL)";

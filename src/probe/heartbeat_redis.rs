@@ -8,7 +8,8 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, ConnectionAddr, IntoConnectionInfo};
 
-use super::{config_error, now_ms, Beat, Endpoint, HeartbeatError};
+use super::{config_error, Beat, Endpoint, HeartbeatError};
+use crate::clock::now_ms;
 
 /// A heartbeat on a Redis primary/replica pair: key `drctl:heartbeat:<site>`.
 ///

@@ -18,7 +18,7 @@ mod round;
 
 pub use heartbeat::*;
 pub use http::http_probe;
-pub use round::{now_ms, Prober};
+pub use round::Prober;
 
 use std::future::Future;
 use std::time::Duration;

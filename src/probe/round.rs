@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -12,14 +12,9 @@ use crate::cloud::{Cloud, Exposure};
 use crate::detect::{Observation, ProbeResult, TierReading};
 use crate::plan::DataTier;
 use crate::policy::{HeartbeatTarget, Policy};
+use crate::clock::now_ms;
 use crate::redact::redact;
 
-/// Now on the wall clock, Unix milliseconds.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 /// One tier's heartbeat and the last write the primary took.
 struct Heartbeat<H> {

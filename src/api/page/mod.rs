@@ -80,7 +80,7 @@ impl PageModel {
             status,
             executions,
             audit,
-            rendered_at: crate::execute::rfc3339_ms(crate::probe::now_ms()),
+            rendered_at: crate::execute::rfc3339_ms(crate::clock::now_ms()),
         }
     }
 }

@@ -491,7 +491,7 @@ impl ExposureSource for AwsCloud {
                     }
                 },
             };
-            let now = SystemTime::now();
+            let now = crate::clock::now();
             let points = self
                 .dataplane
                 .datapoints(region, &metric, &series, now)

@@ -3,7 +3,7 @@
 //! (EKS), and IAM's policy simulator for the calling role (STS, IAM).
 //! Every call here reads; none is on the failover path.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
@@ -97,7 +97,7 @@ impl ReadinessAdapter {
     /// Any failure of GetMetricData.
     #[instrument(name = "cloud", skip_all, fields(op = OP_GET_USAGE, resource = %regional(region, "AWS/Usage/ResourceCount")))]
     pub async fn get_vcpus_in_use(&self, region: &str) -> CloudResult<Option<f64>> {
-        let now = SystemTime::now();
+        let now = crate::clock::now();
         let dim = |n: &str, v: &str| Dimension::builder().name(n).value(v).build();
         let metric = Metric::builder()
             .namespace("AWS/Usage")

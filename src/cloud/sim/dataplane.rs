@@ -139,7 +139,7 @@ impl RoutingControl for SimCloud {
         &self,
         endpoint: &ClusterEndpoint,
         states: &[(String, bool)],
-        _fence: &Fence,
+        fence: &Fence,
     ) -> CloudResult<()> {
         let op = OP_UPDATE_ROUTING_CONTROLS;
         let resource = states
@@ -184,6 +184,7 @@ impl RoutingControl for SimCloud {
         }
         let span = w.latency.routing_control_effect;
         let pending = w.start(op, format!("arc:{resource}"), span);
+        w.log_mutation(op, fence, self.caller.as_deref());
         let effective_at = pending.until.unwrap_or_else(Instant::now);
         let now = Instant::now();
         for (arn, on) in states {

@@ -27,7 +27,7 @@ impl Database for SimCloud {
         id: &str,
         renamed: &str,
         tags: &[(String, String)],
-        _fence: &Fence,
+        fence: &Fence,
     ) -> CloudResult<()> {
         let (old, new) = (key(&[region, id]), key(&[region, renamed]));
         {
@@ -43,19 +43,21 @@ impl Database for SimCloud {
         {
             let mut w = self.call(OP_TAG_DB, region, &old).await?;
             *w.mutations.entry(OP_TAG_DB.to_string()).or_default() += 1;
+            w.log_mutation(OP_TAG_DB, fence, self.caller.as_deref());
             if let Some(db) = w.databases.get_mut(&old) {
                 db.tags.extend(tags.iter().cloned());
             }
         }
         let mut w = self.call(OP_RENAME_DB, region, &old).await?;
         *w.mutations.entry(OP_RENAME_DB.to_string()).or_default() += 1;
+        w.log_mutation(OP_RENAME_DB, fence, self.caller.as_deref());
         if let Some(db) = w.databases.remove(&old) {
             w.databases.insert(new, db);
         }
         Ok(())
     }
 
-    async fn ensure_promoted(&self, region: &str, id: &str, _fence: &Fence) -> CloudResult<()> {
+    async fn ensure_promoted(&self, region: &str, id: &str, fence: &Fence) -> CloudResult<()> {
         let k = key(&[region, id]);
         if let Some(b) = &self.backing.postgres {
             let acts = self
@@ -91,6 +93,7 @@ impl Database for SimCloud {
         }
         let span = w.latency.database_promotion;
         let pending = w.start(OP_PROMOTE, format!("rds:{k}"), span);
+        w.log_mutation(OP_PROMOTE, fence, self.caller.as_deref());
         let db = w.databases.get_mut(&k).expect("checked above");
         db.status = "modifying".into();
         db.pending = Some(pending);
@@ -120,7 +123,7 @@ impl NodeGroups for SimCloud {
         cluster: &str,
         name: &str,
         scaling: Scaling,
-        _fence: &Fence,
+        fence: &Fence,
     ) -> CloudResult<()> {
         let k = key(&[region, cluster, name]);
         let mut w = self.call(OP_UPDATE_NODE_GROUP, region, &k).await?;
@@ -143,6 +146,7 @@ impl NodeGroups for SimCloud {
         }
         let span = w.latency.node_group_scaling;
         let pending = w.start(OP_UPDATE_NODE_GROUP, format!("eks:{k}"), span);
+        w.log_mutation(OP_UPDATE_NODE_GROUP, fence, self.caller.as_deref());
         let g = w.node_groups.get_mut(&k).expect("checked above");
         g.scaling = scaling;
         g.status = "UPDATING".into();
@@ -173,7 +177,7 @@ impl Dns for SimCloud {
         &self,
         zone: &str,
         want: &Record,
-        _fence: &Fence,
+        fence: &Fence,
     ) -> CloudResult<Option<ChangeId>> {
         let resource = format!("{zone}/{}", want.name);
         let mut w = self
@@ -189,6 +193,7 @@ impl Dns for SimCloud {
         }
         let span = w.latency.dns_propagation;
         let pending = w.start(OP_CHANGE_RECORDS, format!("route53:{resource}"), span);
+        w.log_mutation(OP_CHANGE_RECORDS, fence, self.caller.as_deref());
         let id = format!("C{:08}SIM", w.changes.len() + 1);
         w.changes.insert(id.clone(), Some(pending));
         w.put_record(zone, want.clone());
@@ -226,7 +231,7 @@ impl Cache for SimCloud {
         id: &str,
         region: &str,
         member: &str,
-        _fence: &Fence,
+        fence: &Fence,
     ) -> CloudResult<()> {
         if let Some(b) = &self.backing.redis {
             let acts = self.world().datastores.get(id).is_some_and(|g| {
@@ -285,6 +290,7 @@ impl Cache for SimCloud {
         }
         let span = w.latency.cache_failover;
         let pending = w.start(OP_FAILOVER_GLOBAL, format!("elasticache:{id}"), span);
+        w.log_mutation(OP_FAILOVER_GLOBAL, fence, self.caller.as_deref());
         let g = w.datastores.get_mut(id).expect("checked above");
         g.status = "modifying".into();
         g.pending = Some(pending);

@@ -29,7 +29,7 @@ pub use faults::*;
 pub use latency::{LatencyModel, Span};
 pub use reach::Outage;
 pub use readiness::{DEFAULT_NODE_VCPUS, DEFAULT_VCPUS_IN_USE, DEFAULT_VCPU_QUOTA, SIM_PRINCIPAL};
-pub use world::Transition;
+pub use world::{MutationRecord, Transition};
 pub use writers::{writer_fences, SimWorld, SimWriterFence};
 
 use std::collections::BTreeMap;
@@ -276,6 +276,12 @@ impl SimCloud {
             .node_groups
             .get(&world::key(&[region, cluster, name]))
             .map(|g| g.scaling)
+    }
+
+    /// Every accepted mutation in order, with its execution, epoch and
+    /// calling site.
+    pub fn mutation_log(&self) -> Vec<world::MutationRecord> {
+        self.world().mutation_log.clone()
     }
 
     /// Accepted mutations per operation.

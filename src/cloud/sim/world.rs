@@ -153,6 +153,8 @@ pub(super) struct World {
     pub datastores: BTreeMap<String, SimDatastore>,
     pub streams: BTreeMap<String, StreamClusterState>,
     pub mutations: BTreeMap<String, u32>,
+    /// Every accepted mutation, in order, with who made it.
+    pub mutation_log: Vec<MutationRecord>,
     /// `region/tier` whose application writers are fenced.
     pub fenced_writers: std::collections::BTreeSet<String>,
     pub calls: BTreeMap<String, u32>,
@@ -201,6 +203,7 @@ impl World {
             datastores: BTreeMap::new(),
             streams: BTreeMap::new(),
             mutations: BTreeMap::new(),
+            mutation_log: Vec::new(),
             fenced_writers: Default::default(),
             calls: BTreeMap::new(),
             transitions: Vec::new(),
@@ -447,6 +450,18 @@ impl World {
         })
     }
 
+    /// Notes that the call `op` under `fence`, from a site in `caller`,
+    /// changed something.
+    pub(super) fn log_mutation(&mut self, op: &str, fence: &crate::cloud::Fence, caller: Option<&str>) {
+        self.mutation_log.push(MutationRecord {
+            at: Instant::now(),
+            op: op.to_string(),
+            execution: fence.execution_id.clone(),
+            epoch: fence.epoch,
+            caller: caller.map(str::to_string),
+        });
+    }
+
     /// Starts a transition for an accepted mutation and returns when it
     /// settles, applying `stuck` and `never_converges` faults.
     pub(super) fn start(&mut self, op: &'static str, resource: String, span: Span) -> Pending {
@@ -557,4 +572,19 @@ impl World {
             _ => false,
         }
     }
+}
+
+/// One mutating call the simulated cloud accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MutationRecord {
+    /// When (tokio's clock).
+    pub at: Instant,
+    /// The operation (`rds:PromoteReadReplica`).
+    pub op: String,
+    /// The execution it belongs to.
+    pub execution: String,
+    /// The epoch it acted under.
+    pub epoch: crate::cloud::Epoch,
+    /// The region of the site that called (`None`: no site named).
+    pub caller: Option<String>,
 }

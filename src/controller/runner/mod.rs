@@ -186,7 +186,7 @@ impl<C: Cloud + 'static> Runner<C> {
                 if v.health == Health::Down {
                     d.recommended_since
                         .entry(policy.name.clone())
-                        .or_insert_with(crate::probe::now_ms);
+                        .or_insert_with(crate::clock::now_ms);
                 } else {
                     d.recommended_since.remove(&policy.name);
                 }
