@@ -34,6 +34,8 @@
 //!   replicated state), p50/p95 per step and drift above the policy's budgets.
 //! - [`chaos`]: chaos scenarios: faults in the simulated cloud and the
 //!   outcome they must lead to.
+//! - [`simulate`]: the seeded, deterministic simulation of three nodes,
+//!   the network and the cloud on virtual time, with the invariants it checks.
 //! - [`bench`]: the RTO benchmark (DAG against the sequential procedure).
 //! - [`cli`]: the `drctl` command line.
 //! - [`clock`]: the one wall clock (system time, or virtual time that
@@ -67,5 +69,6 @@ pub mod probe;
 pub mod readiness;
 pub mod redact;
 pub mod report;
+pub mod simulate;
 #[cfg(test)]
 pub(crate) mod test_log;

@@ -139,10 +139,15 @@ fn write_meta(db: &Database, pairs: &[(&str, Vec<u8>)]) -> Result<(), redb::Erro
     Ok(())
 }
 
-/// Runs blocking store work off the async workers.
+/// Runs blocking store work off the async workers. Under the simulation
+/// (a virtual clock on this thread) it runs inline: the run stays on one
+/// thread, in one order, and no store write waits for another thread.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Err> + Send + 'static,
 ) -> Result<T, Err> {
+    if crate::clock::is_virtual() {
+        return f();
+    }
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| StorageIOError::write(io(e)).into())

@@ -257,6 +257,17 @@ pub async fn run_record<C: Cloud + 'static, J: Journal>(
     run_dag(cloud, policy, journal, record, options, (clock, base)).await
 }
 
+/// Four hex digits that tell apart executions started in the same second:
+/// random, or under the simulation's virtual clock drawn from the clock's
+/// nanoseconds so that a seed replays to the same ids.
+fn id_suffix(now: time::OffsetDateTime) -> u16 {
+    if crate::clock::is_virtual() {
+        (now.nanosecond() / 1000 % 65_536) as u16
+    } else {
+        rand::random::<u16>()
+    }
+}
+
 /// A new execution record for `plan`, every step pending.
 pub fn new_record(plan: &Plan, options: &RunOptions) -> ExecutionRecord {
     let now = crate::clock::now_utc();
@@ -268,7 +279,7 @@ pub fn new_record(plan: &Plan, options: &RunOptions) -> ExecutionRecord {
             "{}-{}-{:04x}",
             plan.policy,
             stamp.unwrap_or_default(),
-            rand::random::<u16>()
+            id_suffix(now)
         )
     });
     let steps = plan

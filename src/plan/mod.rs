@@ -418,6 +418,33 @@ pub fn build(policy: &Policy, observed: &Observed, accept: Acceptance) -> Plan {
         format!("re-check every postcondition with traffic on {to}"),
         false,
     );
+    // Verify re-checks every postcondition, so it waits for every step that
+    // changes something, not only those traffic waits for: a cache that is
+    // not required for traffic may still be failing over (up to its
+    // failover_timeout) when the flip is done.
+    let before_verify = {
+        let after: std::collections::BTreeMap<&str, &Vec<String>> =
+            steps.iter().map(|s| (s.id.as_str(), &s.after)).collect();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut todo: Vec<&str> = steps
+            .last()
+            .map(|v| v.after.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        while let Some(id) = todo.pop() {
+            if seen.insert(id.to_string()) {
+                todo.extend(after.get(id).into_iter().flat_map(|a| a.iter().map(String::as_str)));
+            }
+        }
+        seen
+    };
+    let missing: Vec<String> = steps
+        .iter()
+        .filter(|s| s.kind.mutates() && !before_verify.contains(&s.id))
+        .map(|s| s.id.clone())
+        .collect();
+    if let Some(verify) = steps.last_mut() {
+        verify.after.extend(missing);
+    }
     let rpo = rpo::evaluate(policy.rpo, tier_exposures(policy, observed), &accept);
     Plan {
         policy: policy.name.clone(),

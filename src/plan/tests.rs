@@ -123,7 +123,10 @@ fn the_full_platform_plan_is_exactly_this_dag() {
         .filter(|s| *s != "failover-cache")
         .collect();
     want.push(("flip-dns", before_flip));
-    want.push(("verify", vec!["flip-dns"]));
+    // Verify re-checks every postcondition: it also waits for the cache,
+    // which may still be failing over (up to its failover_timeout) when the
+    // flip is done. Found by the simulation: verify ran first and failed.
+    want.push(("verify", vec!["flip-dns", "failover-cache"]));
     assert_eq!(shape(&plan), want);
     assert_eq!(plan.from_region, "us-east-1");
     assert_eq!(plan.to_region, "us-west-2");

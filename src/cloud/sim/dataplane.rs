@@ -46,6 +46,7 @@ impl SimCloud {
         id: &str,
         region: &str,
         member: &str,
+        fence: &Fence,
     ) -> CloudResult<()> {
         let k = key(&[region, member]);
         let mut w = self.call(OP_DISASSOCIATE_GLOBAL, region, id).await?;
@@ -57,6 +58,7 @@ impl SimCloud {
         }
         let span = w.latency.cache_disassociation;
         let pending = w.start(OP_DISASSOCIATE_GLOBAL, format!("elasticache:{k}"), span);
+        w.log_mutation(OP_DISASSOCIATE_GLOBAL, &k, fence, self.caller.as_deref());
         if let Some(gds) = w.datastores.get_mut(id) {
             gds.members.retain(|m| m.replication_group_id != member);
         }
@@ -184,7 +186,8 @@ impl RoutingControl for SimCloud {
         }
         let span = w.latency.routing_control_effect;
         let pending = w.start(op, format!("arc:{resource}"), span);
-        w.log_mutation(op, fence, self.caller.as_deref());
+        let resource = w.transitions[pending.transition].resource.clone();
+        w.log_mutation(op, &resource, fence, self.caller.as_deref());
         let effective_at = pending.until.unwrap_or_else(Instant::now);
         let now = Instant::now();
         for (arn, on) in states {

@@ -43,14 +43,14 @@ impl Database for SimCloud {
         {
             let mut w = self.call(OP_TAG_DB, region, &old).await?;
             *w.mutations.entry(OP_TAG_DB.to_string()).or_default() += 1;
-            w.log_mutation(OP_TAG_DB, fence, self.caller.as_deref());
+            w.log_mutation(OP_TAG_DB, &old, fence, self.caller.as_deref());
             if let Some(db) = w.databases.get_mut(&old) {
                 db.tags.extend(tags.iter().cloned());
             }
         }
         let mut w = self.call(OP_RENAME_DB, region, &old).await?;
         *w.mutations.entry(OP_RENAME_DB.to_string()).or_default() += 1;
-        w.log_mutation(OP_RENAME_DB, fence, self.caller.as_deref());
+        w.log_mutation(OP_RENAME_DB, &old, fence, self.caller.as_deref());
         if let Some(db) = w.databases.remove(&old) {
             w.databases.insert(new, db);
         }
@@ -93,7 +93,8 @@ impl Database for SimCloud {
         }
         let span = w.latency.database_promotion;
         let pending = w.start(OP_PROMOTE, format!("rds:{k}"), span);
-        w.log_mutation(OP_PROMOTE, fence, self.caller.as_deref());
+        let resource = w.transitions[pending.transition].resource.clone();
+        w.log_mutation(OP_PROMOTE, &resource, fence, self.caller.as_deref());
         let db = w.databases.get_mut(&k).expect("checked above");
         db.status = "modifying".into();
         db.pending = Some(pending);
@@ -146,7 +147,8 @@ impl NodeGroups for SimCloud {
         }
         let span = w.latency.node_group_scaling;
         let pending = w.start(OP_UPDATE_NODE_GROUP, format!("eks:{k}"), span);
-        w.log_mutation(OP_UPDATE_NODE_GROUP, fence, self.caller.as_deref());
+        let resource = w.transitions[pending.transition].resource.clone();
+        w.log_mutation(OP_UPDATE_NODE_GROUP, &resource, fence, self.caller.as_deref());
         let g = w.node_groups.get_mut(&k).expect("checked above");
         g.scaling = scaling;
         g.status = "UPDATING".into();
@@ -193,7 +195,8 @@ impl Dns for SimCloud {
         }
         let span = w.latency.dns_propagation;
         let pending = w.start(OP_CHANGE_RECORDS, format!("route53:{resource}"), span);
-        w.log_mutation(OP_CHANGE_RECORDS, fence, self.caller.as_deref());
+        let resource = w.transitions[pending.transition].resource.clone();
+        w.log_mutation(OP_CHANGE_RECORDS, &resource, fence, self.caller.as_deref());
         let id = format!("C{:08}SIM", w.changes.len() + 1);
         w.changes.insert(id.clone(), Some(pending));
         w.put_record(zone, want.clone());
@@ -290,7 +293,8 @@ impl Cache for SimCloud {
         }
         let span = w.latency.cache_failover;
         let pending = w.start(OP_FAILOVER_GLOBAL, format!("elasticache:{id}"), span);
-        w.log_mutation(OP_FAILOVER_GLOBAL, fence, self.caller.as_deref());
+        let resource = w.transitions[pending.transition].resource.clone();
+        w.log_mutation(OP_FAILOVER_GLOBAL, &resource, fence, self.caller.as_deref());
         let g = w.datastores.get_mut(id).expect("checked above");
         g.status = "modifying".into();
         g.pending = Some(pending);
@@ -311,9 +315,9 @@ impl Cache for SimCloud {
         id: &str,
         region: &str,
         member: &str,
-        _fence: &Fence,
+        fence: &Fence,
     ) -> CloudResult<()> {
-        self.sim_disassociate(id, region, member).await
+        self.sim_disassociate(id, region, member, fence).await
     }
 }
 

@@ -450,12 +450,19 @@ impl World {
         })
     }
 
-    /// Notes that the call `op` under `fence`, from a site in `caller`,
+    /// Notes that the call `op` on `resource` under `fence`, from a site in `caller`,
     /// changed something.
-    pub(super) fn log_mutation(&mut self, op: &str, fence: &crate::cloud::Fence, caller: Option<&str>) {
+    pub(super) fn log_mutation(
+        &mut self,
+        op: &str,
+        resource: &str,
+        fence: &crate::cloud::Fence,
+        caller: Option<&str>,
+    ) {
         self.mutation_log.push(MutationRecord {
             at: Instant::now(),
             op: op.to_string(),
+            resource: resource.to_string(),
             execution: fence.execution_id.clone(),
             epoch: fence.epoch,
             caller: caller.map(str::to_string),
@@ -581,6 +588,8 @@ pub struct MutationRecord {
     pub at: Instant,
     /// The operation (`rds:PromoteReadReplica`).
     pub op: String,
+    /// The resource it changed.
+    pub resource: String,
     /// The execution it belongs to.
     pub execution: String,
     /// The epoch it acted under.

@@ -43,6 +43,27 @@ use crate::policy::Policy;
 use restarts::Restarts;
 pub(super) use restarts::RunEnd;
 
+/// How long a leader waits before it tries again to confirm its leadership.
+const CONFIRM_RETRY: Duration = Duration::from_millis(500);
+
+/// When a failed leadership confirmation may be tried again.
+#[derive(Debug, Clone, Copy)]
+struct ConfirmRetry {
+    /// The term whose confirmation failed last (logged once per term).
+    failed_term: u64,
+    /// Not before this.
+    retry_at: tokio::time::Instant,
+}
+
+impl Default for ConfirmRetry {
+    fn default() -> Self {
+        Self {
+            failed_term: 0,
+            retry_at: tokio::time::Instant::now(),
+        }
+    }
+}
+
 pub(super) struct Runner<C> {
     ctx: Context,
     cloud: Arc<C>,
@@ -56,6 +77,7 @@ pub(super) struct Runner<C> {
     /// again in that term is a restart on the same leader, not a takeover.
     ran: HashMap<String, u64>,
     confirmed_term: u64,
+    confirm: ConfirmRetry,
     lease: Duration,
     last_verdict: HashMap<String, (Health, Action)>,
     placing: Placing,
@@ -90,6 +112,7 @@ impl<C: Cloud + 'static> Runner<C> {
             restarts: Restarts::default(),
             ran: HashMap::new(),
             confirmed_term: 0,
+            confirm: ConfirmRetry::default(),
             last_verdict: HashMap::new(),
             fences: Default::default(),
         }
@@ -130,14 +153,28 @@ impl<C: Cloud + 'static> Runner<C> {
             }
             if self.confirmed_term != term {
                 // A new term: make sure the state machine holds everything
-                // committed before looking for work.
+                // committed before looking for work. A failed confirmation
+                // is tried again after CONFIRM_RETRY, not on the next of
+                // raft's many metrics changes (that loop never waited, so
+                // it burned a core and logged without end), and logged once
+                // per term.
+                if tokio::time::Instant::now() < self.confirm.retry_at {
+                    continue;
+                }
                 match confirm_leader(&self.ctx).await {
                     Ok(()) => {
                         self.confirmed_term = term;
+                        self.confirm = ConfirmRetry::default();
                         self.restarts.clear();
                     }
                     Err(e) => {
-                        warn!(error = %e, "cannot confirm leadership");
+                        if self.confirm.failed_term != term {
+                            warn!(error = %e, term, "cannot confirm leadership: retrying every {CONFIRM_RETRY:?}");
+                        }
+                        self.confirm = ConfirmRetry {
+                            failed_term: term,
+                            retry_at: tokio::time::Instant::now() + CONFIRM_RETRY,
+                        };
                         continue;
                     }
                 }

@@ -1,0 +1,81 @@
+//! The guarantees a run must keep, each in its own file, each checked on
+//! every [`Snapshot`] of the run (and the final one).
+
+pub mod journal;
+pub mod liveness;
+pub mod one_running;
+pub mod one_writer;
+pub mod postcondition;
+pub mod rpo;
+pub mod verdict;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use openraft::LogId;
+
+use super::schedule::Schedule;
+use crate::cloud::sim::MutationRecord;
+use crate::consensus::{ClusterState, NodeId};
+
+/// What the checks see at one moment of a run.
+pub struct Snapshot<'a> {
+    /// Virtual time since the run started.
+    pub now: Duration,
+    /// The virtual wall time the run started at.
+    pub wall_start: SystemTime,
+    /// Every mutation the cloud accepted so far, in order, with the
+    /// virtual time since the run started.
+    pub log: &'a [(Duration, MutationRecord)],
+    /// Each running node's applied state.
+    pub states: &'a BTreeMap<NodeId, (Option<LogId<NodeId>>, ClusterState)>,
+    /// What the seed does to the world.
+    pub schedule: &'a Schedule,
+    /// When maintenance was switched on, if it was.
+    pub maintenance_at: Option<Duration>,
+    /// The policy's RPO.
+    pub rpo: Duration,
+}
+
+impl Snapshot<'_> {
+    /// Virtual time since the run started of an RFC 3339 wall-clock stamp.
+    pub fn since_start(&self, stamp: &str) -> Option<Duration> {
+        let format = time::format_description::well_known::Rfc3339;
+        let at = time::OffsetDateTime::parse(stamp, &format).ok()?;
+        let start = time::OffsetDateTime::from(self.wall_start);
+        Some((at - start).try_into().unwrap_or(Duration::ZERO))
+    }
+}
+
+/// One guarantee broken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The invariant (its file's name).
+    pub invariant: &'static str,
+    /// Virtual time since the run started.
+    pub at: Duration,
+    /// What was seen, as a sentence.
+    pub what: String,
+}
+
+/// Runs every check that holds at every moment.
+pub fn check_always(s: &Snapshot) -> Vec<Violation> {
+    let checks: [(&'static str, fn(&Snapshot) -> Result<(), String>); 6] = [
+        ("one_writer", one_writer::check),
+        ("postcondition", postcondition::check),
+        ("verdict", verdict::check),
+        ("rpo", rpo::check),
+        ("one_running", one_running::check),
+        ("journal", journal::check),
+    ];
+    checks
+        .into_iter()
+        .filter_map(|(invariant, f)| {
+            f(s).err().map(|what| Violation {
+                invariant,
+                at: s.now,
+                what,
+            })
+        })
+        .collect()
+}

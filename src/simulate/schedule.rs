@@ -1,0 +1,240 @@
+//! What happens to the world during one seed's run, drawn from the seed
+//! alone: the primary region's outage, the network's faults, partitions,
+//! node crashes and restarts, replication lag, maintenance and cloud faults.
+
+use std::fmt;
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::cloud::sim::{Fault, FaultKind};
+use crate::cloud::ErrorKind;
+use crate::consensus::mem_transport::NetFaults;
+
+/// One thing done to the world at a moment of the run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The primary region goes dark (APIs, probes) for the rest of the run.
+    RegionOutage,
+    /// Node `0` is cut off from the others until [`Event::Heal`].
+    Isolate(u64),
+    /// Every link is restored.
+    Heal,
+    /// Node `0` crashes (its tasks stop; its store keeps what it wrote).
+    Crash(u64),
+    /// Node `0` starts again from its store.
+    Restart(u64),
+    /// The network's faults change.
+    Network(NetFaults),
+    /// A cloud fault switches on.
+    CloudFault(Fault),
+    /// An operator turns maintenance on (no automatic failover).
+    MaintenanceOn,
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::RegionOutage => f.write_str("the primary region goes dark"),
+            Self::Isolate(n) => write!(f, "node {n} is cut off"),
+            Self::Heal => f.write_str("every link is restored"),
+            Self::Crash(n) => write!(f, "node {n} crashes"),
+            Self::Restart(n) => write!(f, "node {n} restarts from its store"),
+            Self::Network(n) => write!(
+                f,
+                "network: {:.0}% loss, {:.0}% duplicates, {}–{} ms each way",
+                n.loss * 100.0,
+                n.duplicate * 100.0,
+                n.delay.0.as_millis(),
+                n.delay.1.as_millis()
+            ),
+            Self::CloudFault(x) => write!(f, "cloud fault {:?} on {}", x.fault, x.op),
+            Self::MaintenanceOn => f.write_str("maintenance is switched on"),
+        }
+    }
+}
+
+/// A seed's run: events at virtual times from the start, and what the
+/// world is like from the beginning.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// The seed it was drawn from.
+    pub seed: u64,
+    /// Events in time order.
+    pub events: Vec<(Duration, Event)>,
+    /// When the primary region goes dark (`None`: it never does).
+    pub outage_at: Option<Duration>,
+    /// The database replica's lag for the whole run.
+    pub database_lag: Duration,
+    /// Whether the lag is above the policy's RPO (the gate must refuse).
+    pub lag_above_rpo: bool,
+    /// Each node's election timeout (a fixed draw per node).
+    pub election_ms: [u64; 3],
+    /// When the run ends at the latest.
+    pub horizon: Duration,
+}
+
+impl Schedule {
+    /// Draws the run of `seed` for a policy with `rpo`.
+    pub fn draw(seed: u64, rpo: Duration) -> Self {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut events = Vec::new();
+        let s = |x: u64| Duration::from_secs(x);
+        let outage_at = rng.random_bool(0.85).then(|| s(rng.random_range(20..120)));
+        if let Some(t) = outage_at {
+            events.push((t, Event::RegionOutage));
+        }
+        let lag_above_rpo = rng.random_bool(0.1);
+        let database_lag = if lag_above_rpo {
+            rpo + s(rng.random_range(60..1800))
+        } else {
+            Duration::from_millis(rng.random_range(0..30_000))
+        };
+        // Network quality: clean, lossy, or bad, with occasional duplicates.
+        let net = match rng.random_range(0..4) {
+            0 => NetFaults::default(),
+            1 => NetFaults {
+                loss: 0.01,
+                duplicate: 0.01,
+                ..NetFaults::default()
+            },
+            2 => NetFaults {
+                loss: 0.05,
+                duplicate: 0.02,
+                delay: (Duration::from_millis(15), Duration::from_millis(70)),
+            },
+            _ => NetFaults {
+                loss: 0.15,
+                duplicate: 0.05,
+                delay: (Duration::from_millis(20), Duration::from_millis(120)),
+            },
+        };
+        events.push((Duration::ZERO, Event::Network(net)));
+        let around = |rng: &mut SmallRng| {
+            let base = outage_at.unwrap_or(s(60)).as_secs();
+            s(rng.random_range(base.saturating_sub(30)..base + 240))
+        };
+        // Partitions and crashes, each node alike.
+        for _ in 0..rng.random_range(0..3) {
+            let node = rng.random_range(1..=3);
+            let at = around(&mut rng);
+            let length = s(rng.random_range(2..60));
+            events.push((at, Event::Isolate(node)));
+            events.push((at + length, Event::Heal));
+        }
+        for _ in 0..rng.random_range(0..3) {
+            let node = rng.random_range(1..=3);
+            let at = around(&mut rng);
+            let down = Duration::from_millis(rng.random_range(200..45_000));
+            events.push((at, Event::Crash(node)));
+            events.push((at + down, Event::Restart(node)));
+        }
+        if rng.random_bool(0.3) {
+            events.push((around(&mut rng), Event::CloudFault(cloud_fault(&mut rng))));
+        }
+        if rng.random_bool(0.08) {
+            let at = s(rng.random_range(5..outage_at.map_or(60, |t| t.as_secs()).max(6)));
+            events.push((at, Event::MaintenanceOn));
+        }
+        events.sort_by_key(|(t, _)| *t);
+        let election_ms = [(); 3].map(|()| rng.random_range(1500..3000));
+        Self {
+            seed,
+            events,
+            outage_at,
+            database_lag,
+            lag_above_rpo,
+            election_ms,
+            horizon: s(1500),
+        }
+    }
+
+    /// When the last partition or crash of the run has ended.
+    pub fn calm_from(&self) -> Duration {
+        self.events
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::Heal | Event::Restart(_)))
+            .map(|(t, _)| *t)
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// Whether maintenance is switched on during the run.
+    pub fn maintenance(&self) -> bool {
+        self.events.iter().any(|(_, e)| *e == Event::MaintenanceOn)
+    }
+}
+
+/// One cloud fault of the chaos format, on a step's operation.
+fn cloud_fault(rng: &mut SmallRng) -> Fault {
+    use crate::cloud::sim::{
+        OP_FAILOVER_GLOBAL, OP_PROMOTE, OP_UPDATE_NODE_GROUP, OP_DESCRIBE_DB,
+    };
+    let ops = [
+        OP_PROMOTE,
+        OP_UPDATE_NODE_GROUP,
+        OP_FAILOVER_GLOBAL,
+        OP_DESCRIBE_DB,
+        crate::cloud::OP_UPDATE_ROUTING_CONTROLS,
+    ];
+    let op = ops[rng.random_range(0..ops.len())].to_string();
+    let (fault, extra) = match rng.random_range(0..3) {
+        0 => (FaultKind::Fail, None),
+        1 => (FaultKind::Throttle, None),
+        _ => (FaultKind::Stuck, Some(format!("{}s", rng.random_range(5..120)))),
+    };
+    Fault {
+        fault,
+        op,
+        resource: None,
+        times: matches!(fault, FaultKind::Fail | FaultKind::Throttle)
+            .then(|| rng.random_range(1..4)),
+        error: (fault == FaultKind::Fail).then_some(ErrorKind::Retryable),
+        extra,
+        status: None,
+    }
+}
+
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "seed {}: database lag {}{}; election timeouts {:?} ms",
+            self.seed,
+            crate::duration::fmt(self.database_lag),
+            if self.lag_above_rpo { " (above the RPO)" } else { "" },
+            self.election_ms
+        )?;
+        for (t, e) in &self.events {
+            write!(f, "\n  at {:>6.1}s  {e}", t.as_secs_f64())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_seed_draws_one_schedule_and_seeds_differ() {
+        let rpo = Duration::from_secs(900);
+        let a = Schedule::draw(42, rpo).to_string();
+        assert_eq!(a, Schedule::draw(42, rpo).to_string());
+        let distinct: std::collections::BTreeSet<String> =
+            (0..50).map(|s| Schedule::draw(s, rpo).to_string()).collect();
+        assert_eq!(distinct.len(), 50);
+    }
+
+    #[test]
+    fn every_drawn_cloud_fault_is_valid_in_the_chaos_format() {
+        for seed in 0..500 {
+            for (_, e) in Schedule::draw(seed, Duration::from_secs(900)).events {
+                if let Event::CloudFault(f) = e {
+                    f.validate().unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+                }
+            }
+        }
+    }
+}

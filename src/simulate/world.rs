@@ -1,0 +1,149 @@
+//! The simulated world of one seed: three controller nodes (us-east-1,
+//! us-west-2, and the witness in us-east-2) on the in-memory network, each
+//! with its own store and its own view of one simulated cloud.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cloud::sim::SimCloud;
+use crate::consensus::auth::{NodeKey, PublicKey, CLOCK_SKEW_DEFAULT};
+use crate::consensus::mem_transport::MemNet;
+use crate::consensus::network::Links;
+use crate::consensus::store::Applied;
+use crate::consensus::Member;
+use crate::controller::{self, CloudConfig, NodeConfig, NodeHandle, Wiring};
+use crate::policy::Policy;
+
+/// The API token of the simulated cluster.
+pub const TOKEN: &str = "simulation-token-0123456789";
+const SECRET: &str = "simulation-secret-0123456789";
+
+/// The three nodes and what they share.
+pub struct World {
+    /// The simulated cloud (every node calls it from its own site).
+    pub cloud: SimCloud,
+    /// The network between the nodes.
+    pub net: MemNet,
+    /// Cut links.
+    pub links: Links,
+    /// Each node's configuration.
+    pub configs: BTreeMap<u64, NodeConfig>,
+    /// The running nodes (`None`: crashed).
+    pub nodes: BTreeMap<u64, Option<NodeHandle>>,
+    /// Each node's replicated state, kept across its restarts.
+    pub applied: BTreeMap<u64, Arc<std::sync::RwLock<Applied>>>,
+}
+
+/// The node configurations: stores under `dir`, election timeouts as drawn.
+pub fn configs(policy: &Arc<Policy>, dir: &Path, election_ms: [u64; 3]) -> BTreeMap<u64, NodeConfig> {
+    let sites = [
+        policy.regions.primary.clone(),
+        policy.regions.secondary.clone(),
+        policy.regions.witness.clone(),
+    ];
+    let members: BTreeMap<u64, Member> = (1..=3u64)
+        .map(|i| {
+            let m = Member {
+                site: sites[i as usize - 1].clone(),
+                addr: format!("http://node-{i}.sim"),
+                witness: i == 3,
+            };
+            (i, m)
+        })
+        .collect();
+    let keys: BTreeMap<u64, Arc<NodeKey>> = (1..=3u64)
+        .map(|i| {
+            let (key, _) = NodeKey::generate().expect("the system has randomness");
+            (i, Arc::new(key))
+        })
+        .collect();
+    let member_keys: BTreeMap<u64, Vec<PublicKey>> = keys
+        .iter()
+        .map(|(i, k)| (*i, vec![k.public_key()]))
+        .collect();
+    (1..=3u64)
+        .map(|i| {
+            let e = Duration::from_millis(election_ms[i as usize - 1]);
+            let cfg = NodeConfig {
+                source: "simulation".into(),
+                id: i,
+                listen: ([127, 0, 0, 1], 7100 + i as u16).into(),
+                data_dir: dir.join(format!("node-{i}")),
+                members: members.clone(),
+                policies: BTreeMap::from([(policy.name.clone(), policy.clone())]),
+                cloud: CloudConfig::Sim(Default::default()),
+                secret: SECRET.into(),
+                accepted_secrets: vec![SECRET.into()],
+                node_key: keys[&i].clone(),
+                member_keys: member_keys.clone(),
+                max_clock_skew: CLOCK_SKEW_DEFAULT,
+                token: TOKEN.into(),
+                heartbeat: Duration::from_millis(500),
+                // A fixed draw per node: openraft draws within the range
+                // from its own generator, so the range is one millisecond.
+                election_timeout: [e, e + Duration::from_millis(1)],
+                rpc_timeout: Duration::from_millis(1000),
+                allow_other_credentials: false,
+                notifications: Default::default(),
+            };
+            (i, cfg)
+        })
+        .collect()
+}
+
+impl World {
+    /// Starts (or restarts from its store) node `id`.
+    ///
+    /// # Errors
+    ///
+    /// The node cannot start (other than its store still being released).
+    pub async fn start(&mut self, id: u64) -> Result<(), String> {
+        let cfg = self.configs[&id].clone();
+        let cloud = Arc::new(self.cloud.as_site(&cfg.me().site));
+        // A crashed node's tasks may hold its store a moment longer.
+        for _ in 0..100 {
+            let wiring = Wiring::Mem(self.net.clone());
+            match controller::start_wired(cfg.clone(), Some(cloud.clone()), self.links.clone(), wiring).await {
+                Ok(n) => {
+                    self.applied.insert(id, n.ctx.applied.clone());
+                    self.nodes.insert(id, Some(n));
+                    return Ok(());
+                }
+                Err(e) if e.to_string().contains("already open") => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(format!("node {id}: {e}")),
+            }
+        }
+        Err(format!("node {id}: its store stayed open after it crashed"))
+    }
+
+    /// Crashes node `id` (nothing happens when it is down already).
+    pub async fn crash(&mut self, id: u64) {
+        if let Some(n) = self.nodes.get_mut(&id).and_then(Option::take) {
+            n.kill().await;
+        }
+    }
+
+    /// Whether node `id` runs.
+    pub fn up(&self, id: u64) -> bool {
+        self.nodes.get(&id).is_some_and(Option::is_some)
+    }
+
+    /// A running node, if any, preferring `id`.
+    pub fn any_node(&self, id: u64) -> Option<&NodeHandle> {
+        self.nodes
+            .get(&id)
+            .and_then(Option::as_ref)
+            .or_else(|| self.nodes.values().flatten().next())
+    }
+
+    /// Stops every node.
+    pub async fn stop(&mut self) {
+        for id in 1..=3 {
+            self.crash(id).await;
+        }
+    }
+}
