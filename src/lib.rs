@@ -23,7 +23,7 @@
 //! - [`controller`]: one always-on controller node: raft, the leader-only
 //!   executor, and the [`api`] it serves.
 //! - [`api`]: the status HTTP API (axum): status, executions, failover,
-//!   maintenance, health, metrics.
+//!   maintenance, health, metrics; and its typed client ([`api::client`]).
 //! - [`readiness`]: read-only checks that a failover would work now, and
 //!   its predicted RTO (`drctl check`, the controllers' periodic readiness).
 //! - [`notify`]: webhooks (JSON, Slack, PagerDuty Events v2) told of
@@ -34,8 +34,11 @@
 //!   replicated state), p50/p95 per step and drift above the policy's budgets.
 //! - [`chaos`]: chaos scenarios: faults in the simulated cloud and the
 //!   outcome they must lead to.
-//! - [`bench`]: the RTO benchmark (DAG against the sequential procedure).
-//! - [`cli`]: the `drctl` command line.
+//! - [`bench`]: the harnesses behind `drctl bench`, one file each (the
+//!   RTO of the DAG against the sequential procedure, the cluster,
+//!   detection, end to end, probes, readiness, the status page).
+//! - [`cli`]: the `drctl` command line: flags parsed, then calls into the
+//!   modules above.
 //! - [`duration`]: durations as people write them (`90s`, `15m`, `4h`).
 //! - [`redact`]: secrets out of anything shown (connection strings).
 //!
