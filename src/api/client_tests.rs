@@ -5,6 +5,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::*;
+use crate::api::views::{AcknowledgeBody, FailoverBody};
 
 /// A member that accepts connections and never answers (a controller
 /// stopped with `kill -STOP`: the kernel still accepts).
@@ -171,11 +172,19 @@ async fn the_typed_reads_answer_with_the_views_and_say_when_nothing_is_there() {
             .contains(&format!("{other}: not a drctl controller")),
         "{e}"
     );
-    let e = Controllers::new(&[refused().await], ONE_S)
+    let down = refused().await;
+    let e = Controllers::new(std::slice::from_ref(&down), ONE_S)
         .status()
         .await
         .unwrap_err();
     assert_eq!(e.kind, FailureKind::Unavailable, "{e}");
+
+    let (alive, _) = answering(200, r#"{"status":"ok"}"#).await;
+    let (url, health) = Controllers::new(&[down, alive.clone()], ONE_S)
+        .healthz()
+        .await
+        .unwrap();
+    assert_eq!((url, health.status.as_str()), (alive, "ok"));
 }
 
 #[tokio::test]
