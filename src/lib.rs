@@ -23,7 +23,7 @@
 //! - [`controller`]: one always-on controller node: raft, the leader-only
 //!   executor, and the [`api`] it serves.
 //! - [`api`]: the status HTTP API (axum): status, executions, failover,
-//!   maintenance, health, metrics.
+//!   maintenance, health, metrics; and its typed client ([`api::client`]).
 //! - [`readiness`]: read-only checks that a failover would work now, and
 //!   its predicted RTO (`drctl check`, the controllers' periodic readiness).
 //! - [`notify`]: webhooks (JSON, Slack, PagerDuty Events v2) told of
@@ -36,8 +36,11 @@
 //!   outcome they must lead to.
 //! - [`simulate`]: the seeded, deterministic simulation of three nodes,
 //!   the network and the cloud on virtual time, with the invariants it checks.
-//! - [`bench`]: the RTO benchmark (DAG against the sequential procedure).
-//! - [`cli`]: the `drctl` command line.
+//! - [`bench`]: the harnesses behind `drctl bench`, one file each (the
+//!   RTO of the DAG against the sequential procedure, the cluster,
+//!   detection, end to end, probes, readiness, the status page).
+//! - [`cli`]: the `drctl` command line: flags parsed, then calls into the
+//!   modules above.
 //! - [`clock`]: the one wall clock (system time, or virtual time that
 //!   follows tokio's paused clock in the simulation).
 //! - [`duration`]: durations as people write them (`90s`, `15m`, `4h`).

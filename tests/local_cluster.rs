@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::cargo_bin;
 use cluster_support::free_port;
+use drctl::api::client::Controllers;
+use drctl::api::views::{ExecutionView, StatusView};
 
 mod cluster_support;
 
@@ -64,6 +66,32 @@ fn drctl(args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .unwrap()
+}
+
+/// Node `url`'s `/v1/status` through the typed client; `None` when it
+/// does not answer within 2 s.
+fn status(url: &str) -> Option<StatusView> {
+    read(url, |c| async move { c.status().await })
+}
+
+/// Execution `id` from node `url` through the typed client.
+fn execution(url: &str, id: &str) -> Option<ExecutionView> {
+    read(url, |c| async move { c.execution(id).await })
+}
+
+fn read<
+    T,
+    F: std::future::Future<Output = Result<(String, T), drctl::api::client::ClientError>>,
+>(
+    url: &str,
+    ask: impl FnOnce(Controllers) -> F,
+) -> Option<T> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let c = Controllers::new(&[url.to_string()], Duration::from_secs(2));
+    rt.block_on(ask(c)).ok().map(|(_, v)| v)
 }
 
 fn get_json(url: &str) -> Option<serde_json::Value> {
@@ -146,14 +174,10 @@ fn wait_fence_old_primary(
 ) -> serde_json::Value {
     let deadline = Instant::now() + within;
     loop {
-        let fence = get_json(&format!("{url}/v1/status"))
-            .and_then(|s| {
-                s["policies"][0]["execution"]["id"]
-                    .as_str()
-                    .map(String::from)
-            })
-            .and_then(|id| get_json(&format!("{url}/v1/executions/{id}")))
-            .map(|e| e["fence_old_primary"].clone())
+        let fence = status(url)
+            .and_then(|s| Some(s.policies.first()?.execution.as_ref()?.id.clone()))
+            .and_then(|id| execution(url, &id))
+            .map(|e| serde_json::to_value(e.fence_old_primary).expect("serializes"))
             .unwrap_or_default();
         if pred(&fence) {
             return fence;
@@ -271,8 +295,8 @@ fn a_local_cluster_fails_over_through_the_cli_while_its_leader_is_killed() {
         assert!(Instant::now() < deadline, "promotion never started");
         let m = get_json(&format!("{sim}/sim/mutations")).unwrap_or_default();
         if m["rds:PromoteReadReplica"] == 1 {
-            let s = get_json(&format!("{}/v1/status", urls[2])).unwrap();
-            break s["leader"]["id"].as_u64().unwrap();
+            let s = status(&urls[2]).unwrap();
+            break s.leader.unwrap().id;
         }
         std::thread::sleep(Duration::from_millis(50));
     };
@@ -471,24 +495,26 @@ fn a_primary_region_cut_off_from_the_majority_fences_its_own_node_groups() {
     // fencing.self_fence_after is 2s: node 1 fences well within 20s.
     let deadline = Instant::now() + Duration::from_secs(20);
     let fenced = loop {
-        let s = get_json(&format!("{}/v1/status", urls[0])).unwrap_or_default();
-        let f = &s["policies"][0]["self_fenced"];
-        if !f.is_null() {
-            break f.clone();
+        let s = status(&urls[0]);
+        let f = s
+            .as_ref()
+            .and_then(|s| s.policies.first()?.self_fenced.clone());
+        if let Some(f) = f {
+            break f;
         }
         assert!(
             Instant::now() < deadline,
-            "node 1 did not fence itself within 20s: {s}"
+            "node 1 did not fence itself within 20s: {s:?}"
         );
         std::thread::sleep(Duration::from_millis(200));
     };
-    let because = fenced["because"].as_str().unwrap();
-    assert!(because.contains("cut off from the majority"), "{fenced}");
-    assert!(because.contains("node 2 (us-west-2)"), "{fenced}");
-    let outcome = fenced["outcome"].to_string();
+    let because = &fenced.because;
+    assert!(because.contains("cut off from the majority"), "{fenced:?}");
+    assert!(because.contains("node 2 (us-west-2)"), "{fenced:?}");
+    let outcome = fenced.outcome.join("\n");
     assert!(
         outcome.contains("node group emr-integration/app-nodes scaled from"),
-        "{fenced}"
+        "{fenced:?}"
     );
     let after = group();
     assert_eq!(after["scaling"]["desired"], 0, "{after}");

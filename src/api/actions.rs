@@ -18,6 +18,7 @@ use openraft::ServerState;
 use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
 
+use super::messages::UnfenceBody;
 use super::views::{AcknowledgeBody, FailoverBody, MaintenanceBody};
 use super::{error, error_with};
 use crate::consensus::transport::Call;
@@ -412,19 +413,4 @@ pub(super) async fn unfence(
         }
         Err(e) => error(StatusCode::CONFLICT, e),
     }
-}
-
-/// The body of `POST /v1/unfence`; an unknown field is refused, as in the
-/// other bodies.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct UnfenceBody {
-    #[serde(default)]
-    policy: Option<String>,
-    #[serde(default)]
-    confirm: bool,
-    #[serde(default)]
-    operator: Option<String>,
-    #[serde(default)]
-    reason: Option<String>,
 }

@@ -26,9 +26,11 @@
 //! a member's own rounds (see `observe.rs`).
 
 mod actions;
+pub mod client;
 mod errors;
 pub mod history;
 pub mod input;
+pub mod messages;
 pub mod observe;
 pub mod page;
 pub mod refusals;

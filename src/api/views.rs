@@ -349,22 +349,22 @@ fn names_execution(what: &str, id: &str) -> bool {
 #[serde(deny_unknown_fields)]
 pub struct FailoverBody {
     /// The policy (optional when the cluster has one).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
     /// Must be true.
     #[serde(default)]
     pub confirm: bool,
     /// Data loss accepted above the RPO, like "20m"; covers known exposures only.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accept_data_loss: Option<String>,
     /// Data tiers whose unknown exposure is accepted, unbounded.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accept_unknown_loss: Vec<String>,
     /// Why.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Who.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator: Option<String>,
 }
 
@@ -373,13 +373,13 @@ pub struct FailoverBody {
 #[serde(deny_unknown_fields)]
 pub struct AcknowledgeBody {
     /// The policy (optional when the cluster owns one).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
     /// Why.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Who.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator: Option<String>,
 }
 
@@ -390,10 +390,10 @@ pub struct MaintenanceBody {
     /// On or off.
     pub on: bool,
     /// Why.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Who.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator: Option<String>,
 }
 

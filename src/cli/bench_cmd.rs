@@ -1,13 +1,16 @@
-//! `drctl bench`.
+//! `drctl bench`: the flags of each benchmark; the harnesses themselves are
+//! in [`crate::bench`].
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 
+use super::controller_cmd::until_interrupted;
 use super::{modeled_runtime, Exit, Output, PolicyArg};
-use crate::bench::{run_seed, BenchRun};
-use crate::duration;
+use crate::bench::{self, run_seed};
+use crate::policy::DEFAULT_POLICY;
 
 /// `drctl bench` arguments.
 #[derive(Debug, Args)]
@@ -41,36 +44,36 @@ pub enum BenchWhat {
     /// node, and the time from killing the leader mid-failover to the next
     /// step on the new leader. Run from the repository root (it uses
     /// deploy/local's files), in release mode.
-    Cluster(super::bench_cluster::BenchClusterArgs),
+    Cluster(BenchClusterArgs),
     /// Detection: fault → confirmed → failover started on real processes
     /// (1 s probes), false failovers (a site cut off, a flapping primary),
     /// and the shipped policy's settings on a paused clock. Run from the
     /// repository root, in release mode.
-    Detect(super::bench_detect::BenchDetectArgs),
+    Detect(BenchDetectArgs),
     /// End to end on the local cluster: the primary stopped → confirmed →
     /// decided → each step's end → the switched record answering with the
     /// DR target, per phase over the runs, beside the modeled RTO of the
     /// same policy. Run from the repository root, in release mode.
-    E2e(super::bench_e2e::BenchE2eArgs),
+    E2e(BenchE2eArgs),
     /// Probe cost: CPU per HTTP and TCP probe on one thread, and so the
     /// targets one core serves at a 1 s interval.
-    Probes(super::bench_probes::BenchProbesArgs),
+    Probes(BenchProbesArgs),
     /// Readiness: calls, modeled time, wall time and CPU time of one
     /// evaluation of `drctl check` on the simulated cloud.
-    Readiness(super::bench_readiness::BenchReadinessArgs),
+    Readiness(BenchReadinessArgs),
     /// The status page: p50/p99 latency of `GET /` of a running node at a
     /// fixed rate on loopback, open-loop (start `drctl local-cluster` first).
-    Page(super::bench_page::BenchPageArgs),
+    Page(BenchPageArgs),
 }
 
 pub(super) fn run(args: BenchArgs) -> Exit {
     match args.what {
-        Some(BenchWhat::Cluster(c)) => return super::bench_cluster::run(c),
-        Some(BenchWhat::Detect(d)) => return super::bench_detect::run(d),
-        Some(BenchWhat::Probes(p)) => return super::bench_probes::run(p),
-        Some(BenchWhat::E2e(e)) => return super::bench_e2e::run(e),
-        Some(BenchWhat::Readiness(r)) => return super::bench_readiness::run(r),
-        Some(BenchWhat::Page(p)) => return super::bench_page::run(p),
+        Some(BenchWhat::Cluster(c)) => return cluster(c),
+        Some(BenchWhat::Detect(d)) => return detect(d),
+        Some(BenchWhat::Probes(p)) => return probes(p),
+        Some(BenchWhat::E2e(e)) => return e2e(e),
+        Some(BenchWhat::Readiness(r)) => return readiness(r),
+        Some(BenchWhat::Page(p)) => return page(p),
         None => {}
     }
     let policy = match args.policy.load() {
@@ -88,118 +91,12 @@ pub(super) fn run(args: BenchArgs) -> Exit {
             }
         }
     }
-    print(args.output, &runs, |r| table(&policy.name, r));
+    print(args.output, &runs, |r| bench::rto::table(&policy.name, r));
     Exit::Ok
 }
 
-fn table(policy: &str, runs: &[BenchRun]) -> String {
-    let f = |ms: u64| duration::fmt(Duration::from_millis(ms));
-    let mut out = format!(
-        "policy {policy}, simulated cloud with the default latency model, {} seed(s)\n\n{:>6} {:>12} {:>15} {:>9} {:>20} {:>12} {:>10}\n",
-        runs.len(),
-        "seed",
-        "DAG RTO",
-        "sequential RTO",
-        "speed-up",
-        "crit. path (cloud)",
-        "overhead",
-        "wall"
-    );
-    for r in runs {
-        out += &format!(
-            "{:>6} {:>12} {:>15} {:>8.1}x {:>20} {:>12} {:>8}ms\n",
-            r.seed,
-            f(r.dag_rto_ms),
-            f(r.sequential_rto_ms),
-            r.sequential_rto_ms as f64 / r.dag_rto_ms.max(1) as f64,
-            f(r.critical_path_cloud_ms),
-            f(r.overhead_ms),
-            r.wall_us / 1000
-        );
-    }
-    let stat = |pick: fn(&BenchRun) -> u64| {
-        let mut v: Vec<u64> = runs.iter().map(pick).collect();
-        v.sort_unstable();
-        let mean = v.iter().sum::<u64>() / v.len().max(1) as u64;
-        (v[0], mean, v[v.len() - 1])
-    };
-    out += "\n";
-    for (name, pick) in [
-        (
-            "DAG RTO",
-            (|r: &BenchRun| r.dag_rto_ms) as fn(&BenchRun) -> u64,
-        ),
-        ("sequential RTO", |r| r.sequential_rto_ms),
-        ("critical path (cloud)", |r| r.critical_path_cloud_ms),
-        ("controller overhead", |r| r.overhead_ms),
-    ] {
-        let (min, mean, max) = stat(pick);
-        out += &format!(
-            "{name:<22} min {:>9}  mean {:>9}  max {:>9}\n",
-            f(min),
-            f(mean),
-            f(max)
-        );
-    }
-    if let Some(r) = runs.first() {
-        out += &format!(
-            "\ncritical path (seed {}): {}\n",
-            r.seed,
-            r.critical_path.join(" → ")
-        );
-    }
-    out += &outage_table(runs);
-    out
-}
-
-/// The outage runs beside the normal ones, when `--outage` was given.
-fn outage_table(runs: &[BenchRun]) -> String {
-    let f = |ms: u64| duration::fmt(Duration::from_millis(ms));
-    let with: Vec<(&BenchRun, &crate::bench::OutageRun)> = runs
-        .iter()
-        .filter_map(|r| r.outage.as_ref().map(|o| (r, o)))
-        .collect();
-    let Some((_, first)) = with.first() else {
-        return String::new();
-    };
-    let mut out = format!(
-        "\nwith {} down:\n{:>6} {:>12} {:>16} {:>12} {:>18} {:>16}\n",
-        first.regions.join(" and "),
-        "seed",
-        "DAG RTO",
-        "calls to primary",
-        "outage RTO",
-        "outage outcome",
-        "calls to primary"
-    );
-    for (r, o) in &with {
-        out += &format!(
-            "{:>6} {:>12} {:>16} {:>12} {:>18} {:>16}\n",
-            r.seed,
-            f(r.dag_rto_ms),
-            r.calls_to_primary,
-            f(o.rto_ms),
-            o.status,
-            o.calls_to_primary
-        );
-    }
-    let mean = |v: Vec<u64>| v.iter().sum::<u64>() / v.len().max(1) as u64;
-    out += &format!(
-        "mean: DAG RTO {}, under the outage {}; calls to the primary region or Route 53's control plane: {} normal, {} under the outage (all seeds)\n",
-        f(mean(with.iter().map(|(r, _)| r.dag_rto_ms).collect())),
-        f(mean(with.iter().map(|(_, o)| o.rto_ms).collect())),
-        with.iter().map(|(r, _)| u64::from(r.calls_to_primary)).sum::<u64>(),
-        with.iter().map(|(_, o)| u64::from(o.calls_to_primary)).sum::<u64>(),
-    );
-    out
-}
-
 /// Prints a benchmark's results: as JSON, or as `table` renders them.
-pub(super) fn print<T: serde::Serialize>(
-    output: Output,
-    results: &T,
-    table: impl FnOnce(&T) -> String,
-) {
+fn print<T: serde::Serialize>(output: Output, results: &T, table: impl FnOnce(&T) -> String) {
     match output {
         Output::Json => println!(
             "{}",
@@ -207,4 +104,256 @@ pub(super) fn print<T: serde::Serialize>(
         ),
         Output::Text => print!("{}", table(results)),
     }
+}
+
+/// `drctl bench cluster` arguments.
+#[derive(Debug, Args)]
+pub struct BenchClusterArgs {
+    /// Leader kills to measure (a fresh cluster each).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub runs: u32,
+    /// How long to watch the idle cluster for memory and CPU.
+    #[arg(long, default_value = "30s", value_parser = crate::duration::parse_flag)]
+    pub idle: Duration,
+    /// Latency scale of the simulated cloud (promotion takes 3–5 s at 0.02).
+    #[arg(long, default_value_t = 0.02)]
+    pub scale: f64,
+    /// Table or JSON.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+fn cluster(args: BenchClusterArgs) -> Exit {
+    let options = bench::cluster::ClusterOptions {
+        runs: args.runs,
+        idle: args.idle,
+        scale: args.scale,
+    };
+    match until_interrupted(bench::cluster::measure(&options)) {
+        Ok(Ok(b)) => {
+            print(args.output, &b, bench::cluster::table);
+            Exit::Ok
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            Exit::Io
+        }
+        Err(e) => e,
+    }
+}
+
+/// `drctl bench detect` arguments.
+#[derive(Debug, Args)]
+pub struct BenchDetectArgs {
+    /// Primary outages on real processes (a fresh cluster each); 0 skips them.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub runs: u32,
+    /// How long each false-failover scenario is watched; 0s skips them.
+    #[arg(long, default_value = "30s", value_parser = crate::duration::parse_flag)]
+    pub watch: Duration,
+    /// Seeded runs per setting on the paused clock.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub seeds: u64,
+    /// The shipped policy, measured on the paused clock.
+    #[arg(long, default_value = DEFAULT_POLICY)]
+    pub policy: PathBuf,
+    /// Latency scale of the simulated cloud (the failover takes about 9 s at 0.02).
+    #[arg(long, default_value_t = 0.02)]
+    pub scale: f64,
+    /// Table or JSON.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+fn detect(args: BenchDetectArgs) -> Exit {
+    let options = bench::detect::DetectOptions {
+        runs: args.runs,
+        watch: args.watch,
+        seeds: args.seeds,
+        policy: args.policy,
+        scale: args.scale,
+    };
+    let paused_clock = match bench::detect::paused_clock(&options) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::BadInput;
+        }
+    };
+    match until_interrupted(bench::detect::measure(&options)) {
+        Ok(Ok((outages, scenarios))) => {
+            let b = bench::detect::DetectBench {
+                outages,
+                scenarios,
+                paused_clock,
+            };
+            print(args.output, &b, bench::detect::table);
+            Exit::Ok
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            Exit::Io
+        }
+        Err(e) => e,
+    }
+}
+
+/// `drctl bench e2e` arguments.
+#[derive(Debug, Args)]
+pub struct BenchE2eArgs {
+    /// Primary outages, a fresh local cluster each.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub runs: u32,
+    /// Latency scale of the simulated cloud (the failover takes about 9 s at 0.02).
+    #[arg(long, default_value_t = 0.02)]
+    pub scale: f64,
+    /// Table or JSON.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+fn e2e(args: BenchE2eArgs) -> Exit {
+    if !(args.scale > 0.0 && args.scale <= 10.0) {
+        eprintln!("error: --scale {} must be in (0, 10]", args.scale);
+        return Exit::Usage;
+    }
+    let options = bench::e2e::E2eOptions {
+        runs: args.runs,
+        scale: args.scale,
+    };
+    let (policy, modeled) = match bench::e2e::model_runs(&options) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::BadInput;
+        }
+    };
+    let runs = match until_interrupted(bench::e2e::measure(&options)) {
+        Ok(Ok(runs)) => runs,
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            return Exit::Io;
+        }
+        Err(e) => return e,
+    };
+    let b = bench::e2e::E2eBench {
+        policy,
+        scale: args.scale,
+        runs,
+        modeled,
+    };
+    print(args.output, &b, bench::e2e_table::table);
+    Exit::Ok
+}
+
+/// `drctl bench probes` arguments.
+#[derive(Debug, Args)]
+pub struct BenchProbesArgs {
+    /// Probe targets per round.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub targets: u32,
+    /// How long rounds run back to back, per kind of probe.
+    #[arg(long, default_value = "3s", value_parser = crate::duration::parse_flag)]
+    pub duration: Duration,
+    /// Stop a kind earlier after this many probes: each one leaves a socket
+    /// in TIME_WAIT on 127.0.0.1 for a minute.
+    #[arg(long, default_value_t = 8000)]
+    pub max_probes: u64,
+    /// Table or JSON.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+fn probes(args: BenchProbesArgs) -> Exit {
+    let options = bench::probes::ProbesOptions {
+        targets: args.targets,
+        duration: args.duration,
+        max_probes: args.max_probes,
+    };
+    match bench::probes::measure_all(&options) {
+        Ok(costs) => {
+            print(args.output, &costs, |c| bench::probes::table(c));
+            Exit::Ok
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Io
+        }
+    }
+}
+
+/// `drctl bench readiness` arguments.
+#[derive(Debug, Args)]
+pub struct BenchReadinessArgs {
+    /// The policy file.
+    #[command(flatten)]
+    pub policy: PolicyArg,
+    /// How many evaluations to run.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub runs: u32,
+    /// Table or JSON.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+fn readiness(args: BenchReadinessArgs) -> Exit {
+    let policy = match args.policy.load() {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    match bench::readiness::measure(&policy, args.runs) {
+        Ok(cost) => {
+            print(args.output, &cost, bench::readiness::table);
+            Exit::Ok
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Io
+        }
+    }
+}
+
+/// `drctl bench page` arguments.
+#[derive(Debug, Args)]
+pub struct BenchPageArgs {
+    /// The page to load: a node's `/` (start one with `drctl local-cluster`).
+    #[arg(long, default_value = "http://127.0.0.1:7101/")]
+    pub url: String,
+    /// Requests per second, sent on schedule.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=5000))]
+    pub rate: u32,
+    /// How long to send.
+    #[arg(long, default_value = "10s", value_parser = crate::duration::parse_flag)]
+    pub duration: Duration,
+    /// A request not answered within this counts as failed.
+    #[arg(long, default_value = "5s", value_parser = crate::duration::parse_flag)]
+    pub timeout: Duration,
+    /// Table or JSON.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+fn page(args: BenchPageArgs) -> Exit {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime builds");
+    let measured = bench::page::measure(&args.url, args.rate, args.duration, args.timeout);
+    let r = match rt.block_on(measured) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::BadInput;
+        }
+    };
+    if r.ok == 0 {
+        eprintln!(
+            "error: no request to {} was answered 200: is a node running there (drctl local-cluster)?",
+            r.url
+        );
+        return Exit::Unavailable;
+    }
+    print(args.output, &r, bench::page::table);
+    Exit::Ok
 }

@@ -5,9 +5,9 @@ use std::fmt::Write;
 
 use clap::Args;
 
-use super::remote::{action, ActionArgs};
+use super::remote::{finish, ActionArgs};
 use super::{live_runtime, parse_lag, Exit};
-use crate::api::views::PolicyView;
+use crate::api::views::{AcknowledgeBody, PolicyView};
 use crate::cloud::sim::remote::RemoteSim;
 use crate::cloud::sim::Outage;
 use crate::cloud::Exposure;
@@ -27,12 +27,21 @@ pub struct AcknowledgeArgs {
 
 /// Acknowledges the policy's last execution.
 pub(super) fn acknowledge(args: AcknowledgeArgs) -> Exit {
-    let body = serde_json::json!({ "policy": args.policy });
-    action(&args.action, "/v1/acknowledge", body, |b| {
+    let s = match args.action.session() {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let body = AcknowledgeBody {
+        policy: args.policy,
+        reason: args.action.reason.clone(),
+        operator: Some(args.action.operator.clone()),
+    };
+    let answer = s.rt.block_on(s.cluster.acknowledge(&s.token, &body));
+    finish(answer, |b| {
         println!(
             "acknowledged execution {} of policy {}: automatic failover is no longer held down",
-            b["acknowledged"].as_str().unwrap_or("?"),
-            b["policy"].as_str().unwrap_or("?"),
+            b.acknowledged.as_deref().unwrap_or("?"),
+            b.policy,
         );
     })
 }

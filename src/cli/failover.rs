@@ -12,7 +12,7 @@ use crate::report::render_plan;
 
 pub(super) fn run(args: FailoverArgs) -> Exit {
     if !args.controller.is_empty() {
-        let c = super::remote_client::Controllers::new(&args.controller, args.timeout);
+        let c = crate::api::client::Controllers::new(&args.controller, args.timeout);
         return super::remote::failover(&args, &c);
     }
     // Validate everything before the first AWS call: a bad policy changes

@@ -5,10 +5,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::recorded::{controller_get, Failure};
+use super::recorded::{controller, failure, Failure};
 use super::report_cmd::{emit, Format};
 use super::{Exit, PolicyArg};
-use crate::api::history::HistoryView;
 use crate::history::{HistoryReport, HistoryRun, HistoryStore, DEFAULT_HISTORY_DIR, HISTORY_KEPT};
 
 /// `drctl history` arguments.
@@ -72,11 +71,11 @@ pub(super) fn run(args: HistoryArgs) -> Exit {
 /// Every run of `policy` the controller at `url` keeps, oldest first
 /// (`GET /v1/history`).
 async fn from_controller(url: &str, policy: &str) -> Result<Vec<HistoryRun>, Failure> {
-    let path = format!("/v1/history?policy={policy}&limit={HISTORY_KEPT}");
     let not_found = format!("no policy {policy:?} on the controller {url} (GET /v1/history)");
-    let v = controller_get(url, &path, not_found).await?;
-    let view: HistoryView = serde_json::from_value(v)
-        .map_err(|e| Failure(Exit::Io, format!("{url}: not a drctl controller: {e}")))?;
+    let (_, view) = controller(url)
+        .history(policy, HISTORY_KEPT)
+        .await
+        .map_err(|e| failure(e, not_found))?;
     let target = format!("controller {url}");
     Ok(view
         .runs

@@ -32,7 +32,7 @@ pub struct LocalClusterArgs {
 }
 
 /// One started process.
-pub(super) struct Proc {
+pub(crate) struct Proc {
     /// `sim` or `node-N`.
     pub name: String,
     /// The process.
@@ -105,7 +105,7 @@ fn shared_sim(configs: &[NodeConfig]) -> Result<String, String> {
 }
 
 /// Kills every process and waits for them.
-pub(super) async fn stop_all(procs: &mut [Proc]) {
+pub(crate) async fn stop_all(procs: &mut [Proc]) {
     for p in procs.iter_mut() {
         // Closing the lifeline alone would stop the child too, gently; the
         // kill makes sure of it.
@@ -119,7 +119,7 @@ pub(super) async fn stop_all(procs: &mut [Proc]) {
 
 /// Starts the shared simulated cloud and one controller per configuration,
 /// and waits until every node is ready.
-pub(super) async fn start_all(
+pub(crate) async fn start_all(
     args: &LocalClusterArgs,
     configs: &[NodeConfig],
     sim_url: &str,

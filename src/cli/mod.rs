@@ -16,15 +16,7 @@
 //! | 74 | the journal or the cloud configuration could not be read or written, or another run holds the journal's lock |
 //! | 77 | the API token or AWS credentials are missing or refused |
 
-mod bench_cluster;
 mod bench_cmd;
-mod bench_detect;
-mod bench_detect_virtual;
-mod bench_e2e;
-mod bench_e2e_table;
-mod bench_page;
-mod bench_probes;
-mod bench_readiness;
 mod chaos_cmd;
 mod check_active;
 mod check_cmd;
@@ -36,13 +28,12 @@ mod failover;
 mod follow_changes;
 mod history_cmd;
 pub mod lifeline;
-mod local;
+pub(crate) mod local;
 mod logging;
 mod node_cmd;
 mod progress;
 mod recorded;
 pub mod remote;
-pub mod remote_client;
 mod report_cmd;
 mod schema_cmd;
 pub mod simulate_cmd;
@@ -54,6 +45,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::bench::modeled_runtime;
 use crate::policy::{self, Policy, DEFAULT_POLICY};
 
 /// Exit codes (see the module documentation).
@@ -399,7 +391,7 @@ pub struct FailoverArgs {
     pub controller: Vec<String>,
     /// With --controller: how long each controller may take to answer
     /// before the next one is tried.
-    #[arg(long, default_value = remote_client::DEFAULT_TIMEOUT, value_parser = crate::duration::parse_flag, requires = "controller")]
+    #[arg(long, default_value = crate::api::client::DEFAULT_TIMEOUT, value_parser = crate::duration::parse_flag, requires = "controller")]
     pub timeout: Duration,
     /// With --controller: the policy's name, when the cluster owns several.
     #[arg(long, requires = "controller")]
@@ -655,14 +647,4 @@ fn live_runtime() -> Result<tokio::runtime::Runtime, Exit> {
             eprintln!("error: cannot start the runtime: {e}");
             Exit::Io
         })
-}
-
-/// A runtime whose clock is paused: the simulated cloud's minutes pass
-/// instantly, and time only moves when every task waits on a timer.
-fn modeled_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .expect("a current-thread runtime always builds")
 }

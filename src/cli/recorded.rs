@@ -6,8 +6,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::Exit;
+use crate::api::client::{ClientError, Controllers, FailureKind};
 use crate::api::views::ExecutionView;
 use crate::execute::ExecutionRecord;
+
+/// How long the controller may take to answer a read.
+const CONTROLLER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a recorded execution cannot be shown: the exit code and the message.
 pub(super) struct Failure(pub Exit, pub String);
@@ -77,59 +81,34 @@ pub(super) fn newest_ids<'a>(records: impl Iterator<Item = &'a ExecutionRecord>)
 /// The newest execution ids the controller at `url` keeps (`None` when
 /// it cannot say).
 pub(super) async fn controller_newest(url: &str) -> Option<Vec<String>> {
-    let path = format!("/v1/executions?limit={KNOWN_SHOWN}");
-    let list = controller_get(url, &path, String::new()).await.ok()?;
-    let ids = list["executions"].as_array()?;
-    Some(
-        ids.iter()
-            .filter_map(|e| e["id"].as_str().map(str::to_string))
-            .collect(),
-    )
+    let (_, list) = controller(url).executions(Some(KNOWN_SHOWN)).await.ok()?;
+    Some(list.executions.into_iter().map(|e| e.id).collect())
 }
 
-/// `GET {url}{path}` on a controller as JSON; a 404 is [`Exit::NotFound`]
-/// with the message `not_found`.
-pub(super) async fn controller_get(
-    url: &str,
-    path: &str,
-    not_found: String,
-) -> Result<serde_json::Value, Failure> {
-    let base = url.trim_end_matches('/');
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("an HTTP client with only timeouts set always builds");
-    let resp = http
-        .get(format!("{base}{path}"))
-        .send()
-        .await
-        .map_err(|e| Failure(Exit::Unavailable, format!("{url}: {e}")))?;
-    match resp.status().as_u16() {
-        404 => Err(Failure(Exit::NotFound, not_found)),
-        c if !(200..300).contains(&c) => {
-            Err(Failure(Exit::Unavailable, format!("{url}: HTTP {c}")))
-        }
-        _ => resp
-            .json::<serde_json::Value>()
-            .await
-            .map_err(|e| Failure(Exit::Io, format!("{url}: not a drctl controller: {e}"))),
+/// The typed client for the controller at `url` alone.
+pub(super) fn controller(url: &str) -> Controllers {
+    Controllers::new(&[url.to_string()], CONTROLLER_TIMEOUT)
+}
+
+/// A failed read from one controller as the exit code and message:
+/// `not_found` when it answered 404.
+pub(super) fn failure(e: ClientError, not_found: String) -> Failure {
+    match e.kind {
+        FailureKind::NotFound => Failure(Exit::NotFound, not_found),
+        FailureKind::NotController => Failure(Exit::Io, e.message),
+        FailureKind::Unavailable => Failure(Exit::Unavailable, e.message),
     }
 }
 
-/// Execution `id` from the controller at `url`; an unknown id names the
-/// controller and the newest ids it keeps.
 pub(super) async fn controller_execution(url: &str, id: &str) -> Result<ExecutionView, Failure> {
-    let path = format!("/v1/executions/{id}");
-    let found = match controller_get(url, &path, String::new()).await {
-        Err(Failure(Exit::NotFound, _)) => {
+    match controller(url).execution(id).await {
+        Ok((_, view)) => Ok(view),
+        Err(e) if e.kind == FailureKind::NotFound => {
             let newest = controller_newest(url).await;
             let known = newest.map(|ids| known_ids(&ids)).unwrap_or_default();
             let why = format!("no execution {id:?} on the controller {url}{known}");
-            return Err(Failure(Exit::NotFound, why));
+            Err(Failure(Exit::NotFound, why))
         }
-        other => other?,
-    };
-    serde_json::from_value(found)
-        .map_err(|e| Failure(Exit::Io, format!("{url}: not a drctl controller: {e}")))
+        Err(e) => Err(failure(e, String::new())),
+    }
 }

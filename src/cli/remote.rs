@@ -8,9 +8,10 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use tokio::sync::mpsc;
 
-use super::remote_client::{Controllers, Repeat};
 use super::{exit_for, live_runtime, progress, Exit, FailoverArgs, Output};
-use crate::api::views::{ExecutionView, StatusView};
+use crate::api::client::{Answer, Controllers};
+use crate::api::messages::ErrorReply;
+use crate::api::views::{ExecutionView, FailoverBody, MaintenanceBody, StatusView};
 use crate::execute::{Event, StepStatus};
 
 /// The default controller: node 1 of the local cluster.
@@ -31,7 +32,7 @@ pub struct ControllerArg {
     pub controller: Vec<String>,
     /// How long each controller may take to answer before the next one is
     /// tried (the connection itself gets at most 3s).
-    #[arg(long, default_value = super::remote_client::DEFAULT_TIMEOUT, value_parser = crate::duration::parse_flag)]
+    #[arg(long, default_value = crate::api::client::DEFAULT_TIMEOUT, value_parser = crate::duration::parse_flag)]
     pub timeout: Duration,
 }
 
@@ -139,7 +140,7 @@ fn base(url: &str) -> String {
 }
 
 async fn get_status(c: &Controllers) -> Result<StatusView, String> {
-    c.get("/v1/status").await.map(|(_, s)| s)
+    c.status().await.map(|(_, s)| s).map_err(|e| e.message)
 }
 
 pub(super) fn status(args: StatusArgs) -> Exit {
@@ -278,8 +279,17 @@ pub fn render_status(s: &StatusView) -> String {
 
 pub(super) fn maintenance(args: MaintenanceArgs) -> Exit {
     let on = args.switch == Switch::On;
-    let body = serde_json::json!({ "on": on });
-    action(&args.action, "/v1/maintenance", body, |_| {
+    let s = match args.action.session() {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let body = MaintenanceBody {
+        on,
+        reason: args.action.reason.clone(),
+        operator: Some(args.action.operator.clone()),
+    };
+    let answer = s.rt.block_on(s.cluster.maintenance(&s.token, &body));
+    finish(answer, |_| {
         println!(
             "maintenance {}",
             if on {
@@ -291,56 +301,55 @@ pub(super) fn maintenance(args: MaintenanceArgs) -> Exit {
     })
 }
 
-/// Sends an authenticated action to the cluster, `body` with the operator
-/// and the reason added; on 200 hands the answer to `done`, otherwise exits
-/// as the status code says. The members are tried in turn only while the
-/// action cannot have been recorded (see `remote_client.rs`).
-pub(super) fn action(
-    args: &ActionArgs,
-    path: &str,
-    mut body: serde_json::Value,
-    done: impl FnOnce(&serde_json::Value),
-) -> Exit {
-    body["reason"] = serde_json::json!(args.reason);
-    body["operator"] = serde_json::json!(args.operator);
-    let token = match args.token.token() {
-        Ok(t) => t,
-        Err(e) => return e,
-    };
-    let rt = match live_runtime() {
-        Ok(rt) => rt,
-        Err(e) => return e,
-    };
-    rt.block_on(async {
-        let c = args.controller.controllers();
-        let (code, answer) = match c.post(path, &token, &body, Repeat::NeverAfterSent).await {
-            Ok(a) => (a.code, a.body),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::Unavailable;
-            }
-        };
-        if code == 200 {
-            done(&answer);
-            Exit::Ok
-        } else {
-            exit_for_http(code, &answer)
-        }
-    })
+/// What an authenticated action needs before it is sent: a runtime, the
+/// members to ask and the token.
+pub(super) struct Session {
+    /// The runtime to send on.
+    pub rt: tokio::runtime::Runtime,
+    /// The members, tried in turn only while the action cannot have been
+    /// recorded (see `api/client.rs`).
+    pub cluster: Controllers,
+    /// The API token.
+    pub token: String,
 }
 
-/// `body` without its null fields: the API refuses a null field (an
-/// option not given is left out instead).
-pub(super) fn without_nulls(body: &serde_json::Value) -> serde_json::Value {
-    match body {
-        serde_json::Value::Object(fields) => serde_json::Value::Object(
-            fields
-                .iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
-        other => other.clone(),
+impl ActionArgs {
+    /// The token, a runtime and the members.
+    ///
+    /// # Errors
+    ///
+    /// The token is missing or unreadable ([`Exit::Denied`]), or the runtime
+    /// cannot start.
+    pub(super) fn session(&self) -> Result<Session, Exit> {
+        let token = self.token.token()?;
+        Ok(Session {
+            rt: live_runtime()?,
+            cluster: self.controller.controllers(),
+            token,
+        })
+    }
+}
+
+/// Ends an authenticated action: on 200 hands the reply to `done`,
+/// otherwise prints the error and exits as the status code says.
+pub(super) fn finish<T>(
+    answer: Result<Answer<T>, crate::api::client::ClientError>,
+    done: impl FnOnce(&T),
+) -> Exit {
+    let a = match answer {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Unavailable;
+        }
+    };
+    match (a.code, a.reply) {
+        (200, Ok(reply)) => {
+            done(&reply);
+            Exit::Ok
+        }
+        (code, Ok(_)) => exit_for_http(code, &ErrorReply::default()),
+        (code, Err(e)) => exit_for_http(code, &e),
     }
 }
 
@@ -362,8 +371,11 @@ fn api_duration(d: Duration) -> String {
 }
 
 /// Prints the API's error and picks the exit code.
-pub(super) fn exit_for_http(code: u16, body: &serde_json::Value) -> Exit {
-    let msg = body["error"].as_str().unwrap_or("no message");
+pub(super) fn exit_for_http(code: u16, body: &ErrorReply) -> Exit {
+    let msg = match body.error.as_str() {
+        "" => "no message",
+        m => m,
+    };
     eprintln!("error ({code}): {msg}");
     match code {
         401 | 403 | 429 => Exit::Denied,
@@ -401,40 +413,45 @@ pub(super) fn failover(args: &FailoverArgs, c: &Controllers) -> Exit {
             Ok(t) => t,
             Err(e) => return e,
         };
-        let body = serde_json::json!({
-            "confirm": true,
-            "policy": args.policy_name,
-            "accept_data_loss": args.accept_data_loss.map(api_duration),
-            "reason": args.reason,
-            "operator": args.operator,
-        });
+        let body = FailoverBody {
+            confirm: true,
+            policy: args.policy_name.clone(),
+            accept_data_loss: args.accept_data_loss.map(api_duration),
+            reason: args.reason.clone(),
+            operator: Some(args.operator.clone()),
+            ..FailoverBody::default()
+        };
         // A repeat is harmless: the cluster runs one execution per policy
         // and answers a second request with the running one.
-        let (url, code, body) = match c.post("/v1/failover", &token, &body, Repeat::Harmless).await {
-            Ok(a) => (a.url, a.code, a.body),
+        let a = match c.failover(&token, &body).await {
+            Ok(a) => a,
             Err(e) => {
                 eprintln!("error: {e}");
                 return Exit::Unavailable;
             }
         };
-        let id = body["execution_id"].as_str().unwrap_or_default().to_string();
-        match code {
-            202 => {
+        match (a.code, a.reply) {
+            (202, Ok(r)) => {
                 eprintln!(
-                    "execution {id} accepted by leader node {}; following it",
-                    body["leader"]
+                    "execution {} accepted by leader node {}; following it",
+                    r.execution_id, r.leader
                 );
-                follow(c, &url, &id).await
+                follow(c, &a.url, &r.execution_id).await
             }
-            200 => {
-                println!("already failed over: execution {id} recorded; nothing changed");
+            (200, Ok(r)) => {
+                println!(
+                    "already failed over: execution {} recorded; nothing changed",
+                    r.execution_id
+                );
                 Exit::Ok
             }
-            409 => {
+            (409, Err(e)) => {
+                let id = e.execution_id.unwrap_or_default();
                 eprintln!("execution {id} is already running (no second one was started); following it");
-                follow(c, &url, &id).await
+                follow(c, &a.url, &id).await
             }
-            _ => exit_for_http(code, &body),
+            (code, Ok(_)) => exit_for_http(code, &ErrorReply::default()),
+            (code, Err(e)) => exit_for_http(code, &e),
         }
     })
 }
@@ -442,7 +459,6 @@ pub(super) fn failover(args: &FailoverArgs, c: &Controllers) -> Exit {
 /// Follows an execution until it ends, through any member that answers:
 /// when the node we asked dies (it may be the leader), the others still do.
 async fn follow(c: &Controllers, url: &str, id: &str) -> Exit {
-    let http = reqwest::Client::new();
     let mut urls = vec![base(url)];
     urls.extend(c.urls().iter().cloned());
     if let Ok(s) = get_status(c).await {
@@ -450,28 +466,16 @@ async fn follow(c: &Controllers, url: &str, id: &str) -> Exit {
     }
     let mut seen_urls = std::collections::HashSet::new();
     urls.retain(|u| seen_urls.insert(u.clone()));
+    // Each member gets 2 s per poll, whatever `--timeout` says: a dead
+    // leader must not hold up reading the journal from the others.
+    let members = Controllers::new(&urls, Duration::from_secs(2));
     let (tx, rx) = mpsc::unbounded_channel();
     let shown = progress::spawn(rx);
     let mut seen: HashMap<String, StepStatus> = HashMap::new();
     let mut last_answer = tokio::time::Instant::now();
     let mut resumed = 0;
     let view = loop {
-        let mut answer = None;
-        for u in &urls {
-            let r = http
-                .get(format!("{u}/v1/executions/{id}"))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await;
-            if let Ok(r) = r {
-                if r.status().is_success() {
-                    if let Ok(v) = r.json::<ExecutionView>().await {
-                        answer = Some(v);
-                        break;
-                    }
-                }
-            }
-        }
+        let answer = members.execution(id).await.ok().map(|(_, v)| v);
         match answer {
             Some(v) => {
                 last_answer = tokio::time::Instant::now();
@@ -540,7 +544,12 @@ mod tests {
 
     #[test]
     fn bodies_leave_out_options_not_given_and_durations_match_the_api_pattern() {
-        let b = super::without_nulls(&serde_json::json!({"confirm": true, "reason": null}));
+        let body = crate::api::views::FailoverBody {
+            confirm: true,
+            reason: None,
+            ..Default::default()
+        };
+        let b = serde_json::to_value(&body).unwrap();
         assert_eq!(b, serde_json::json!({"confirm": true}));
         for (d, want) in [
             (5400, "1h30m"),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::recorded::{
-    controller_execution, controller_get, journal_records, known_ids, newest_ids, Failure,
+    controller, controller_execution, failure, journal_records, known_ids, newest_ids, Failure,
 };
 use super::{live_runtime, Exit, PolicyArg};
 use crate::execute::ExecutionRecord;
@@ -176,9 +176,12 @@ fn objective_from(arg: &PolicyArg, record: &ExecutionRecord) -> Result<Duration,
 /// at `url` (`GET /v1/executions/{id}`).
 async fn from_controller(url: &str, id: &str) -> Result<Found, Failure> {
     let id = if id == "latest" {
-        let list = controller_get(url, "/v1/executions?limit=1", String::new()).await?;
-        match list["executions"][0]["id"].as_str() {
-            Some(newest) => newest.to_string(),
+        let (_, list) = controller(url)
+            .executions(Some(1))
+            .await
+            .map_err(|e| failure(e, String::new()))?;
+        match list.executions.into_iter().next() {
+            Some(newest) => newest.id,
             None => {
                 return Err(Failure(
                     Exit::NotFound,

@@ -3,8 +3,9 @@
 
 use clap::Args;
 
-use super::remote::{action, ActionArgs};
+use super::remote::{finish, ActionArgs};
 use super::Exit;
+use crate::api::messages::UnfenceBody;
 
 /// `drctl unfence` arguments.
 #[derive(Debug, Args)]
@@ -41,15 +42,21 @@ pub(super) fn run(args: UnfenceArgs) -> Exit {
         );
         return Exit::Usage;
     }
-    let body = serde_json::json!({ "policy": args.policy, "confirm": true });
-    action(&args.action, "/v1/unfence", body, |b| {
-        println!(
-            "unfenced policy {} on node {}:",
-            b["policy"].as_str().unwrap_or("?"),
-            b["node"]
-        );
-        for line in b["unfenced"].as_array().into_iter().flatten() {
-            println!("  {}", line.as_str().unwrap_or(""));
+    let s = match args.action.session() {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let body = UnfenceBody {
+        policy: args.policy,
+        confirm: true,
+        reason: args.action.reason.clone(),
+        operator: Some(args.action.operator.clone()),
+    };
+    let answer = s.rt.block_on(s.cluster.unfence(&s.token, &body));
+    finish(answer, |b| {
+        println!("unfenced policy {} on node {}:", b.policy, b.node);
+        for line in &b.unfenced {
+            println!("  {line}");
         }
     })
 }

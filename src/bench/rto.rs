@@ -1,4 +1,4 @@
-//! The RTO benchmark on the simulated cloud.
+//! `drctl bench`: the RTO benchmark on the simulated cloud.
 //!
 //! For each seed, the same world runs twice: once as the DAG and once one
 //! step after another (the platform's manual, sequential procedure). For the
@@ -8,11 +8,13 @@
 //! scheduling and its final checks.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::cloud::sim::{SimCloud, SimOptions, Transition};
+use crate::duration;
 use crate::execute::{self, ExecutionRecord, JournalError, MemoryJournal, RunOptions};
 use crate::policy::Policy;
 use crate::report::critical_path;
@@ -178,4 +180,108 @@ fn cloud_time(
         };
     }
     total
+}
+
+/// The runs as a table for people, with min, mean and max, the first
+/// seed's critical path and, with `--outage`, the outage runs beside them.
+pub fn table(policy: &str, runs: &[BenchRun]) -> String {
+    let f = |ms: u64| duration::fmt(Duration::from_millis(ms));
+    let mut out = format!(
+        "policy {policy}, simulated cloud with the default latency model, {} seed(s)\n\n{:>6} {:>12} {:>15} {:>9} {:>20} {:>12} {:>10}\n",
+        runs.len(),
+        "seed",
+        "DAG RTO",
+        "sequential RTO",
+        "speed-up",
+        "crit. path (cloud)",
+        "overhead",
+        "wall"
+    );
+    for r in runs {
+        out += &format!(
+            "{:>6} {:>12} {:>15} {:>8.1}x {:>20} {:>12} {:>8}ms\n",
+            r.seed,
+            f(r.dag_rto_ms),
+            f(r.sequential_rto_ms),
+            r.sequential_rto_ms as f64 / r.dag_rto_ms.max(1) as f64,
+            f(r.critical_path_cloud_ms),
+            f(r.overhead_ms),
+            r.wall_us / 1000
+        );
+    }
+    let stat = |pick: fn(&BenchRun) -> u64| {
+        let mut v: Vec<u64> = runs.iter().map(pick).collect();
+        v.sort_unstable();
+        let mean = v.iter().sum::<u64>() / v.len().max(1) as u64;
+        (v[0], mean, v[v.len() - 1])
+    };
+    out += "\n";
+    for (name, pick) in [
+        (
+            "DAG RTO",
+            (|r: &BenchRun| r.dag_rto_ms) as fn(&BenchRun) -> u64,
+        ),
+        ("sequential RTO", |r| r.sequential_rto_ms),
+        ("critical path (cloud)", |r| r.critical_path_cloud_ms),
+        ("controller overhead", |r| r.overhead_ms),
+    ] {
+        let (min, mean, max) = stat(pick);
+        out += &format!(
+            "{name:<22} min {:>9}  mean {:>9}  max {:>9}\n",
+            f(min),
+            f(mean),
+            f(max)
+        );
+    }
+    if let Some(r) = runs.first() {
+        out += &format!(
+            "\ncritical path (seed {}): {}\n",
+            r.seed,
+            r.critical_path.join(" → ")
+        );
+    }
+    out += &outage_table(runs);
+    out
+}
+
+/// The outage runs beside the normal ones, when `--outage` was given.
+fn outage_table(runs: &[BenchRun]) -> String {
+    let f = |ms: u64| duration::fmt(Duration::from_millis(ms));
+    let with: Vec<(&BenchRun, &OutageRun)> = runs
+        .iter()
+        .filter_map(|r| r.outage.as_ref().map(|o| (r, o)))
+        .collect();
+    let Some((_, first)) = with.first() else {
+        return String::new();
+    };
+    let mut out = format!(
+        "\nwith {} down:\n{:>6} {:>12} {:>16} {:>12} {:>18} {:>16}\n",
+        first.regions.join(" and "),
+        "seed",
+        "DAG RTO",
+        "calls to primary",
+        "outage RTO",
+        "outage outcome",
+        "calls to primary"
+    );
+    for (r, o) in &with {
+        out += &format!(
+            "{:>6} {:>12} {:>16} {:>12} {:>18} {:>16}\n",
+            r.seed,
+            f(r.dag_rto_ms),
+            r.calls_to_primary,
+            f(o.rto_ms),
+            o.status,
+            o.calls_to_primary
+        );
+    }
+    let mean = |v: Vec<u64>| v.iter().sum::<u64>() / v.len().max(1) as u64;
+    out += &format!(
+        "mean: DAG RTO {}, under the outage {}; calls to the primary region or Route 53's control plane: {} normal, {} under the outage (all seeds)\n",
+        f(mean(with.iter().map(|(r, _)| r.dag_rto_ms).collect())),
+        f(mean(with.iter().map(|(_, o)| o.rto_ms).collect())),
+        with.iter().map(|(r, _)| u64::from(r.calls_to_primary)).sum::<u64>(),
+        with.iter().map(|(_, o)| u64::from(o.calls_to_primary)).sum::<u64>(),
+    );
+    out
 }

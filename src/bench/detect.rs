@@ -12,52 +12,45 @@
 //!   long: every site cut off from the primary in turn (a third of the
 //!   window each), and a flapping primary (down 1.5 s, up 1 s, repeated).
 //!
-//! In process, on a paused clock (see `bench_detect_virtual.rs`): the
+//! In process, on a paused clock (see `detect_virtual.rs`): the
 //! shipped policy's settings and the local cluster's, over many seeds.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::Args;
 use rand::Rng;
 use serde::Serialize;
-use serde_json::Value;
 use tokio::time::Instant;
 
-use super::bench_cluster::{cluster_configs, get};
-use super::bench_detect_virtual::{self as virt, stats, VirtualSetting, SITES};
-use super::local::{start_all, stop_all, LocalClusterArgs};
-use super::{Exit, Output};
+use super::cluster::{cluster_configs, node_apis};
+use super::detect_virtual::{self as virt, stats, VirtualSetting, SITES};
+use crate::api::client::Controllers;
+use crate::api::views::StatusView;
+use crate::cli::local::{start_all, stop_all, LocalClusterArgs};
 use crate::cloud::sim::remote::RemoteSim;
 use crate::cloud::sim::Outage;
 use crate::controller::NodeConfig;
-use crate::policy::{self, DEFAULT_POLICY};
+use crate::detect::Health;
+use crate::execute::ExecutionStatus;
+use crate::policy;
 use crate::clock::now_ms;
 
 /// How often the nodes' status is read during an outage run.
 const POLL: Duration = Duration::from_millis(20);
 
-/// `drctl bench detect` arguments.
-#[derive(Debug, Args)]
-pub struct BenchDetectArgs {
+/// What `drctl bench detect` measures, and how long.
+#[derive(Debug, Clone)]
+pub struct DetectOptions {
     /// Primary outages on real processes (a fresh cluster each); 0 skips them.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub runs: u32,
     /// How long each false-failover scenario is watched; 0s skips them.
-    #[arg(long, default_value = "30s", value_parser = crate::duration::parse_flag)]
     pub watch: Duration,
     /// Seeded runs per setting on the paused clock.
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub seeds: u64,
     /// The shipped policy, measured on the paused clock.
-    #[arg(long, default_value = DEFAULT_POLICY)]
     pub policy: PathBuf,
     /// Latency scale of the simulated cloud (the failover takes about 9 s at 0.02).
-    #[arg(long, default_value_t = 0.02)]
     pub scale: f64,
-    /// Table or JSON.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
-    pub output: Output,
 }
 
 /// One primary outage on real processes; times from the fault, in ms.
@@ -107,43 +100,30 @@ pub struct DetectBench {
     pub paused_clock: Vec<VirtualSetting>,
 }
 
-pub(super) fn run(args: BenchDetectArgs) -> Exit {
+/// The paused-clock settings: the options' policy, then deploy/local's,
+/// each over `seeds` seeded runs.
+///
+/// # Errors
+///
+/// A policy is missing or invalid, or a run failed.
+pub fn paused_clock(args: &DetectOptions) -> Result<Vec<VirtualSetting>, String> {
     let local = Path::new("deploy/local/emr-platform.yaml");
-    let mut paused_clock = Vec::new();
-    for path in [args.policy.as_path(), local] {
-        let measured = policy::load(path)
-            .map_err(|e| format!("invalid policy {e}"))
-            .and_then(|p| virt::measure(&p, args.seeds));
-        match measured {
-            Ok(m) => paused_clock.push(m),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::BadInput;
-            }
-        }
-    }
-    let result = match super::controller_cmd::until_interrupted(measure(&args)) {
-        Ok(r) => r,
-        Err(e) => return e,
-    };
-    match result {
-        Ok((outages, scenarios)) => {
-            let b = DetectBench {
-                outages,
-                scenarios,
-                paused_clock,
-            };
-            super::bench_cmd::print(args.output, &b, table);
-            Exit::Ok
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Exit::Io
-        }
-    }
+    [args.policy.as_path(), local]
+        .into_iter()
+        .map(|path| {
+            policy::load(path)
+                .map_err(|e| format!("invalid policy {e}"))
+                .and_then(|p| virt::measure(&p, args.seeds))
+        })
+        .collect()
 }
 
-async fn measure(args: &BenchDetectArgs) -> Result<(Vec<OutageRun>, Vec<Scenario>), String> {
+/// Runs the outages, then the false-failover scenarios, on real processes.
+///
+/// # Errors
+///
+/// A cluster did not start, or a run did not end as expected.
+pub async fn measure(args: &DetectOptions) -> Result<(Vec<OutageRun>, Vec<Scenario>), String> {
     let dir = std::env::temp_dir().join(format!("drctl-bench-detect-{}", std::process::id()));
     let (configs, sim) = cluster_configs(&dir)?;
     let local = LocalClusterArgs {
@@ -184,16 +164,17 @@ async fn measure(args: &BenchDetectArgs) -> Result<(Vec<OutageRun>, Vec<Scenario
     Ok((outages, scenarios))
 }
 
-pub(super) fn addrs(configs: &[NodeConfig]) -> Vec<String> {
-    configs.iter().map(|c| c.me().addr.clone()).collect()
+/// Each node's API, asked alone.
+pub(super) fn apis(configs: &[NodeConfig]) -> Vec<Controllers> {
+    let urls: Vec<String> = configs.iter().map(|c| c.me().addr.clone()).collect();
+    node_apis(&urls)
 }
 
 /// Every node's `/v1/status` (the ones that answered).
-pub(super) async fn statuses(http: &reqwest::Client, nodes: &[String]) -> Vec<Value> {
-    let reads = nodes.iter().map(|u| async move {
-        let url = format!("{u}/v1/status");
-        get(http, &url).await
-    });
+pub(super) async fn statuses(nodes: &[Controllers]) -> Vec<StatusView> {
+    let reads = nodes
+        .iter()
+        .map(|api| async move { api.status().await.ok().map(|(_, s)| s) });
     futures::future::join_all(reads)
         .await
         .into_iter()
@@ -202,13 +183,16 @@ pub(super) async fn statuses(http: &reqwest::Client, nodes: &[String]) -> Vec<Va
 }
 
 /// Waits (at most 30 s) until every node's verdict is healthy.
-pub(super) async fn wait_healthy(http: &reqwest::Client, nodes: &[String]) -> Result<(), String> {
+pub(super) async fn wait_healthy(nodes: &[Controllers]) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let all = statuses(http, nodes).await;
+        let all = statuses(nodes).await;
         let healthy = all
             .iter()
-            .filter(|s| s["policies"][0]["verdict"]["health"] == "healthy")
+            .filter(|s| {
+                let first = s.policies.first();
+                first.is_some_and(|p| p.verdict.health == Health::Healthy)
+            })
             .count();
         if healthy == nodes.len() {
             return Ok(());
@@ -229,9 +213,8 @@ fn probe_interval(configs: &[NodeConfig]) -> Duration {
 }
 
 async fn outage_run(configs: &[NodeConfig], sim: &str) -> Result<OutageRun, String> {
-    let http = reqwest::Client::new();
-    let nodes = addrs(configs);
-    wait_healthy(&http, &nodes).await?;
+    let nodes = apis(configs);
+    wait_healthy(&nodes).await?;
     let every = probe_interval(configs).as_millis() as u64;
     let phase_ms = rand::rng().random_range(0..every);
     tokio::time::sleep(Duration::from_millis(phase_ms)).await;
@@ -248,27 +231,31 @@ async fn outage_run(configs: &[NodeConfig], sim: &str) -> Result<OutageRun, Stri
     loop {
         tick.tick().await;
         let now = now_ms();
-        for s in statuses(&http, &nodes).await {
-            let p = &s["policies"][0];
-            if let Some(c) = p["verdict"]["confirmed_at_ms"].as_u64() {
+        for s in statuses(&nodes).await {
+            let Some(p) = s.policies.first() else {
+                continue;
+            };
+            if let Some(c) = p.verdict.confirmed_at_ms {
                 confirmed = Some(confirmed.map_or(c, |old| old.min(c)));
             }
-            if p["verdict"]["health"] == "down" {
+            if p.verdict.health == Health::Down {
                 seen_down.get_or_insert(now);
             }
-            let e = &p["execution"];
-            if e["requested_by"] != "detector" {
+            let Some(e) = p
+                .execution
+                .as_ref()
+                .filter(|e| e.requested_by == "detector")
+            else {
                 continue;
-            }
+            };
             if started.is_none() {
-                started = e["started_at"]
-                    .as_str()
-                    .and_then(|t| humantime::parse_rfc3339(t).ok())
+                started = humantime::parse_rfc3339(&e.started_at)
+                    .ok()
                     .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                     .map(|d| d.as_millis() as u64);
             }
-            match e["status"].as_str() {
-                Some("completed") => {
+            match e.status {
+                ExecutionStatus::Completed => {
                     let since = |t: Option<u64>| t.map_or(0, |t| t.saturating_sub(t0));
                     return Ok(OutageRun {
                         phase_ms,
@@ -278,11 +265,12 @@ async fn outage_run(configs: &[NodeConfig], sim: &str) -> Result<OutageRun, Stri
                         completed_ms: now_ms() - t0,
                     });
                 }
-                Some("running") | None => {}
-                Some(other) => {
+                ExecutionStatus::Running => {}
+                other => {
                     return Err(format!(
-                        "the detector's failover ended {other}: {}",
-                        e["summary"]
+                        "the detector's failover ended {}: {}",
+                        other.label(),
+                        serde_json::json!(e.summary)
                     ))
                 }
             }
@@ -328,6 +316,16 @@ async fn drive(sim: RemoteSim, watch: Duration, flapping: bool) -> Result<(), St
     Ok(())
 }
 
+/// The health as the API spells it.
+fn label(health: Health) -> &'static str {
+    match health {
+        Health::Unknown => "unknown",
+        Health::Healthy => "healthy",
+        Health::Suspect => "suspect",
+        Health::Down => "down",
+    }
+}
+
 fn rank(health: &str) -> u8 {
     match health {
         "healthy" => 0,
@@ -344,9 +342,8 @@ async fn scenario(
     watch: Duration,
     flapping: bool,
 ) -> Result<Scenario, String> {
-    let http = reqwest::Client::new();
-    let nodes = addrs(configs);
-    wait_healthy(&http, &nodes).await?;
+    let nodes = apis(configs);
+    wait_healthy(&nodes).await?;
     let driver = tokio::spawn(drive(RemoteSim::new(sim), watch, flapping));
     // Watch a few intervals past the window, for a late confirmation.
     let end = Instant::now() + watch + probe_interval(configs) * 5;
@@ -355,28 +352,26 @@ async fn scenario(
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     while Instant::now() < end {
         tick.tick().await;
-        for s in statuses(&http, &nodes).await {
+        for s in statuses(&nodes).await {
             polls += 1;
-            let v = &s["policies"][0]["verdict"];
-            let health = v["health"].as_str().unwrap_or("?");
+            let verdict = s.policies.first().map(|p| &p.verdict);
+            let health = verdict.map_or("?", |v| label(v.health));
             if rank(health) > rank(&worst) {
                 worst = health.to_string();
             }
-            let sites = v["sites"].as_array().cloned().unwrap_or_default();
-            let down = sites.iter().filter(|x| x["down"] == true).count();
+            let sites = verdict.map(|v| v.sites.as_slice()).unwrap_or_default();
+            let down = sites.iter().filter(|x| x.down).count();
             max_sites_down = max_sites_down.max(down);
-            for x in &sites {
-                let n = x["consecutive_failures"].as_u64().unwrap_or(0);
-                max_in_a_row = max_in_a_row.max(n);
+            for x in sites {
+                max_in_a_row = max_in_a_row.max(u64::from(x.consecutive_failures));
             }
         }
     }
     driver.await.map_err(|e| e.to_string())??;
     let mut executions = 0;
     for u in &nodes {
-        if let Some(list) = get(&http, &format!("{u}/v1/executions")).await {
-            let n = list["executions"].as_array().map_or(0, Vec::len);
-            executions = executions.max(n);
+        if let Ok((_, list)) = u.executions(None).await {
+            executions = executions.max(list.executions.len());
         }
     }
     let name = if flapping {
@@ -401,7 +396,8 @@ async fn scenario(
 /// Picks one figure of a run.
 type Pick<T> = fn(&T) -> u64;
 
-fn table(b: &DetectBench) -> String {
+/// The figures as a table for people.
+pub fn table(b: &DetectBench) -> String {
     let mut out = String::new();
     if !b.outages.is_empty() {
         out += &format!(

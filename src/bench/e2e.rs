@@ -16,20 +16,18 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Args;
 use rand::Rng;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::bench_cluster::{cluster_configs, get};
-use super::bench_detect::{addrs, statuses, wait_healthy};
-use super::local::{start_all, stop_all, LocalClusterArgs};
-use super::{Exit, Output};
+use super::cluster::cluster_configs;
+use super::detect::{apis, statuses, wait_healthy};
+use crate::cli::local::{start_all, stop_all, LocalClusterArgs};
 use crate::cloud::sim::remote::RemoteSim;
 use crate::cloud::sim::{LatencyModel, Outage, SimCloud, SimOptions};
 use crate::cloud::Resolver;
 use crate::controller::NodeConfig;
-use crate::execute::{self, MemoryJournal, RunOptions};
+use crate::execute::{self, ExecutionStatus, MemoryJournal, RunOptions};
 use crate::policy::{DnsTier, Policy};
 use crate::clock::now_ms;
 
@@ -39,18 +37,13 @@ const POLL: Duration = Duration::from_millis(20);
 /// The longest one run may take from the fault to a completed failover.
 const RUN_MAX: Duration = Duration::from_secs(120);
 
-/// `drctl bench e2e` arguments.
-#[derive(Debug, Args)]
-pub struct BenchE2eArgs {
+/// What `drctl bench e2e` measures.
+#[derive(Debug, Clone)]
+pub struct E2eOptions {
     /// Primary outages, a fresh local cluster each.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub runs: u32,
     /// Latency scale of the simulated cloud (the failover takes about 9 s at 0.02).
-    #[arg(long, default_value_t = 0.02)]
     pub scale: f64,
-    /// Table or JSON.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
-    pub output: Output,
 }
 
 /// A step's end, in milliseconds from the phase's origin.
@@ -103,40 +96,24 @@ pub struct E2eBench {
     pub modeled: Vec<ModeledRun>,
 }
 
-pub(super) fn run(args: BenchE2eArgs) -> Exit {
-    if !(args.scale > 0.0 && args.scale <= 10.0) {
-        eprintln!("error: --scale {} must be in (0, 10]", args.scale);
-        return Exit::Usage;
-    }
+/// The local cluster's policy (deploy/local's) and its plan modeled once
+/// per run, seeds 1 to `runs`, at the options' latency scale.
+///
+/// # Errors
+///
+/// The policy is missing or invalid (the benchmark runs from the
+/// repository root).
+pub fn model_runs(args: &E2eOptions) -> Result<(String, Vec<ModeledRun>), String> {
     let local = Path::new("deploy/local/emr-platform.yaml");
-    let policy = match crate::policy::load(local) {
-        Ok(p) => Arc::new(p),
-        Err(e) => {
-            eprintln!("error: invalid policy {e} (run the benchmark from the repository root)");
-            return Exit::BadInput;
-        }
-    };
+    let policy = crate::policy::load(local)
+        .map(Arc::new)
+        .map_err(|e| format!("invalid policy {e} (run the benchmark from the repository root)"))?;
     let rt = super::modeled_runtime();
     let mut modeled = Vec::new();
     for seed in 1..=u64::from(args.runs) {
         modeled.push(rt.block_on(model(&policy, seed, args.scale)));
     }
-    let runs = match super::controller_cmd::until_interrupted(measure(&args)) {
-        Ok(Ok(runs)) => runs,
-        Ok(Err(e)) => {
-            eprintln!("error: {e}");
-            return Exit::Io;
-        }
-        Err(e) => return e,
-    };
-    let b = E2eBench {
-        policy: policy.name.clone(),
-        scale: args.scale,
-        runs,
-        modeled,
-    };
-    super::bench_cmd::print(args.output, &b, super::bench_e2e_table::table);
-    Exit::Ok
+    Ok((policy.name.clone(), modeled))
 }
 
 /// The policy's plan on the simulated cloud at `scale`, on the paused clock.
@@ -180,7 +157,12 @@ async fn model(policy: &Arc<Policy>, seed: u64, scale: f64) -> ModeledRun {
     }
 }
 
-async fn measure(args: &BenchE2eArgs) -> Result<Vec<E2eRun>, String> {
+/// Runs the outages on real processes, a fresh local cluster each.
+///
+/// # Errors
+///
+/// A cluster did not start, or a run did not end within its bound.
+pub async fn measure(args: &E2eOptions) -> Result<Vec<E2eRun>, String> {
     let dir = std::env::temp_dir().join(format!("drctl-bench-e2e-{}", std::process::id()));
     let (configs, sim) = cluster_configs(&dir)?;
     let local = LocalClusterArgs {
@@ -216,14 +198,13 @@ async fn answers_dr(sim: &RemoteSim, dns: &DnsTier) -> bool {
 }
 
 /// The execution's start, Unix ms, from its RFC 3339 `started_at`.
-fn unix_ms(rfc3339: &serde_json::Value) -> Option<u64> {
-    let t = humantime::parse_rfc3339(rfc3339.as_str()?).ok()?;
+fn unix_ms(rfc3339: &str) -> Option<u64> {
+    let t = humantime::parse_rfc3339(rfc3339).ok()?;
     Some(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as u64)
 }
 
 async fn outage_run(configs: &[NodeConfig], sim_url: &str) -> Result<E2eRun, String> {
-    let http = reqwest::Client::new();
-    let nodes = addrs(configs);
+    let nodes = apis(configs);
     let policy = configs[0].policies.values().next().expect("a policy");
     let dns = policy
         .tiers
@@ -231,7 +212,7 @@ async fn outage_run(configs: &[NodeConfig], sim_url: &str) -> Result<E2eRun, Str
         .as_ref()
         .ok_or("the local policy has no dns tier")?;
     let sim = RemoteSim::new(sim_url);
-    wait_healthy(&http, &nodes).await?;
+    wait_healthy(&nodes).await?;
     if answers_dr(&sim, dns).await {
         return Err(format!(
             "{} answers with the DR target before the fault",
@@ -258,52 +239,51 @@ async fn outage_run(configs: &[NodeConfig], sim_url: &str) -> Result<E2eRun, Str
         if dns_on_dr.is_none() && answers_dr(&sim, dns).await {
             dns_on_dr = Some(now);
         }
-        for s in statuses(&http, &nodes).await {
-            let p = &s["policies"][0];
-            if let Some(c) = p["verdict"]["confirmed_at_ms"].as_u64() {
+        for s in statuses(&nodes).await {
+            let Some(p) = s.policies.first() else {
+                continue;
+            };
+            if let Some(c) = p.verdict.confirmed_at_ms {
                 confirmed = Some(confirmed.map_or(c, |old| old.min(c)));
             }
-            let e = &p["execution"];
-            if e["requested_by"] != "detector" {
+            let Some(e) = p
+                .execution
+                .as_ref()
+                .filter(|e| e.requested_by == "detector")
+            else {
                 continue;
-            }
-            decided = decided.or_else(|| unix_ms(&e["started_at"]));
-            match e["status"].as_str() {
-                Some("completed") => {
-                    let id = e["id"].as_str().unwrap_or_default().to_string();
-                    completed.get_or_insert((id, now));
+            };
+            decided = decided.or_else(|| unix_ms(&e.started_at));
+            match e.status {
+                ExecutionStatus::Completed => {
+                    completed.get_or_insert((e.id.clone(), now));
                 }
-                Some("running") | None => {}
-                Some(other) => {
+                ExecutionStatus::Running => {}
+                other => {
                     return Err(format!(
-                        "the detector's failover ended {other}: {}",
-                        e["summary"]
+                        "the detector's failover ended {}: {}",
+                        other.label(),
+                        serde_json::json!(e.summary)
                     ))
                 }
             }
         }
         if let (Some((id, done)), Some(dns_at), Some(decided)) = (&completed, dns_on_dr, decided) {
-            let journal = nodes
-                .iter()
-                .map(|u| format!("{u}/v1/executions/{id}"))
-                .collect::<Vec<_>>();
             let mut view = None;
-            for url in &journal {
-                if let Some(v) = get(&http, url).await {
+            for api in &nodes {
+                if let Ok((_, v)) = api.execution(id).await {
                     view = Some(v);
                     break;
                 }
             }
             let view = view.ok_or_else(|| format!("no node answers {id}'s journal"))?;
-            let steps = view["steps"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
+            let steps = view
+                .steps
                 .iter()
                 .filter_map(|s| {
                     Some(StepEnd {
-                        id: s["id"].as_str()?.to_string(),
-                        at_ms: since(decided + s["ended_ms"].as_u64()?),
+                        id: s.id.clone(),
+                        at_ms: since(decided + s.ended_ms?),
                     })
                 })
                 .collect();

@@ -8,34 +8,11 @@
 
 use std::time::Duration;
 
-use clap::Args;
 use serde::Serialize;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::{Exit, Output};
-
 /// Requests in flight at once; beyond it a request counts as dropped.
 pub const IN_FLIGHT_MAX: usize = 4096;
-
-/// `drctl bench page` arguments.
-#[derive(Debug, Args)]
-pub struct BenchPageArgs {
-    /// The page to load: a node's `/` (start one with `drctl local-cluster`).
-    #[arg(long, default_value = "http://127.0.0.1:7101/")]
-    pub url: String,
-    /// Requests per second, sent on schedule.
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=5000))]
-    pub rate: u32,
-    /// How long to send.
-    #[arg(long, default_value = "10s", value_parser = crate::duration::parse_flag)]
-    pub duration: Duration,
-    /// A request not answered within this counts as failed.
-    #[arg(long, default_value = "5s", value_parser = crate::duration::parse_flag)]
-    pub timeout: Duration,
-    /// Table or JSON.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
-    pub output: Output,
-}
 
 /// What one run measured.
 #[derive(Debug, Clone, Serialize)]
@@ -167,31 +144,8 @@ impl Tally {
     }
 }
 
-pub(super) fn run(args: BenchPageArgs) -> Exit {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime builds");
-    let r = match rt.block_on(measure(&args.url, args.rate, args.duration, args.timeout)) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::BadInput;
-        }
-    };
-    if r.ok == 0 {
-        eprintln!(
-            "error: no request to {} was answered 200: is a node running there (drctl local-cluster)?",
-            r.url
-        );
-        return Exit::Unavailable;
-    }
-    super::bench_cmd::print(args.output, &r, table);
-    Exit::Ok
-}
-
-fn table(r: &PageLatency) -> String {
+/// The figures as a table for people.
+pub fn table(r: &PageLatency) -> String {
     format!(
         "GET {url}, {rate}/s open-loop for {d:.1}s ({bytes} bytes per page)\n\n\
 {:>8} {:>6} {:>7} {:>8} {:>9} {:>9} {:>9} {:>9}\n\

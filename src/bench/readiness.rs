@@ -6,26 +6,11 @@
 
 use std::time::SystemTime;
 
-use clap::Args;
 use serde::Serialize;
 
-use super::{modeled_runtime, Exit, Output, PolicyArg};
+use super::modeled_runtime;
 use crate::cloud::sim::{SimCloud, SimOptions};
 use crate::readiness::{evaluate, Inputs, SiteBeat, Verdict};
-
-/// `drctl bench readiness` arguments.
-#[derive(Debug, Args)]
-pub struct BenchReadinessArgs {
-    /// The policy file.
-    #[command(flatten)]
-    pub policy: PolicyArg,
-    /// How many evaluations to run.
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub runs: u32,
-    /// Table or JSON.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
-    pub output: Output,
-}
 
 /// The cost of one readiness evaluation, averaged over the runs.
 #[derive(Debug, Clone, Serialize)]
@@ -53,23 +38,6 @@ fn thread_cpu_ns() -> Result<u64, String> {
         .next()
         .and_then(|f| f.parse().ok())
         .ok_or_else(|| format!("/proc/thread-self/schedstat: unexpected {text:?}"))
-}
-
-pub(super) fn run(args: BenchReadinessArgs) -> Exit {
-    let policy = match args.policy.load() {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    match measure(&policy, args.runs) {
-        Ok(cost) => {
-            super::bench_cmd::print(args.output, &cost, table);
-            Exit::Ok
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Exit::Io
-        }
-    }
 }
 
 /// Runs `runs` evaluations on one simulated world.
@@ -119,7 +87,8 @@ pub fn measure(policy: &crate::policy::Policy, runs: u32) -> Result<ReadinessCos
     })
 }
 
-fn table(c: &ReadinessCost) -> String {
+/// The figures as a table for people.
+pub fn table(c: &ReadinessCost) -> String {
     format!(
         "readiness evaluation of {} on the simulated cloud ({} runs, verdict {:?})\n\
          calls per evaluation      {:.1}\n\

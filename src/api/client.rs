@@ -1,7 +1,9 @@
-//! The HTTP side of the commands that talk to a controller cluster: every
-//! request bounded by `--timeout` (and a shorter connect timeout), errors
-//! that name the URL and the bound, and the members given with
-//! `--controller` tried in turn.
+//! The typed client of the API, used by the commands that talk to a
+//! controller cluster, the benchmarks and the tests: one method per route,
+//! answering with the types the server builds (`views.rs`, `messages.rs`,
+//! `history.rs`). Every request is bounded by a timeout (the CLI's
+//! `--timeout`, and a shorter connect timeout), errors name the URL and the
+//! bound, and the members given (`--controller`) are tried in turn.
 //!
 //! A read goes to the next member on any failure. A mutating request goes
 //! to the next member only when it cannot have been applied: the
@@ -13,6 +15,11 @@
 //! per policy and answers a repeat with the running one).
 
 use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::messages::ErrorReply;
 
 /// `--timeout`'s default: how long one controller may take to answer.
 pub const DEFAULT_TIMEOUT: &str = "10s";
@@ -43,13 +50,37 @@ pub struct Controllers {
 
 /// A member's answer to a mutating request.
 #[derive(Debug, Clone)]
-pub struct Answer {
+pub struct Answer<T> {
     /// The member that answered.
     pub url: String,
     /// The HTTP status.
     pub code: u16,
-    /// The JSON body (null when there is none).
-    pub body: serde_json::Value,
+    /// The route's reply on a 2xx status whose body has its shape;
+    /// otherwise the error the member sent (its `error` empty when the
+    /// body was not an error object).
+    pub reply: Result<T, ErrorReply>,
+}
+
+/// A request that no member answered as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ClientError {
+    /// One sentence per member, naming its URL.
+    pub message: String,
+    /// What kind of failure it was.
+    pub kind: FailureKind,
+}
+
+/// What kind of failure a [`ClientError`] is, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Every member answered 404: what was asked for does not exist there.
+    NotFound,
+    /// A member answered with a body of another shape: not a drctl
+    /// controller (or not this version).
+    NotController,
+    /// No member could be reached in time, or none took the request.
+    Unavailable,
 }
 
 impl Controllers {
@@ -83,16 +114,27 @@ impl Controllers {
         self.urls.first().map_or("", String::as_str)
     }
 
+    /// The members asked one at a time, sharing one connection pool: for a
+    /// caller that polls each node on its own (the benchmarks).
+    pub fn each(&self) -> Vec<Self> {
+        self.urls
+            .iter()
+            .map(|u| Self {
+                urls: vec![u.clone()],
+                timeout: self.timeout,
+                http: self.http.clone(),
+            })
+            .collect()
+    }
+
     /// GETs `path` as JSON from the first member that answers with 2xx.
     ///
     /// # Errors
     ///
     /// Every member failed: one sentence per member, naming its URL.
-    pub async fn get<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-    ) -> Result<(String, T), String> {
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<(String, T), ClientError> {
         let mut errors = Vec::new();
+        let mut kinds = Vec::new();
         for url in &self.urls {
             let got = async {
                 let resp = self
@@ -100,20 +142,38 @@ impl Controllers {
                     .get(format!("{url}{path}"))
                     .send()
                     .await
-                    .map_err(|e| self.describe(url, &e))?;
-                if !resp.status().is_success() {
-                    return Err(format!("{url}: {}", resp.status()));
+                    .map_err(|e| (FailureKind::Unavailable, self.describe(url, &e)))?;
+                match resp.status() {
+                    s if s.is_success() => {}
+                    s if s == reqwest::StatusCode::NOT_FOUND => {
+                        return Err((FailureKind::NotFound, format!("{url}: {s}")))
+                    }
+                    s => return Err((FailureKind::Unavailable, format!("{url}: {s}"))),
                 }
-                resp.json::<T>()
-                    .await
-                    .map_err(|e| format!("{url}: not a drctl controller: {e}"))
+                resp.json::<T>().await.map_err(|e| {
+                    let why = format!("{url}: not a drctl controller: {e}");
+                    (FailureKind::NotController, why)
+                })
             };
             match got.await {
                 Ok(v) => return Ok((url.clone(), v)),
-                Err(e) => errors.push(e),
+                Err((kind, e)) => {
+                    kinds.push(kind);
+                    errors.push(e);
+                }
             }
         }
-        Err(self.all_failed(errors))
+        let kind = if !kinds.is_empty() && kinds.iter().all(|k| *k == FailureKind::NotFound) {
+            FailureKind::NotFound
+        } else if kinds.contains(&FailureKind::NotController) {
+            FailureKind::NotController
+        } else {
+            FailureKind::Unavailable
+        };
+        Err(ClientError {
+            message: self.all_failed(errors),
+            kind,
+        })
     }
 
     /// POSTs `body` to `path` with the bearer `token`, trying the next
@@ -122,20 +182,20 @@ impl Controllers {
     /// # Errors
     ///
     /// No member took the request: one sentence per member tried.
-    pub async fn post(
+    pub async fn post<T: DeserializeOwned>(
         &self,
         path: &str,
         token: &str,
-        body: &serde_json::Value,
+        body: &impl Serialize,
         repeat: Repeat,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer<T>, ClientError> {
         let mut errors = Vec::new();
         for url in &self.urls {
             let sent = self
                 .http
                 .post(format!("{url}{path}"))
                 .bearer_auth(token)
-                .json(&super::remote::without_nulls(body))
+                .json(body)
                 .send()
                 .await;
             match sent {
@@ -151,19 +211,26 @@ impl Controllers {
                     return Ok(Answer {
                         url: url.clone(),
                         code,
-                        body,
+                        reply: reply(code, body),
                     });
                 }
                 Err(e) => {
                     errors.push(self.describe(url, &e));
                     let not_sent = e.is_connect();
                     if !(not_sent || e.is_timeout() && repeat == Repeat::Harmless) {
-                        return Err(self.all_failed(errors));
+                        return Err(self.failed(errors));
                     }
                 }
             }
         }
-        Err(self.all_failed(errors))
+        Err(self.failed(errors))
+    }
+
+    fn failed(&self, errors: Vec<String>) -> ClientError {
+        ClientError {
+            message: self.all_failed(errors),
+            kind: FailureKind::Unavailable,
+        }
     }
 
     /// A failed call as a sentence naming the URL, and the bound when it
@@ -193,6 +260,16 @@ impl Controllers {
     }
 }
 
+/// A member's answer as the route's reply, or as the error it sent.
+fn reply<T: DeserializeOwned>(code: u16, body: serde_json::Value) -> Result<T, ErrorReply> {
+    if (200..300).contains(&code) {
+        if let Ok(r) = serde_json::from_value(body.clone()) {
+            return Ok(r);
+        }
+    }
+    Err(serde_json::from_value(body).unwrap_or_default())
+}
+
 /// Whether a 503 says the member has no leader to hand the request to, so
 /// that nothing was recorded (see `api/actions.rs`).
 fn has_no_leader(body: &serde_json::Value) -> bool {
@@ -212,6 +289,9 @@ fn root_cause(e: &reqwest::Error) -> String {
     source.to_string()
 }
 
+#[path = "client_routes.rs"]
+mod routes;
+
 #[cfg(test)]
-#[path = "remote_client_tests.rs"]
+#[path = "client_tests.rs"]
 mod tests;

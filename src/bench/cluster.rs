@@ -12,28 +12,26 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use clap::Args;
 use serde::Serialize;
 
-use super::local::{start_all, stop_all, LocalClusterArgs, Proc};
-use super::{Exit, Output};
+use crate::api::client::Controllers;
+use crate::api::views::FailoverBody;
+use crate::cli::local::{start_all, stop_all, LocalClusterArgs, Proc};
 use crate::controller::{self, NodeConfig};
+use crate::execute::ExecutionStatus;
 
-/// `drctl bench cluster` arguments.
-#[derive(Debug, Args)]
-pub struct BenchClusterArgs {
+/// How long the node asked to fail over may take to answer.
+const SUBMIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What `drctl bench cluster` measures, and how long.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
     /// Leader kills to measure (a fresh cluster each).
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub runs: u32,
     /// How long to watch the idle cluster for memory and CPU.
-    #[arg(long, default_value = "30s", value_parser = crate::duration::parse_flag)]
     pub idle: Duration,
     /// Latency scale of the simulated cloud (promotion takes 3–5 s at 0.02).
-    #[arg(long, default_value_t = 0.02)]
     pub scale: f64,
-    /// Table or JSON.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
-    pub output: Output,
 }
 
 /// One node's idle footprint.
@@ -73,24 +71,12 @@ pub struct ClusterBench {
     pub kills: Vec<Kill>,
 }
 
-pub(super) fn run(args: BenchClusterArgs) -> Exit {
-    let result = match super::controller_cmd::until_interrupted(measure(&args)) {
-        Ok(r) => r,
-        Err(e) => return e,
-    };
-    match result {
-        Ok(b) => {
-            super::bench_cmd::print(args.output, &b, table);
-            Exit::Ok
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Exit::Io
-        }
-    }
-}
-
-async fn measure(args: &BenchClusterArgs) -> Result<ClusterBench, String> {
+/// Runs the benchmark: one idle cluster, then `runs` leader kills.
+///
+/// # Errors
+///
+/// A cluster did not start, or a run did not end as expected.
+pub async fn measure(args: &ClusterOptions) -> Result<ClusterBench, String> {
     let dir = std::env::temp_dir().join(format!("drctl-bench-{}", std::process::id()));
     let (configs, sim) = cluster_configs(&dir)?;
     let local = LocalClusterArgs {
@@ -225,14 +211,18 @@ async fn idle_footprint(
     Ok(out)
 }
 
-/// `GET url` as JSON within 500 ms; `None` on any failure.
-pub(super) async fn get(http: &reqwest::Client, url: &str) -> Option<serde_json::Value> {
-    let r = http
-        .get(url)
-        .timeout(Duration::from_millis(500))
-        .send()
-        .await
-        .ok()?;
+/// How long a benchmark waits for one node's answer to a read.
+pub(super) const READ_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Each node's API, asked alone, a read bounded by [`READ_TIMEOUT`].
+pub(super) fn node_apis(urls: &[String]) -> Vec<Controllers> {
+    Controllers::new(urls, READ_TIMEOUT).each()
+}
+
+/// `GET url` of the simulated cloud's server as JSON within
+/// [`READ_TIMEOUT`]; `None` on any failure.
+pub(super) async fn sim_get(http: &reqwest::Client, url: &str) -> Option<serde_json::Value> {
+    let r = http.get(url).timeout(READ_TIMEOUT).send().await.ok()?;
     r.json().await.ok()
 }
 
@@ -243,22 +233,28 @@ async fn kill_run(configs: &[NodeConfig], procs: &[Proc], sim: &str) -> Result<K
         .map(|c| (c.id, c.me().addr.clone()))
         .collect();
     let token = configs[0].token.clone();
-    let resp = http
-        .post(format!("{}/v1/failover", urls[2].1))
-        .bearer_auth(&*token)
-        .json(&serde_json::json!({"confirm": true, "reason": "benchmark"}))
-        .send()
+    let nodes = node_apis(&urls.iter().map(|(_, u)| u.clone()).collect::<Vec<_>>());
+    let submit = Controllers::new(&[urls[2].1.clone()], SUBMIT_TIMEOUT);
+    let body = FailoverBody {
+        confirm: true,
+        reason: Some("benchmark".into()),
+        ..FailoverBody::default()
+    };
+    let answer = submit
+        .failover(&token, &body)
         .await
         .map_err(|e| e.to_string())?;
-    let body: serde_json::Value = resp.json().await.map_err(|e| e.to_string())?;
-    let id = body["execution_id"]
-        .as_str()
-        .ok_or(format!("failover not accepted: {body}"))?
-        .to_string();
-    let leader = body["leader"].as_u64().ok_or("no leader in the answer")?;
+    let accepted = match answer.reply {
+        Ok(r) => r,
+        Err(e) => {
+            let code = answer.code;
+            return Err(format!("failover not accepted: {code} {}", e.error));
+        }
+    };
+    let (id, leader) = (accepted.execution_id, accepted.leader);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let m = get(&http, &format!("{sim}/sim/mutations")).await;
+        let m = sim_get(&http, &format!("{sim}/sim/mutations")).await;
         if m.is_some_and(|m| m["rds:PromoteReadReplica"] == 1) {
             break;
         }
@@ -267,10 +263,11 @@ async fn kill_run(configs: &[NodeConfig], procs: &[Proc], sim: &str) -> Result<K
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let term = get(&http, &format!("{}/v1/executions/{id}", urls[2].1))
+    let term = nodes[2]
+        .execution(&id)
         .await
-        .and_then(|v| v["owner_term"].as_u64())
-        .ok_or("cannot read the execution")?;
+        .map(|(_, v)| v.summary.owner_term)
+        .map_err(|e| format!("cannot read the execution: {e}"))?;
     let pid = pid_of(procs, leader).ok_or("no pid for the leader")?;
     let killed = std::process::Command::new("kill")
         .args(["-9", &pid.to_string()])
@@ -280,25 +277,31 @@ async fn kill_run(configs: &[NodeConfig], procs: &[Proc], sim: &str) -> Result<K
     if !killed.success() {
         return Err(format!("kill -9 {pid} failed"));
     }
-    let survivors: Vec<&(u64, String)> = urls.iter().filter(|(n, _)| *n != leader).collect();
+    let survivors: Vec<&Controllers> = urls
+        .iter()
+        .zip(&nodes)
+        .filter(|((n, _), _)| *n != leader)
+        .map(|(_, api)| api)
+        .collect();
     let mut next_step_ms = None;
     loop {
-        for (_, u) in &survivors {
-            let Some(v) = get(&http, &format!("{u}/v1/executions/{id}")).await else {
+        for api in &survivors {
+            let Ok((_, v)) = api.execution(&id).await else {
                 continue;
             };
-            let later = v["steps"].as_array().is_some_and(|steps| {
-                steps
-                    .iter()
-                    .any(|s| s["epoch"]["term"].as_u64().is_some_and(|t| t > term))
-            });
+            let later = v
+                .steps
+                .iter()
+                .any(|s| s.epoch.is_some_and(|e| e.term > term));
             if later && next_step_ms.is_none() {
                 next_step_ms = Some(t0.elapsed().as_millis() as u64);
             }
-            if v["status"] == "completed" {
-                let new_leader = get(&http, &format!("{u}/v1/status"))
+            if v.summary.status == ExecutionStatus::Completed {
+                let new_leader = api
+                    .status()
                     .await
-                    .and_then(|s| s["leader"]["id"].as_u64());
+                    .ok()
+                    .and_then(|(_, s)| s.leader.map(|l| l.id));
                 return Ok(Kill {
                     killed: leader,
                     new_leader: new_leader.unwrap_or(0),
@@ -314,7 +317,8 @@ async fn kill_run(configs: &[NodeConfig], procs: &[Proc], sim: &str) -> Result<K
     }
 }
 
-fn table(b: &ClusterBench) -> String {
+/// The figures as a table for people.
+pub fn table(b: &ClusterBench) -> String {
     let mut out = format!(
         "idle footprint over {}s (3 nodes on 127.0.0.1, heartbeat 150 ms)\n\n{:>5} {:<10} {:>10} {:>10}\n",
         b.idle_window_s, "node", "site", "RSS", "CPU"

@@ -12,31 +12,23 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Args;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use super::{Exit, Output};
 use crate::cloud::aws::AwsCloud;
 use crate::policy::{self, Policy};
 use crate::probe::Prober;
 
-/// `drctl bench probes` arguments.
-#[derive(Debug, Args)]
-pub struct BenchProbesArgs {
+/// What `drctl bench probes` measures, and how long.
+#[derive(Debug, Clone)]
+pub struct ProbesOptions {
     /// Probe targets per round.
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=500))]
     pub targets: u32,
     /// How long rounds run back to back, per kind of probe.
-    #[arg(long, default_value = "3s", value_parser = crate::duration::parse_flag)]
     pub duration: Duration,
     /// Stop a kind earlier after this many probes: each one leaves a socket
     /// in TIME_WAIT on 127.0.0.1 for a minute.
-    #[arg(long, default_value_t = 8000)]
     pub max_probes: u64,
-    /// Table or JSON.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
-    pub output: Output,
 }
 
 /// The cost of one kind of probe.
@@ -61,21 +53,6 @@ pub struct ProbeCost {
     /// Probes one core can take per second: 1 / CPU per probe; at a 1 s
     /// interval, the targets one core serves.
     pub per_core_second: f64,
-}
-
-pub(super) fn run(args: BenchProbesArgs) -> Exit {
-    let mut out = Vec::new();
-    for kind in ["http", "tcp"] {
-        match measure(kind, &args) {
-            Ok(c) => out.push(c),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::Io;
-            }
-        }
-    }
-    super::bench_cmd::print(args.output, &out, |o| table(o));
-    Exit::Ok
 }
 
 /// This thread's CPU time so far (scheduler accounting, nanoseconds).
@@ -162,7 +139,19 @@ tiers:
     policy::parse(std::path::Path::new("(bench probes)"), &text).map_err(|e| e.to_string())
 }
 
-fn measure(kind: &'static str, args: &BenchProbesArgs) -> Result<ProbeCost, String> {
+/// Measures the HTTP probe, then the TCP one.
+///
+/// # Errors
+///
+/// The targets could not be served, or the probes could not run.
+pub fn measure_all(args: &ProbesOptions) -> Result<Vec<ProbeCost>, String> {
+    ["http", "tcp"]
+        .into_iter()
+        .map(|kind| measure(kind, args))
+        .collect()
+}
+
+fn measure(kind: &'static str, args: &ProbesOptions) -> Result<ProbeCost, String> {
     let (addrs, stop) = serve(kind, args.targets)?;
     let policy = Arc::new(policy_for(kind, &addrs)?);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -207,7 +196,8 @@ fn measure(kind: &'static str, args: &BenchProbesArgs) -> Result<ProbeCost, Stri
     result
 }
 
-fn table(costs: &[ProbeCost]) -> String {
+/// The figures as a table for people.
+pub fn table(costs: &[ProbeCost]) -> String {
     let mut out = format!(
         "probe cost on one thread (targets on 127.0.0.1, served by another thread, not counted)\n\n{:<5} {:>8} {:>7} {:>7} {:>7} {:>10} {:>9} {:>13} {:>15}\n",
         "kind", "targets", "rounds", "probes", "failed", "round", "CPU", "CPU / probe", "probes/core·s"

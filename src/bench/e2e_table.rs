@@ -1,8 +1,8 @@
 //! The table of `drctl bench e2e`: one row per phase, min, mean and max
 //! over the runs, beside the modeled figure of the same policy.
 
-use super::bench_detect_virtual::stats;
-use super::bench_e2e::{E2eBench, E2eRun, StepEnd};
+use super::detect_virtual::stats;
+use super::e2e::{E2eBench, E2eRun, StepEnd};
 
 fn mean(v: impl Iterator<Item = u64>) -> Option<u64> {
     stats(v).map(|(_, mean, _)| mean)
@@ -23,7 +23,7 @@ fn row(name: &str, measured: &[u64], modeled: Option<u64>) -> String {
 }
 
 /// The phases as a table (ms after the primary stopped).
-pub(super) fn table(b: &E2eBench) -> String {
+pub fn table(b: &E2eBench) -> String {
     let mut out = format!(
         "fault → traffic on DR, end to end: local cluster (3 controller processes + simulated cloud on 127.0.0.1), policy {:?}, latency scale {}, {} run(s)\n\
          ms after the primary stopped; modeled: the same policy's plan on the simulated cloud at the same scale, paused clock, placed after the mean decision\n\n\
@@ -83,7 +83,7 @@ pub(super) fn table(b: &E2eBench) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::bench_e2e::ModeledRun;
+    use crate::bench::e2e::ModeledRun;
 
     fn ends(v: &[(&str, u64)]) -> Vec<StepEnd> {
         v.iter()
