@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use drctl::cloud::sim::{SimCloud, SimOptions};
 use drctl::cloud::Exposure;
-use drctl::plan::DataTier;
+use drctl::model::DataTier;
 use drctl::policy::Policy;
 use drctl::probe::{promote_postgres, Observation, Prober};
 use real_support::{missing_postgres, PgPair, WriteLoad};

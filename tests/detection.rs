@@ -13,7 +13,7 @@ use drctl::cloud::{ErrorKind, Exposure};
 use drctl::consensus::DETECTOR;
 use drctl::detect::{Action, Health, Verdict};
 use drctl::execute::ExecutionStatus;
-use drctl::plan::DataTier;
+use drctl::model::DataTier;
 use drctl::policy::{Mode, Policy};
 use drctl::probe::now_ms;
 

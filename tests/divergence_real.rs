@@ -15,7 +15,7 @@ use drctl::cloud::{Epoch, Fence};
 use drctl::execute::fence_return::view::DivergenceReport;
 use drctl::execute::fence_return::{try_fence, FenceOldPrimary};
 use drctl::execute::{fork, StepStatus};
-use drctl::plan::DataTier;
+use drctl::model::DataTier;
 use drctl::policy::{HeartbeatTarget, Heartbeats, Policy, SecretSource};
 use drctl::probe::{promote_postgres, promote_redis, PostgresHeartbeat, RedisHeartbeat};
 use real_support::{pg_connect, PgPair, RedisPair};

@@ -10,7 +10,7 @@ use std::time::Duration;
 use cli_support::drctl;
 use drctl::cloud::sim::{is_mutating, SimCloud, SimOptions};
 use drctl::cloud::{Exposure, Scaling};
-use drctl::plan::DataTier;
+use drctl::model::DataTier;
 use drctl::policy::Policy;
 use drctl::readiness::{evaluate, Inputs, Readiness, SiteBeat, Status, Verdict, CHECKS};
 

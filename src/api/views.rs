@@ -126,7 +126,7 @@ pub struct SiteProbes {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TierExposureView {
     /// The tier.
-    pub tier: crate::plan::DataTier,
+    pub tier: crate::model::DataTier,
     /// The measured exposure in milliseconds; `null` when unknown.
     pub exposure_ms: Option<u64>,
     /// The policy's RPO in milliseconds.

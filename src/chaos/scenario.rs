@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::cloud::sim::{Fault, LatencyModel};
 use crate::cloud::Exposure;
-use crate::plan::DataTier;
+use crate::model::DataTier;
 use crate::policy::{self, Policy};
 
 /// A scenario, as read from its file.

@@ -12,7 +12,7 @@ use crate::cloud::sim::remote::RemoteSim;
 use crate::cloud::sim::Outage;
 use crate::cloud::Exposure;
 use crate::detect::{Action, Health};
-use crate::plan::DataTier;
+use crate::model::DataTier;
 
 /// `drctl acknowledge` arguments.
 #[derive(Debug, Args)]

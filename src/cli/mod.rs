@@ -346,7 +346,7 @@ pub struct DrillArgs {
     pub sequential: bool,
     /// Replication lag of a data tier in the simulated cloud, like database=40m or cache=unknown.
     #[arg(long, value_parser = parse_lag)]
-    pub lag: Vec<(crate::plan::DataTier, crate::cloud::Exposure)>,
+    pub lag: Vec<(crate::model::DataTier, crate::cloud::Exposure)>,
     /// Accept up to this much data loss above the RPO (like 30m). Covers
     /// known exposures only.
     #[arg(long, value_parser = crate::duration::parse_flag)]
@@ -354,7 +354,7 @@ pub struct DrillArgs {
     /// Accept an unbounded loss on a tier whose exposure cannot be measured
     /// (database, cache or stream; repeat for several). Recorded as such.
     #[arg(long, value_parser = parse_tier)]
-    pub accept_unknown_loss: Vec<crate::plan::DataTier>,
+    pub accept_unknown_loss: Vec<crate::model::DataTier>,
     /// Put a whole region under outage in the simulated cloud from the
     /// start (repeatable): its API endpoints and routing-control endpoints
     /// do not answer; us-east-1 takes Route 53's control plane with it.
@@ -366,8 +366,8 @@ pub struct DrillArgs {
 }
 
 /// A data tier named on the command line.
-fn parse_tier(s: &str) -> Result<crate::plan::DataTier, String> {
-    crate::plan::DataTier::parse(s)
+fn parse_tier(s: &str) -> Result<crate::model::DataTier, String> {
+    crate::model::DataTier::parse(s)
         .ok_or_else(|| format!("{s:?} is not a data tier; expected database, cache or stream"))
 }
 
@@ -403,7 +403,7 @@ pub struct FailoverArgs {
     /// Accept an unbounded loss on a tier whose exposure cannot be measured
     /// (database, cache or stream; repeat for several). Recorded as such.
     #[arg(long, value_parser = parse_tier)]
-    pub accept_unknown_loss: Vec<crate::plan::DataTier>,
+    pub accept_unknown_loss: Vec<crate::model::DataTier>,
     /// Where executions are journaled.
     #[arg(long, env = "DRCTL_JOURNAL_DIR", default_value = ".drctl/journal")]
     pub journal_dir: PathBuf,
@@ -429,8 +429,8 @@ const LAG_MAX_YEARS: u64 = 100;
 /// [`LAG_MAX_YEARS`] as a duration (365-day years).
 const LAG_MAX: Duration = Duration::from_secs(LAG_MAX_YEARS * 365 * 24 * 3600);
 
-fn parse_lag(text: &str) -> Result<(crate::plan::DataTier, crate::cloud::Exposure), String> {
-    use crate::plan::DataTier;
+fn parse_lag(text: &str) -> Result<(crate::model::DataTier, crate::cloud::Exposure), String> {
+    use crate::model::DataTier;
     let (tier, value) = text
         .split_once('=')
         .ok_or("expected TIER=DURATION, like database=40m")?;

@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use super::{CloudResult, Exposure};
-use crate::plan::DataTier;
+use crate::model::DataTier;
 use crate::policy::Policy;
 
 /// One exposure figure with its provenance.

@@ -21,7 +21,7 @@ use super::{
     NodeGroupState, NodeGroups, Record, RecordType, ReplicationGroupState, Resolved, Resolver,
     RoutingControl, Scaling, Stream, StreamClusterState, OP_UPDATE_ROUTING_CONTROLS,
 };
-use crate::plan::DataTier;
+use crate::model::DataTier;
 use crate::policy::Policy;
 
 /// Whether this node may make a mutating call now. A cheap, synchronous

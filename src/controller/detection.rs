@@ -19,7 +19,7 @@ use super::Context;
 use crate::cloud::{Cloud, Exposure};
 use crate::consensus::auth::Signer;
 use crate::detect::{self, Observation, Situation, Verdict, ROUNDS_KEPT};
-use crate::plan::DataTier;
+use crate::model::DataTier;
 use crate::policy::Policy;
 use crate::probe::{now_ms, Prober, Reach};
 

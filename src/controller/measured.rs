@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 
 use super::Context;
 use crate::cloud::{CloudResult, Exposure, ExposureSource, Measurement};
-use crate::plan::DataTier;
+use crate::model::DataTier;
 use crate::policy::Policy;
 
 /// Heartbeat-measured exposures, falling back to the provider's.

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cloud::Exposure;
-use crate::plan::DataTier;
+use crate::model::DataTier;
 
 /// One site's probe round against the primary, stamped with the time it
 /// started (the observing node's clock, Unix milliseconds).

@@ -17,7 +17,8 @@ use crate::cloud::{
     through_endpoints, Cloud, CloudResult, ErrorKind, ExposureSource, Measurement, RecordType,
     ENDPOINT_TIMEOUT, OP_GET_ROUTING_CONTROL,
 };
-use crate::plan::{stream_target, DataTier, Observed, RoutingView, Seen};
+use crate::model::DataTier;
+use crate::plan::{stream_target, Observed, RoutingView, Seen};
 use crate::policy::{Policy, RoutingControlPair, TrafficSwitch};
 
 /// Where progress notes go (a retried or unanswered read, as a sentence).

@@ -118,7 +118,7 @@ async fn a_refused_run_says_refused_and_not_run_once() {
     let policy = shipped();
     let sim = SimCloud::new(&policy, SimOptions::default()).unwrap();
     sim.set_lag(
-        plan::DataTier::Database,
+        crate::model::DataTier::Database,
         crate::cloud::Exposure::Known(Duration::from_secs(40 * 60)),
     );
     let record = execute(

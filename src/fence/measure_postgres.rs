@@ -9,7 +9,7 @@ use tokio_postgres::Client;
 
 use super::divergence::{DatabasePosition, Divergence};
 use super::FenceError;
-use crate::plan::DataTier;
+use crate::model::DataTier;
 use crate::probe::{chain, PgConn};
 
 /// The heartbeat table `crate::probe::PostgresHeartbeat` writes.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::divergence::{CachePosition, Divergence};
 use super::measure_postgres::now_ms;
 use super::FenceError;
-use crate::plan::DataTier;
+use crate::model::DataTier;
 use crate::probe::RedisConn;
 
 /// The heartbeat keys `crate::probe::RedisHeartbeat` writes.

@@ -20,7 +20,7 @@ mod step;
 
 pub use calls::RECORD_MODE_RUNBOOK;
 pub use preflight::preflight;
-pub use rpo::{Acceptance, DataTier, ExposureBasis, RpoEvaluation, RpoVerdict, TierExposure};
+pub use rpo::{Acceptance, ExposureBasis, RpoEvaluation, RpoVerdict, TierExposure};
 pub use step::{Action, Step, StepKind};
 
 use std::collections::BTreeMap;
@@ -31,6 +31,7 @@ use crate::cloud::{
     DatabaseState, Exposure, GlobalDatastoreState, MemberRole, NodeGroupState, Record,
     RecordTarget, ReplicationGroupState, StreamClusterState,
 };
+use crate::model::DataTier;
 use crate::policy::{Policy, StreamTier, TrafficSwitch, WhenPrimaryDown};
 
 /// What was seen of one resource.

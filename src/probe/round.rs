@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::{Beat, HeartbeatError, PostgresHeartbeat, ProbeError, Reach, RedisHeartbeat};
 use crate::cloud::{Cloud, Exposure};
 use crate::detect::{Observation, ProbeResult, TierReading};
-use crate::plan::DataTier;
+use crate::model::DataTier;
 use crate::policy::{HeartbeatTarget, Policy};
 use crate::redact::redact;
 

@@ -25,7 +25,7 @@ use tracing::{info, instrument};
 use super::error::{build_error, classify, classify_routing_control};
 use super::{regional, regional_factory, AwsCloud, Regional};
 use crate::cloud::*;
-use crate::plan::DataTier;
+use crate::model::DataTier;
 use crate::policy::Policy;
 
 const GET_METRIC_DATA: &str = "cloudwatch:GetMetricData";

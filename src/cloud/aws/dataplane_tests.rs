@@ -31,7 +31,7 @@ use crate::cloud::{
     through_endpoints, ClusterEndpoint, ErrorKind, Exposure, ExposureSource, RoutingControl,
     ENDPOINT_TIMEOUT, OP_UPDATE_ROUTING_CONTROLS,
 };
-use crate::plan::DataTier;
+use crate::model::DataTier;
 use crate::policy::Policy;
 
 const USE1_ARN: &str =

@@ -10,7 +10,7 @@ use super::faults::*;
 use super::world::key;
 use super::SimCloud;
 use crate::cloud::*;
-use crate::plan::DataTier;
+use crate::model::DataTier;
 use crate::policy::Policy;
 
 impl SimCloud {

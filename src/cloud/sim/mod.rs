@@ -40,7 +40,7 @@ use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
 use crate::cloud::{CloudError, ErrorKind, Exposure, Scaling};
-use crate::plan::DataTier;
+use crate::model::DataTier;
 use crate::policy::Policy;
 use world::World;
 

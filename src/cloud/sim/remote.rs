@@ -24,7 +24,7 @@ use crate::cloud::{
     Measurement, NodeGroupState, NodeGroups, Permissions, Record, RecordType,
     ReplicationGroupState, Resolved, Resolver, RoutingControl, Scaling, Stream, StreamClusterState,
 };
-use crate::plan::DataTier;
+use crate::model::DataTier;
 use crate::policy::Policy;
 use futures::future::BoxFuture;
 

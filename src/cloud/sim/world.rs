@@ -13,7 +13,7 @@ use crate::cloud::{
     CacheMember, ErrorKind, Exposure, MemberRole, Record, RecordTarget, RecordType, Scaling,
     StreamClusterState,
 };
-use crate::plan::DataTier;
+use crate::model::DataTier;
 use crate::policy::Policy;
 
 /// One state transition: a mutation accepted at `started` that settles at

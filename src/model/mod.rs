@@ -1,0 +1,14 @@
+//! The domain's plain values, shared by every layer: data tiers, fencing
+//! epochs and fences, and the names of cloud operations.
+//!
+//! `model` sits at the bottom of the crate: it uses only `std`, `serde`,
+//! `thiserror` and `time`, never another drctl module, so any layer may
+//! import it without creating a cycle (`tests/shape.rs` checks this).
+
+mod epoch;
+mod fence;
+mod tier;
+
+pub use epoch::Epoch;
+pub use fence::Fence;
+pub use tier::DataTier;
