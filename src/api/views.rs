@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::Epoch;
 use crate::consensus::{Execution, Maintenance, NodeId};
 use crate::execute::{DataLossOverride, ExecutionStatus, StepRecord};
+use crate::model::Epoch;
 use crate::plan::RpoEvaluation;
 
 /// `GET /v1/status`

@@ -597,9 +597,9 @@ pub(super) async fn fence_on_return<C: crate::cloud::Cloud>(
         crate::execute::fence_return::STEP,
         policy.regions.primary
     );
-    let fence = crate::cloud::Fence {
+    let fence = crate::model::Fence {
         execution_id: record.id.clone(),
-        epoch: crate::cloud::Epoch::default(),
+        epoch: crate::model::Epoch::default(),
     };
     // On the simulated cloud's modeled clock, the try is stamped with the
     // modeled time the failover ended, so that a seed gives one report.

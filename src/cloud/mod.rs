@@ -39,6 +39,8 @@ pub use types::*;
 
 use std::future::Future;
 
+use crate::model::Fence;
+
 /// The result of a cloud call.
 pub type CloudResult<T> = Result<T, CloudError>;
 

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{CloudError, CloudResult, ErrorKind, Fence};
+use super::{CloudError, CloudResult, ErrorKind};
+use crate::model::Fence;
 
 /// The operation name of a routing-control state read.
 pub const OP_GET_ROUTING_CONTROL: &str = "route53-recovery-cluster:GetRoutingControlState";

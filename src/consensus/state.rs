@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::Epoch;
 use crate::execute::{ExecutionRecord, ExecutionStatus, StepStatus};
+use crate::model::Epoch;
 
 /// Who starts automatic failovers, in executions and the audit log.
 pub const DETECTOR: &str = "detector";

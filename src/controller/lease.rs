@@ -15,7 +15,8 @@ use std::time::Duration;
 use openraft::ServerState;
 
 use super::Context;
-use crate::cloud::{Fence, Lease};
+use crate::cloud::Lease;
+use crate::model::Fence;
 
 /// How often [`lapsed`] looks at the leader's lease.
 const WATCH_EVERY: Duration = Duration::from_millis(50);

@@ -11,7 +11,7 @@ use std::io;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::Epoch;
+use crate::model::Epoch;
 use crate::plan::{Plan, RpoEvaluation, StepKind};
 
 /// The state of one execution.

@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use super::observe::routing_view;
 use crate::cloud::{
-    through_endpoints, ChangeId, ChangeStatus, Cloud, CloudError, CloudResult, ErrorKind, Fence,
+    through_endpoints, ChangeId, ChangeStatus, Cloud, CloudError, CloudResult, ErrorKind,
     RecordTarget, RecordType, ENDPOINT_TIMEOUT, OP_UPDATE_ROUTING_CONTROLS,
 };
+use crate::model::Fence;
 use crate::plan::{stream_target, Action};
 use crate::policy::{Policy, RoutingControlPair};
 

@@ -12,7 +12,8 @@ use tracing::{debug, info, instrument};
 
 use super::error::{classify, none_if_not_found};
 use super::{regional, regional_factory, Regional};
-use crate::cloud::{CloudError, CloudResult, ErrorKind, Fence, NodeGroupState, Scaling};
+use crate::cloud::{CloudError, CloudResult, ErrorKind, NodeGroupState, Scaling};
+use crate::model::Fence;
 
 const DESCRIBE: &str = "eks:DescribeNodegroup";
 const UPDATE: &str = "eks:UpdateNodegroupConfig";

@@ -23,9 +23,10 @@ use tracing::{debug, info, instrument};
 use super::error::{classify, none_if_not_found};
 use super::{regional, regional_factory, Regional};
 use crate::cloud::{
-    CacheMember, CloudError, CloudResult, ErrorKind, Fence, GlobalDatastoreState, MemberRole,
+    CacheMember, CloudError, CloudResult, ErrorKind, GlobalDatastoreState, MemberRole,
     ReplicationGroupState,
 };
+use crate::model::Fence;
 
 const DESCRIBE: &str = "elasticache:DescribeGlobalReplicationGroups";
 const FAILOVER: &str = "elasticache:FailoverGlobalReplicationGroup";

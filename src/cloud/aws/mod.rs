@@ -50,10 +50,10 @@ pub const CREDENTIALS_OP: &str = "sts:credentials";
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 use crate::cloud::{
-    Cache, ChangeId, ChangeStatus, CloudResult, Database, DatabaseState, Dns, Fence,
-    GlobalDatastoreState, NodeGroupState, NodeGroups, Record, RecordType, Scaling, Stream,
-    StreamClusterState,
+    Cache, ChangeId, ChangeStatus, CloudResult, Database, DatabaseState, Dns, GlobalDatastoreState,
+    NodeGroupState, NodeGroups, Record, RecordType, Scaling, Stream, StreamClusterState,
 };
+use crate::model::Fence;
 
 pub use credentials::{check_pod_credentials, IRSA_VARS, KUBERNETES_VAR, POD_IDENTITY_VAR};
 pub use dataplane::DataPlaneAdapter;
@@ -425,7 +425,7 @@ pub(crate) mod tests {
     pub(crate) fn fence() -> Fence {
         Fence {
             execution_id: "exec-test".into(),
-            epoch: crate::cloud::Epoch { term: 7, index: 1 },
+            epoch: crate::model::Epoch { term: 7, index: 1 },
         }
     }
 

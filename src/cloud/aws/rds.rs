@@ -13,7 +13,8 @@ use tracing::{debug, info, instrument};
 
 use super::error::{classify, none_if_not_found};
 use super::{regional, regional_factory, Regional};
-use crate::cloud::{CloudError, CloudResult, DatabaseState, ErrorKind, Fence};
+use crate::cloud::{CloudError, CloudResult, DatabaseState, ErrorKind};
+use crate::model::Fence;
 
 const DESCRIBE: &str = "rds:DescribeDBInstances";
 const PROMOTE: &str = "rds:PromoteReadReplica";

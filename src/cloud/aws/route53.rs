@@ -25,9 +25,9 @@ use tracing::{debug, info, instrument};
 
 use super::error::{build_error, classify};
 use crate::cloud::{
-    ChangeId, ChangeStatus, CloudError, CloudResult, ErrorKind, Fence, Record, RecordTarget,
-    RecordType,
+    ChangeId, ChangeStatus, CloudError, CloudResult, ErrorKind, Record, RecordTarget, RecordType,
 };
+use crate::model::Fence;
 
 const LIST_ZONES: &str = "route53:ListHostedZonesByName";
 const LIST_RECORDS: &str = "route53:ListResourceRecordSets";

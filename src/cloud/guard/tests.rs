@@ -6,7 +6,8 @@ use std::sync::atomic::AtomicBool;
 
 use super::*;
 use crate::cloud::sim::{SimCloud, SimOptions};
-use crate::cloud::{Epoch, Scaling};
+use crate::cloud::Scaling;
+use crate::model::Epoch;
 
 fn sim() -> Arc<SimCloud> {
     let policy = crate::policy::load(

@@ -4,6 +4,7 @@ use super::faults::*;
 use super::world::key;
 use super::SimCloud;
 use crate::cloud::*;
+use crate::model::Fence;
 
 impl Database for SimCloud {
     async fn get_database(&self, region: &str, id: &str) -> CloudResult<Option<DatabaseState>> {

@@ -20,11 +20,12 @@ use super::reach::Outage;
 use super::SimCloud;
 use crate::cloud::{
     Cache, Capacity, ChangeId, ChangeStatus, CloudError, CloudResult, ClusterEndpoint, Database,
-    DatabaseState, Dns, DrHealth, ErrorKind, Exposure, ExposureSource, Fence, GlobalDatastoreState,
+    DatabaseState, Dns, DrHealth, ErrorKind, Exposure, ExposureSource, GlobalDatastoreState,
     Measurement, NodeGroupState, NodeGroups, Permissions, Record, RecordType,
     ReplicationGroupState, Resolved, Resolver, RoutingControl, Scaling, Stream, StreamClusterState,
 };
 use crate::model::DataTier;
+use crate::model::Fence;
 use crate::policy::Policy;
 use futures::future::BoxFuture;
 

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
-use crate::cloud::{ChangeStatus, Database, Dns, Fence, NodeGroups, Record, RecordTarget, Scaling};
+use crate::cloud::{ChangeStatus, Database, Dns, NodeGroups, Record, RecordTarget, Scaling};
+use crate::model::Fence;
 
 fn policy() -> Policy {
     crate::policy::load(
@@ -17,7 +18,7 @@ fn policy() -> Policy {
 fn fence() -> Fence {
     Fence {
         execution_id: "t".into(),
-        epoch: crate::cloud::Epoch::default(),
+        epoch: crate::model::Epoch::default(),
     }
 }
 

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use super::*;
 use crate::cloud::sim::{SimCloud, SimOptions, OP_RENAME_DB, OP_TAG_DB};
-use crate::cloud::{Database, Epoch, NodeGroups};
+use crate::cloud::{Database, NodeGroups};
+use crate::model::Epoch;
 
 fn shipped() -> Policy {
     crate::policy::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform.yaml"))
