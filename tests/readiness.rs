@@ -59,7 +59,7 @@ async fn with_sites(
     let writes: Vec<_> = sim
         .calls()
         .into_keys()
-        .filter(|op| is_mutating(op))
+        .filter(|op| op.parse().is_ok_and(is_mutating))
         .collect();
     assert!(writes.is_empty(), "mutating calls: {writes:?}");
     r

@@ -47,6 +47,7 @@ mod report_cmd;
 mod schema_cmd;
 mod unfence_cmd;
 
+use crate::model::Op;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -90,7 +91,7 @@ impl Exit {
     /// AWS credentials are [`Exit::Denied`] (77, like a missing token),
     /// anything else is [`Exit::Io`].
     pub fn for_cloud_start(e: &crate::cloud::CloudError) -> Self {
-        if e.op == crate::cloud::aws::CREDENTIALS_OP {
+        if e.op == Op::Credentials {
             Self::Denied
         } else {
             Self::Io

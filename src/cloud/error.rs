@@ -5,6 +5,7 @@
 //! decides what to do from [`ErrorKind`] alone, so retry behaviour is the same
 //! for the simulated cloud and for AWS.
 
+use crate::model::Op;
 use std::fmt;
 
 /// What kind of failure a cloud call met; retries follow the kind.
@@ -55,7 +56,7 @@ pub struct CloudError {
     /// How the failure is classified.
     pub kind: ErrorKind,
     /// The operation, for example `rds:PromoteReadReplica`.
-    pub op: &'static str,
+    pub op: Op,
     /// The resource the call was about, for example `us-west-2/emr-platform-prod-dr`.
     pub resource: String,
     /// The provider's message, or ours.
@@ -71,7 +72,7 @@ impl CloudError {
     /// Builds an error of the given kind.
     pub fn new(
         kind: ErrorKind,
-        op: &'static str,
+        op: Op,
         resource: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
@@ -92,7 +93,7 @@ impl CloudError {
     }
 
     /// Shorthand for a [`ErrorKind::NotFound`] error.
-    pub fn not_found(op: &'static str, resource: impl Into<String>) -> Self {
+    pub fn not_found(op: Op, resource: impl Into<String>) -> Self {
         let resource = resource.into();
         let message = format!("{resource} does not exist");
         Self::new(ErrorKind::NotFound, op, resource, message)

@@ -8,6 +8,7 @@
 //! preflight can say which call failed. Every read is bounded (the policy's
 //! call timeout, a small retry budget) and the reads run at once.
 
+use crate::model::Op;
 use std::collections::BTreeMap;
 
 use futures::future::join_all;
@@ -15,7 +16,7 @@ use futures::future::join_all;
 use super::retry::{with_retry, Budget};
 use crate::cloud::{
     through_endpoints, Cloud, CloudResult, ErrorKind, ExposureSource, Measurement, RecordType,
-    ENDPOINT_TIMEOUT, OP_GET_ROUTING_CONTROL,
+    ENDPOINT_TIMEOUT,
 };
 use crate::model::DataTier;
 use crate::plan::{stream_target, Observed, RoutingView, Seen};
@@ -249,9 +250,12 @@ pub async fn routing_view<C: Cloud>(
     let state = |arn: &str| {
         let arn = arn.to_string();
         async move {
-            through_endpoints(OP_GET_ROUTING_CONTROL, endpoints, ENDPOINT_TIMEOUT, |ep| {
-                cloud.get_routing_control_state(ep, &arn)
-            })
+            through_endpoints(
+                Op::GetRoutingControlState,
+                endpoints,
+                ENDPOINT_TIMEOUT,
+                |ep| cloud.get_routing_control_state(ep, &arn),
+            )
             .await
         }
     };

@@ -1,6 +1,7 @@
 //! The ElastiCache fence: the application's RBAC users get an access string
 //! that denies `@write`, through the ElastiCache API.
 
+use crate::model::Op;
 use std::collections::BTreeMap;
 
 use aws_sdk_elasticache::types::User;
@@ -150,7 +151,7 @@ impl ElastiCacheUserFence {
             .user_id(id)
             .send()
             .await
-            .map_err(|e| self.error(classify("elasticache:DescribeUsers", self.target(id), e)))?;
+            .map_err(|e| self.error(classify(Op::DescribeUsers, self.target(id), e)))?;
         out.users()
             .iter()
             .find(|u| u.user_id() == Some(id))
@@ -165,7 +166,7 @@ impl ElastiCacheUserFence {
             .access_string(access_string)
             .send()
             .await
-            .map_err(|e| self.error(classify("elasticache:ModifyUser", self.target(id), e)))?;
+            .map_err(|e| self.error(classify(Op::ModifyUser, self.target(id), e)))?;
         Ok(())
     }
 

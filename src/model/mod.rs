@@ -7,8 +7,10 @@
 
 mod epoch;
 mod fence;
+mod op;
 mod tier;
 
 pub use epoch::Epoch;
 pub use fence::Fence;
+pub use op::{Op, UnknownOp};
 pub use tier::DataTier;

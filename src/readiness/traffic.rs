@@ -2,6 +2,7 @@
 //! the states the active region says, and DNS answers every switched
 //! record with the active region's target within a TTL that fits the RTO.
 
+use crate::model::Op;
 use std::time::Duration;
 
 use futures::future::join_all;
@@ -230,8 +231,8 @@ async fn dns<C: Cloud>(cloud: &C, policy: &Policy, observed: &Observed, active: 
         let ok = match &d.switch {
             TrafficSwitch::RoutingControl(_) => {
                 let (have, want) = tokio::join!(
-                    super::bounded(policy, "dns:Resolve", cloud.resolve(&d.record)),
-                    super::bounded(policy, "dns:Resolve", cloud.resolve(primary))
+                    super::bounded(policy, Op::Resolve, cloud.resolve(&d.record)),
+                    super::bounded(policy, Op::Resolve, cloud.resolve(primary))
                 );
                 match (have, want) {
                     (Ok(h), Ok(w)) if h.points_at(primary, &w) => Ok(()),

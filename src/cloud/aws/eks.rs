@@ -5,6 +5,7 @@
 //! token derived from the fence, so a retry of the same step in the same
 //! execution is recognised by EKS as the same request.
 
+use crate::model::Op;
 use aws_config::SdkConfig;
 use aws_sdk_eks::types::{Nodegroup, NodegroupScalingConfig};
 use aws_sdk_eks::Client;
@@ -15,8 +16,8 @@ use super::{regional, regional_factory, Regional};
 use crate::cloud::{CloudError, CloudResult, ErrorKind, NodeGroupState, Scaling};
 use crate::model::Fence;
 
-const DESCRIBE: &str = "eks:DescribeNodegroup";
-const UPDATE: &str = "eks:UpdateNodegroupConfig";
+const DESCRIBE: Op = Op::DescribeNodegroup;
+const UPDATE: Op = Op::UpdateNodegroupConfig;
 
 /// EKS operations through one client per region.
 pub struct EksAdapter {
@@ -42,7 +43,7 @@ impl EksAdapter {
     /// # Errors
     ///
     /// Any failure of DescribeNodegroup other than "not found".
-    #[instrument(name = "cloud", skip_all, fields(op = DESCRIBE, resource = %node_group(region, cluster, name)))]
+    #[instrument(name = "cloud", skip_all, fields(op = DESCRIBE.as_str(), resource = %node_group(region, cluster, name)))]
     pub async fn get_node_group(
         &self,
         region: &str,
@@ -117,7 +118,7 @@ impl EksAdapter {
     }
 
     #[instrument(name = "cloud", skip_all, fields(
-        op = UPDATE,
+        op = UPDATE.as_str(),
         resource = %node_group(region, cluster, name),
         execution_id = %fence.execution_id,
         epoch = %fence.epoch,

@@ -35,6 +35,7 @@ mod readiness;
 mod route53;
 
 use crate::cloud::{CloudError, ErrorKind};
+use crate::model::Op;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -44,9 +45,6 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::provider::ProvideCredentials;
 
-/// The operation named by the error [`AwsCloud::from_env`] returns when the
-/// default chain yields no credentials (the CLI exits 77 on it).
-pub const CREDENTIALS_OP: &str = "sts:credentials";
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 use crate::cloud::{
@@ -116,7 +114,7 @@ impl AwsCloud {
                 "no AWS credentials: {why}; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
                  AWS_PROFILE, or run with an IAM role (web identity, ECS or instance profile)"
             );
-            CloudError::new(ErrorKind::Fatal, CREDENTIALS_OP, "default chain", msg)
+            CloudError::new(ErrorKind::Fatal, Op::Credentials, "default chain", msg)
         };
         let provider = config
             .credentials_provider()

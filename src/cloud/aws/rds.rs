@@ -6,6 +6,7 @@
 //! done, and a replica in any other status is already being promoted (or is
 //! otherwise busy) and is left for the executor to poll.
 
+use crate::model::Op;
 use aws_config::SdkConfig;
 use aws_sdk_rds::types::DbInstance;
 use aws_sdk_rds::Client;
@@ -16,10 +17,10 @@ use super::{regional, regional_factory, Regional};
 use crate::cloud::{CloudError, CloudResult, DatabaseState, ErrorKind};
 use crate::model::Fence;
 
-const DESCRIBE: &str = "rds:DescribeDBInstances";
-const PROMOTE: &str = "rds:PromoteReadReplica";
-const RENAME: &str = "rds:ModifyDBInstance";
-const TAG: &str = "rds:AddTagsToResource";
+const DESCRIBE: Op = Op::DescribeDbInstances;
+const PROMOTE: Op = Op::PromoteReadReplica;
+const RENAME: Op = Op::ModifyDbInstance;
+const TAG: Op = Op::AddTagsToResource;
 
 /// RDS operations through one client per region.
 pub struct RdsAdapter {
@@ -45,7 +46,7 @@ impl RdsAdapter {
     /// # Errors
     ///
     /// Any failure of DescribeDBInstances other than "not found".
-    #[instrument(name = "cloud", skip_all, fields(op = DESCRIBE, resource = %regional(region, id)))]
+    #[instrument(name = "cloud", skip_all, fields(op = DESCRIBE.as_str(), resource = %regional(region, id)))]
     pub async fn get_database(&self, region: &str, id: &str) -> CloudResult<Option<DatabaseState>> {
         let described = self
             .clients
@@ -111,7 +112,7 @@ impl RdsAdapter {
     }
 
     #[instrument(name = "cloud", skip_all, fields(
-        op = PROMOTE,
+        op = PROMOTE.as_str(),
         resource = %regional(region, id),
         execution_id = %fence.execution_id,
         epoch = %fence.epoch,
@@ -139,7 +140,7 @@ impl RdsAdapter {
     ///
     /// `NotFound` when neither name exists; any failure of the calls.
     #[instrument(name = "cloud", skip_all, fields(
-        op = RENAME,
+        op = RENAME.as_str(),
         resource = %regional(region, id),
         execution_id = %fence.execution_id,
         epoch = %fence.epoch,

@@ -1,5 +1,6 @@
 //! The simulated world's state and its clock-driven transitions.
 
+use crate::model::Op;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
@@ -47,8 +48,8 @@ impl ActiveFault {
         }
     }
 
-    fn hits(&self, op: &str, resource: &str) -> bool {
-        self.fault.op == op
+    fn hits(&self, op: Op, resource: &str) -> bool {
+        self.fault.op == op.as_str()
             && self.left != Some(0)
             && self
                 .fault
@@ -403,7 +404,7 @@ impl World {
         span.sample(&mut self.rng)
     }
 
-    pub(super) fn count_call(&mut self, op: &str, region: &str) {
+    pub(super) fn count_call(&mut self, op: Op, region: &str) {
         *self.calls.entry(op.to_string()).or_default() += 1;
         let site = super::faults::call_site(op, region);
         *self.call_sites.entry(site).or_default() += 1;
@@ -434,7 +435,7 @@ impl World {
     }
 
     /// Consumes one hit of a `fail` or `throttle` fault on this call.
-    pub(super) fn take_failure(&mut self, op: &str, resource: &str) -> Option<ErrorKind> {
+    pub(super) fn take_failure(&mut self, op: Op, resource: &str) -> Option<ErrorKind> {
         let f = self.faults.iter_mut().find(|f| {
             matches!(f.fault.fault, FaultKind::Fail | FaultKind::Throttle) && f.hits(op, resource)
         })?;
@@ -449,7 +450,7 @@ impl World {
 
     /// Starts a transition for an accepted mutation and returns when it
     /// settles, applying `stuck` and `never_converges` faults.
-    pub(super) fn start(&mut self, op: &'static str, resource: String, span: Span) -> Pending {
+    pub(super) fn start(&mut self, op: Op, resource: String, span: Span) -> Pending {
         let now = Instant::now();
         *self.mutations.entry(op.to_string()).or_default() += 1;
         let mut until = Some(now + span.sample(&mut self.rng));
