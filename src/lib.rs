@@ -3,8 +3,9 @@
 //!
 //! # Layout
 //!
-//! - [`model`]: the plain values every layer shares (data tiers, fencing
-//!   epochs and fences); it depends on no other module.
+//! - [`model`]: the plain values every layer shares (data tiers, data-loss
+//!   exposures, fencing epochs and fences, cloud operation names); it
+//!   depends on no other module.
 //! - [`policy`]: YAML → raw serde types → a validated [`policy::Policy`],
 //!   every problem reported at once.
 //! - [`cloud`]: one small trait per capability (database, node groups, DNS,

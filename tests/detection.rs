@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use cluster_support::{sim_cloud, test_policy, Cluster};
 use drctl::cloud::sim::{Fault, FaultKind, Outage};
-use drctl::cloud::{ErrorKind, Exposure};
+use drctl::cloud::ErrorKind;
 use drctl::consensus::DETECTOR;
 use drctl::detect::{Action, Health, Verdict};
 use drctl::execute::ExecutionStatus;
 use drctl::model::DataTier;
+use drctl::model::Exposure;
 use drctl::policy::{Mode, Policy};
 use drctl::probe::now_ms;
 

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use cli_support::drctl;
 use drctl::cloud::sim::{is_mutating, SimCloud, SimOptions};
-use drctl::cloud::{Exposure, Scaling};
+use drctl::cloud::Scaling;
 use drctl::model::DataTier;
+use drctl::model::Exposure;
 use drctl::policy::Policy;
 use drctl::readiness::{evaluate, Inputs, Readiness, SiteBeat, Status, Verdict, CHECKS};
 

@@ -47,13 +47,13 @@ mod report_cmd;
 mod schema_cmd;
 mod unfence_cmd;
 
-use crate::model::Op;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::model::Op;
 use crate::policy::{self, Policy, DEFAULT_POLICY};
 
 /// Exit codes (see the module documentation).
@@ -347,7 +347,7 @@ pub struct DrillArgs {
     pub sequential: bool,
     /// Replication lag of a data tier in the simulated cloud, like database=40m or cache=unknown.
     #[arg(long, value_parser = parse_lag)]
-    pub lag: Vec<(crate::model::DataTier, crate::cloud::Exposure)>,
+    pub lag: Vec<(crate::model::DataTier, crate::model::Exposure)>,
     /// Accept up to this much data loss above the RPO (like 30m). Covers
     /// known exposures only.
     #[arg(long, value_parser = crate::duration::parse_flag)]
@@ -430,7 +430,7 @@ const LAG_MAX_YEARS: u64 = 100;
 /// [`LAG_MAX_YEARS`] as a duration (365-day years).
 const LAG_MAX: Duration = Duration::from_secs(LAG_MAX_YEARS * 365 * 24 * 3600);
 
-fn parse_lag(text: &str) -> Result<(crate::model::DataTier, crate::cloud::Exposure), String> {
+fn parse_lag(text: &str) -> Result<(crate::model::DataTier, crate::model::Exposure), String> {
     use crate::model::DataTier;
     let (tier, value) = text
         .split_once('=')
@@ -446,7 +446,7 @@ fn parse_lag(text: &str) -> Result<(crate::model::DataTier, crate::cloud::Exposu
         }
     };
     let exposure = if value == "unknown" {
-        crate::cloud::Exposure::Unknown
+        crate::model::Exposure::Unknown
     } else {
         let lag = crate::duration::parse(value)?;
         if lag > LAG_MAX {
@@ -455,7 +455,7 @@ fn parse_lag(text: &str) -> Result<(crate::model::DataTier, crate::cloud::Exposu
                 LAG_MAX_YEARS
             ));
         }
-        crate::cloud::Exposure::Known(lag)
+        crate::model::Exposure::Known(lag)
     };
     Ok((tier, exposure))
 }

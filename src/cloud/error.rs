@@ -5,8 +5,9 @@
 //! decides what to do from [`ErrorKind`] alone, so retry behaviour is the same
 //! for the simulated cloud and for AWS.
 
-use crate::model::Op;
 use std::fmt;
+
+use crate::model::Op;
 
 /// What kind of failure a cloud call met; retries follow the kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -10,7 +10,6 @@
 //! retry is checked again (a leader whose lease merely lapsed for a moment
 //! goes on once a majority acknowledges it; a deposed one never sends).
 
-use crate::model::Op;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -22,6 +21,7 @@ use super::{
     NodeGroupState, NodeGroups, Record, RecordType, ReplicationGroupState, Resolved, Resolver,
     RoutingControl, Scaling, Stream, StreamClusterState,
 };
+use crate::model::Op;
 use crate::model::{DataTier, Fence};
 use crate::policy::Policy;
 

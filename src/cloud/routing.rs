@@ -9,7 +9,6 @@
 //! never looked up during a failover) and tries them in turn, each bounded
 //! by a short timeout, as AWS's own examples do.
 
-use crate::model::Op;
 use std::future::Future;
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{CloudError, CloudResult, ErrorKind};
 use crate::model::Fence;
+use crate::model::Op;
 
 /// One regional endpoint of an ARC cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -1,42 +1,8 @@
 //! Plain values exchanged across the cloud boundary.
 
 use std::fmt;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-
-/// How much data a failover of one tier would lose, as far as we can tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind", content = "ms")]
-pub enum Exposure {
-    /// Measured: the replica is this far behind its source.
-    #[serde(with = "millis")]
-    Known(Duration),
-    /// Not measurable; counts as above any RPO.
-    Unknown,
-}
-
-impl fmt::Display for Exposure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Known(d) => write!(f, "{}", crate::duration::fmt(*d)),
-            Self::Unknown => f.write_str("unknown"),
-        }
-    }
-}
-
-mod millis {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_millis() as u64)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Ok(Duration::from_millis(u64::deserialize(d)?))
-    }
-}
 
 /// A DB instance as RDS describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,10 +16,11 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::Context;
-use crate::cloud::{Cloud, Exposure};
+use crate::cloud::Cloud;
 use crate::consensus::auth::Signer;
 use crate::detect::{self, Observation, Situation, Verdict, ROUNDS_KEPT};
 use crate::model::DataTier;
+use crate::model::Exposure;
 use crate::policy::Policy;
 use crate::probe::{now_ms, Prober, Reach};
 

@@ -8,7 +8,6 @@
 //! preflight can say which call failed. Every read is bounded (the policy's
 //! call timeout, a small retry budget) and the reads run at once.
 
-use crate::model::Op;
 use std::collections::BTreeMap;
 
 use futures::future::join_all;
@@ -19,6 +18,7 @@ use crate::cloud::{
     ENDPOINT_TIMEOUT,
 };
 use crate::model::DataTier;
+use crate::model::Op;
 use crate::plan::{stream_target, Observed, RoutingView, Seen};
 use crate::policy::{Policy, RoutingControlPair, TrafficSwitch};
 

@@ -7,7 +7,6 @@
 //! steps (preflight, the RPO gate, verify) are in `run_step.rs`; the cache
 //! step, which may fall back to a disassociation, is in `cache_step.rs`.
 
-use crate::model::Op;
 use std::time::Duration;
 
 use super::observe::routing_view;
@@ -16,6 +15,7 @@ use crate::cloud::{
     RecordTarget, RecordType, ENDPOINT_TIMEOUT,
 };
 use crate::model::Fence;
+use crate::model::Op;
 use crate::plan::{stream_target, Action};
 use crate::policy::{Policy, RoutingControlPair};
 

@@ -119,7 +119,7 @@ async fn a_refused_run_says_refused_and_not_run_once() {
     let sim = SimCloud::new(&policy, SimOptions::default()).unwrap();
     sim.set_lag(
         crate::model::DataTier::Database,
-        crate::cloud::Exposure::Known(Duration::from_secs(40 * 60)),
+        crate::model::Exposure::Known(Duration::from_secs(40 * 60)),
     );
     let record = execute(
         Arc::new(sim),

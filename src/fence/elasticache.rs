@@ -1,7 +1,6 @@
 //! The ElastiCache fence: the application's RBAC users get an access string
 //! that denies `@write`, through the ElastiCache API.
 
-use crate::model::Op;
 use std::collections::BTreeMap;
 
 use aws_sdk_elasticache::types::User;
@@ -11,6 +10,7 @@ use futures::future::BoxFuture;
 use super::{check_writers, FenceError, FenceOutcome, FenceState, WriterFence};
 use crate::cloud::aws::error::classify;
 use crate::cloud::{CloudError, ErrorKind};
+use crate::model::Op;
 
 /// What a fence appends to a user's access string: Redis applies the rules
 /// of an access string in order, so a trailing `-@write` takes every write

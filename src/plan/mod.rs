@@ -28,10 +28,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::cloud::{
-    DatabaseState, Exposure, GlobalDatastoreState, MemberRole, NodeGroupState, Record,
-    RecordTarget, ReplicationGroupState, StreamClusterState,
+    DatabaseState, GlobalDatastoreState, MemberRole, NodeGroupState, Record, RecordTarget,
+    ReplicationGroupState, StreamClusterState,
 };
 use crate::model::DataTier;
+use crate::model::Exposure;
 use crate::policy::{Policy, StreamTier, TrafficSwitch, WhenPrimaryDown};
 
 /// What was seen of one resource.

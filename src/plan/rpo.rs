@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::Exposure;
 use crate::duration;
 use crate::model::DataTier;
+use crate::model::Exposure;
 
 /// One data tier's exposure as the gate saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,9 +8,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 use super::{Beat, HeartbeatError, PostgresHeartbeat, ProbeError, Reach, RedisHeartbeat};
-use crate::cloud::{Cloud, Exposure};
+use crate::cloud::Cloud;
 use crate::detect::{Observation, ProbeResult, TierReading};
 use crate::model::DataTier;
+use crate::model::Exposure;
 use crate::policy::{HeartbeatTarget, Policy};
 use crate::redact::redact;
 

@@ -2,11 +2,11 @@
 //! target size, and the DR region's vCPU quota leaves room for the nodes
 //! the failover adds.
 
-use crate::model::Op;
 use futures::future::join_all;
 
 use super::{Check, Status};
 use crate::cloud::{Capacity, Cloud, VCPU_QUOTA_CODE};
+use crate::model::Op;
 use crate::plan::{Observed, Seen};
 use crate::policy::Policy;
 

@@ -2,7 +2,6 @@
 //! the states the active region says, and DNS answers every switched
 //! record with the active region's target within a TTL that fits the RTO.
 
-use crate::model::Op;
 use std::time::Duration;
 
 use futures::future::join_all;
@@ -10,6 +9,7 @@ use futures::future::join_all;
 use super::{Check, Status};
 use crate::cloud::{Cloud, RecordTarget, ENDPOINT_TIMEOUT};
 use crate::execute::DNS_MARGIN;
+use crate::model::Op;
 use crate::plan::{Observed, Seen};
 use crate::policy::{Policy, RoutingControlPair, TrafficSwitch};
 

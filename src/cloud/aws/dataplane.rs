@@ -8,7 +8,6 @@
 //! region, where RDS, ElastiCache and MSK Replicator publish the lag of the
 //! copies they keep there.
 
-use crate::model::Op;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -26,7 +25,8 @@ use tracing::{info, instrument};
 use super::error::{build_error, classify, classify_routing_control};
 use super::{regional, regional_factory, AwsCloud, Regional};
 use crate::cloud::*;
-use crate::model::DataTier;
+use crate::model::Op;
+use crate::model::{DataTier, Exposure};
 use crate::policy::Policy;
 
 const GET_METRIC_DATA: Op = Op::GetMetricData;

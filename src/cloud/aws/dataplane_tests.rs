@@ -4,7 +4,6 @@
 //! drctl sends (controls and states, metric, dimension, statistic, period)
 //! and how the answers map to drctl's types and error kinds.
 
-use crate::model::Op;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -29,10 +28,11 @@ use super::{lag_measurement, DataPlaneAdapter, LagMetric, METRIC_PERIOD};
 use crate::cloud::aws::tests::{fence, mock_sdk_client, test_cloud};
 use crate::cloud::aws::{AwsCloud, ElastiCacheAdapter};
 use crate::cloud::{
-    through_endpoints, ClusterEndpoint, ErrorKind, Exposure, ExposureSource, RoutingControl,
-    ENDPOINT_TIMEOUT,
+    through_endpoints, ClusterEndpoint, ErrorKind, ExposureSource, RoutingControl, ENDPOINT_TIMEOUT,
 };
 use crate::model::DataTier;
+use crate::model::Exposure;
+use crate::model::Op;
 use crate::policy::Policy;
 
 const USE1_ARN: &str =

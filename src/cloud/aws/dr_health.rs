@@ -3,13 +3,13 @@
 //! MSK Replicator feeding the DR cluster (MSK ListReplicators to find it
 //! by name, then DescribeReplicator). Every call here reads.
 
-use crate::model::Op;
 use aws_config::SdkConfig;
 use tracing::instrument;
 
 use super::error::{classify, none_if_not_found};
 use super::{regional, regional_factory, AwsCloud, Regional};
 use crate::cloud::{CloudError, CloudResult, DrHealth, ErrorKind, TargetHealth};
+use crate::model::Op;
 
 const LIST_REPLICATORS: Op = Op::ListReplicators;
 

@@ -5,7 +5,6 @@
 //! token derived from the fence, so a retry of the same step in the same
 //! execution is recognised by EKS as the same request.
 
-use crate::model::Op;
 use aws_config::SdkConfig;
 use aws_sdk_eks::types::{Nodegroup, NodegroupScalingConfig};
 use aws_sdk_eks::Client;
@@ -15,6 +14,7 @@ use super::error::{classify, none_if_not_found};
 use super::{regional, regional_factory, Regional};
 use crate::cloud::{CloudError, CloudResult, ErrorKind, NodeGroupState, Scaling};
 use crate::model::Fence;
+use crate::model::Op;
 
 const DESCRIBE: Op = Op::DescribeNodegroup;
 const UPDATE: Op = Op::UpdateNodegroupConfig;

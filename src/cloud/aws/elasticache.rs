@@ -13,7 +13,6 @@
 //! [`ElastiCacheAdapter::get_replication_group`] (DescribeReplicationGroups)
 //! shows.
 
-use crate::model::Op;
 use aws_config::SdkConfig;
 use aws_sdk_elasticache::types::{
     GlobalReplicationGroup, GlobalReplicationGroupMember, ReplicationGroup,
@@ -28,6 +27,7 @@ use crate::cloud::{
     ReplicationGroupState,
 };
 use crate::model::Fence;
+use crate::model::Op;
 
 const DESCRIBE: Op = Op::DescribeGlobalReplicationGroups;
 const FAILOVER: Op = Op::FailoverGlobalReplicationGroup;

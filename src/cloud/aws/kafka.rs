@@ -5,7 +5,6 @@
 //! (not while it is being created or deleted, or has failed), because MSK
 //! refuses GetBootstrapBrokers then.
 
-use crate::model::Op;
 use aws_config::SdkConfig;
 use aws_sdk_kafka::operation::get_bootstrap_brokers::GetBootstrapBrokersOutput;
 use aws_sdk_kafka::Client;
@@ -14,6 +13,7 @@ use tracing::instrument;
 use super::error::{classify, none_if_not_found};
 use super::{regional, regional_factory, Regional};
 use crate::cloud::{CloudError, CloudResult, ErrorKind, StreamClusterState};
+use crate::model::Op;
 
 const LIST: Op = Op::ListClustersV2;
 const BROKERS: Op = Op::GetBootstrapBrokers;

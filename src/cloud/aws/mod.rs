@@ -35,7 +35,6 @@ mod readiness;
 mod route53;
 
 use crate::cloud::{CloudError, ErrorKind};
-use crate::model::Op;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -52,6 +51,7 @@ use crate::cloud::{
     NodeGroupState, NodeGroups, Record, RecordType, Scaling, Stream, StreamClusterState,
 };
 use crate::model::Fence;
+use crate::model::Op;
 
 pub use credentials::{check_pod_credentials, IRSA_VARS, KUBERNETES_VAR, POD_IDENTITY_VAR};
 pub use dataplane::DataPlaneAdapter;

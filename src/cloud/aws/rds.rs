@@ -6,7 +6,6 @@
 //! done, and a replica in any other status is already being promoted (or is
 //! otherwise busy) and is left for the executor to poll.
 
-use crate::model::Op;
 use aws_config::SdkConfig;
 use aws_sdk_rds::types::DbInstance;
 use aws_sdk_rds::Client;
@@ -16,6 +15,7 @@ use super::error::{classify, none_if_not_found};
 use super::{regional, regional_factory, Regional};
 use crate::cloud::{CloudError, CloudResult, DatabaseState, ErrorKind};
 use crate::model::Fence;
+use crate::model::Op;
 
 const DESCRIBE: Op = Op::DescribeDbInstances;
 const PROMOTE: Op = Op::PromoteReadReplica;

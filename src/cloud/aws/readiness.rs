@@ -3,7 +3,6 @@
 //! (EKS), and IAM's policy simulator for the calling role (STS, IAM).
 //! Every call here reads; none is on the failover path.
 
-use crate::model::Op;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
@@ -18,6 +17,7 @@ use crate::cloud::{
     vcpus_of_instance_type, Capacity, CloudError, CloudResult, ErrorKind, Permissions, Simulated,
     VCPU_QUOTA_CODE,
 };
+use crate::model::Op;
 
 const GET_CALLER_IDENTITY: Op = Op::GetCallerIdentity;
 /// How far back the newest `AWS/Usage` datapoint is looked for.

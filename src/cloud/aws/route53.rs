@@ -12,7 +12,6 @@
 //! (a zone's id never changes), and forgotten when Route 53 says the zone is
 //! gone. Route 53 is global: its client always signs for us-east-1.
 
-use crate::model::Op;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
@@ -29,6 +28,7 @@ use crate::cloud::{
     ChangeId, ChangeStatus, CloudError, CloudResult, ErrorKind, Record, RecordTarget, RecordType,
 };
 use crate::model::Fence;
+use crate::model::Op;
 
 const LIST_ZONES: Op = Op::ListHostedZonesByName;
 const LIST_RECORDS: Op = Op::ListResourceRecordSets;

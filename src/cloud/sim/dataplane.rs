@@ -1,7 +1,6 @@
 //! The simulated cloud's replication groups, ARC routing controls, DNS
 //! answers and exposure figures.
 
-use crate::model::Op;
 use std::net::{IpAddr, Ipv4Addr};
 
 use futures::future::BoxFuture;
@@ -10,7 +9,8 @@ use tokio::time::Instant;
 use super::world::key;
 use super::SimCloud;
 use crate::cloud::*;
-use crate::model::DataTier;
+use crate::model::Op;
+use crate::model::{DataTier, Exposure};
 use crate::policy::Policy;
 
 impl SimCloud {

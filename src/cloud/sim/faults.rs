@@ -1,11 +1,11 @@
 //! Faults the simulated cloud can be told to inject.
 
-use crate::model::Op;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::cloud::ErrorKind;
+use crate::model::Op;
 
 /// The operations of the simulated cloud, named as the AWS API names them.
 /// Faults and mutation counts refer to these names.

@@ -39,8 +39,9 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
-use crate::cloud::{CloudError, ErrorKind, Exposure, Scaling};
+use crate::cloud::{CloudError, ErrorKind, Scaling};
 use crate::model::DataTier;
+use crate::model::Exposure;
 use crate::model::Op;
 use crate::policy::Policy;
 use world::World;

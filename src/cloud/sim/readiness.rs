@@ -2,12 +2,12 @@
 //! that turn each readiness check to fail: a lower vCPU quota, more vCPUs
 //! in use, a node group's maximum lowered, an action denied.
 
-use crate::model::Op;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::remote::SimCall;
 use super::{world, SimCloud};
 use crate::cloud::{Capacity, CloudResult, Permissions, Simulated};
+use crate::model::Op;
 
 /// The simulated vCPU quota of every region unless set: AWS's default for
 /// a new account is lower, a production account's is usually this order.

@@ -7,7 +7,6 @@
 //! controller process then leaves the world (a promotion in flight, a
 //! Route 53 change pending) exactly as a crashed controller leaves AWS.
 
-use crate::model::Op;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -20,12 +19,14 @@ use super::reach::Outage;
 use super::SimCloud;
 use crate::cloud::{
     Cache, Capacity, ChangeId, ChangeStatus, CloudError, CloudResult, ClusterEndpoint, Database,
-    DatabaseState, Dns, DrHealth, ErrorKind, Exposure, ExposureSource, GlobalDatastoreState,
-    Measurement, NodeGroupState, NodeGroups, Permissions, Record, RecordType,
-    ReplicationGroupState, Resolved, Resolver, RoutingControl, Scaling, Stream, StreamClusterState,
+    DatabaseState, Dns, DrHealth, ErrorKind, ExposureSource, GlobalDatastoreState, Measurement,
+    NodeGroupState, NodeGroups, Permissions, Record, RecordType, ReplicationGroupState, Resolved,
+    Resolver, RoutingControl, Scaling, Stream, StreamClusterState,
 };
 use crate::model::DataTier;
+use crate::model::Exposure;
 use crate::model::Fence;
+use crate::model::Op;
 use crate::policy::Policy;
 use futures::future::BoxFuture;
 

@@ -1,13 +1,13 @@
 //! The simulated cloud behaves like AWS: transitions take modeled time,
 //! faults fire as configured, Route 53 throttles, mutations are counted.
 
-use crate::model::Op;
 use std::path::Path;
 use std::time::Duration;
 
 use super::*;
 use crate::cloud::{ChangeStatus, Database, Dns, NodeGroups, Record, RecordTarget, Scaling};
 use crate::model::Fence;
+use crate::model::Op;
 
 fn policy() -> Policy {
     crate::policy::load(

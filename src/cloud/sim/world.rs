@@ -1,6 +1,5 @@
 //! The simulated world's state and its clock-driven transitions.
 
-use crate::model::Op;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
@@ -11,10 +10,12 @@ use tokio::time::Instant;
 use super::faults::{Fault, FaultKind};
 use super::latency::{LatencyModel, Span};
 use crate::cloud::{
-    CacheMember, ErrorKind, Exposure, MemberRole, Record, RecordTarget, RecordType, Scaling,
+    CacheMember, ErrorKind, MemberRole, Record, RecordTarget, RecordType, Scaling,
     StreamClusterState,
 };
 use crate::model::DataTier;
+use crate::model::Exposure;
+use crate::model::Op;
 use crate::policy::Policy;
 
 /// One state transition: a mutation accepted at `started` that settles at

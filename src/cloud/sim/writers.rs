@@ -3,7 +3,6 @@
 //! database's application roles, the cache's users), so that drills, tests
 //! and the local cluster fence and unfence through the same trait.
 
-use crate::model::Op;
 use futures::future::BoxFuture;
 
 use super::remote::{RemoteSim, SimCall};
@@ -11,6 +10,7 @@ use super::world::key;
 use super::SimCloud;
 use crate::cloud::CloudResult;
 use crate::fence::{FenceError, FenceOutcome, FenceState, WriterFence};
+use crate::model::Op;
 
 impl SimCloud {
     /// Fences (`true`) or gives back the writers of `tier` in `region`;

@@ -1,12 +1,12 @@
 //! Fencing the old primary on return, against the simulated cloud.
 
-use crate::model::Op;
 use std::path::Path;
 
 use super::*;
 use crate::cloud::sim::{SimCloud, SimOptions};
 use crate::cloud::{Database, NodeGroups};
 use crate::model::Epoch;
+use crate::model::Op;
 
 fn shipped() -> Policy {
     crate::policy::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform.yaml"))
