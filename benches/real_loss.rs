@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use drctl::cloud::sim::{SimCloud, SimOptions};
-use drctl::cloud::Exposure;
-use drctl::plan::DataTier;
+use drctl::model::DataTier;
+use drctl::model::Exposure;
 use drctl::policy::Policy;
 use drctl::probe::{promote_postgres, Observation, Prober};
 use real_support::{missing_postgres, PgPair, WriteLoad};

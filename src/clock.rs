@@ -45,7 +45,9 @@ pub fn use_virtual(start: SystemTime) -> VirtualGuard {
         origin: tokio::time::Instant::now(),
     };
     VIRTUAL.with(|c| *c.borrow_mut() = Some(v));
-    VirtualGuard { _not_send: std::marker::PhantomData }
+    VirtualGuard {
+        _not_send: std::marker::PhantomData,
+    }
 }
 
 /// Restores the system clock on this thread when dropped.

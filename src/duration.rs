@@ -28,25 +28,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
 /// assert_eq!(drctl::duration::fmt(Duration::from_secs(192)), "3m 12s");
 /// ```
 pub fn fmt(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        return format!("{}ms", d.as_millis());
-    }
-    if d < Duration::from_secs(60) && d.subsec_millis() >= 100 {
-        return format!("{}.{}s", d.as_secs(), d.subsec_millis() / 100);
-    }
-    let secs = d.as_secs();
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    let mut out = Vec::new();
-    if h > 0 {
-        out.push(format!("{h}h"));
-    }
-    if m > 0 {
-        out.push(format!("{m}m"));
-    }
-    if s > 0 || out.is_empty() {
-        out.push(format!("{s}s"));
-    }
-    out.join(" ")
+    crate::model::human_duration(d)
 }
 
 /// A clap value parser for duration flags.

@@ -3,6 +3,9 @@
 //!
 //! # Layout
 //!
+//! - [`model`]: the plain values every layer shares (data tiers, data-loss
+//!   exposures, fencing epochs and fences, cloud operation names); it
+//!   depends on no other module.
 //! - [`policy`]: YAML → raw serde types → a validated [`policy::Policy`],
 //!   every problem reported at once.
 //! - [`cloud`]: one small trait per capability (database, node groups, DNS,
@@ -65,6 +68,7 @@ pub mod duration;
 pub mod execute;
 pub mod fence;
 pub mod history;
+pub mod model;
 pub mod notify;
 pub mod plan;
 pub mod policy;

@@ -6,9 +6,9 @@ mod cluster_support;
 use std::time::Duration;
 
 use cluster_support::{assert_matches_openapi as spec, Cluster, TOKEN};
-use drctl::cloud::Exposure;
 use drctl::execute::ExecutionStatus;
-use drctl::plan::DataTier;
+use drctl::model::DataTier;
+use drctl::model::Exposure;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

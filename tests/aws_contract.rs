@@ -19,9 +19,9 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use drctl::cloud::aws::Route53Adapter;
 use drctl::cloud::{
-    ChangeStatus, Database, Dns, ErrorKind, Fence, NodeGroups, Record, RecordTarget, RecordType,
-    Scaling,
+    ChangeStatus, Database, Dns, ErrorKind, NodeGroups, Record, RecordTarget, RecordType, Scaling,
 };
+use drctl::model::Fence;
 use support::moto::*;
 
 /// The DR ALB the API record is flipped to.
@@ -32,7 +32,7 @@ const DR_ALB_ZONE: &str = "Z1H1FL5HABSF5";
 fn fence() -> Fence {
     Fence {
         execution_id: "contract-test".into(),
-        epoch: drctl::cloud::Epoch { term: 42, index: 1 },
+        epoch: drctl::model::Epoch { term: 42, index: 1 },
     }
 }
 
@@ -342,7 +342,7 @@ impl Intercept for ChangeUnderneath {
                         let other = alias("someone-else.example.com", "ZOTHER");
                         let fence = Fence {
                             execution_id: "other-writer".into(),
-                            epoch: drctl::cloud::Epoch::default(),
+                            epoch: drctl::model::Epoch::default(),
                         };
                         moto.cloud().ensure_record(ZONE, &other, &fence).await
                     })

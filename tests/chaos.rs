@@ -82,3 +82,22 @@ fn a_scenario_naming_an_unknown_operation_is_rejected_with_the_field() {
         "{e}"
     );
 }
+
+#[test]
+fn every_shipped_scenario_names_its_operations_as_op_spells_them() {
+    use drctl::model::Op;
+    for s in scenarios() {
+        for (i, f) in s.faults.iter().enumerate() {
+            let op = f
+                .simulated_op()
+                .unwrap_or_else(|e| panic!("{}: faults[{i}]: {e}", s.name));
+            assert_eq!(op.as_str(), f.op, "{}: faults[{i}]", s.name);
+        }
+        for name in s.expect.mutations.keys() {
+            let op: Op = name
+                .parse()
+                .unwrap_or_else(|e| panic!("{}: expect.mutations: {e}", s.name));
+            assert_eq!(op.to_string(), *name, "{}", s.name);
+        }
+    }
+}

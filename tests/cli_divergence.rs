@@ -14,7 +14,7 @@ use drctl::execute::{
     execute, ExecutionRecord, FileJournal, Journal, MemoryJournal, RunOptions, StepStatus,
 };
 use drctl::fence::{DatabasePosition, Divergence};
-use drctl::plan::DataTier;
+use drctl::model::DataTier;
 
 fn drctl() -> Command {
     let mut c = Command::cargo_bin("drctl").unwrap();

@@ -8,14 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cluster_support::{sim_cloud, test_policy, Cluster};
+use drctl::clock::now_ms;
 use drctl::cloud::sim::{Fault, FaultKind, Outage};
-use drctl::cloud::{ErrorKind, Exposure};
+use drctl::cloud::ErrorKind;
 use drctl::consensus::DETECTOR;
 use drctl::detect::{Action, Health, Verdict};
 use drctl::execute::ExecutionStatus;
-use drctl::plan::DataTier;
+use drctl::model::DataTier;
+use drctl::model::Exposure;
 use drctl::policy::{Mode, Policy};
-use drctl::clock::now_ms;
 
 /// Probe interval of the tests' policy.
 const INTERVAL: Duration = Duration::from_millis(400);

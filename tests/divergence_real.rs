@@ -11,11 +11,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use drctl::cloud::sim::{LatencyModel, SimCloud, SimOptions};
-use drctl::cloud::{Epoch, Fence};
 use drctl::execute::fence_return::view::DivergenceReport;
 use drctl::execute::fence_return::{try_fence, FenceOldPrimary};
 use drctl::execute::{fork, StepStatus};
-use drctl::plan::DataTier;
+use drctl::model::DataTier;
+use drctl::model::Epoch;
+use drctl::model::Fence;
 use drctl::policy::{HeartbeatTarget, Heartbeats, Policy, SecretSource};
 use drctl::probe::{promote_postgres, promote_redis, PostgresHeartbeat, RedisHeartbeat};
 use real_support::{pg_connect, PgPair, RedisPair};

@@ -281,8 +281,8 @@ async fn the_dag_beats_the_sequential_procedure_on_the_same_world() {
 async fn the_override_is_recorded_with_who_and_what_the_gate_saw() {
     let p = policy("emr-platform-core.yaml");
     let cloud = sim(&p, 8);
-    let forty_minutes = drctl::cloud::Exposure::Known(Duration::from_secs(40 * 60));
-    cloud.set_lag(drctl::plan::DataTier::Database, forty_minutes);
+    let forty_minutes = drctl::model::Exposure::Known(Duration::from_secs(40 * 60));
+    cloud.set_lag(drctl::model::DataTier::Database, forty_minutes);
     let mut journal = MemoryJournal::default();
     let refused = execute::execute(cloud.clone(), p.clone(), &mut journal, opts())
         .await

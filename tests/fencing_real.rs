@@ -13,7 +13,7 @@ use drctl::fence::{
     measure_postgres, measure_redis, record_postgres, record_redis, FenceOutcome, FenceState,
     PgRevokeLogin, RedisAclFence, WriterFence,
 };
-use drctl::plan::DataTier;
+use drctl::model::DataTier;
 use drctl::probe::{promote_postgres, promote_redis, PostgresHeartbeat, RedisHeartbeat};
 use real_support::{pg_connect, PgPair, RedisPair, WriteLoad};
 

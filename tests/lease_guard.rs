@@ -15,7 +15,7 @@ fn mutating_calls(c: &Cluster) -> u32 {
     c.cloud
         .calls()
         .iter()
-        .filter(|(op, _)| is_mutating(op))
+        .filter(|(op, _)| op.parse().is_ok_and(is_mutating))
         .map(|(_, n)| n)
         .sum()
 }

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cluster_support::{Cluster, SECRET};
+use drctl::clock::now_ms;
 use drctl::consensus::auth::{NodeKey, Signer};
 use drctl::detect::Observation;
-use drctl::clock::now_ms;
 
 /// A round numbered apart from the nodes' own.
 const FORGED_ROUND: u64 = 999_999;

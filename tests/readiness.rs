@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use cli_support::drctl;
 use drctl::cloud::sim::{is_mutating, SimCloud, SimOptions};
-use drctl::cloud::{Exposure, Scaling};
-use drctl::plan::DataTier;
+use drctl::cloud::Scaling;
+use drctl::model::DataTier;
+use drctl::model::Exposure;
 use drctl::policy::Policy;
 use drctl::readiness::{evaluate, Inputs, Readiness, SiteBeat, Status, Verdict, CHECKS};
 
@@ -59,7 +60,7 @@ async fn with_sites(
     let writes: Vec<_> = sim
         .calls()
         .into_keys()
-        .filter(|op| is_mutating(op))
+        .filter(|op| op.parse().is_ok_and(is_mutating))
         .collect();
     assert!(writes.is_empty(), "mutating calls: {writes:?}");
     r

@@ -17,11 +17,12 @@ use std::time::Duration;
 
 use cluster_support::{sim_cloud, Cluster};
 use drctl::cloud::sim::{Backing, BackingServer};
-use drctl::cloud::Exposure;
 use drctl::consensus::DETECTOR;
 use drctl::detect::{Action, Health, Verdict};
 use drctl::execute::ExecutionStatus;
-use drctl::plan::{DataTier, RpoEvaluation};
+use drctl::model::DataTier;
+use drctl::model::Exposure;
+use drctl::plan::RpoEvaluation;
 use drctl::policy::{self, Policy};
 use drctl::probe::Prober;
 use real_support::{missing_postgres, missing_redis, pg_connect, PgPair, RedisPair, WriteLoad};

@@ -158,7 +158,7 @@ pub(super) async fn failover(
     };
     let mut accept_unknown = Vec::new();
     for t in &b.accept_unknown_loss {
-        match crate::plan::DataTier::parse(t) {
+        match crate::model::DataTier::parse(t) {
             Some(tier) => accept_unknown.push(tier),
             None => {
                 return error(

@@ -236,8 +236,8 @@ fn detection_view(
         .into_iter()
         .map(|(tier, (e, source))| {
             let ms = match e {
-                crate::cloud::Exposure::Known(d) => Some(d.as_millis() as u64),
-                crate::cloud::Exposure::Unknown => None,
+                crate::model::Exposure::Known(d) => Some(d.as_millis() as u64),
+                crate::model::Exposure::Unknown => None,
             };
             TierExposureView {
                 tier,

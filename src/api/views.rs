@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::Epoch;
 use crate::consensus::{Execution, Maintenance, NodeId};
 use crate::execute::{DataLossOverride, ExecutionStatus, StepRecord};
+use crate::model::Epoch;
 use crate::plan::RpoEvaluation;
 
 /// `GET /v1/status`
@@ -126,7 +126,7 @@ pub struct SiteProbes {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TierExposureView {
     /// The tier.
-    pub tier: crate::plan::DataTier,
+    pub tier: crate::model::DataTier,
     /// The measured exposure in milliseconds; `null` when unknown.
     pub exposure_ms: Option<u64>,
     /// The policy's RPO in milliseconds.

@@ -27,13 +27,13 @@ use super::detect_virtual::{self as virt, stats, VirtualSetting, SITES};
 use crate::api::client::Controllers;
 use crate::api::views::StatusView;
 use crate::cli::local::{start_all, stop_all, LocalClusterArgs};
+use crate::clock::now_ms;
 use crate::cloud::sim::remote::RemoteSim;
 use crate::cloud::sim::Outage;
 use crate::controller::NodeConfig;
 use crate::detect::Health;
 use crate::execute::ExecutionStatus;
 use crate::policy;
-use crate::clock::now_ms;
 
 /// How often the nodes' status is read during an outage run.
 const POLL: Duration = Duration::from_millis(20);

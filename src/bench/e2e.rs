@@ -23,13 +23,13 @@ use tokio::time::Instant;
 use super::cluster::cluster_configs;
 use super::detect::{apis, statuses, wait_healthy};
 use crate::cli::local::{start_all, stop_all, LocalClusterArgs};
+use crate::clock::now_ms;
 use crate::cloud::sim::remote::RemoteSim;
 use crate::cloud::sim::{LatencyModel, Outage, SimCloud, SimOptions};
 use crate::cloud::Resolver;
 use crate::controller::NodeConfig;
 use crate::execute::{self, ExecutionStatus, MemoryJournal, RunOptions};
 use crate::policy::{DnsTier, Policy};
-use crate::clock::now_ms;
 
 /// How often the cluster and the simulated DNS are read during a run.
 const POLL: Duration = Duration::from_millis(20);

@@ -141,9 +141,9 @@ async fn fence_on_return(
     let Some(mut state) = record.fence_old_primary.clone() else {
         return vec!["expected a fence of the old primary, the execution planned none".into()];
     };
-    let fence = crate::cloud::Fence {
+    let fence = crate::model::Fence {
         execution_id: record.id.clone(),
-        epoch: crate::cloud::Epoch::default(),
+        epoch: crate::model::Epoch::default(),
     };
     execute::fence_return::try_fence(sim, policy, &fence, &mut state, "chaos".into()).await;
     let mut out = Vec::new();

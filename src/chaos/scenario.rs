@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cloud::sim::{Fault, LatencyModel};
-use crate::cloud::Exposure;
-use crate::plan::DataTier;
+use crate::model::DataTier;
+use crate::model::Exposure;
 use crate::policy::{self, Policy};
 
 /// A scenario, as read from its file.

@@ -29,7 +29,7 @@ pub struct CheckArgs {
     /// With --sim: a data tier's replication lag, like database=40m or
     /// cache=unknown (repeatable), to see the exposure check judge it.
     #[arg(long, value_parser = super::parse_lag, requires = "sim")]
-    pub lag: Vec<(crate::plan::DataTier, crate::cloud::Exposure)>,
+    pub lag: Vec<(crate::model::DataTier, crate::model::Exposure)>,
     /// Report format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -76,7 +76,6 @@ pub fn exit_of(verdict: Verdict) -> Exit {
         Verdict::NotReady => Exit::NotReady,
     }
 }
-
 
 /// The recorded drills and executions of `policy`, oldest first (none
 /// when nothing was recorded yet).

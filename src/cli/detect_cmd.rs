@@ -10,9 +10,9 @@ use super::{live_runtime, parse_lag, Exit};
 use crate::api::views::{AcknowledgeBody, PolicyView};
 use crate::cloud::sim::remote::RemoteSim;
 use crate::cloud::sim::Outage;
-use crate::cloud::Exposure;
 use crate::detect::{Action, Health};
-use crate::plan::DataTier;
+use crate::model::DataTier;
+use crate::model::Exposure;
 
 /// `drctl acknowledge` arguments.
 #[derive(Debug, Args)]

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use super::{execute_and_report, modeled_runtime, DrillArgs, Exit};
 use crate::cloud::sim::{SimCloud, SimOptions};
-use crate::cloud::Exposure;
 use crate::execute::{MemoryJournal, RunOptions};
-use crate::plan::DataTier;
+use crate::model::DataTier;
+use crate::model::Exposure;
 use crate::policy::Policy;
 
 pub(super) fn run(args: DrillArgs) -> Exit {

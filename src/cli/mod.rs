@@ -46,6 +46,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::bench::modeled_runtime;
+use crate::model::Op;
 use crate::policy::{self, Policy, DEFAULT_POLICY};
 
 /// Exit codes (see the module documentation).
@@ -83,7 +84,7 @@ impl Exit {
     /// AWS credentials are [`Exit::Denied`] (77, like a missing token),
     /// anything else is [`Exit::Io`].
     pub fn for_cloud_start(e: &crate::cloud::CloudError) -> Self {
-        if e.op == crate::cloud::aws::CREDENTIALS_OP {
+        if e.op == Op::Credentials {
             Self::Denied
         } else {
             Self::Io
@@ -352,7 +353,7 @@ pub struct DrillArgs {
     pub sequential: bool,
     /// Replication lag of a data tier in the simulated cloud, like database=40m or cache=unknown.
     #[arg(long, value_parser = parse_lag)]
-    pub lag: Vec<(crate::plan::DataTier, crate::cloud::Exposure)>,
+    pub lag: Vec<(crate::model::DataTier, crate::model::Exposure)>,
     /// Accept up to this much data loss above the RPO (like 30m). Covers
     /// known exposures only.
     #[arg(long, value_parser = crate::duration::parse_flag)]
@@ -360,7 +361,7 @@ pub struct DrillArgs {
     /// Accept an unbounded loss on a tier whose exposure cannot be measured
     /// (database, cache or stream; repeat for several). Recorded as such.
     #[arg(long, value_parser = parse_tier)]
-    pub accept_unknown_loss: Vec<crate::plan::DataTier>,
+    pub accept_unknown_loss: Vec<crate::model::DataTier>,
     /// Put a whole region under outage in the simulated cloud from the
     /// start (repeatable): its API endpoints and routing-control endpoints
     /// do not answer; us-east-1 takes Route 53's control plane with it.
@@ -372,8 +373,8 @@ pub struct DrillArgs {
 }
 
 /// A data tier named on the command line.
-fn parse_tier(s: &str) -> Result<crate::plan::DataTier, String> {
-    crate::plan::DataTier::parse(s)
+fn parse_tier(s: &str) -> Result<crate::model::DataTier, String> {
+    crate::model::DataTier::parse(s)
         .ok_or_else(|| format!("{s:?} is not a data tier; expected database, cache or stream"))
 }
 
@@ -409,7 +410,7 @@ pub struct FailoverArgs {
     /// Accept an unbounded loss on a tier whose exposure cannot be measured
     /// (database, cache or stream; repeat for several). Recorded as such.
     #[arg(long, value_parser = parse_tier)]
-    pub accept_unknown_loss: Vec<crate::plan::DataTier>,
+    pub accept_unknown_loss: Vec<crate::model::DataTier>,
     /// Where executions are journaled.
     #[arg(long, env = "DRCTL_JOURNAL_DIR", default_value = ".drctl/journal")]
     pub journal_dir: PathBuf,
@@ -435,8 +436,8 @@ const LAG_MAX_YEARS: u64 = 100;
 /// [`LAG_MAX_YEARS`] as a duration (365-day years).
 const LAG_MAX: Duration = Duration::from_secs(LAG_MAX_YEARS * 365 * 24 * 3600);
 
-fn parse_lag(text: &str) -> Result<(crate::plan::DataTier, crate::cloud::Exposure), String> {
-    use crate::plan::DataTier;
+fn parse_lag(text: &str) -> Result<(crate::model::DataTier, crate::model::Exposure), String> {
+    use crate::model::DataTier;
     let (tier, value) = text
         .split_once('=')
         .ok_or("expected TIER=DURATION, like database=40m")?;
@@ -451,7 +452,7 @@ fn parse_lag(text: &str) -> Result<(crate::plan::DataTier, crate::cloud::Exposur
         }
     };
     let exposure = if value == "unknown" {
-        crate::cloud::Exposure::Unknown
+        crate::model::Exposure::Unknown
     } else {
         let lag = crate::duration::parse(value)?;
         if lag > LAG_MAX {
@@ -460,7 +461,7 @@ fn parse_lag(text: &str) -> Result<(crate::plan::DataTier, crate::cloud::Exposur
                 LAG_MAX_YEARS
             ));
         }
-        crate::cloud::Exposure::Known(lag)
+        crate::model::Exposure::Known(lag)
     };
     Ok((tier, exposure))
 }
@@ -604,9 +605,9 @@ pub(super) async fn fence_on_return<C: crate::cloud::Cloud>(
         crate::execute::fence_return::STEP,
         policy.regions.primary
     );
-    let fence = crate::cloud::Fence {
+    let fence = crate::model::Fence {
         execution_id: record.id.clone(),
-        epoch: crate::cloud::Epoch::default(),
+        epoch: crate::model::Epoch::default(),
     };
     // On the simulated cloud's modeled clock, the try is stamped with the
     // modeled time the failover ended, so that a seed gives one report.

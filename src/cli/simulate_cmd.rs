@@ -61,7 +61,10 @@ pub fn describe(o: &Outcome, verbose: bool) -> String {
         o.digest
     ));
     if verbose || !o.passed() {
-        out.push_str(&format!("  {}\n", o.schedule.to_string().replace('\n', "\n  ")));
+        out.push_str(&format!(
+            "  {}\n",
+            o.schedule.to_string().replace('\n', "\n  ")
+        ));
         for (id, (status, summary)) in &o.executions {
             out.push_str(&format!("  execution {id}: {} {summary}\n", status.label()));
         }
@@ -118,9 +121,9 @@ pub(super) fn run(args: SimulateArgs) -> Exit {
         print!("{}", describe(&o, true));
         return if o.passed() { Exit::Ok } else { Exit::Failed };
     }
-    let jobs = args.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, |n| n.get() as u64)
-    });
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u64));
     let wall = Instant::now();
     let failed = run_range(args.from, args.seeds, jobs, args.verbose, true);
     let secs = wall.elapsed().as_secs_f64();

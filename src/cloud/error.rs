@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use crate::model::Op;
+
 /// What kind of failure a cloud call met; retries follow the kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -55,7 +57,7 @@ pub struct CloudError {
     /// How the failure is classified.
     pub kind: ErrorKind,
     /// The operation, for example `rds:PromoteReadReplica`.
-    pub op: &'static str,
+    pub op: Op,
     /// The resource the call was about, for example `us-west-2/emr-platform-prod-dr`.
     pub resource: String,
     /// The provider's message, or ours.
@@ -71,7 +73,7 @@ impl CloudError {
     /// Builds an error of the given kind.
     pub fn new(
         kind: ErrorKind,
-        op: &'static str,
+        op: Op,
         resource: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
@@ -92,7 +94,7 @@ impl CloudError {
     }
 
     /// Shorthand for a [`ErrorKind::NotFound`] error.
-    pub fn not_found(op: &'static str, resource: impl Into<String>) -> Self {
+    pub fn not_found(op: Op, resource: impl Into<String>) -> Self {
         let resource = resource.into();
         let message = format!("{resource} does not exist");
         Self::new(ErrorKind::NotFound, op, resource, message)

@@ -12,8 +12,9 @@
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use super::{CloudResult, Exposure};
-use crate::plan::DataTier;
+use super::CloudResult;
+use crate::model::DataTier;
+use crate::model::Exposure;
 use crate::policy::Policy;
 
 /// One exposure figure with its provenance.

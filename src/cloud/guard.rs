@@ -17,11 +17,12 @@ use futures::future::BoxFuture;
 
 use super::{
     Cache, ChangeId, ChangeStatus, CloudError, CloudResult, ClusterEndpoint, Database,
-    DatabaseState, Dns, ErrorKind, ExposureSource, Fence, GlobalDatastoreState, Measurement,
+    DatabaseState, Dns, ErrorKind, ExposureSource, GlobalDatastoreState, Measurement,
     NodeGroupState, NodeGroups, Record, RecordType, ReplicationGroupState, Resolved, Resolver,
-    RoutingControl, Scaling, Stream, StreamClusterState, OP_UPDATE_ROUTING_CONTROLS,
+    RoutingControl, Scaling, Stream, StreamClusterState,
 };
-use crate::plan::DataTier;
+use crate::model::Op;
+use crate::model::{DataTier, Fence};
 use crate::policy::Policy;
 
 /// Whether this node may make a mutating call now. A cheap, synchronous
@@ -33,11 +34,11 @@ pub trait Lease: Send + Sync {
     /// # Errors
     ///
     /// Why the call may not be sent.
-    fn check(&self, op: &'static str, fence: &Fence) -> Result<(), String>;
+    fn check(&self, op: Op, fence: &Fence) -> Result<(), String>;
 }
 
-impl<F: Fn(&'static str, &Fence) -> Result<(), String> + Send + Sync> Lease for F {
-    fn check(&self, op: &'static str, fence: &Fence) -> Result<(), String> {
+impl<F: Fn(Op, &Fence) -> Result<(), String> + Send + Sync> Lease for F {
+    fn check(&self, op: Op, fence: &Fence) -> Result<(), String> {
         self(op, fence)
     }
 }
@@ -64,10 +65,10 @@ impl<C: ?Sized> Guarded<C> {
         self.refused.load(Ordering::Relaxed)
     }
 
-    fn allow(&self, op: &'static str, resource: String, fence: &Fence) -> CloudResult<()> {
+    fn allow(&self, op: Op, resource: String, fence: &Fence) -> CloudResult<()> {
         self.lease.check(op, fence).map_err(|why| {
             self.refused.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(op, %resource, epoch = %fence.epoch, %why, "mutating call refused by the lease check; not sent");
+            tracing::warn!(op = op.as_str(), %resource, epoch = %fence.epoch, %why, "mutating call refused by the lease check; not sent");
             CloudError::new(
                 ErrorKind::Retryable,
                 op,
@@ -84,7 +85,7 @@ impl<C: Database + ?Sized> Database for Guarded<C> {
     }
 
     async fn ensure_promoted(&self, region: &str, id: &str, fence: &Fence) -> CloudResult<()> {
-        self.allow("rds:PromoteReadReplica", format!("{region}/{id}"), fence)?;
+        self.allow(Op::PromoteReadReplica, format!("{region}/{id}"), fence)?;
         self.inner.ensure_promoted(region, id, fence).await
     }
 
@@ -96,7 +97,7 @@ impl<C: Database + ?Sized> Database for Guarded<C> {
         tags: &[(String, String)],
         fence: &Fence,
     ) -> CloudResult<()> {
-        self.allow("rds:ModifyDBInstance", format!("{region}/{id}"), fence)?;
+        self.allow(Op::ModifyDbInstance, format!("{region}/{id}"), fence)?;
         self.inner
             .ensure_renamed(region, id, renamed, tags, fence)
             .await
@@ -122,7 +123,7 @@ impl<C: NodeGroups + ?Sized> NodeGroups for Guarded<C> {
         fence: &Fence,
     ) -> CloudResult<()> {
         let resource = format!("{region}/{cluster}/{name}");
-        self.allow("eks:UpdateNodegroupConfig", resource, fence)?;
+        self.allow(Op::UpdateNodegroupConfig, resource, fence)?;
         self.inner
             .ensure_scaling(region, cluster, name, scaling, fence)
             .await
@@ -146,7 +147,7 @@ impl<C: Dns + ?Sized> Dns for Guarded<C> {
         fence: &Fence,
     ) -> CloudResult<Option<ChangeId>> {
         let resource = format!("{zone}/{}", want.name);
-        self.allow("route53:ChangeResourceRecordSets", resource, fence)?;
+        self.allow(Op::ChangeResourceRecordSets, resource, fence)?;
         self.inner.ensure_record(zone, want, fence).await
     }
 
@@ -171,7 +172,7 @@ impl<C: Cache + ?Sized> Cache for Guarded<C> {
         member: &str,
         fence: &Fence,
     ) -> CloudResult<()> {
-        let op = "elasticache:FailoverGlobalReplicationGroup";
+        let op = Op::FailoverGlobalReplicationGroup;
         self.allow(op, format!("{id}/{region}/{member}"), fence)?;
         self.inner
             .ensure_primary_member(id, region, member, fence)
@@ -193,7 +194,7 @@ impl<C: Cache + ?Sized> Cache for Guarded<C> {
         member: &str,
         fence: &Fence,
     ) -> CloudResult<()> {
-        let op = "elasticache:DisassociateGlobalReplicationGroup";
+        let op = Op::DisassociateGlobalReplicationGroup;
         self.allow(op, format!("{id}/{region}/{member}"), fence)?;
         self.inner
             .ensure_disassociated(id, region, member, fence)
@@ -231,7 +232,7 @@ impl<C: RoutingControl + ?Sized> RoutingControl for Guarded<C> {
             .map(|(arn, _)| arn.as_str())
             .collect::<Vec<_>>()
             .join(",");
-        self.allow(OP_UPDATE_ROUTING_CONTROLS, resource, fence)?;
+        self.allow(Op::UpdateRoutingControlStates, resource, fence)?;
         self.inner
             .update_routing_control_states(endpoint, states, fence)
             .await

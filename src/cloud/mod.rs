@@ -27,17 +27,15 @@ pub use exposure::{ExposureSource, Measurement};
 pub use guard::{Guarded, Lease};
 pub use readiness::{
     vcpus_of_instance_type, Capacity, DrHealth, Permissions, Simulated, TargetHealth,
-    OP_DESCRIBE_REPLICATOR, OP_DESCRIBE_TARGET_HEALTH, OP_GET_SERVICE_QUOTA, OP_GET_USAGE,
-    OP_SIMULATE_PRINCIPAL_POLICY, VCPU_QUOTA_CODE,
+    VCPU_QUOTA_CODE,
 };
-pub use routing::{
-    through_endpoints, ClusterEndpoint, RoutingControl, ENDPOINT_TIMEOUT, OP_GET_ROUTING_CONTROL,
-    OP_UPDATE_ROUTING_CONTROLS,
-};
+pub use routing::{through_endpoints, ClusterEndpoint, RoutingControl, ENDPOINT_TIMEOUT};
 pub use token::TOKEN_MAX;
 pub use types::*;
 
 use std::future::Future;
+
+use crate::model::Fence;
 
 /// The result of a cloud call.
 pub type CloudResult<T> = Result<T, CloudError>;

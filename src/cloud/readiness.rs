@@ -14,17 +14,6 @@ use super::CloudResult;
 /// M, R, T, Z) instances", counted in vCPUs.
 pub const VCPU_QUOTA_CODE: &str = "L-1216C47A";
 
-/// `servicequotas:GetServiceQuota`.
-pub const OP_GET_SERVICE_QUOTA: &str = "servicequotas:GetServiceQuota";
-/// `cloudwatch:GetMetricData` on `AWS/Usage`: vCPUs in use.
-pub const OP_GET_USAGE: &str = "cloudwatch:GetMetricData";
-/// `iam:SimulatePrincipalPolicy`.
-pub const OP_SIMULATE_PRINCIPAL_POLICY: &str = "iam:SimulatePrincipalPolicy";
-/// `elasticloadbalancing:DescribeTargetHealth`.
-pub const OP_DESCRIBE_TARGET_HEALTH: &str = "elasticloadbalancing:DescribeTargetHealth";
-/// `kafka:DescribeReplicator`.
-pub const OP_DESCRIBE_REPLICATOR: &str = "kafka:DescribeReplicator";
-
 /// EC2 capacity in a region, as the vCPU quota counts it.
 pub trait Capacity: Send + Sync {
     /// The applied vCPU quota of on-demand standard instances in `region`

@@ -14,12 +14,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{CloudError, CloudResult, ErrorKind, Fence};
-
-/// The operation name of a routing-control state read.
-pub const OP_GET_ROUTING_CONTROL: &str = "route53-recovery-cluster:GetRoutingControlState";
-/// The operation name of a routing-control state update.
-pub const OP_UPDATE_ROUTING_CONTROLS: &str = "route53-recovery-cluster:UpdateRoutingControlStates";
+use super::{CloudError, CloudResult, ErrorKind};
+use crate::model::Fence;
+use crate::model::Op;
 
 /// One regional endpoint of an ARC cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -64,7 +61,7 @@ pub const ENDPOINT_TIMEOUT: Duration = Duration::from_secs(3);
 ///
 /// The final answer's error, or a `Retryable` error when no endpoint answered.
 pub async fn through_endpoints<'e, T, F, Fut>(
-    op: &'static str,
+    op: Op,
     endpoints: &'e [ClusterEndpoint],
     per_try: Duration,
     mut call: F,
@@ -126,16 +123,21 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_endpoint_that_does_not_answer_passes_the_call_to_the_next() {
         let asked = RefCell::new(Vec::new());
-        let r = through_endpoints("op", &endpoints(), ENDPOINT_TIMEOUT, |e| {
-            asked.borrow_mut().push(e.region.clone());
-            let dead = e.region == "us-east-1";
-            async move {
-                if dead {
-                    std::future::pending::<()>().await;
+        let r = through_endpoints(
+            Op::UpdateRoutingControlStates,
+            &endpoints(),
+            ENDPOINT_TIMEOUT,
+            |e| {
+                asked.borrow_mut().push(e.region.clone());
+                let dead = e.region == "us-east-1";
+                async move {
+                    if dead {
+                        std::future::pending::<()>().await;
+                    }
+                    Ok(7)
                 }
-                Ok(7)
-            }
-        })
+            },
+        )
         .await;
         assert_eq!(r.unwrap(), 7);
         assert_eq!(*asked.borrow(), ["us-east-1", "us-west-2"]);
@@ -144,18 +146,39 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_refusal_is_final_and_no_answer_anywhere_names_every_endpoint() {
         let asked = RefCell::new(0);
-        let r: CloudResult<()> = through_endpoints("op", &endpoints(), ENDPOINT_TIMEOUT, |_| {
-            *asked.borrow_mut() += 1;
-            async { Err(CloudError::new(ErrorKind::Fatal, "op", "x", "safety rule")) }
-        })
+        let r: CloudResult<()> = through_endpoints(
+            Op::UpdateRoutingControlStates,
+            &endpoints(),
+            ENDPOINT_TIMEOUT,
+            |_| {
+                *asked.borrow_mut() += 1;
+                async {
+                    Err(CloudError::new(
+                        ErrorKind::Fatal,
+                        Op::UpdateRoutingControlStates,
+                        "x",
+                        "safety rule",
+                    ))
+                }
+            },
+        )
         .await;
         assert_eq!(r.unwrap_err().kind, ErrorKind::Fatal);
         assert_eq!(*asked.borrow(), 1);
-        let r: CloudResult<()> =
-            through_endpoints("op", &endpoints(), ENDPOINT_TIMEOUT, |_| async {
-                Err(CloudError::new(ErrorKind::Retryable, "op", "x", "503"))
-            })
-            .await;
+        let r: CloudResult<()> = through_endpoints(
+            Op::UpdateRoutingControlStates,
+            &endpoints(),
+            ENDPOINT_TIMEOUT,
+            |_| async {
+                Err(CloudError::new(
+                    ErrorKind::Retryable,
+                    Op::UpdateRoutingControlStates,
+                    "x",
+                    "503",
+                ))
+            },
+        )
+        .await;
         let e = r.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Retryable);
         for region in ["us-east-1", "us-west-2", "eu-west-1"] {

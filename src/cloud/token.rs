@@ -1,6 +1,6 @@
 //! Idempotency tokens for the providers' mutating calls.
 
-use super::types::Fence;
+use crate::model::Fence;
 
 impl Fence {
     /// A token that is the same for every retry of `step` in this execution,
@@ -33,7 +33,7 @@ pub const TOKEN_MAX: usize = 64;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::Epoch;
+    use crate::model::Epoch;
 
     #[test]
     fn node_groups_of_a_long_policy_get_distinct_tokens() {

@@ -1,73 +1,8 @@
 //! Plain values exchanged across the cloud boundary.
 
 use std::fmt;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-
-/// Who is acting: every mutating call carries it so that the provider side
-/// can name the execution (Route 53 change comments, EKS request tokens) and,
-/// under consensus, so that a deposed leader's call can be told apart.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Fence {
-    /// The execution this call belongs to.
-    pub execution_id: String,
-    /// The epoch under which it acts (zero for a local, unreplicated run).
-    pub epoch: Epoch,
-}
-
-/// A fencing epoch: the raft term of the leader that recorded a step's
-/// intent and the log index of that record. Epochs order the writers: a
-/// later leader always holds a greater term, and the replicated state
-/// machine refuses records from an execution's earlier owner.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-pub struct Epoch {
-    /// The leader's term.
-    pub term: u64,
-    /// The log index of the step's intent.
-    pub index: u64,
-}
-
-impl fmt::Display for Epoch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.term, self.index)
-    }
-}
-
-/// How much data a failover of one tier would lose, as far as we can tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind", content = "ms")]
-pub enum Exposure {
-    /// Measured: the replica is this far behind its source.
-    #[serde(with = "millis")]
-    Known(Duration),
-    /// Not measurable; counts as above any RPO.
-    Unknown,
-}
-
-impl fmt::Display for Exposure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Known(d) => write!(f, "{}", crate::duration::fmt(*d)),
-            Self::Unknown => f.write_str("unknown"),
-        }
-    }
-}
-
-mod millis {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_millis() as u64)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Ok(Duration::from_millis(u64::deserialize(d)?))
-    }
-}
 
 /// A DB instance as RDS describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -234,13 +234,19 @@ mod tests {
         let net = MemNet::new(1, NetFaults::default());
         net.register(2, "http://n2", echo());
         let a = net
-            .send(1, Call::post("http://n2", "/echo", "hi", Duration::from_secs(1)))
+            .send(
+                1,
+                Call::post("http://n2", "/echo", "hi", Duration::from_secs(1)),
+            )
             .await
             .unwrap();
         assert_eq!((a.status, &a.body[..]), (200, &b"hi"[..]));
         net.unregister("http://n2");
         let e = net
-            .send(1, Call::post("http://n2", "/echo", "hi", Duration::from_secs(1)))
+            .send(
+                1,
+                Call::post("http://n2", "/echo", "hi", Duration::from_secs(1)),
+            )
             .await
             .unwrap_err();
         assert!(e.contains("node down"), "{e}");
@@ -260,7 +266,10 @@ mod tests {
             let mut outcomes = Vec::new();
             for _ in 0..40 {
                 let r = net
-                    .send(1, Call::post("http://n2", "/echo", "x", Duration::from_secs(1)))
+                    .send(
+                        1,
+                        Call::post("http://n2", "/echo", "x", Duration::from_secs(1)),
+                    )
                     .await;
                 outcomes.push(r.is_ok());
             }

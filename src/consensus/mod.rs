@@ -5,7 +5,7 @@
 //! witness region), agree on one [`ClusterState`]: the active region per
 //! policy, every execution with its journal, the maintenance flag and the
 //! audit log. Only the leader executes; every step it starts is recorded
-//! through the log first, under a fencing [`Epoch`](crate::cloud::Epoch).
+//! through the log first, under a fencing [`Epoch`](crate::model::Epoch).
 
 pub mod auth;
 pub mod mem_transport;

@@ -98,7 +98,12 @@ pub struct Network {
 impl Network {
     /// A network for node `signer.id` over `transport`, signing every call
     /// with its key; no call takes longer than `timeout`.
-    pub fn new(signer: Signer, timeout: Duration, links: Links, transport: SharedTransport) -> Self {
+    pub fn new(
+        signer: Signer,
+        timeout: Duration,
+        links: Links,
+        transport: SharedTransport,
+    ) -> Self {
         Self {
             me: signer.id,
             transport,

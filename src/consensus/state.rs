@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::Epoch;
 use crate::execute::{ExecutionRecord, ExecutionStatus, StepStatus};
+use crate::model::Epoch;
 
 /// Who starts automatic failovers, in executions and the audit log.
 pub const DETECTOR: &str = "detector";
@@ -83,7 +83,7 @@ pub struct Execution {
     pub accept_data_loss_ms: Option<u64>,
     /// Tiers whose unknown exposure they accepted (unbounded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub accept_unknown: Vec<crate::plan::DataTier>,
+    pub accept_unknown: Vec<crate::model::DataTier>,
     /// Why its owner executes it from the region being left, when it does
     /// (no node of the region being activated could lead), as a sentence:
     /// "executing from us-east-1 because …". `None` while the owner is in

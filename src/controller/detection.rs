@@ -16,13 +16,14 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::Context;
-use crate::cloud::{Cloud, Exposure};
-use crate::consensus::auth::Signer;
-use crate::detect::{self, Observation, Situation, Verdict, ROUNDS_KEPT};
-use crate::plan::DataTier;
-use crate::policy::Policy;
 use crate::clock::now_ms;
+use crate::cloud::Cloud;
+use crate::consensus::auth::Signer;
 use crate::consensus::transport::Call;
+use crate::detect::{self, Observation, Situation, Verdict, ROUNDS_KEPT};
+use crate::model::DataTier;
+use crate::model::Exposure;
+use crate::policy::Policy;
 use crate::probe::{Prober, Reach};
 
 /// Every site's rounds per policy, and what the leader keeps between ticks.

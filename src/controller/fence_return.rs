@@ -11,10 +11,11 @@ use tracing::{info, warn};
 
 use super::journal::propose;
 use super::Context;
-use crate::cloud::{Cloud, Fence};
+use crate::cloud::Cloud;
 use crate::consensus::{Command, Reply};
 use crate::execute::fence_return::{try_fence, FenceOldPrimary, RETRY_EVERY};
 use crate::execute::{now_rfc3339 as now, StepStatus};
+use crate::model::Fence;
 
 /// The leader's pending fences: one task at a time, tried every
 /// [`RETRY_EVERY`].

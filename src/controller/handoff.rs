@@ -96,7 +96,9 @@ impl HandOff<'_> {
         'asking: while self.leading() && Instant::now() < deadline {
             for id in self.caught_up(&eligible) {
                 let addr = &self.ctx.members[&id].addr;
-                if let Err(e) = ask_to_elect(&*self.ctx.transport, addr, self.signer, ASK_TIMEOUT).await {
+                if let Err(e) =
+                    ask_to_elect(&*self.ctx.transport, addr, self.signer, ASK_TIMEOUT).await
+                {
                     warn!(node = id, error = %e, "cannot ask the member to campaign");
                 }
             }

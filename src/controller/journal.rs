@@ -9,9 +9,9 @@
 use std::time::Duration;
 
 use super::Context;
-use crate::cloud::Epoch;
 use crate::consensus::{Command, Reply};
 use crate::execute::{now_rfc3339 as now, ExecutionRecord, Journal, JournalError};
+use crate::model::Epoch;
 
 /// How long a leadership check or a log write may take before this node
 /// treats itself as cut off and stops acting.

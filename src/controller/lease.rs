@@ -15,7 +15,8 @@ use std::time::Duration;
 use openraft::ServerState;
 
 use super::Context;
-use crate::cloud::{Fence, Lease};
+use crate::cloud::Lease;
+use crate::model::Fence;
 
 /// How often [`lapsed`] looks at the leader's lease.
 const WATCH_EVERY: Duration = Duration::from_millis(50);
@@ -56,11 +57,11 @@ impl RaftLease {
 }
 
 impl Lease for RaftLease {
-    fn check(&self, op: &'static str, fence: &Fence) -> Result<(), String> {
+    fn check(&self, op: crate::model::Op, fence: &Fence) -> Result<(), String> {
         match self.lapsed_in(fence.epoch.term, true) {
             None => Ok(()),
             Some(why) => {
-                self.ctx.metrics.cloud_call_refused(op);
+                self.ctx.metrics.cloud_call_refused(op.as_str());
                 Err(why)
             }
         }

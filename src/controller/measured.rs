@@ -10,8 +10,9 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::Context;
-use crate::cloud::{CloudResult, Exposure, ExposureSource, Measurement};
-use crate::plan::DataTier;
+use crate::cloud::{CloudResult, ExposureSource, Measurement};
+use crate::model::DataTier;
+use crate::model::Exposure;
 use crate::policy::Policy;
 
 /// Heartbeat-measured exposures, falling back to the provider's.

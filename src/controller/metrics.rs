@@ -11,8 +11,8 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
-use crate::cloud::Exposure;
 use crate::detect::{Action, Health, Observation};
+use crate::model::Exposure;
 
 use super::metrics_format::MetricsFormat;
 use super::Context;

@@ -54,10 +54,10 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::cloud::{Capacity, Cloud, DrHealth, Permissions};
-use crate::consensus::network::{Links, Network};
 use crate::consensus::mem_transport::MemNet;
-use crate::consensus::transport::{Call, HttpTransport, SharedTransport};
+use crate::consensus::network::{Links, Network};
 use crate::consensus::store::{self, Applied};
+use crate::consensus::transport::{Call, HttpTransport, SharedTransport};
 use crate::consensus::{Member, NodeId, Raft};
 use crate::policy::Policy;
 use crate::probe::Reach;

@@ -97,7 +97,9 @@ impl Context {
 mod tests {
     use super::*;
     use crate::cloud::sim::{SimCloud, SimOptions};
-    use crate::cloud::{Database, Epoch, Fence};
+    use crate::cloud::Database;
+    use crate::model::Epoch;
+    use crate::model::Fence;
 
     #[tokio::test(start_paused = true)]
     async fn the_old_primary_is_writable_until_renamed_and_unknown_while_its_region_is_out() {

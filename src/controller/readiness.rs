@@ -11,11 +11,11 @@ use tracing::{info, warn};
 
 use super::journal::propose;
 use super::Context;
+use crate::clock::now_ms;
 use crate::cloud::{Capacity, Cloud, DrHealth, Permissions};
 use crate::consensus::state::{ClusterState, Command};
 use crate::consensus::Reply;
 use crate::policy::Policy;
-use crate::clock::now_ms;
 use crate::readiness::{evaluate_with, Inputs, Readiness, SiteBeat};
 
 /// Starts one readiness loop per policy.

@@ -16,7 +16,7 @@ pub struct FailoverRequest {
     /// Data loss accepted above the RPO.
     pub accept_data_loss: Option<Duration>,
     /// Tiers whose unknown exposure is accepted (unbounded).
-    pub accept_unknown: Vec<crate::plan::DataTier>,
+    pub accept_unknown: Vec<crate::model::DataTier>,
     /// Who asked.
     pub operator: String,
     /// Why.

@@ -22,8 +22,10 @@ use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 use super::Context;
-use crate::cloud::{Cloud, Epoch, Fence, Scaling};
+use crate::cloud::{Cloud, Scaling};
 use crate::execute::now_rfc3339;
+use crate::model::Epoch;
+use crate::model::Fence;
 use crate::policy::Policy;
 
 /// How often the node checks that it reaches the majority.

@@ -25,9 +25,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::Exposure;
 use crate::duration::fmt as dur;
-use crate::plan::DataTier;
+use crate::model::DataTier;
+use crate::model::Exposure;
 use crate::policy::{Mode, Policy, TimeoutAction};
 
 /// Rounds kept per site: enough for any consecutive-failure count a policy

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::Exposure;
-use crate::plan::DataTier;
+use crate::model::DataTier;
+use crate::model::Exposure;
 
 /// One site's probe round against the primary, stamped with the time it
 /// started (the observing node's clock, Unix milliseconds).

@@ -16,8 +16,9 @@ use super::journal::StepStatus;
 use super::retry::{with_retry, Budget};
 use super::run_step::{destination, retry_note};
 use super::steps::postcondition;
-use crate::cloud::{Cloud, ErrorKind, Fence};
+use crate::cloud::{Cloud, ErrorKind};
 use crate::duration;
+use crate::model::Fence;
 use crate::plan::{Action, Step};
 use crate::policy::{Policy, WhenPrimaryDown};
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::fence::{record_postgres, record_redis, CachePosition, DatabasePosition, FenceError};
-use crate::plan::DataTier;
+use crate::model::DataTier;
 use crate::policy::{HeartbeatTarget, Policy};
 
 /// The replicas' positions at the fork, as the execution records them.

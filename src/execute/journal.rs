@@ -11,7 +11,7 @@ use std::io;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::Epoch;
+use crate::model::Epoch;
 use crate::plan::{Plan, RpoEvaluation, StepKind};
 
 /// The state of one execution.
@@ -141,7 +141,7 @@ pub struct DataLossOverride {
     pub accepted_ms: u64,
     /// Tiers whose unknown exposure was accepted: their loss is unbounded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub unbounded: Vec<crate::plan::DataTier>,
+    pub unbounded: Vec<crate::model::DataTier>,
     /// Who accepted it (the local user, or the API caller).
     pub by: String,
     /// When (RFC 3339).

@@ -10,9 +10,9 @@
 use std::time::Duration;
 
 use super::PrimaryController;
+use crate::clock::now_ms;
 use crate::plan::ExposureBasis;
 use crate::policy::Policy;
-use crate::clock::now_ms;
 
 /// What the lease gave the gate.
 pub(super) struct Lease {

@@ -37,7 +37,9 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::info;
 
-use crate::cloud::{Cloud, Epoch, ExposureSource, Fence};
+use crate::cloud::{Cloud, ExposureSource};
+use crate::model::Epoch;
+use crate::model::Fence;
 use crate::plan::{self, Acceptance, Plan, StepKind};
 use crate::policy::Policy;
 use run_step::{run_step, StepContext, StepMsg, StepOutcome};

@@ -15,9 +15,11 @@ use futures::future::join_all;
 use super::retry::{with_retry, Budget};
 use crate::cloud::{
     through_endpoints, Cloud, CloudResult, ErrorKind, ExposureSource, Measurement, RecordType,
-    ENDPOINT_TIMEOUT, OP_GET_ROUTING_CONTROL,
+    ENDPOINT_TIMEOUT,
 };
-use crate::plan::{stream_target, DataTier, Observed, RoutingView, Seen};
+use crate::model::DataTier;
+use crate::model::Op;
+use crate::plan::{stream_target, Observed, RoutingView, Seen};
 use crate::policy::{Policy, RoutingControlPair, TrafficSwitch};
 
 /// Where progress notes go (a retried or unanswered read, as a sentence).
@@ -248,9 +250,12 @@ pub async fn routing_view<C: Cloud>(
     let state = |arn: &str| {
         let arn = arn.to_string();
         async move {
-            through_endpoints(OP_GET_ROUTING_CONTROL, endpoints, ENDPOINT_TIMEOUT, |ep| {
-                cloud.get_routing_control_state(ep, &arn)
-            })
+            through_endpoints(
+                Op::GetRoutingControlState,
+                endpoints,
+                ENDPOINT_TIMEOUT,
+                |ep| cloud.get_routing_control_state(ep, &arn),
+            )
             .await
         }
     };

@@ -6,6 +6,7 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 
 use crate::cloud::{CloudError, CloudResult, ErrorKind};
+use crate::model::Op;
 
 /// Retries after the first call: 1 s, 2 s, 4 s, 8 s, 16 s, then give up.
 /// Throttling, transient failures and conflicts (a resource busy with an
@@ -93,7 +94,7 @@ where
             tokio::time::timeout(limit, fut).await.unwrap_or_else(|_| {
                 Err(CloudError::new(
                     ErrorKind::Retryable,
-                    "call",
+                    Op::AnyCall,
                     what,
                     format!(
                         "no answer for {} (execution.call_timeout)",
@@ -127,7 +128,7 @@ mod tests {
     };
 
     fn err(kind: ErrorKind) -> CloudError {
-        CloudError::new(kind, "test:Op", "r", "boom")
+        CloudError::new(kind, Op::PromoteReadReplica, "r", "boom")
     }
 
     #[tokio::test(start_paused = true)]

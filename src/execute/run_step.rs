@@ -12,8 +12,9 @@ use super::observe::{observe, observe_scope, Scope};
 use super::phase_clock::{PhaseClock, StepTime};
 use super::retry::{with_retry, Attempt, Budget};
 use super::steps::{act, attempt_limit, postcondition, wait_bound};
-use crate::cloud::{ChangeId, Cloud, CloudError, ErrorKind, ExposureSource, Fence};
+use crate::cloud::{ChangeId, Cloud, CloudError, ErrorKind, ExposureSource};
 use crate::duration;
+use crate::model::Fence;
 use crate::plan::{self, preflight, Acceptance, Action, RpoEvaluation, Step};
 use crate::policy::Policy;
 

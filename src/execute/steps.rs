@@ -11,9 +11,11 @@ use std::time::Duration;
 
 use super::observe::routing_view;
 use crate::cloud::{
-    through_endpoints, ChangeId, ChangeStatus, Cloud, CloudError, CloudResult, ErrorKind, Fence,
-    RecordTarget, RecordType, ENDPOINT_TIMEOUT, OP_UPDATE_ROUTING_CONTROLS,
+    through_endpoints, ChangeId, ChangeStatus, Cloud, CloudError, CloudResult, ErrorKind,
+    RecordTarget, RecordType, ENDPOINT_TIMEOUT,
 };
+use crate::model::Fence;
+use crate::model::Op;
 use crate::plan::{stream_target, Action};
 use crate::policy::{Policy, RoutingControlPair};
 
@@ -34,7 +36,7 @@ pub async fn postcondition<C: Cloud>(
         Action::Preflight | Action::RpoGate | Action::Verify => true,
         Action::PromoteDatabase { region, replica } => {
             let db = cloud.get_database(region, replica).await?;
-            db.ok_or_else(|| CloudError::not_found("rds:DescribeDBInstances", replica.clone()))?
+            db.ok_or_else(|| CloudError::not_found(Op::DescribeDbInstances, replica.clone()))?
                 .is_promoted()
         }
         Action::ScaleNodeGroup {
@@ -44,15 +46,13 @@ pub async fn postcondition<C: Cloud>(
             scaling,
         } => {
             let g = cloud.get_node_group(region, cluster, name).await?;
-            g.ok_or_else(|| CloudError::not_found("eks:DescribeNodegroup", name.clone()))?
+            g.ok_or_else(|| CloudError::not_found(Op::DescribeNodegroup, name.clone()))?
                 .is_at(*scaling)
         }
         Action::FailoverCache { region, member, .. } => {
             let g = cloud.get_replication_group(region, member).await?;
-            g.ok_or_else(|| {
-                CloudError::not_found("elasticache:DescribeReplicationGroups", member.clone())
-            })?
-            .serves_writes()
+            g.ok_or_else(|| CloudError::not_found(Op::DescribeReplicationGroups, member.clone()))?
+                .serves_writes()
         }
         Action::SwitchStream {
             name,
@@ -215,7 +215,7 @@ async fn switch_routing<C: Cloud>(
         (pair.primary.clone(), false),
     ];
     through_endpoints(
-        OP_UPDATE_ROUTING_CONTROLS,
+        Op::UpdateRoutingControlStates,
         endpoints,
         ENDPOINT_TIMEOUT,
         |ep| cloud.update_routing_control_states(ep, &states, fence),
@@ -252,12 +252,12 @@ async fn stream_record<C: Cloud>(
     let state = cloud
         .get_stream_cluster(region, cluster)
         .await?
-        .ok_or_else(|| CloudError::not_found("kafka:ListClustersV2", cluster.clone()))?;
+        .ok_or_else(|| CloudError::not_found(Op::ListClustersV2, cluster.clone()))?;
     if !state.is_active() {
         let msg = format!("MSK cluster {cluster} is {}, not ACTIVE", state.state);
         return Err(CloudError::new(
             ErrorKind::Conflict,
-            "kafka:ListClustersV2",
+            Op::ListClustersV2,
             cluster.clone(),
             msg,
         ));
@@ -266,7 +266,7 @@ async fn stream_record<C: Cloud>(
         let msg = format!("MSK cluster {cluster} reports no bootstrap brokers");
         CloudError::new(
             ErrorKind::Fatal,
-            "kafka:GetBootstrapBrokers",
+            Op::GetBootstrapBrokers,
             cluster.clone(),
             msg,
         )

@@ -118,8 +118,8 @@ async fn a_refused_run_says_refused_and_not_run_once() {
     let policy = shipped();
     let sim = SimCloud::new(&policy, SimOptions::default()).unwrap();
     sim.set_lag(
-        plan::DataTier::Database,
-        crate::cloud::Exposure::Known(Duration::from_secs(40 * 60)),
+        crate::model::DataTier::Database,
+        crate::model::Exposure::Known(Duration::from_secs(40 * 60)),
     );
     let record = execute(
         Arc::new(sim),

@@ -14,7 +14,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::DataTier;
+use crate::model::DataTier;
 
 /// The replica's PostgreSQL position, recorded right before promotion.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

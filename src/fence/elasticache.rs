@@ -10,6 +10,7 @@ use futures::future::BoxFuture;
 use super::{check_writers, FenceError, FenceOutcome, FenceState, WriterFence};
 use crate::cloud::aws::error::classify;
 use crate::cloud::{CloudError, ErrorKind};
+use crate::model::Op;
 
 /// What a fence appends to a user's access string: Redis applies the rules
 /// of an access string in order, so a trailing `-@write` takes every write
@@ -150,7 +151,7 @@ impl ElastiCacheUserFence {
             .user_id(id)
             .send()
             .await
-            .map_err(|e| self.error(classify("elasticache:DescribeUsers", self.target(id), e)))?;
+            .map_err(|e| self.error(classify(Op::DescribeUsers, self.target(id), e)))?;
         out.users()
             .iter()
             .find(|u| u.user_id() == Some(id))
@@ -165,7 +166,7 @@ impl ElastiCacheUserFence {
             .access_string(access_string)
             .send()
             .await
-            .map_err(|e| self.error(classify("elasticache:ModifyUser", self.target(id), e)))?;
+            .map_err(|e| self.error(classify(Op::ModifyUser, self.target(id), e)))?;
         Ok(())
     }
 

@@ -9,8 +9,8 @@ use tokio_postgres::Client;
 
 use super::divergence::{DatabasePosition, Divergence};
 use super::FenceError;
-use crate::plan::DataTier;
 use crate::clock::now_ms;
+use crate::model::DataTier;
 use crate::probe::{chain, PgConn};
 
 /// The heartbeat table `crate::probe::PostgresHeartbeat` writes.
@@ -191,4 +191,3 @@ impl Query<'_> {
         Ok(newest.and_then(|ms| u64::try_from(ms).ok()))
     }
 }
-

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use super::divergence::{CachePosition, Divergence};
-use crate::clock::now_ms;
 use super::FenceError;
-use crate::plan::DataTier;
+use crate::clock::now_ms;
+use crate::model::DataTier;
 use crate::probe::RedisConn;
 
 /// The heartbeat keys `crate::probe::RedisHeartbeat` writes.

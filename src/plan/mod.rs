@@ -20,7 +20,7 @@ mod step;
 
 pub use calls::RECORD_MODE_RUNBOOK;
 pub use preflight::preflight;
-pub use rpo::{Acceptance, DataTier, ExposureBasis, RpoEvaluation, RpoVerdict, TierExposure};
+pub use rpo::{Acceptance, ExposureBasis, RpoEvaluation, RpoVerdict, TierExposure};
 pub use step::{Action, Step, StepKind};
 
 use std::collections::BTreeMap;
@@ -28,9 +28,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::cloud::{
-    DatabaseState, Exposure, GlobalDatastoreState, MemberRole, NodeGroupState, Record,
-    RecordTarget, ReplicationGroupState, StreamClusterState,
+    DatabaseState, GlobalDatastoreState, MemberRole, NodeGroupState, Record, RecordTarget,
+    ReplicationGroupState, StreamClusterState,
 };
+use crate::model::DataTier;
+use crate::model::Exposure;
 use crate::policy::{Policy, StreamTier, TrafficSwitch, WhenPrimaryDown};
 
 /// What was seen of one resource.
@@ -432,7 +434,12 @@ pub fn build(policy: &Policy, observed: &Observed, accept: Acceptance) -> Plan {
             .unwrap_or_default();
         while let Some(id) = todo.pop() {
             if seen.insert(id.to_string()) {
-                todo.extend(after.get(id).into_iter().flat_map(|a| a.iter().map(String::as_str)));
+                todo.extend(
+                    after
+                        .get(id)
+                        .into_iter()
+                        .flat_map(|a| a.iter().map(String::as_str)),
+                );
             }
         }
         seen

@@ -6,44 +6,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::Exposure;
 use crate::duration;
-
-/// The tiers that hold data, and so can lose it in a failover.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DataTier {
-    /// RDS PostgreSQL.
-    Database,
-    /// ElastiCache Redis.
-    Cache,
-    /// MSK Kafka.
-    Stream,
-}
-
-impl DataTier {
-    /// The tier named `name` (`database`, `cache`, `stream`).
-    pub fn parse(name: &str) -> Option<Self> {
-        [Self::Database, Self::Cache, Self::Stream]
-            .into_iter()
-            .find(|t| t.name() == name)
-    }
-
-    /// The tier's name as policies and reports write it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Database => "database",
-            Self::Cache => "cache",
-            Self::Stream => "stream",
-        }
-    }
-}
-
-impl fmt::Display for DataTier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+use crate::model::DataTier;
+use crate::model::Exposure;
 
 /// One data tier's exposure as the gate saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

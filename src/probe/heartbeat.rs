@@ -160,7 +160,6 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,13 +8,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{Beat, HeartbeatError, PostgresHeartbeat, ProbeError, Reach, RedisHeartbeat};
-use crate::cloud::{Cloud, Exposure};
-use crate::detect::{Observation, ProbeResult, TierReading};
-use crate::plan::DataTier;
-use crate::policy::{HeartbeatTarget, Policy};
 use crate::clock::now_ms;
+use crate::cloud::Cloud;
+use crate::detect::{Observation, ProbeResult, TierReading};
+use crate::model::DataTier;
+use crate::model::Exposure;
+use crate::policy::{HeartbeatTarget, Policy};
 use crate::redact::redact;
-
 
 /// One tier's heartbeat and the last write the primary took.
 struct Heartbeat<H> {

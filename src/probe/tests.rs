@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::cloud::{CloudError, CloudResult, DatabaseState, ErrorKind};
+use crate::model::Op;
 
 const T: Duration = Duration::from_secs(1);
 
@@ -22,12 +23,7 @@ async fn status_probe(status: &str) -> Result<String, ProbeError> {
 }
 
 fn failure(kind: ErrorKind) -> CloudError {
-    CloudError::new(
-        kind,
-        "rds:DescribeDBInstances",
-        "us-east-1/db",
-        "it said so",
-    )
+    CloudError::new(kind, Op::DescribeDbInstances, "us-east-1/db", "it said so")
 }
 
 /// Both API probes' verdicts on a failed call.
@@ -122,7 +118,7 @@ async fn a_failure_on_the_probers_side_is_no_evidence() {
     // A dispatch failure of ours (no credentials) is no silence either.
     let ours = CloudError::new(
         ErrorKind::Fatal,
-        "rds:DescribeDBInstances",
+        Op::DescribeDbInstances,
         "r",
         "no credentials",
     )

@@ -5,7 +5,8 @@
 use futures::future::join_all;
 
 use super::{Check, Status};
-use crate::cloud::{Capacity, Cloud, OP_GET_SERVICE_QUOTA, OP_GET_USAGE, VCPU_QUOTA_CODE};
+use crate::cloud::{Capacity, Cloud, VCPU_QUOTA_CODE};
+use crate::model::Op;
 use crate::plan::{Observed, Seen};
 use crate::policy::Policy;
 
@@ -102,7 +103,7 @@ async fn needed<C: Capacity>(
             return Ok(0);
         }
         let read = cloud.get_node_vcpus(to, &ng.cluster, &g.name);
-        match super::bounded(policy, "eks:DescribeNodegroup", read).await {
+        match super::bounded(policy, Op::DescribeNodegroup, read).await {
             Ok(Some(v)) => Ok(adds * u64::from(v)),
             Ok(None) => Err(format!(
                 "the instance type of node group {} is unknown",
@@ -122,8 +123,8 @@ async fn quota<C: Cloud + Capacity>(cloud: &C, policy: &Policy, observed: &Obser
     let to = policy.regions.secondary.as_str();
     let (needed, quota, in_use) = tokio::join!(
         needed(cloud, policy, observed),
-        super::bounded(policy, OP_GET_SERVICE_QUOTA, cloud.get_vcpu_quota(to)),
-        super::bounded(policy, OP_GET_USAGE, cloud.get_vcpus_in_use(to))
+        super::bounded(policy, Op::GetServiceQuota, cloud.get_vcpu_quota(to)),
+        super::bounded(policy, Op::GetMetricData, cloud.get_vcpus_in_use(to))
     );
     let needed = match needed {
         Ok(0) => {

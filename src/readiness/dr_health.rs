@@ -2,7 +2,8 @@
 //! balancer's targets (`tiers.dns.dr_target_groups`) and the state of the
 //! MSK Replicator feeding the DR cluster (`tiers.stream.replicator`).
 
-use crate::cloud::{DrHealth, TargetHealth, OP_DESCRIBE_REPLICATOR, OP_DESCRIBE_TARGET_HEALTH};
+use crate::cloud::{DrHealth, TargetHealth};
+use crate::model::Op;
 use crate::policy::Policy;
 
 /// The replicator state in which the DR cluster receives new records.
@@ -25,7 +26,7 @@ pub(super) async fn problems<C: DrHealth>(
         .unwrap_or_default();
     let reads = groups.iter().map(|arn| async move {
         let read = cloud.get_target_health(dr, arn);
-        let r = super::bounded(policy, OP_DESCRIBE_TARGET_HEALTH, read).await;
+        let r = super::bounded(policy, Op::DescribeTargetHealth, read).await;
         judge_targets(arn, dr, r)
     });
     let replicator = policy
@@ -37,7 +38,7 @@ pub(super) async fn problems<C: DrHealth>(
     let replicator = async move {
         let name = replicator?;
         let read = cloud.get_replicator_state(dr, name);
-        let r = super::bounded(policy, OP_DESCRIBE_REPLICATOR, read).await;
+        let r = super::bounded(policy, Op::DescribeReplicator, read).await;
         judge_replicator(name, dr, r)
     };
     let (targets, replicator) = tokio::join!(futures::future::join_all(reads), replicator);

@@ -196,7 +196,7 @@ pub struct Inputs<'a> {
 /// evaluation up.
 pub(crate) async fn bounded<T>(
     policy: &Policy,
-    op: &'static str,
+    op: crate::model::Op,
     read: impl std::future::Future<Output = crate::cloud::CloudResult<T>>,
 ) -> crate::cloud::CloudResult<T> {
     let limit = policy.execution.call_timeout;

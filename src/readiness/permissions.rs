@@ -5,6 +5,7 @@
 
 use super::{Check, Status};
 use crate::cloud::Permissions;
+use crate::model::Op;
 use crate::plan::{Action, Plan};
 use crate::policy::{Policy, TrafficSwitch, WhenPrimaryDown};
 
@@ -17,11 +18,11 @@ fn of(policy: &Policy, action: &Action) -> Vec<&'static str> {
     let t = &policy.tiers;
     let route = |routing: bool| -> Vec<&'static str> {
         if routing {
-            vec!["route53-recovery-cluster:GetRoutingControlState"]
+            vec![Op::GetRoutingControlState.as_str()]
         } else {
             vec![
-                "route53:ListHostedZonesByName",
-                "route53:ListResourceRecordSets",
+                Op::ListHostedZonesByName.as_str(),
+                Op::ListResourceRecordSets.as_str(),
             ]
         }
     };
@@ -30,17 +31,20 @@ fn of(policy: &Policy, action: &Action) -> Vec<&'static str> {
     match action {
         Action::Preflight | Action::Verify | Action::RpoGate => {
             if t.database.is_some() {
-                out.push("rds:DescribeDBInstances");
+                out.push(Op::DescribeDbInstances.as_str());
             }
             if t.node_groups.is_some() && !matches!(action, Action::RpoGate) {
-                out.push("eks:DescribeNodegroup");
+                out.push(Op::DescribeNodegroup.as_str());
             }
             if t.cache.is_some() {
-                out.push("elasticache:DescribeGlobalReplicationGroups");
-                out.push("elasticache:DescribeReplicationGroups");
+                out.push(Op::DescribeGlobalReplicationGroups.as_str());
+                out.push(Op::DescribeReplicationGroups.as_str());
             }
             if let Some(s) = &t.stream {
-                out.extend(["kafka:ListClustersV2", "kafka:GetBootstrapBrokers"]);
+                out.extend([
+                    Op::ListClustersV2.as_str(),
+                    Op::GetBootstrapBrokers.as_str(),
+                ]);
                 out.extend(switch(&s.switch));
             }
             if let Some(d) = t
@@ -50,43 +54,52 @@ fn of(policy: &Policy, action: &Action) -> Vec<&'static str> {
             {
                 out.extend(switch(&d.switch));
             }
-            out.push("cloudwatch:GetMetricData");
+            out.push(Op::GetMetricData.as_str());
         }
         Action::PromoteDatabase { .. } => {
-            out.extend(["rds:DescribeDBInstances", "rds:PromoteReadReplica"]);
+            out.extend([
+                Op::DescribeDbInstances.as_str(),
+                Op::PromoteReadReplica.as_str(),
+            ]);
         }
         Action::ScaleNodeGroup { .. } => {
-            out.extend(["eks:DescribeNodegroup", "eks:UpdateNodegroupConfig"]);
+            out.extend([
+                Op::DescribeNodegroup.as_str(),
+                Op::UpdateNodegroupConfig.as_str(),
+            ]);
         }
         Action::FailoverCache { .. } => {
             out.extend([
-                "elasticache:DescribeGlobalReplicationGroups",
-                "elasticache:DescribeReplicationGroups",
-                "elasticache:FailoverGlobalReplicationGroup",
+                Op::DescribeGlobalReplicationGroups.as_str(),
+                Op::DescribeReplicationGroups.as_str(),
+                Op::FailoverGlobalReplicationGroup.as_str(),
             ]);
             let disassociates = t
                 .cache
                 .as_ref()
                 .is_some_and(|c| c.when_primary_region_down == WhenPrimaryDown::Disassociate);
             if disassociates {
-                out.push("elasticache:DisassociateGlobalReplicationGroup");
+                out.push(Op::DisassociateGlobalReplicationGroup.as_str());
             }
         }
         Action::SwitchStream { routing, .. } | Action::FlipDns { routing, .. } => {
             if matches!(action, Action::SwitchStream { .. }) {
-                out.extend(["kafka:ListClustersV2", "kafka:GetBootstrapBrokers"]);
+                out.extend([
+                    Op::ListClustersV2.as_str(),
+                    Op::GetBootstrapBrokers.as_str(),
+                ]);
             }
             if routing.is_some() {
                 out.extend([
-                    "route53-recovery-cluster:GetRoutingControlState",
-                    "route53-recovery-cluster:UpdateRoutingControlStates",
+                    Op::GetRoutingControlState.as_str(),
+                    Op::UpdateRoutingControlStates.as_str(),
                 ]);
             } else {
                 out.extend([
-                    "route53:ListHostedZonesByName",
-                    "route53:ListResourceRecordSets",
-                    "route53:ChangeResourceRecordSets",
-                    "route53:GetChange",
+                    Op::ListHostedZonesByName.as_str(),
+                    Op::ListResourceRecordSets.as_str(),
+                    Op::ChangeResourceRecordSets.as_str(),
+                    Op::GetChange.as_str(),
                 ]);
             }
         }
@@ -150,13 +163,7 @@ async fn executing_role<C: Permissions>(
 ) -> (Status, String) {
     let actions = iam_actions(policy, plan);
     let simulated = cloud.simulate_actions(&actions);
-    match super::bounded(
-        policy,
-        crate::cloud::OP_SIMULATE_PRINCIPAL_POLICY,
-        simulated,
-    )
-    .await
-    {
+    match super::bounded(policy, Op::SimulatePrincipalPolicy, simulated).await {
         Ok(s) if s.denied.is_empty() => (
             Status::Pass,
             format!(
@@ -204,13 +211,7 @@ async fn witness_role<C: Permissions>(
     };
     let writes = mutating_actions(policy, plan);
     let simulated = cloud.simulate_actions_for(witness, &writes);
-    match super::bounded(
-        policy,
-        crate::cloud::OP_SIMULATE_PRINCIPAL_POLICY,
-        simulated,
-    )
-    .await
-    {
+    match super::bounded(policy, Op::SimulatePrincipalPolicy, simulated).await {
         Ok(s) => {
             let allowed: Vec<&str> = writes
                 .iter()

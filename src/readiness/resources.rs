@@ -10,7 +10,8 @@
 //! unprotected until it is reprotected.
 
 use super::{Check, Status};
-use crate::cloud::{DatabaseState, DrHealth, Exposure};
+use crate::cloud::{DatabaseState, DrHealth};
+use crate::model::Exposure;
 use crate::plan::{Observed, Plan, Seen};
 use crate::policy::Policy;
 

@@ -3,6 +3,7 @@
 use super::*;
 use crate::cloud::sim::{is_mutating, SimCloud, SimOptions};
 use crate::execute::{ExecutionRecord, ExecutionStatus, StepRecord, StepStatus};
+use crate::model::Op;
 
 fn policy() -> Policy {
     crate::policy::load(std::path::Path::new(crate::policy::DEFAULT_POLICY))
@@ -38,12 +39,12 @@ async fn the_shipped_policy_on_the_simulated_cloud_is_ready_and_nothing_changes(
     let writes: Vec<String> = sim
         .calls()
         .into_keys()
-        .filter(|op| is_mutating(op))
+        .filter(|op| op.parse().is_ok_and(is_mutating))
         .collect();
     assert!(writes.is_empty(), "mutating calls made: {writes:?}");
     assert!(sim
         .calls()
-        .contains_key(crate::cloud::OP_SIMULATE_PRINCIPAL_POLICY));
+        .contains_key(Op::SimulatePrincipalPolicy.as_str()));
 }
 
 #[test]

@@ -9,6 +9,7 @@ use futures::future::join_all;
 use super::{Check, Status};
 use crate::cloud::{Cloud, RecordTarget, ENDPOINT_TIMEOUT};
 use crate::execute::DNS_MARGIN;
+use crate::model::Op;
 use crate::plan::{Observed, Seen};
 use crate::policy::{Policy, RoutingControlPair, TrafficSwitch};
 
@@ -230,8 +231,8 @@ async fn dns<C: Cloud>(cloud: &C, policy: &Policy, observed: &Observed, active: 
         let ok = match &d.switch {
             TrafficSwitch::RoutingControl(_) => {
                 let (have, want) = tokio::join!(
-                    super::bounded(policy, "dns:Resolve", cloud.resolve(&d.record)),
-                    super::bounded(policy, "dns:Resolve", cloud.resolve(primary))
+                    super::bounded(policy, Op::Resolve, cloud.resolve(&d.record)),
+                    super::bounded(policy, Op::Resolve, cloud.resolve(primary))
                 );
                 match (have, want) {
                     (Ok(h), Ok(w)) if h.points_at(primary, &w) => Ok(()),

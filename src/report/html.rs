@@ -295,11 +295,11 @@ fn exposure(out: &mut String, r: &Report) {
     for t in &r.rpo.tiers {
         let verdict = match t.exposure {
             _ if t.already_failed_over => "already failed over".to_string(),
-            crate::cloud::Exposure::Known(d) if d.as_millis() as u64 <= r.rpo.policy_rpo_ms => {
+            crate::model::Exposure::Known(d) if d.as_millis() as u64 <= r.rpo.policy_rpo_ms => {
                 "within".into()
             }
-            crate::cloud::Exposure::Known(_) => "ABOVE".into(),
-            crate::cloud::Exposure::Unknown => "unknown: unbounded".into(),
+            crate::model::Exposure::Known(_) => "ABOVE".into(),
+            crate::model::Exposure::Unknown => "unknown: unbounded".into(),
         };
         let _ = writeln!(
             out,

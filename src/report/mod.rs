@@ -335,7 +335,7 @@ impl RpoReport {
                     ""
                 };
                 let unbounded =
-                    if t.exposure == crate::cloud::Exposure::Unknown && !t.already_failed_over {
+                    if t.exposure == crate::model::Exposure::Unknown && !t.already_failed_over {
                         " (unbounded)"
                     } else {
                         ""

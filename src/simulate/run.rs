@@ -12,13 +12,12 @@ use super::invariants::{self, liveness, Snapshot, Violation};
 use super::schedule::{Event, Schedule};
 use super::world::{self, World, TOKEN};
 use crate::cloud::sim::{LatencyModel, MutationRecord, SimCloud, SimOptions};
-use crate::cloud::Exposure;
 use crate::consensus::mem_transport::{MemNet, NetFaults, NetStats};
 use crate::consensus::network::Links;
 use crate::consensus::transport::{Call, Transport};
 use crate::consensus::{ClusterState, NodeId};
 use crate::execute::ExecutionStatus;
-use crate::plan::DataTier;
+use crate::model::{DataTier, Exposure};
 use crate::policy::{self, Policy};
 
 /// The virtual wall time every run starts at (2030-03-17T17:46:40Z).
@@ -79,7 +78,11 @@ pub fn policy() -> Policy {
     // manual_timeout applies to manual mode only.
     let text: String = text
         .lines()
-        .filter(|l| !l.starts_with("manual_timeout:") && !l.starts_with("  after: 15m") && !l.starts_with("  action: wait"))
+        .filter(|l| {
+            !l.starts_with("manual_timeout:")
+                && !l.starts_with("  after: 15m")
+                && !l.starts_with("  action: wait")
+        })
         .map(|l| format!("{l}\n"))
         .collect();
     let mut p = policy::parse(Path::new(policy::DEFAULT_POLICY), &text)
@@ -141,7 +144,9 @@ fn watch(seed: u64, progress: &std::sync::atomic::AtomicU64, done: &std::sync::a
 fn store_dir() -> tempfile::TempDir {
     let shm = Path::new("/dev/shm");
     let dir = if shm.is_dir() {
-        tempfile::Builder::new().prefix("drctl-sim-").tempdir_in(shm)
+        tempfile::Builder::new()
+            .prefix("drctl-sim-")
+            .tempdir_in(shm)
     } else {
         tempfile::Builder::new().prefix("drctl-sim-").tempdir()
     };
@@ -223,7 +228,9 @@ impl Run {
     /// The time by which the failover must have completed, when it must.
     fn deadline(&self) -> Option<Duration> {
         let s = &self.schedule;
-        let out = s.outage_at.filter(|_| !s.lag_above_rpo && !s.maintenance())?;
+        let out = s
+            .outage_at
+            .filter(|_| !s.lag_above_rpo && !s.maintenance())?;
         let d = &self.policy.detection;
         let confirm = d.probe_interval * (d.consecutive_failures + 1) + d.probe_timeout;
         Some(liveness::deadline(out, s.calm_from(), confirm))
@@ -232,7 +239,10 @@ impl Run {
     /// When the run may stop when no failover is expected to complete.
     fn quiet_end(&self) -> Duration {
         let s = &self.schedule;
-        s.outage_at.unwrap_or(Duration::from_secs(60)).max(s.calm_from()) + Duration::from_secs(240)
+        s.outage_at
+            .unwrap_or(Duration::from_secs(60))
+            .max(s.calm_from())
+            + Duration::from_secs(240)
     }
 
     async fn drive(&mut self) {
@@ -277,13 +287,18 @@ impl Run {
         match event {
             // The region's site goes dark with it: its node loses its links.
             Event::RegionOutage => {
-                w.cloud.set_region_outage([self.policy.regions.primary.clone()]);
+                w.cloud
+                    .set_region_outage([self.policy.regions.primary.clone()]);
                 w.links.isolate(PRIMARY_SITE_NODE, &[1, 2, 3]);
             }
             Event::Isolate(n) => w.links.isolate(n, &[1, 2, 3]),
             Event::Heal => {
                 w.links.heal();
-                if self.schedule.outage_at.is_some_and(|t| t <= self.start.elapsed()) {
+                if self
+                    .schedule
+                    .outage_at
+                    .is_some_and(|t| t <= self.start.elapsed())
+                {
                     w.links.isolate(PRIMARY_SITE_NODE, &[1, 2, 3]);
                 }
             }
@@ -402,7 +417,12 @@ impl Run {
         if !converged {
             let applied: Vec<String> = states
                 .iter()
-                .map(|(id, (l, _))| format!("node {id} at {}", l.map_or("none".into(), |l| l.to_string())))
+                .map(|(id, (l, _))| {
+                    format!(
+                        "node {id} at {}",
+                        l.map_or("none".into(), |l| l.to_string())
+                    )
+                })
                 .collect();
             found.push(Violation {
                 invariant: "journal",
@@ -441,8 +461,9 @@ impl Run {
                     .values()
                     .map(|e| {
                         let failed = e.record.steps.iter().find_map(|st| {
-                            (st.status == crate::execute::StepStatus::Failed)
-                                .then(|| format!("{}: {}", st.id, st.outcome.clone().unwrap_or_default()))
+                            (st.status == crate::execute::StepStatus::Failed).then(|| {
+                                format!("{}: {}", st.id, st.outcome.clone().unwrap_or_default())
+                            })
                         });
                         let summary = e.record.summary.clone().or(failed).unwrap_or_default();
                         (e.record.id.clone(), (e.record.status, summary))

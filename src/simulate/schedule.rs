@@ -168,21 +168,22 @@ impl Schedule {
 
 /// One cloud fault of the chaos format, on a step's operation.
 fn cloud_fault(rng: &mut SmallRng) -> Fault {
-    use crate::cloud::sim::{
-        OP_FAILOVER_GLOBAL, OP_PROMOTE, OP_UPDATE_NODE_GROUP, OP_DESCRIBE_DB,
-    };
+    use crate::model::Op;
     let ops = [
-        OP_PROMOTE,
-        OP_UPDATE_NODE_GROUP,
-        OP_FAILOVER_GLOBAL,
-        OP_DESCRIBE_DB,
-        crate::cloud::OP_UPDATE_ROUTING_CONTROLS,
+        Op::PromoteReadReplica,
+        Op::UpdateNodegroupConfig,
+        Op::FailoverGlobalReplicationGroup,
+        Op::DescribeDbInstances,
+        Op::UpdateRoutingControlStates,
     ];
     let op = ops[rng.random_range(0..ops.len())].to_string();
     let (fault, extra) = match rng.random_range(0..3) {
         0 => (FaultKind::Fail, None),
         1 => (FaultKind::Throttle, None),
-        _ => (FaultKind::Stuck, Some(format!("{}s", rng.random_range(5..120)))),
+        _ => (
+            FaultKind::Stuck,
+            Some(format!("{}s", rng.random_range(5..120))),
+        ),
     };
     Fault {
         fault,
@@ -203,7 +204,11 @@ impl fmt::Display for Schedule {
             "seed {}: database lag {}{}; election timeouts {:?} ms",
             self.seed,
             crate::duration::fmt(self.database_lag),
-            if self.lag_above_rpo { " (above the RPO)" } else { "" },
+            if self.lag_above_rpo {
+                " (above the RPO)"
+            } else {
+                ""
+            },
             self.election_ms
         )?;
         for (t, e) in &self.events {
@@ -222,8 +227,9 @@ mod tests {
         let rpo = Duration::from_secs(900);
         let a = Schedule::draw(42, rpo).to_string();
         assert_eq!(a, Schedule::draw(42, rpo).to_string());
-        let distinct: std::collections::BTreeSet<String> =
-            (0..50).map(|s| Schedule::draw(s, rpo).to_string()).collect();
+        let distinct: std::collections::BTreeSet<String> = (0..50)
+            .map(|s| Schedule::draw(s, rpo).to_string())
+            .collect();
         assert_eq!(distinct.len(), 50);
     }
 

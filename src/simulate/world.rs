@@ -37,7 +37,11 @@ pub struct World {
 }
 
 /// The node configurations: stores under `dir`, election timeouts as drawn.
-pub fn configs(policy: &Arc<Policy>, dir: &Path, election_ms: [u64; 3]) -> BTreeMap<u64, NodeConfig> {
+pub fn configs(
+    policy: &Arc<Policy>,
+    dir: &Path,
+    election_ms: [u64; 3],
+) -> BTreeMap<u64, NodeConfig> {
     let sites = [
         policy.regions.primary.clone(),
         policy.regions.secondary.clone(),
@@ -105,7 +109,14 @@ impl World {
         // A crashed node's tasks may hold its store a moment longer.
         for _ in 0..100 {
             let wiring = Wiring::Mem(self.net.clone());
-            match controller::start_wired(cfg.clone(), Some(cloud.clone()), self.links.clone(), wiring).await {
+            match controller::start_wired(
+                cfg.clone(),
+                Some(cloud.clone()),
+                self.links.clone(),
+                wiring,
+            )
+            .await
+            {
                 Ok(n) => {
                     self.applied.insert(id, n.ctx.applied.clone());
                     self.nodes.insert(id, Some(n));

@@ -10,7 +10,8 @@ use crate::api::views::{
 use crate::consensus::Maintenance;
 use crate::detect::{Action, Health, ProbeResult, SiteView, Verdict};
 use crate::execute::{ExecutionStatus, StepRecord, StepStatus};
-use crate::plan::{DataTier, StepKind};
+use crate::model::DataTier;
+use crate::plan::StepKind;
 
 const XSS: &str = "<script>alert('x')</script>";
 

@@ -25,11 +25,12 @@ use tracing::{info, instrument};
 use super::error::{build_error, classify, classify_routing_control};
 use super::{regional, regional_factory, AwsCloud, Regional};
 use crate::cloud::*;
-use crate::plan::DataTier;
+use crate::model::Op;
+use crate::model::{DataTier, Exposure};
 use crate::policy::Policy;
 
-const GET_METRIC_DATA: &str = "cloudwatch:GetMetricData";
-const RESOLVE: &str = "dns:Resolve";
+const GET_METRIC_DATA: Op = Op::GetMetricData;
+const RESOLVE: Op = Op::Resolve;
 
 /// The period of the lag metrics drctl reads, and so their resolution.
 pub(crate) const METRIC_PERIOD: Duration = Duration::from_secs(60);
@@ -110,7 +111,7 @@ impl DataPlaneAdapter {
     ///
     /// Any failure of GetRoutingControlState, classified for the endpoint
     /// rotation (see [`classify_routing_control`]).
-    #[instrument(name = "cloud", skip_all, fields(op = OP_GET_ROUTING_CONTROL, resource = arn, endpoint = %endpoint.url))]
+    #[instrument(name = "cloud", skip_all, fields(op = Op::GetRoutingControlState.as_str(), resource = arn, endpoint = %endpoint.url))]
     pub async fn get_routing_control_state(
         &self,
         endpoint: &ClusterEndpoint,
@@ -124,7 +125,7 @@ impl DataPlaneAdapter {
             .send()
             .await
             .map_err(|err| {
-                classify_routing_control(OP_GET_ROUTING_CONTROL, routed(endpoint, arn), err)
+                classify_routing_control(Op::GetRoutingControlState, routed(endpoint, arn), err)
             })?;
         Ok(*out.routing_control_state() == RoutingControlState::On)
     }
@@ -137,7 +138,7 @@ impl DataPlaneAdapter {
     /// Any failure of the call; a safety-rule refusal is `Fatal` and names
     /// the rule as ARC's message does.
     #[instrument(name = "cloud", skip_all, fields(
-        op = OP_UPDATE_ROUTING_CONTROLS,
+        op = Op::UpdateRoutingControlStates.as_str(),
         endpoint = %endpoint.url,
         execution_id = %fence.execution_id,
         epoch = %fence.epoch,
@@ -167,11 +168,11 @@ impl DataPlaneAdapter {
                 .routing_control_arn(arn)
                 .routing_control_state(state)
                 .build()
-                .map_err(|err| build_error(OP_UPDATE_ROUTING_CONTROLS, &resource, err))?;
+                .map_err(|err| build_error(Op::UpdateRoutingControlStates, &resource, err))?;
             call = call.update_routing_control_state_entries(entry);
         }
         call.send().await.map_err(|err| {
-            classify_routing_control(OP_UPDATE_ROUTING_CONTROLS, resource.clone(), err)
+            classify_routing_control(Op::UpdateRoutingControlStates, resource.clone(), err)
         })?;
         info!(controls = states.len(), "routing control states updated");
         Ok(())
@@ -227,7 +228,7 @@ impl DataPlaneAdapter {
 
     /// The newest datapoints of one metric, across several series (one per
     /// dimension value in `series`), over the last few periods in `region`.
-    #[instrument(name = "cloud", skip_all, fields(op = GET_METRIC_DATA, resource = %regional(region, metric.name)))]
+    #[instrument(name = "cloud", skip_all, fields(op = GET_METRIC_DATA.as_str(), resource = %regional(region, metric.name)))]
     async fn datapoints(
         &self,
         region: &str,

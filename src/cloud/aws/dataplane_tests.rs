@@ -28,10 +28,11 @@ use super::{lag_measurement, DataPlaneAdapter, LagMetric, METRIC_PERIOD};
 use crate::cloud::aws::tests::{fence, mock_sdk_client, test_cloud};
 use crate::cloud::aws::{AwsCloud, ElastiCacheAdapter};
 use crate::cloud::{
-    through_endpoints, ClusterEndpoint, ErrorKind, Exposure, ExposureSource, RoutingControl,
-    ENDPOINT_TIMEOUT, OP_UPDATE_ROUTING_CONTROLS,
+    through_endpoints, ClusterEndpoint, ErrorKind, ExposureSource, RoutingControl, ENDPOINT_TIMEOUT,
 };
-use crate::plan::DataTier;
+use crate::model::DataTier;
+use crate::model::Exposure;
+use crate::model::Op;
 use crate::policy::Policy;
 
 const USE1_ARN: &str =
@@ -186,9 +187,12 @@ async fn a_safety_rule_refusal_is_fatal_names_the_rule_and_stops_the_rotation() 
 
     let all = endpoints();
     let fence = fence();
-    let err = through_endpoints(OP_UPDATE_ROUTING_CONTROLS, &all, ENDPOINT_TIMEOUT, |e| {
-        cloud.update_routing_control_states(e, &states, &fence)
-    })
+    let err = through_endpoints(
+        Op::UpdateRoutingControlStates,
+        &all,
+        ENDPOINT_TIMEOUT,
+        |e| cloud.update_routing_control_states(e, &states, &fence),
+    )
     .await
     .expect_err("refused");
     assert_eq!(err.kind, ErrorKind::Fatal);
@@ -235,9 +239,12 @@ async fn an_unavailable_endpoint_passes_the_update_to_the_next() {
 
     let all = endpoints();
     let fence = fence();
-    through_endpoints(OP_UPDATE_ROUTING_CONTROLS, &all, ENDPOINT_TIMEOUT, |e| {
-        cloud.update_routing_control_states(e, &states, &fence)
-    })
+    through_endpoints(
+        Op::UpdateRoutingControlStates,
+        &all,
+        ENDPOINT_TIMEOUT,
+        |e| cloud.update_routing_control_states(e, &states, &fence),
+    )
     .await
     .expect("the second endpoint answered");
     assert_eq!(unavailable.num_calls(), 1);

@@ -8,12 +8,10 @@ use tracing::instrument;
 
 use super::error::{classify, none_if_not_found};
 use super::{regional, regional_factory, AwsCloud, Regional};
-use crate::cloud::{
-    CloudError, CloudResult, DrHealth, ErrorKind, TargetHealth, OP_DESCRIBE_REPLICATOR,
-    OP_DESCRIBE_TARGET_HEALTH,
-};
+use crate::cloud::{CloudError, CloudResult, DrHealth, ErrorKind, TargetHealth};
+use crate::model::Op;
 
-const LIST_REPLICATORS: &str = "kafka:ListReplicators";
+const LIST_REPLICATORS: Op = Op::ListReplicators;
 
 /// At most this many pages of ListReplicators are read when looking for
 /// a replicator by name (the filter matches by prefix).
@@ -51,7 +49,7 @@ impl DrHealthAdapter {
     /// # Errors
     ///
     /// Any failure of DescribeTargetHealth other than "not found".
-    #[instrument(name = "cloud", skip_all, fields(op = OP_DESCRIBE_TARGET_HEALTH, resource = %regional(region, arn)))]
+    #[instrument(name = "cloud", skip_all, fields(op = Op::DescribeTargetHealth.as_str(), resource = %regional(region, arn)))]
     pub async fn get_target_health(
         &self,
         region: &str,
@@ -64,7 +62,7 @@ impl DrHealthAdapter {
             .target_group_arn(arn)
             .send()
             .await
-            .map_err(|e| classify(OP_DESCRIBE_TARGET_HEALTH, regional(region, arn), e));
+            .map_err(|e| classify(Op::DescribeTargetHealth, regional(region, arn), e));
         let Some(out) = none_if_not_found(out)? else {
             return Ok(None);
         };
@@ -83,7 +81,7 @@ impl DrHealthAdapter {
     /// Any failure of ListReplicators or DescribeReplicator other than
     /// "not found"; `Fatal` when the name matches more than
     /// [`REPLICATOR_PAGES_MAX`] pages of replicators.
-    #[instrument(name = "cloud", skip_all, fields(op = OP_DESCRIBE_REPLICATOR, resource = %regional(region, name)))]
+    #[instrument(name = "cloud", skip_all, fields(op = Op::DescribeReplicator.as_str(), resource = %regional(region, name)))]
     pub async fn get_replicator_state(
         &self,
         region: &str,
@@ -104,7 +102,7 @@ impl DrHealthAdapter {
             .replicator_arn(&arn)
             .send()
             .await
-            .map_err(|e| classify(OP_DESCRIBE_REPLICATOR, regional(region, &arn), e));
+            .map_err(|e| classify(Op::DescribeReplicator, regional(region, &arn), e));
         Ok(none_if_not_found(out)?.map(|o| {
             o.replicator_state()
                 .map_or("UNKNOWN", |s| s.as_str())

@@ -12,10 +12,12 @@ use tracing::{debug, info, instrument};
 
 use super::error::{classify, none_if_not_found};
 use super::{regional, regional_factory, Regional};
-use crate::cloud::{CloudError, CloudResult, ErrorKind, Fence, NodeGroupState, Scaling};
+use crate::cloud::{CloudError, CloudResult, ErrorKind, NodeGroupState, Scaling};
+use crate::model::Fence;
+use crate::model::Op;
 
-const DESCRIBE: &str = "eks:DescribeNodegroup";
-const UPDATE: &str = "eks:UpdateNodegroupConfig";
+const DESCRIBE: Op = Op::DescribeNodegroup;
+const UPDATE: Op = Op::UpdateNodegroupConfig;
 
 /// EKS operations through one client per region.
 pub struct EksAdapter {
@@ -41,7 +43,7 @@ impl EksAdapter {
     /// # Errors
     ///
     /// Any failure of DescribeNodegroup other than "not found".
-    #[instrument(name = "cloud", skip_all, fields(op = DESCRIBE, resource = %node_group(region, cluster, name)))]
+    #[instrument(name = "cloud", skip_all, fields(op = DESCRIBE.as_str(), resource = %node_group(region, cluster, name)))]
     pub async fn get_node_group(
         &self,
         region: &str,
@@ -116,7 +118,7 @@ impl EksAdapter {
     }
 
     #[instrument(name = "cloud", skip_all, fields(
-        op = UPDATE,
+        op = UPDATE.as_str(),
         resource = %node_group(region, cluster, name),
         execution_id = %fence.execution_id,
         epoch = %fence.epoch,

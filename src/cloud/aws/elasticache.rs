@@ -23,14 +23,16 @@ use tracing::{debug, info, instrument};
 use super::error::{classify, none_if_not_found};
 use super::{regional, regional_factory, Regional};
 use crate::cloud::{
-    CacheMember, CloudError, CloudResult, ErrorKind, Fence, GlobalDatastoreState, MemberRole,
+    CacheMember, CloudError, CloudResult, ErrorKind, GlobalDatastoreState, MemberRole,
     ReplicationGroupState,
 };
+use crate::model::Fence;
+use crate::model::Op;
 
-const DESCRIBE: &str = "elasticache:DescribeGlobalReplicationGroups";
-const FAILOVER: &str = "elasticache:FailoverGlobalReplicationGroup";
-const DESCRIBE_GROUPS: &str = "elasticache:DescribeReplicationGroups";
-const DISASSOCIATE: &str = "elasticache:DisassociateGlobalReplicationGroup";
+const DESCRIBE: Op = Op::DescribeGlobalReplicationGroups;
+const FAILOVER: Op = Op::FailoverGlobalReplicationGroup;
+const DESCRIBE_GROUPS: Op = Op::DescribeReplicationGroups;
+const DISASSOCIATE: Op = Op::DisassociateGlobalReplicationGroup;
 
 /// A member's status while it leaves the datastore.
 const DISASSOCIATING: &str = "disassociating";
@@ -238,7 +240,7 @@ impl ElastiCacheAdapter {
         self.disassociate(id, region, member, fence).await
     }
 
-    #[instrument(name = "cloud", skip_all, fields(op = DESCRIBE_GROUPS, resource = %regional(region, id)))]
+    #[instrument(name = "cloud", skip_all, fields(op = DESCRIBE_GROUPS.as_str(), resource = %regional(region, id)))]
     async fn describe_replication_group(
         &self,
         region: &str,
@@ -263,7 +265,7 @@ impl ElastiCacheAdapter {
     }
 
     #[instrument(name = "cloud", skip_all, fields(
-        op = DISASSOCIATE,
+        op = DISASSOCIATE.as_str(),
         resource = %regional(region, id),
         execution_id = %fence.execution_id,
         epoch = %fence.epoch,
@@ -288,7 +290,7 @@ impl ElastiCacheAdapter {
         Ok(())
     }
 
-    #[instrument(name = "cloud", skip_all, fields(op = DESCRIBE, resource = %regional(region, id)))]
+    #[instrument(name = "cloud", skip_all, fields(op = DESCRIBE.as_str(), resource = %regional(region, id)))]
     async fn describe(&self, region: &str, id: &str) -> CloudResult<Option<GlobalDatastoreState>> {
         let described = self
             .clients
@@ -310,7 +312,7 @@ impl ElastiCacheAdapter {
     }
 
     #[instrument(name = "cloud", skip_all, fields(
-        op = FAILOVER,
+        op = FAILOVER.as_str(),
         resource = %regional(region, id),
         execution_id = %fence.execution_id,
         epoch = %fence.epoch,

@@ -15,6 +15,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::error::operation::BuildError;
 
 use crate::cloud::{CloudError, CloudResult, ErrorKind};
+use crate::model::Op;
 
 /// Error codes by which AWS services ask the caller to slow down.
 const THROTTLING_CODES: &[&str] = &[
@@ -45,7 +46,7 @@ const CONFLICT_CODES: &[&str] = &[
 
 /// Turns a failed SDK call into a [`CloudError`] for `op` on `resource`.
 pub(crate) fn classify<E>(
-    op: &'static str,
+    op: Op,
     resource: impl Into<String>,
     err: SdkError<E, HttpResponse>,
 ) -> CloudError
@@ -145,7 +146,7 @@ const ROUTING_ENDPOINT_DOWN_CODES: &[&str] = &[
 /// is `Throttled`; access denied and validation errors are `Fatal`;
 /// unknown controls are `NotFound`.
 pub(crate) fn classify_routing_control<E>(
-    op: &'static str,
+    op: Op,
     resource: impl Into<String>,
     err: SdkError<E, HttpResponse>,
 ) -> CloudError
@@ -176,7 +177,7 @@ where
 
 /// A request we built was rejected by the SDK's own builder: a bug in the
 /// adapter or an input no retry can fix.
-pub(crate) fn build_error(op: &'static str, resource: &str, err: BuildError) -> CloudError {
+pub(crate) fn build_error(op: Op, resource: &str, err: BuildError) -> CloudError {
     CloudError::new(
         ErrorKind::Fatal,
         op,
@@ -219,7 +220,7 @@ mod tests {
     }
 
     fn kind(code: &str, status: u16) -> ErrorKind {
-        classify("rds:PromoteReadReplica", "r", service_error(code, status)).kind
+        classify(Op::PromoteReadReplica, "r", service_error(code, status)).kind
     }
 
     #[test]
@@ -276,46 +277,58 @@ mod tests {
     fn transport_failures_are_classified_without_a_response() {
         let timeout: SdkError<PromoteReadReplicaError, HttpResponse> =
             SdkError::timeout_error("took too long");
-        assert_eq!(classify("op", "r", timeout).kind, ErrorKind::Retryable);
+        assert_eq!(
+            classify(Op::PromoteReadReplica, "r", timeout).kind,
+            ErrorKind::Retryable
+        );
 
         let io: SdkError<PromoteReadReplicaError, HttpResponse> =
             SdkError::dispatch_failure(ConnectorError::io("connection reset".into()));
-        assert_eq!(classify("op", "r", io).kind, ErrorKind::Retryable);
+        assert_eq!(
+            classify(Op::PromoteReadReplica, "r", io).kind,
+            ErrorKind::Retryable
+        );
 
         let user: SdkError<PromoteReadReplicaError, HttpResponse> =
             SdkError::dispatch_failure(ConnectorError::user("bad uri".into()));
-        assert_eq!(classify("op", "r", user).kind, ErrorKind::Fatal);
+        assert_eq!(
+            classify(Op::PromoteReadReplica, "r", user).kind,
+            ErrorKind::Fatal
+        );
 
         let build: SdkError<PromoteReadReplicaError, HttpResponse> =
             SdkError::construction_failure("missing field");
-        assert_eq!(classify("op", "r", build).kind, ErrorKind::Fatal);
+        assert_eq!(
+            classify(Op::PromoteReadReplica, "r", build).kind,
+            ErrorKind::Fatal
+        );
     }
 
     #[test]
     fn only_a_call_without_any_answer_is_marked_as_silence() {
         let timeout: SdkError<PromoteReadReplicaError, HttpResponse> =
             SdkError::timeout_error("took too long");
-        assert!(classify("op", "r", timeout).no_answer);
+        assert!(classify(Op::PromoteReadReplica, "r", timeout).no_answer);
         let refused: SdkError<PromoteReadReplicaError, HttpResponse> =
             SdkError::dispatch_failure(ConnectorError::io("connection refused".into()));
-        assert!(classify("op", "r", refused).no_answer);
+        assert!(classify(Op::PromoteReadReplica, "r", refused).no_answer);
         let connect: SdkError<PromoteReadReplicaError, HttpResponse> =
             SdkError::dispatch_failure(ConnectorError::timeout("connect timed out".into()));
-        assert!(classify("op", "r", connect).no_answer);
+        assert!(classify(Op::PromoteReadReplica, "r", connect).no_answer);
         // Answers, whatever they say, and failures on our own side.
         for (code, status) in [("Throttling", 400), ("ServiceUnavailable", 503)] {
-            let answered = classify("op", "r", service_error(code, status));
+            let answered = classify(Op::PromoteReadReplica, "r", service_error(code, status));
             assert!(!answered.no_answer, "{code} {status}");
         }
         let ours: SdkError<PromoteReadReplicaError, HttpResponse> =
             SdkError::dispatch_failure(ConnectorError::other("no credentials".into(), None));
-        assert!(!classify("op", "r", ours).no_answer);
+        assert!(!classify(Op::PromoteReadReplica, "r", ours).no_answer);
     }
 
     #[test]
     fn the_error_names_op_resource_and_aws_message() {
         let err = classify(
-            "rds:PromoteReadReplica",
+            Op::PromoteReadReplica,
             "us-west-2/db",
             service_error("InvalidDBInstanceState", 400),
         );
@@ -326,7 +339,7 @@ mod tests {
 
     fn routing_kind(code: &str, status: u16) -> CloudError {
         classify_routing_control(
-            "route53-recovery-cluster:UpdateRoutingControlStates",
+            Op::UpdateRoutingControlStates,
             "c",
             service_error(code, status),
         )
@@ -367,9 +380,14 @@ mod tests {
 
     #[test]
     fn not_found_reads_become_none() {
-        let missing: CloudResult<u8> = Err(CloudError::not_found("op", "r"));
+        let missing: CloudResult<u8> = Err(CloudError::not_found(Op::PromoteReadReplica, "r"));
         assert!(none_if_not_found(missing).expect("not an error").is_none());
-        let other: CloudResult<u8> = Err(CloudError::new(ErrorKind::Fatal, "op", "r", "m"));
+        let other: CloudResult<u8> = Err(CloudError::new(
+            ErrorKind::Fatal,
+            Op::PromoteReadReplica,
+            "r",
+            "m",
+        ));
         assert!(none_if_not_found(other).is_err());
         assert_eq!(none_if_not_found(Ok(3)).expect("ok"), Some(3));
     }

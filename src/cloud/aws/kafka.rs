@@ -13,9 +13,10 @@ use tracing::instrument;
 use super::error::{classify, none_if_not_found};
 use super::{regional, regional_factory, Regional};
 use crate::cloud::{CloudError, CloudResult, ErrorKind, StreamClusterState};
+use crate::model::Op;
 
-const LIST: &str = "kafka:ListClustersV2";
-const BROKERS: &str = "kafka:GetBootstrapBrokers";
+const LIST: Op = Op::ListClustersV2;
+const BROKERS: Op = Op::GetBootstrapBrokers;
 
 /// At most this many pages of ListClustersV2 are read when looking for a
 /// cluster (the name filter is a prefix, so other clusters may match too).
@@ -70,7 +71,7 @@ impl KafkaAdapter {
         Ok(Some(cluster))
     }
 
-    #[instrument(name = "cloud", skip_all, fields(op = LIST, resource = %regional(region, name)))]
+    #[instrument(name = "cloud", skip_all, fields(op = LIST.as_str(), resource = %regional(region, name)))]
     async fn find(&self, region: &str, name: &str) -> CloudResult<Option<StreamClusterState>> {
         let client = self.clients.get(region);
         let mut next_token: Option<String> = None;
@@ -110,7 +111,7 @@ impl KafkaAdapter {
         ))
     }
 
-    #[instrument(name = "cloud", skip_all, fields(op = BROKERS, resource = %regional(region, arn)))]
+    #[instrument(name = "cloud", skip_all, fields(op = BROKERS.as_str(), resource = %regional(region, arn)))]
     async fn bootstrap_hosts(&self, region: &str, arn: &str) -> CloudResult<Vec<String>> {
         let out = self
             .clients

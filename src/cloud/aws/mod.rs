@@ -44,16 +44,14 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::provider::ProvideCredentials;
 
-/// The operation named by the error [`AwsCloud::from_env`] returns when the
-/// default chain yields no credentials (the CLI exits 77 on it).
-pub const CREDENTIALS_OP: &str = "sts:credentials";
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 use crate::cloud::{
-    Cache, ChangeId, ChangeStatus, CloudResult, Database, DatabaseState, Dns, Fence,
-    GlobalDatastoreState, NodeGroupState, NodeGroups, Record, RecordType, Scaling, Stream,
-    StreamClusterState,
+    Cache, ChangeId, ChangeStatus, CloudResult, Database, DatabaseState, Dns, GlobalDatastoreState,
+    NodeGroupState, NodeGroups, Record, RecordType, Scaling, Stream, StreamClusterState,
 };
+use crate::model::Fence;
+use crate::model::Op;
 
 pub use credentials::{check_pod_credentials, IRSA_VARS, KUBERNETES_VAR, POD_IDENTITY_VAR};
 pub use dataplane::DataPlaneAdapter;
@@ -116,7 +114,7 @@ impl AwsCloud {
                 "no AWS credentials: {why}; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
                  AWS_PROFILE, or run with an IAM role (web identity, ECS or instance profile)"
             );
-            CloudError::new(ErrorKind::Fatal, CREDENTIALS_OP, "default chain", msg)
+            CloudError::new(ErrorKind::Fatal, Op::Credentials, "default chain", msg)
         };
         let provider = config
             .credentials_provider()
@@ -425,7 +423,7 @@ pub(crate) mod tests {
     pub(crate) fn fence() -> Fence {
         Fence {
             execution_id: "exec-test".into(),
-            epoch: crate::cloud::Epoch { term: 7, index: 1 },
+            epoch: crate::model::Epoch { term: 7, index: 1 },
         }
     }
 

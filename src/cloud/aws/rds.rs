@@ -13,12 +13,14 @@ use tracing::{debug, info, instrument};
 
 use super::error::{classify, none_if_not_found};
 use super::{regional, regional_factory, Regional};
-use crate::cloud::{CloudError, CloudResult, DatabaseState, ErrorKind, Fence};
+use crate::cloud::{CloudError, CloudResult, DatabaseState, ErrorKind};
+use crate::model::Fence;
+use crate::model::Op;
 
-const DESCRIBE: &str = "rds:DescribeDBInstances";
-const PROMOTE: &str = "rds:PromoteReadReplica";
-const RENAME: &str = "rds:ModifyDBInstance";
-const TAG: &str = "rds:AddTagsToResource";
+const DESCRIBE: Op = Op::DescribeDbInstances;
+const PROMOTE: Op = Op::PromoteReadReplica;
+const RENAME: Op = Op::ModifyDbInstance;
+const TAG: Op = Op::AddTagsToResource;
 
 /// RDS operations through one client per region.
 pub struct RdsAdapter {
@@ -44,7 +46,7 @@ impl RdsAdapter {
     /// # Errors
     ///
     /// Any failure of DescribeDBInstances other than "not found".
-    #[instrument(name = "cloud", skip_all, fields(op = DESCRIBE, resource = %regional(region, id)))]
+    #[instrument(name = "cloud", skip_all, fields(op = DESCRIBE.as_str(), resource = %regional(region, id)))]
     pub async fn get_database(&self, region: &str, id: &str) -> CloudResult<Option<DatabaseState>> {
         let described = self
             .clients
@@ -110,7 +112,7 @@ impl RdsAdapter {
     }
 
     #[instrument(name = "cloud", skip_all, fields(
-        op = PROMOTE,
+        op = PROMOTE.as_str(),
         resource = %regional(region, id),
         execution_id = %fence.execution_id,
         epoch = %fence.epoch,
@@ -138,7 +140,7 @@ impl RdsAdapter {
     ///
     /// `NotFound` when neither name exists; any failure of the calls.
     #[instrument(name = "cloud", skip_all, fields(
-        op = RENAME,
+        op = RENAME.as_str(),
         resource = %regional(region, id),
         execution_id = %fence.execution_id,
         epoch = %fence.epoch,

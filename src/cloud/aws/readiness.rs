@@ -15,10 +15,11 @@ use super::error::{classify, none_if_not_found};
 use super::{regional, regional_factory, AwsCloud, Regional};
 use crate::cloud::{
     vcpus_of_instance_type, Capacity, CloudError, CloudResult, ErrorKind, Permissions, Simulated,
-    OP_GET_SERVICE_QUOTA, OP_GET_USAGE, OP_SIMULATE_PRINCIPAL_POLICY, VCPU_QUOTA_CODE,
+    VCPU_QUOTA_CODE,
 };
+use crate::model::Op;
 
-const GET_CALLER_IDENTITY: &str = "sts:GetCallerIdentity";
+const GET_CALLER_IDENTITY: Op = Op::GetCallerIdentity;
 /// How far back the newest `AWS/Usage` datapoint is looked for.
 const USAGE_LOOKBACK: Duration = Duration::from_secs(30 * 60);
 /// The period of the `AWS/Usage` query.
@@ -76,7 +77,7 @@ impl ReadinessAdapter {
     /// # Errors
     ///
     /// Any failure of GetServiceQuota other than "no such quota".
-    #[instrument(name = "cloud", skip_all, fields(op = OP_GET_SERVICE_QUOTA, resource = %regional(region, VCPU_QUOTA_CODE)))]
+    #[instrument(name = "cloud", skip_all, fields(op = Op::GetServiceQuota.as_str(), resource = %regional(region, VCPU_QUOTA_CODE)))]
     pub async fn get_vcpu_quota(&self, region: &str) -> CloudResult<Option<f64>> {
         let out = self
             .quotas
@@ -86,7 +87,7 @@ impl ReadinessAdapter {
             .quota_code(VCPU_QUOTA_CODE)
             .send()
             .await
-            .map_err(|e| classify(OP_GET_SERVICE_QUOTA, regional(region, VCPU_QUOTA_CODE), e));
+            .map_err(|e| classify(Op::GetServiceQuota, regional(region, VCPU_QUOTA_CODE), e));
         Ok(none_if_not_found(out)?.and_then(|o| o.quota().and_then(|q| q.value())))
     }
 
@@ -95,7 +96,7 @@ impl ReadinessAdapter {
     /// # Errors
     ///
     /// Any failure of GetMetricData.
-    #[instrument(name = "cloud", skip_all, fields(op = OP_GET_USAGE, resource = %regional(region, "AWS/Usage/ResourceCount")))]
+    #[instrument(name = "cloud", skip_all, fields(op = Op::GetMetricData.as_str(), resource = %regional(region, "AWS/Usage/ResourceCount")))]
     pub async fn get_vcpus_in_use(&self, region: &str) -> CloudResult<Option<f64>> {
         let now = crate::clock::now();
         let dim = |n: &str, v: &str| Dimension::builder().name(n).value(v).build();
@@ -128,7 +129,7 @@ impl ReadinessAdapter {
             .metric_data_queries(query)
             .send()
             .await
-            .map_err(|e| classify(OP_GET_USAGE, regional(region, "AWS/Usage"), e))?;
+            .map_err(|e| classify(Op::GetMetricData, regional(region, "AWS/Usage"), e))?;
         Ok(out
             .metric_data_results()
             .iter()
@@ -164,7 +165,7 @@ impl ReadinessAdapter {
     /// # Errors
     ///
     /// Any failure of GetCallerIdentity or SimulatePrincipalPolicy.
-    #[instrument(name = "cloud", skip_all, fields(op = OP_SIMULATE_PRINCIPAL_POLICY))]
+    #[instrument(name = "cloud", skip_all, fields(op = Op::SimulatePrincipalPolicy.as_str()))]
     pub async fn simulate_actions(&self, actions: &[String]) -> CloudResult<Simulated> {
         let principal = self.principal().await?;
         self.simulate_actions_for(principal, actions).await
@@ -175,7 +176,7 @@ impl ReadinessAdapter {
     /// # Errors
     ///
     /// Any failure of SimulatePrincipalPolicy.
-    #[instrument(name = "cloud", skip_all, fields(op = OP_SIMULATE_PRINCIPAL_POLICY, resource = %principal))]
+    #[instrument(name = "cloud", skip_all, fields(op = Op::SimulatePrincipalPolicy.as_str(), resource = %principal))]
     pub async fn simulate_actions_for(
         &self,
         principal: String,
@@ -192,7 +193,7 @@ impl ReadinessAdapter {
                 .set_marker(marker.take())
                 .send()
                 .await
-                .map_err(|e| classify(OP_SIMULATE_PRINCIPAL_POLICY, principal.clone(), e))?;
+                .map_err(|e| classify(Op::SimulatePrincipalPolicy, principal.clone(), e))?;
             for r in out.evaluation_results() {
                 if r.eval_decision() != &PolicyEvaluationDecisionType::Allowed {
                     denied.push((
@@ -241,7 +242,7 @@ impl Capacity for AwsCloud {
         let first = types.first().ok_or_else(|| {
             CloudError::new(
                 ErrorKind::NotFound,
-                "eks:DescribeNodegroup",
+                Op::DescribeNodegroup,
                 format!("{region}/{cluster}/{name}"),
                 "the node group names no instance type",
             )

@@ -25,14 +25,15 @@ use tracing::{debug, info, instrument};
 
 use super::error::{build_error, classify};
 use crate::cloud::{
-    ChangeId, ChangeStatus, CloudError, CloudResult, ErrorKind, Fence, Record, RecordTarget,
-    RecordType,
+    ChangeId, ChangeStatus, CloudError, CloudResult, ErrorKind, Record, RecordTarget, RecordType,
 };
+use crate::model::Fence;
+use crate::model::Op;
 
-const LIST_ZONES: &str = "route53:ListHostedZonesByName";
-const LIST_RECORDS: &str = "route53:ListResourceRecordSets";
-const CHANGE: &str = "route53:ChangeResourceRecordSets";
-const GET_CHANGE: &str = "route53:GetChange";
+const LIST_ZONES: Op = Op::ListHostedZonesByName;
+const LIST_RECORDS: Op = Op::ListResourceRecordSets;
+const CHANGE: Op = Op::ChangeResourceRecordSets;
+const GET_CHANGE: Op = Op::GetChange;
 
 /// The region Route 53's control plane is called in.
 const ROUTE53_REGION: &str = "us-east-1";
@@ -113,7 +114,7 @@ impl Route53Adapter {
     /// Reads a health check's latest observations: how many of Route 53's
     /// checkers saw the endpoint healthy, out of how many reported.
     pub async fn health_check_status(&self, id: &str) -> CloudResult<(usize, usize)> {
-        const OP: &str = "route53:GetHealthCheckStatus";
+        const OP: Op = Op::GetHealthCheckStatus;
         let out = self
             .client
             .get_health_check_status()
@@ -138,7 +139,7 @@ impl Route53Adapter {
     /// # Errors
     ///
     /// `NotFound` for an unknown change; any failure of GetChange.
-    #[instrument(name = "cloud", skip_all, fields(op = GET_CHANGE, resource = %id))]
+    #[instrument(name = "cloud", skip_all, fields(op = GET_CHANGE.as_str(), resource = %id))]
     pub async fn get_change(&self, id: &ChangeId) -> CloudResult<ChangeStatus> {
         let out = self
             .client
@@ -162,7 +163,7 @@ impl Route53Adapter {
 
     /// The id (without `/hostedzone/`) of the zone named `zone`. A public
     /// zone is preferred over a private one of the same name.
-    #[instrument(name = "cloud", skip_all, fields(op = LIST_ZONES, resource = %zone))]
+    #[instrument(name = "cloud", skip_all, fields(op = LIST_ZONES.as_str(), resource = %zone))]
     async fn zone_id(&self, zone: &str) -> CloudResult<String> {
         let key = normalize(zone);
         if let Some(id) = self.cached_zones().get(&key) {
@@ -203,7 +204,7 @@ impl Route53Adapter {
 
     /// The record set exactly as Route 53 has it, kept raw so that a DELETE
     /// can repeat it field for field.
-    #[instrument(name = "cloud", skip_all, fields(op = LIST_RECORDS, resource = %name))]
+    #[instrument(name = "cloud", skip_all, fields(op = LIST_RECORDS.as_str(), resource = %name))]
     async fn read(
         &self,
         zone: &str,
@@ -226,7 +227,7 @@ impl Route53Adapter {
     }
 
     #[instrument(name = "cloud", skip_all, fields(
-        op = CHANGE,
+        op = CHANGE.as_str(),
         resource = %want.name,
         execution_id = %fence.execution_id,
         epoch = %fence.epoch,

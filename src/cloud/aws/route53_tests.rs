@@ -7,7 +7,7 @@ use super::*;
 fn comments_name_the_execution_and_fit_route53() {
     let fence = Fence {
         execution_id: "exec-7".into(),
-        epoch: crate::cloud::Epoch { term: 3, index: 12 },
+        epoch: crate::model::Epoch { term: 3, index: 12 },
     };
     let want = Record {
         name: "api.emr-platform.com".into(),
@@ -22,7 +22,7 @@ fn comments_name_the_execution_and_fit_route53() {
     );
     let long = Fence {
         execution_id: "é".repeat(300),
-        epoch: crate::cloud::Epoch::default(),
+        epoch: crate::model::Epoch::default(),
     };
     assert!(comment(&want, &long).len() <= COMMENT_MAX);
 }

@@ -6,7 +6,8 @@ use std::sync::atomic::AtomicBool;
 
 use super::*;
 use crate::cloud::sim::{SimCloud, SimOptions};
-use crate::cloud::{Epoch, Scaling};
+use crate::cloud::Scaling;
+use crate::model::Epoch;
 
 fn sim() -> Arc<SimCloud> {
     let policy = crate::policy::load(
@@ -32,7 +33,7 @@ async fn a_lapsed_lease_refuses_every_mutating_call_without_sending_it() {
     let s = sim();
     let valid = Arc::new(AtomicBool::new(false));
     let v = valid.clone();
-    let lease = move |_op: &'static str, _f: &Fence| {
+    let lease = move |_op: crate::model::Op, _f: &Fence| {
         if v.load(Ordering::SeqCst) {
             Ok(())
         } else {
@@ -97,7 +98,7 @@ async fn a_lapsed_lease_refuses_every_mutating_call_without_sending_it() {
 #[tokio::test(start_paused = true)]
 async fn the_lease_sees_the_fence_of_the_call() {
     let s = sim();
-    let lease = |_op: &'static str, f: &Fence| {
+    let lease = |_op: crate::model::Op, f: &Fence| {
         if f.epoch.term == 7 {
             Ok(())
         } else {

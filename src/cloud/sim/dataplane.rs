@@ -6,11 +6,11 @@ use std::net::{IpAddr, Ipv4Addr};
 use futures::future::BoxFuture;
 use tokio::time::Instant;
 
-use super::faults::*;
 use super::world::key;
 use super::SimCloud;
 use crate::cloud::*;
-use crate::plan::DataTier;
+use crate::model::Op;
+use crate::model::{DataTier, Exposure};
 use crate::policy::Policy;
 
 impl SimCloud {
@@ -21,9 +21,7 @@ impl SimCloud {
         id: &str,
     ) -> CloudResult<Option<ReplicationGroupState>> {
         let k = key(&[region, id]);
-        let w = self
-            .call(OP_DESCRIBE_REPLICATION_GROUPS, region, &k)
-            .await?;
+        let w = self.call(Op::DescribeReplicationGroups, region, &k).await?;
         Ok(w.replication_groups.get(&k).map(|rg| {
             let role = rg.global.as_ref().and_then(|g| {
                 w.datastores
@@ -49,16 +47,30 @@ impl SimCloud {
         fence: &Fence,
     ) -> CloudResult<()> {
         let k = key(&[region, member]);
-        let mut w = self.call(OP_DISASSOCIATE_GLOBAL, region, id).await?;
+        let mut w = self
+            .call(Op::DisassociateGlobalReplicationGroup, region, id)
+            .await?;
         let Some(rg) = w.replication_groups.get(&k) else {
-            return Err(CloudError::not_found(OP_DISASSOCIATE_GLOBAL, k));
+            return Err(CloudError::not_found(
+                Op::DisassociateGlobalReplicationGroup,
+                k,
+            ));
         };
         if rg.global.as_deref() != Some(id) || rg.pending.is_some() {
             return Ok(());
         }
         let span = w.latency.cache_disassociation;
-        let pending = w.start(OP_DISASSOCIATE_GLOBAL, format!("elasticache:{k}"), span);
-        w.log_mutation(OP_DISASSOCIATE_GLOBAL, &k, fence, self.caller.as_deref());
+        let pending = w.start(
+            Op::DisassociateGlobalReplicationGroup,
+            format!("elasticache:{k}"),
+            span,
+        );
+        w.log_mutation(
+            Op::DisassociateGlobalReplicationGroup,
+            &k,
+            fence,
+            self.caller.as_deref(),
+        );
         if let Some(gds) = w.datastores.get_mut(id) {
             gds.members.retain(|m| m.replication_group_id != member);
         }
@@ -129,12 +141,12 @@ impl RoutingControl for SimCloud {
         arn: &str,
     ) -> CloudResult<bool> {
         let w = self
-            .call(OP_GET_ROUTING_CONTROL, &endpoint.region, arn)
+            .call(Op::GetRoutingControlState, &endpoint.region, arn)
             .await?;
         w.routing_controls
             .get(arn)
             .map(|c| c.on)
-            .ok_or_else(|| CloudError::not_found(OP_GET_ROUTING_CONTROL, arn))
+            .ok_or_else(|| CloudError::not_found(Op::GetRoutingControlState, arn))
     }
 
     async fn update_routing_control_states(
@@ -143,7 +155,7 @@ impl RoutingControl for SimCloud {
         states: &[(String, bool)],
         fence: &Fence,
     ) -> CloudResult<()> {
-        let op = OP_UPDATE_ROUTING_CONTROLS;
+        let op = Op::UpdateRoutingControlStates;
         let resource = states
             .iter()
             .map(|(a, _)| a.as_str())
@@ -205,7 +217,7 @@ impl RoutingControl for SimCloud {
 
 impl Resolver for SimCloud {
     async fn resolve(&self, name: &str) -> CloudResult<Resolved> {
-        drop(self.call(OP_RESOLVE, "global", name).await?);
+        drop(self.call(Op::Resolve, "global", name).await?);
         Ok(self.answer(name))
     }
 }
@@ -227,7 +239,7 @@ impl SimCloud {
         region: &str,
         tier: DataTier,
     ) -> CloudResult<Measurement> {
-        let w = self.call(OP_REPLICATION_LAG, region, tier.name()).await?;
+        let w = self.call(Op::ReplicationLag, region, tier.name()).await?;
         let e = w.lag.get(&tier).copied().unwrap_or(Exposure::Unknown);
         Ok(Measurement::new(e, "simulated replication lag"))
     }

@@ -5,9 +5,8 @@
 
 use super::remote::SimCall;
 use super::{world, SimCloud};
-use crate::cloud::{
-    CloudResult, DrHealth, TargetHealth, OP_DESCRIBE_REPLICATOR, OP_DESCRIBE_TARGET_HEALTH,
-};
+use crate::cloud::{CloudResult, DrHealth, TargetHealth};
+use crate::model::Op;
 use crate::policy::Policy;
 
 /// The healthy targets of each simulated target group unless set.
@@ -66,7 +65,7 @@ impl DrHealth for SimCloud {
         region: &str,
         arn: &str,
     ) -> CloudResult<Option<TargetHealth>> {
-        let w = self.call(OP_DESCRIBE_TARGET_HEALTH, region, arn).await?;
+        let w = self.call(Op::DescribeTargetHealth, region, arn).await?;
         // A target group lives in the region its ARN names.
         let here = arn.split(':').nth(3) == Some(region);
         Ok(w.readiness.targets.get(arn).copied().filter(|_| here))
@@ -74,7 +73,7 @@ impl DrHealth for SimCloud {
 
     async fn get_replicator_state(&self, region: &str, name: &str) -> CloudResult<Option<String>> {
         let k = world::key(&[region, name]);
-        let w = self.call(OP_DESCRIBE_REPLICATOR, region, &k).await?;
+        let w = self.call(Op::DescribeReplicator, region, &k).await?;
         Ok(w.readiness.replicators.get(&k).cloned())
     }
 }

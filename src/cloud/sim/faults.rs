@@ -5,81 +5,44 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::cloud::ErrorKind;
+use crate::model::Op;
 
 /// The operations of the simulated cloud, named as the AWS API names them.
 /// Faults and mutation counts refer to these names.
-pub const OPS: &[&str] = &[
-    OP_DESCRIBE_DB,
-    OP_PROMOTE,
-    OP_DESCRIBE_NODE_GROUP,
-    OP_UPDATE_NODE_GROUP,
-    OP_LIST_RECORDS,
-    OP_CHANGE_RECORDS,
-    OP_GET_CHANGE,
-    OP_DESCRIBE_GLOBAL,
-    OP_FAILOVER_GLOBAL,
-    OP_LIST_CLUSTERS,
-    OP_REPLICATION_LAG,
-    OP_DESCRIBE_REPLICATION_GROUPS,
-    OP_DISASSOCIATE_GLOBAL,
-    crate::cloud::OP_GET_ROUTING_CONTROL,
-    crate::cloud::OP_UPDATE_ROUTING_CONTROLS,
-    OP_RESOLVE,
-    OP_RENAME_DB,
-    OP_TAG_DB,
-    OP_FENCE_WRITERS,
-    OP_GET_WRITERS,
-    crate::cloud::OP_GET_SERVICE_QUOTA,
-    crate::cloud::OP_GET_USAGE,
-    crate::cloud::OP_SIMULATE_PRINCIPAL_POLICY,
-    crate::cloud::OP_DESCRIBE_TARGET_HEALTH,
-    crate::cloud::OP_DESCRIBE_REPLICATOR,
+pub const OPS: &[Op] = &[
+    Op::DescribeDbInstances,
+    Op::PromoteReadReplica,
+    Op::DescribeNodegroup,
+    Op::UpdateNodegroupConfig,
+    Op::ListResourceRecordSets,
+    Op::ChangeResourceRecordSets,
+    Op::GetChange,
+    Op::DescribeGlobalReplicationGroups,
+    Op::FailoverGlobalReplicationGroup,
+    Op::ListClustersV2,
+    Op::ReplicationLag,
+    Op::DescribeReplicationGroups,
+    Op::DisassociateGlobalReplicationGroup,
+    Op::GetRoutingControlState,
+    Op::UpdateRoutingControlStates,
+    Op::Resolve,
+    Op::ModifyDbInstance,
+    Op::AddTagsToResource,
+    Op::FenceWriters,
+    Op::GetWriters,
+    Op::GetServiceQuota,
+    Op::GetMetricData,
+    Op::SimulatePrincipalPolicy,
+    Op::DescribeTargetHealth,
+    Op::DescribeReplicator,
 ];
-
-/// `rds:DescribeDBInstances`.
-pub const OP_DESCRIBE_DB: &str = "rds:DescribeDBInstances";
-/// `rds:PromoteReadReplica`.
-pub const OP_PROMOTE: &str = "rds:PromoteReadReplica";
-/// The application's writers of a tier in a region, fenced or given back
-/// (in AWS: roles revoked on the database, users made read-only).
-pub const OP_FENCE_WRITERS: &str = "writers:Fence";
-/// Whether the application's writers of a tier in a region are fenced.
-pub const OP_GET_WRITERS: &str = "writers:State";
-/// RDS ModifyDBInstance (rename).
-pub const OP_RENAME_DB: &str = "rds:ModifyDBInstance";
-/// RDS AddTagsToResource.
-pub const OP_TAG_DB: &str = "rds:AddTagsToResource";
-/// `eks:DescribeNodegroup`.
-pub const OP_DESCRIBE_NODE_GROUP: &str = "eks:DescribeNodegroup";
-/// `eks:UpdateNodegroupConfig`.
-pub const OP_UPDATE_NODE_GROUP: &str = "eks:UpdateNodegroupConfig";
-/// `route53:ListResourceRecordSets`.
-pub const OP_LIST_RECORDS: &str = "route53:ListResourceRecordSets";
-/// `route53:ChangeResourceRecordSets`.
-pub const OP_CHANGE_RECORDS: &str = "route53:ChangeResourceRecordSets";
-/// `route53:GetChange`.
-pub const OP_GET_CHANGE: &str = "route53:GetChange";
-/// `elasticache:DescribeGlobalReplicationGroups`.
-pub const OP_DESCRIBE_GLOBAL: &str = "elasticache:DescribeGlobalReplicationGroups";
-/// `elasticache:FailoverGlobalReplicationGroup`.
-pub const OP_FAILOVER_GLOBAL: &str = "elasticache:FailoverGlobalReplicationGroup";
-/// `kafka:ListClustersV2`.
-pub const OP_LIST_CLUSTERS: &str = "kafka:ListClustersV2";
-/// The simulated replication-lag reading of any data tier.
-pub const OP_REPLICATION_LAG: &str = "sim:ReplicationLag";
-/// `elasticache:DescribeReplicationGroups`.
-pub const OP_DESCRIBE_REPLICATION_GROUPS: &str = "elasticache:DescribeReplicationGroups";
-/// `elasticache:DisassociateGlobalReplicationGroup`.
-pub const OP_DISASSOCIATE_GLOBAL: &str = "elasticache:DisassociateGlobalReplicationGroup";
-/// A DNS lookup through a resolver (the data plane).
-pub const OP_RESOLVE: &str = "dns:Resolve";
 
 /// The service, plane and region of an operation called in `region`:
 /// Route 53's control plane is always us-east-1; ARC routing-control state
 /// and DNS are data planes.
-pub fn call_site(op: &str, region: &str) -> crate::cloud::CallSite {
+pub fn call_site(op: Op, region: &str) -> crate::cloud::CallSite {
     use crate::cloud::{CallSite, Plane};
-    let service = op.split(':').next().unwrap_or(op);
+    let service = op.service();
     match service {
         "route53" => CallSite::route53_control(),
         "route53-recovery-cluster" => CallSite::new(service, region, Plane::Data),
@@ -114,7 +77,8 @@ pub enum FaultKind {
 pub struct Fault {
     /// What happens.
     pub fault: FaultKind,
-    /// The operation it hits, one of [`OPS`].
+    /// The operation it hits, the name of one of [`OPS`] (kept as written
+    /// so that [`Fault::validate`] can name a wrong one).
     pub op: String,
     /// Only calls whose resource contains this text (all when absent).
     #[serde(default)]
@@ -140,21 +104,18 @@ impl Fault {
     ///
     /// A sentence naming the field and what was expected.
     pub fn validate(&self) -> Result<(), String> {
-        if !OPS.contains(&self.op.as_str()) {
-            return Err(format!(
-                "op: {:?} is not a simulated operation; expected one of {}",
-                self.op,
-                OPS.join(", ")
-            ));
-        }
+        let op = self.simulated_op()?;
         match self.fault {
             FaultKind::Stuck => {
                 self.stuck_for()?;
             }
             FaultKind::Busy => {
                 self.stuck_for()?;
-                if self.op != OP_PROMOTE {
-                    return Err(format!("op: a busy fault applies to {OP_PROMOTE} only"));
+                if op != Op::PromoteReadReplica {
+                    return Err(format!(
+                        "op: a busy fault applies to {} only",
+                        Op::PromoteReadReplica
+                    ));
                 }
                 if self.status.as_deref().is_none_or(str::is_empty) {
                     return Err(
@@ -171,15 +132,32 @@ impl Fault {
         if self.status.is_some() && self.fault != FaultKind::Busy {
             return Err("status: only a busy fault takes a status".into());
         }
-        if matches!(self.fault, FaultKind::Stuck | FaultKind::NeverConverges)
-            && !is_mutating(&self.op)
-        {
+        if matches!(self.fault, FaultKind::Stuck | FaultKind::NeverConverges) && !is_mutating(op) {
             return Err(format!(
                 "op: {} changes nothing, so it cannot be stuck; use a mutating operation",
                 self.op
             ));
         }
         Ok(())
+    }
+
+    /// The simulated operation the fault names.
+    ///
+    /// # Errors
+    ///
+    /// A sentence naming the `op` field when it names no simulated operation.
+    pub fn simulated_op(&self) -> Result<Op, String> {
+        self.op
+            .parse()
+            .ok()
+            .filter(|op| OPS.contains(op))
+            .ok_or_else(|| {
+                format!(
+                    "op: {:?} is not a simulated operation; expected one of {}",
+                    self.op,
+                    Op::list(OPS)
+                )
+            })
     }
 
     /// The extra duration of a `stuck` fault.
@@ -193,14 +171,14 @@ impl Fault {
 }
 
 /// Whether the operation changes the world.
-pub fn is_mutating(op: &str) -> bool {
+pub fn is_mutating(op: Op) -> bool {
     matches!(
         op,
-        OP_PROMOTE
-            | OP_UPDATE_NODE_GROUP
-            | OP_CHANGE_RECORDS
-            | OP_FAILOVER_GLOBAL
-            | OP_DISASSOCIATE_GLOBAL
-            | crate::cloud::OP_UPDATE_ROUTING_CONTROLS
+        Op::PromoteReadReplica
+            | Op::UpdateNodegroupConfig
+            | Op::ChangeResourceRecordSets
+            | Op::FailoverGlobalReplicationGroup
+            | Op::DisassociateGlobalReplicationGroup
+            | Op::UpdateRoutingControlStates
     )
 }

@@ -1,14 +1,15 @@
 //! The cloud traits, implemented on the simulated world.
 
-use super::faults::*;
 use super::world::key;
 use super::SimCloud;
 use crate::cloud::*;
+use crate::model::Fence;
+use crate::model::Op;
 
 impl Database for SimCloud {
     async fn get_database(&self, region: &str, id: &str) -> CloudResult<Option<DatabaseState>> {
         let k = key(&[region, id]);
-        let w = self.call(OP_DESCRIBE_DB, region, &k).await?;
+        let w = self.call(Op::DescribeDbInstances, region, &k).await?;
         let busy = w.busy_status(&k, tokio::time::Instant::now());
         Ok(w.databases.get(&k).map(|d| DatabaseState {
             id: id.to_string(),
@@ -31,26 +32,30 @@ impl Database for SimCloud {
     ) -> CloudResult<()> {
         let (old, new) = (key(&[region, id]), key(&[region, renamed]));
         {
-            let w = self.call(OP_DESCRIBE_DB, region, &old).await?;
+            let w = self.call(Op::DescribeDbInstances, region, &old).await?;
             if !w.databases.contains_key(&old) {
                 return if w.databases.contains_key(&new) {
                     Ok(())
                 } else {
-                    Err(CloudError::not_found(OP_RENAME_DB, old))
+                    Err(CloudError::not_found(Op::ModifyDbInstance, old))
                 };
             }
         }
         {
-            let mut w = self.call(OP_TAG_DB, region, &old).await?;
-            *w.mutations.entry(OP_TAG_DB.to_string()).or_default() += 1;
-            w.log_mutation(OP_TAG_DB, &old, fence, self.caller.as_deref());
+            let mut w = self.call(Op::AddTagsToResource, region, &old).await?;
+            *w.mutations
+                .entry(Op::AddTagsToResource.to_string())
+                .or_default() += 1;
+            w.log_mutation(Op::AddTagsToResource, &old, fence, self.caller.as_deref());
             if let Some(db) = w.databases.get_mut(&old) {
                 db.tags.extend(tags.iter().cloned());
             }
         }
-        let mut w = self.call(OP_RENAME_DB, region, &old).await?;
-        *w.mutations.entry(OP_RENAME_DB.to_string()).or_default() += 1;
-        w.log_mutation(OP_RENAME_DB, &old, fence, self.caller.as_deref());
+        let mut w = self.call(Op::ModifyDbInstance, region, &old).await?;
+        *w.mutations
+            .entry(Op::ModifyDbInstance.to_string())
+            .or_default() += 1;
+        w.log_mutation(Op::ModifyDbInstance, &old, fence, self.caller.as_deref());
         if let Some(db) = w.databases.remove(&old) {
             w.databases.insert(new, db);
         }
@@ -73,13 +78,18 @@ impl Database for SimCloud {
                 )
                 .await
                 .map_err(|e| {
-                    CloudError::new(ErrorKind::Retryable, OP_PROMOTE, &k, e.to_string())
+                    CloudError::new(
+                        ErrorKind::Retryable,
+                        Op::PromoteReadReplica,
+                        &k,
+                        e.to_string(),
+                    )
                 })?;
             }
         }
-        let mut w = self.call(OP_PROMOTE, region, &k).await?;
+        let mut w = self.call(Op::PromoteReadReplica, region, &k).await?;
         let Some(db) = w.databases.get(&k) else {
-            return Err(CloudError::not_found(OP_PROMOTE, k));
+            return Err(CloudError::not_found(Op::PromoteReadReplica, k));
         };
         // Standalone already, or a promotion is in flight: nothing to send.
         if db.replica_source.is_none() || db.pending.is_some() {
@@ -89,12 +99,22 @@ impl Database for SimCloud {
             let msg = format!(
                 "DB instance {id} is {status}; it cannot be promoted now (InvalidDBInstanceState)"
             );
-            return Err(CloudError::new(ErrorKind::Conflict, OP_PROMOTE, k, msg));
+            return Err(CloudError::new(
+                ErrorKind::Conflict,
+                Op::PromoteReadReplica,
+                k,
+                msg,
+            ));
         }
         let span = w.latency.database_promotion;
-        let pending = w.start(OP_PROMOTE, format!("rds:{k}"), span);
+        let pending = w.start(Op::PromoteReadReplica, format!("rds:{k}"), span);
         let resource = w.transitions[pending.transition].resource.clone();
-        w.log_mutation(OP_PROMOTE, &resource, fence, self.caller.as_deref());
+        w.log_mutation(
+            Op::PromoteReadReplica,
+            &resource,
+            fence,
+            self.caller.as_deref(),
+        );
         let db = w.databases.get_mut(&k).expect("checked above");
         db.status = "modifying".into();
         db.pending = Some(pending);
@@ -110,7 +130,7 @@ impl NodeGroups for SimCloud {
         name: &str,
     ) -> CloudResult<Option<NodeGroupState>> {
         let k = key(&[region, cluster, name]);
-        let w = self.call(OP_DESCRIBE_NODE_GROUP, region, &k).await?;
+        let w = self.call(Op::DescribeNodegroup, region, &k).await?;
         Ok(w.node_groups.get(&k).map(|g| NodeGroupState {
             name: name.to_string(),
             status: g.status.clone(),
@@ -127,9 +147,9 @@ impl NodeGroups for SimCloud {
         fence: &Fence,
     ) -> CloudResult<()> {
         let k = key(&[region, cluster, name]);
-        let mut w = self.call(OP_UPDATE_NODE_GROUP, region, &k).await?;
+        let mut w = self.call(Op::UpdateNodegroupConfig, region, &k).await?;
         let Some(g) = w.node_groups.get(&k) else {
-            return Err(CloudError::not_found(OP_UPDATE_NODE_GROUP, k));
+            return Err(CloudError::not_found(Op::UpdateNodegroupConfig, k));
         };
         if g.scaling == scaling {
             return Ok(());
@@ -140,15 +160,20 @@ impl NodeGroups for SimCloud {
                 "An update is already in progress for this node group (ResourceInUseException)";
             return Err(CloudError::new(
                 ErrorKind::Conflict,
-                OP_UPDATE_NODE_GROUP,
+                Op::UpdateNodegroupConfig,
                 k,
                 msg,
             ));
         }
         let span = w.latency.node_group_scaling;
-        let pending = w.start(OP_UPDATE_NODE_GROUP, format!("eks:{k}"), span);
+        let pending = w.start(Op::UpdateNodegroupConfig, format!("eks:{k}"), span);
         let resource = w.transitions[pending.transition].resource.clone();
-        w.log_mutation(OP_UPDATE_NODE_GROUP, &resource, fence, self.caller.as_deref());
+        w.log_mutation(
+            Op::UpdateNodegroupConfig,
+            &resource,
+            fence,
+            self.caller.as_deref(),
+        );
         let g = w.node_groups.get_mut(&k).expect("checked above");
         g.scaling = scaling;
         g.status = "UPDATING".into();
@@ -166,12 +191,15 @@ impl Dns for SimCloud {
     ) -> CloudResult<Option<Record>> {
         let resource = format!("{zone}/{name}");
         let w = self
-            .call(OP_LIST_RECORDS, ROUTE53_CONTROL_REGION, &resource)
+            .call(
+                Op::ListResourceRecordSets,
+                ROUTE53_CONTROL_REGION,
+                &resource,
+            )
             .await?;
-        let z = w
-            .zones
-            .get(zone)
-            .ok_or_else(|| CloudError::not_found(OP_LIST_RECORDS, format!("hosted zone {zone}")))?;
+        let z = w.zones.get(zone).ok_or_else(|| {
+            CloudError::not_found(Op::ListResourceRecordSets, format!("hosted zone {zone}"))
+        })?;
         Ok(z.get(&(name.to_ascii_lowercase(), rtype)).cloned())
     }
 
@@ -183,10 +211,14 @@ impl Dns for SimCloud {
     ) -> CloudResult<Option<ChangeId>> {
         let resource = format!("{zone}/{}", want.name);
         let mut w = self
-            .call(OP_CHANGE_RECORDS, ROUTE53_CONTROL_REGION, &resource)
+            .call(
+                Op::ChangeResourceRecordSets,
+                ROUTE53_CONTROL_REGION,
+                &resource,
+            )
             .await?;
         let z = w.zones.get(zone).ok_or_else(|| {
-            CloudError::not_found(OP_CHANGE_RECORDS, format!("hosted zone {zone}"))
+            CloudError::not_found(Op::ChangeResourceRecordSets, format!("hosted zone {zone}"))
         })?;
         if z.get(&(want.name.to_ascii_lowercase(), want.rtype()))
             .is_some_and(|r| r.points_like(want))
@@ -194,9 +226,18 @@ impl Dns for SimCloud {
             return Ok(None);
         }
         let span = w.latency.dns_propagation;
-        let pending = w.start(OP_CHANGE_RECORDS, format!("route53:{resource}"), span);
+        let pending = w.start(
+            Op::ChangeResourceRecordSets,
+            format!("route53:{resource}"),
+            span,
+        );
         let resource = w.transitions[pending.transition].resource.clone();
-        w.log_mutation(OP_CHANGE_RECORDS, &resource, fence, self.caller.as_deref());
+        w.log_mutation(
+            Op::ChangeResourceRecordSets,
+            &resource,
+            fence,
+            self.caller.as_deref(),
+        );
         let id = format!("C{:08}SIM", w.changes.len() + 1);
         w.changes.insert(id.clone(), Some(pending));
         w.put_record(zone, want.clone());
@@ -205,10 +246,10 @@ impl Dns for SimCloud {
 
     async fn get_change(&self, id: &ChangeId) -> CloudResult<ChangeStatus> {
         let w = self
-            .call(OP_GET_CHANGE, ROUTE53_CONTROL_REGION, &id.0)
+            .call(Op::GetChange, ROUTE53_CONTROL_REGION, &id.0)
             .await?;
         match w.changes.get(&id.0) {
-            None => Err(CloudError::not_found(OP_GET_CHANGE, format!("change {id}"))),
+            None => Err(CloudError::not_found(Op::GetChange, format!("change {id}"))),
             Some(None) => Ok(ChangeStatus::InSync),
             Some(Some(_)) => Ok(ChangeStatus::Pending),
         }
@@ -221,7 +262,9 @@ impl Cache for SimCloud {
         region: &str,
         id: &str,
     ) -> CloudResult<Option<GlobalDatastoreState>> {
-        let w = self.call(OP_DESCRIBE_GLOBAL, region, id).await?;
+        let w = self
+            .call(Op::DescribeGlobalReplicationGroups, region, id)
+            .await?;
         Ok(w.datastores.get(id).map(|g| GlobalDatastoreState {
             id: id.to_string(),
             status: g.status.clone(),
@@ -249,13 +292,23 @@ impl Cache for SimCloud {
                 crate::probe::promote_redis(&b.replica, b.password.clone(), super::BACKING_TIMEOUT)
                     .await
                     .map_err(|e| {
-                        CloudError::new(ErrorKind::Retryable, OP_FAILOVER_GLOBAL, id, e.to_string())
+                        CloudError::new(
+                            ErrorKind::Retryable,
+                            Op::FailoverGlobalReplicationGroup,
+                            id,
+                            e.to_string(),
+                        )
                     })?;
             }
         }
-        let mut w = self.call(OP_FAILOVER_GLOBAL, region, id).await?;
+        let mut w = self
+            .call(Op::FailoverGlobalReplicationGroup, region, id)
+            .await?;
         let Some(g) = w.datastores.get(id) else {
-            return Err(CloudError::not_found(OP_FAILOVER_GLOBAL, id));
+            return Err(CloudError::not_found(
+                Op::FailoverGlobalReplicationGroup,
+                id,
+            ));
         };
         // The failover needs the current primary's region to take part.
         let primary_out = g
@@ -270,7 +323,7 @@ impl Cache for SimCloud {
             );
             return Err(CloudError::new(
                 ErrorKind::Conflict,
-                OP_FAILOVER_GLOBAL,
+                Op::FailoverGlobalReplicationGroup,
                 id,
                 msg,
             ));
@@ -283,7 +336,7 @@ impl Cache for SimCloud {
             let msg = format!("{member} in {region} is not a member (InvalidParameterValue)");
             return Err(CloudError::new(
                 ErrorKind::Fatal,
-                OP_FAILOVER_GLOBAL,
+                Op::FailoverGlobalReplicationGroup,
                 id,
                 msg,
             ));
@@ -292,9 +345,18 @@ impl Cache for SimCloud {
             return Ok(());
         }
         let span = w.latency.cache_failover;
-        let pending = w.start(OP_FAILOVER_GLOBAL, format!("elasticache:{id}"), span);
+        let pending = w.start(
+            Op::FailoverGlobalReplicationGroup,
+            format!("elasticache:{id}"),
+            span,
+        );
         let resource = w.transitions[pending.transition].resource.clone();
-        w.log_mutation(OP_FAILOVER_GLOBAL, &resource, fence, self.caller.as_deref());
+        w.log_mutation(
+            Op::FailoverGlobalReplicationGroup,
+            &resource,
+            fence,
+            self.caller.as_deref(),
+        );
         let g = w.datastores.get_mut(id).expect("checked above");
         g.status = "modifying".into();
         g.pending = Some(pending);
@@ -328,7 +390,7 @@ impl Stream for SimCloud {
         name: &str,
     ) -> CloudResult<Option<StreamClusterState>> {
         let k = key(&[region, name]);
-        let w = self.call(OP_LIST_CLUSTERS, region, &k).await?;
+        let w = self.call(Op::ListClustersV2, region, &k).await?;
         Ok(w.streams.get(&k).cloned())
     }
 }

@@ -39,8 +39,10 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
-use crate::cloud::{CloudError, ErrorKind, Exposure, Scaling};
-use crate::plan::DataTier;
+use crate::cloud::{CloudError, ErrorKind, Scaling};
+use crate::model::DataTier;
+use crate::model::Exposure;
+use crate::model::Op;
 use crate::policy::Policy;
 use world::World;
 
@@ -213,7 +215,7 @@ impl SimCloud {
     /// answered, as a dead region's endpoint: the caller's timeout ends it.
     async fn call(
         &self,
-        op: &'static str,
+        op: Op,
         region: &str,
         resource: &str,
     ) -> Result<MutexGuard<'_, World>, CloudError> {
@@ -235,7 +237,7 @@ impl SimCloud {
         tokio::time::sleep(wait).await;
         let mut world = self.world();
         let now = Instant::now();
-        if op.starts_with("route53:") && !world.route53_admit(now) {
+        if op.service() == "route53" && !world.route53_admit(now) {
             return Err(CloudError::new(
                 ErrorKind::Throttled,
                 op,

@@ -6,10 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::remote::SimCall;
 use super::{world, SimCloud};
-use crate::cloud::{
-    Capacity, CloudResult, Permissions, Simulated, OP_GET_SERVICE_QUOTA, OP_GET_USAGE,
-    OP_SIMULATE_PRINCIPAL_POLICY,
-};
+use crate::cloud::{Capacity, CloudResult, Permissions, Simulated};
+use crate::model::Op;
 
 /// The simulated vCPU quota of every region unless set: AWS's default for
 /// a new account is lower, a production account's is usually this order.
@@ -20,8 +18,6 @@ pub const DEFAULT_VCPUS_IN_USE: f64 = 96.0;
 pub const DEFAULT_NODE_VCPUS: u32 = 4;
 /// The principal the simulated cloud calls as.
 pub const SIM_PRINCIPAL: &str = "arn:aws:iam::123456789012:role/drctl-executor";
-/// The operation that reads a node group's instance type.
-const OP_DESCRIBE_NODE_GROUP: &str = super::OP_DESCRIBE_NODE_GROUP;
 
 /// Capacity and permission state of the simulated world.
 #[derive(Debug, Default)]
@@ -95,7 +91,7 @@ impl SimCloud {
 
 impl Capacity for SimCloud {
     async fn get_vcpu_quota(&self, region: &str) -> CloudResult<Option<f64>> {
-        let w = self.call(OP_GET_SERVICE_QUOTA, region, region).await?;
+        let w = self.call(Op::GetServiceQuota, region, region).await?;
         Ok(Some(
             w.readiness
                 .quota
@@ -106,7 +102,7 @@ impl Capacity for SimCloud {
     }
 
     async fn get_vcpus_in_use(&self, region: &str) -> CloudResult<Option<f64>> {
-        let w = self.call(OP_GET_USAGE, region, region).await?;
+        let w = self.call(Op::GetMetricData, region, region).await?;
         Ok(Some(
             w.readiness
                 .in_use
@@ -123,7 +119,7 @@ impl Capacity for SimCloud {
         name: &str,
     ) -> CloudResult<Option<u32>> {
         let resource = world::key(&[region, cluster, name]);
-        let w = self.call(OP_DESCRIBE_NODE_GROUP, region, &resource).await?;
+        let w = self.call(Op::DescribeNodegroup, region, &resource).await?;
         Ok(w.node_groups
             .contains_key(&resource)
             .then_some(DEFAULT_NODE_VCPUS))
@@ -134,7 +130,7 @@ impl Permissions for SimCloud {
     async fn simulate_actions(&self, actions: &[String]) -> CloudResult<Simulated> {
         let w = self
             .call(
-                OP_SIMULATE_PRINCIPAL_POLICY,
+                Op::SimulatePrincipalPolicy,
                 crate::cloud::ROUTE53_CONTROL_REGION,
                 SIM_PRINCIPAL,
             )
@@ -160,7 +156,7 @@ impl Permissions for SimCloud {
         }
         let w = self
             .call(
-                OP_SIMULATE_PRINCIPAL_POLICY,
+                Op::SimulatePrincipalPolicy,
                 crate::cloud::ROUTE53_CONTROL_REGION,
                 principal,
             )

@@ -15,16 +15,18 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::faults::*;
 use super::reach::Outage;
 use super::SimCloud;
 use crate::cloud::{
     Cache, Capacity, ChangeId, ChangeStatus, CloudError, CloudResult, ClusterEndpoint, Database,
-    DatabaseState, Dns, DrHealth, ErrorKind, Exposure, ExposureSource, Fence, GlobalDatastoreState,
-    Measurement, NodeGroupState, NodeGroups, Permissions, Record, RecordType,
-    ReplicationGroupState, Resolved, Resolver, RoutingControl, Scaling, Stream, StreamClusterState,
+    DatabaseState, Dns, DrHealth, ErrorKind, ExposureSource, GlobalDatastoreState, Measurement,
+    NodeGroupState, NodeGroups, Permissions, Record, RecordType, ReplicationGroupState, Resolved,
+    Resolver, RoutingControl, Scaling, Stream, StreamClusterState,
 };
-use crate::plan::DataTier;
+use crate::model::DataTier;
+use crate::model::Exposure;
+use crate::model::Fence;
+use crate::model::Op;
 use crate::policy::Policy;
 use futures::future::BoxFuture;
 
@@ -160,16 +162,10 @@ struct WireError {
     message: String,
 }
 
-/// The remote side's operation name, among the known ones.
-const REMOTE_OP: &str = "sim:Call";
-
 impl From<WireError> for CloudError {
     fn from(w: WireError) -> Self {
-        let op = OPS
-            .iter()
-            .find(|o| **o == w.op)
-            .copied()
-            .unwrap_or(REMOTE_OP);
+        // The remote side's operation, among the known ones.
+        let op = w.op.parse().unwrap_or(Op::SimCall);
         CloudError::new(w.kind, op, w.resource, w.message)
     }
 }
@@ -391,7 +387,7 @@ impl RemoteSim {
         call: SimCall,
     ) -> CloudResult<T> {
         let unreachable =
-            |e: String| CloudError::new(ErrorKind::Retryable, REMOTE_OP, self.url.clone(), e);
+            |e: String| CloudError::new(ErrorKind::Retryable, Op::SimCall, self.url.clone(), e);
         let mut req = self.http.post(format!("{}/sim/call", self.url)).json(&call);
         if let Some(site) = &self.site {
             req = req.header(SITE_HEADER, site);
@@ -722,7 +718,10 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(record.status, ExecutionStatus::Completed, "{record:#?}");
-        assert_eq!(world.mutations().get(OP_PROMOTE), Some(&1));
+        assert_eq!(
+            world.mutations().get(Op::PromoteReadReplica.as_str()),
+            Some(&1)
+        );
         // Errors cross the wire with their kind and operation.
         let missing = RemoteSim::new(&url)
             .get_node_group("us-west-2", "nope", "x")
@@ -736,5 +735,22 @@ mod tests {
                 })
         ));
         server.abort();
+    }
+
+    #[test]
+    fn a_wire_error_keeps_its_operation_and_an_unknown_one_reads_as_the_remote_call() {
+        let wire = |op: &str| WireError {
+            kind: ErrorKind::Conflict,
+            op: op.to_string(),
+            resource: "r".into(),
+            message: "m".into(),
+        };
+        let known = CloudError::from(wire("rds:PromoteReadReplica"));
+        assert_eq!(known.op, Op::PromoteReadReplica);
+        assert_eq!(known.kind, ErrorKind::Conflict);
+        assert_eq!(CloudError::from(wire("rds:Explode")).op, Op::SimCall);
+        // And back: the wire spells the operation as Op does.
+        let sent = to_value::<()>(Err(known)).unwrap_err();
+        assert_eq!(sent.op, "rds:PromoteReadReplica");
     }
 }

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
-use crate::cloud::{ChangeStatus, Database, Dns, Fence, NodeGroups, Record, RecordTarget, Scaling};
+use crate::cloud::{ChangeStatus, Database, Dns, NodeGroups, Record, RecordTarget, Scaling};
+use crate::model::Fence;
+use crate::model::Op;
 
 fn policy() -> Policy {
     crate::policy::load(
@@ -17,7 +19,7 @@ fn policy() -> Policy {
 fn fence() -> Fence {
     Fence {
         execution_id: "t".into(),
-        epoch: crate::cloud::Epoch::default(),
+        epoch: crate::model::Epoch::default(),
     }
 }
 
@@ -33,10 +35,10 @@ fn sim(faults: Vec<Fault>) -> SimCloud {
     .unwrap()
 }
 
-fn fault(kind: FaultKind, op: &str) -> Fault {
+fn fault(kind: FaultKind, op: Op) -> Fault {
     Fault {
         fault: kind,
-        op: op.into(),
+        op: op.to_string(),
         resource: None,
         times: None,
         error: None,
@@ -69,7 +71,7 @@ async fn a_promotion_takes_the_modeled_time_and_is_counted_once() {
         .unwrap()
         .unwrap();
     assert!(db.is_promoted());
-    assert_eq!(s.mutations().get(OP_PROMOTE), Some(&1));
+    assert_eq!(s.mutations().get(Op::PromoteReadReplica.as_str()), Some(&1));
     let t = &s.transitions()[0];
     let took = t.completed.unwrap() - t.started;
     assert!(
@@ -80,7 +82,7 @@ async fn a_promotion_takes_the_modeled_time_and_is_counted_once() {
 
 #[tokio::test(start_paused = true)]
 async fn fail_faults_fire_the_given_number_of_times_with_the_given_kind() {
-    let mut f = fault(FaultKind::Fail, OP_UPDATE_NODE_GROUP);
+    let mut f = fault(FaultKind::Fail, Op::UpdateNodegroupConfig);
     f.times = Some(2);
     f.error = Some(ErrorKind::Conflict);
     let s = sim(vec![f]);
@@ -111,17 +113,20 @@ async fn fail_faults_fire_the_given_number_of_times_with_the_given_kind() {
     )
     .await
     .unwrap();
-    assert_eq!(s.calls().get(OP_UPDATE_NODE_GROUP), Some(&3));
-    assert_eq!(s.mutations().get(OP_UPDATE_NODE_GROUP), Some(&1));
+    assert_eq!(s.calls().get(Op::UpdateNodegroupConfig.as_str()), Some(&3));
+    assert_eq!(
+        s.mutations().get(Op::UpdateNodegroupConfig.as_str()),
+        Some(&1)
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn stuck_and_never_converging_changes_stay_transitional() {
-    let mut stuck = fault(FaultKind::Stuck, OP_PROMOTE);
+    let mut stuck = fault(FaultKind::Stuck, Op::PromoteReadReplica);
     stuck.extra = Some("20m".into());
     let s = sim(vec![
         stuck,
-        fault(FaultKind::NeverConverges, OP_CHANGE_RECORDS),
+        fault(FaultKind::NeverConverges, Op::ChangeResourceRecordSets),
     ]);
     s.ensure_promoted("us-west-2", "emr-platform-prod-dr", &fence())
         .await
@@ -242,7 +247,7 @@ fn a_removed_resource_is_gone_and_unknown_names_are_refused() {
 
 #[test]
 fn faults_that_cannot_apply_are_rejected() {
-    let mut stuck_read = fault(FaultKind::Stuck, OP_DESCRIBE_DB);
+    let mut stuck_read = fault(FaultKind::Stuck, Op::DescribeDbInstances);
     stuck_read.extra = Some("5m".into());
     let bad = SimCloud::new(
         &policy(),
@@ -254,7 +259,7 @@ fn faults_that_cannot_apply_are_rejected() {
     assert!(bad
         .unwrap_err()
         .contains("faults[0].op: rds:DescribeDBInstances changes nothing"));
-    let no_duration = fault(FaultKind::Stuck, OP_PROMOTE);
+    let no_duration = fault(FaultKind::Stuck, Op::PromoteReadReplica);
     assert!(no_duration
         .validate()
         .unwrap_err()

@@ -10,10 +10,12 @@ use tokio::time::Instant;
 use super::faults::{Fault, FaultKind};
 use super::latency::{LatencyModel, Span};
 use crate::cloud::{
-    CacheMember, ErrorKind, Exposure, MemberRole, Record, RecordTarget, RecordType, Scaling,
+    CacheMember, ErrorKind, MemberRole, Record, RecordTarget, RecordType, Scaling,
     StreamClusterState,
 };
-use crate::plan::DataTier;
+use crate::model::DataTier;
+use crate::model::Exposure;
+use crate::model::Op;
 use crate::policy::Policy;
 
 /// One state transition: a mutation accepted at `started` that settles at
@@ -47,8 +49,8 @@ impl ActiveFault {
         }
     }
 
-    fn hits(&self, op: &str, resource: &str) -> bool {
-        self.fault.op == op
+    fn hits(&self, op: Op, resource: &str) -> bool {
+        self.fault.op == op.as_str()
             && self.left != Some(0)
             && self
                 .fault
@@ -406,7 +408,7 @@ impl World {
         span.sample(&mut self.rng)
     }
 
-    pub(super) fn count_call(&mut self, op: &str, region: &str) {
+    pub(super) fn count_call(&mut self, op: Op, region: &str) {
         *self.calls.entry(op.to_string()).or_default() += 1;
         let site = super::faults::call_site(op, region);
         *self.call_sites.entry(site).or_default() += 1;
@@ -437,7 +439,7 @@ impl World {
     }
 
     /// Consumes one hit of a `fail` or `throttle` fault on this call.
-    pub(super) fn take_failure(&mut self, op: &str, resource: &str) -> Option<ErrorKind> {
+    pub(super) fn take_failure(&mut self, op: Op, resource: &str) -> Option<ErrorKind> {
         let f = self.faults.iter_mut().find(|f| {
             matches!(f.fault.fault, FaultKind::Fail | FaultKind::Throttle) && f.hits(op, resource)
         })?;
@@ -454,9 +456,9 @@ impl World {
     /// changed something.
     pub(super) fn log_mutation(
         &mut self,
-        op: &str,
+        op: Op,
         resource: &str,
-        fence: &crate::cloud::Fence,
+        fence: &crate::model::Fence,
         caller: Option<&str>,
     ) {
         self.mutation_log.push(MutationRecord {
@@ -471,7 +473,7 @@ impl World {
 
     /// Starts a transition for an accepted mutation and returns when it
     /// settles, applying `stuck` and `never_converges` faults.
-    pub(super) fn start(&mut self, op: &'static str, resource: String, span: Span) -> Pending {
+    pub(super) fn start(&mut self, op: Op, resource: String, span: Span) -> Pending {
         let now = Instant::now();
         *self.mutations.entry(op.to_string()).or_default() += 1;
         let mut until = Some(now + span.sample(&mut self.rng));
@@ -593,7 +595,7 @@ pub struct MutationRecord {
     /// The execution it belongs to.
     pub execution: String,
     /// The epoch it acted under.
-    pub epoch: crate::cloud::Epoch,
+    pub epoch: crate::model::Epoch,
     /// The region of the site that called (`None`: no site named).
     pub caller: Option<String>,
 }

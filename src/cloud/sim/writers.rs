@@ -5,12 +5,12 @@
 
 use futures::future::BoxFuture;
 
-use super::faults::{OP_FENCE_WRITERS, OP_GET_WRITERS};
 use super::remote::{RemoteSim, SimCall};
 use super::world::key;
 use super::SimCloud;
 use crate::cloud::CloudResult;
 use crate::fence::{FenceError, FenceOutcome, FenceState, WriterFence};
+use crate::model::Op;
 
 impl SimCloud {
     /// Fences (`true`) or gives back the writers of `tier` in `region`;
@@ -26,14 +26,14 @@ impl SimCloud {
         fenced: bool,
     ) -> CloudResult<bool> {
         let k = key(&[region, tier]);
-        let mut w = self.call(OP_FENCE_WRITERS, region, &k).await?;
+        let mut w = self.call(Op::FenceWriters, region, &k).await?;
         let changed = if fenced {
             w.fenced_writers.insert(k)
         } else {
             w.fenced_writers.remove(&k)
         };
         if changed {
-            *w.mutations.entry(OP_FENCE_WRITERS.to_string()).or_default() += 1;
+            *w.mutations.entry(Op::FenceWriters.to_string()).or_default() += 1;
         }
         Ok(changed)
     }
@@ -45,7 +45,7 @@ impl SimCloud {
     /// The region does not answer.
     pub async fn writers_fenced(&self, region: &str, tier: &str) -> CloudResult<bool> {
         let k = key(&[region, tier]);
-        let w = self.call(OP_GET_WRITERS, region, &k).await?;
+        let w = self.call(Op::GetWriters, region, &k).await?;
         Ok(w.fenced_writers.contains(&k))
     }
 }

@@ -3,9 +3,9 @@
 //! execution record and audited.
 
 use super::{ClusterState, Reply};
-use crate::cloud::Epoch;
 use crate::execute::fence_return::{FenceOldPrimary, STEP};
 use crate::execute::StepStatus;
+use crate::model::Epoch;
 
 impl ClusterState {
     pub(super) fn fence_old_primary(

@@ -222,7 +222,7 @@ async fn the_divergence_measured_with_the_fence_is_audited() {
     done.status = StepStatus::Done;
     done.outcome = vec!["old primary renamed".into()];
     done.divergence = vec![Divergence {
-        tier: crate::plan::DataTier::Database,
+        tier: crate::model::DataTier::Database,
         bytes: 2048,
         heartbeat_rows: 1,
         window_start_ms: None,

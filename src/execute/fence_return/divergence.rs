@@ -8,7 +8,7 @@
 
 use crate::execute::fork::{read_bounded, ForkPositions, HB_CACHE_PASSWORD, HB_DATABASE_PASSWORD};
 use crate::fence::{measure_postgres, measure_redis, Divergence};
-use crate::plan::DataTier;
+use crate::model::DataTier;
 use crate::policy::Policy;
 
 use super::FenceOldPrimary;

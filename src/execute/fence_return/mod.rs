@@ -16,9 +16,10 @@ use serde::{Deserialize, Serialize};
 use super::fork::ForkPositions;
 use super::journal::StepStatus;
 use crate::cloud::{
-    fenced_identifier, Cloud, CloudError, Fence, Scaling, FENCED_BY_TAG, FENCED_EPOCH_TAG,
+    fenced_identifier, Cloud, CloudError, Scaling, FENCED_BY_TAG, FENCED_EPOCH_TAG,
 };
 use crate::fence::Divergence;
+use crate::model::Fence;
 use crate::policy::Policy;
 
 pub mod divergence;

@@ -3,8 +3,10 @@
 use std::path::Path;
 
 use super::*;
-use crate::cloud::sim::{SimCloud, SimOptions, OP_RENAME_DB, OP_TAG_DB};
-use crate::cloud::{Database, Epoch, NodeGroups};
+use crate::cloud::sim::{SimCloud, SimOptions};
+use crate::cloud::{Database, NodeGroups};
+use crate::model::Epoch;
+use crate::model::Op;
 
 fn shipped() -> Policy {
     crate::policy::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform.yaml"))
@@ -39,7 +41,7 @@ async fn the_old_primary_stays_pending_while_its_region_is_out_then_is_fenced_on
         "{}",
         state.line()
     );
-    assert_eq!(sim.mutations().get(OP_RENAME_DB), None);
+    assert_eq!(sim.mutations().get(Op::ModifyDbInstance.as_str()), None);
 
     sim.set_region_outage(Vec::<String>::new());
     try_fence(&sim, &policy, &fence(), &mut state, "t2".into()).await;
@@ -93,7 +95,7 @@ async fn the_old_primary_stays_pending_while_its_region_is_out_then_is_fenced_on
     try_fence(&sim, &policy, &fence(), &mut state, "t3".into()).await;
     assert_eq!(state.status, StepStatus::AlreadyDone, "{state:?}");
     assert_eq!(sim.mutations(), before);
-    assert_eq!(before.get(OP_TAG_DB), Some(&1));
+    assert_eq!(before.get(Op::AddTagsToResource.as_str()), Some(&1));
 }
 
 #[test]

@@ -9,7 +9,7 @@ use super::FenceOldPrimary;
 use crate::execute::fork::ForkPositions;
 use crate::execute::ExecutionRecord;
 use crate::fence::Divergence;
-use crate::plan::DataTier;
+use crate::model::DataTier;
 
 /// The tiers that have a replica position and a divergence.
 const TIERS: [DataTier; 2] = [DataTier::Database, DataTier::Cache];

@@ -9,7 +9,10 @@ pub fn check(s: &Snapshot) -> Result<(), String> {
         let mut running = std::collections::BTreeMap::<&str, Vec<&str>>::new();
         for e in state.executions.values() {
             if e.record.status == ExecutionStatus::Running {
-                running.entry(&e.record.policy).or_default().push(&e.record.id);
+                running
+                    .entry(&e.record.policy)
+                    .or_default()
+                    .push(&e.record.id);
             }
         }
         if let Some((policy, ids)) = running.iter().find(|(_, ids)| ids.len() > 1) {

@@ -4,14 +4,18 @@
 //! operator's acceptance of the loss.
 
 use super::Snapshot;
-use crate::cloud::sim::OP_PROMOTE;
+use crate::model::Op;
 
 /// Checks the mutation log against the executions' overrides.
 pub fn check(s: &Snapshot) -> Result<(), String> {
     if !s.schedule.lag_above_rpo {
         return Ok(());
     }
-    for (t, m) in s.log.iter().filter(|(_, m)| m.op == OP_PROMOTE) {
+    for (t, m) in s
+        .log
+        .iter()
+        .filter(|(_, m)| m.op == Op::PromoteReadReplica.as_str())
+    {
         let recorded = s.states.values().any(|(_, state)| {
             state
                 .executions

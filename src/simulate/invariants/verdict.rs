@@ -38,7 +38,10 @@ pub fn check(s: &Snapshot) -> Result<(), String> {
                 }
                 _ => {}
             }
-            if let Some(m) = s.maintenance_at.filter(|m| started > *m + std::time::Duration::from_secs(5)) {
+            if let Some(m) = s
+                .maintenance_at
+                .filter(|m| started > *m + std::time::Duration::from_secs(5))
+            {
                 return Err(format!(
                     "node {node}: the detector started {} at {:.1}s while maintenance was on (since {:.1}s)",
                     e.record.id,

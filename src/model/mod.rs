@@ -1,0 +1,20 @@
+//! The domain's plain values, shared by every layer: data tiers, data-loss
+//! exposures, fencing epochs and fences, and the names of cloud operations.
+//!
+//! `model` sits at the bottom of the crate: it uses only `std`, `serde`,
+//! `thiserror` and `time`, never another drctl module, so any layer may
+//! import it without creating a cycle (`tests/shape.rs` checks this).
+
+mod duration;
+mod epoch;
+mod exposure;
+mod fence;
+mod op;
+mod tier;
+
+pub use duration::human_duration;
+pub use epoch::Epoch;
+pub use exposure::Exposure;
+pub use fence::Fence;
+pub use op::{Op, UnknownOp};
+pub use tier::DataTier;
