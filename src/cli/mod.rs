@@ -473,12 +473,25 @@ pub fn main() -> ExitCode {
         cli.command,
         Command::Controller(_) | Command::Sim(SimCommand::Serve(_)) | Command::LocalCluster(_)
     );
+    // The simulation's nodes log what real nodes would, three at a time,
+    // many times over: silent unless a level is asked for (it also runs
+    // several times faster without a subscriber).
+    let simulating = matches!(cli.command, Command::Simulate(_));
     let level = if service && cli.log_level == DEFAULT_LOG {
         SERVICE_LOG
+    } else if simulating && cli.log_level == DEFAULT_LOG {
+        "off"
     } else {
         cli.log_level.as_str()
     };
-    if let Err(e) = logging::init(level, cli.log_format) {
+    // No subscriber at all when logs are off: even a filter that lets
+    // nothing through is asked about every span and event.
+    let init = if level == "off" {
+        Ok(())
+    } else {
+        logging::init(level, cli.log_format)
+    };
+    if let Err(e) = init {
         eprintln!("error: --log-level: {e}");
         return ExitCode::from(2);
     }

@@ -183,7 +183,7 @@ async fn run(seed: u64, progress: Arc<std::sync::atomic::AtomicU64>) -> Outcome 
     let dir = store_dir();
     let world = World {
         cloud,
-        net: MemNet::new(seed ^ 0x5EED_0F_D2C7, NetFaults::default()),
+        net: MemNet::new(seed ^ 0x005E_ED0F_D2C7, NetFaults::default()),
         links: Links::default(),
         configs: world::configs(&policy, dir.path(), schedule.election_ms),
         nodes: BTreeMap::new(),

@@ -58,9 +58,12 @@ pub struct Violation {
     pub what: String,
 }
 
+/// One invariant's check: a sentence when it is broken.
+type Check = fn(&Snapshot) -> Result<(), String>;
+
 /// Runs every check that holds at every moment.
 pub fn check_always(s: &Snapshot) -> Vec<Violation> {
-    let checks: [(&'static str, fn(&Snapshot) -> Result<(), String>); 6] = [
+    let checks: [(&'static str, Check); 6] = [
         ("one_writer", one_writer::check),
         ("postcondition", postcondition::check),
         ("verdict", verdict::check),
