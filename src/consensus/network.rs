@@ -1,5 +1,7 @@
-//! Node-to-node raft RPC over HTTP: a pooled reqwest client on one side, an
-//! axum router on the other. Every call is signed by the sending node's key
+//! Node-to-node raft RPC: openraft clients that send through the node's
+//! [`super::transport::Transport`] (HTTP in production, the in-memory
+//! network in the simulation) on one side, an axum router on the other.
+//! Every call is signed by the sending node's key
 //! and carries the cluster secret (see [`super::auth`]).
 //!
 //! Every call has a timeout (openraft's per-RPC deadline, capped by the
