@@ -22,6 +22,7 @@ mod latency;
 mod reach;
 mod readiness;
 pub mod remote;
+mod replicator;
 mod reprotect;
 mod world;
 mod writers;
