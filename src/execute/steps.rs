@@ -34,6 +34,18 @@ pub async fn postcondition<C: Cloud>(
 ) -> CloudResult<bool> {
     let holds = match action {
         Action::Preflight | Action::RpoGate | Action::Verify => true,
+        a @ (Action::PreflightReprotect
+        | Action::CreateReplicaDatabase { .. }
+        | Action::AddCacheSecondary { .. }
+        | Action::CreateReverseReplicator { .. }
+        | Action::WaitReplication
+        | Action::SwitchRoles { .. }
+        | Action::PreflightFailback
+        | Action::QuiesceWriters { .. }
+        | Action::Drain { .. }
+        | Action::LiftQuiesce { .. }
+        | Action::UndoQuiesce { .. }
+        | Action::RenameOldPrimary { .. }) => return Err(not_a_failover_step(a)),
         Action::PromoteDatabase { region, replica } => {
             let db = cloud.get_database(region, replica).await?;
             db.ok_or_else(|| CloudError::not_found(Op::DescribeDbInstances, replica.clone()))?
@@ -153,6 +165,18 @@ pub async fn act<C: Cloud>(
 ) -> CloudResult<Option<ChangeId>> {
     match action {
         Action::Preflight | Action::RpoGate | Action::Verify => Ok(None),
+        a @ (Action::PreflightReprotect
+        | Action::CreateReplicaDatabase { .. }
+        | Action::AddCacheSecondary { .. }
+        | Action::CreateReverseReplicator { .. }
+        | Action::WaitReplication
+        | Action::SwitchRoles { .. }
+        | Action::PreflightFailback
+        | Action::QuiesceWriters { .. }
+        | Action::Drain { .. }
+        | Action::LiftQuiesce { .. }
+        | Action::UndoQuiesce { .. }
+        | Action::RenameOldPrimary { .. }) => Err(not_a_failover_step(a)),
         Action::PromoteDatabase { region, replica } => cloud
             .ensure_promoted(region, replica, fence)
             .await
@@ -271,4 +295,18 @@ async fn stream_record<C: Cloud>(
             msg,
         )
     })
+}
+
+/// The refusal of a reprotect or failback step handed to the failover
+/// executor: fatal, so it is never retried, and it changes nothing.
+fn not_a_failover_step(action: &Action) -> CloudError {
+    CloudError::new(
+        ErrorKind::Fatal,
+        Op::AnyCall,
+        action.resource().unwrap_or_default(),
+        format!(
+            "{action:?} belongs to a reprotect or a failback plan; the failover executor does \
+             not run it and changed nothing"
+        ),
+    )
 }
