@@ -310,3 +310,41 @@ fn not_a_failover_step(action: &Action) -> CloudError {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::sim::{SimCloud, SimOptions};
+    use crate::model::Epoch;
+
+    #[tokio::test]
+    async fn a_reprotect_step_given_to_the_failover_executor_is_refused_and_changes_nothing() {
+        let policy = crate::policy::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform.yaml"),
+        )
+        .unwrap();
+        let sim = SimCloud::new(&policy, SimOptions::default()).unwrap();
+        let fence = Fence {
+            execution_id: "re-1".into(),
+            epoch: Epoch::default(),
+        };
+        let action = Action::CreateReplicaDatabase {
+            region: "us-east-1".into(),
+            id: "emr-platform-prod".into(),
+            source_region: "us-west-2".into(),
+            source_id: "emr-platform-prod-dr".into(),
+        };
+        let err = act(&sim, &policy, &action, &fence).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Fatal);
+        assert!(
+            err.message.contains("reprotect or a failback"),
+            "{}",
+            err.message
+        );
+        let err = postcondition(&sim, &policy, &action, None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Fatal);
+        assert!(sim.mutations().is_empty(), "{:?}", sim.mutations());
+    }
+}
