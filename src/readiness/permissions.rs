@@ -165,17 +165,20 @@ mod create_ops {
     use crate::model::Op;
 
     /// Creating the database replica.
-    pub(super) const DATABASE: &[Op] = &[Op::DescribeDbInstances];
+    pub(super) const DATABASE: &[Op] = &[Op::DescribeDbInstances, Op::CreateDbInstanceReadReplica];
     /// Adding the cache member (and a Global Datastore).
     pub(super) const CACHE: &[Op] = &[
         Op::DescribeGlobalReplicationGroups,
         Op::DescribeReplicationGroups,
+        Op::CreateGlobalReplicationGroup,
+        Op::CreateReplicationGroup,
     ];
     /// Creating the reverse replicator.
     pub(super) const STREAM: &[Op] = &[
         Op::ListClustersV2,
         Op::ListReplicators,
         Op::DescribeReplicator,
+        Op::CreateReplicator,
     ];
 }
 
@@ -367,6 +370,26 @@ mod tests {
                 "elasticache:FailoverGlobalReplicationGroup",
                 "rds:PromoteReadReplica",
                 "route53-recovery-cluster:UpdateRoutingControlStates",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_writes_of_a_reprotect_are_the_three_replicas_and_nothing_of_a_failover() {
+        let (policy, _) = shipped();
+        let ctx = crate::plan::reprotect::Context {
+            orientation: crate::model::Orientation::AsWritten,
+            protection: crate::model::Protection::Unprotected,
+            reprotects: 0,
+        };
+        let plan = crate::plan::reprotect::build(&policy, &Default::default(), &ctx);
+        assert_eq!(
+            mutating_actions(&policy, &plan),
+            [
+                "elasticache:CreateGlobalReplicationGroup",
+                "elasticache:CreateReplicationGroup",
+                "kafka:CreateReplicator",
+                "rds:CreateDBInstanceReadReplica",
             ]
         );
     }
