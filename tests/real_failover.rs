@@ -418,6 +418,7 @@ fn fenced_policy(pg: &PgPair) -> Arc<Policy> {
         on_return: true,
         database: Some(drctl::policy::DatabaseFencing {
             connection: with_user(&pg.primary_conninfo(), "drctl_fence"),
+            secondary_connection: Some(with_user(&pg.standby_conninfo(), "drctl_fence")),
             password: drctl::policy::SecretSource::None,
             ca_file: None,
             roles: vec!["emr_app".into(), "drctl_heartbeat".into()],

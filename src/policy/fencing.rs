@@ -85,6 +85,10 @@ pub struct DatabaseFencing {
     /// The primary's connection settings as the fencing role (libpq
     /// conninfo), reached from the primary region.
     pub connection: String,
+    /// The DR instance's connection settings as the fencing role, used when
+    /// the platform runs from the secondary region (`None`: a failback
+    /// cannot quiesce the database's writers; its preflight says so).
+    pub secondary_connection: Option<String>,
     /// Where the fencing role's password comes from.
     pub password: SecretSource,
     /// Extra certificates (PEM) to trust, like RDS's `global-bundle.pem`.
@@ -122,6 +126,9 @@ pub struct CacheFencing {
     pub method: CacheFenceMethod,
     /// The primary's `redis://` URL (method `acl` only).
     pub connection: Option<String>,
+    /// The DR member's `redis://` URL (method `acl` only), used when the
+    /// platform runs from the secondary region.
+    pub secondary_connection: Option<String>,
     /// Where the password for `connection` comes from.
     pub password: SecretSource,
     /// The ElastiCache user ids (`elasticache_user`) or ACL user names.

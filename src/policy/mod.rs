@@ -7,8 +7,11 @@
 //! `drctl policy validate`, every command that takes `--policy`, and the chaos
 //! runner, so a policy that validates is a policy every command accepts.
 
+mod failback;
 mod fencing;
 mod load;
+mod orient;
+pub use orient::CacheTopology;
 mod names;
 mod raw;
 pub mod read;
@@ -26,6 +29,7 @@ mod validate_routing;
 mod validate_targets;
 mod validate_tiers;
 
+pub use failback::{Failback, ReverseReplicator, DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_WRITE_PAUSE};
 pub use fencing::{CacheFenceMethod, CacheFencing, DatabaseFencing, Fencing, NodeGroupFencing};
 pub use load::{load, parse};
 pub use names::{
@@ -85,6 +89,8 @@ pub struct Policy {
     pub fencing: Option<Fencing>,
     /// How often the controllers evaluate readiness.
     pub readiness: ReadinessSettings,
+    /// The bounds of a failback (the planned switchover home).
+    pub failback: Failback,
 }
 
 /// Primary, secondary and witness regions.
@@ -117,6 +123,10 @@ pub struct Detection {
     pub hold_down: Option<Duration>,
     /// What each site probes.
     pub probes: Probes,
+    /// What each site probes once the secondary region is active (after a
+    /// reprotect); `None`: a reprotect refuses, naming
+    /// `detection.secondary_probes`.
+    pub secondary_probes: Option<Probes>,
     /// Replication heartbeats that measure data-loss exposure.
     pub heartbeats: Heartbeats,
 }
@@ -345,6 +355,10 @@ pub struct DatabaseTier {
 pub struct NodeGroupTier {
     /// The DR EKS cluster.
     pub cluster: String,
+    /// The primary region's EKS cluster, whose groups scale to the same
+    /// production sizes on a failover back (`None`: a reprotect refuses,
+    /// naming `tiers.node_groups.primary_cluster`).
+    pub primary_cluster: Option<String>,
     /// The node groups, in policy order.
     pub groups: Vec<NodeGroupTarget>,
 }
@@ -390,6 +404,9 @@ pub struct StreamTier {
     /// The MSK Replicator feeding the DR cluster (its CloudWatch
     /// `ReplicatorName`), whose `ReplicationLatency` is the tier's exposure.
     pub replicator: Option<String>,
+    /// The replicator a reprotect creates from the DR cluster back to the
+    /// primary cluster (`None`: a reprotect refuses, naming the field).
+    pub reverse_replicator: Option<ReverseReplicator>,
     /// How clients are moved to the DR cluster.
     pub switch: TrafficSwitch,
     /// Whether public traffic moves only once clients are on the DR cluster

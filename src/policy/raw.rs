@@ -33,6 +33,30 @@ pub struct RawPolicy {
     pub tiers: Option<RawTiers>,
     pub fencing: Option<RawFencing>,
     pub readiness: Option<RawReadiness>,
+    pub failback: Option<RawFailback>,
+}
+
+/// The planned switchover home after a reprotect.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RawFailback {
+    /// How long the replica may take to hold the last heartbeat written
+    /// before the quiesce (default 5m).
+    #[schemars(with = "Option<DurationText>")]
+    pub drain_timeout: Option<String>,
+    /// The longest the platform may have no writer (default 2m).
+    #[schemars(with = "Option<DurationText>")]
+    pub max_write_pause: Option<String>,
+}
+
+/// The reverse MSK Replicator a reprotect creates (DR cluster → home cluster).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RawReverseReplicator {
+    /// Its name.
+    pub name: Option<String>,
+    /// The IAM role MSK Replicator assumes.
+    pub service_execution_role_arn: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -62,6 +86,9 @@ pub struct RawFencing {
 #[schemars(deny_unknown_fields)]
 pub struct RawDatabaseFencing {
     pub connection: Option<String>,
+    /// The DR instance as the fencing role, for when the platform runs
+    /// from the secondary region (failback quiesces it).
+    pub secondary_connection: Option<String>,
     pub password_env: Option<String>,
     pub password_file: Option<String>,
     pub ca_file: Option<String>,
@@ -75,6 +102,9 @@ pub struct RawCacheFencing {
     #[schemars(extend("enum" = ["elasticache_user", "acl", null]))]
     pub method: Option<String>,
     pub connection: Option<String>,
+    /// The DR member's `redis://` URL (method `acl`), for when the
+    /// platform runs from the secondary region.
+    pub secondary_connection: Option<String>,
     pub password_env: Option<String>,
     pub password_file: Option<String>,
     #[serde(default)]
@@ -143,6 +173,8 @@ pub struct RawDetection {
     #[schemars(with = "Option<DurationText>")]
     pub hold_down: Option<String>,
     pub probes: Option<RawProbes>,
+    /// Probes of the secondary region, used once a reprotect made it active.
+    pub secondary_probes: Option<RawProbes>,
     pub heartbeats: Option<RawHeartbeats>,
 }
 
@@ -287,6 +319,8 @@ pub struct RawDatabase {
 #[schemars(deny_unknown_fields)]
 pub struct RawNodeGroups {
     pub cluster: Option<String>,
+    /// The primary region's EKS cluster (needed to fail back).
+    pub primary_cluster: Option<String>,
     #[serde(default)]
     pub groups: Vec<RawNodeGroup>,
 }
@@ -320,6 +354,7 @@ pub struct RawStream {
     pub dr_cluster: Option<String>,
     pub client_record: Option<RawClientRecord>,
     pub replicator: Option<String>,
+    pub reverse_replicator: Option<RawReverseReplicator>,
     #[schemars(extend("enum" = ["record", "routing_control", null]))]
     pub mode: Option<String>,
     pub routing_controls: Option<RawRoutingControls>,

@@ -120,10 +120,16 @@ impl Validator {
         let name = self.policy_name(raw.name);
         let regions = self.regions(raw.regions);
         let (rto, rpo) = self.objectives(raw.objectives);
-        let (raw_probes, raw_heartbeats) = raw
+        let (raw_probes, raw_heartbeats, raw_secondary) = raw
             .detection
             .as_mut()
-            .map(|d| (d.probes.take(), d.heartbeats.take()))
+            .map(|d| {
+                (
+                    d.probes.take(),
+                    d.heartbeats.take(),
+                    d.secondary_probes.take(),
+                )
+            })
             .unwrap_or_default();
         let detection = self.detection(raw.detection);
         let mode = match raw.mode.as_deref() {
@@ -151,7 +157,14 @@ impl Validator {
         }
         let manual_timeout = self.manual_timeout(raw.manual_timeout, mode);
         let detection = match (detection, &tiers) {
-            (Some(d), Some(t)) => self.probes_and_heartbeats(d, raw_probes, raw_heartbeats, t),
+            (Some(d), Some(t)) => self
+                .probes_and_heartbeats(d, raw_probes, raw_heartbeats, t)
+                .map(|mut d| {
+                    d.secondary_probes = raw_secondary.map(|p| {
+                        self.probe_set("detection.secondary_probes", p, d.probe_interval, t)
+                    });
+                    d
+                }),
             _ => None,
         };
         let fencing = match (raw.fencing, &detection) {
@@ -159,6 +172,7 @@ impl Validator {
             _ => None,
         };
         let readiness = self.readiness(raw.readiness);
+        let failback = self.failback(raw.failback);
         Some(Policy {
             name: name?,
             description: raw.description,
@@ -174,6 +188,7 @@ impl Validator {
             tiers: tiers?,
             fencing,
             readiness: readiness?,
+            failback: failback?,
         })
     }
 
@@ -248,6 +263,7 @@ impl Validator {
             consecutive_failures: failures?,
             hold_down,
             probes: Probes::default(),
+            secondary_probes: None,
             heartbeats: Heartbeats::default(),
         })
     }

@@ -77,36 +77,12 @@ impl Validator {
         heartbeats: Option<RawHeartbeats>,
         tiers: &Tiers,
     ) -> Option<Detection> {
-        let probes = probes.unwrap_or_default();
-        let http = self.http_probes("detection.probes.http", probes.http);
-        let tcp = self.endpoints("detection.probes.tcp", probes.tcp);
-        let database_status = probes.database_status.unwrap_or(tiers.database.is_some());
-        if database_status && tiers.database.is_none() {
-            self.problem(
-                "detection.probes.database_status",
-                Some("true".into()),
-                "false: the policy has no database tier to read the status of",
-            );
-        }
-        let health_check = match probes.health_check {
-            Some(id) => self.name(
-                "detection.probes.health_check",
-                Some(id),
-                "a Route 53 health check id",
-            ),
-            None => None,
-        };
-        if health_check.is_some() && detection.probe_interval < HEALTH_CHECK_INTERVAL_MIN {
-            self.problem(
-                "detection.probe_interval",
-                Some(crate::duration::fmt(detection.probe_interval)),
-                format!(
-                    "at least {} with a health_check probe (every site reads it each round; \
-                     Route 53 takes 5 requests a second per account)",
-                    crate::duration::fmt(HEALTH_CHECK_INTERVAL_MIN)
-                ),
-            );
-        }
+        let probes = self.probe_set(
+            "detection.probes",
+            probes.unwrap_or_default(),
+            detection.probe_interval,
+            tiers,
+        );
         let heartbeats = heartbeats.unwrap_or_default();
         let database = heartbeats.database.and_then(|h| {
             if tiers.database.is_none() {
@@ -128,12 +104,7 @@ impl Validator {
             }
             self.heartbeat("detection.heartbeats.cache", h, true)
         });
-        detection.probes = Probes {
-            http,
-            tcp,
-            database_status,
-            health_check,
-        };
+        detection.probes = probes;
         detection.heartbeats = Heartbeats { database, cache };
         let any = !detection.probes.http.is_empty()
             || !detection.probes.tcp.is_empty()
@@ -150,6 +121,52 @@ impl Validator {
             return None;
         }
         Some(detection)
+    }
+
+    /// One set of probes (`detection.probes` or `detection.secondary_probes`,
+    /// named by `at`), each checked.
+    pub(super) fn probe_set(
+        &mut self,
+        at: &str,
+        probes: RawProbes,
+        interval: Duration,
+        tiers: &Tiers,
+    ) -> Probes {
+        let http = self.http_probes(&format!("{at}.http"), probes.http);
+        let tcp = self.endpoints(&format!("{at}.tcp"), probes.tcp);
+        let database_status = probes.database_status.unwrap_or(tiers.database.is_some());
+        if database_status && tiers.database.is_none() {
+            self.problem(
+                format!("{at}.database_status"),
+                Some("true".into()),
+                "false: the policy has no database tier to read the status of",
+            );
+        }
+        let health_check = match probes.health_check {
+            Some(id) => self.name(
+                &format!("{at}.health_check"),
+                Some(id),
+                "a Route 53 health check id",
+            ),
+            None => None,
+        };
+        if health_check.is_some() && interval < HEALTH_CHECK_INTERVAL_MIN {
+            self.problem(
+                "detection.probe_interval",
+                Some(crate::duration::fmt(interval)),
+                format!(
+                    "at least {} with a health_check probe (every site reads it each round; \
+                     Route 53 takes 5 requests a second per account)",
+                    crate::duration::fmt(HEALTH_CHECK_INTERVAL_MIN)
+                ),
+            );
+        }
+        Probes {
+            http,
+            tcp,
+            database_status,
+            health_check,
+        }
     }
 
     fn http_probes(&mut self, path: &str, raw: Vec<RawHttpProbe>) -> Vec<HttpProbe> {

@@ -92,25 +92,38 @@ impl Validator {
         }
         let what = "libpq connection settings of the primary as the fencing role (host=… port=… dbname=… user=…), without a password";
         let connection = self.required(&format!("{at}.connection"), raw.connection, what);
-        let connection = connection.and_then(|c| {
-            if c.to_ascii_lowercase().contains("password") || c.contains("://") {
-                self.problem(format!("{at}.connection"), None, what);
-                None
-            } else if !c.contains('=') {
-                self.problem(format!("{at}.connection"), Some(format!("{c:?}")), what);
-                None
-            } else {
-                Some(c)
+        let connection =
+            connection.and_then(|c| self.pg_connection(&format!("{at}.connection"), c, what));
+        let secondary_connection = match raw.secondary_connection {
+            None => Some(None),
+            Some(c) => {
+                let what = "libpq connection settings of the DR instance as the fencing role, without a password";
+                self.pg_connection(&format!("{at}.secondary_connection"), c, what)
+                    .map(Some)
             }
-        });
+        };
         let roles = self.identifiers(&format!("{at}.roles"), raw.roles, "application role");
         let password = self.secret_source(at, raw.password_env, raw.password_file);
         Some(DatabaseFencing {
             connection: connection?,
+            secondary_connection: secondary_connection?,
             password: password?,
             ca_file: raw.ca_file.map(PathBuf::from),
             roles: roles?,
         })
+    }
+
+    /// Libpq connection settings without a password (`what` says whose).
+    fn pg_connection(&mut self, at: &str, c: String, what: &str) -> Option<String> {
+        if c.to_ascii_lowercase().contains("password") || c.contains("://") {
+            self.problem(at, None, what);
+            None
+        } else if !c.contains('=') {
+            self.problem(at, Some(format!("{c:?}")), what);
+            None
+        } else {
+            Some(c)
+        }
     }
 
     fn cache_fencing(
@@ -162,6 +175,22 @@ impl Validator {
             }
             (_, c) => c,
         };
+        let secondary_connection = match (method, raw.secondary_connection) {
+            (_, None) => Some(None),
+            (Some(CacheFenceMethod::Acl), Some(c))
+                if c.starts_with("redis://") && !c.contains('@') =>
+            {
+                Some(Some(c))
+            }
+            (_, Some(_)) => {
+                self.problem(
+                    format!("{at}.secondary_connection"),
+                    None,
+                    "with method acl only: the DR member's redis:// URL without user or password",
+                );
+                None
+            }
+        };
         let users = self.identifiers(&format!("{at}.users"), raw.users, "application user");
         let password = self.secret_source(at, raw.password_env, raw.password_file);
         let method = method?;
@@ -171,6 +200,7 @@ impl Validator {
         Some(CacheFencing {
             method,
             connection,
+            secondary_connection: secondary_connection?,
             password: password?,
             users: users?,
         })

@@ -31,6 +31,16 @@ impl Validator {
             raw.cluster,
             "the DR EKS cluster name",
         );
+        let primary_cluster = match raw.primary_cluster {
+            None => Some(None),
+            Some(c) => self
+                .name(
+                    "tiers.node_groups.primary_cluster",
+                    Some(c),
+                    "the primary region's EKS cluster name",
+                )
+                .map(Some),
+        };
         if raw.groups.is_empty() {
             self.problem("tiers.node_groups.groups", None, "at least one node group");
         }
@@ -71,8 +81,18 @@ impl Validator {
                 scaling: Scaling { min, desired, max },
             });
         }
+        let cluster = cluster?;
+        let primary_cluster = primary_cluster?;
+        if primary_cluster.as_ref() == Some(&cluster) {
+            self.problem(
+                "tiers.node_groups.primary_cluster",
+                Some(cluster.clone()),
+                "a cluster other than the DR cluster (tiers.node_groups.cluster)",
+            );
+        }
         Some(NodeGroupTier {
-            cluster: cluster?,
+            cluster,
+            primary_cluster,
             groups,
         })
     }
@@ -169,12 +189,17 @@ impl Validator {
                 "the MSK Replicator's name",
             )?),
         };
+        let reverse_replicator = match raw.reverse_replicator {
+            None => Some(None),
+            Some(r) => self.reverse_replicator(r).map(Some),
+        };
         let switch = self.switch("tiers.stream", raw.mode, raw.routing_controls);
         Some(StreamTier {
             primary_cluster: primary?,
             dr_cluster: dr?,
             client_record: record?,
             replicator,
+            reverse_replicator: reverse_replicator?,
             switch: switch?,
             required_for_traffic: raw.required_for_traffic.unwrap_or(true),
         })
