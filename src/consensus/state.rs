@@ -468,7 +468,7 @@ impl ClusterState {
         let p = self.policies.entry(policy.clone()).or_default();
         p.history.push(id.clone());
         if status == ExecutionStatus::AlreadyComplete
-            && execution.record.kind == crate::model::ExecutionKind::Failover
+            && execution.record.plan.kind == crate::model::ExecutionKind::Failover
         {
             p.active_region = Some(to_region);
             p.protection = crate::model::Protection::Unprotected;

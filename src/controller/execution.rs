@@ -108,7 +108,7 @@ pub(super) async fn run_execution<C: Cloud + 'static>(
             if record.status == ExecutionStatus::Completed {
                 let sentence = format!(
                     "{} of {} to {} completed: {}",
-                    record.kind,
+                    record.plan.kind,
                     record.policy,
                     record.plan.to_region,
                     record.summary.as_deref().unwrap_or("every step done")

@@ -82,7 +82,7 @@ pub fn reprotecting(record: &ExecutionRecord) -> Protection {
 /// saved (see [`ClusterState::apply`]).
 pub(super) fn after_save(p: &mut PolicyState, record: &ExecutionRecord) {
     let switched = done(record, SWITCH_ROLES_STEP);
-    match (record.kind, record.status) {
+    match (record.plan.kind, record.status) {
         (
             ExecutionKind::Failover,
             ExecutionStatus::Completed | ExecutionStatus::AlreadyComplete,
@@ -207,7 +207,7 @@ impl ClusterState {
             .rev()
             .filter_map(|id| self.executions.get(id))
             .find(|e| {
-                e.record.kind == ExecutionKind::Failover
+                e.record.plan.kind == ExecutionKind::Failover
                     && e.record.status == ExecutionStatus::Completed
             })?;
         let f = failover.record.fence_old_primary.as_ref()?;

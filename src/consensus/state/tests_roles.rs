@@ -15,7 +15,6 @@ const POLICY: &str = "emr-platform";
 /// them (the state reads the step names only).
 async fn of_kind(id: &str, kind: ExecutionKind, steps: &[&str]) -> ExecutionRecord {
     let mut r = record(id).await;
-    r.kind = kind;
     r.plan.kind = kind;
     let template = r.steps[0].clone();
     r.steps = steps
