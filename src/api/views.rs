@@ -303,6 +303,7 @@ impl ExecutionView {
     pub fn into_record(self) -> crate::execute::ExecutionRecord {
         let s = self.summary;
         let plan = self.plan.unwrap_or_else(|| crate::plan::Plan {
+            kind: Default::default(),
             policy: s.policy.clone(),
             from_region: self.from_region,
             to_region: self.to_region,

@@ -18,6 +18,7 @@ mod preflight;
 pub mod rpo;
 mod step;
 
+pub use crate::model::ExecutionKind;
 pub use calls::RECORD_MODE_RUNBOOK;
 pub use preflight::preflight;
 pub use rpo::{Acceptance, ExposureBasis, RpoEvaluation, RpoVerdict, TierExposure};
@@ -112,9 +113,13 @@ impl RoutingView {
     }
 }
 
-/// A failover plan.
+/// A plan: a failover, a reprotect or a failback.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
+    /// What the plan does (plans journaled before there were three kinds
+    /// read as failovers).
+    #[serde(default)]
+    pub kind: ExecutionKind,
     /// The policy's name.
     pub policy: String,
     /// The region traffic leaves.
@@ -454,6 +459,7 @@ pub fn build(policy: &Policy, observed: &Observed, accept: Acceptance) -> Plan {
     }
     let rpo = rpo::evaluate(policy.rpo, tier_exposures(policy, observed), &accept);
     Plan {
+        kind: ExecutionKind::Failover,
         policy: policy.name.clone(),
         from_region: policy.regions.primary.clone(),
         to_region: to,

@@ -73,7 +73,10 @@ impl<C: Cloud + 'static> Runner<C> {
             data_loss: req.accept_data_loss,
             unknown: req.accept_unknown.iter().copied().collect(),
         };
-        let plan = self.build_plan(req.kind, &policy, accept.clone()).await;
+        let plan = match self.build_plan(req.kind, &policy, accept.clone()).await {
+            Ok(p) => p,
+            Err(message) => return FailoverAnswer::Unavailable { message },
+        };
         let options = RunOptions {
             accept,
             exposures: Some(self.exposures.clone()),
@@ -186,24 +189,29 @@ impl<C: Cloud + 'static> Runner<C> {
 
 impl<C: Cloud + 'static> Runner<C> {
     /// Observes the cloud and builds the plan of `kind` for `policy` (read
-    /// in its current roles).
+    /// in its current roles); why not, when this build cannot.
     async fn build_plan(
         &self,
         kind: ExecutionKind,
         policy: &Policy,
         accept: plan::Acceptance,
-    ) -> plan::Plan {
-        let observed = execute::observe(
-            self.cloud.as_ref(),
-            self.exposures.as_ref(),
-            policy,
-            &execute::no_notes,
-        )
-        .await;
+    ) -> Result<plan::Plan, String> {
         match kind {
-            ExecutionKind::Failover => plan::build(policy, &observed, accept),
-            ExecutionKind::Reprotect => plan::reprotect::build(policy, &observed),
-            ExecutionKind::Failback => plan::failback::build(policy, &observed, accept),
+            ExecutionKind::Failover => {
+                let observed = execute::observe(
+                    self.cloud.as_ref(),
+                    self.exposures.as_ref(),
+                    policy,
+                    &execute::no_notes,
+                )
+                .await;
+                Ok(plan::build(policy, &observed, accept))
+            }
+            // The observation of both regions that these plans are built
+            // from comes with their executor.
+            ExecutionKind::Reprotect | ExecutionKind::Failback => Err(format!(
+                "this controller cannot observe the platform for a {kind} yet: nothing was recorded or changed"
+            )),
         }
     }
 
@@ -218,7 +226,10 @@ impl<C: Cloud + 'static> Runner<C> {
             data_loss: req.accept_data_loss,
             unknown: req.accept_unknown.iter().copied().collect(),
         };
-        let plan = self.build_plan(req.kind, policy, accept).await;
+        let plan = match self.build_plan(req.kind, policy, accept).await {
+            Ok(p) => p,
+            Err(message) => return FailoverAnswer::Unavailable { message },
+        };
         FailoverAnswer::Planned {
             plan: Box::new(plan),
             divergence,
