@@ -133,9 +133,7 @@ impl Context {
                 }
             });
             let p = st.policies.get(&policy.name);
-            let failed_over_to = p
-                .and_then(|p| p.active_region.clone())
-                .filter(|r| *r != policy.regions.primary);
+            let failed_over_to = super::roles::failed_over_to(p, policy);
             let running = p.and_then(|p| p.running.clone());
             let unack = st.unacknowledged(&policy.name).and_then(|e| {
                 let ended = crate::execute::started_ms(&e.record) + e.record.last_ms();
