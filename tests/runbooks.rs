@@ -1,6 +1,6 @@
-//! The runbooks and the code cannot drift apart: the failover runbook names
-//! every step the plan can contain, and every `drctl` command of the
-//! fencing runbook parses with today's flags.
+//! The runbooks and the code cannot drift apart: the failover, reprotect
+//! and failback runbooks name every step their plans can contain, and every
+//! `drctl` command of the fencing runbook parses with today's flags.
 
 use drctl::plan::StepKind;
 
@@ -18,12 +18,88 @@ fn every_step_kind_has_a_section_in_the_failover_runbook() {
     let text = runbook("failover.md");
     let missing: Vec<&str> = StepKind::ALL
         .iter()
+        .filter(|k| k.in_failover())
         .map(|k| k.name())
         .filter(|name| !text.contains(&format!("### {name}\n")))
         .collect();
     assert!(
         missing.is_empty(),
         "runbooks/failover.md has no section for {missing:?}"
+    );
+}
+
+fn shipped() -> drctl::policy::Policy {
+    drctl::policy::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform.yaml"),
+    )
+    .unwrap()
+}
+
+/// The kinds without a section in `runbook` among `kinds`.
+fn missing_sections(runbook_name: &str, kinds: &[StepKind]) -> Vec<&'static str> {
+    let text = runbook(runbook_name);
+    kinds
+        .iter()
+        .map(|k| k.name())
+        .filter(|name| !text.contains(&format!("### {name}\n")))
+        .collect()
+}
+
+#[test]
+fn every_step_of_a_reprotect_has_a_section_in_the_reprotect_runbook() {
+    use drctl::plan::reprotect::{build, Context, Observed};
+    let ctx = Context {
+        orientation: drctl::model::Orientation::AsWritten,
+        protection: drctl::model::Protection::Unprotected,
+        reprotects: 0,
+    };
+    let plan = build(&shipped(), &Observed::default(), &ctx);
+    let kinds: Vec<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
+    assert_eq!(kinds.len(), 6, "{kinds:?}");
+    let missing = missing_sections("reprotect.md", &kinds);
+    assert!(
+        missing.is_empty(),
+        "runbooks/reprotect.md has no section for {missing:?}"
+    );
+}
+
+#[test]
+fn every_step_of_a_failback_and_its_undo_has_a_section_in_the_failback_runbook() {
+    use drctl::model::{Orientation, Protection};
+    use drctl::plan::failback::{build, Context, Observed};
+    let ctx = Context {
+        orientation: Orientation::Reversed,
+        protection: Protection::Protected,
+        reprotects: 1,
+        execution_id: "fb-1".into(),
+        divergence: None,
+        divergence_reviewed: None,
+        accept: Default::default(),
+    };
+    let policy = shipped().oriented(Orientation::Reversed);
+    let plan = build(&policy, &Observed::default(), &ctx);
+    let mut kinds: Vec<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
+    kinds.push(StepKind::UndoQuiesce);
+    let missing = missing_sections("failback.md", &kinds);
+    assert!(
+        missing.is_empty(),
+        "runbooks/failback.md has no section for {missing:?}"
+    );
+}
+
+#[test]
+fn every_step_kind_belongs_to_a_runbook() {
+    let all = ["failover.md", "reprotect.md", "failback.md"]
+        .map(runbook)
+        .join("\n");
+    let missing: Vec<&str> = StepKind::ALL
+        .iter()
+        .map(|k| k.name())
+        .filter(|name| !all.contains(&format!("### {name}\n")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no runbook has a section for {missing:?}"
     );
 }
 

@@ -18,8 +18,8 @@ use futures::future::BoxFuture;
 use super::{
     Cache, ChangeId, ChangeStatus, CloudError, CloudResult, ClusterEndpoint, Database,
     DatabaseState, Dns, ErrorKind, ExposureSource, GlobalDatastoreState, Measurement,
-    NodeGroupState, NodeGroups, Record, RecordType, ReplicationGroupState, Resolved, Resolver,
-    RoutingControl, Scaling, Stream, StreamClusterState,
+    NodeGroupState, NodeGroups, Record, RecordType, ReplicationGroupState, ReplicatorSpec,
+    ReplicatorState, Resolved, Resolver, RoutingControl, Scaling, Stream, StreamClusterState,
 };
 use crate::model::Op;
 use crate::model::{DataTier, Fence};
@@ -100,6 +100,21 @@ impl<C: Database + ?Sized> Database for Guarded<C> {
         self.allow(Op::ModifyDbInstance, format!("{region}/{id}"), fence)?;
         self.inner
             .ensure_renamed(region, id, renamed, tags, fence)
+            .await
+    }
+
+    async fn ensure_read_replica(
+        &self,
+        region: &str,
+        id: &str,
+        source_region: &str,
+        source_id: &str,
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        let op = Op::CreateDbInstanceReadReplica;
+        self.allow(op, format!("{region}/{id}"), fence)?;
+        self.inner
+            .ensure_read_replica(region, id, source_region, source_id, fence)
             .await
     }
 }
@@ -200,6 +215,34 @@ impl<C: Cache + ?Sized> Cache for Guarded<C> {
             .ensure_disassociated(id, region, member, fence)
             .await
     }
+
+    async fn ensure_global_datastore(
+        &self,
+        region: &str,
+        suffix: &str,
+        primary_member: &str,
+        fence: &Fence,
+    ) -> CloudResult<String> {
+        let op = Op::CreateGlobalReplicationGroup;
+        self.allow(op, format!("{region}/{primary_member}"), fence)?;
+        self.inner
+            .ensure_global_datastore(region, suffix, primary_member, fence)
+            .await
+    }
+
+    async fn ensure_secondary_member(
+        &self,
+        global_datastore: &str,
+        region: &str,
+        member: &str,
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        let op = Op::CreateReplicationGroup;
+        self.allow(op, format!("{global_datastore}/{region}/{member}"), fence)?;
+        self.inner
+            .ensure_secondary_member(global_datastore, region, member, fence)
+            .await
+    }
 }
 
 impl<C: Stream + ?Sized> Stream for Guarded<C> {
@@ -209,6 +252,25 @@ impl<C: Stream + ?Sized> Stream for Guarded<C> {
         name: &str,
     ) -> CloudResult<Option<StreamClusterState>> {
         self.inner.get_stream_cluster(region, name).await
+    }
+
+    async fn get_replicator(
+        &self,
+        region: &str,
+        name: &str,
+    ) -> CloudResult<Option<ReplicatorState>> {
+        self.inner.get_replicator(region, name).await
+    }
+
+    async fn ensure_replicator(
+        &self,
+        region: &str,
+        want: &ReplicatorSpec,
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        let op = Op::CreateReplicator;
+        self.allow(op, format!("{region}/{}", want.name), fence)?;
+        self.inner.ensure_replicator(region, want, fence).await
     }
 }
 

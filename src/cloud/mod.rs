@@ -74,6 +74,23 @@ pub trait Database: Send + Sync {
         tags: &[(String, String)],
         fence: &Fence,
     ) -> impl Future<Output = CloudResult<()>> + Send;
+
+    /// Creates `id` in `region` as a read replica of `source_id` in
+    /// `source_region` (CreateDBInstanceReadReplica called in `region`,
+    /// SourceDBInstanceIdentifier = the source's ARN, SourceRegion), tagged
+    /// with the execution and epoch of `fence`. No call when `id` exists
+    /// and replicates `source_id` (or is being created as its replica);
+    /// `Conflict` naming `id` when it exists otherwise. The replica starts
+    /// `creating`; the caller polls [`Database::get_database`] until
+    /// [`DatabaseState::replicates`] holds.
+    fn ensure_read_replica(
+        &self,
+        region: &str,
+        id: &str,
+        source_region: &str,
+        source_id: &str,
+        fence: &Fence,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
 }
 
 /// EKS: the DR cluster's managed node groups.
@@ -165,9 +182,37 @@ pub trait Cache: Send + Sync {
         member: &str,
         fence: &Fence,
     ) -> impl Future<Output = CloudResult<()>> + Send;
+
+    /// Creates a Global Datastore with `primary_member` in `region` as its
+    /// primary (CreateGlobalReplicationGroup with suffix `suffix`, called in
+    /// `region`). Returns the datastore's id (AWS prefixes the suffix). No
+    /// call when `primary_member` is already the primary of a datastore
+    /// whose id ends with `suffix` (returns that id); `Conflict` when it is
+    /// a member of another datastore.
+    fn ensure_global_datastore(
+        &self,
+        region: &str,
+        suffix: &str,
+        primary_member: &str,
+        fence: &Fence,
+    ) -> impl Future<Output = CloudResult<String>> + Send;
+
+    /// Adds `member` in `region` as a secondary of `global_datastore`
+    /// (CreateReplicationGroup with GlobalReplicationGroupId, called in
+    /// `region`). No call when it already is one; `Conflict` when `member`
+    /// exists otherwise. The member starts `creating`/`associating`; the
+    /// caller polls [`Cache::get_global_datastore`] until it is associated.
+    fn ensure_secondary_member(
+        &self,
+        global_datastore: &str,
+        region: &str,
+        member: &str,
+        fence: &Fence,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
 }
 
-/// MSK: the Kafka clusters; clients are switched through DNS, not here.
+/// MSK: the Kafka clusters and the replicators between them; clients are
+/// switched through DNS, not here.
 pub trait Stream: Send + Sync {
     /// Reads a cluster by name, `None` when absent.
     fn get_stream_cluster(
@@ -175,6 +220,27 @@ pub trait Stream: Send + Sync {
         region: &str,
         name: &str,
     ) -> impl Future<Output = CloudResult<Option<StreamClusterState>>> + Send;
+
+    /// Reads a replicator by name in `region` (the target cluster's
+    /// region), `None` when absent.
+    fn get_replicator(
+        &self,
+        region: &str,
+        name: &str,
+    ) -> impl Future<Output = CloudResult<Option<ReplicatorState>>> + Send;
+
+    /// Creates the replicator (CreateReplicator in `region`: source →
+    /// target, every topic (`.*`) under its own name (TopicNameConfiguration
+    /// IDENTICAL, as AWS recommends for failover), consumer-group offset
+    /// sync on). No call when one with that name exists with the same
+    /// source and target; `Conflict` otherwise. It starts `CREATING`; the
+    /// caller polls [`Stream::get_replicator`] until it is RUNNING.
+    fn ensure_replicator(
+        &self,
+        region: &str,
+        want: &ReplicatorSpec,
+        fence: &Fence,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
 }
 
 /// DNS as clients see it: answers from resolvers (the data plane), not

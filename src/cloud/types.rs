@@ -24,6 +24,19 @@ pub const FENCED_BY_TAG: &str = "drctl:fenced-by";
 /// The tag that records the epoch a fence was applied under.
 pub const FENCED_EPOCH_TAG: &str = "drctl:epoch";
 
+/// The tag that names the execution that created a resource (a
+/// reprotect's replica); the epoch goes in [`FENCED_EPOCH_TAG`].
+pub const CREATED_BY_TAG: &str = "drctl:created-by";
+
+/// The tags a created resource carries: the execution and the epoch of
+/// `fence`, as a fenced old primary carries them.
+pub fn creation_tags(fence: &crate::model::Fence) -> Vec<(String, String)> {
+    vec![
+        (CREATED_BY_TAG.to_string(), fence.execution_id.clone()),
+        (FENCED_EPOCH_TAG.to_string(), fence.epoch.to_string()),
+    ]
+}
+
 /// The identifier an old primary is renamed to when it is fenced: its own,
 /// with `-fenced-` and eight hex digits of the execution id (FNV-1a), within
 /// RDS's 63 characters.
@@ -72,6 +85,23 @@ impl DatabaseState {
     /// Whether the instance is a standalone, available primary.
     pub fn is_promoted(&self) -> bool {
         self.is_available() && self.replica_source.is_none()
+    }
+
+    /// Whether the instance is an available read replica of `source_id`:
+    /// its source names `source_id` by identifier or by an ARN ending in
+    /// `:db:<source_id>` (RDS gives a cross-region replica's source as an
+    /// ARN). Identifiers compare without case, as RDS stores them.
+    pub fn replicates(&self, source_id: &str) -> bool {
+        self.is_available() && self.is_replica_of(source_id)
+    }
+
+    /// Whether the instance is a read replica of `source_id` in any status
+    /// (being created, available, busy), by identifier or ARN.
+    pub fn is_replica_of(&self, source_id: &str) -> bool {
+        self.replica_source.as_deref().is_some_and(|source| {
+            let named = source.rsplit_once(":db:").map_or(source, |(_, id)| id);
+            named.eq_ignore_ascii_case(source_id)
+        })
     }
 }
 
@@ -326,5 +356,93 @@ impl StreamClusterState {
     /// Whether the cluster is ACTIVE.
     pub fn is_active(&self) -> bool {
         self.state == "ACTIVE"
+    }
+}
+
+/// The MSK Replicator a reprotect creates: it copies every topic of the
+/// source cluster to the target cluster under the same names, with the
+/// consumer groups' offsets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicatorSpec {
+    /// The replicator's name.
+    pub name: String,
+    /// The ARN of the cluster it reads from.
+    pub source_cluster_arn: String,
+    /// The ARN of the cluster it writes to (in the region it is created in).
+    pub target_cluster_arn: String,
+    /// The IAM role MSK Replicator acts as on both clusters.
+    pub service_execution_role_arn: String,
+}
+
+/// An MSK Replicator as MSK describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicatorState {
+    /// The replicator's name.
+    pub name: String,
+    /// Its ARN.
+    pub arn: String,
+    /// MSK's state (`CREATING`, `RUNNING`, `UPDATING`, `DELETING`, `FAILED`).
+    pub state: String,
+    /// The ARN of the cluster it reads from.
+    pub source_cluster_arn: String,
+    /// The ARN of the cluster it writes to.
+    pub target_cluster_arn: String,
+}
+
+impl ReplicatorState {
+    /// Whether the replicator is RUNNING (copying records).
+    pub fn is_running(&self) -> bool {
+        self.state == "RUNNING"
+    }
+
+    /// Whether it copies from `source_cluster_arn` to `target_cluster_arn`.
+    pub fn connects(&self, source_cluster_arn: &str, target_cluster_arn: &str) -> bool {
+        self.source_cluster_arn == source_cluster_arn
+            && self.target_cluster_arn == target_cluster_arn
+    }
+}
+
+#[cfg(test)]
+mod reprotect_tests {
+    use super::*;
+
+    fn db(status: &str, source: Option<&str>) -> DatabaseState {
+        DatabaseState {
+            id: "emr-db".into(),
+            status: status.into(),
+            replica_source: source.map(str::to_string),
+            tags: Default::default(),
+        }
+    }
+
+    #[test]
+    fn replicates_names_the_source_by_identifier_or_arn_and_needs_available() {
+        let arn = "arn:aws:rds:us-west-2:123456789012:db:emr-db-dr";
+        assert!(db("available", Some(arn)).replicates("emr-db-dr"));
+        assert!(db("available", Some("EMR-DB-DR")).replicates("emr-db-dr"));
+        assert!(!db("available", Some(arn)).replicates("emr-db"));
+        assert!(
+            !db("available", Some("arn:aws:rds:us-west-2:1:db:x-emr-db-dr"))
+                .replicates("emr-db-dr")
+        );
+        assert!(!db("creating", Some(arn)).replicates("emr-db-dr"));
+        assert!(db("creating", Some(arn)).is_replica_of("emr-db-dr"));
+        assert!(!db("available", None).replicates("emr-db-dr"));
+    }
+
+    #[test]
+    fn a_replicator_runs_only_when_running() {
+        let mut r = ReplicatorState {
+            name: "rev".into(),
+            arn: "arn:r".into(),
+            state: "CREATING".into(),
+            source_cluster_arn: "arn:s".into(),
+            target_cluster_arn: "arn:t".into(),
+        };
+        assert!(!r.is_running());
+        r.state = "RUNNING".into();
+        assert!(r.is_running());
+        assert!(r.connects("arn:s", "arn:t"));
+        assert!(!r.connects("arn:t", "arn:s"));
     }
 }

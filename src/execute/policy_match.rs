@@ -15,8 +15,22 @@ pub(super) fn mismatch(policy: &Policy, step: &Step) -> Option<String> {
     let tiers = &policy.tiers;
     let routing = |r: &Option<_>| r.is_some() && policy.routing_control.is_none();
     let missing = match &step.action {
-        Action::Preflight | Action::RpoGate | Action::Verify => None,
-        Action::PromoteDatabase { .. } => tiers.database.is_none().then_some("database tier"),
+        Action::Preflight
+        | Action::RpoGate
+        | Action::Verify
+        | Action::PreflightReprotect
+        | Action::PreflightFailback
+        | Action::WaitReplication
+        | Action::Drain { .. }
+        | Action::SwitchRoles { .. } => None,
+        Action::QuiesceWriters { .. } | Action::LiftQuiesce { .. } | Action::UndoQuiesce { .. } => {
+            policy.fencing.is_none().then_some("fencing section")
+        }
+        Action::PromoteDatabase { .. }
+        | Action::CreateReplicaDatabase { .. }
+        | Action::RenameOldPrimary { .. } => tiers.database.is_none().then_some("database tier"),
+        Action::AddCacheSecondary { .. } => tiers.cache.is_none().then_some("cache tier"),
+        Action::CreateReverseReplicator { .. } => tiers.stream.is_none().then_some("stream tier"),
         Action::ScaleNodeGroup { .. } => tiers.node_groups.is_none().then_some("node_groups tier"),
         Action::FailoverCache { .. } => tiers.cache.is_none().then_some("cache tier"),
         Action::SwitchStream { routing: r, .. } => {

@@ -34,6 +34,18 @@ pub async fn postcondition<C: Cloud>(
 ) -> CloudResult<bool> {
     let holds = match action {
         Action::Preflight | Action::RpoGate | Action::Verify => true,
+        a @ (Action::PreflightReprotect
+        | Action::CreateReplicaDatabase { .. }
+        | Action::AddCacheSecondary { .. }
+        | Action::CreateReverseReplicator { .. }
+        | Action::WaitReplication
+        | Action::SwitchRoles { .. }
+        | Action::PreflightFailback
+        | Action::QuiesceWriters { .. }
+        | Action::Drain { .. }
+        | Action::LiftQuiesce { .. }
+        | Action::UndoQuiesce { .. }
+        | Action::RenameOldPrimary { .. }) => return Err(not_a_failover_step(a)),
         Action::PromoteDatabase { region, replica } => {
             let db = cloud.get_database(region, replica).await?;
             db.ok_or_else(|| CloudError::not_found(Op::DescribeDbInstances, replica.clone()))?
@@ -153,6 +165,18 @@ pub async fn act<C: Cloud>(
 ) -> CloudResult<Option<ChangeId>> {
     match action {
         Action::Preflight | Action::RpoGate | Action::Verify => Ok(None),
+        a @ (Action::PreflightReprotect
+        | Action::CreateReplicaDatabase { .. }
+        | Action::AddCacheSecondary { .. }
+        | Action::CreateReverseReplicator { .. }
+        | Action::WaitReplication
+        | Action::SwitchRoles { .. }
+        | Action::PreflightFailback
+        | Action::QuiesceWriters { .. }
+        | Action::Drain { .. }
+        | Action::LiftQuiesce { .. }
+        | Action::UndoQuiesce { .. }
+        | Action::RenameOldPrimary { .. }) => Err(not_a_failover_step(a)),
         Action::PromoteDatabase { region, replica } => cloud
             .ensure_promoted(region, replica, fence)
             .await
@@ -271,4 +295,56 @@ async fn stream_record<C: Cloud>(
             msg,
         )
     })
+}
+
+/// The refusal of a reprotect or failback step handed to the failover
+/// executor: fatal, so it is never retried, and it changes nothing.
+fn not_a_failover_step(action: &Action) -> CloudError {
+    CloudError::new(
+        ErrorKind::Fatal,
+        Op::AnyCall,
+        action.resource().unwrap_or_default(),
+        format!(
+            "{action:?} belongs to a reprotect or a failback plan; the failover executor does \
+             not run it and changed nothing"
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::sim::{SimCloud, SimOptions};
+    use crate::model::Epoch;
+
+    #[tokio::test]
+    async fn a_reprotect_step_given_to_the_failover_executor_is_refused_and_changes_nothing() {
+        let policy = crate::policy::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform.yaml"),
+        )
+        .unwrap();
+        let sim = SimCloud::new(&policy, SimOptions::default()).unwrap();
+        let fence = Fence {
+            execution_id: "re-1".into(),
+            epoch: Epoch::default(),
+        };
+        let action = Action::CreateReplicaDatabase {
+            region: "us-east-1".into(),
+            id: "emr-platform-prod".into(),
+            source_region: "us-west-2".into(),
+            source_id: "emr-platform-prod-dr".into(),
+        };
+        let err = act(&sim, &policy, &action, &fence).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Fatal);
+        assert!(
+            err.message.contains("reprotect or a failback"),
+            "{}",
+            err.message
+        );
+        let err = postcondition(&sim, &policy, &action, None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Fatal);
+        assert!(sim.mutations().is_empty(), "{:?}", sim.mutations());
+    }
 }

@@ -43,6 +43,9 @@ ops! {
     ModifyDbInstance = "rds:ModifyDBInstance",
     /// RDS AddTagsToResource.
     AddTagsToResource = "rds:AddTagsToResource",
+    /// RDS CreateDBInstanceReadReplica (reprotect: a replica in the old
+    /// primary region).
+    CreateDbInstanceReadReplica = "rds:CreateDBInstanceReadReplica",
     /// EKS DescribeNodegroup.
     DescribeNodegroup = "eks:DescribeNodegroup",
     /// EKS UpdateNodegroupConfig.
@@ -65,6 +68,11 @@ ops! {
     DescribeReplicationGroups = "elasticache:DescribeReplicationGroups",
     /// ElastiCache DisassociateGlobalReplicationGroup.
     DisassociateGlobalReplicationGroup = "elasticache:DisassociateGlobalReplicationGroup",
+    /// ElastiCache CreateGlobalReplicationGroup (reprotect: a new Global
+    /// Datastore from a standalone member).
+    CreateGlobalReplicationGroup = "elasticache:CreateGlobalReplicationGroup",
+    /// ElastiCache CreateReplicationGroup (reprotect: a secondary member).
+    CreateReplicationGroup = "elasticache:CreateReplicationGroup",
     /// ElastiCache DescribeUsers (fencing cache writers).
     DescribeUsers = "elasticache:DescribeUsers",
     /// ElastiCache ModifyUser (fencing cache writers).
@@ -77,6 +85,10 @@ ops! {
     ListReplicators = "kafka:ListReplicators",
     /// MSK Replicator DescribeReplicator.
     DescribeReplicator = "kafka:DescribeReplicator",
+    /// MSK Replicator CreateReplicator (reprotect: the reverse replicator).
+    CreateReplicator = "kafka:CreateReplicator",
+    /// MSK DescribeClusterV2 (a cluster's network settings).
+    DescribeClusterV2 = "kafka:DescribeClusterV2",
     /// ARC routing-control state, read from a cluster endpoint.
     GetRoutingControlState = "route53-recovery-cluster:GetRoutingControlState",
     /// ARC routing-control states, set through a cluster endpoint.

@@ -75,6 +75,8 @@ pub fn of(policy: &Policy, action: &Action) -> (Vec<CallSite>, Vec<String>) {
             calls.extend(route_calls(routing.is_some()));
         }
         Action::FlipDns { routing, .. } => calls.extend(route_calls(routing.is_some())),
+        // The way home needs both regions by design: no note.
+        _ => return (way_home(policy, action), Vec::new()),
     }
     calls.sort();
     calls.dedup();
@@ -110,4 +112,85 @@ fn route_calls(routing_control: bool) -> Vec<CallSite> {
     } else {
         vec![CallSite::route53_control()]
     }
+}
+
+/// The calls of a reprotect's or a failback's own steps. Both regions
+/// answer by design (a reprotect builds in the old primary region, a
+/// failback is planned), so none is noted as depending on the region left.
+fn way_home(policy: &Policy, action: &Action) -> Vec<CallSite> {
+    let active = policy.regions.primary.as_str();
+    let standby = policy.regions.secondary.as_str();
+    let t = &policy.tiers;
+    let both = |service: &str| {
+        [active, standby]
+            .map(|r| CallSite::new(service, r, Plane::Control))
+            .to_vec()
+    };
+    let mut calls = Vec::new();
+    match action {
+        Action::PreflightReprotect | Action::PreflightFailback | Action::WaitReplication => {
+            if t.database.is_some() {
+                calls.extend(both("rds"));
+            }
+            if t.cache.is_some() {
+                calls.extend(both("elasticache"));
+            }
+            if t.stream.is_some() {
+                calls.extend(both("kafka"));
+            }
+            if matches!(action, Action::WaitReplication) {
+                calls.push(CallSite::new("monitoring", standby, Plane::Control));
+            } else if t.node_groups.is_some() {
+                calls.push(CallSite::new("eks", standby, Plane::Control));
+            }
+        }
+        Action::CreateReplicaDatabase {
+            region,
+            source_region,
+            ..
+        } => {
+            calls.push(CallSite::new("rds", region, Plane::Control));
+            calls.push(CallSite::new("rds", source_region, Plane::Control));
+        }
+        Action::AddCacheSecondary {
+            region,
+            active_region,
+            ..
+        } => {
+            calls.push(CallSite::new("elasticache", region, Plane::Control));
+            calls.push(CallSite::new("elasticache", active_region, Plane::Control));
+        }
+        Action::CreateReverseReplicator {
+            region,
+            source_region,
+            ..
+        } => {
+            calls.push(CallSite::new("kafka", region, Plane::Control));
+            calls.push(CallSite::new("kafka", source_region, Plane::Control));
+        }
+        Action::QuiesceWriters { region }
+        | Action::LiftQuiesce { region }
+        | Action::UndoQuiesce { region } => {
+            calls.push(CallSite::new("writers", region, Plane::Data));
+        }
+        Action::Drain { .. } => {
+            calls.push(CallSite::new("heartbeat", active, Plane::Data));
+            calls.push(CallSite::new("heartbeat", standby, Plane::Data));
+        }
+        Action::RenameOldPrimary { region, .. } => {
+            calls.push(CallSite::new("rds", region, Plane::Control));
+        }
+        Action::SwitchRoles { .. } => {}
+        Action::Preflight
+        | Action::RpoGate
+        | Action::Verify
+        | Action::PromoteDatabase { .. }
+        | Action::ScaleNodeGroup { .. }
+        | Action::FailoverCache { .. }
+        | Action::SwitchStream { .. }
+        | Action::FlipDns { .. } => {}
+    }
+    calls.sort();
+    calls.dedup();
+    calls
 }

@@ -14,7 +14,9 @@
 //! are in place.
 
 mod calls;
+pub mod failback;
 mod preflight;
+pub mod reprotect;
 pub mod rpo;
 mod step;
 

@@ -28,11 +28,38 @@ pub enum StepKind {
     FlipDns,
     /// Re-check every postcondition once traffic is on the DR side.
     Verify,
+    /// Reprotect: the standby region answers, the names are free, the
+    /// policy names every resource of the way back.
+    PreflightReprotect,
+    /// Create a cross-region read replica of the active primary in the
+    /// standby region.
+    CreateReplicaDatabase,
+    /// Add a cache member in the standby region to the Global Datastore
+    /// (creating a Global Datastore first when the failover disassociated).
+    AddCacheSecondary,
+    /// Create the MSK Replicator from the active cluster to the standby one.
+    CreateReverseReplicator,
+    /// Wait until every new replica replicates, its lag within the RPO.
+    WaitReplication,
+    /// Commit the orientation flip and the protection in the replicated state.
+    SwitchRoles,
+    /// Failback: reprotected, divergence reviewed, replica caught up.
+    PreflightFailback,
+    /// Fence the active primary's writers with the policy's methods.
+    QuiesceWriters,
+    /// Wait until the replica holds the last heartbeat written before the quiesce.
+    Drain,
+    /// Give the writers back on the new primary's side.
+    LiftQuiesce,
+    /// Give the writers back on the old side: the promotion did not happen.
+    UndoQuiesce,
+    /// Rename the old primary out of its name so that its replica can take it.
+    RenameOldPrimary,
 }
 
 impl StepKind {
     /// Every kind, in plan order.
-    pub const ALL: [StepKind; 8] = [
+    pub const ALL: [StepKind; 20] = [
         Self::Preflight,
         Self::RpoGate,
         Self::PromoteDatabase,
@@ -41,6 +68,18 @@ impl StepKind {
         Self::SwitchStream,
         Self::FlipDns,
         Self::Verify,
+        Self::PreflightReprotect,
+        Self::CreateReplicaDatabase,
+        Self::AddCacheSecondary,
+        Self::CreateReverseReplicator,
+        Self::WaitReplication,
+        Self::SwitchRoles,
+        Self::PreflightFailback,
+        Self::QuiesceWriters,
+        Self::Drain,
+        Self::LiftQuiesce,
+        Self::UndoQuiesce,
+        Self::RenameOldPrimary,
     ];
 
     /// The kind's name as the plan prints it.
@@ -54,12 +93,52 @@ impl StepKind {
             Self::SwitchStream => "switch-stream",
             Self::FlipDns => "flip-dns",
             Self::Verify => "verify",
+            Self::PreflightReprotect => "preflight-reprotect",
+            Self::CreateReplicaDatabase => "create-replica-database",
+            Self::AddCacheSecondary => "add-cache-secondary",
+            Self::CreateReverseReplicator => "create-reverse-replicator",
+            Self::WaitReplication => "wait-replication",
+            Self::SwitchRoles => "switch-roles",
+            Self::PreflightFailback => "preflight-failback",
+            Self::QuiesceWriters => "quiesce-writers",
+            Self::Drain => "drain",
+            Self::LiftQuiesce => "lift-quiesce",
+            Self::UndoQuiesce => "undo-quiesce",
+            Self::RenameOldPrimary => "rename-old-primary",
         }
     }
 
-    /// Whether steps of this kind change anything in the cloud.
+    /// Whether steps of this kind change anything: the cloud, the
+    /// platform's writers, or (`switch-roles`) the replicated roles.
+    /// Checks and waits do not.
     pub fn mutates(self) -> bool {
-        !matches!(self, Self::Preflight | Self::RpoGate | Self::Verify)
+        !matches!(
+            self,
+            Self::Preflight
+                | Self::RpoGate
+                | Self::Verify
+                | Self::PreflightReprotect
+                | Self::WaitReplication
+                | Self::PreflightFailback
+                | Self::Drain
+        )
+    }
+
+    /// Whether this kind belongs to the failover's runbook
+    /// (`runbooks/failover.md`); the others belong to
+    /// `runbooks/reprotect.md` or `runbooks/failback.md`.
+    pub fn in_failover(self) -> bool {
+        matches!(
+            self,
+            Self::Preflight
+                | Self::RpoGate
+                | Self::PromoteDatabase
+                | Self::ScaleNodeGroup
+                | Self::FailoverCache
+                | Self::SwitchStream
+                | Self::FlipDns
+                | Self::Verify
+        )
     }
 }
 
@@ -137,13 +216,118 @@ pub enum Action {
     },
     /// Re-check every postcondition of the plan.
     Verify,
+    /// Check the standby region and the names a reprotect uses.
+    PreflightReprotect,
+    /// Create `id` in `region` as a read replica of `source_id` in
+    /// `source_region`.
+    CreateReplicaDatabase {
+        /// The standby region, where the replica is made.
+        region: String,
+        /// The new replica's identifier.
+        id: String,
+        /// The active region.
+        source_region: String,
+        /// The active primary.
+        source_id: String,
+    },
+    /// Make `member` in `region` a secondary of the Global Datastore that
+    /// `active_member` is the primary of.
+    AddCacheSecondary {
+        /// The Global Datastore, `None` when the failover disassociated and
+        /// one is created from `active_member` with `suffix`.
+        global_datastore: Option<String>,
+        /// The suffix of the Global Datastore to create (AWS prefixes it).
+        suffix: String,
+        /// The active region.
+        active_region: String,
+        /// The replication group serving writes in the active region.
+        active_member: String,
+        /// The standby region.
+        region: String,
+        /// The member to create there.
+        member: String,
+    },
+    /// Create the MSK Replicator `name` from `source_cluster` to
+    /// `target_cluster` (topics named identically, offsets synced).
+    CreateReverseReplicator {
+        /// The target cluster's region (the standby region).
+        region: String,
+        /// The replicator's name.
+        name: String,
+        /// The active MSK cluster.
+        source_cluster: String,
+        /// The active region.
+        source_region: String,
+        /// The standby MSK cluster.
+        target_cluster: String,
+        /// The IAM role MSK Replicator assumes.
+        service_execution_role_arn: String,
+    },
+    /// Wait until every replica the plan made replicates within the RPO.
+    WaitReplication,
+    /// Record the roles in the replicated state.
+    SwitchRoles {
+        /// How the policy is read from now on.
+        orientation: crate::model::Orientation,
+        /// The protection the platform has then.
+        protection: crate::model::Protection,
+    },
+    /// Check that a failback may start.
+    PreflightFailback,
+    /// Fence the application's writers in `region` (the active region).
+    QuiesceWriters {
+        /// The active region.
+        region: String,
+    },
+    /// Wait until the replica holds the last beat written before the quiesce.
+    Drain {
+        /// The longest wait (`failback.drain_timeout`), in seconds.
+        timeout_s: u64,
+    },
+    /// Unfence the writers in `region` (the new primary's region).
+    LiftQuiesce {
+        /// The new primary's region.
+        region: String,
+    },
+    /// Unfence the writers in `region` (the old primary's region).
+    UndoQuiesce {
+        /// The old primary's region.
+        region: String,
+    },
+    /// Rename the old primary `id` in `region` to `renamed`.
+    RenameOldPrimary {
+        /// The old primary's region.
+        region: String,
+        /// Its identifier now.
+        id: String,
+        /// The identifier it gets (`fenced_identifier`).
+        renamed: String,
+    },
 }
 
 impl Action {
     /// The resource the step acts on, as the journal and the simulated cloud name it.
     pub fn resource(&self) -> Option<String> {
         match self {
-            Self::Preflight | Self::RpoGate | Self::Verify => None,
+            Self::Preflight
+            | Self::RpoGate
+            | Self::Verify
+            | Self::PreflightReprotect
+            | Self::WaitReplication
+            | Self::SwitchRoles { .. }
+            | Self::PreflightFailback
+            | Self::Drain { .. } => None,
+            Self::CreateReplicaDatabase { region, id, .. } => Some(format!("rds:{region}/{id}")),
+            Self::AddCacheSecondary { region, member, .. } => {
+                Some(format!("elasticache:{region}/{member}"))
+            }
+            Self::CreateReverseReplicator { region, name, .. } => {
+                Some(format!("kafka:{region}/replicator/{name}"))
+            }
+            Self::QuiesceWriters { region }
+            | Self::LiftQuiesce { region }
+            | Self::UndoQuiesce { region } => Some(format!("writers:{region}")),
+            Self::RenameOldPrimary { region, id, .. } => Some(format!("rds:{region}/{id}")),
             Self::PromoteDatabase { region, replica } => Some(format!("rds:{region}/{replica}")),
             Self::ScaleNodeGroup {
                 region,

@@ -315,7 +315,39 @@ fn every_step_kind_a_plan_contains_is_listed_in_all() {
     let p = policy("emr-platform.yaml");
     let plan = build(&p, &healthy(&p), Acceptance::default());
     let kinds: std::collections::BTreeSet<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
-    assert_eq!(kinds.len(), StepKind::ALL.len());
+    let failover: std::collections::BTreeSet<StepKind> = StepKind::ALL
+        .into_iter()
+        .filter(|k| k.in_failover())
+        .collect();
+    assert_eq!(kinds, failover);
+    // With the reprotect and failback plans, every kind is in some plan but
+    // the undo, which the executor runs only when a failback fails.
+    let reversed = p.oriented(crate::model::Orientation::Reversed);
+    let ctx = failback::Context {
+        orientation: crate::model::Orientation::Reversed,
+        protection: crate::model::Protection::Protected,
+        reprotects: 1,
+        execution_id: "fb".into(),
+        divergence: None,
+        divergence_reviewed: None,
+        accept: Acceptance::default(),
+    };
+    let back = failback::build(&reversed, &Default::default(), &ctx);
+    let re_ctx = reprotect::Context {
+        orientation: crate::model::Orientation::AsWritten,
+        protection: crate::model::Protection::Unprotected,
+        reprotects: 0,
+    };
+    let re = reprotect::build(&p, &Default::default(), &re_ctx);
+    let mut all: std::collections::BTreeSet<StepKind> = back
+        .steps
+        .iter()
+        .chain(&re.steps)
+        .chain(&plan.steps)
+        .map(|s| s.kind)
+        .collect();
+    all.insert(StepKind::UndoQuiesce);
+    assert_eq!(all.len(), StepKind::ALL.len());
 }
 
 #[test]

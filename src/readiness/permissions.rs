@@ -82,6 +82,56 @@ fn of(policy: &Policy, action: &Action) -> Vec<&'static str> {
                 out.push(Op::DisassociateGlobalReplicationGroup.as_str());
             }
         }
+        Action::PreflightReprotect
+        | Action::PreflightFailback
+        | Action::WaitReplication
+        | Action::Drain { .. }
+        | Action::SwitchRoles { .. } => {
+            if t.database.is_some() {
+                out.push(Op::DescribeDbInstances.as_str());
+            }
+            if t.node_groups.is_some() {
+                out.push(Op::DescribeNodegroup.as_str());
+            }
+            if t.cache.is_some() {
+                out.push(Op::DescribeGlobalReplicationGroups.as_str());
+                out.push(Op::DescribeReplicationGroups.as_str());
+            }
+            if t.stream.is_some() {
+                out.extend([
+                    Op::ListClustersV2.as_str(),
+                    Op::ListReplicators.as_str(),
+                    Op::DescribeReplicator.as_str(),
+                ]);
+            }
+            out.push(Op::GetMetricData.as_str());
+        }
+        Action::CreateReplicaDatabase { .. } => {
+            out.extend(create_ops::DATABASE.iter().map(|o| o.as_str()));
+        }
+        Action::AddCacheSecondary { .. } => {
+            out.extend(create_ops::CACHE.iter().map(|o| o.as_str()));
+        }
+        Action::CreateReverseReplicator { .. } => {
+            out.extend(create_ops::STREAM.iter().map(|o| o.as_str()));
+        }
+        Action::QuiesceWriters { .. } | Action::LiftQuiesce { .. } | Action::UndoQuiesce { .. } => {
+            let rbac = policy
+                .fencing
+                .as_ref()
+                .and_then(|f| f.cache.as_ref())
+                .is_some_and(|c| c.method == crate::policy::CacheFenceMethod::ElasticacheUser);
+            if rbac {
+                out.extend([Op::DescribeUsers.as_str(), Op::ModifyUser.as_str()]);
+            }
+        }
+        Action::RenameOldPrimary { .. } => {
+            out.extend([
+                Op::DescribeDbInstances.as_str(),
+                Op::AddTagsToResource.as_str(),
+                Op::ModifyDbInstance.as_str(),
+            ]);
+        }
         Action::SwitchStream { routing, .. } | Action::FlipDns { routing, .. } => {
             if matches!(action, Action::SwitchStream { .. }) {
                 out.extend([
@@ -107,6 +157,26 @@ fn of(policy: &Policy, action: &Action) -> Vec<&'static str> {
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// The calls of the reprotect steps that create the standby region's
+/// replicas.
+mod create_ops {
+    use crate::model::Op;
+
+    /// Creating the database replica.
+    pub(super) const DATABASE: &[Op] = &[Op::DescribeDbInstances];
+    /// Adding the cache member (and a Global Datastore).
+    pub(super) const CACHE: &[Op] = &[
+        Op::DescribeGlobalReplicationGroups,
+        Op::DescribeReplicationGroups,
+    ];
+    /// Creating the reverse replicator.
+    pub(super) const STREAM: &[Op] = &[
+        Op::ListClustersV2,
+        Op::ListReplicators,
+        Op::DescribeReplicator,
+    ];
 }
 
 /// Every IAM action the plan's steps call, sorted, without repeats.

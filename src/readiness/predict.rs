@@ -138,7 +138,24 @@ fn modeled(action: &Action, m: &LatencyModel, q: f64) -> u64 {
     let call = of_span(m.api_call, q);
     let ttl = |t: u32| u64::from(t) * 1000;
     let change = match action {
-        Action::Preflight | Action::RpoGate | Action::Verify => 0,
+        Action::Preflight
+        | Action::RpoGate
+        | Action::Verify
+        | Action::PreflightReprotect
+        | Action::PreflightFailback
+        | Action::SwitchRoles { .. }
+        | Action::QuiesceWriters { .. }
+        | Action::LiftQuiesce { .. }
+        | Action::UndoQuiesce { .. }
+        | Action::WaitReplication
+        | Action::Drain { .. } => 0,
+        // A new replica takes about as long to become available as a
+        // promotion, and a new cache member as a datastore failover.
+        Action::CreateReplicaDatabase { .. } | Action::RenameOldPrimary { .. } => {
+            of_span(m.database_promotion, q)
+        }
+        Action::AddCacheSecondary { .. } => of_span(m.cache_failover, q),
+        Action::CreateReverseReplicator { .. } => 0,
         Action::PromoteDatabase { .. } => of_span(m.database_promotion, q),
         Action::ScaleNodeGroup { .. } => of_span(m.node_group_scaling, q),
         Action::FailoverCache { .. } => of_span(m.cache_failover, q),

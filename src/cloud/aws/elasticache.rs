@@ -374,6 +374,13 @@ fn cache_member(id: &str, member: &GlobalReplicationGroupMember) -> CloudResult<
     })
 }
 
+#[path = "elasticache_global.rs"]
+mod global;
+
 #[cfg(test)]
 #[path = "elasticache_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "elasticache_global_tests.rs"]
+mod global_tests;

@@ -42,6 +42,16 @@ const CONFLICT_CODES: &[&str] = &[
     "InvalidGlobalReplicationGroupState",
     "InvalidGlobalReplicationGroupStateFault",
     "ConflictException",
+    // A resource a reprotect creates: it exists already (another call made
+    // it, or a name is taken) or the source cannot take part yet; the caller
+    // reads again and decides.
+    "DBInstanceAlreadyExists",
+    "DBInstanceAlreadyExistsFault",
+    "InvalidReplicationGroupState",
+    "InvalidReplicationGroupStateFault",
+    "ReplicationGroupAlreadyExists",
+    "ReplicationGroupAlreadyExistsFault",
+    "GlobalReplicationGroupAlreadyExistsFault",
 ];
 
 /// Turns a failed SDK call into a [`CloudError`] for `op` on `resource`.

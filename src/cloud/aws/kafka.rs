@@ -1,4 +1,5 @@
-//! MSK: finding a Kafka cluster by name and reading its bootstrap brokers.
+//! MSK: finding a Kafka cluster by name and reading its bootstrap brokers;
+//! the replicators between clusters are in `kafka_replicator.rs`.
 //!
 //! Clients are switched to the DR cluster through DNS, so this adapter only
 //! reads. Bootstrap brokers are asked for only while the cluster has brokers
@@ -153,6 +154,13 @@ fn hosts(out: &GetBootstrapBrokersOutput) -> Vec<String> {
     hosts
 }
 
+#[path = "kafka_replicator.rs"]
+mod replicator;
+
 #[cfg(test)]
 #[path = "kafka_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "kafka_replicator_tests.rs"]
+mod replicator_tests;

@@ -48,7 +48,8 @@ use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 use crate::cloud::{
     Cache, ChangeId, ChangeStatus, CloudResult, Database, DatabaseState, Dns, GlobalDatastoreState,
-    NodeGroupState, NodeGroups, Record, RecordType, Scaling, Stream, StreamClusterState,
+    NodeGroupState, NodeGroups, Record, RecordType, ReplicatorSpec, ReplicatorState, Scaling,
+    Stream, StreamClusterState,
 };
 use crate::model::Fence;
 use crate::model::Op;
@@ -260,6 +261,21 @@ impl Database for AwsCloud {
     ) -> CloudResult<()> {
         Box::pin(self.rds.ensure_renamed(region, id, renamed, tags, fence)).await
     }
+
+    async fn ensure_read_replica(
+        &self,
+        region: &str,
+        id: &str,
+        source_region: &str,
+        source_id: &str,
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        Box::pin(
+            self.rds
+                .ensure_read_replica(region, id, source_region, source_id, fence),
+        )
+        .await
+    }
 }
 
 impl NodeGroups for AwsCloud {
@@ -356,6 +372,34 @@ impl Cache for AwsCloud {
         )
         .await
     }
+
+    async fn ensure_global_datastore(
+        &self,
+        region: &str,
+        suffix: &str,
+        primary_member: &str,
+        fence: &Fence,
+    ) -> CloudResult<String> {
+        Box::pin(
+            self.elasticache
+                .ensure_global_datastore(region, suffix, primary_member, fence),
+        )
+        .await
+    }
+
+    async fn ensure_secondary_member(
+        &self,
+        global_datastore: &str,
+        region: &str,
+        member: &str,
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        Box::pin(
+            self.elasticache
+                .ensure_secondary_member(global_datastore, region, member, fence),
+        )
+        .await
+    }
 }
 
 impl Stream for AwsCloud {
@@ -365,6 +409,23 @@ impl Stream for AwsCloud {
         name: &str,
     ) -> CloudResult<Option<StreamClusterState>> {
         Box::pin(self.kafka.get_stream_cluster(region, name)).await
+    }
+
+    async fn get_replicator(
+        &self,
+        region: &str,
+        name: &str,
+    ) -> CloudResult<Option<ReplicatorState>> {
+        Box::pin(self.kafka.get_replicator(region, name)).await
+    }
+
+    async fn ensure_replicator(
+        &self,
+        region: &str,
+        want: &ReplicatorSpec,
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        Box::pin(self.kafka.ensure_replicator(region, want, fence)).await
     }
 }
 

@@ -221,6 +221,9 @@ fn database_state(id: &str, db: &DbInstance) -> DatabaseState {
     }
 }
 
+#[path = "rds_replica.rs"]
+mod replica;
+
 #[cfg(test)]
 #[path = "rds_tests.rs"]
 mod tests;

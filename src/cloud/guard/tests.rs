@@ -117,3 +117,58 @@ async fn the_lease_sees_the_fence_of_the_call() {
         .unwrap();
     assert_eq!(mutations(&s), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_reprotect_calls_are_refused_by_a_lapsed_lease_and_sent_once_it_holds() {
+    let s = sim();
+    let valid = Arc::new(AtomicBool::new(false));
+    let v = valid.clone();
+    let lease = move |op: crate::model::Op, _f: &Fence| {
+        if v.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(format!("lease lapsed before {op}"))
+        }
+    };
+    let g = Guarded::new(s.clone(), Arc::new(lease));
+    let f = fence(3);
+    let calls_before = s.calls();
+    let spec = ReplicatorSpec {
+        name: "rev".into(),
+        source_cluster_arn: "arn:s".into(),
+        target_cluster_arn: "arn:t".into(),
+        service_execution_role_arn: "arn:aws:iam::123456789012:role/r".into(),
+    };
+    let replica = g
+        .ensure_read_replica("us-east-1", "db", "us-west-2", "src", &f)
+        .await
+        .unwrap_err();
+    assert!(
+        replica.message.contains("rds:CreateDBInstanceReadReplica"),
+        "{replica}"
+    );
+    let gds = g.ensure_global_datastore("us-west-2", "sfx", "m", &f).await;
+    assert!(gds.is_err());
+    let member = g.ensure_secondary_member("g", "us-east-1", "m", &f).await;
+    assert!(member.is_err());
+    let rep = g
+        .ensure_replicator("us-east-1", &spec, &f)
+        .await
+        .unwrap_err();
+    assert_eq!(rep.op, crate::model::Op::CreateReplicator);
+    assert_eq!(g.refused(), 4);
+    assert_eq!(s.calls(), calls_before);
+    // Reads pass through; once the lease holds, the call reaches the cloud.
+    assert!(g
+        .get_replicator("us-east-1", "rev")
+        .await
+        .unwrap()
+        .is_none());
+    valid.store(true, Ordering::SeqCst);
+    let sent = g
+        .ensure_replicator("us-east-1", &spec, &f)
+        .await
+        .unwrap_err();
+    assert_eq!(sent.kind, ErrorKind::NotFound, "{sent}");
+    assert_eq!(g.refused(), 4);
+}

@@ -240,6 +240,9 @@ impl SimCloud {
         tier: DataTier,
     ) -> CloudResult<Measurement> {
         let w = self.call(Op::ReplicationLag, region, tier.name()).await?;
+        if let Some(why) = w.still_creating(region, tier) {
+            return Ok(Measurement::unknown(why));
+        }
         let e = w.lag.get(&tier).copied().unwrap_or(Exposure::Unknown);
         Ok(Measurement::new(e, "simulated replication lag"))
     }

@@ -74,7 +74,12 @@ impl DrHealth for SimCloud {
     async fn get_replicator_state(&self, region: &str, name: &str) -> CloudResult<Option<String>> {
         let k = world::key(&[region, name]);
         let w = self.call(Op::DescribeReplicator, region, &k).await?;
-        Ok(w.readiness.replicators.get(&k).cloned())
+        // A state set by hand wins over the replicator's own.
+        Ok(w.readiness
+            .replicators
+            .get(&k)
+            .cloned()
+            .or_else(|| w.replicators.get(&k).map(|r| r.state.clone())))
     }
 }
 

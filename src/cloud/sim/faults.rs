@@ -35,6 +35,10 @@ pub const OPS: &[Op] = &[
     Op::SimulatePrincipalPolicy,
     Op::DescribeTargetHealth,
     Op::DescribeReplicator,
+    Op::CreateDbInstanceReadReplica,
+    Op::CreateGlobalReplicationGroup,
+    Op::CreateReplicationGroup,
+    Op::CreateReplicator,
 ];
 
 /// The service, plane and region of an operation called in `region`:
@@ -180,5 +184,9 @@ pub fn is_mutating(op: Op) -> bool {
             | Op::FailoverGlobalReplicationGroup
             | Op::DisassociateGlobalReplicationGroup
             | Op::UpdateRoutingControlStates
+            | Op::CreateDbInstanceReadReplica
+            | Op::CreateGlobalReplicationGroup
+            | Op::CreateReplicationGroup
+            | Op::CreateReplicator
     )
 }

@@ -62,6 +62,18 @@ impl Database for SimCloud {
         Ok(())
     }
 
+    async fn ensure_read_replica(
+        &self,
+        region: &str,
+        id: &str,
+        source_region: &str,
+        source_id: &str,
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        self.sim_read_replica(region, id, source_region, source_id, fence)
+            .await
+    }
+
     async fn ensure_promoted(&self, region: &str, id: &str, fence: &Fence) -> CloudResult<()> {
         let k = key(&[region, id]);
         if let Some(b) = &self.backing.postgres {
@@ -91,6 +103,17 @@ impl Database for SimCloud {
         let Some(db) = w.databases.get(&k) else {
             return Err(CloudError::not_found(Op::PromoteReadReplica, k));
         };
+        if db.status == super::reprotect::CREATING_DB {
+            let msg = format!(
+                "DB instance {id} is creating; it cannot be promoted now (InvalidDBInstanceState)"
+            );
+            return Err(CloudError::new(
+                ErrorKind::Conflict,
+                Op::PromoteReadReplica,
+                k,
+                msg,
+            ));
+        }
         // Standalone already, or a promotion is in flight: nothing to send.
         if db.replica_source.is_none() || db.pending.is_some() {
             return Ok(());
@@ -253,144 +276,5 @@ impl Dns for SimCloud {
             Some(None) => Ok(ChangeStatus::InSync),
             Some(Some(_)) => Ok(ChangeStatus::Pending),
         }
-    }
-}
-
-impl Cache for SimCloud {
-    async fn get_global_datastore(
-        &self,
-        region: &str,
-        id: &str,
-    ) -> CloudResult<Option<GlobalDatastoreState>> {
-        let w = self
-            .call(Op::DescribeGlobalReplicationGroups, region, id)
-            .await?;
-        Ok(w.datastores.get(id).map(|g| GlobalDatastoreState {
-            id: id.to_string(),
-            status: g.status.clone(),
-            members: g.members.clone(),
-        }))
-    }
-
-    async fn ensure_primary_member(
-        &self,
-        id: &str,
-        region: &str,
-        member: &str,
-        fence: &Fence,
-    ) -> CloudResult<()> {
-        if let Some(b) = &self.backing.redis {
-            let acts = self.world().datastores.get(id).is_some_and(|g| {
-                g.pending.is_none()
-                    && g.members.iter().any(|m| {
-                        m.replication_group_id == member
-                            && m.region == region
-                            && m.role != MemberRole::Primary
-                    })
-            });
-            if acts {
-                crate::probe::promote_redis(&b.replica, b.password.clone(), super::BACKING_TIMEOUT)
-                    .await
-                    .map_err(|e| {
-                        CloudError::new(
-                            ErrorKind::Retryable,
-                            Op::FailoverGlobalReplicationGroup,
-                            id,
-                            e.to_string(),
-                        )
-                    })?;
-            }
-        }
-        let mut w = self
-            .call(Op::FailoverGlobalReplicationGroup, region, id)
-            .await?;
-        let Some(g) = w.datastores.get(id) else {
-            return Err(CloudError::not_found(
-                Op::FailoverGlobalReplicationGroup,
-                id,
-            ));
-        };
-        // The failover needs the current primary's region to take part.
-        let primary_out = g
-            .members
-            .iter()
-            .find(|m| m.role == MemberRole::Primary)
-            .filter(|m| w.outage.regions.contains(&m.region))
-            .map(|m| m.region.clone());
-        if let Some(out) = primary_out {
-            let msg = format!(
-                "Global Datastore {id} cannot fail over: its primary region {out} does not answer (InvalidGlobalReplicationGroupState)"
-            );
-            return Err(CloudError::new(
-                ErrorKind::Conflict,
-                Op::FailoverGlobalReplicationGroup,
-                id,
-                msg,
-            ));
-        }
-        let Some(m) = g
-            .members
-            .iter()
-            .find(|m| m.replication_group_id == member && m.region == region)
-        else {
-            let msg = format!("{member} in {region} is not a member (InvalidParameterValue)");
-            return Err(CloudError::new(
-                ErrorKind::Fatal,
-                Op::FailoverGlobalReplicationGroup,
-                id,
-                msg,
-            ));
-        };
-        if m.role == MemberRole::Primary || g.pending.is_some() {
-            return Ok(());
-        }
-        let span = w.latency.cache_failover;
-        let pending = w.start(
-            Op::FailoverGlobalReplicationGroup,
-            format!("elasticache:{id}"),
-            span,
-        );
-        let resource = w.transitions[pending.transition].resource.clone();
-        w.log_mutation(
-            Op::FailoverGlobalReplicationGroup,
-            &resource,
-            fence,
-            self.caller.as_deref(),
-        );
-        let g = w.datastores.get_mut(id).expect("checked above");
-        g.status = "modifying".into();
-        g.pending = Some(pending);
-        g.promoting = Some(member.to_string());
-        Ok(())
-    }
-
-    async fn get_replication_group(
-        &self,
-        region: &str,
-        id: &str,
-    ) -> CloudResult<Option<ReplicationGroupState>> {
-        self.sim_replication_group(region, id).await
-    }
-
-    async fn ensure_disassociated(
-        &self,
-        id: &str,
-        region: &str,
-        member: &str,
-        fence: &Fence,
-    ) -> CloudResult<()> {
-        self.sim_disassociate(id, region, member, fence).await
-    }
-}
-
-impl Stream for SimCloud {
-    async fn get_stream_cluster(
-        &self,
-        region: &str,
-        name: &str,
-    ) -> CloudResult<Option<StreamClusterState>> {
-        let k = key(&[region, name]);
-        let w = self.call(Op::ListClustersV2, region, &k).await?;
-        Ok(w.streams.get(&k).cloned())
     }
 }

@@ -4,8 +4,11 @@
 //! DESIGN.md): RDS read-replica promotion takes a few minutes, an EKS node
 //! group scale-up two to four minutes until nodes are Ready, a Route 53
 //! change up to a minute to reach INSYNC, an ElastiCache Global Datastore
-//! failover about a minute. Each value is a range; a seeded generator picks
-//! within it, so a run is repeatable for a given seed.
+//! failover about a minute. The resources a reprotect creates take longer:
+//! a cross-region read replica twenty to forty-five minutes, a Global
+//! Datastore secondary or an MSK Replicator fifteen to thirty. Each value
+//! is a range; a seeded generator picks within it, so a run is repeatable
+//! for a given seed.
 
 use std::time::Duration;
 
@@ -56,6 +59,18 @@ pub struct LatencyModel {
     /// A routing-control change until DNS answers follow it (Route 53's
     /// health checkers noticing, before any TTL).
     pub routing_control_effect: Span,
+    /// CreateDBInstanceReadReplica across regions until the new replica is
+    /// available and replicating (a snapshot copied across regions, then
+    /// restored and caught up: tens of minutes).
+    pub database_replica_creation: Span,
+    /// CreateGlobalReplicationGroup until the new datastore is available.
+    pub cache_datastore_creation: Span,
+    /// CreateReplicationGroup into a Global Datastore until the new
+    /// secondary is available and associated (a cluster built and synced
+    /// in another region).
+    pub cache_member_creation: Span,
+    /// CreateReplicator until the replicator is RUNNING.
+    pub replicator_creation: Span,
 }
 
 impl Default for LatencyModel {
@@ -71,6 +86,10 @@ impl Default for LatencyModel {
             cache_failover: Span::secs(45, 75),
             cache_disassociation: Span::secs(20, 40),
             routing_control_effect: Span::secs(10, 40),
+            database_replica_creation: Span::secs(1200, 2700),
+            cache_datastore_creation: Span::secs(60, 180),
+            cache_member_creation: Span::secs(900, 1800),
+            replicator_creation: Span::secs(900, 1800),
         }
     }
 }
@@ -99,6 +118,10 @@ impl LatencyModel {
             cache_failover: self.cache_failover.scaled(factor),
             cache_disassociation: self.cache_disassociation.scaled(factor),
             routing_control_effect: self.routing_control_effect.scaled(factor),
+            database_replica_creation: self.database_replica_creation.scaled(factor),
+            cache_datastore_creation: self.cache_datastore_creation.scaled(factor),
+            cache_member_creation: self.cache_member_creation.scaled(factor),
+            replicator_creation: self.replicator_creation.scaled(factor),
         }
     }
 }

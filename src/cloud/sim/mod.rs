@@ -13,6 +13,7 @@
 //! its start and end, so tests can assert that no step acted twice and the
 //! benchmark can separate cloud time from controller overhead.
 
+mod cache;
 mod dataplane;
 mod dr_health;
 mod faults;
@@ -21,6 +22,8 @@ mod latency;
 mod reach;
 mod readiness;
 pub mod remote;
+mod replicator;
+mod reprotect;
 mod world;
 mod writers;
 
@@ -29,6 +32,7 @@ pub use faults::*;
 pub use latency::{LatencyModel, Span};
 pub use reach::Outage;
 pub use readiness::{DEFAULT_NODE_VCPUS, DEFAULT_VCPUS_IN_USE, DEFAULT_VCPU_QUOTA, SIM_PRINCIPAL};
+pub use reprotect::GLOBAL_DATASTORE_PREFIX;
 pub use world::{MutationRecord, Transition};
 pub use writers::{writer_fences, SimWorld, SimWriterFence};
 
@@ -321,3 +325,5 @@ impl SimCloud {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_reprotect;

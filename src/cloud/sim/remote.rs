@@ -20,8 +20,9 @@ use super::SimCloud;
 use crate::cloud::{
     Cache, Capacity, ChangeId, ChangeStatus, CloudError, CloudResult, ClusterEndpoint, Database,
     DatabaseState, Dns, DrHealth, ErrorKind, ExposureSource, GlobalDatastoreState, Measurement,
-    NodeGroupState, NodeGroups, Permissions, Record, RecordType, ReplicationGroupState, Resolved,
-    Resolver, RoutingControl, Scaling, Stream, StreamClusterState,
+    NodeGroupState, NodeGroups, Permissions, Record, RecordType, ReplicationGroupState,
+    ReplicatorSpec, ReplicatorState, Resolved, Resolver, RoutingControl, Scaling, Stream,
+    StreamClusterState,
 };
 use crate::model::DataTier;
 use crate::model::Exposure;
@@ -150,6 +151,34 @@ pub enum SimCall {
     Exposure {
         region: String,
         tier: DataTier,
+    },
+    EnsureReadReplica {
+        region: String,
+        id: String,
+        source_region: String,
+        source_id: String,
+        fence: Fence,
+    },
+    EnsureGlobalDatastore {
+        region: String,
+        suffix: String,
+        primary_member: String,
+        fence: Fence,
+    },
+    EnsureSecondaryMember {
+        global_datastore: String,
+        region: String,
+        member: String,
+        fence: Fence,
+    },
+    GetReplicator {
+        region: String,
+        name: String,
+    },
+    EnsureReplicator {
+        region: String,
+        want: ReplicatorSpec,
+        fence: Fence,
     },
 }
 
@@ -286,6 +315,43 @@ async fn dispatch(cloud: &SimCloud, call: SimCall) -> Result<Value, WireError> {
             to_value(cloud.get_stream_cluster(&region, &name).await)
         }
         C::Exposure { region, tier } => to_value(cloud.sim_exposure(&region, tier).await),
+        C::EnsureReadReplica {
+            region,
+            id,
+            source_region,
+            source_id,
+            fence,
+        } => to_value(
+            cloud
+                .ensure_read_replica(&region, &id, &source_region, &source_id, &fence)
+                .await,
+        ),
+        C::EnsureGlobalDatastore {
+            region,
+            suffix,
+            primary_member,
+            fence,
+        } => to_value(
+            cloud
+                .ensure_global_datastore(&region, &suffix, &primary_member, &fence)
+                .await,
+        ),
+        C::EnsureSecondaryMember {
+            global_datastore,
+            region,
+            member,
+            fence,
+        } => to_value(
+            cloud
+                .ensure_secondary_member(&global_datastore, &region, &member, &fence)
+                .await,
+        ),
+        C::GetReplicator { region, name } => to_value(cloud.get_replicator(&region, &name).await),
+        C::EnsureReplicator {
+            region,
+            want,
+            fence,
+        } => to_value(cloud.ensure_replicator(&region, &want, &fence).await),
     }
 }
 
@@ -487,6 +553,24 @@ impl Database for RemoteSim {
         })
         .await
     }
+
+    async fn ensure_read_replica(
+        &self,
+        region: &str,
+        id: &str,
+        source_region: &str,
+        source_id: &str,
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        self.call(SimCall::EnsureReadReplica {
+            region: s(region),
+            id: s(id),
+            source_region: s(source_region),
+            source_id: s(source_id),
+            fence: fence.clone(),
+        })
+        .await
+    }
 }
 
 impl NodeGroups for RemoteSim {
@@ -617,6 +701,38 @@ impl Cache for RemoteSim {
         })
         .await
     }
+
+    async fn ensure_global_datastore(
+        &self,
+        region: &str,
+        suffix: &str,
+        primary_member: &str,
+        fence: &Fence,
+    ) -> CloudResult<String> {
+        self.call(SimCall::EnsureGlobalDatastore {
+            region: s(region),
+            suffix: s(suffix),
+            primary_member: s(primary_member),
+            fence: fence.clone(),
+        })
+        .await
+    }
+
+    async fn ensure_secondary_member(
+        &self,
+        global_datastore: &str,
+        region: &str,
+        member: &str,
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        self.call(SimCall::EnsureSecondaryMember {
+            global_datastore: s(global_datastore),
+            region: s(region),
+            member: s(member),
+            fence: fence.clone(),
+        })
+        .await
+    }
 }
 
 impl RoutingControl for RemoteSim {
@@ -675,6 +791,32 @@ impl Stream for RemoteSim {
         self.call(SimCall::GetStreamCluster {
             region: s(region),
             name: s(name),
+        })
+        .await
+    }
+
+    async fn get_replicator(
+        &self,
+        region: &str,
+        name: &str,
+    ) -> CloudResult<Option<ReplicatorState>> {
+        self.call(SimCall::GetReplicator {
+            region: s(region),
+            name: s(name),
+        })
+        .await
+    }
+
+    async fn ensure_replicator(
+        &self,
+        region: &str,
+        want: &ReplicatorSpec,
+        fence: &Fence,
+    ) -> CloudResult<()> {
+        self.call(SimCall::EnsureReplicator {
+            region: s(region),
+            want: want.clone(),
+            fence: fence.clone(),
         })
         .await
     }

@@ -177,6 +177,10 @@ pub(super) struct World {
     pub call_sites: BTreeMap<crate::cloud::CallSite, u32>,
     /// Capacity figures and denied actions (readiness checks).
     pub readiness: super::readiness::SimReadiness,
+    /// MSK Replicators by `region/name`.
+    pub replicators: BTreeMap<String, super::reprotect::SimReplicator>,
+    /// Resources being created (a reprotect's replicas), until they settle.
+    pub creations: Vec<super::reprotect::Creation>,
 }
 
 /// The key of a regional resource.
@@ -219,6 +223,8 @@ impl World {
             busy: Vec::new(),
             call_sites: BTreeMap::new(),
             readiness: super::readiness::SimReadiness::seeded(policy),
+            replicators: BTreeMap::new(),
+            creations: Vec::new(),
         };
         let now = Instant::now();
         for f in w.faults.iter().map(|f| &f.fault) {
@@ -367,6 +373,7 @@ impl World {
                 };
                 w.streams.insert(key(&[region, name]), cluster);
             }
+            w.seed_replicator(policy);
             let target = RecordTarget::Cname {
                 value: format!("b-1.{}.kafka.{primary}.amazonaws.com", s.primary_cluster),
                 ttl: s.client_record.ttl,
@@ -553,6 +560,7 @@ impl World {
         for (i, at) in done {
             self.transitions[i].completed = Some(at);
         }
+        self.settle_creations(now);
     }
 
     /// Removes a resource by its `Action::resource` name.
