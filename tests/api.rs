@@ -411,3 +411,97 @@ async fn a_probe_round_quoting_a_connection_string_is_never_served_with_its_secr
     assert!(!metrics.contains("hunter2"), "{metrics}");
     c.stop().await;
 }
+
+/// How many executions node `id` holds.
+fn executions_held(c: &Cluster, id: u64) -> usize {
+    c.node(id)
+        .ctx
+        .applied
+        .read()
+        .unwrap()
+        .state
+        .executions
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reprotect_and_failback_follow_the_replicated_roles() {
+    let c = Cluster::start(0.005).await;
+    let leader = c.leader().await;
+    let follower = c.other_executor(leader);
+
+    // Before any failover neither applies: 409 naming the state, nothing recorded.
+    for (path, word) in [
+        ("/v1/reprotect", "reprotect applies after a failover"),
+        ("/v1/failback", "failback applies after a reprotect"),
+    ] {
+        let (code, b) = c.post(follower, path, json!({"confirm": true})).await;
+        assert_eq!(code, 409, "{path}: {b}");
+        spec("post", path, 409, &b);
+        let e = b["error"].as_str().unwrap();
+        assert!(
+            e.contains(word) && e.contains("us-east-1, protected"),
+            "{e}"
+        );
+        assert!(b.get("execution_id").is_none(), "{b}");
+    }
+    assert_eq!(executions_held(&c, leader), 0);
+    // Input rules as for failover: the field is named.
+    let (code, b) = c
+        .post(
+            follower,
+            "/v1/failback",
+            json!({"divergence_reviewed": "not an id!"}),
+        )
+        .await;
+    assert_eq!(code, 400);
+    assert!(
+        b["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("divergence_reviewed"),
+        "{b}"
+    );
+    let (code, b) = c
+        .post(follower, "/v1/reprotect", json!({"accept_data_loss": "1m"}))
+        .await;
+    assert_eq!(code, 400, "a reprotect accepts no data loss: {b}");
+
+    // After a failover the platform is unprotected: a failback is refused.
+    let id = c.failover(follower).await;
+    let done = c.wait_finished(leader, &id).await;
+    assert_eq!(done.summary.status, ExecutionStatus::Completed);
+    // Every node applies the execution's end in turn: ask each until it has.
+    let leader = c.leader().await;
+    let mut status = serde_json::Value::Null;
+    for _ in 0..100 {
+        status = c.get(leader, "/v1/status").await.1;
+        if status["policies"][0]["execution"]["status"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    spec("get", "/v1/status", 200, &status);
+    let p = &status["policies"][0];
+    assert_eq!(
+        (
+            p["active_region"].as_str(),
+            p["protection"].as_str(),
+            p["orientation"].as_str()
+        ),
+        (Some("us-west-2"), Some("unprotected"), Some("as_written")),
+        "{p}"
+    );
+    let (code, b) = c
+        .post(follower, "/v1/failback", json!({"confirm": true}))
+        .await;
+    assert_eq!(code, 409, "{b}");
+    assert!(
+        b["error"]
+            .as_str()
+            .unwrap()
+            .contains("us-west-2, unprotected"),
+        "{b}"
+    );
+    c.stop().await;
+}

@@ -244,7 +244,7 @@ async fn a_primary_down_for_every_site_is_confirmed_in_time_and_failed_over_once
     })
     .await;
     assert!(
-        v.reason.contains("already runs in us-west-2"),
+        v.reason.contains("runs in us-west-2, unprotected"),
         "{}",
         v.reason
     );

@@ -58,7 +58,7 @@ fn authorize(ctx: &Context, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
-fn is_leader(ctx: &Context) -> bool {
+pub(super) fn is_leader(ctx: &Context) -> bool {
     ctx.raft.metrics().borrow().state == ServerState::Leader
 }
 
@@ -111,7 +111,7 @@ async fn forward_again(ctx: &Context, path: &str, headers: &HeaderMap, body: Byt
 
 /// The request's body, once its token and content type have been checked
 /// and its fields passed [`super::input::checked_body`].
-fn authorized<T: serde::de::DeserializeOwned>(
+pub(super) fn authorized<T: serde::de::DeserializeOwned>(
     ctx: &Context,
     headers: &HeaderMap,
     body: &Bytes,
@@ -143,18 +143,9 @@ pub(super) async fn failover(
             "confirm: must be true: a failover promotes the DR database and moves traffic; send \"confirm\": true to execute it",
         );
     }
-    if let Some(d) = b.accept_data_loss.as_deref() {
-        if !super::input::is_plain_duration(d) {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("accept_data_loss: {d:?} is not a duration like 90s, 20m or 1h30m"),
-            );
-        }
-    }
-    let accept = match b.accept_data_loss.as_deref().map(crate::duration::parse) {
-        None => None,
-        Some(Ok(d)) => Some(d),
-        Some(Err(e)) => return error(StatusCode::BAD_REQUEST, format!("accept_data_loss: {e}")),
+    let accept = match accept_data_loss(b.accept_data_loss.as_deref()) {
+        Ok(a) => a,
+        Err(r) => return r,
     };
     let mut accept_unknown = Vec::new();
     for t in &b.accept_unknown_loss {
@@ -172,19 +163,52 @@ pub(super) async fn failover(
         Ok(p) => p,
         Err(r) => return r,
     };
-    let (Some(requests), true) = (ctx.requests.as_ref(), is_leader(&ctx)) else {
-        return forward(&ctx, "/v1/failover", &headers, body).await;
-    };
-    let (tx, rx) = oneshot::channel();
-    let req = FailoverRequest {
+    let req = |reply| FailoverRequest {
+        kind: crate::model::ExecutionKind::Failover,
+        dry_run: false,
+        divergence_reviewed: None,
         policy,
         accept_data_loss: accept,
         accept_unknown,
         operator: b.operator.unwrap_or_else(|| "api".into()),
         reason: b.reason,
         phases: None,
-        reply: tx,
+        reply,
     };
+    submit(&ctx, req, "/v1/failover", &headers, body).await
+}
+
+/// The `accept_data_loss` field as a duration.
+pub(super) fn accept_data_loss(field: Option<&str>) -> Result<Option<Duration>, Response> {
+    let Some(d) = field else {
+        return Ok(None);
+    };
+    if !super::input::is_plain_duration(d) {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("accept_data_loss: {d:?} is not a duration like 90s, 20m or 1h30m"),
+        ));
+    }
+    crate::duration::parse(d)
+        .map(Some)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("accept_data_loss: {e}")))
+}
+
+/// Hands the request `make` builds to this node's executor (forwarding it
+/// to the leader when this node does not lead) and answers as it decides.
+pub(super) async fn submit(
+    ctx: &Context,
+    make: impl FnOnce(oneshot::Sender<FailoverAnswer>) -> FailoverRequest,
+    path: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (Some(requests), true) = (ctx.requests.as_ref(), is_leader(ctx)) else {
+        return forward(ctx, path, headers, body).await;
+    };
+    let (tx, rx) = oneshot::channel();
+    let req = make(tx);
+    let kind = req.kind;
     if requests.send(req).await.is_err() {
         return error(StatusCode::SERVICE_UNAVAILABLE, "the executor has stopped");
     }
@@ -225,10 +249,29 @@ pub(super) async fn failover(
             format!("preflight failed, nothing changed: {}", problems.join("; ")),
             serde_json::json!({ "execution_id": execution_id, "problems": problems }),
         ),
-        FailoverAnswer::NotLeader => forward(&ctx, "/v1/failover", &headers, body).await,
-        FailoverAnswer::HandedOff { .. } => {
-            forward_again(&ctx, "/v1/failover", &headers, body).await
-        }
+        FailoverAnswer::Planned { plan, divergence } => Json(super::roles::PlanReply {
+            dry_run: true,
+            kind,
+            plan: *plan,
+            divergence,
+            leader,
+        })
+        .into_response(),
+        FailoverAnswer::WrongState { message } => error(
+            StatusCode::CONFLICT,
+            format!("{kind} refused, nothing changed: {message}"),
+        ),
+        FailoverAnswer::Unreviewed { divergence } => error_with(
+            StatusCode::PRECONDITION_FAILED,
+            format!(
+                "failback refused, nothing changed: failover {id} left a divergence report ({}); review it (GET /v1/executions/{id}) and send divergence_reviewed: \"{id}\"",
+                divergence.lines.join("; "),
+                id = divergence.execution_id
+            ),
+            serde_json::json!({ "execution_id": divergence.execution_id, "divergence": divergence.lines }),
+        ),
+        FailoverAnswer::NotLeader => forward(ctx, path, headers, body).await,
+        FailoverAnswer::HandedOff { .. } => forward_again(ctx, path, headers, body).await,
         FailoverAnswer::Unavailable { message } => {
             error(StatusCode::SERVICE_UNAVAILABLE, message)
         }
@@ -290,7 +333,7 @@ async fn commit(
 }
 
 /// The policy a request names, or the cluster's only one.
-fn pick_policy(ctx: &Context, named: Option<&String>) -> Result<String, Response> {
+pub(super) fn pick_policy(ctx: &Context, named: Option<&String>) -> Result<String, Response> {
     let policy = match (named, ctx.policies.len()) {
         (Some(p), _) => p.clone(),
         (None, 1) => ctx.policies.keys().next().expect("one policy").clone(),

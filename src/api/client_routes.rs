@@ -88,6 +88,38 @@ impl Controllers {
             .await
     }
 
+    /// `POST /v1/reprotect` with the bearer `token`: the plan when
+    /// `body.confirm` is false, else the execution. A repeat is harmless
+    /// (one execution per policy), as for [`Self::failover`].
+    ///
+    /// # Errors
+    ///
+    /// No member took the request (see [`Self::post`]).
+    pub async fn reprotect(
+        &self,
+        token: &str,
+        body: &crate::api::roles::ReprotectBody,
+    ) -> Result<Answer<crate::api::roles::RoleReply>, ClientError> {
+        self.post("/v1/reprotect", token, body, Repeat::Harmless)
+            .await
+    }
+
+    /// `POST /v1/failback` with the bearer `token`: the plan when
+    /// `body.confirm` is false, else the execution. A repeat is harmless
+    /// (one execution per policy), as for [`Self::failover`].
+    ///
+    /// # Errors
+    ///
+    /// No member took the request (see [`Self::post`]).
+    pub async fn failback(
+        &self,
+        token: &str,
+        body: &crate::api::roles::FailbackBody,
+    ) -> Result<Answer<crate::api::roles::RoleReply>, ClientError> {
+        self.post("/v1/failback", token, body, Repeat::Harmless)
+            .await
+    }
+
     /// `POST /v1/acknowledge` with the bearer `token`.
     ///
     /// # Errors

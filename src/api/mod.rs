@@ -11,6 +11,8 @@
 //! | `GET /v1/executions`, `GET /v1/executions/{id}` | the journal, step by step |
 //! | `GET /v1/history` | a policy's replicated run summaries (`?policy=`, `?limit=`) |
 //! | `POST /v1/failover` | start a failover (bearer token) |
+//! | `POST /v1/reprotect` | protect the active region again after a failover; a dry run without `confirm` (bearer token) |
+//! | `POST /v1/failback` | planned switchover back, zero data loss or refused; a dry run without `confirm` (bearer token) |
 //! | `POST /v1/maintenance` | maintenance on/off (bearer token) |
 //! | `POST /v1/acknowledge` | acknowledge the last execution, ending the hold-down (bearer token) |
 //! | `GET /v1/openapi.yaml` | the OpenAPI description of the above |
@@ -34,6 +36,7 @@ pub mod messages;
 pub mod observe;
 pub mod page;
 pub mod refusals;
+pub mod roles;
 mod status;
 pub mod views;
 
@@ -72,6 +75,8 @@ pub fn router(
     };
     let actions = Router::new()
         .route("/v1/failover", post(actions::failover))
+        .route("/v1/reprotect", post(roles::reprotect))
+        .route("/v1/failback", post(roles::failback))
         .route("/v1/maintenance", post(actions::maintenance))
         .route("/v1/acknowledge", post(actions::acknowledge))
         .route("/v1/unfence", post(actions::unfence))

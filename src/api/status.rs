@@ -100,8 +100,13 @@ pub async fn build_status(ctx: &Context) -> StatusView {
         .current_leader
         .and_then(|l| members.iter().find(|x| x.id == l).cloned());
     let me = ctx.me();
-    let mut detection: std::collections::BTreeMap<String, _> = ctx
-        .policies
+    // Judged as the replicated roles read each policy now.
+    let working: std::collections::BTreeMap<String, _> = ctx
+        .working_policies()
+        .into_iter()
+        .map(|p| (p.name.clone(), p))
+        .collect();
+    let mut detection: std::collections::BTreeMap<String, _> = working
         .iter()
         .map(|(name, p)| (name.clone(), detection_view(ctx, p)))
         .collect();
@@ -111,21 +116,27 @@ pub async fn build_status(ctx: &Context) -> StatusView {
         .iter()
         .map(|(name, p)| {
             let state = a.state.policies.get(name);
+            let now = working.get(name).unwrap_or(p);
+            let exposure = detection
+                .get_mut(name)
+                .map(|d| std::mem::take(&mut d.1))
+                .unwrap_or_default();
             PolicyView {
                 name: name.clone(),
                 primary_region: p.regions.primary.clone(),
                 secondary_region: p.regions.secondary.clone(),
                 active_region: state
                     .and_then(|s| s.active_region.clone())
-                    .unwrap_or_else(|| p.regions.primary.clone()),
+                    .unwrap_or_else(|| now.regions.primary.clone()),
+                orientation: state.map(|s| s.orientation).unwrap_or_default(),
+                standby_region: now.regions.secondary.clone(),
+                protection: state.map(|s| s.protection).unwrap_or_default().to_string(),
+                lag_ms: exposure.iter().map(|e| (e.tier, e.exposure_ms)).collect(),
                 probes: detection
                     .get_mut(name)
                     .map(|d| std::mem::take(&mut d.0))
                     .unwrap_or_default(),
-                exposure: detection
-                    .get_mut(name)
-                    .map(|d| std::mem::take(&mut d.1))
-                    .unwrap_or_default(),
+                exposure,
                 verdict: detection
                     .remove(name)
                     .map(|d| d.2)

@@ -84,6 +84,20 @@ pub struct PolicyView {
     pub secondary_region: String,
     /// The region serving traffic, as far as the cluster knows.
     pub active_region: String,
+    /// How the policy file is read now: `as_written`, or `reversed` once
+    /// a reprotect made the DR region the protected primary.
+    #[serde(default)]
+    pub orientation: crate::model::Orientation,
+    /// Where the active region's replicas are (the policy's roles now).
+    #[serde(default)]
+    pub standby_region: String,
+    /// `protected`, `unprotected` or `reprotecting (n of m tiers)`.
+    #[serde(default)]
+    pub protection: String,
+    /// Replication lag per data tier in milliseconds, `null` when it
+    /// cannot be measured (the measurement behind `exposure`).
+    #[serde(default)]
+    pub lag_ms: std::collections::BTreeMap<crate::model::DataTier, Option<u64>>,
     /// Each site's newest probe round, as this node holds it.
     pub probes: Vec<SiteProbes>,
     /// Each data tier's measured exposure against the RPO.

@@ -35,6 +35,7 @@ mod progress;
 mod recorded;
 pub mod remote;
 mod report_cmd;
+mod roles_cmd;
 mod schema_cmd;
 pub mod simulate_cmd;
 mod unfence_cmd;
@@ -174,6 +175,42 @@ pub enum Command {
     /// not repeated. AWS is reached through the SDK's standard environment
     /// (credentials, AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>).
     Failover(FailoverArgs),
+    /// Protect the platform again after a failover: replicas of the active
+    /// region in the region it left.
+    ///
+    /// After a failover the platform runs in the DR region with no replica
+    /// anywhere, and the detector protects nothing. A reprotect makes a new
+    /// cross-region read replica of the new primary database in the old
+    /// primary region (the fenced old instance is kept), adds a cache
+    /// secondary there (a new Global Datastore when the old one was
+    /// disassociated) and a reverse MSK Replicator, waits until each
+    /// replicates, then switches the policy's roles in the controller
+    /// cluster: from then on probes, heartbeats and automatic failover
+    /// protect the active region. Node groups and traffic are not touched.
+    ///
+    /// Without --confirm this only prints the plan the leader would run now
+    /// (dry run, exit 0, 4 when preflight finds problems). With --confirm
+    /// the leader records and runs it (journaled, fenced, resumed by a new
+    /// leader) and this command shows each step until it ends. Refused
+    /// (exit 4) unless the platform is failed over and unprotected.
+    Reprotect(roles_cmd::ReprotectArgs),
+    /// Planned switchover back to the policy's primary region, with zero
+    /// data loss or not at all.
+    ///
+    /// Only after a reprotect, never automatic. It quiesces the writers on
+    /// the active primary, waits until the heartbeats show the replica holds
+    /// the last beat written before the quiesce (bounded by
+    /// failback.drain_timeout), promotes, switches traffic, lifts the
+    /// quiesce on the new primary's side, then reprotects in the other
+    /// direction. A quiesce that cannot be followed by the promotion is
+    /// undone, so writes never pause longer than failback.max_write_pause.
+    ///
+    /// Without --confirm this prints the plan and the failover's divergence
+    /// report. With --confirm it runs through the cluster and shows each
+    /// step; when the divergence report is not empty, --confirm requires
+    /// --divergence-reviewed EXECUTION. Exposure not provably zero is
+    /// refused (exit 3) unless --accept-data-loss covers it (recorded).
+    Failback(roles_cmd::FailbackArgs),
     /// Check, read-only, that a failover would work now, and predict its RTO.
     ///
     /// Every check passes, warns or fails with a sentence saying why and
@@ -498,6 +535,8 @@ pub fn main() -> ExitCode {
     let exit = match cli.command {
         Command::Drill(args) => drill::run(args),
         Command::Failover(args) => failover::run(args),
+        Command::Reprotect(args) => roles_cmd::reprotect(args),
+        Command::Failback(args) => roles_cmd::failback(args),
         Command::Check(args) => check_cmd::run(args),
         Command::Policy(PolicyCommand::Validate { policy }) => match policy.load() {
             Ok(p) => {

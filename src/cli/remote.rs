@@ -228,6 +228,7 @@ pub fn render_status(s: &StatusView) -> String {
             "policy {}: {} → {}; active region {}",
             p.name, p.primary_region, p.secondary_region, p.active_region
         );
+        super::roles_cmd::render_roles(&mut out, p);
         super::detect_cmd::render_detection(&mut out, p);
         if let Some(f) = &p.self_fenced {
             let _ = writeln!(
@@ -355,7 +356,7 @@ pub(super) fn finish<T>(
 
 /// A duration as the API's `accept_data_loss` takes it (`1h30m15s`),
 /// rounded up to whole seconds so no accepted loss is cut short.
-fn api_duration(d: Duration) -> String {
+pub(super) fn api_duration(d: Duration) -> String {
     let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
     let mut out = String::new();
@@ -458,7 +459,7 @@ pub(super) fn failover(args: &FailoverArgs, c: &Controllers) -> Exit {
 
 /// Follows an execution until it ends, through any member that answers:
 /// when the node we asked dies (it may be the leader), the others still do.
-async fn follow(c: &Controllers, url: &str, id: &str) -> Exit {
+pub(super) async fn follow(c: &Controllers, url: &str, id: &str) -> Exit {
     let mut urls = vec![base(url)];
     urls.extend(c.urls().iter().cloned());
     if let Ok(s) = get_status(c).await {

@@ -64,6 +64,15 @@ pub struct PolicyState {
     /// is, automatic failover is held down.
     #[serde(default)]
     pub acknowledged: Option<String>,
+    /// Which way the policy file is read now (see `roles.rs`).
+    #[serde(default)]
+    pub orientation: crate::model::Orientation,
+    /// Whether the active region has replicas to fail over to.
+    #[serde(default)]
+    pub protection: crate::model::Protection,
+    /// The names a reprotect gave what it created.
+    #[serde(default, skip_serializing_if = "RecordedNames::is_empty")]
+    pub names: RecordedNames,
 }
 
 /// An execution as the cluster holds it.
@@ -90,6 +99,14 @@ pub struct Execution {
     /// another region. Set by the leader that starts or claims it.
     #[serde(default)]
     pub placement: Option<String>,
+    /// How the policy was read when the execution started: a leader that
+    /// resumes it reads the policy the same way, even after the execution
+    /// switched the roles.
+    #[serde(default)]
+    pub orientation: crate::model::Orientation,
+    /// The names recorded by a reprotect when the execution started.
+    #[serde(default, skip_serializing_if = "RecordedNames::is_empty")]
+    pub names: RecordedNames,
 }
 
 /// The maintenance flag and who set it.
@@ -219,6 +236,22 @@ pub enum Command {
         /// Whether it was delivered.
         delivered: bool,
     },
+    /// The owner of a running reprotect (or failback) switches the
+    /// policy's roles: every node reads the policy in `orientation` from
+    /// then on, and the active region is protected.
+    SwitchRoles {
+        /// The execution.
+        execution_id: String,
+        /// How the policy is read from now on.
+        orientation: crate::model::Orientation,
+        /// The region serving traffic.
+        active_region: String,
+        /// The names the execution gave what it created.
+        #[serde(default)]
+        names: RecordedNames,
+        /// When (RFC 3339).
+        at: String,
+    },
     /// Turn maintenance on or off.
     Maintenance {
         /// On or off.
@@ -328,6 +361,18 @@ impl ClusterState {
                 );
                 Reply::Ok
             }
+            Command::SwitchRoles {
+                execution_id,
+                orientation,
+                active_region,
+                names,
+                at,
+            } => self.switch_roles(
+                (&execution_id, term, index, &at),
+                orientation,
+                active_region,
+                names,
+            ),
             Command::Readiness { result } => self.readiness(*result, term, index),
             Command::Notify { event } => self.notify(*event),
             Command::Notified {
@@ -422,8 +467,11 @@ impl ClusterState {
         let to_region = execution.record.plan.to_region.clone();
         let p = self.policies.entry(policy.clone()).or_default();
         p.history.push(id.clone());
-        if status == ExecutionStatus::AlreadyComplete {
+        if status == ExecutionStatus::AlreadyComplete
+            && execution.record.plan.kind == crate::model::ExecutionKind::Failover
+        {
             p.active_region = Some(to_region);
+            p.protection = crate::model::Protection::Unprotected;
         } else if !status.is_finished() {
             p.running = Some(id.clone());
         }
@@ -546,28 +594,19 @@ impl ClusterState {
             ));
         }
         let policy = record.policy.clone();
-        let moved = matches!(
-            record.status,
-            ExecutionStatus::Completed | ExecutionStatus::AlreadyComplete
-        );
-        let to_region = record.plan.to_region.clone();
         if finished {
             let summary = crate::history::RunSummary::of(&record);
             remember(&mut self.runs, summary);
+        }
+        let p = self.policies.entry(policy).or_default();
+        roles::after_save(p, &record);
+        if finished && p.running.as_deref() == Some(id.as_str()) {
+            p.running = None;
         }
         let e = self.executions.get_mut(&id).expect("checked above");
         e.record = record;
         for what in lines {
             self.audit(index, term, &at, "leader", what);
-        }
-        if finished {
-            let p = self.policies.entry(policy).or_default();
-            if p.running.as_deref() == Some(id.as_str()) {
-                p.running = None;
-            }
-            if moved {
-                p.active_region = Some(to_region);
-            }
         }
         Reply::Ok
     }
@@ -679,8 +718,12 @@ fn status_word(s: StepStatus) -> &'static str {
 
 mod fence;
 mod readiness;
+pub mod roles;
 pub use readiness::READINESS_POLICIES_MAX;
+pub use roles::RecordedNames;
 pub mod notify;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_roles;

@@ -133,9 +133,7 @@ impl Context {
                 }
             });
             let p = st.policies.get(&policy.name);
-            let failed_over_to = p
-                .and_then(|p| p.active_region.clone())
-                .filter(|r| *r != policy.regions.primary);
+            let failed_over_to = super::roles::failed_over_to(p, policy);
             let running = p.and_then(|p| p.running.clone());
             let unack = st.unacknowledged(&policy.name).and_then(|e| {
                 let ended = crate::execute::started_ms(&e.record) + e.record.last_ms();
@@ -170,6 +168,12 @@ impl Context {
             recommended_since_ms: d.recommended_since.get(&policy.name).copied(),
         };
         let mut v = detect::evaluate(policy, &situation);
+        if let (detect::Action::FailedOver, Some(region)) = (v.action, &situation.failed_over_to) {
+            let protection = self.policy_state(&policy.name).protection;
+            v.reason = format!(
+                "the platform runs in {region}, {protection}: there is no replica to fail over to, so nothing starts; drctl reprotect protects it again"
+            );
+        }
         if let Some(why) = d.old_primary_writable.get(&policy.name) {
             v.reason = format!("{}; ALARM old primary writable: {why}", v.reason);
         }
@@ -227,6 +231,32 @@ pub(super) fn spawn_probes<R: Reach + Cloud + 'static>(
     Ok(tasks)
 }
 
+/// The prober of policy `name` once its roles switched: it probes the
+/// policy as it reads now (the active region's endpoints, heartbeats
+/// written on its primary and read on its replica). Keeps `old` when the
+/// new one cannot be built, saying why.
+fn follow_roles<R: Reach + Cloud + 'static>(
+    ctx: &Context,
+    name: &str,
+    old: Prober<R>,
+    reach: &Arc<R>,
+) -> Prober<R> {
+    let Some(policy) = ctx.policy(name) else {
+        return old;
+    };
+    let primary = policy.regions.primary.clone();
+    match Prober::new(&ctx.me().site, ctx.id, policy, reach.clone()) {
+        Ok(p) => {
+            info!(policy = %name, %primary, "roles switched: probing the primary in {primary}");
+            p
+        }
+        Err(e) => {
+            warn!(policy = %name, error = %e, "roles switched but the probes cannot follow: probing as before");
+            old
+        }
+    }
+}
+
 async fn probe_loop<R: Reach + Cloud + 'static>(
     ctx: Context,
     (mut prober, cloud): (Prober<R>, Arc<R>),
@@ -237,9 +267,16 @@ async fn probe_loop<R: Reach + Cloud + 'static>(
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut was_failing = false;
-    let policy = ctx.policies.get(&prober.policy_name()).cloned();
+    let name = prober.policy_name();
+    let mut roles = ctx.roles(&name);
     loop {
         tick.tick().await;
+        let now = ctx.roles(&name);
+        if now != roles {
+            prober = follow_roles(&ctx, &name, prober, &cloud);
+            roles = now;
+        }
+        let policy = ctx.policy(&name);
         if let Some(policy) = policy.as_ref().filter(|p| ctx.failed_over(p)) {
             if prober.stop_heartbeats() {
                 warn!(policy = %policy.name, "failed over: no more heartbeats are written into the old primary");

@@ -45,14 +45,14 @@ pub(super) async fn run_execution<C: Cloud + 'static>(
     start: Start,
 ) -> RunEnd {
     let clock = Instant::now();
-    let mut record = e.record;
-    let id = record.id.clone();
-    let Some(policy) = ctx.policies.get(&record.policy).cloned() else {
+    let Some(policy) = ctx.execution_policy(&e) else {
         return RunEnd::Declined(format!(
             "execution of policy {} that this node does not have",
-            record.policy
+            e.record.policy
         ));
     };
+    let mut record = e.record;
+    let id = record.id.clone();
     if start == Start::Restart {
         prepare_restart(&mut record);
     }
@@ -107,7 +107,8 @@ pub(super) async fn run_execution<C: Cloud + 'static>(
             info!(execution_id = %id, status = ?record.status, summary = record.summary.as_deref().unwrap_or(""), "execution ended");
             if record.status == ExecutionStatus::Completed {
                 let sentence = format!(
-                    "failover of {} to {} completed: {}",
+                    "{} of {} to {} completed: {}",
+                    record.plan.kind,
                     record.policy,
                     record.plan.to_region,
                     record.summary.as_deref().unwrap_or("every step done")

@@ -79,7 +79,15 @@ async fn fence_one<C: Cloud>(
     policy: &str,
     mut state: FenceOldPrimary,
 ) {
-    let Some(policy) = ctx.policies.get(policy).cloned() else {
+    // The policy as the failover read it: its old primary is that one's.
+    let execution = {
+        let a = ctx.applied.read().expect("state lock");
+        a.state.executions.get(execution_id).cloned()
+    };
+    let Some(policy) = execution
+        .and_then(|e| ctx.execution_policy(&e))
+        .or_else(|| ctx.policies.get(policy).cloned())
+    else {
         return;
     };
     let mut intent = state.clone();

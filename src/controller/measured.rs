@@ -33,10 +33,10 @@ impl Measured {
         if !beats {
             return None;
         }
-        let policy = self.ctx.policies.get(&policy.name)?;
+        let policy = self.ctx.policy(&policy.name)?;
         Some(
             self.ctx
-                .exposures(policy)
+                .exposures(&policy)
                 .get(&tier)
                 .map_or(Exposure::Unknown, |(e, _)| *e),
         )

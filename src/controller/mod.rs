@@ -34,6 +34,7 @@ mod old_primary;
 mod placement;
 mod readiness;
 mod request;
+mod roles;
 mod runner;
 pub mod self_fence;
 mod witness;
@@ -42,6 +43,7 @@ pub use config::{load, CloudConfig, NodeConfig};
 pub use detection::Detection;
 pub use metrics::Metrics;
 pub use request::{FailoverAnswer, FailoverRequest};
+pub use roles::orient;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -50,11 +50,7 @@ impl Context {
     /// the replicated state says.
     pub fn failed_over(&self, policy: &Policy) -> bool {
         let a = self.applied.read().expect("state lock");
-        a.state
-            .policies
-            .get(&policy.name)
-            .and_then(|p| p.active_region.as_deref())
-            .is_some_and(|r| r != policy.regions.primary)
+        super::roles::failed_over_to(a.state.policies.get(&policy.name), policy).is_some()
     }
 
     /// Records what the newest check found, logging changes; notifies

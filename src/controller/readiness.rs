@@ -45,6 +45,9 @@ async fn run<C: Cloud + Capacity + Permissions + DrHealth + 'static>(
         if ctx.leader().map(|(id, _)| id) != Some(ctx.id) {
             continue;
         }
+        // The policy as the replicated roles read it now: after a
+        // reprotect, readiness judges the region that protects the other.
+        let policy = ctx.policy(&policy.name).unwrap_or_else(|| policy.clone());
         // Every read is bounded (the policy's call timeout); this bounds
         // the whole in case many are slow.
         let Ok(r) = tokio::time::timeout(every, evaluate_now(&ctx, &cloud, &policy)).await else {
@@ -185,6 +188,8 @@ mod tests {
                 accept_data_loss_ms: None,
                 accept_unknown: Vec::new(),
                 placement: None,
+                orientation: Default::default(),
+                names: Default::default(),
             }),
             at: "t".into(),
         };

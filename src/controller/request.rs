@@ -1,16 +1,28 @@
-//! What a failover request is and how it was answered: the API and the
-//! detector ask the [`Runner`](super::runner::Runner) through these.
+//! What an execution request is (a failover, a reprotect or a failback)
+//! and how it was answered: the API and the detector ask the
+//! [`Runner`](super::runner::Runner) through these.
 
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use crate::consensus::state::roles::DivergenceShown;
 use crate::consensus::NodeId;
-use crate::plan::RpoEvaluation;
+use crate::model::ExecutionKind;
+use crate::plan::{Plan, RpoEvaluation};
 
-/// A failover asked of this node.
+/// An execution asked of this node: a failover (by the detector or an
+/// operator), a reprotect or a failback (by an operator only).
 #[derive(Debug)]
 pub struct FailoverRequest {
+    /// What to execute.
+    pub kind: ExecutionKind,
+    /// Only build and answer the plan ([`FailoverAnswer::Planned`]):
+    /// nothing is recorded or changed.
+    pub dry_run: bool,
+    /// The failover whose divergence report the operator reviewed (a
+    /// failback requires it when that report is not empty).
+    pub divergence_reviewed: Option<String>,
     /// The policy's name.
     pub policy: String,
     /// Data loss accepted above the RPO.
@@ -60,6 +72,27 @@ pub enum FailoverAnswer {
         /// What is wrong.
         problems: Vec<String>,
     },
+    /// A dry run: the plan as it would run now; nothing recorded.
+    Planned {
+        /// The plan.
+        plan: Box<Plan>,
+        /// The divergence report of the failover a failback comes back
+        /// from, when it is not empty.
+        divergence: Option<DivergenceShown>,
+    },
+    /// The policy is not in a state this kind of execution applies to
+    /// (a reprotect before any failover, a failback before a reprotect);
+    /// nothing recorded.
+    WrongState {
+        /// Why, naming the state.
+        message: String,
+    },
+    /// A failback whose failover left a divergence report that the
+    /// request does not say was reviewed; nothing recorded.
+    Unreviewed {
+        /// The report.
+        divergence: DivergenceShown,
+    },
     /// This node is not the leader.
     NotLeader,
     /// This node was in the region being left and handed leadership to
@@ -83,6 +116,9 @@ pub(super) fn answer_label(a: &FailoverAnswer) -> &'static str {
         FailoverAnswer::Conflict { .. } => "conflict",
         FailoverAnswer::Refused { .. } => "refused",
         FailoverAnswer::Preflight { .. } => "preflight_failed",
+        FailoverAnswer::Planned { .. } => "planned",
+        FailoverAnswer::WrongState { .. } => "wrong_state",
+        FailoverAnswer::Unreviewed { .. } => "divergence_not_reviewed",
         FailoverAnswer::NotLeader => "not_leader",
         FailoverAnswer::HandedOff { .. } => "handed_off",
         FailoverAnswer::Unavailable { .. } => "unavailable",

@@ -102,6 +102,10 @@ fn model() -> PageModel {
         primary_region: "us-east-1".into(),
         secondary_region: "us-west-2".into(),
         active_region: "us-east-1".into(),
+        orientation: Default::default(),
+        standby_region: "us-west-2".into(),
+        protection: "protected".into(),
+        lag_ms: Default::default(),
         probes: vec![SiteProbes {
             site: "us-west-2".into(),
             node: 2,

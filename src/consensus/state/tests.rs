@@ -8,7 +8,7 @@ use crate::execute::{new_record, observe, RunOptions};
 use crate::plan;
 use crate::policy;
 
-async fn record(id: &str) -> ExecutionRecord {
+pub(super) async fn record(id: &str) -> ExecutionRecord {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(policy::DEFAULT_POLICY);
     let p = policy::load(&path).unwrap();
     let cloud = SimCloud::new(&p, SimOptions::default()).unwrap();
@@ -26,7 +26,7 @@ async fn record(id: &str) -> ExecutionRecord {
     )
 }
 
-fn start(r: &ExecutionRecord) -> Command {
+pub(super) fn start(r: &ExecutionRecord) -> Command {
     Command::Start {
         execution: Box::new(Execution {
             record: r.clone(),
@@ -36,6 +36,8 @@ fn start(r: &ExecutionRecord) -> Command {
             accept_data_loss_ms: None,
             accept_unknown: Vec::new(),
             placement: None,
+            orientation: Default::default(),
+            names: Default::default(),
         }),
         at: "2026-11-22T08:00:00Z".into(),
     }
@@ -49,7 +51,7 @@ fn intent(id: &str, step: &str) -> Command {
     }
 }
 
-fn save(r: &ExecutionRecord) -> Command {
+pub(super) fn save(r: &ExecutionRecord) -> Command {
     Command::Save {
         record: Box::new(r.clone()),
         at: "t".into(),

@@ -1,13 +1,17 @@
-//! A failover request on the leader: placed in the region being
-//! activated, recorded under consensus, gated, then run.
+//! An execution request on the leader (a failover, a reprotect or a
+//! failback): checked against the policy's replicated roles, placed in the
+//! region being activated, recorded under consensus, gated, then run.
 
 use super::*;
+use crate::consensus::state::roles;
+use crate::model::ExecutionKind;
 use crate::notify::EventKind;
 use crate::plan;
 
 impl<C: Cloud + 'static> Runner<C> {
-    /// Answers a failover request: refused, handed off, or accepted and
-    /// started.
+    /// Answers an execution request: planned (a dry run), refused, handed
+    /// off, or accepted and started. At most one execution of a policy
+    /// runs at a time, whatever its kind.
     pub(super) async fn failover(&mut self, req: &FailoverRequest) -> FailoverAnswer {
         if self.ctx.raft.metrics().borrow().state != ServerState::Leader {
             return FailoverAnswer::NotLeader;
@@ -15,7 +19,7 @@ impl<C: Cloud + 'static> Runner<C> {
         if let Err(message) = confirm_leader(&self.ctx).await {
             return FailoverAnswer::Unavailable { message };
         }
-        let Some(policy) = self.ctx.policies.get(&req.policy).cloned() else {
+        let Some(policy) = self.ctx.policy(&req.policy) else {
             return FailoverAnswer::Unavailable {
                 message: format!("unknown policy {:?}", req.policy),
             };
@@ -32,6 +36,28 @@ impl<C: Cloud + 'static> Runner<C> {
                 execution_id: e.record.id.clone(),
             };
         }
+        let state = self.ctx.policy_state(&policy.name);
+        if let Some(message) = roles::refusal(req.kind, Some(&state), &policy.regions.primary) {
+            return FailoverAnswer::WrongState { message };
+        }
+        let divergence = match req.kind {
+            ExecutionKind::Failback => self
+                .ctx
+                .applied
+                .read()
+                .expect("state lock")
+                .state
+                .failover_divergence(&policy.name),
+            _ => None,
+        };
+        if req.dry_run {
+            return self.plan_only(req, &policy, divergence).await;
+        }
+        if let Some(d) = divergence {
+            if req.divergence_reviewed.as_deref() != Some(d.execution_id.as_str()) {
+                return FailoverAnswer::Unreviewed { divergence: d };
+            }
+        }
         let active = &mut self.active;
         let placement = match self
             .placing
@@ -47,14 +73,10 @@ impl<C: Cloud + 'static> Runner<C> {
             data_loss: req.accept_data_loss,
             unknown: req.accept_unknown.iter().copied().collect(),
         };
-        let observed = execute::observe(
-            self.cloud.as_ref(),
-            self.exposures.as_ref(),
-            &policy,
-            &execute::no_notes,
-        )
-        .await;
-        let plan = plan::build(&policy, &observed, accept.clone());
+        let plan = match self.build_plan(req.kind, &policy, accept.clone()).await {
+            Ok(p) => p,
+            Err(message) => return FailoverAnswer::Unavailable { message },
+        };
         let options = RunOptions {
             accept,
             exposures: Some(self.exposures.clone()),
@@ -105,6 +127,8 @@ impl<C: Cloud + 'static> Runner<C> {
             accept_data_loss_ms: req.accept_data_loss.map(|d| d.as_millis() as u64),
             accept_unknown: req.accept_unknown.clone(),
             placement,
+            orientation: state.orientation,
+            names: state.names.clone(),
         };
         let cmd = Command::Start {
             execution: Box::new(execution.clone()),
@@ -125,15 +149,15 @@ impl<C: Cloud + 'static> Runner<C> {
             Err(message) => return FailoverAnswer::Unavailable { message },
         }
         if let FailoverAnswer::Accepted { .. } = answer {
-            info!(execution_id = %id, policy = %policy.name, operator = %req.operator, "failover accepted");
+            info!(execution_id = %id, policy = %policy.name, operator = %req.operator, kind = %req.kind, "execution accepted");
             let why = req
                 .reason
                 .as_deref()
                 .map(|r| format!(": {r}"))
                 .unwrap_or_default();
             let sentence = format!(
-                "failover of {} to {} started by {}{why}",
-                policy.name, execution.record.plan.to_region, req.operator
+                "{} of {} (active region after it: {}) started by {}{why}",
+                req.kind, policy.name, execution.record.plan.to_region, req.operator
             );
             self.ctx.notify_execution(
                 EventKind::FailoverStarted,
@@ -146,7 +170,8 @@ impl<C: Cloud + 'static> Runner<C> {
         }
         if let FailoverAnswer::Refused { rpo, .. } = &answer {
             let sentence = format!(
-                "failover of {} refused at the RPO gate: {}",
+                "{} of {} refused at the RPO gate: {}",
+                req.kind,
                 policy.name,
                 rpo.refusal()
             );
@@ -159,6 +184,56 @@ impl<C: Cloud + 'static> Runner<C> {
             );
         }
         answer
+    }
+}
+
+impl<C: Cloud + 'static> Runner<C> {
+    /// Observes the cloud and builds the plan of `kind` for `policy` (read
+    /// in its current roles); why not, when this build cannot.
+    async fn build_plan(
+        &self,
+        kind: ExecutionKind,
+        policy: &Policy,
+        accept: plan::Acceptance,
+    ) -> Result<plan::Plan, String> {
+        match kind {
+            ExecutionKind::Failover => {
+                let observed = execute::observe(
+                    self.cloud.as_ref(),
+                    self.exposures.as_ref(),
+                    policy,
+                    &execute::no_notes,
+                )
+                .await;
+                Ok(plan::build(policy, &observed, accept))
+            }
+            // The observation of both regions that these plans are built
+            // from comes with their executor.
+            ExecutionKind::Reprotect | ExecutionKind::Failback => Err(format!(
+                "this controller cannot observe the platform for a {kind} yet: nothing was recorded or changed"
+            )),
+        }
+    }
+
+    /// A dry run: the plan as it would run now, nothing recorded.
+    async fn plan_only(
+        &self,
+        req: &FailoverRequest,
+        policy: &Policy,
+        divergence: Option<roles::DivergenceShown>,
+    ) -> FailoverAnswer {
+        let accept = plan::Acceptance {
+            data_loss: req.accept_data_loss,
+            unknown: req.accept_unknown.iter().copied().collect(),
+        };
+        let plan = match self.build_plan(req.kind, policy, accept).await {
+            Ok(p) => p,
+            Err(message) => return FailoverAnswer::Unavailable { message },
+        };
+        FailoverAnswer::Planned {
+            plan: Box::new(plan),
+            divergence,
+        }
     }
 }
 

@@ -202,8 +202,7 @@ impl<C: Cloud + 'static> Runner<C> {
     /// the failover when automatic (the RPO gate still decides), keeps the
     /// time a manual recommendation has waited, logs changes of verdict.
     async fn act_on_verdicts(&mut self) {
-        let policies: Vec<_> = self.ctx.policies.values().cloned().collect();
-        for policy in policies {
+        for policy in self.ctx.working_policies() {
             let v = self.ctx.verdict(&policy);
             let key = (v.health, v.action);
             if self.last_verdict.get(&policy.name) != Some(&key) {
@@ -233,6 +232,9 @@ impl<C: Cloud + 'static> Runner<C> {
             }
             let (reply, _) = oneshot::channel();
             let req = FailoverRequest {
+                kind: crate::model::ExecutionKind::Failover,
+                dry_run: false,
+                divergence_reviewed: None,
                 policy: policy.name.clone(),
                 accept_data_loss: None,
                 accept_unknown: Vec::new(),
@@ -332,7 +334,7 @@ impl<C: Cloud + 'static> Runner<C> {
         };
         for e in orphans {
             let id = e.record.id.clone();
-            let placement = match self.policy_left(&e.record.policy) {
+            let placement = match self.policy_left(&e) {
                 None => None,
                 Some(_) if here.is_none() => continue,
                 Some(_) => here.map(str::to_string),
@@ -392,13 +394,12 @@ impl<C: Cloud + 'static> Runner<C> {
         self.active.insert(id, task);
     }
 
-    /// The policy named `name` when this node runs in the region it leaves.
-    fn policy_left(&self, name: &str) -> Option<Arc<Policy>> {
+    /// The policy of execution `e` (read as when it started) when this
+    /// node runs in the region it leaves.
+    fn policy_left(&self, e: &Execution) -> Option<Arc<Policy>> {
         self.ctx
-            .policies
-            .get(name)
+            .execution_policy(e)
             .filter(|p| self.placing.placer.in_region_left(p))
-            .cloned()
     }
 
     /// A leader in the region a running execution leaves hands it to the
@@ -408,10 +409,10 @@ impl<C: Cloud + 'static> Runner<C> {
     async fn keep_off_region_left(&mut self) -> Option<String> {
         let running = {
             let a = self.ctx.applied.read().expect("state lock");
-            let found = a.state.running_all().find_map(|e| {
-                self.policy_left(&e.record.policy)
-                    .map(|p| (p, e.record.id.clone()))
-            });
+            let found = a
+                .state
+                .running_all()
+                .find_map(|e| self.policy_left(e).map(|p| (p, e.record.id.clone())));
             found
         };
         let active = &mut self.active;
