@@ -10,7 +10,7 @@ use drctl::simulate::run_seed;
 /// time: an outage, partitions, crashes, a lossy network, lag above the
 /// RPO). As many as run in about five minutes of a debug build on two
 /// cores (docs/BENCHMARKS.md, "Seeded simulation").
-const SEEDS: u64 = 12;
+const SEEDS: u64 = 80;
 
 #[test]
 fn every_seed_of_the_fixed_set_keeps_every_invariant() {
