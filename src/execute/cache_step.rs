@@ -33,11 +33,15 @@ pub(super) struct CacheOutcome {
     pub decision: Option<String>,
 }
 
-/// Runs the cache step to its end.
+/// Runs the cache step to its end. `begun` is how long ago the step first
+/// started by its journal: a step run again after a restart or a takeover
+/// goes on with its failover timeout (and step timeout) where the earlier
+/// runs left them, instead of starting them afresh each time (so that a
+/// leader whose runs keep being interrupted still reaches the fallback).
 pub(super) async fn converge<C: Cloud>(
     cloud: &C,
     policy: &Policy,
-    step: &Step,
+    (step, begun): (&Step, std::time::Duration),
     fence: &Fence,
     notes: &(dyn Fn(String) + Send + Sync),
     clock: &super::phase_clock::PhaseClock,
@@ -78,7 +82,8 @@ pub(super) async fn converge<C: Cloud>(
         Err(e) => return end(StepStatus::Failed, 0, format!("check failed: {e}"), None),
     }
     clock.begin();
-    let started = Instant::now();
+    let now = Instant::now();
+    let started = now.checked_sub(begun).unwrap_or(now);
     let step_deadline = started + settings.step_timeout;
     let give_up = match tier.when_primary_region_down {
         WhenPrimaryDown::Disassociate => started + tier.failover_timeout,

@@ -103,8 +103,14 @@ pub struct StepRecord {
     pub status: StepStatus,
     /// Calls made to act, retries included.
     pub attempts: u32,
-    /// When it started.
+    /// When it started (last).
     pub started_ms: Option<u64>,
+    /// When it first started, Unix milliseconds by the executing node's
+    /// clock: kept when it runs again after a restart or a takeover, so
+    /// that a time limit of the step (the cache's failover timeout) counts
+    /// from its first attempt, not from the latest run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_started_at_ms: Option<u64>,
     /// When it ended.
     pub ended_ms: Option<u64>,
     /// What happened, as a sentence.

@@ -301,6 +301,7 @@ pub fn new_record(plan: &Plan, options: &RunOptions) -> ExecutionRecord {
             epoch: None,
             acting_ms: None,
             waiting_ms: None,
+            first_started_at_ms: None,
         })
         .collect();
     ExecutionRecord {
@@ -409,6 +410,9 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
             let s = &mut record.steps[i];
             s.status = StepStatus::Running;
             s.started_ms = Some(now_ms());
+            let first_started = *s
+                .first_started_at_ms
+                .get_or_insert_with(crate::clock::now_ms);
             s.ended_ms = None;
             (s.acting_ms, s.waiting_ms) = (None, None);
             s.epoch = step.kind.mutates().then_some(fence.epoch);
@@ -424,6 +428,7 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
                 accept: options.accept.clone(),
                 tx: tx.clone(),
                 primary_controller: options.primary_controller,
+                first_started_at_ms: first_started,
                 // A drill on the simulated cloud has no servers behind the
                 // policy's heartbeat targets; a controller measures through
                 // them (its exposures are the heartbeats), on AWS or not.

@@ -68,6 +68,9 @@ pub(super) struct StepContext {
     pub accept: Acceptance,
     pub tx: mpsc::UnboundedSender<StepMsg>,
     pub primary_controller: super::PrimaryController,
+    /// When the step first started, Unix milliseconds (journaled; kept
+    /// across restarts and takeovers).
+    pub first_started_at_ms: u64,
     /// Whether the gate reads the replicas' positions from the policy's
     /// heartbeat targets (only against real servers).
     pub record_fork: bool,
@@ -153,8 +156,18 @@ pub(super) async fn run_step<C: Cloud>(
                 ),
             Action::FailoverCache { .. } => {
                 let clock = PhaseClock::default();
-                let c = super::cache_step::converge(cloud, &policy, &step, &fence, &notes, &clock)
-                    .await;
+                let begun = std::time::Duration::from_millis(
+                    crate::clock::now_ms().saturating_sub(ctx.first_started_at_ms),
+                );
+                let c = super::cache_step::converge(
+                    cloud,
+                    &policy,
+                    (&step, begun),
+                    &fence,
+                    &notes,
+                    &clock,
+                )
+                .await;
                 StepOutcome {
                     decision: c.decision,
                     time: clock.split(),

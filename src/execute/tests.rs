@@ -182,3 +182,72 @@ async fn a_journaled_step_this_sites_policy_lacks_fails_the_execution_without_pa
     let last = journal.last(&record.policy).await.unwrap().unwrap();
     assert_eq!(last.status, ExecutionStatus::Failed);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_cache_step_run_again_counts_its_failover_timeout_from_its_first_start() {
+    // us-east-1 is down, so the Global Datastore cannot fail over: the step
+    // disassociates after tiers.cache.failover_timeout (2m). A run stopped
+    // while the step waits, then resumed once 2m have passed since the step
+    // first started, falls back at once instead of waiting 2m again.
+    let _clock =
+        crate::clock::use_virtual(std::time::UNIX_EPOCH + Duration::from_secs(1_900_000_000));
+    let policy = Arc::new(shipped());
+    let timeout = policy.tiers.cache.as_ref().unwrap().failover_timeout;
+    assert_eq!(timeout, Duration::from_secs(120));
+    let sim = SimCloud::new(&policy, SimOptions::default()).unwrap();
+    sim.set_region_outage(["us-east-1".to_string()]);
+    let sim = Arc::new(sim);
+    let mut journal = MemoryJournal::default();
+    let first = execute(
+        sim.clone(),
+        policy.clone(),
+        &mut journal,
+        RunOptions::default(),
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_secs(90), first)
+            .await
+            .is_err(),
+        "the first run is still waiting for the cache"
+    );
+    let cache = |r: &ExecutionRecord| {
+        r.steps
+            .iter()
+            .find(|s| s.kind == StepKind::FailoverCache)
+            .cloned()
+            .unwrap()
+    };
+    let stopped = journal.records.last().unwrap().clone();
+    let step = cache(&stopped);
+    assert_eq!(step.status, StepStatus::Running, "{step:#?}");
+    let first_start = step.first_started_at_ms.expect("journaled");
+    // The leader's run is interrupted; the next run starts 40 s later.
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    let resumed_at = crate::clock::now_ms();
+    assert!(resumed_at - first_start >= timeout.as_millis() as u64);
+    let record = execute(sim.clone(), policy, &mut journal, RunOptions::default())
+        .await
+        .unwrap();
+    let step = cache(&record);
+    assert!(step.status.succeeded(), "{step:#?}");
+    assert_eq!(step.first_started_at_ms, Some(first_start));
+    let decision = record
+        .decisions
+        .iter()
+        .find(|d| d.step == step.id)
+        .expect("the fallback is journaled");
+    assert!(decision.what.contains("disassociated"), "{decision:?}");
+    let at = started_ms_of(&decision.at);
+    assert!(
+        at < resumed_at + 60_000,
+        "the fallback came {} ms after the run resumed: its timeout started afresh",
+        at - resumed_at
+    );
+}
+
+/// Unix milliseconds of an RFC 3339 time.
+fn started_ms_of(rfc3339: &str) -> u64 {
+    let t = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .unwrap();
+    (t.unix_timestamp_nanos() / 1_000_000) as u64
+}

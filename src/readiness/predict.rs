@@ -205,6 +205,7 @@ fn schedule(plan: &Plan, durations: &[u64]) -> (u64, Vec<StepRecord>) {
             epoch: None,
             acting_ms: None,
             waiting_ms: None,
+            first_started_at_ms: None,
         });
     }
     (ends.values().max().copied().unwrap_or(0), records)

@@ -118,6 +118,7 @@ fn past(policy: &Policy, plan: &Plan, ms: u64) -> ExecutionRecord {
             epoch: None,
             acting_ms: None,
             waiting_ms: None,
+            first_started_at_ms: None,
         })
         .collect();
     ExecutionRecord {

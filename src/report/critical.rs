@@ -84,6 +84,7 @@ mod tests {
             epoch: None,
             acting_ms: None,
             waiting_ms: None,
+            first_started_at_ms: None,
         }
     }
 

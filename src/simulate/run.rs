@@ -67,11 +67,13 @@ impl Outcome {
 }
 
 /// The shipped policy as the simulation runs it: automatic mode, probes
-/// every 10 s, no heartbeats against real databases and no fencing of real
-/// writers (the simulated cloud measures lag itself).
+/// every 10 s, the cache's fallback after 30 s (a quarter of its 2m, as the
+/// cloud's transitions are), no heartbeats against real databases and no
+/// fencing of real writers (the simulated cloud measures lag itself).
 pub fn policy() -> Policy {
     let text = include_str!("../../policies/emr-platform.yaml")
         .replace("mode: manual ", "mode: automatic ")
+        .replace("failover_timeout: 2m ", "failover_timeout: 30s ")
         .replace("probe_interval: 60s", "probe_interval: 10s")
         .replace("probe_timeout: 10s", "probe_timeout: 3s")
         .replace("self_fence_after: 120s", "self_fence_after: 20s");
@@ -89,6 +91,13 @@ pub fn policy() -> Policy {
         .expect("the shipped policy, made automatic, is valid");
     p.detection.heartbeats = Default::default();
     p.fencing = None;
+    debug_assert!(
+        p.tiers
+            .cache
+            .as_ref()
+            .is_some_and(|c| c.failover_timeout == Duration::from_secs(30)),
+        "the shipped policy's tiers.cache.failover_timeout line changed: update the simulation's"
+    );
     p
 }
 
@@ -231,18 +240,31 @@ impl Run {
         let out = s
             .outage_at
             .filter(|_| !s.lag_above_rpo && !s.maintenance())?;
-        let d = &self.policy.detection;
-        let confirm = d.probe_interval * (d.consecutive_failures + 1) + d.probe_timeout;
-        Some(liveness::deadline(out, s.calm_from(), confirm))
+        Some(liveness::deadline(
+            out,
+            s.calm_from(),
+            self.confirm_window(),
+        ))
     }
 
-    /// When the run may stop when no failover is expected to complete.
+    /// How long the detector takes to confirm a failure: its consecutive
+    /// failures times its probe interval, plus one probe timeout.
+    fn confirm_window(&self) -> Duration {
+        let d = &self.policy.detection;
+        d.probe_interval * (d.consecutive_failures + 1) + d.probe_timeout
+    }
+
+    /// When the run may stop when no failover is expected to complete: two
+    /// confirmation windows and the settle time after the outage and the
+    /// last disturbance, time for the detector to act on it (a failover
+    /// the gate refuses, or one that must not start) and to be checked.
     fn quiet_end(&self) -> Duration {
         let s = &self.schedule;
         s.outage_at
             .unwrap_or(Duration::from_secs(60))
             .max(s.calm_from())
-            + Duration::from_secs(240)
+            + self.confirm_window() * 2
+            + SETTLE
     }
 
     async fn drive(&mut self) {

@@ -41,6 +41,7 @@ fn step(id: &str, status: StepStatus, start: Option<u64>, end: Option<u64>) -> S
         epoch: None,
         acting_ms: None,
         waiting_ms: None,
+        first_started_at_ms: None,
     }
 }
 

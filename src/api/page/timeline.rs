@@ -157,6 +157,7 @@ mod tests {
             epoch: None,
             acting_ms: None,
             waiting_ms: None,
+            first_started_at_ms: None,
         };
         assert_eq!(span_ms(&[]), 0);
         assert_eq!(

@@ -27,7 +27,7 @@ use tracing::{info, warn};
 
 use super::execution::{run_execution, Start};
 use super::journal::{confirm_leader, propose};
-use super::lease::{lapsed, RaftLease};
+use super::lease::{lapsed, LeaderView, RaftLease};
 use super::placement::{Placement, Placer, Placing};
 use super::request::answer_label;
 use super::{Context, FailoverAnswer, FailoverRequest};
@@ -179,10 +179,16 @@ impl<C: Cloud + 'static> Runner<C> {
                     }
                 }
             }
-            if !self.active.is_empty() && !self.still_leading().await {
-                self.stop_all("leadership not confirmed by a majority");
-                self.confirmed_term = 0;
-                continue;
+            // Executions stop once this node is deposed, not on one failed
+            // confirmation: a lost heartbeat round ends the lease for a
+            // moment, and the guard refuses every mutating call meanwhile
+            // (each execution's own watcher stops it the same way).
+            if let Some(why) = LeaderView::of(&self.ctx).deposed(term, self.lease) {
+                if !self.active.is_empty() {
+                    self.stop_all(&format!("the leader lease lapsed: {why}"));
+                    self.confirmed_term = 0;
+                    continue;
+                }
             }
             let here = self.keep_off_region_left().await;
             self.resume_orphans(here.as_deref()).await;
@@ -269,13 +275,11 @@ impl<C: Cloud + 'static> Runner<C> {
         }
     }
 
-    /// While executing, a leader cut off from the majority may not know it
-    /// has been replaced: every tick it checks when a majority last
-    /// acknowledged it (openraft's leader clock, refreshed with each
-    /// heartbeat round), and stops acting at once when that is older than
-    /// the lease (the shortest election timeout; followers campaign only
-    /// after their lease plus their timeout, so it stops well before another
-    /// node can lead). Without that figure it asks a majority directly.
+    /// Whether this leader's lease holds now, before it restarts an
+    /// execution it ran in this term: a majority acknowledged it within
+    /// the lease (openraft's leader clock, refreshed with each heartbeat
+    /// round; the shortest election timeout). Without that figure it asks
+    /// a majority directly. A failed check only delays the restart.
     async fn still_leading(&self) -> bool {
         let since_ack = self.ctx.raft.metrics().borrow().millis_since_quorum_ack;
         match since_ack {
