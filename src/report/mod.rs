@@ -128,7 +128,18 @@ impl Report {
             to_region: record.plan.to_region.clone(),
             status: record.status,
             summary: record.summary.clone().unwrap_or_default(),
-            steps: record.steps.clone(),
+            // A step's first start is the executing node's wall clock, for
+            // its own time limits; the report's times are relative to the
+            // run (`started_ms`), so that a seeded drill reports the same.
+            steps: record
+                .steps
+                .iter()
+                .cloned()
+                .map(|mut s| {
+                    s.first_started_at_ms = None;
+                    s
+                })
+                .collect(),
             critical_path: critical_path(&record.steps),
             rto_ms,
             policy_rto_ms,
