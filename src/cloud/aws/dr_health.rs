@@ -112,35 +112,7 @@ impl DrHealthAdapter {
 
     /// The ARN of the replicator named exactly `name`.
     async fn find_replicator(&self, region: &str, name: &str) -> CloudResult<Option<String>> {
-        let client = self.kafka.get(region);
-        let mut next_token: Option<String> = None;
-        for _ in 0..REPLICATOR_PAGES_MAX {
-            let out = client
-                .list_replicators()
-                .replicator_name_filter(name)
-                .set_next_token(next_token.take())
-                .send()
-                .await
-                .map_err(|e| classify(LIST_REPLICATORS, regional(region, name), e))?;
-            let found = out
-                .replicators()
-                .iter()
-                .find(|r| r.replicator_name() == Some(name))
-                .and_then(|r| r.replicator_arn());
-            if let Some(arn) = found {
-                return Ok(Some(arn.to_string()));
-            }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => next_token = Some(t.to_string()),
-                _ => return Ok(None),
-            }
-        }
-        Err(CloudError::new(
-            ErrorKind::Fatal,
-            LIST_REPLICATORS,
-            regional(region, name),
-            format!("more than {REPLICATOR_PAGES_MAX} pages of replicators match the name"),
-        ))
+        super::kafka::replicator::find_replicator_arn(&self.kafka.get(region), region, name).await
     }
 }
 

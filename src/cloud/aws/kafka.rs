@@ -155,7 +155,7 @@ fn hosts(out: &GetBootstrapBrokersOutput) -> Vec<String> {
 }
 
 #[path = "kafka_replicator.rs"]
-mod replicator;
+pub(in crate::cloud::aws) mod replicator;
 
 #[cfg(test)]
 #[path = "kafka_tests.rs"]

@@ -29,9 +29,7 @@ const DESCRIBE: Op = Op::DescribeReplicator;
 const CLUSTER: Op = Op::DescribeClusterV2;
 const CREATE: Op = Op::CreateReplicator;
 
-/// At most this many pages of ListReplicators are read when looking for a
-/// replicator by name.
-pub const REPLICATOR_PAGES_MAX: usize = 20;
+use super::super::dr_health::REPLICATOR_PAGES_MAX;
 
 /// Every topic, and every consumer group.
 const ALL: &str = ".*";
@@ -108,35 +106,7 @@ impl KafkaAdapter {
     /// The ARN of the replicator named exactly `name`.
     #[instrument(name = "cloud", skip_all, fields(op = LIST.as_str(), resource = %regional(region, name)))]
     async fn replicator_arn(&self, region: &str, name: &str) -> CloudResult<Option<String>> {
-        let client = self.clients.get(region);
-        let mut next_token: Option<String> = None;
-        for _ in 0..REPLICATOR_PAGES_MAX {
-            let out = client
-                .list_replicators()
-                .replicator_name_filter(name)
-                .set_next_token(next_token.take())
-                .send()
-                .await
-                .map_err(|err| classify(LIST, regional(region, name), err))?;
-            let found = out
-                .replicators()
-                .iter()
-                .find(|r| r.replicator_name() == Some(name))
-                .and_then(|r| r.replicator_arn());
-            if let Some(arn) = found {
-                return Ok(Some(arn.to_owned()));
-            }
-            match out.next_token() {
-                Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
-                _ => return Ok(None),
-            }
-        }
-        Err(CloudError::new(
-            ErrorKind::Fatal,
-            LIST,
-            regional(region, name),
-            format!("more than {REPLICATOR_PAGES_MAX} pages of replicators match the name"),
-        ))
+        find_replicator_arn(&self.clients.get(region), region, name).await
     }
 
     /// The cluster `arn` as CreateReplicator takes it: its ARN and the
@@ -283,4 +253,42 @@ fn replicator_state(name: &str, arn: &str, out: &DescribeReplicatorOutput) -> Re
         source_cluster_arn: arn_of(info.and_then(|i| i.source_kafka_cluster_alias())),
         target_cluster_arn: arn_of(info.and_then(|i| i.target_kafka_cluster_alias())),
     }
+}
+
+/// The ARN of the replicator named exactly `name` in `region`
+/// (ListReplicators filtered by name, page by page), `None` when there is
+/// none; more than [`REPLICATOR_PAGES_MAX`] pages of matches is an error.
+pub(in crate::cloud::aws) async fn find_replicator_arn(
+    client: &aws_sdk_kafka::Client,
+    region: &str,
+    name: &str,
+) -> CloudResult<Option<String>> {
+    let mut next_token: Option<String> = None;
+    for _ in 0..REPLICATOR_PAGES_MAX {
+        let out = client
+            .list_replicators()
+            .replicator_name_filter(name)
+            .set_next_token(next_token.take())
+            .send()
+            .await
+            .map_err(|err| classify(LIST, regional(region, name), err))?;
+        let found = out
+            .replicators()
+            .iter()
+            .find(|r| r.replicator_name() == Some(name))
+            .and_then(|r| r.replicator_arn());
+        if let Some(arn) = found {
+            return Ok(Some(arn.to_owned()));
+        }
+        match out.next_token() {
+            Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
+            _ => return Ok(None),
+        }
+    }
+    Err(CloudError::new(
+        ErrorKind::Fatal,
+        LIST,
+        regional(region, name),
+        format!("more than {REPLICATOR_PAGES_MAX} pages of replicators match the name"),
+    ))
 }
