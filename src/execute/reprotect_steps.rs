@@ -1,0 +1,174 @@
+//! What each reprotect step checks and does (check → act → verify, as the
+//! failover steps in `steps.rs`). The check-only steps (`preflight-reprotect`,
+//! `switch-roles`) are in `run_step.rs`.
+
+use crate::cloud::{
+    Cloud, CloudError, CloudResult, MemberRole, ReplicatorSpec, StreamClusterState,
+};
+use crate::model::{Fence, Op, Orientation, Protection};
+use crate::plan::reprotect::{self, Context};
+use crate::plan::Action;
+use crate::policy::Policy;
+
+/// Whether the reprotect step's goal holds; `None` when `action` is not a
+/// reprotect step this module runs.
+pub async fn postcondition<C: Cloud>(
+    cloud: &C,
+    policy: &Policy,
+    action: &Action,
+) -> Option<CloudResult<bool>> {
+    let holds = match action {
+        Action::CreateReplicaDatabase {
+            region,
+            id,
+            source_id,
+            ..
+        } => cloud
+            .get_database(region, id)
+            .await
+            .map(|d| d.is_some_and(|d| reprotect::replicates(&d, source_id))),
+        Action::AddCacheSecondary {
+            global_datastore,
+            suffix,
+            region,
+            member,
+            ..
+        } => cloud.get_replication_group(region, member).await.map(|g| {
+            g.is_some_and(|g| {
+                let joined = g.global_datastore.as_deref().is_some_and(|id| {
+                    global_datastore
+                        .as_deref()
+                        .map_or(id.ends_with(suffix.as_str()), |want| id == want)
+                });
+                g.status == "available" && joined && g.global_role == Some(MemberRole::Secondary)
+            })
+        }),
+        Action::CreateReverseReplicator {
+            region,
+            name,
+            source_cluster,
+            source_region,
+            target_cluster,
+            ..
+        } => {
+            replicator_holds(
+                cloud,
+                region,
+                name,
+                (source_region, source_cluster),
+                target_cluster,
+            )
+            .await
+        }
+        Action::WaitReplication => {
+            let observed = super::observe_reprotect(cloud, policy).await;
+            Ok(reprotect::replicating(policy, &observed, &wait_context()))
+        }
+        _ => return None,
+    };
+    Some(holds)
+}
+
+/// The context `wait-replication` judges by: the replicas this reprotect
+/// made under the policy's own names.
+fn wait_context() -> Context {
+    Context {
+        orientation: Orientation::AsWritten,
+        protection: Protection::Reprotecting { done: 0, of: 0 },
+        reprotects: 0,
+    }
+}
+
+async fn replicator_holds<C: Cloud>(
+    cloud: &C,
+    region: &str,
+    name: &str,
+    (source_region, source_cluster): (&str, &str),
+    target_cluster: &str,
+) -> CloudResult<bool> {
+    let Some(r) = cloud.get_replicator(region, name).await? else {
+        return Ok(false);
+    };
+    let source = cluster(cloud, source_region, source_cluster).await?;
+    let target = cluster(cloud, region, target_cluster).await?;
+    Ok(r.is_running() && r.connects(&source.arn, &target.arn))
+}
+
+async fn cluster<C: Cloud>(cloud: &C, region: &str, name: &str) -> CloudResult<StreamClusterState> {
+    cloud
+        .get_stream_cluster(region, name)
+        .await?
+        .ok_or_else(|| CloudError::not_found(Op::ListClustersV2, format!("{region}/{name}")))
+}
+
+/// Makes the reprotect step's one idempotent call (for a cache whose Global
+/// Datastore was disassociated: the new datastore first, then the member);
+/// `None` when `action` is not a reprotect step this module runs.
+pub async fn act<C: Cloud>(cloud: &C, action: &Action, fence: &Fence) -> Option<CloudResult<()>> {
+    let done = match action {
+        Action::CreateReplicaDatabase {
+            region,
+            id,
+            source_region,
+            source_id,
+        } => {
+            cloud
+                .ensure_read_replica(region, id, source_region, source_id, fence)
+                .await
+        }
+        Action::AddCacheSecondary {
+            global_datastore,
+            suffix,
+            active_region,
+            active_member,
+            region,
+            member,
+        } => {
+            let gds = match global_datastore {
+                Some(g) => Ok(g.clone()),
+                None => {
+                    cloud
+                        .ensure_global_datastore(active_region, suffix, active_member, fence)
+                        .await
+                }
+            };
+            match gds {
+                Ok(g) => {
+                    cloud
+                        .ensure_secondary_member(&g, region, member, fence)
+                        .await
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Action::CreateReverseReplicator {
+            region,
+            name,
+            source_cluster,
+            source_region,
+            target_cluster,
+            service_execution_role_arn,
+        } => {
+            let arns = async {
+                let s = cluster(cloud, source_region, source_cluster).await?;
+                let t = cluster(cloud, region, target_cluster).await?;
+                Ok::<_, CloudError>((s.arn, t.arn))
+            };
+            match arns.await {
+                Ok((source_cluster_arn, target_cluster_arn)) => {
+                    let want = ReplicatorSpec {
+                        name: name.clone(),
+                        source_cluster_arn,
+                        target_cluster_arn,
+                        service_execution_role_arn: service_execution_role_arn.clone(),
+                    };
+                    cloud.ensure_replicator(region, &want, fence).await
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Action::WaitReplication => Ok(()),
+        _ => return None,
+    };
+    Some(done)
+}
