@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use drctl::cloud::sim::{SimCloud, SimOptions};
-use drctl::cloud::Database;
+use drctl::cloud::{Cache, Database};
 use drctl::execute::{self, ExecutionStatus, Journal, MemoryJournal, RunOptions, StepStatus};
 use drctl::model::{Epoch, Fence, Orientation, Protection};
 use drctl::plan::reprotect::{self, Context};
@@ -180,4 +180,63 @@ async fn an_interrupted_reprotect_resumes_from_its_journal_and_no_step_acts_twic
             "{op} in {ops:?}"
         );
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reprotect_after_a_disassociation_makes_a_new_global_datastore_then_its_secondary() {
+    let p = shipped();
+    let options = SimOptions {
+        seed: 7,
+        ..SimOptions::default()
+    };
+    let cloud = Arc::new(SimCloud::new(&p, options).unwrap());
+    // us-east-1 is down during the failover: the cache step disassociates.
+    cloud.set_region_outage(["us-east-1".to_string()]);
+    let mut journal = MemoryJournal::default();
+    let r = execute::execute(cloud.clone(), p.clone(), &mut journal, opts())
+        .await
+        .unwrap();
+    assert_eq!(r.status, ExecutionStatus::Completed, "{:?}", r.summary);
+    assert!(
+        r.decisions.iter().any(|d| d.what.contains("disassociated")),
+        "{:?}",
+        r.decisions
+    );
+    cloud.set_region_outage(Vec::<String>::new());
+    let mut state = r.fence_old_primary.clone().unwrap();
+    let fence = Fence {
+        execution_id: r.id.clone(),
+        epoch: Epoch::default(),
+    };
+    execute::fence_return::try_fence(cloud.as_ref(), &p, &fence, &mut state, "now".into()).await;
+    let plan = reprotect_plan(&cloud, &p).await;
+    let before = cloud.mutation_log().len();
+    let r = execute::execute_plan(cloud.clone(), p.clone(), &mut journal, &plan, opts())
+        .await
+        .unwrap();
+    assert_eq!(r.status, ExecutionStatus::Completed, "{:#?}", r.steps);
+    let made = &cloud.mutation_log()[before..];
+    let of = |op: &str| -> Vec<&str> {
+        made.iter()
+            .filter(|m| m.op == op)
+            .map(|m| m.resource.as_str())
+            .collect()
+    };
+    // The datastore is made with the active member of us-west-2 as its
+    // primary, the new secondary in us-east-1 beside the old member it
+    // cannot reuse.
+    let gds = of("elasticache:CreateGlobalReplicationGroup");
+    assert_eq!(gds.len(), 1, "{made:?}");
+    assert!(gds[0].ends_with("emr-platform-redis-r1"), "{gds:?}");
+    let member = of("elasticache:CreateReplicationGroup");
+    assert_eq!(member.len(), 1, "{made:?}");
+    assert!(
+        member[0].contains("us-east-1") && member[0].ends_with("-r1"),
+        "{member:?}"
+    );
+    let id = gds[0].trim_start_matches("elasticache:");
+    let new = cloud.get_global_datastore("us-west-2", id).await.unwrap();
+    let new = new.expect("the new Global Datastore exists");
+    let dr = &p.tiers.cache.as_ref().unwrap().dr_member;
+    assert!(new.has_primary(dr), "{new:?}");
 }

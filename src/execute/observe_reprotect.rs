@@ -50,14 +50,15 @@ pub async fn observe_reprotect_with<C: Cloud>(
         o.database_replica = Some(replica);
     }
     if let Some(c) = &t.cache {
-        o.cache = Some(seen(
-            cloud
-                .get_global_datastore(active, &c.global_datastore)
-                .await,
-        ));
-        o.cache_active = Some(seen(
-            cloud.get_replication_group(active, &c.dr_member).await,
-        ));
+        let member = seen(cloud.get_replication_group(active, &c.dr_member).await);
+        // The datastore the active member belongs to: the policy's, or the
+        // one a reprotect made after a disassociation.
+        let gds = member
+            .present()
+            .and_then(|m| m.global_datastore.clone())
+            .unwrap_or_else(|| c.global_datastore.clone());
+        o.cache = Some(seen(cloud.get_global_datastore(active, &gds).await));
+        o.cache_active = Some(member);
         let member = seen(
             cloud
                 .get_replication_group(standby, &c.primary_member)

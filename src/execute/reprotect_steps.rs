@@ -1,9 +1,9 @@
 //! What each reprotect step checks and does (check → act → verify, as the
-//! failover steps in `steps.rs`). The check-only steps (`preflight-reprotect`,
-//! `switch-roles`) are in `run_step.rs`.
+//! failover steps in `steps.rs`), and the check-only ones
+//! (`preflight-reprotect`, `switch-roles`) in [`check`].
 
 use crate::cloud::{
-    Cloud, CloudError, CloudResult, MemberRole, ReplicatorSpec, StreamClusterState,
+    Cloud, CloudError, CloudResult, ExposureSource, MemberRole, ReplicatorSpec, StreamClusterState,
 };
 use crate::model::{Fence, Op, Orientation, Protection};
 use crate::plan::reprotect::{self, Context};
@@ -171,4 +171,44 @@ pub async fn act<C: Cloud>(cloud: &C, action: &Action, fence: &Fence) -> Option<
         _ => return None,
     };
     Some(done)
+}
+
+/// Runs a check-only reprotect step: `preflight-reprotect` reads the
+/// standby region again and fails naming every problem; `switch-roles`
+/// reports the roles it commits (the controller cluster commits them in its
+/// replicated state; a local run leaves them in the journal, read with
+/// [`super::switched_roles`]).
+pub(super) async fn check<C: Cloud>(
+    cloud: &C,
+    exposures: &dyn ExposureSource,
+    policy: &Policy,
+    action: &Action,
+) -> Result<String, String> {
+    match action {
+        Action::PreflightReprotect => {
+            let observed = super::observe_reprotect_with(cloud, exposures, policy).await;
+            let ctx = Context {
+                orientation: Orientation::AsWritten,
+                protection: Protection::Unprotected,
+                reprotects: 0,
+            };
+            let problems = reprotect::preflight(policy, &observed, &ctx);
+            if problems.is_empty() {
+                Ok(format!(
+                    "{} answers and every name is free",
+                    policy.regions.primary
+                ))
+            } else {
+                Err(problems.join("; "))
+            }
+        }
+        Action::SwitchRoles {
+            orientation,
+            protection,
+        } => Ok(format!(
+            "roles switched: {} active, {} standby (orientation {orientation}, {protection:?})",
+            policy.regions.secondary, policy.regions.primary
+        )),
+        other => Err(format!("{other:?} is not a check-only reprotect step")),
+    }
 }

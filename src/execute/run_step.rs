@@ -145,34 +145,12 @@ pub(super) async fn run_step<C: Cloud>(
                     ..out(status, 0, gate.to_string())
                 }
             }
-            Action::PreflightReprotect => {
-                let observed = super::observe_reprotect_with(cloud, exposures, &policy).await;
-                let ctx = plan::reprotect::Context {
-                    orientation: crate::model::Orientation::AsWritten,
-                    protection: crate::model::Protection::Unprotected,
-                    reprotects: 0,
-                };
-                let problems = plan::reprotect::preflight(&policy, &observed, &ctx);
-                match problems.is_empty() {
-                    true => out(
-                        StepStatus::Done,
-                        0,
-                        format!("{} answers and every name is free", policy.regions.primary),
-                    ),
-                    false => out(StepStatus::Failed, 0, problems.join("; ")),
+            a @ (Action::PreflightReprotect | Action::SwitchRoles { .. }) => {
+                match super::reprotect_steps::check(cloud, exposures, &policy, a).await {
+                    Ok(m) => out(StepStatus::Done, 0, m),
+                    Err(e) => out(StepStatus::Failed, 0, e),
                 }
             }
-            Action::SwitchRoles {
-                orientation,
-                protection,
-            } => out(
-                StepStatus::Done,
-                0,
-                format!(
-                    "roles switched: {} active, {} standby (orientation {orientation}, {protection:?})",
-                    policy.regions.secondary, policy.regions.primary
-                ),
-            ),
             Action::Verify => verify_all(cloud, exposures, &policy, &notes)
                 .await
                 .map_or_else(
