@@ -240,3 +240,32 @@ async fn a_reprotect_after_a_disassociation_makes_a_new_global_datastore_then_it
     let dr = &p.tiers.cache.as_ref().unwrap().dr_member;
     assert!(new.has_primary(dr), "{new:?}");
 }
+
+#[test]
+fn drill_cycle_reports_each_phase_and_carries_the_orientation() {
+    let history = tempfile::tempdir().unwrap();
+    let out = assert_cmd::Command::cargo_bin("drctl")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["drill", "--cycle", "--output", "json", "--seed", "3"])
+        .arg("--history-dir")
+        .arg(history.path())
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let phases = v.as_array().expect("one report per phase");
+    let names: Vec<&str> = phases
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["failover", "reprotect"], "{v:#}");
+    for p in phases {
+        assert_eq!(p["execution"]["status"], "completed", "{p:#}");
+    }
+    assert_eq!(phases[0]["orientation_after"], "as_written");
+    assert_eq!(phases[1]["orientation"], phases[0]["orientation_after"]);
+    assert_eq!(phases[1]["orientation_after"], "reversed");
+    assert_eq!(phases[1]["protection_after"]["protection"], "protected");
+    assert_eq!(phases[1]["execution"]["plan"]["kind"], "reprotect");
+    assert_eq!(phases[1]["execution"]["plan"]["from_region"], "us-west-2");
+}
