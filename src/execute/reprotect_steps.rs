@@ -60,6 +60,11 @@ pub async fn postcondition<C: Cloud>(
             )
             .await
         }
+        Action::RenameOldPrimary {
+            region,
+            id,
+            renamed,
+        } => renamed_holds(cloud, region, id, renamed).await,
         Action::WaitReplication => {
             let observed = super::observe_reprotect(cloud, policy).await;
             Ok(reprotect::replicating(policy, &observed, &wait_context()))
@@ -67,6 +72,20 @@ pub async fn postcondition<C: Cloud>(
         _ => return None,
     };
     Some(holds)
+}
+
+/// The tag a renamed old primary carries: the execution that renamed it.
+const FENCED_BY_TAG: &str = "drctl:fenced-by";
+
+/// Whether the old primary `id` is gone from its name and kept as `renamed`.
+async fn renamed_holds<C: Cloud>(
+    cloud: &C,
+    region: &str,
+    id: &str,
+    renamed: &str,
+) -> CloudResult<bool> {
+    Ok(cloud.get_database(region, id).await?.is_none()
+        && cloud.get_database(region, renamed).await?.is_some())
 }
 
 /// The context `wait-replication` judges by: the replicas this reprotect
@@ -167,6 +186,16 @@ pub async fn act<C: Cloud>(cloud: &C, action: &Action, fence: &Fence) -> Option<
                 Err(e) => Err(e),
             }
         }
+        Action::RenameOldPrimary {
+            region,
+            id,
+            renamed,
+        } => {
+            let tags = [(FENCED_BY_TAG.to_string(), fence.execution_id.clone())];
+            cloud
+                .ensure_renamed(region, id, renamed, &tags, fence)
+                .await
+        }
         Action::WaitReplication => Ok(()),
         _ => return None,
     };
@@ -210,5 +239,42 @@ pub(super) async fn check<C: Cloud>(
             policy.regions.secondary, policy.regions.primary
         )),
         other => Err(format!("{other:?} is not a check-only reprotect step")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::sim::{SimCloud, SimOptions};
+    use crate::model::Epoch;
+
+    #[tokio::test(start_paused = true)]
+    async fn rename_old_primary_keeps_it_under_the_new_name_and_acts_once() {
+        let policy = crate::policy::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform.yaml"),
+        )
+        .unwrap();
+        let sim = SimCloud::new(&policy, SimOptions::default()).unwrap();
+        let fence = Fence {
+            execution_id: "fb-1".into(),
+            epoch: Epoch::default(),
+        };
+        let action = Action::RenameOldPrimary {
+            region: "us-east-1".into(),
+            id: "emr-platform-prod".into(),
+            renamed: "emr-platform-prod-fenced-1".into(),
+        };
+        let holds = postcondition(&sim, &policy, &action).await.unwrap();
+        assert!(!holds.unwrap());
+        act(&sim, &action, &fence).await.unwrap().unwrap();
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        let holds = postcondition(&sim, &policy, &action).await.unwrap();
+        assert!(holds.unwrap());
+        let renames = sim.mutations().get("rds:ModifyDBInstance").copied();
+        act(&sim, &action, &fence).await.unwrap().unwrap();
+        assert_eq!(
+            sim.mutations().get("rds:ModifyDBInstance").copied(),
+            renames
+        );
     }
 }
