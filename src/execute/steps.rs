@@ -41,6 +41,9 @@ pub async fn postcondition<C: Cloud>(
     if let Some(holds) = super::reprotect_steps::postcondition(cloud, policy, action).await {
         return holds;
     }
+    if let Some(holds) = super::quiesce::postcondition(cloud, policy, action).await {
+        return holds;
+    }
     let holds = match action {
         Action::Preflight | Action::RpoGate | Action::Verify => true,
         a @ (Action::PreflightReprotect
@@ -181,6 +184,9 @@ pub async fn act<C: Cloud>(
     fence: &Fence,
 ) -> CloudResult<Option<ChangeId>> {
     if let Some(done) = super::reprotect_steps::act(cloud, action, fence).await {
+        return done.map(|()| None);
+    }
+    if let Some(done) = super::quiesce::act(cloud, policy, action, fence).await {
         return done.map(|()| None);
     }
     match action {
@@ -349,9 +355,7 @@ mod tests {
             execution_id: "re-1".into(),
             epoch: Epoch::default(),
         };
-        let action = Action::QuiesceWriters {
-            region: "us-west-2".into(),
-        };
+        let action = Action::Drain { timeout_s: 300 };
         let err = act(&sim, &policy, &action, &fence).await.unwrap_err();
         assert_eq!(err.kind, ErrorKind::Fatal);
         assert!(
