@@ -126,3 +126,91 @@ mod tests {
         assert!(!sim.writers_fenced("us-east-1", "database").await.unwrap());
     }
 }
+
+/// Waits until every data tier's replica holds all the active primary
+/// wrote (exposure measured 0), at most `timeout`; fails naming the tiers
+/// still behind and by how much, so the quiesce can be undone.
+pub(super) async fn drain(
+    exposures: &dyn crate::cloud::ExposureSource,
+    policy: &Policy,
+    timeout: std::time::Duration,
+) -> Result<String, String> {
+    use crate::model::{DataTier, Exposure};
+    let started = tokio::time::Instant::now();
+    let tiers: Vec<DataTier> = [
+        (DataTier::Database, policy.tiers.database.is_some()),
+        (DataTier::Cache, policy.tiers.cache.is_some()),
+        (DataTier::Stream, policy.tiers.stream.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(t, has)| has.then_some(t))
+    .collect();
+    loop {
+        let mut behind = Vec::new();
+        for &t in &tiers {
+            let e = exposures.exposure(policy, t).await;
+            match e.map(|m| m.exposure) {
+                Ok(Exposure::Known(d)) if d.is_zero() => {}
+                Ok(e) => behind.push(format!("{} {e} behind", t.name())),
+                Err(e) => behind.push(format!("{} unreadable: {}", t.name(), e.message)),
+            }
+        }
+        if behind.is_empty() {
+            return Ok(format!(
+                "every replica in {} holds all that was written before the quiesce (exposure 0)",
+                policy.regions.secondary
+            ));
+        }
+        if started.elapsed() >= timeout {
+            return Err(format!(
+                "not drained after {} (failback.drain_timeout): {}; the exposure is not \
+                 provably zero, so the failback does not promote",
+                crate::duration::fmt(timeout),
+                behind.join(", ")
+            ));
+        }
+        tokio::time::sleep(policy.execution.poll_interval).await;
+    }
+}
+
+#[cfg(test)]
+mod drain_tests {
+    use super::*;
+    use crate::cloud::sim::{SimCloud, SimOptions};
+    use crate::model::{DataTier, Exposure};
+    use std::time::Duration;
+
+    fn shipped() -> Policy {
+        crate::policy::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform.yaml"),
+        )
+        .unwrap()
+    }
+
+    fn sim(policy: &Policy, database: Exposure) -> SimCloud {
+        let lag = [
+            (DataTier::Database, database),
+            (DataTier::Cache, Exposure::Known(Duration::ZERO)),
+            (DataTier::Stream, Exposure::Known(Duration::ZERO)),
+        ];
+        let options = SimOptions {
+            lag: lag.into_iter().collect(),
+            ..SimOptions::default()
+        };
+        SimCloud::new(policy, options).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_drain_with_the_replica_behind_refuses_naming_the_tier() {
+        let policy = shipped();
+        let behind = sim(&policy, Exposure::Known(Duration::from_secs(40)));
+        let err = drain(&behind, &policy, Duration::from_secs(300))
+            .await
+            .unwrap_err();
+        assert!(err.contains("database 40s behind"), "{err}");
+        assert!(err.contains("failback.drain_timeout"), "{err}");
+        let caught_up = sim(&policy, Exposure::Known(Duration::ZERO));
+        let ok = drain(&caught_up, &policy, Duration::from_secs(300)).await;
+        assert!(ok.is_ok(), "{ok:?}");
+    }
+}

@@ -151,6 +151,13 @@ pub(super) async fn run_step<C: Cloud>(
                     Err(e) => out(StepStatus::Failed, 0, e),
                 }
             }
+            Action::Drain { timeout_s } => {
+                let timeout = std::time::Duration::from_secs(*timeout_s);
+                match super::quiesce::drain(exposures, &policy, timeout).await {
+                    Ok(m) => out(StepStatus::Done, 0, m),
+                    Err(e) => out(StepStatus::Failed, 0, e),
+                }
+            }
             Action::Verify => verify_all(cloud, exposures, &policy, &notes)
                 .await
                 .map_or_else(
