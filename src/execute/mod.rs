@@ -23,6 +23,7 @@ mod reprotect_steps;
 pub mod retry;
 mod run_step;
 mod steps;
+mod undo_quiesce;
 
 mod file_journal;
 pub use any_plan::{execute_plan, switched_roles};
@@ -475,6 +476,9 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
         }
     }
     conclude(record);
+    // A failback stopped between its quiesce and its promotion gives the
+    // writers back, so the platform always has one.
+    undo_quiesce::undo_if_needed(cloud.as_ref(), &policy, record, now_ms()).await;
     // Once a replica was promoted, the old primary must not write beside it:
     // it is fenced when its region answers (see `fence_return`).
     let promoted = record
