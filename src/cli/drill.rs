@@ -62,6 +62,13 @@ pub(super) fn run(args: DrillArgs) -> Exit {
             return Exit::Usage;
         }
     }
+    if args.cycle {
+        eprintln!(
+            "drill: the way home for policy {} on the simulated cloud (seed {}); durations are modeled",
+            policy.name, args.seed
+        );
+        return super::drill_cycle::run(sim, policy, args.seed, args.output);
+    }
     sim.set_region_outage(args.outage.iter().cloned());
     let mut target = format!("the simulated cloud (seed {})", args.seed);
     if !args.outage.is_empty() {

@@ -24,6 +24,7 @@ mod controller_cmd;
 mod detect_cmd;
 mod divergence_cmd;
 mod drill;
+mod drill_cycle;
 mod failover;
 mod follow_changes;
 mod history_cmd;
@@ -407,6 +408,10 @@ pub struct DrillArgs {
     /// Where the drill is recorded for `drctl report` and `drctl history`.
     #[arg(long, env = "DRCTL_HISTORY_DIR", default_value = crate::history::DEFAULT_HISTORY_DIR)]
     pub history_dir: PathBuf,
+    /// Run the way home too: the failover, then a reprotect from the new
+    /// primary, with a report per phase.
+    #[arg(long, conflicts_with_all = ["outage", "sequential"])]
+    pub cycle: bool,
 }
 
 /// A data tier named on the command line.

@@ -8,25 +8,32 @@
 //! succeeded; a failed step stops its dependants (recorded as `not_run`)
 //! while independent branches finish.
 
+mod any_plan;
 mod cache_step;
 pub mod fence_return;
 pub mod fork;
 pub mod journal;
 mod lease;
 mod observe;
+mod observe_reprotect;
 mod phase_clock;
 mod policy_match;
+mod quiesce;
+mod reprotect_steps;
 pub mod retry;
 mod run_step;
 mod steps;
+mod undo_quiesce;
 
 mod file_journal;
+pub use any_plan::{execute_plan, switched_roles};
 pub use file_journal::{FileJournal, LOCK_FILE};
 pub use journal::{
     DataLossOverride, Decision, ExecutionRecord, ExecutionStatus, Journal, JournalError,
     MemoryJournal, StepRecord, StepStatus, TimeBasis,
 };
 pub use observe::{no_notes, observe, routing_view, Notes};
+pub use observe_reprotect::{observe_reprotect, observe_reprotect_with};
 pub use steps::{postcondition, DNS_MARGIN};
 
 use std::collections::BTreeSet;
@@ -474,13 +481,17 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
         }
     }
     conclude(record);
+    // A failback stopped between its quiesce and its promotion gives the
+    // writers back, so the platform always has one.
+    undo_quiesce::undo_if_needed(cloud.as_ref(), &policy, record, now_ms()).await;
     // Once a replica was promoted, the old primary must not write beside it:
     // it is fenced when its region answers (see `fence_return`).
     let promoted = record
         .steps
         .iter()
         .any(|s| s.kind == StepKind::PromoteDatabase && s.status.succeeded());
-    if record.fence_old_primary.is_none()
+    if record.plan.kind == plan::ExecutionKind::Failover
+        && record.fence_old_primary.is_none()
         && (promoted || record.status == ExecutionStatus::Completed)
     {
         record.fence_old_primary = fence_return::planned(&policy).map(|mut f| {
@@ -613,15 +624,19 @@ fn conclude(record: &mut ExecutionRecord) {
     let (status, summary) = match failed.first() {
         None => (
             ExecutionStatus::Completed,
-            format!(
-                "failed over to {}: every step done and verified",
-                record.plan.to_region
-            ),
+            any_plan::completed_summary(&record.plan),
         ),
-        Some(s) if s.kind == StepKind::Preflight => (
-            ExecutionStatus::PreflightFailed,
-            format!("nothing changed: {}", s.outcome.clone().unwrap_or_default()),
-        ),
+        Some(s)
+            if matches!(
+                s.kind,
+                StepKind::Preflight | StepKind::PreflightReprotect | StepKind::PreflightFailback
+            ) =>
+        {
+            (
+                ExecutionStatus::PreflightFailed,
+                format!("nothing changed: {}", s.outcome.clone().unwrap_or_default()),
+            )
+        }
         Some(s) if s.kind == StepKind::RpoGate => (
             ExecutionStatus::Refused,
             // The status already says it was refused.
@@ -641,7 +656,11 @@ fn conclude(record: &mut ExecutionRecord) {
                 .unwrap_or_default();
             (
                 ExecutionStatus::Failed,
-                format!("failover stopped: {} failed{why}", names.join(", ")),
+                format!(
+                    "{} stopped: {} failed{why}",
+                    any_plan::noun(record.plan.kind),
+                    names.join(", ")
+                ),
             )
         }
     };

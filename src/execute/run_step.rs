@@ -148,6 +148,19 @@ pub(super) async fn run_step<C: Cloud>(
                     ..out(status, 0, gate.to_string())
                 }
             }
+            a @ (Action::PreflightReprotect | Action::SwitchRoles { .. }) => {
+                match super::reprotect_steps::check(cloud, exposures, &policy, a).await {
+                    Ok(m) => out(StepStatus::Done, 0, m),
+                    Err(e) => out(StepStatus::Failed, 0, e),
+                }
+            }
+            Action::Drain { timeout_s } => {
+                let timeout = std::time::Duration::from_secs(*timeout_s);
+                match super::quiesce::drain(exposures, &policy, timeout).await {
+                    Ok(m) => out(StepStatus::Done, 0, m),
+                    Err(e) => out(StepStatus::Failed, 0, e),
+                }
+            }
             Action::Verify => verify_all(cloud, exposures, &policy, &notes)
                 .await
                 .map_or_else(

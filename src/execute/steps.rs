@@ -24,6 +24,12 @@ use crate::policy::{Policy, RoutingControlPair};
 /// need a few intervals to notice the change.
 pub const DNS_MARGIN: Duration = Duration::from_secs(90);
 
+/// How long a reprotect step may wait for a new replica to be made and to
+/// replicate, beyond a failover step's timeout: RDS builds a cross-region
+/// read replica in tens of minutes (more for a large instance), and a Global
+/// Datastore member or an MSK Replicator takes up to half an hour.
+pub const CREATION_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
+
 /// Whether the step's postcondition holds. `change` is the change the step
 /// made earlier, if any, which must also have propagated.
 pub async fn postcondition<C: Cloud>(
@@ -32,6 +38,12 @@ pub async fn postcondition<C: Cloud>(
     action: &Action,
     change: Option<&ChangeId>,
 ) -> CloudResult<bool> {
+    if let Some(holds) = super::reprotect_steps::postcondition(cloud, policy, action).await {
+        return holds;
+    }
+    if let Some(holds) = super::quiesce::postcondition(cloud, policy, action).await {
+        return holds;
+    }
     let holds = match action {
         Action::Preflight | Action::RpoGate | Action::Verify => true,
         a @ (Action::PreflightReprotect
@@ -136,7 +148,9 @@ pub fn attempt_limit(policy: &Policy, action: &Action) -> Duration {
 
 /// How long the step may wait for its postcondition after acting: a
 /// routing-control switch waits the record's TTL plus [`DNS_MARGIN`] for DNS
-/// to answer with the new target; everything else the policy's step timeout.
+/// to answer with the new target; a reprotect's creation
+/// [`CREATION_TIMEOUT`] (or the step timeout when longer); everything else
+/// the policy's step timeout.
 pub fn wait_bound(policy: &Policy, action: &Action) -> Duration {
     let dns = |ttl: u32| Duration::from_secs(u64::from(ttl)) + DNS_MARGIN;
     let bound = match action {
@@ -150,6 +164,12 @@ pub fn wait_bound(policy: &Policy, action: &Action) -> Duration {
             ttl,
             ..
         } => dns(*ttl),
+        Action::CreateReplicaDatabase { .. }
+        | Action::AddCacheSecondary { .. }
+        | Action::CreateReverseReplicator { .. }
+        | Action::WaitReplication => {
+            return policy.execution.step_timeout.max(CREATION_TIMEOUT);
+        }
         _ => policy.execution.step_timeout,
     };
     bound.min(policy.execution.step_timeout)
@@ -163,6 +183,12 @@ pub async fn act<C: Cloud>(
     action: &Action,
     fence: &Fence,
 ) -> CloudResult<Option<ChangeId>> {
+    if let Some(done) = super::reprotect_steps::act(cloud, action, fence).await {
+        return done.map(|()| None);
+    }
+    if let Some(done) = super::quiesce::act(cloud, policy, action, fence).await {
+        return done.map(|()| None);
+    }
     match action {
         Action::Preflight | Action::RpoGate | Action::Verify => Ok(None),
         a @ (Action::PreflightReprotect
@@ -297,8 +323,9 @@ async fn stream_record<C: Cloud>(
     })
 }
 
-/// The refusal of a reprotect or failback step handed to the failover
-/// executor: fatal, so it is never retried, and it changes nothing.
+/// The refusal of a step the executor does not run yet (the failback's
+/// own steps) or runs elsewhere (the check-only reprotect steps): fatal, so
+/// it is never retried, and it changes nothing.
 fn not_a_failover_step(action: &Action) -> CloudError {
     CloudError::new(
         ErrorKind::Fatal,
@@ -318,7 +345,7 @@ mod tests {
     use crate::model::Epoch;
 
     #[tokio::test]
-    async fn a_reprotect_step_given_to_the_failover_executor_is_refused_and_changes_nothing() {
+    async fn a_failback_step_given_to_the_executor_is_refused_and_changes_nothing() {
         let policy = crate::policy::load(
             &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform.yaml"),
         )
@@ -328,12 +355,7 @@ mod tests {
             execution_id: "re-1".into(),
             epoch: Epoch::default(),
         };
-        let action = Action::CreateReplicaDatabase {
-            region: "us-east-1".into(),
-            id: "emr-platform-prod".into(),
-            source_region: "us-west-2".into(),
-            source_id: "emr-platform-prod-dr".into(),
-        };
+        let action = Action::Drain { timeout_s: 300 };
         let err = act(&sim, &policy, &action, &fence).await.unwrap_err();
         assert_eq!(err.kind, ErrorKind::Fatal);
         assert!(

@@ -305,6 +305,15 @@ impl World {
                 };
                 w.node_groups
                     .insert(key(&[dr, &ng.cluster, &g.name]), group);
+                // The home cluster runs every group at its production size.
+                if let Some(home) = &ng.primary_cluster {
+                    let group = SimNodeGroup {
+                        scaling: g.scaling,
+                        status: "ACTIVE".into(),
+                        pending: None,
+                    };
+                    w.node_groups.insert(key(&[primary, home, &g.name]), group);
+                }
             }
         }
         // The primary region's node groups that fencing scales to zero,

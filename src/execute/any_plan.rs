@@ -1,0 +1,97 @@
+//! Running a plan of any kind (failover, reprotect, failback) built by the
+//! caller: journaled and resumable like [`super::execute`], which builds a
+//! failover plan itself.
+
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use super::{
+    journal::{ExecutionRecord, ExecutionStatus, Journal, JournalError},
+    new_record, prepare_resume, run_record, RunOptions,
+};
+use crate::cloud::Cloud;
+use crate::model::{ExecutionKind, Orientation, Protection};
+use crate::plan::{Action, Plan, StepKind};
+use crate::policy::Policy;
+
+/// Runs `plan` against `cloud`, or resumes the policy's unfinished
+/// execution of the same kind when the journal holds one (its own plan is
+/// then run, not `plan`: steps already done are not done again). A plan
+/// whose preflight found problems runs only up to its preflight step, which
+/// fails and names them.
+///
+/// `policy` is the policy as oriented for this plan (the one it was built
+/// from). Read the roles a completed reprotect switched to with
+/// [`switched_roles`].
+///
+/// # Errors
+///
+/// Only when the journal cannot be read or written.
+pub async fn execute_plan<C: Cloud + 'static, J: Journal>(
+    cloud: Arc<C>,
+    policy: Arc<Policy>,
+    journal: &mut J,
+    plan: &Plan,
+    options: RunOptions,
+) -> Result<ExecutionRecord, JournalError> {
+    let clock = Instant::now();
+    let resume = journal
+        .last(&policy.name)
+        .await?
+        .filter(|r| r.status == ExecutionStatus::Running && r.plan.kind == plan.kind);
+    let mut record = match resume {
+        Some(mut r) => {
+            tracing::info!(execution_id = %r.id, kind = %r.plan.kind, "resuming interrupted execution");
+            prepare_resume(&mut r);
+            r
+        }
+        None => new_record(plan, &options),
+    };
+    journal.save(&record).await?;
+    run_record(cloud, policy, journal, &mut record, &options, clock).await?;
+    Ok(record)
+}
+
+/// The orientation and protection a finished `switch-roles` step of
+/// `record` committed, `None` when it has none or it has not succeeded.
+/// The controller cluster commits them in its replicated state; a local
+/// run keeps them in the journal, where this reads them.
+pub fn switched_roles(record: &ExecutionRecord) -> Option<(Orientation, Protection)> {
+    let done = record
+        .steps
+        .iter()
+        .rev()
+        .find(|s| s.kind == StepKind::SwitchRoles)
+        .filter(|s| s.status.succeeded())?;
+    match record.plan.step(&done.id)?.action {
+        Action::SwitchRoles {
+            orientation,
+            protection,
+        } => Some((orientation, protection)),
+        _ => None,
+    }
+}
+
+/// The kind as a noun for summaries.
+pub(super) fn noun(kind: ExecutionKind) -> &'static str {
+    kind.name()
+}
+
+/// The summary of an execution every step of which is done.
+pub(super) fn completed_summary(plan: &Plan) -> String {
+    match plan.kind {
+        ExecutionKind::Failover => format!(
+            "failed over to {}: every step done and verified",
+            plan.to_region
+        ),
+        ExecutionKind::Reprotect => format!(
+            "reprotected: {} active with replicas in {}, roles switched",
+            plan.from_region, plan.to_region
+        ),
+        ExecutionKind::Failback => format!(
+            "failed back to {}: every step done and verified",
+            plan.to_region
+        ),
+    }
+}

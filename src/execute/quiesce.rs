@@ -1,0 +1,216 @@
+//! The failback's quiesce: the policy's writer fences stop the
+//! application's writes in the active region (`quiesce-writers`), and give
+//! them back in a region (`lift-quiesce` on the new primary's side,
+//! `undo-quiesce` on the old side when the promotion cannot follow).
+
+use std::collections::BTreeMap;
+
+use crate::cloud::{Cloud, CloudError, CloudResult, ErrorKind};
+use crate::fence::{FenceError, WriterFence};
+use crate::model::{Fence, Op, Orientation};
+use crate::plan::Action;
+use crate::policy::Policy;
+
+/// `policy` read with `region` as its primary region: the writer fences
+/// are built for the policy's primary region.
+fn policy_for(policy: &Policy, region: &str) -> Policy {
+    if policy.regions.primary == region {
+        policy.clone()
+    } else {
+        policy.oriented(Orientation::Reversed)
+    }
+}
+
+fn fences<C: Cloud>(
+    cloud: &C,
+    policy: &Policy,
+    region: &str,
+) -> CloudResult<Vec<Box<dyn WriterFence>>> {
+    cloud
+        .writer_fences(&policy_for(policy, region), &BTreeMap::new())
+        .map_err(|e| CloudError::new(ErrorKind::Fatal, Op::FenceWriters, region.to_string(), e))
+}
+
+fn cloud_error(region: &str, e: &FenceError) -> CloudError {
+    let kind = match e {
+        FenceError::Unreachable { .. } => ErrorKind::Retryable,
+        _ => ErrorKind::Fatal,
+    };
+    CloudError::new(kind, Op::FenceWriters, region.to_string(), e.to_string())
+}
+
+/// The region and whether the step wants the writers fenced there; `None`
+/// when `action` is not a quiesce step.
+fn target(action: &Action) -> Option<(&str, bool)> {
+    match action {
+        Action::QuiesceWriters { region } => Some((region, true)),
+        Action::LiftQuiesce { region } | Action::UndoQuiesce { region } => Some((region, false)),
+        _ => None,
+    }
+}
+
+/// Whether every writer fence of the step's region is as the step wants
+/// (fenced for a quiesce, open for a lift or an undo).
+pub async fn postcondition<C: Cloud>(
+    cloud: &C,
+    policy: &Policy,
+    action: &Action,
+) -> Option<CloudResult<bool>> {
+    let (region, fenced) = target(action)?;
+    let check = async {
+        for f in fences(cloud, policy, region)? {
+            let state = f.state().await.map_err(|e| cloud_error(region, &e))?;
+            if state.is_fenced() != fenced {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    };
+    Some(check.await)
+}
+
+/// Fences (quiesce) or unfences (lift, undo) every writer of the step's
+/// region; each call is idempotent.
+pub async fn act<C: Cloud>(
+    cloud: &C,
+    policy: &Policy,
+    action: &Action,
+    _fence: &Fence,
+) -> Option<CloudResult<()>> {
+    let (region, fenced) = target(action)?;
+    let run = async {
+        for f in fences(cloud, policy, region)? {
+            let done = if fenced {
+                f.fence().await
+            } else {
+                f.unfence().await
+            };
+            done.map_err(|e| cloud_error(region, &e))?;
+        }
+        Ok(())
+    };
+    Some(run.await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::sim::{SimCloud, SimOptions};
+    use crate::model::Epoch;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiesce_fences_the_active_writers_and_an_undo_gives_them_back() {
+        let policy = crate::policy::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform.yaml"),
+        )
+        .unwrap();
+        let sim = SimCloud::new(&policy, SimOptions::default()).unwrap();
+        let fence = Fence {
+            execution_id: "fb-1".into(),
+            epoch: Epoch::default(),
+        };
+        let quiesce = Action::QuiesceWriters {
+            region: "us-east-1".into(),
+        };
+        let undo = Action::UndoQuiesce {
+            region: "us-east-1".into(),
+        };
+        let holds = |a| postcondition(&sim, &policy, a);
+        assert!(!holds(&quiesce).await.unwrap().unwrap());
+        act(&sim, &policy, &quiesce, &fence).await.unwrap().unwrap();
+        assert!(holds(&quiesce).await.unwrap().unwrap());
+        assert!(sim.writers_fenced("us-east-1", "database").await.unwrap());
+        assert!(!sim.writers_fenced("us-west-2", "database").await.unwrap());
+        act(&sim, &policy, &undo, &fence).await.unwrap().unwrap();
+        assert!(holds(&undo).await.unwrap().unwrap());
+        assert!(!sim.writers_fenced("us-east-1", "database").await.unwrap());
+    }
+}
+
+/// Waits until every data tier's replica holds all the active primary
+/// wrote (exposure measured 0), at most `timeout`; fails naming the tiers
+/// still behind and by how much, so the quiesce can be undone.
+pub(super) async fn drain(
+    exposures: &dyn crate::cloud::ExposureSource,
+    policy: &Policy,
+    timeout: std::time::Duration,
+) -> Result<String, String> {
+    use crate::model::{DataTier, Exposure};
+    let started = tokio::time::Instant::now();
+    let tiers: Vec<DataTier> = [
+        (DataTier::Database, policy.tiers.database.is_some()),
+        (DataTier::Cache, policy.tiers.cache.is_some()),
+        (DataTier::Stream, policy.tiers.stream.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(t, has)| has.then_some(t))
+    .collect();
+    loop {
+        let mut behind = Vec::new();
+        for &t in &tiers {
+            let e = exposures.exposure(policy, t).await;
+            match e.map(|m| m.exposure) {
+                Ok(Exposure::Known(d)) if d.is_zero() => {}
+                Ok(e) => behind.push(format!("{} {e} behind", t.name())),
+                Err(e) => behind.push(format!("{} unreadable: {}", t.name(), e.message)),
+            }
+        }
+        if behind.is_empty() {
+            return Ok(format!(
+                "every replica in {} holds all that was written before the quiesce (exposure 0)",
+                policy.regions.secondary
+            ));
+        }
+        if started.elapsed() >= timeout {
+            return Err(format!(
+                "not drained after {} (failback.drain_timeout): {}; the exposure is not \
+                 provably zero, so the failback does not promote",
+                crate::duration::fmt(timeout),
+                behind.join(", ")
+            ));
+        }
+        tokio::time::sleep(policy.execution.poll_interval).await;
+    }
+}
+
+#[cfg(test)]
+mod drain_tests {
+    use super::*;
+    use crate::cloud::sim::{SimCloud, SimOptions};
+    use crate::model::{DataTier, Exposure};
+    use std::time::Duration;
+
+    fn shipped() -> Policy {
+        crate::policy::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform.yaml"),
+        )
+        .unwrap()
+    }
+
+    fn sim(policy: &Policy, database: Exposure) -> SimCloud {
+        let lag = [
+            (DataTier::Database, database),
+            (DataTier::Cache, Exposure::Known(Duration::ZERO)),
+            (DataTier::Stream, Exposure::Known(Duration::ZERO)),
+        ];
+        let options = SimOptions {
+            lag: lag.into_iter().collect(),
+            ..SimOptions::default()
+        };
+        SimCloud::new(policy, options).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_drain_with_the_replica_behind_refuses_naming_the_tier() {
+        let policy = shipped();
+        let behind = sim(&policy, Exposure::Known(Duration::from_secs(40)));
+        let err = drain(&behind, &policy, Duration::from_secs(300))
+            .await
+            .unwrap_err();
+        assert!(err.contains("database 40s behind"), "{err}");
+        assert!(err.contains("failback.drain_timeout"), "{err}");
+        let caught_up = sim(&policy, Exposure::Known(Duration::ZERO));
+        let ok = drain(&caught_up, &policy, Duration::from_secs(300)).await;
+        assert!(ok.is_ok(), "{ok:?}");
+    }
+}
