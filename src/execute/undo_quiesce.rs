@@ -100,6 +100,7 @@ pub(super) async fn undo_if_needed<C: Cloud>(
         status,
         attempts: 1,
         started_ms: Some(now_ms),
+        first_started_at_ms: None,
         ended_ms: Some(now_ms),
         outcome: Some(outcome),
         change_id: None,

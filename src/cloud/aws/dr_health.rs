@@ -8,10 +8,8 @@ use tracing::instrument;
 
 use super::error::{classify, none_if_not_found};
 use super::{regional, regional_factory, AwsCloud, Regional};
-use crate::cloud::{CloudError, CloudResult, DrHealth, ErrorKind, TargetHealth};
+use crate::cloud::{CloudResult, DrHealth, TargetHealth};
 use crate::model::Op;
-
-const LIST_REPLICATORS: Op = Op::ListReplicators;
 
 /// At most this many pages of ListReplicators are read when looking for
 /// a replicator by name (the filter matches by prefix).
