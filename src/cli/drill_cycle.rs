@@ -143,7 +143,7 @@ fn print_phase(p: &Phase) {
     }
     println!("  {}", r.summary.as_deref().unwrap_or(""));
     println!(
-        "  orientation: {} → {}, protection after: {:?}",
+        "  orientation: {} → {}, protection after: {}",
         p.orientation, p.orientation_after, p.protection_after
     );
 }
