@@ -29,11 +29,12 @@ async fn a_leader_whose_lease_lapses_briefly_restarts_its_execution_without_taki
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // Cut off for longer than the leader's lease (600 ms: its execution
-    // stops) and shorter than a follower's wait before it campaigns (its
-    // lease of 1200 ms plus at least 600 ms): the same leader, same term.
+    // Cut off for longer than two of the leader's leases (2 × 600 ms
+    // without a majority: its execution stops; one lost round only holds
+    // its calls) and shorter than a follower's wait before it campaigns
+    // (its lease of 1200 ms plus at least 600 ms): the same leader, same term.
     c.isolate(leader);
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     c.links.heal();
     let done = c.wait_finished(leader, &id).await;
     assert_eq!(done.summary.status, ExecutionStatus::Completed, "{done:#?}");
