@@ -127,14 +127,17 @@ async fn cycle(sim: Arc<SimCloud>, policy: Arc<Policy>, seed: u64) -> Vec<Phase>
 fn print_phase(p: &Phase) {
     let r = &p.execution;
     println!(
-        "== {}: {:?} ({} → {}) ==",
-        p.phase, r.status, r.plan.from_region, r.plan.to_region
+        "== {}: {} ({} → {}) ==",
+        p.phase,
+        r.status.label(),
+        r.plan.from_region,
+        r.plan.to_region
     );
     for s in &r.steps {
         println!(
             "  {:<32} {:<13} {}",
             s.id,
-            format!("{:?}", s.status),
+            s.status.label(),
             s.outcome.as_deref().unwrap_or("")
         );
     }

@@ -235,7 +235,7 @@ pub(super) async fn check<C: Cloud>(
             orientation,
             protection,
         } => Ok(format!(
-            "roles switched: {} active, {} standby (orientation {orientation}, {protection:?})",
+            "roles switched: {} active, {} standby (orientation {orientation}, {protection})",
             policy.regions.secondary, policy.regions.primary
         )),
         other => Err(format!("{other:?} is not a check-only reprotect step")),
