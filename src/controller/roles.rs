@@ -23,6 +23,14 @@ pub fn orient(policy: &Policy, orientation: Orientation, names: &RecordedNames) 
     policy.with_cache_topology(&topology).oriented(orientation)
 }
 
+/// [`orient`], sharing the policy as written when the roles change nothing.
+fn read_as(written: &Arc<Policy>, orientation: Orientation, names: &RecordedNames) -> Arc<Policy> {
+    if orientation == Orientation::AsWritten && names.is_empty() {
+        return written.clone();
+    }
+    Arc::new(orient(written, orientation, names))
+}
+
 /// The region `policy` (as its roles read it now) has failed over to,
 /// when the replicated state `p` says traffic is away from its primary.
 pub fn failed_over_to(p: Option<&PolicyState>, policy: &Policy) -> Option<String> {
@@ -36,10 +44,7 @@ impl Context {
     pub fn policy(&self, name: &str) -> Option<Arc<Policy>> {
         let written = self.policies.get(name)?;
         let (orientation, names) = self.roles(name);
-        if orientation == Orientation::AsWritten && names.is_empty() {
-            return Some(written.clone());
-        }
-        Some(Arc::new(orient(written, orientation, &names)))
+        Some(read_as(written, orientation, &names))
     }
 
     /// Every policy the cluster owns, as it reads now.
@@ -72,10 +77,7 @@ impl Context {
     /// resuming it reads it the same way, even after `e` switched roles.
     pub fn execution_policy(&self, e: &crate::consensus::Execution) -> Option<Arc<Policy>> {
         let written = self.policies.get(&e.record.policy)?;
-        if e.orientation == Orientation::AsWritten && e.names.is_empty() {
-            return Some(written.clone());
-        }
-        Some(Arc::new(orient(written, e.orientation, &e.names)))
+        Some(read_as(written, e.orientation, &e.names))
     }
 }
 

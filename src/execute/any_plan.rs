@@ -7,8 +7,8 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::{
-    journal::{ExecutionRecord, ExecutionStatus, Journal, JournalError},
-    new_record, prepare_resume, run_record, RunOptions,
+    journal::{ExecutionRecord, Journal, JournalError},
+    new_record, run_record, RunOptions,
 };
 use crate::cloud::Cloud;
 use crate::model::{ExecutionKind, Orientation, Protection};
@@ -36,18 +36,8 @@ pub async fn execute_plan<C: Cloud + 'static, J: Journal>(
     options: RunOptions,
 ) -> Result<ExecutionRecord, JournalError> {
     let clock = Instant::now();
-    let resume = journal
-        .last(&policy.name)
-        .await?
-        .filter(|r| r.status == ExecutionStatus::Running && r.plan.kind == plan.kind);
-    let mut record = match resume {
-        Some(mut r) => {
-            tracing::info!(execution_id = %r.id, kind = %r.plan.kind, "resuming interrupted execution");
-            prepare_resume(&mut r);
-            r
-        }
-        None => new_record(plan, &options),
-    };
+    let resumed = super::resumable(journal, &policy.name, |r| r.plan.kind == plan.kind).await?;
+    let mut record = resumed.unwrap_or_else(|| new_record(plan, &options));
     journal.save(&record).await?;
     run_record(cloud, policy, journal, &mut record, &options, clock).await?;
     Ok(record)
@@ -71,11 +61,6 @@ pub fn switched_roles(record: &ExecutionRecord) -> Option<(Orientation, Protecti
         } => Some((orientation, protection)),
         _ => None,
     }
-}
-
-/// The kind as a noun for summaries.
-pub(super) fn noun(kind: ExecutionKind) -> &'static str {
-    kind.name()
 }
 
 /// The summary of an execution every step of which is done.

@@ -162,6 +162,25 @@ pub enum Event {
     },
 }
 
+/// The policy's execution the journal holds as still running, made ready
+/// to run again (see [`prepare_resume`]), when `wanted` accepts it.
+async fn resumable<J: Journal>(
+    journal: &mut J,
+    policy: &str,
+    wanted: impl Fn(&ExecutionRecord) -> bool,
+) -> Result<Option<ExecutionRecord>, JournalError> {
+    let Some(mut r) = journal
+        .last(policy)
+        .await?
+        .filter(|r| r.status == ExecutionStatus::Running && wanted(r))
+    else {
+        return Ok(None);
+    };
+    info!(execution_id = %r.id, policy, kind = %r.plan.kind, "resuming interrupted execution");
+    prepare_resume(&mut r);
+    Ok(Some(r))
+}
+
 /// Runs (or resumes) the failover for `policy` against `cloud`.
 ///
 /// # Errors
@@ -177,16 +196,8 @@ pub async fn execute<C: Cloud + 'static, J: Journal>(
     // The execution's time axis starts now, so the observation that builds
     // the plan counts towards the modeled RTO.
     let clock = Instant::now();
-    let resume = journal
-        .last(&policy.name)
-        .await?
-        .filter(|r| r.status == ExecutionStatus::Running);
-    let mut record = match resume {
-        Some(mut r) => {
-            info!(execution_id = %r.id, policy = %policy.name, "resuming interrupted execution");
-            prepare_resume(&mut r);
-            r
-        }
+    let mut record = match resumable(journal, &policy.name, |_| true).await? {
+        Some(r) => r,
         None => {
             let exposures = options.exposures(&cloud);
             let events = options.events.clone();
@@ -658,7 +669,7 @@ fn conclude(record: &mut ExecutionRecord) {
                 ExecutionStatus::Failed,
                 format!(
                     "{} stopped: {} failed{why}",
-                    any_plan::noun(record.plan.kind),
+                    record.plan.kind.name(),
                     names.join(", ")
                 ),
             )

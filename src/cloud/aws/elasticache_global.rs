@@ -137,11 +137,7 @@ impl ElastiCacheAdapter {
                         && m.replication_group_region() == Some(region)
                 });
                 if let Some(m) = found {
-                    let role = match m.role().map(str::to_ascii_uppercase).as_deref() {
-                        Some("PRIMARY") => MemberRole::Primary,
-                        _ => MemberRole::Secondary,
-                    };
-                    return Ok(Some((id.to_owned(), role)));
+                    return Ok(Some((id.to_owned(), super::cache_member(id, m)?.role)));
                 }
             }
             match out.marker() {
