@@ -154,6 +154,7 @@ fn the_controllers_view_of_a_divergence_matches_the_schema_and_the_cli_reads_it(
         decisions: r.decisions.clone(),
         time_basis: r.time_basis,
         phases: r.phases,
+        roles: None,
         audit: Vec::new(),
     };
     let body = serde_json::to_value(&view).unwrap();

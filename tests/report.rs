@@ -248,6 +248,7 @@ fn the_report_of_a_controllers_latest_execution_carries_its_audit_escaped() {
         decisions: r.decisions.clone(),
         time_basis: r.time_basis,
         phases: r.phases,
+        roles: None,
         audit: vec![audit],
     };
     let body = serde_json::to_value(&view).unwrap();

@@ -220,6 +220,9 @@ pub struct ExecutionView {
     /// When the fault behind it was first seen and confirmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phases: Option<crate::history::Phases>,
+    /// The roles its `switch-roles` step committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<crate::model::SwitchedRoles>,
     /// The audit lines about this execution still kept, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audit: Vec<crate::consensus::state::AuditEntry>,
@@ -280,6 +283,7 @@ impl ExecutionView {
             decisions: e.record.decisions.clone(),
             time_basis: e.record.time_basis,
             phases: e.record.phases,
+            roles: e.record.roles.clone(),
             audit: Vec::new(),
         }
     }
@@ -338,6 +342,7 @@ impl ExecutionView {
             fence_old_primary: self.fence_old_primary,
             fork: self.fork,
             phases: self.phases,
+            roles: self.roles,
         }
     }
 

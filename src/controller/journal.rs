@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::Context;
 use crate::consensus::{Command, Reply};
 use crate::execute::{now_rfc3339 as now, ExecutionRecord, Journal, JournalError};
-use crate::model::Epoch;
+use crate::model::{Epoch, SwitchedRoles};
 
 /// How long a leadership check or a log write may take before this node
 /// treats itself as cut off and stops acting.
@@ -116,6 +116,28 @@ impl Journal for RaftJournal {
             Reply::Fenced { reason } => Err(JournalError::Fenced(reason)),
             other => Err(JournalError::Fenced(format!(
                 "step intent refused: {other:?}"
+            ))),
+        }
+    }
+
+    async fn switch_roles(
+        &mut self,
+        record: &ExecutionRecord,
+        roles: &SwitchedRoles,
+    ) -> Result<(), JournalError> {
+        journal_confirm(&self.ctx).await?;
+        let cmd = Command::SwitchRoles {
+            execution_id: record.id.clone(),
+            orientation: roles.orientation,
+            active_region: roles.active_region.clone(),
+            names: roles.names.clone(),
+            at: now(),
+        };
+        match journal_propose(&self.ctx, cmd).await? {
+            Reply::Ok => Ok(()),
+            Reply::Fenced { reason } => Err(JournalError::Fenced(reason)),
+            other => Err(JournalError::Fenced(format!(
+                "role switch refused: {other:?}"
             ))),
         }
     }

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::cloud::Cloud;
 use crate::model::{ExecutionKind, Orientation, Protection};
-use crate::plan::{Action, Plan, StepKind};
+use crate::plan::{Plan, StepKind};
 use crate::policy::Policy;
 
 /// Runs `plan` against `cloud`, or resumes the policy's unfinished
@@ -46,21 +46,15 @@ pub async fn execute_plan<C: Cloud + 'static, J: Journal>(
 /// The orientation and protection a finished `switch-roles` step of
 /// `record` committed, `None` when it has none or it has not succeeded.
 /// The controller cluster commits them in its replicated state; a local
-/// run keeps them in the journal, where this reads them.
+/// run keeps them in the record, where this reads them (with the names in
+/// [`ExecutionRecord::roles`]).
 pub fn switched_roles(record: &ExecutionRecord) -> Option<(Orientation, Protection)> {
-    let done = record
+    let switched = record
         .steps
         .iter()
-        .rev()
-        .find(|s| s.kind == StepKind::SwitchRoles)
-        .filter(|s| s.status.succeeded())?;
-    match record.plan.step(&done.id)?.action {
-        Action::SwitchRoles {
-            orientation,
-            protection,
-        } => Some((orientation, protection)),
-        _ => None,
-    }
+        .any(|s| s.kind == StepKind::SwitchRoles && s.status.succeeded());
+    let roles = record.roles.as_ref().filter(|_| switched)?;
+    Some((roles.orientation, roles.protection))
 }
 
 /// The summary of an execution every step of which is done.

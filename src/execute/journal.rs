@@ -210,6 +210,10 @@ pub struct ExecutionRecord {
     /// start at the decision).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phases: Option<crate::history::Phases>,
+    /// The roles its `switch-roles` step committed (`None`: it has none,
+    /// or the step has not finished).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<crate::model::SwitchedRoles>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -310,6 +314,25 @@ pub trait Journal: Send {
     ) -> impl Future<Output = Result<Epoch, JournalError>> + Send {
         let _ = (record, step);
         async { Ok(Epoch::default()) }
+    }
+
+    /// Called when `record`'s `switch-roles` step has found the roles to
+    /// switch to, before the step is recorded done: commits them where the
+    /// executor's readers look. A local journal keeps them in the record
+    /// (saved right after); the controller cluster commits them in its
+    /// replicated state, so every node reads the policy the new way.
+    ///
+    /// # Errors
+    ///
+    /// As [`Journal::begin_step`]: the step is then not done, and runs
+    /// again when the execution is resumed.
+    fn switch_roles(
+        &mut self,
+        record: &ExecutionRecord,
+        roles: &crate::model::SwitchedRoles,
+    ) -> impl Future<Output = Result<(), JournalError>> + Send {
+        let _ = (record, roles);
+        async { Ok(()) }
     }
 }
 

@@ -33,7 +33,7 @@ pub use journal::{
     MemoryJournal, StepRecord, StepStatus, TimeBasis,
 };
 pub use observe::{no_notes, observe, routing_view, Notes};
-pub use observe_reprotect::{observe_reprotect, observe_reprotect_with};
+pub use observe_reprotect::{observe_failback, observe_reprotect, observe_reprotect_with};
 pub use steps::{postcondition, DNS_MARGIN};
 
 use std::collections::BTreeSet;
@@ -288,20 +288,27 @@ fn id_suffix(now: time::OffsetDateTime) -> u16 {
     }
 }
 
+/// A new execution id for `policy`: the policy, the time and a random
+/// suffix (`emr-platform-20261202T061500Z-3f2a`).
+pub fn new_execution_id(policy: &str) -> String {
+    let now = crate::clock::now_utc();
+    let stamp = now.format(time::macros::format_description!(
+        "[year][month][day]T[hour][minute][second]Z"
+    ));
+    format!(
+        "{policy}-{}-{:04x}",
+        stamp.unwrap_or_default(),
+        id_suffix(now)
+    )
+}
+
 /// A new execution record for `plan`, every step pending.
 pub fn new_record(plan: &Plan, options: &RunOptions) -> ExecutionRecord {
     let now = crate::clock::now_utc();
-    let id = options.execution_id.clone().unwrap_or_else(|| {
-        let stamp = now.format(time::macros::format_description!(
-            "[year][month][day]T[hour][minute][second]Z"
-        ));
-        format!(
-            "{}-{}-{:04x}",
-            plan.policy,
-            stamp.unwrap_or_default(),
-            id_suffix(now)
-        )
-    });
+    let id = options
+        .execution_id
+        .clone()
+        .unwrap_or_else(|| new_execution_id(&plan.policy));
     let steps = plan
         .steps
         .iter()
@@ -339,6 +346,7 @@ pub fn new_record(plan: &Plan, options: &RunOptions) -> ExecutionRecord {
         fence_old_primary: None,
         fork: None,
         phases: options.phases,
+        roles: None,
     }
 }
 
@@ -487,6 +495,10 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
                         StepOutcome::failed(&id, why)
                     }
                 };
+                if let Some(roles) = &outcome.roles {
+                    journal.switch_roles(record, roles).await?;
+                    record.roles = Some(roles.clone());
+                }
                 finish(record, outcome, now_ms(), options, &emit);
             }
         }

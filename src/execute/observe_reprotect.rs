@@ -24,6 +24,22 @@ fn seen<T>(r: CloudResult<Option<T>>) -> Seen<T> {
     }
 }
 
+/// Reads everything [`crate::plan::failback::build`] needs for `policy`
+/// (as oriented now: its primary region active, its secondary region
+/// holding the replicas): the replica side as a failover reads it, with
+/// `exposures`, and both regions as the failback's reprotect half reads
+/// them.
+pub async fn observe_failback<C: Cloud>(
+    cloud: &C,
+    exposures: &dyn ExposureSource,
+    policy: &Policy,
+) -> crate::plan::failback::Observed {
+    crate::plan::failback::Observed {
+        failover: super::observe(cloud, exposures, policy, &super::no_notes).await,
+        regions: observe_reprotect_with(cloud, exposures, policy).await,
+    }
+}
+
 /// Reads everything [`crate::plan::reprotect::build`] needs for `policy`
 /// (as oriented now), with the cloud as its own exposure source.
 pub async fn observe_reprotect<C: Cloud>(cloud: &C, policy: &Policy) -> Observed {

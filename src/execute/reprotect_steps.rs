@@ -1,11 +1,13 @@
 //! What each reprotect step checks and does (check → act → verify, as the
 //! failover steps in `steps.rs`), and the check-only ones
-//! (`preflight-reprotect`, `switch-roles`) in [`check`].
+//! (`preflight-reprotect` in [`check`], `switch-roles` in
+//! [`switch_roles`]).
 
+use super::retry::{with_retry, Budget};
 use crate::cloud::{
     Cloud, CloudError, CloudResult, ExposureSource, MemberRole, ReplicatorSpec, StreamClusterState,
 };
-use crate::model::{Fence, Op, Orientation, Protection};
+use crate::model::{Fence, Op, Orientation, Protection, RecordedNames, SwitchedRoles};
 use crate::plan::reprotect::{self, Context};
 use crate::plan::Action;
 use crate::policy::Policy;
@@ -202,11 +204,8 @@ pub async fn act<C: Cloud>(cloud: &C, action: &Action, fence: &Fence) -> Option<
     Some(done)
 }
 
-/// Runs a check-only reprotect step: `preflight-reprotect` reads the
-/// standby region again and fails naming every problem; `switch-roles`
-/// reports the roles it commits (the controller cluster commits them in its
-/// replicated state; a local run leaves them in the journal, read with
-/// [`super::switched_roles`]).
+/// Runs `preflight-reprotect`: reads the standby region again and fails
+/// naming every problem.
 pub(super) async fn check<C: Cloud>(
     cloud: &C,
     exposures: &dyn ExposureSource,
@@ -231,15 +230,65 @@ pub(super) async fn check<C: Cloud>(
                 Err(problems.join("; "))
             }
         }
-        Action::SwitchRoles {
-            orientation,
-            protection,
-        } => Ok(format!(
-            "roles switched: {} active, {} standby (orientation {orientation}, {protection})",
-            policy.regions.secondary, policy.regions.primary
-        )),
         other => Err(format!("{other:?} is not a check-only reprotect step")),
     }
+}
+
+/// Runs `switch-roles`: the roles the platform switches to, with the
+/// Global Datastore the active cache member belongs to now (a reprotect
+/// may have created one, whose id AWS prefixes). The executor commits them
+/// through its journal (the controller cluster in its replicated state; a
+/// local run in the record, read with [`super::switched_roles`]).
+pub(super) async fn switch_roles<C: Cloud>(
+    cloud: &C,
+    policy: &Policy,
+    action: &Action,
+) -> Result<(String, SwitchedRoles), String> {
+    let Action::SwitchRoles {
+        orientation,
+        protection,
+        reprotects,
+        home_member,
+    } = action
+    else {
+        return Err(format!("{action:?} is not a switch-roles step"));
+    };
+    let active = &policy.regions.secondary;
+    let global_datastore = match &policy.tiers.cache {
+        None => None,
+        Some(c) => {
+            let budget = Budget::read(policy.execution.call_timeout);
+            let what = format!("elasticache.{active}");
+            let read = || cloud.get_replication_group(active, &c.dr_member);
+            let member = with_retry(budget, &what, read, |_, _| {})
+                .await
+                .map_err(|e| {
+                    format!("cannot read cache member {} in {active}: {e}", c.dr_member)
+                })?;
+            let gds = member.and_then(|m| m.global_datastore).ok_or_else(|| {
+                format!(
+                    "cache member {} in {active} belongs to no Global Datastore",
+                    c.dr_member
+                )
+            })?;
+            Some(gds)
+        }
+    };
+    let roles = SwitchedRoles {
+        orientation: *orientation,
+        protection: *protection,
+        active_region: active.clone(),
+        names: RecordedNames {
+            global_datastore,
+            cache_member: home_member.clone(),
+            reprotects: *reprotects,
+        },
+    };
+    let message = format!(
+        "roles switched: {active} active, {} standby (orientation {orientation}, {protection})",
+        policy.regions.primary
+    );
+    Ok((message, roles))
 }
 
 #[cfg(test)]

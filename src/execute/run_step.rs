@@ -43,6 +43,9 @@ pub(super) struct StepOutcome {
     pub fork: Option<super::fork::ForkPositions>,
     /// Acting versus waiting, for a step that acted.
     pub time: Option<StepTime>,
+    /// The roles a `switch-roles` step switches to, committed by the
+    /// executor through its journal before the step is done.
+    pub roles: Option<crate::model::SwitchedRoles>,
 }
 
 impl StepOutcome {
@@ -57,6 +60,7 @@ impl StepOutcome {
             decision: None,
             fork: None,
             time: None,
+            roles: None,
         }
     }
 }
@@ -96,6 +100,7 @@ pub(super) async fn run_step<C: Cloud>(
         decision: None,
         fork: None,
         time: None,
+        roles: None,
     };
     let tx = ctx.tx.clone();
     let id = step.id.clone();
@@ -148,9 +153,18 @@ pub(super) async fn run_step<C: Cloud>(
                     ..out(status, 0, gate.to_string())
                 }
             }
-            a @ (Action::PreflightReprotect | Action::SwitchRoles { .. }) => {
+            a @ Action::PreflightReprotect => {
                 match super::reprotect_steps::check(cloud, exposures, &policy, a).await {
                     Ok(m) => out(StepStatus::Done, 0, m),
+                    Err(e) => out(StepStatus::Failed, 0, e),
+                }
+            }
+            a @ Action::SwitchRoles { .. } => {
+                match super::reprotect_steps::switch_roles(cloud, &policy, a).await {
+                    Ok((m, roles)) => StepOutcome {
+                        roles: Some(roles),
+                        ..out(StepStatus::Done, 0, m)
+                    },
                     Err(e) => out(StepStatus::Failed, 0, e),
                 }
             }

@@ -19,5 +19,5 @@ pub use epoch::Epoch;
 pub use exposure::Exposure;
 pub use fence::Fence;
 pub use op::{Op, UnknownOp};
-pub use roles::{ExecutionKind, Orientation, Protection};
+pub use roles::{ExecutionKind, Orientation, Protection, RecordedNames, SwitchedRoles};
 pub use tier::DataTier;

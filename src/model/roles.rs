@@ -109,6 +109,47 @@ impl fmt::Display for Protection {
     }
 }
 
+/// Names a reprotect chose for what it created, recorded so that every
+/// node reads the reversed policy with them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedNames {
+    /// The Global Datastore's id, when a reprotect created a new one (AWS
+    /// prefixes the suffix it was given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_datastore: Option<String>,
+    /// The cache member created in the standby region, when its name is not
+    /// the policy's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_member: Option<String>,
+    /// How many reprotects completed (names the cache member `-r<N>`).
+    #[serde(default)]
+    pub reprotects: u32,
+}
+
+impl RecordedNames {
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// The roles a finished `switch-roles` step committed: how the policy is
+/// read from then on, the protection, the region serving traffic and the
+/// names the execution gave what it created. A controller cluster commits
+/// them in its replicated state; a local run keeps them in the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwitchedRoles {
+    /// How the policy is read from now on.
+    pub orientation: Orientation,
+    /// The protection from now on.
+    pub protection: Protection,
+    /// The region serving traffic.
+    pub active_region: String,
+    /// The names the execution gave what it created.
+    #[serde(default, skip_serializing_if = "RecordedNames::is_empty")]
+    pub names: RecordedNames,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

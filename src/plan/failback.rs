@@ -173,13 +173,14 @@ pub fn build(policy: &Policy, observed: &Observed, ctx: &Context) -> Plan {
         StepKind::AddCacheSecondary => vec!["failover-cache".to_string()],
         _ => vec!["switch-stream".to_string()],
     };
+    let member = cache.as_ref().map(|c| c.member.clone());
     let made = reprotect::replica_steps(policy, &observed.regions, cache, &mut steps, after);
     let tail = reprotect::Context {
         orientation: ctx.orientation,
         protection: Protection::Unprotected,
         reprotects: ctx.reprotects,
     };
-    reprotect::finish(policy, &observed.regions, &tail, &mut steps, made);
+    reprotect::finish(policy, &observed.regions, &tail, &mut steps, (made, member));
     let mut verify_after: Vec<String> = vec!["switch-roles".into()];
     if has(&steps, "flip-dns") {
         verify_after.push("flip-dns".into());

@@ -170,9 +170,10 @@ pub fn build(policy: &Policy, observed: &Observed, ctx: &Context) -> Plan {
         false,
     );
     let cache = cache_choice(policy, observed, ctx);
+    let member = cache.as_ref().map(|c| c.member.clone());
     let after = |_| vec!["preflight-reprotect".to_string()];
     let made = replica_steps(policy, observed, cache, &mut steps, after);
-    finish(policy, observed, ctx, &mut steps, made);
+    finish(policy, observed, ctx, &mut steps, (made, member));
     Plan {
         kind: ExecutionKind::Reprotect,
         policy: policy.name.clone(),
@@ -316,7 +317,7 @@ pub(super) fn finish(
     observed: &Observed,
     ctx: &Context,
     steps: &mut Vec<Step>,
-    made: Vec<String>,
+    (made, member): (Vec<String>, Option<String>),
 ) {
     let standby = &policy.regions.primary;
     let waited = replicating(policy, observed, ctx);
@@ -334,6 +335,12 @@ pub(super) fn finish(
         waited,
     );
     let orientation = ctx.orientation.flipped();
+    // The cache member in the written primary region once the roles
+    // switch: the one made there now, or the active one.
+    let home_member = match orientation {
+        Orientation::Reversed => member,
+        Orientation::AsWritten => policy.tiers.cache.as_ref().map(|c| c.dr_member.clone()),
+    };
     push(
         policy,
         steps,
@@ -343,6 +350,8 @@ pub(super) fn finish(
         Action::SwitchRoles {
             orientation,
             protection: Protection::Protected,
+            reprotects: ctx.reprotects + 1,
+            home_member,
         },
         format!(
             "record {} as active and {standby} as standby (orientation {orientation}, protected)",

@@ -271,6 +271,14 @@ pub enum Action {
         orientation: crate::model::Orientation,
         /// The protection the platform has then.
         protection: crate::model::Protection,
+        /// How many reprotects will have completed (names a cache member
+        /// a later reprotect creates `-r<N+1>`).
+        #[serde(default)]
+        reprotects: u32,
+        /// The cache member in the policy's primary region (as written)
+        /// once the roles switch, when the policy has a cache tier.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        home_member: Option<String>,
     },
     /// Check that a failback may start.
     PreflightFailback,

@@ -138,6 +138,7 @@ fn past(policy: &Policy, plan: &Plan, ms: u64) -> ExecutionRecord {
         fence_old_primary: None,
         fork: None,
         phases: None,
+        roles: None,
     }
 }
 

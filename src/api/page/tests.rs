@@ -96,6 +96,7 @@ fn model() -> PageModel {
         decisions: vec![],
         time_basis: Default::default(),
         phases: None,
+        roles: None,
         audit: vec![],
     };
     let policy = PolicyView {

@@ -14,31 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::{fenced, ClusterState, PolicyState, Reply};
 use crate::execute::{ExecutionRecord, ExecutionStatus, StepStatus};
 use crate::model::ExecutionKind;
+pub use crate::model::RecordedNames;
 use crate::model::{Orientation, Protection};
-
-/// Names a reprotect chose for what it created, recorded so that every
-/// node reads the reversed policy with them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordedNames {
-    /// The Global Datastore's id, when a reprotect created a new one (AWS
-    /// prefixes the suffix it was given).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub global_datastore: Option<String>,
-    /// The cache member created in the standby region, when its name is not
-    /// the policy's own.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_member: Option<String>,
-    /// How many reprotects completed (names the cache member `-r<N>`).
-    #[serde(default)]
-    pub reprotects: u32,
-}
-
-impl RecordedNames {
-    /// Whether nothing was recorded.
-    pub fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
-}
 
 /// Steps that rebuild a tier's replica in the standby region: a reprotect's
 /// progress counts them.

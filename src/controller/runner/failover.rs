@@ -3,7 +3,7 @@
 //! region being activated, recorded under consensus, gated, then run.
 
 use super::*;
-use crate::consensus::state::roles;
+use crate::consensus::state::{roles, PolicyState};
 use crate::model::ExecutionKind;
 use crate::notify::EventKind;
 use crate::plan;
@@ -51,8 +51,9 @@ impl<C: Cloud + 'static> Runner<C> {
             _ => None,
         };
         if req.dry_run {
-            return self.plan_only(req, &policy, divergence).await;
+            return self.plan_only(req, &policy, &state, divergence).await;
         }
+        let shown = divergence.as_ref().map(|d| d.execution_id.clone());
         if let Some(d) = divergence {
             if req.divergence_reviewed.as_deref() != Some(d.execution_id.as_str()) {
                 return FailoverAnswer::Unreviewed { divergence: d };
@@ -73,11 +74,12 @@ impl<C: Cloud + 'static> Runner<C> {
             data_loss: req.accept_data_loss,
             unknown: req.accept_unknown.iter().copied().collect(),
         };
-        let plan = match self.build_plan(req.kind, &policy, accept.clone()).await {
-            Ok(p) => p,
-            Err(message) => return FailoverAnswer::Unavailable { message },
-        };
+        let execution_id = execute::new_execution_id(&policy.name);
+        let plan = self
+            .build_plan(req, &policy, (&state, shown), &execution_id)
+            .await;
         let options = RunOptions {
+            execution_id: Some(execution_id),
             accept,
             exposures: Some(self.exposures.clone()),
             time_basis: self.time_basis,
@@ -188,30 +190,49 @@ impl<C: Cloud + 'static> Runner<C> {
 }
 
 impl<C: Cloud + 'static> Runner<C> {
-    /// Observes the cloud and builds the plan of `kind` for `policy` (read
-    /// in its current roles); why not, when this build cannot.
+    /// Observes the cloud and builds the plan `req` asks for, of `policy`
+    /// (read in its current roles, replicated in `state`), with the id of
+    /// the execution it would run as and, for a failback, the failover
+    /// whose divergence report is not empty.
     async fn build_plan(
         &self,
-        kind: ExecutionKind,
+        req: &FailoverRequest,
         policy: &Policy,
-        accept: plan::Acceptance,
-    ) -> Result<plan::Plan, String> {
-        match kind {
+        (state, divergence): (&PolicyState, Option<String>),
+        execution_id: &str,
+    ) -> plan::Plan {
+        let accept = plan::Acceptance {
+            data_loss: req.accept_data_loss,
+            unknown: req.accept_unknown.iter().copied().collect(),
+        };
+        let (cloud, exposures) = (self.cloud.as_ref(), self.exposures.as_ref());
+        match req.kind {
             ExecutionKind::Failover => {
-                let observed = execute::observe(
-                    self.cloud.as_ref(),
-                    self.exposures.as_ref(),
-                    policy,
-                    &execute::no_notes,
-                )
-                .await;
-                Ok(plan::build(policy, &observed, accept))
+                let observed = execute::observe(cloud, exposures, policy, &execute::no_notes).await;
+                plan::build(policy, &observed, accept)
             }
-            // The observation of both regions that these plans are built
-            // from comes with their executor.
-            ExecutionKind::Reprotect | ExecutionKind::Failback => Err(format!(
-                "this controller cannot observe the platform for a {kind} yet: nothing was recorded or changed"
-            )),
+            ExecutionKind::Reprotect => {
+                let observed = execute::observe_reprotect_with(cloud, exposures, policy).await;
+                let ctx = plan::reprotect::Context {
+                    orientation: state.orientation,
+                    protection: state.protection,
+                    reprotects: state.names.reprotects,
+                };
+                plan::reprotect::build(policy, &observed, &ctx)
+            }
+            ExecutionKind::Failback => {
+                let observed = execute::observe_failback(cloud, exposures, policy).await;
+                let ctx = plan::failback::Context {
+                    orientation: state.orientation,
+                    protection: state.protection,
+                    reprotects: state.names.reprotects,
+                    execution_id: execution_id.to_string(),
+                    divergence,
+                    divergence_reviewed: req.divergence_reviewed.clone(),
+                    accept,
+                };
+                plan::failback::build(policy, &observed, &ctx)
+            }
         }
     }
 
@@ -220,16 +241,12 @@ impl<C: Cloud + 'static> Runner<C> {
         &self,
         req: &FailoverRequest,
         policy: &Policy,
+        state: &PolicyState,
         divergence: Option<roles::DivergenceShown>,
     ) -> FailoverAnswer {
-        let accept = plan::Acceptance {
-            data_loss: req.accept_data_loss,
-            unknown: req.accept_unknown.iter().copied().collect(),
-        };
-        let plan = match self.build_plan(req.kind, policy, accept).await {
-            Ok(p) => p,
-            Err(message) => return FailoverAnswer::Unavailable { message },
-        };
+        let shown = divergence.as_ref().map(|d| d.execution_id.clone());
+        let id = execute::new_execution_id(&policy.name);
+        let plan = self.build_plan(req, policy, (state, shown), &id).await;
         FailoverAnswer::Planned {
             plan: Box::new(plan),
             divergence,

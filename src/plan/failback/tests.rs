@@ -180,6 +180,8 @@ fn the_shipped_policys_failback_is_exactly_this_dag() {
         Action::SwitchRoles {
             orientation: Orientation::AsWritten,
             protection: Protection::Protected,
+            reprotects: 2,
+            home_member: Some("emr-platform-redis".into()),
         }
     );
 }

@@ -167,6 +167,8 @@ fn the_shipped_policys_reprotect_is_exactly_this_dag() {
         Action::SwitchRoles {
             orientation: Orientation::Reversed,
             protection: Protection::Protected,
+            reprotects: 1,
+            home_member: Some("emr-platform-redis-r1".into()),
         }
     );
     for s in &plan.steps {
@@ -326,6 +328,8 @@ fn a_reprotect_from_the_reversed_side_builds_in_us_west_2_and_flips_back() {
         Action::SwitchRoles {
             orientation: Orientation::AsWritten,
             protection: Protection::Protected,
+            reprotects: 1,
+            home_member: Some("emr-platform-redis".into()),
         }
     );
 }
