@@ -242,7 +242,7 @@ async fn a_reprotect_after_a_disassociation_makes_a_new_global_datastore_then_it
 }
 
 #[test]
-fn drill_cycle_reports_each_phase_and_carries_the_orientation() {
+fn drill_cycle_runs_failover_reprotect_failback_and_failover_again_carrying_the_roles() {
     let history = tempfile::tempdir().unwrap();
     let out = assert_cmd::Command::cargo_bin("drctl")
         .unwrap()
@@ -258,14 +258,31 @@ fn drill_cycle_reports_each_phase_and_carries_the_orientation() {
         .iter()
         .map(|p| p["phase"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["failover", "reprotect"], "{v:#}");
+    assert_eq!(
+        names,
+        ["failover", "reprotect", "failback", "failover-again"],
+        "{v:#}"
+    );
     for p in phases {
         assert_eq!(p["execution"]["status"], "completed", "{p:#}");
     }
-    assert_eq!(phases[0]["orientation_after"], "as_written");
-    assert_eq!(phases[1]["orientation"], phases[0]["orientation_after"]);
-    assert_eq!(phases[1]["orientation_after"], "reversed");
-    assert_eq!(phases[1]["protection_after"]["protection"], "protected");
+    let orientation = |i: usize, when: &str| phases[i][when]["orientation"].clone();
+    let protection = |i: usize| phases[i]["roles_after"]["protection"]["protection"].clone();
+    assert_eq!(orientation(0, "roles_after"), "as_written");
+    assert_eq!(protection(0), "unprotected");
+    for i in 1..4 {
+        assert_eq!(
+            orientation(i, "roles_before"),
+            orientation(i - 1, "roles_after")
+        );
+    }
+    assert_eq!(orientation(1, "roles_after"), "reversed");
+    assert_eq!(protection(1), "protected");
     assert_eq!(phases[1]["execution"]["plan"]["kind"], "reprotect");
     assert_eq!(phases[1]["execution"]["plan"]["from_region"], "us-west-2");
+    assert_eq!(phases[2]["execution"]["plan"]["kind"], "failback");
+    assert_eq!(phases[2]["execution"]["plan"]["to_region"], "us-east-1");
+    assert_eq!(orientation(2, "roles_after"), "as_written");
+    assert_eq!(protection(2), "protected");
+    assert_eq!(protection(3), "unprotected");
 }

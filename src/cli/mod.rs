@@ -408,8 +408,10 @@ pub struct DrillArgs {
     /// Where the drill is recorded for `drctl report` and `drctl history`.
     #[arg(long, env = "DRCTL_HISTORY_DIR", default_value = crate::history::DEFAULT_HISTORY_DIR)]
     pub history_dir: PathBuf,
-    /// Run the way home too: the failover, then a reprotect from the new
-    /// primary, with a report per phase.
+    /// Run the way home too: the failover (the old primary fenced when its
+    /// region answers), a reprotect from the new primary, the failback home
+    /// (zero data loss, then the reprotect the other way) and a failover
+    /// again, with a report per phase.
     #[arg(long, conflicts_with_all = ["outage", "sequential"])]
     pub cycle: bool,
 }

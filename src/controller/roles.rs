@@ -11,16 +11,12 @@ use std::sync::Arc;
 use super::Context;
 use crate::consensus::state::{PolicyState, RecordedNames};
 use crate::model::Orientation;
-use crate::policy::{CacheTopology, Policy};
+use crate::policy::Policy;
 
 /// `policy` as written, read in `orientation` with the names a reprotect
 /// recorded.
 pub fn orient(policy: &Policy, orientation: Orientation, names: &RecordedNames) -> Policy {
-    let topology = CacheTopology {
-        global_datastore: names.global_datastore.clone(),
-        home_member: names.cache_member.clone(),
-    };
-    policy.with_cache_topology(&topology).oriented(orientation)
+    policy.in_roles(orientation, names)
 }
 
 /// [`orient`], sharing the policy as written when the roles change nothing.

@@ -10,6 +10,7 @@
 
 mod any_plan;
 mod cache_step;
+pub mod cycle;
 pub mod fence_return;
 pub mod fork;
 pub mod journal;

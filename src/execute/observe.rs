@@ -222,6 +222,12 @@ pub(super) async fn observe_scope<C: Cloud>(
         o.stream_routing = routing;
         put(&mut o, DataTier::Stream, lag);
     }
+    // Read only through the DR region's own connections: a policy that
+    // names none would reach into the region being left.
+    if everything && policy.fencing.is_some() && policy.orientation_gaps().is_empty() {
+        let fenced = super::quiesce::any_fenced(cloud, policy, to).await;
+        o.target_writers_fenced = Some(seen(fenced.map(Some)));
+    }
     o
 }
 

@@ -69,6 +69,25 @@ pub async fn postcondition<C: Cloud>(
     Some(check.await)
 }
 
+/// Whether any of the policy's writers in `region` is fenced: a failback
+/// that left `region` quiesced them there.
+pub(super) async fn any_fenced<C: Cloud>(
+    cloud: &C,
+    policy: &Policy,
+    region: &str,
+) -> CloudResult<bool> {
+    for f in fences(cloud, policy, region)? {
+        if f.state()
+            .await
+            .map_err(|e| cloud_error(region, &e))?
+            .is_fenced()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Fences (quiesce) or unfences (lift, undo) every writer of the step's
 /// region; each call is idempotent.
 pub async fn act<C: Cloud>(
@@ -163,7 +182,7 @@ pub(super) async fn drain(
         }
         if started.elapsed() >= timeout {
             return Err(format!(
-                "not drained after {} (failback.drain_timeout): {}; the exposure is not \
+                "not drained after {} (failback.drain_timeout, within failback.max_write_pause): {}; the exposure is not \
                  provably zero, so the failback does not promote",
                 crate::duration::fmt(timeout),
                 behind.join(", ")

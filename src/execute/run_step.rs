@@ -112,7 +112,11 @@ pub(super) async fn run_step<C: Cloud>(
     };
     async {
         match &step.action {
-            Action::Preflight => {
+            // A failback's own conditions (protected, divergence reviewed)
+            // were checked on the replicated state when it was planned; at
+            // run time it checks, as a failover does, that the side it
+            // moves to is ready.
+            Action::Preflight | Action::PreflightFailback => {
                 let observed = observe(cloud, exposures, &policy, &notes).await;
                 let problems = preflight(&policy, &observed);
                 if problems.is_empty() {
@@ -169,8 +173,16 @@ pub(super) async fn run_step<C: Cloud>(
                 }
             }
             Action::Drain { timeout_s } => {
-                let timeout = std::time::Duration::from_secs(*timeout_s);
-                match super::quiesce::drain(exposures, &policy, timeout).await {
+                // At most the drain timeout, and never past the write pause
+                // the policy allows, counted from the drain's first start
+                // (a resumed failback does not start the count again).
+                let begun = std::time::Duration::from_millis(
+                    crate::clock::now_ms().saturating_sub(ctx.first_started_at_ms),
+                );
+                let bound = std::time::Duration::from_secs(*timeout_s)
+                    .min(policy.failback.max_write_pause)
+                    .saturating_sub(begun);
+                match super::quiesce::drain(exposures, &policy, bound).await {
                     Ok(m) => out(StepStatus::Done, 0, m),
                     Err(e) => out(StepStatus::Failed, 0, e),
                 }

@@ -160,8 +160,8 @@ mod tests {
                 _ => {}
             }
         }
-        // Three minutes later: over the default max_write_pause of 2m.
-        assert!(undo_if_needed(&sim, &policy, &mut record, 181_000).await);
+        // Sixteen minutes later: over the default max_write_pause of 15m.
+        assert!(undo_if_needed(&sim, &policy, &mut record, 961_000).await);
         assert!(!sim.writers_fenced(&region, "database").await.unwrap());
         let undo = record.steps.last().unwrap();
         assert_eq!(undo.kind, StepKind::UndoQuiesce);
@@ -169,6 +169,6 @@ mod tests {
         let why = undo.outcome.as_deref().unwrap();
         assert!(why.contains("failback.max_write_pause"), "{why}");
         // Once undone, never again; and a failback that promoted keeps it.
-        assert!(!undo_if_needed(&sim, &policy, &mut record, 200_000).await);
+        assert!(!undo_if_needed(&sim, &policy, &mut record, 1_000_000).await);
     }
 }

@@ -107,7 +107,7 @@ pub fn build(policy: &Policy, observed: &Observed, ctx: &Context) -> Plan {
     for mut s in over.steps {
         if matches!(
             s.kind,
-            StepKind::Preflight | StepKind::RpoGate | StepKind::Verify
+            StepKind::Preflight | StepKind::RpoGate | StepKind::Verify | StepKind::LiftQuiesce
         ) {
             continue;
         }

@@ -91,6 +91,11 @@ pub struct Observed {
     /// Where each tier's exposure figure comes from.
     #[serde(default)]
     pub exposure_sources: BTreeMap<DataTier, String>,
+    /// Whether the application's writers in the DR region are fenced (a
+    /// failback quiesced them there when it left); `None` when the policy
+    /// has no fencing section or this was not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_writers_fenced: Option<Seen<bool>>,
 }
 
 /// A traffic switch in routing-control mode, as the data plane shows it:
@@ -417,7 +422,27 @@ pub fn build(policy: &Policy, observed: &Observed, accept: Acceptance) -> Plan {
         last = vec!["flip-dns".into()];
     }
     if last.is_empty() {
-        last = gate;
+        last = gate.clone();
+    }
+    // A failback left the writers of the region it left quiesced: once
+    // that region's data tiers take the writes again, they are given back.
+    if observed.target_writers_fenced == Some(Seen::Present(true)) {
+        let took: Vec<String> = [
+            ("promote-database", tiers.database.is_some()),
+            ("failover-cache", tiers.cache.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, has)| *has)
+        .map(|(id, _)| id.to_string())
+        .collect();
+        push(
+            "lift-quiesce".into(),
+            StepKind::LiftQuiesce,
+            if took.is_empty() { gate.clone() } else { took },
+            Action::LiftQuiesce { region: to.clone() },
+            format!("give the application its writes back in {to}: a failback quiesced them there"),
+            false,
+        );
     }
     push(
         "verify".into(),

@@ -13,8 +13,9 @@ use super::validate::Validator;
 /// heartbeat written before the quiesce within this long.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
-/// The default longest time without a writer during a failback.
-pub const DEFAULT_MAX_WRITE_PAUSE: Duration = Duration::from_secs(2 * 60);
+/// The default longest time without a writer during a failback: the drain,
+/// then an RDS promotion (minutes) and the traffic switch.
+pub const DEFAULT_MAX_WRITE_PAUSE: Duration = Duration::from_secs(15 * 60);
 
 /// The policy's `failback` section: the planned switchover home.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -24,8 +25,8 @@ pub struct Failback {
     #[serde(with = "secs")]
     pub drain_timeout: Duration,
     /// The longest the platform may have no writer, from the quiesce to the
-    /// lift on the new primary (default 2m); past it, a failback that has
-    /// not promoted undoes its quiesce.
+    /// lift on the new primary (default 15m): the drain waits at most what
+    /// is left of it, and a failback that cannot promote undoes its quiesce.
     #[serde(with = "secs")]
     pub max_write_pause: Duration,
 }
@@ -66,9 +67,22 @@ impl Validator {
             raw.max_write_pause,
             Some(DEFAULT_MAX_WRITE_PAUSE),
         );
+        let (drain, pause) = (drain?, pause?);
+        if drain >= pause {
+            self.problem(
+                "failback.drain_timeout",
+                Some(crate::duration::fmt(drain)),
+                format!(
+                    "shorter than failback.max_write_pause ({}): the promotion must fit in the \
+                     pause after the drain",
+                    crate::duration::fmt(pause)
+                ),
+            );
+            return None;
+        }
         Some(Failback {
-            drain_timeout: drain?,
-            max_write_pause: pause?,
+            drain_timeout: drain,
+            max_write_pause: pause,
         })
     }
 
@@ -128,7 +142,7 @@ mod tests {
     fn the_shipped_policy_sets_every_field_of_the_way_home() {
         let p = super::super::parse(Path::new("p.yaml"), &shipped()).unwrap();
         assert_eq!(p.failback.drain_timeout, Duration::from_secs(300));
-        assert_eq!(p.failback.max_write_pause, Duration::from_secs(120));
+        assert_eq!(p.failback.max_write_pause, Duration::from_secs(900));
         let ng = p.tiers.node_groups.as_ref().unwrap();
         assert_eq!(ng.primary_cluster.as_deref(), Some("emr-integration"));
         let r = p.tiers.stream.as_ref().unwrap().reverse_replicator.clone();
@@ -136,6 +150,17 @@ mod tests {
         assert!(p.detection.secondary_probes.is_some());
         let f = p.fencing.as_ref().unwrap();
         assert!(f.database.as_ref().unwrap().secondary_connection.is_some());
+    }
+
+    #[test]
+    fn a_drain_that_leaves_no_time_to_promote_is_refused() {
+        let text = shipped().replace("drain_timeout: 5m", "drain_timeout: 20m");
+        let got = problems(&text);
+        assert!(
+            got.iter().any(|p| p.starts_with("failback.drain_timeout")
+                && p.contains("failback.max_write_pause (15m)")),
+            "{got:?}"
+        );
     }
 
     #[test]

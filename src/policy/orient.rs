@@ -6,7 +6,7 @@
 //! primary/secondary pair swapped. Reading it reversed twice gives the file
 //! as written, so a full cycle ends where it started.
 
-use crate::model::Orientation;
+use crate::model::{Orientation, RecordedNames};
 
 use super::{Policy, ReverseReplicator};
 
@@ -119,6 +119,18 @@ impl Policy {
             }
         }
         p
+    }
+
+    /// The policy as written, read in `orientation` with the names a
+    /// reprotect recorded (the Global Datastore it created, the cache
+    /// member it made in the primary region): how every layer reads it once
+    /// the roles switched.
+    pub fn in_roles(&self, orientation: Orientation, names: &RecordedNames) -> Policy {
+        let topology = CacheTopology {
+            global_datastore: names.global_datastore.clone(),
+            home_member: names.cache_member.clone(),
+        };
+        self.with_cache_topology(&topology).oriented(orientation)
     }
 
     /// The fields a policy as written needs before it can be read reversed

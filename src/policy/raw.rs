@@ -44,7 +44,7 @@ pub struct RawFailback {
     /// before the quiesce (default 5m).
     #[schemars(with = "Option<DurationText>")]
     pub drain_timeout: Option<String>,
-    /// The longest the platform may have no writer (default 2m).
+    /// The longest the platform may have no writer (default 15m).
     #[schemars(with = "Option<DurationText>")]
     pub max_write_pause: Option<String>,
 }

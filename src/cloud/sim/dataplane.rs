@@ -244,6 +244,18 @@ impl SimCloud {
             return Ok(Measurement::unknown(why));
         }
         let e = w.lag.get(&tier).copied().unwrap_or(Exposure::Unknown);
+        // Once the other region's application stops writing, the replicas
+        // here catch up: the lag runs down to zero.
+        let quiesced = w
+            .quiesced
+            .iter()
+            .filter(|(r, _)| r.as_str() != region)
+            .map(|(_, since)| since.elapsed())
+            .max();
+        let e = match (e, quiesced) {
+            (Exposure::Known(lag), Some(stopped)) => Exposure::Known(lag.saturating_sub(stopped)),
+            (e, _) => e,
+        };
         Ok(Measurement::new(e, "simulated replication lag"))
     }
 }

@@ -159,6 +159,9 @@ pub(super) struct World {
     pub mutation_log: Vec<MutationRecord>,
     /// `region/tier` whose application writers are fenced.
     pub fenced_writers: std::collections::BTreeSet<String>,
+    /// Region → since when its application writes have been stopped (some
+    /// of its writers fenced): the replicas of its data catch up from then.
+    pub quiesced: BTreeMap<String, Instant>,
     pub calls: BTreeMap<String, u32>,
     pub transitions: Vec<Transition>,
     route53_window: VecDeque<Instant>,
@@ -211,6 +214,7 @@ impl World {
             mutations: BTreeMap::new(),
             mutation_log: Vec::new(),
             fenced_writers: Default::default(),
+            quiesced: BTreeMap::new(),
             calls: BTreeMap::new(),
             transitions: Vec::new(),
             route53_window: VecDeque::new(),

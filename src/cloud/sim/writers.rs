@@ -35,6 +35,13 @@ impl SimCloud {
         if changed {
             *w.mutations.entry(Op::FenceWriters.to_string()).or_default() += 1;
         }
+        let prefix = key(&[region, ""]);
+        if fenced {
+            let now = tokio::time::Instant::now();
+            w.quiesced.entry(region.to_string()).or_insert(now);
+        } else if !w.fenced_writers.iter().any(|k| k.starts_with(&prefix)) {
+            w.quiesced.remove(region);
+        }
         Ok(changed)
     }
 
