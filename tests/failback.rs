@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use drctl::cloud::sim::{Fault, FaultKind, SimCloud, SimOptions};
 use drctl::cloud::ErrorKind;
-use drctl::execute::cycle::{run_cycle, CyclePhase, PhaseReport};
-use drctl::execute::{ExecutionStatus, MemoryJournal, RunOptions, StepRecord, StepStatus};
+use drctl::execute::cycle::{plan_way_home, run_cycle, CyclePhase, PhaseReport};
+use drctl::execute::{
+    self, ExecutionStatus, Journal, MemoryJournal, RunOptions, StepRecord, StepStatus,
+};
 use drctl::model::{DataTier, Exposure, Orientation, Protection};
 use drctl::policy::{self, Policy};
 
@@ -223,4 +225,57 @@ async fn a_failback_whose_promotion_fails_undoes_its_quiesce_within_the_pause_bo
         );
     }
     assert_eq!(back.roles_after.orientation, Orientation::Reversed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_interrupted_failback_resumes_from_its_journal_and_no_step_acts_twice() {
+    let (sim, phases) = cycle(CyclePhase::Reprotect, |_, _| {}).await;
+    let written = shipped();
+    let roles = phases.last().unwrap().roles_after.clone();
+    let mut run = options(CyclePhase::Failback);
+    let (policy, plan) = plan_way_home(
+        sim.as_ref(),
+        &written,
+        &roles,
+        CyclePhase::Failback,
+        &mut run,
+    )
+    .await;
+    assert!(
+        plan.preflight_problems.is_empty(),
+        "{:?}",
+        plan.preflight_problems
+    );
+    let before = sim.mutation_log().len();
+    let mut journal = MemoryJournal::default();
+    // The process dies two minutes in: quiesced, drained, promoting.
+    let first = execute::execute_plan(sim.clone(), policy.clone(), &mut journal, &plan, run);
+    let cut = tokio::time::timeout(Duration::from_secs(120), first).await;
+    assert!(
+        cut.is_err(),
+        "the failback ended within two minutes: {cut:?}"
+    );
+    let left = journal.last(&policy.name).await.unwrap().unwrap();
+    assert_eq!(left.status, ExecutionStatus::Running);
+    let promote = left
+        .steps
+        .iter()
+        .find(|s| s.id == "promote-database")
+        .unwrap();
+    assert_ne!(promote.status, StepStatus::Pending, "{:#?}", left.steps);
+    let again = options(CyclePhase::Failback);
+    let r = execute::execute_plan(sim.clone(), policy, &mut journal, &plan, again)
+        .await
+        .unwrap();
+    assert_eq!((r.id.as_str(), r.resumed), (left.id.as_str(), 1));
+    assert_eq!(r.status, ExecutionStatus::Completed, "{:#?}", r.steps);
+    assert!(r.roles.is_some(), "the roles were switched");
+    let ops: Vec<String> = sim.mutation_log()[before..]
+        .iter()
+        .map(|m| format!("{} {}", m.op, m.resource))
+        .collect();
+    for op in ["rds:PromoteReadReplica", "rds:CreateDBInstanceReadReplica"] {
+        let n = ops.iter().filter(|o| o.starts_with(op)).count();
+        assert_eq!(n, 1, "{op} in {ops:#?}");
+    }
 }

@@ -99,39 +99,15 @@ pub async fn run_cycle<C: Cloud + 'static, J: Journal>(
     let mut phases = Vec::new();
     for phase in CyclePhase::ALL.into_iter().filter(|p| *p <= until) {
         before(phase);
-        let policy = Arc::new(written.in_roles(roles.orientation, &roles.names));
         let record = match phase {
             CyclePhase::Failover | CyclePhase::FailoverAgain => {
+                let policy = Arc::new(written.in_roles(roles.orientation, &roles.names));
                 failover(cloud.clone(), policy, journal, options(phase)).await?
             }
-            CyclePhase::Reprotect => {
-                let observed = super::observe_reprotect(cloud.as_ref(), &policy).await;
-                let ctx = reprotect::Context {
-                    orientation: roles.orientation,
-                    protection: roles.protection,
-                    reprotects: roles.names.reprotects,
-                };
-                let plan = reprotect::build(&policy, &observed, &ctx);
-                super::execute_plan(cloud.clone(), policy, journal, &plan, options(phase)).await?
-            }
-            CyclePhase::Failback => {
+            CyclePhase::Reprotect | CyclePhase::Failback => {
                 let mut run = options(phase);
-                let id = run
-                    .execution_id
-                    .get_or_insert_with(|| super::new_execution_id(&policy.name))
-                    .clone();
-                let observed =
-                    super::observe_failback(cloud.as_ref(), cloud.as_ref(), &policy).await;
-                let ctx = failback::Context {
-                    orientation: roles.orientation,
-                    protection: roles.protection,
-                    reprotects: roles.names.reprotects,
-                    execution_id: id,
-                    divergence: None,
-                    divergence_reviewed: None,
-                    accept: run.accept.clone(),
-                };
-                let plan = failback::build(&policy, &observed, &ctx);
+                let (policy, plan) =
+                    plan_way_home(cloud.as_ref(), written, &roles, phase, &mut run).await;
                 super::execute_plan(cloud.clone(), policy, journal, &plan, run).await?
             }
         };
@@ -149,6 +125,47 @@ pub async fn run_cycle<C: Cloud + 'static, J: Journal>(
         }
     }
     Ok(phases)
+}
+
+/// The policy read in `roles` and the plan of a reprotect or a failback
+/// (`phase`) built from what `cloud` shows now; a failback's execution id
+/// is set in `run` when it has none (the plan names the old primary's new
+/// name after it). Any phase but the failback gets a reprotect plan (a
+/// failover builds its own).
+pub async fn plan_way_home<C: Cloud>(
+    cloud: &C,
+    written: &Policy,
+    roles: &CycleRoles,
+    phase: CyclePhase,
+    run: &mut RunOptions,
+) -> (Arc<Policy>, crate::plan::Plan) {
+    let policy = Arc::new(written.in_roles(roles.orientation, &roles.names));
+    let plan = if phase == CyclePhase::Failback {
+        let id = run
+            .execution_id
+            .get_or_insert_with(|| super::new_execution_id(&policy.name))
+            .clone();
+        let observed = super::observe_failback(cloud, cloud, &policy).await;
+        let ctx = failback::Context {
+            orientation: roles.orientation,
+            protection: roles.protection,
+            reprotects: roles.names.reprotects,
+            execution_id: id,
+            divergence: None,
+            divergence_reviewed: None,
+            accept: run.accept.clone(),
+        };
+        failback::build(&policy, &observed, &ctx)
+    } else {
+        let observed = super::observe_reprotect(cloud, &policy).await;
+        let ctx = reprotect::Context {
+            orientation: roles.orientation,
+            protection: roles.protection,
+            reprotects: roles.names.reprotects,
+        };
+        reprotect::build(&policy, &observed, &ctx)
+    };
+    (policy, plan)
 }
 
 /// A failover of `policy`, then the fence of the old primary (its region
