@@ -137,6 +137,7 @@ impl StepKind {
                 | Self::FailoverCache
                 | Self::SwitchStream
                 | Self::FlipDns
+                | Self::LiftQuiesce
                 | Self::Verify
         )
     }

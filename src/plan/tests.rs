@@ -313,7 +313,10 @@ fn the_gate_in_the_plan_uses_observed_exposures_and_the_override() {
 #[test]
 fn every_step_kind_a_plan_contains_is_listed_in_all() {
     let p = policy("emr-platform.yaml");
-    let plan = build(&p, &healthy(&p), Acceptance::default());
+    // Into a region a failback left quiesced: every kind a failover has.
+    let mut observed = healthy(&p);
+    observed.target_writers_fenced = Some(Seen::Present(true));
+    let plan = build(&p, &observed, Acceptance::default());
     let kinds: std::collections::BTreeSet<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
     let failover: std::collections::BTreeSet<StepKind> = StepKind::ALL
         .into_iter()
@@ -394,4 +397,30 @@ fn record_mode_steps_are_marked_as_needing_route53s_control_plane_with_what_to_d
         .unwrap()
         .depends_on_primary
         .is_empty());
+}
+
+#[test]
+fn a_failover_into_a_region_a_failback_quiesced_gives_its_writers_back() {
+    let p = policy("emr-platform.yaml");
+    let mut observed = healthy(&p);
+    let plain = build(&p, &observed, Acceptance::default());
+    assert!(plain.step("lift-quiesce").is_none());
+    observed.target_writers_fenced = Some(Seen::Present(true));
+    let plan = build(&p, &observed, Acceptance::default());
+    let lift = plan.step("lift-quiesce").expect("a lift-quiesce step");
+    assert_eq!(lift.after, ["promote-database", "failover-cache"]);
+    assert_eq!(
+        lift.action,
+        Action::LiftQuiesce {
+            region: "us-west-2".into()
+        }
+    );
+    assert!(lift.depends_on_primary.is_empty(), "{lift:?}");
+    let verify = plan.step("verify").unwrap();
+    assert!(verify.after.contains(&"lift-quiesce".to_string()));
+    // Unreadable or open: no step.
+    observed.target_writers_fenced = Some(Seen::Unreadable("timeout".into()));
+    assert!(build(&p, &observed, Acceptance::default())
+        .step("lift-quiesce")
+        .is_none());
 }
