@@ -149,13 +149,20 @@ fn modeled(action: &Action, m: &LatencyModel, q: f64) -> u64 {
         | Action::UndoQuiesce { .. }
         | Action::WaitReplication
         | Action::Drain { .. } => 0,
-        // A new replica takes about as long to become available as a
-        // promotion, and a new cache member as a datastore failover.
-        Action::CreateReplicaDatabase { .. } | Action::RenameOldPrimary { .. } => {
-            of_span(m.database_promotion, q)
+        // The resources a reprotect creates take their own (long) spans; a
+        // new Global Datastore, when one is made, comes before its member.
+        Action::CreateReplicaDatabase { .. } => of_span(m.database_replica_creation, q),
+        Action::RenameOldPrimary { .. } => of_span(m.database_promotion, q),
+        Action::AddCacheSecondary {
+            global_datastore, ..
+        } => {
+            let datastore = match global_datastore {
+                Some(_) => 0,
+                None => of_span(m.cache_datastore_creation, q),
+            };
+            datastore + of_span(m.cache_member_creation, q)
         }
-        Action::AddCacheSecondary { .. } => of_span(m.cache_failover, q),
-        Action::CreateReverseReplicator { .. } => 0,
+        Action::CreateReverseReplicator { .. } => of_span(m.replicator_creation, q),
         Action::PromoteDatabase { .. } => of_span(m.database_promotion, q),
         Action::ScaleNodeGroup { .. } => of_span(m.node_group_scaling, q),
         Action::FailoverCache { .. } => of_span(m.cache_failover, q),

@@ -174,3 +174,26 @@ fn the_predicted_rto_follows_the_history_of_the_policy_along_its_critical_path()
         .critical_path
         .contains(&"promote-database".to_string()));
 }
+
+#[test]
+fn a_reprotect_is_predicted_with_the_creation_times_of_what_it_makes() {
+    use crate::plan::reprotect;
+    let policy = policy();
+    let ctx = reprotect::Context {
+        orientation: crate::model::Orientation::AsWritten,
+        protection: crate::model::Protection::Unprotected,
+        reprotects: 0,
+    };
+    let plan = reprotect::build(&policy, &Default::default(), &ctx);
+    let p = predict_rto(&plan, &policy, &[]);
+    // A cross-region read replica takes 20–45 minutes to be made: the
+    // prediction is not a promotion's few minutes.
+    let m = crate::cloud::sim::LatencyModel::default();
+    assert!(p.p50_ms >= m.database_replica_creation.min_ms, "{p:?}");
+    assert!(
+        p.critical_path
+            .contains(&"create-replica-database".to_string())
+            || p.critical_path.contains(&"add-cache-secondary".to_string()),
+        "{p:?}"
+    );
+}
