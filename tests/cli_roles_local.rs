@@ -117,12 +117,18 @@ fn a_failover_then_a_reprotect_run_here_read_the_roles_from_the_local_journal() 
     assert!(t.contains("dry run: nothing was changed"), "{t}");
     assert!(t.contains("drctl reprotect --confirm"), "{t}");
 
-    let out = drctl(&sim, &journal, &["reprotect", "--confirm", "--reason", "test"]);
+    let out = drctl(
+        &sim,
+        &journal,
+        &["reprotect", "--confirm", "--reason", "test"],
+    );
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("switch-roles"), "{t}");
     assert!(
-        t.contains("roles: us-west-2 active, protected, replicas in us-east-1; policy read reversed"),
+        t.contains(
+            "roles: us-west-2 active, protected, replicas in us-east-1; policy read reversed"
+        ),
         "{t}"
     );
 

@@ -363,7 +363,6 @@ fn a_bad_node_configuration_is_named_and_nothing_starts() {
     assert!(!dir.path().join("data").exists());
 }
 
-
 #[test]
 fn a_local_cluster_killed_with_sigkill_takes_its_processes_with_it() {
     let dir = tempfile::tempdir().unwrap();

@@ -43,8 +43,8 @@ fn shown(o: &Output) -> String {
 }
 
 #[test]
-fn on_a_local_cluster_a_failover_then_a_reprotect_by_hand_leave_the_policy_reversed_and_protected(
-) {
+fn on_a_local_cluster_a_failover_then_a_reprotect_by_hand_leave_the_policy_reversed_and_protected()
+{
     let dir = tempfile::tempdir().unwrap();
     let (cluster, _pids, urls, _sim) = start_local(dir.path());
     let all = urls.join(",");
@@ -58,9 +58,7 @@ fn on_a_local_cluster_a_failover_then_a_reprotect_by_hand_leave_the_policy_rever
     assert!(t.contains("failed over to us-west-2"), "{t}");
     // us-east-1 answers: the leader fences the old primary, which frees
     // its name for the new replica.
-    wait_fence_old_primary(&urls[1], Duration::from_secs(30), |f| {
-        f["status"] == "done"
-    });
+    wait_fence_old_primary(&urls[1], Duration::from_secs(30), |f| f["status"] == "done");
 
     let out = drctl_with_token(&["reprotect", "--controller", &all]);
     let t = shown(&out);

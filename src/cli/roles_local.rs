@@ -67,7 +67,9 @@ pub fn roles_line(state: &PolicyState, working: &Policy) -> String {
         .as_deref()
         .unwrap_or(&working.regions.primary);
     let replicas = match state.protection {
-        crate::model::Protection::Protected => format!(", replicas in {}", working.regions.secondary),
+        crate::model::Protection::Protected => {
+            format!(", replicas in {}", working.regions.secondary)
+        }
         _ => String::new(),
     };
     format!(
@@ -165,7 +167,8 @@ async fn run_with<C: Cloud + 'static>(
     let id = execute::new_execution_id(&working.name);
     let plan = match kind {
         ExecutionKind::Failback => {
-            let observed = execute::observe_failback(cloud.as_ref(), cloud.as_ref(), &working).await;
+            let observed =
+                execute::observe_failback(cloud.as_ref(), cloud.as_ref(), &working).await;
             let ctx = plan::failback::Context {
                 orientation: state.orientation,
                 protection: state.protection,
@@ -200,7 +203,10 @@ async fn run_with<C: Cloud + 'static>(
             }
         }
         if let Some(r) = resuming {
-            println!("journal: execution {} was interrupted; --confirm resumes it", r.id);
+            println!(
+                "journal: execution {} was interrupted; --confirm resumes it",
+                r.id
+            );
         }
         println!(
             "\ndry run: nothing was changed. To execute: drctl {what} --confirm --policy {}",

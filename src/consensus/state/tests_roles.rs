@@ -259,7 +259,10 @@ async fn a_local_journal_gives_the_roles_the_cluster_would() {
     let mut r = of_kind("r", ExecutionKind::Reprotect, &REPROTECT).await;
     mark(&mut r, "create-replica-database", StepStatus::Done);
     let midway = from_journal([&f, &r]);
-    assert_eq!(midway.protection, Protection::Reprotecting { done: 1, of: 3 });
+    assert_eq!(
+        midway.protection,
+        Protection::Reprotecting { done: 1, of: 3 }
+    );
     assert_eq!(midway.running.as_deref(), Some("r"));
     // Its roles count once its switch-roles step is done.
     let names = RecordedNames {
@@ -280,10 +283,21 @@ async fn a_local_journal_gives_the_roles_the_cluster_would() {
     r.status = ExecutionStatus::Completed;
     let done = from_journal([&f, &r]);
     assert_eq!(
-        (done.orientation, done.protection, done.active_region.as_deref()),
-        (Orientation::Reversed, Protection::Protected, Some("us-west-2"))
+        (
+            done.orientation,
+            done.protection,
+            done.active_region.as_deref()
+        ),
+        (
+            Orientation::Reversed,
+            Protection::Protected,
+            Some("us-west-2")
+        )
     );
     assert_eq!(done.names, names);
     assert_eq!(done.running, None);
-    assert_eq!(refusal(ExecutionKind::Failback, Some(&done), "us-west-2"), None);
+    assert_eq!(
+        refusal(ExecutionKind::Failback, Some(&done), "us-west-2"),
+        None
+    );
 }
