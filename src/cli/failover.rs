@@ -18,7 +18,13 @@ pub(super) fn run(args: FailoverArgs) -> Exit {
     // Validate everything before the first AWS call: a bad policy changes
     // nothing and costs no request.
     let policy = match args.policy.load() {
-        Ok(p) => Arc::new(p),
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    // Read as the journal's roles read it: after a reprotect, the failover
+    // leaves the region it made active.
+    let policy = match super::roles_local::working_policy(&args.journal_dir, &policy) {
+        Ok(p) => p,
         Err(e) => return e,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -33,6 +39,14 @@ pub(super) fn run(args: FailoverArgs) -> Exit {
         }
     };
     rt.block_on(async {
+        if let Some(url) = &args.sim {
+            let cloud = Arc::new(crate::cloud::sim::remote::RemoteSim::new(url));
+            let journal = match open_journal(&args) {
+                Ok(j) => j,
+                Err(e) => return e,
+            };
+            return run_with(cloud, policy, journal, &args).await;
+        }
         let timeouts = (
             policy.execution.connect_timeout,
             policy.execution.call_timeout,
@@ -44,20 +58,23 @@ pub(super) fn run(args: FailoverArgs) -> Exit {
                 return Exit::for_cloud_start(&e);
             }
         };
-        // A run that may act holds the journal's lock until it ends: two
-        // runs on one journal would each resume the other's execution.
-        let journal = if args.confirm {
-            match FileJournal::open_exclusive(&args.journal_dir) {
-                Ok(j) => j,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Exit::Io;
-                }
-            }
-        } else {
-            FileJournal::new(&args.journal_dir)
+        let journal = match open_journal(&args) {
+            Ok(j) => j,
+            Err(e) => return e,
         };
         run_with(cloud, policy, journal, &args).await
+    })
+}
+
+/// The local journal. A run that may act holds its lock until it ends:
+/// two runs on one journal would each resume the other's execution.
+fn open_journal(args: &FailoverArgs) -> Result<FileJournal, Exit> {
+    if !args.confirm {
+        return Ok(FileJournal::new(&args.journal_dir));
+    }
+    FileJournal::open_exclusive(&args.journal_dir).map_err(|e| {
+        eprintln!("error: {e}");
+        Exit::Io
     })
 }
 

@@ -37,6 +37,7 @@ mod recorded;
 pub mod remote;
 mod report_cmd;
 mod roles_cmd;
+mod roles_local;
 mod schema_cmd;
 pub mod simulate_cmd;
 mod unfence_cmd;
@@ -192,8 +193,11 @@ pub enum Command {
     /// Without --confirm this only prints the plan the leader would run now
     /// (dry run, exit 0, 4 when preflight finds problems). With --confirm
     /// the leader records and runs it (journaled, fenced, resumed by a new
-    /// leader) and this command shows each step until it ends. Refused
-    /// (exit 4) unless the platform is failed over and unprotected.
+    /// leader) and this command shows each step until it ends. Without
+    /// --controller it runs here instead, like `drctl failover`, against
+    /// AWS (or --sim URL) with the local journal, whose records say which
+    /// way the policy is read. Refused (exit 4) unless the platform is
+    /// failed over and unprotected.
     Reprotect(roles_cmd::ReprotectArgs),
     /// Planned switchover back to the policy's primary region, with zero
     /// data loss or not at all.
@@ -207,8 +211,9 @@ pub enum Command {
     /// undone, so writes never pause longer than failback.max_write_pause.
     ///
     /// Without --confirm this prints the plan and the failover's divergence
-    /// report. With --confirm it runs through the cluster and shows each
-    /// step; when the divergence report is not empty, --confirm requires
+    /// report. With --confirm it runs through the cluster (without
+    /// --controller: here, with the local journal) and shows each step;
+    /// when the divergence report is not empty, --confirm requires
     /// --divergence-reviewed EXECUTION. Exposure not provably zero is
     /// refused (exit 3) unless --accept-data-loss covers it (recorded).
     Failback(roles_cmd::FailbackArgs),
@@ -455,9 +460,14 @@ pub struct FailoverArgs {
     /// (database, cache or stream; repeat for several). Recorded as such.
     #[arg(long, value_parser = parse_tier)]
     pub accept_unknown_loss: Vec<crate::model::DataTier>,
-    /// Where executions are journaled.
+    /// Where executions are journaled (a reprotect recorded there makes
+    /// the failover leave the region it made active).
     #[arg(long, env = "DRCTL_JOURNAL_DIR", default_value = ".drctl/journal")]
     pub journal_dir: PathBuf,
+    /// Act on the simulated cloud `drctl sim serve` serves at this URL
+    /// (like http://127.0.0.1:7100) instead of AWS.
+    #[arg(long, value_name = "URL", conflicts_with = "controller")]
+    pub sim: Option<String>,
     /// Where a finished execution is recorded for `drctl report` and
     /// `drctl history`.
     #[arg(long, env = "DRCTL_HISTORY_DIR", default_value = crate::history::DEFAULT_HISTORY_DIR)]

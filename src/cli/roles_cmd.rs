@@ -1,5 +1,6 @@
 //! `drctl reprotect` and `drctl failback` through a controller cluster,
-//! and the roles in `drctl status`.
+//! and the roles in `drctl status`. Without `--controller` both run here
+//! (see [`super::roles_local`]), as `drctl failover` does.
 //!
 //! Both are dry runs by default: they print the plan the leader would run
 //! now (and, for a failback, the failover's divergence report). With
@@ -26,11 +27,23 @@ pub struct RoleArgs {
     /// Execute the plan. Without it, nothing changes: the plan is printed.
     #[arg(long)]
     pub confirm: bool,
-    /// Controller nodes' base URLs, tried in turn (repeat the flag or
-    /// separate with commas); any member will do: the request is forwarded
-    /// to the leader, which executes it.
-    #[arg(long, env = "DRCTL_CONTROLLER", default_value = super::remote::DEFAULT_CONTROLLER, value_delimiter = ',')]
+    /// Submit to this controller cluster (any member's URL; several,
+    /// repeated or comma-separated, are tried in turn): the request is
+    /// forwarded to the leader, which executes it and this command follows
+    /// it. Without it the command runs here, with the local journal.
+    #[arg(long, env = "DRCTL_CONTROLLER", value_delimiter = ',')]
     pub controller: Vec<String>,
+    /// The policy file (without --controller).
+    #[command(flatten)]
+    pub policy: super::PolicyArg,
+    /// Without --controller: where executions are journaled (the roles are
+    /// read from the failovers, reprotects and failbacks recorded there).
+    #[arg(long, env = "DRCTL_JOURNAL_DIR", default_value = ".drctl/journal")]
+    pub journal_dir: std::path::PathBuf,
+    /// Without --controller: act on the simulated cloud `drctl sim serve`
+    /// serves at this URL (like http://127.0.0.1:7100) instead of AWS.
+    #[arg(long, value_name = "URL", conflicts_with = "controller")]
+    pub sim: Option<String>,
     /// How long each controller may take to answer before the next one is
     /// tried.
     #[arg(long, default_value = crate::api::client::DEFAULT_TIMEOUT, value_parser = crate::duration::parse_flag)]
@@ -78,6 +91,10 @@ pub struct FailbackArgs {
 /// `drctl reprotect`.
 pub(super) fn reprotect(args: ReprotectArgs) -> Exit {
     let c = &args.common;
+    if c.controller.is_empty() {
+        let kind = crate::model::ExecutionKind::Reprotect;
+        return super::roles_local::run(c, kind, Default::default());
+    }
     let body = ReprotectBody {
         policy: c.policy_name.clone(),
         confirm: c.confirm,
@@ -92,6 +109,14 @@ pub(super) fn reprotect(args: ReprotectArgs) -> Exit {
 /// `drctl failback`.
 pub(super) fn failback(args: FailbackArgs) -> Exit {
     let c = &args.common;
+    if c.controller.is_empty() {
+        let extra = super::roles_local::FailbackInputs {
+            accept_data_loss: args.accept_data_loss,
+            divergence_reviewed: args.divergence_reviewed.clone(),
+        };
+        let kind = crate::model::ExecutionKind::Failback;
+        return super::roles_local::run(c, kind, extra);
+    }
     let body = FailbackBody {
         policy: c.policy_name.clone(),
         confirm: c.confirm,

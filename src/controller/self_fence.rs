@@ -1,7 +1,8 @@
-//! Self-fencing: the controller node in a policy's primary region fences
-//! the writers it reaches locally once it has been cut off from the
-//! majority for `fencing.self_fence_after`, as Patroni's watchdog demotes a
-//! primary that cannot renew its lock.
+//! Self-fencing: the controller node in a policy's primary region (as the
+//! replicated roles read it: after a reprotect, the region failed over to)
+//! fences the writers it reaches locally once it has been cut off from the
+//! majority for `fencing.self_fence_after`, as Patroni's watchdog demotes
+//! a primary that cannot renew its lock.
 //!
 //! A region cut off from the other two sites cannot tell that from "the
 //! others are gone"; but the majority may confirm its outage and promote
@@ -26,6 +27,7 @@ use crate::cloud::{Cloud, Scaling};
 use crate::execute::now_rfc3339;
 use crate::model::Epoch;
 use crate::model::Fence;
+use crate::model::Orientation;
 use crate::policy::Policy;
 
 /// How often the node checks that it reaches the majority.
@@ -53,6 +55,11 @@ pub struct SelfFenced {
     /// strings before the fence; never a secret).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub restore: std::collections::BTreeMap<String, String>,
+    /// How the policy was read when this node fenced (the writers fenced
+    /// are that reading's primary's): the unfence gives back the same ones
+    /// even after a reprotect switched the roles.
+    #[serde(default)]
+    pub orientation: Orientation,
 }
 
 /// Where a node keeps its fences across restarts.
@@ -81,18 +88,43 @@ fn save(ctx: &Context, data_dir: &Path) {
     }
 }
 
-/// The policies this node would fence for: it runs in their primary
-/// region and they have a fencing section.
+/// The policies this node would fence for now: they have a fencing
+/// section and, as the replicated roles read them (after a reprotect, the
+/// other way round), their primary region is this node's.
 pub fn fenced_here(ctx: &Context) -> Vec<Arc<Policy>> {
     let me = ctx.me();
     if me.witness {
         return Vec::new();
     }
-    ctx.policies
-        .values()
+    ctx.working_policies()
+        .into_iter()
         .filter(|p| p.fencing.is_some() && p.regions.primary == me.site)
-        .cloned()
         .collect()
+}
+
+/// Whether this node may ever have to fence: an executing site, and some
+/// policy fences (which region is primary depends on the roles of the
+/// moment, so both executing sites watch their lease).
+fn may_fence(ctx: &Context) -> bool {
+    !ctx.me().witness && ctx.policies.values().any(|p| p.fencing.is_some())
+}
+
+/// `name` read as it was when this node fenced its writers, with the
+/// names the roles record now; as the roles read it now when not fenced.
+fn policy_fenced(ctx: &Context, name: &str) -> Option<Arc<Policy>> {
+    let written = ctx.policies.get(name)?;
+    let fenced = ctx
+        .detection
+        .read()
+        .expect("detection lock")
+        .self_fenced
+        .get(name)
+        .map(|f| f.orientation);
+    let (now, names) = ctx.roles(name);
+    match fenced {
+        Some(o) if o != now => Some(Arc::new(super::roles::orient(written, o, &names))),
+        _ => ctx.policy(name),
+    }
 }
 
 /// What lifts one policy's fence: its name in, what was done out.
@@ -128,8 +160,7 @@ pub(super) fn spawn<C: Cloud + 'static>(
     cloud: Arc<C>,
     data_dir: PathBuf,
 ) -> Option<JoinHandle<()>> {
-    let policies = fenced_here(ctx);
-    if policies.is_empty() {
+    if !may_fence(ctx) {
         return None;
     }
     let unfencer = {
@@ -137,10 +168,7 @@ pub(super) fn spawn<C: Cloud + 'static>(
         Unfencer(Arc::new(move |name: String| {
             let (ctx, cloud, dir) = (ctx.clone(), cloud.clone(), dir.clone());
             Box::pin(async move {
-                let policy = ctx
-                    .policies
-                    .get(&name)
-                    .cloned()
+                let policy = policy_fenced(&ctx, &name)
                     .ok_or_else(|| format!("no policy named {name} on this node"))?;
                 unfence(&ctx, &*cloud, &dir, &policy).await
             })
@@ -151,15 +179,10 @@ pub(super) fn spawn<C: Cloud + 'static>(
         d.self_fenced = load(&data_dir);
         d.unfencer = Some(unfencer);
     }
-    Some(tokio::spawn(watch(ctx.clone(), cloud, data_dir, policies)))
+    Some(tokio::spawn(watch(ctx.clone(), cloud, data_dir)))
 }
 
-async fn watch<C: Cloud>(
-    ctx: Context,
-    cloud: Arc<C>,
-    data_dir: PathBuf,
-    policies: Vec<Arc<Policy>>,
-) {
+async fn watch<C: Cloud>(ctx: Context, cloud: Arc<C>, data_dir: PathBuf) {
     let mut lease = Lease::new(Instant::now());
     let majority = ctx.members.len() / 2 + 1;
     loop {
@@ -181,7 +204,9 @@ async fn watch<C: Cloud>(
             continue;
         }
         let cut_for = lease.cut_for(Instant::now());
-        for policy in &policies {
+        // Read each time: a reprotect may have made this region primary
+        // (or standby) since the last check.
+        for policy in &fenced_here(&ctx) {
             let f = policy.fencing.as_ref().expect("filtered");
             if cut_for < f.self_fence_after || is_fenced(&ctx, &policy.name) {
                 continue;
@@ -193,7 +218,8 @@ async fn watch<C: Cloud>(
                 crate::duration::fmt(f.self_fence_after)
             );
             warn!(policy = %policy.name, %because, "fencing this region's writers");
-            let fenced = fence(&*cloud, policy, because).await;
+            let mut fenced = fence(&*cloud, policy, because).await;
+            fenced.orientation = ctx.roles(&policy.name).0;
             warn!(policy = %policy.name, outcome = %fenced.outcome.join("; "), "self-fenced");
             ctx.detection
                 .write()
@@ -324,6 +350,7 @@ pub async fn fence<C: Cloud>(cloud: &C, policy: &Policy, because: String) -> Sel
         outcome,
         scaled,
         restore,
+        orientation: Orientation::default(),
     }
 }
 

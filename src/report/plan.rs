@@ -10,7 +10,8 @@ pub fn render_plan(plan: &crate::plan::Plan, policy: &Policy) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "failover plan for policy {}: {} → {} (RTO {}, RPO {})",
+        "{} plan for policy {}: {} → {} (RTO {}, RPO {})",
+        plan.kind,
         plan.policy,
         plan.from_region,
         plan.to_region,

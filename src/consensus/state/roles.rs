@@ -178,21 +178,48 @@ impl ClusterState {
     /// be measured). A failback requires it reviewed.
     pub fn failover_divergence(&self, policy: &str) -> Option<DivergenceShown> {
         let p = self.policies.get(policy)?;
-        let failover = p
-            .history
-            .iter()
-            .rev()
-            .filter_map(|id| self.executions.get(id))
-            .find(|e| {
-                e.record.plan.kind == ExecutionKind::Failover
-                    && e.record.status == ExecutionStatus::Completed
-            })?;
-        let f = failover.record.fence_old_primary.as_ref()?;
-        let mut lines: Vec<String> = f.divergence.iter().map(|d| d.to_string()).collect();
-        lines.extend(f.divergence_errors.iter().cloned());
-        (!lines.is_empty()).then(|| DivergenceShown {
-            execution_id: failover.record.id.clone(),
-            lines,
-        })
+        divergence(
+            p.history
+                .iter()
+                .filter_map(|id| self.executions.get(id))
+                .map(|e| &e.record),
+        )
     }
+}
+
+/// [`ClusterState::failover_divergence`] over one policy's `records`,
+/// oldest first (a local journal's).
+pub fn divergence<'a>(
+    records: impl DoubleEndedIterator<Item = &'a ExecutionRecord>,
+) -> Option<DivergenceShown> {
+    let failover = records.rev().find(|r| {
+        r.plan.kind == ExecutionKind::Failover && r.status == ExecutionStatus::Completed
+    })?;
+    let f = failover.fence_old_primary.as_ref()?;
+    let mut lines: Vec<String> = f.divergence.iter().map(|d| d.to_string()).collect();
+    lines.extend(f.divergence_errors.iter().cloned());
+    (!lines.is_empty()).then(|| DivergenceShown {
+        execution_id: failover.id.clone(),
+        lines,
+    })
+}
+
+/// A policy's roles as one executor's journal leaves them: its `records`,
+/// oldest first, applied as the controller cluster applies them (each save,
+/// and the roles an execution's `switch-roles` step switched). `drctl
+/// reprotect` and `drctl failback` without a controller read them so.
+pub fn from_journal<'a>(records: impl IntoIterator<Item = &'a ExecutionRecord>) -> PolicyState {
+    let mut p = PolicyState::default();
+    for r in records {
+        after_save(&mut p, r);
+        let switched = r.roles.as_ref().filter(|_| done(r, SWITCH_ROLES_STEP));
+        if let Some(roles) = switched {
+            p.orientation = roles.orientation;
+            p.protection = roles.protection;
+            p.active_region = Some(roles.active_region.clone());
+            p.names = roles.names.clone();
+        }
+        p.running = (r.status == ExecutionStatus::Running).then(|| r.id.clone());
+    }
+    p
 }

@@ -238,3 +238,66 @@ fn a_state_written_before_roles_existed_reads_as_written_and_protected() {
     assert_eq!(p.protection, Protection::Protected);
     assert!(p.names.is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_local_journal_gives_the_roles_the_cluster_would() {
+    use super::roles::from_journal;
+    let mut f = record("f").await;
+    f.status = ExecutionStatus::Completed;
+    let after_failover = from_journal([&f]);
+    let s = failed_over().await;
+    let p = &s.policies[POLICY];
+    assert_eq!(
+        (
+            after_failover.protection,
+            after_failover.orientation,
+            after_failover.active_region.as_deref()
+        ),
+        (p.protection, p.orientation, p.active_region.as_deref())
+    );
+    // A reprotect that was cut short shows its progress and runs.
+    let mut r = of_kind("r", ExecutionKind::Reprotect, &REPROTECT).await;
+    mark(&mut r, "create-replica-database", StepStatus::Done);
+    let midway = from_journal([&f, &r]);
+    assert_eq!(
+        midway.protection,
+        Protection::Reprotecting { done: 1, of: 3 }
+    );
+    assert_eq!(midway.running.as_deref(), Some("r"));
+    // Its roles count once its switch-roles step is done.
+    let names = RecordedNames {
+        global_datastore: Some("ldgnf-emr-platform-redis-r1".into()),
+        cache_member: None,
+        reprotects: 1,
+    };
+    r.roles = Some(crate::model::SwitchedRoles {
+        orientation: Orientation::Reversed,
+        protection: Protection::Protected,
+        active_region: "us-west-2".into(),
+        names: names.clone(),
+    });
+    assert_eq!(from_journal([&f, &r]).orientation, Orientation::AsWritten);
+    for step in REPROTECT {
+        mark(&mut r, step, StepStatus::Done);
+    }
+    r.status = ExecutionStatus::Completed;
+    let done = from_journal([&f, &r]);
+    assert_eq!(
+        (
+            done.orientation,
+            done.protection,
+            done.active_region.as_deref()
+        ),
+        (
+            Orientation::Reversed,
+            Protection::Protected,
+            Some("us-west-2")
+        )
+    );
+    assert_eq!(done.names, names);
+    assert_eq!(done.running, None);
+    assert_eq!(
+        refusal(ExecutionKind::Failback, Some(&done), "us-west-2"),
+        None
+    );
+}
