@@ -165,7 +165,8 @@ fn server(url: String) -> BackingServer {
     }
 }
 
-fn opts(id: &str) -> RunOptions {
+/// Run options of an execution called `id`.
+pub fn opts(id: &str) -> RunOptions {
     RunOptions {
         execution_id: Some(id.into()),
         operator: "test".into(),
@@ -290,7 +291,7 @@ pub async fn reprotect(home: &mut Home) -> Reprotected {
 }
 
 /// Sets a key on `primary` and waits (at most 10 s) until `replica` has it.
-async fn key_reaches(primary: &str, replica: &str) -> bool {
+pub async fn key_reaches(primary: &str, replica: &str) -> bool {
     let conn = |url: &str| {
         let client = redis::Client::open(url).unwrap();
         async move {

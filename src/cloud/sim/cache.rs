@@ -30,21 +30,31 @@ impl Cache for SimCloud {
         member: &str,
         fence: &Fence,
     ) -> CloudResult<()> {
-        let others = self.world().datastores.get(id).and_then(|g| {
-            let acts = g.pending.is_none()
-                && g.members.iter().any(|m| {
-                    m.replication_group_id == member
-                        && m.region == region
-                        && m.role != MemberRole::Primary
-                });
-            acts.then(|| {
-                g.members
+        // As the world decides below: no failover in flight, the member a
+        // secondary, and the current primary's region taking part.
+        let others = {
+            let w = self.world();
+            w.datastores.get(id).and_then(|g| {
+                let primary_out = g
+                    .members
                     .iter()
-                    .filter(|m| m.region != region)
-                    .map(|m| m.region.clone())
-                    .collect::<Vec<_>>()
+                    .any(|m| m.role == MemberRole::Primary && w.outage.regions.contains(&m.region));
+                let acts = g.pending.is_none()
+                    && !primary_out
+                    && g.members.iter().any(|m| {
+                        m.replication_group_id == member
+                            && m.region == region
+                            && m.role != MemberRole::Primary
+                    });
+                acts.then(|| {
+                    g.members
+                        .iter()
+                        .filter(|m| m.region != region)
+                        .map(|m| m.region.clone())
+                        .collect::<Vec<_>>()
+                })
             })
-        });
+        };
         if let Some(others) = others {
             self.real_cache_failover(id, region, &others).await?;
         }

@@ -8,7 +8,8 @@
 //! (`pg_basebackup` from the new primary, by the test's [`StandbyMaker`]);
 //! when the Global Datastore makes a member in a region its secondary (a
 //! failover leaves the old member as one; a reprotect adds one), that
-//! region's Redis server is made a `REPLICAOF` the promoted one. A failback's
+//! region's Redis server is made a `REPLICAOF` the promoted one; a member
+//! disassociated from it stops replicating. A failback's
 //! promotion in the old primary's region then promotes those servers.
 
 use std::collections::BTreeMap;
@@ -155,6 +156,17 @@ impl SimCloud {
             self.real_cache_secondary(id, other, region).await?;
         }
         Ok(())
+    }
+
+    /// The cache member in `region` leaves its Global Datastore: its real
+    /// server stops replicating and takes writes on its own.
+    pub(super) async fn real_cache_standalone(&self, id: &str, region: &str) -> CloudResult<()> {
+        let Some(server) = self.redis_in(region) else {
+            return Ok(());
+        };
+        crate::probe::promote_redis(&server.replica, server.password.clone(), BACKING_TIMEOUT)
+            .await
+            .map_err(|e| failed(Op::DisassociateGlobalReplicationGroup, id, e))
     }
 
     /// The cache member in `region` replicates from the one in
