@@ -30,7 +30,7 @@ pub struct ReprotectRun {
     pub modeled_ms: u64,
     /// Its critical path.
     pub critical_path: Vec<String>,
-    /// The step that ended last and how long it took, in ms.
+    /// The step that took longest and how long, in ms.
     pub slowest_step: (String, u64),
 }
 
@@ -95,11 +95,16 @@ pub async fn run_seed(policy: &Arc<Policy>, seed: u64) -> Result<ReprotectRun, S
     )
     .await
     .map_err(|e| e.to_string())?;
-    let last = r.steps.iter().max_by_key(|s| s.ended_ms.unwrap_or(0));
-    let slowest_step = last.map_or((String::new(), 0), |s| {
-        let took = s.ended_ms.unwrap_or(0) - s.started_ms.unwrap_or(0);
-        (s.id.clone(), took)
-    });
+    let took = |s: &execute::StepRecord| {
+        s.ended_ms
+            .unwrap_or(0)
+            .saturating_sub(s.started_ms.unwrap_or(0))
+    };
+    let slowest_step = r
+        .steps
+        .iter()
+        .max_by_key(|s| took(s))
+        .map_or((String::new(), 0), |s| (s.id.clone(), took(s)));
     Ok(ReprotectRun {
         seed,
         status: r.status.label().to_string(),
@@ -119,7 +124,7 @@ pub fn table(policy: &str, runs: &[ReprotectRun]) -> String {
         "seed",
         "status",
         "modeled",
-        "last step to end (its duration)"
+        "longest step (its duration)"
     );
     for r in runs {
         out += &format!(
