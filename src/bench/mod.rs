@@ -15,6 +15,9 @@
 //!   (table in [`e2e_table`]), beside the modeled RTO.
 //! - [`probes`]: CPU per HTTP and TCP probe.
 //! - [`readiness`]: the cost of one readiness evaluation.
+//! - [`reprotect`]: the modeled time of a reprotect after a failover, on
+//!   the simulated cloud. (The failback's write pause on real PostgreSQL
+//!   is measured by `cargo bench --bench failback_pause`.)
 //! - [`page`]: the status page's latency at a fixed rate, open-loop.
 //!
 //! The harnesses on real processes read the controllers' API through the
@@ -29,6 +32,7 @@ pub mod e2e_table;
 pub mod page;
 pub mod probes;
 pub mod readiness;
+pub mod reprotect;
 pub mod rto;
 
 pub use rto::{run_seed, BenchRun, OutageRun};

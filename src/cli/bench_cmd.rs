@@ -61,6 +61,9 @@ pub enum BenchWhat {
     /// Readiness: calls, modeled time, wall time and CPU time of one
     /// evaluation of `drctl check` on the simulated cloud.
     Readiness(BenchReadinessArgs),
+    /// Reprotect: the modeled time of a reprotect after a failover on the
+    /// simulated cloud, per seed, with median, p95 and max.
+    Reprotect(BenchReprotectArgs),
     /// The status page: p50/p99 latency of `GET /` of a running node at a
     /// fixed rate on loopback, open-loop (start `drctl local-cluster` first).
     Page(BenchPageArgs),
@@ -73,6 +76,7 @@ pub(super) fn run(args: BenchArgs) -> Exit {
         Some(BenchWhat::Probes(p)) => return probes(p),
         Some(BenchWhat::E2e(e)) => return e2e(e),
         Some(BenchWhat::Readiness(r)) => return readiness(r),
+        Some(BenchWhat::Reprotect(r)) => return reprotect(r),
         Some(BenchWhat::Page(p)) => return page(p),
         None => {}
     }
@@ -311,6 +315,45 @@ fn readiness(args: BenchReadinessArgs) -> Exit {
             Exit::Io
         }
     }
+}
+
+/// `drctl bench reprotect` arguments.
+#[derive(Debug, Args)]
+pub struct BenchReprotectArgs {
+    /// The policy file.
+    #[command(flatten)]
+    pub policy: PolicyArg,
+    /// The first seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// How many seeds (each a failover, then the reprotect measured).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub runs: u64,
+    /// Table or JSON.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+fn reprotect(args: BenchReprotectArgs) -> Exit {
+    let policy = match args.policy.load() {
+        Ok(p) => Arc::new(p),
+        Err(e) => return e,
+    };
+    let rt = modeled_runtime();
+    let mut runs = Vec::new();
+    for seed in args.seed..args.seed + args.runs {
+        match rt.block_on(bench::reprotect::run_seed(&policy, seed)) {
+            Ok(r) => runs.push(r),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Io;
+            }
+        }
+    }
+    print(args.output, &runs, |r| {
+        bench::reprotect::table(&policy.name, r)
+    });
+    Exit::Ok
 }
 
 /// `drctl bench page` arguments.

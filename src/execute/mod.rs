@@ -19,7 +19,7 @@ mod observe;
 mod observe_reprotect;
 mod phase_clock;
 mod policy_match;
-mod quiesce;
+pub mod quiesce;
 mod reprotect_steps;
 pub mod retry;
 mod run_step;

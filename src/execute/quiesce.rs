@@ -149,7 +149,7 @@ mod tests {
 /// Waits until every data tier's replica holds all the active primary
 /// wrote (exposure measured 0), at most `timeout`; fails naming the tiers
 /// still behind and by how much, so the quiesce can be undone.
-pub(super) async fn drain(
+pub async fn drain(
     exposures: &dyn crate::cloud::ExposureSource,
     policy: &Policy,
     timeout: std::time::Duration,

@@ -22,7 +22,7 @@ mod redis_kv;
 pub(crate) use postgres::PgConn;
 pub use postgres::{promote_postgres, PostgresHeartbeat};
 pub(crate) use redis_kv::RedisConn;
-pub use redis_kv::{promote_redis, RedisHeartbeat};
+pub use redis_kv::{promote_redis, replicate_redis, RedisHeartbeat};
 
 /// Result of one heartbeat write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

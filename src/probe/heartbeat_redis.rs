@@ -95,6 +95,31 @@ pub async fn promote_redis(
     conn.run::<()>("promote", promote).await
 }
 
+/// Makes the Redis server at `url` a replica of the one at `primary_url`
+/// (`REPLICAOF host port`; a replica of it already is left replicating).
+/// The primary's address is taken from its URL as given: it must be the
+/// address the replica reaches it at. `password` authenticates to the
+/// replica; the primary is expected to need none (`masterauth` is not set).
+pub async fn replicate_redis(
+    url: &str,
+    password: Option<String>,
+    primary_url: &str,
+    timeout: Duration,
+) -> Result<(), HeartbeatError> {
+    let info = primary_url
+        .into_connection_info()
+        .map_err(|e| config_error("primary", &e.to_string()))?;
+    let ConnectionAddr::Tcp(host, port) = info.addr().clone() else {
+        return Err(config_error(
+            "primary",
+            "only redis:// TCP addresses can be replicated from",
+        ));
+    };
+    let mut conn = RedisConn::parse("replica", url, password.as_deref(), timeout)?;
+    let replicate = redis::cmd("REPLICAOF").arg(host).arg(port).clone();
+    conn.run::<()>("replicate", replicate).await
+}
+
 /// One Redis endpoint: its client and, once connected, its connection.
 /// The fencing methods and the divergence measurement connect through it
 /// too.

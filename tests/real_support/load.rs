@@ -25,6 +25,11 @@ pub struct Acked {
     pub id: u64,
     /// The value written: the wall clock just before the write, Unix ms.
     pub at_ms: u64,
+    /// The wall clock when the acknowledgement came back, Unix ms.
+    pub acked_ms: u64,
+    /// Which target acknowledged it: 0 for the first, then one more each
+    /// time the target moved ([`WriteLoad::postgres_following`]).
+    pub target: u32,
 }
 
 /// What a (promoted) replica lacks of the acknowledged writes.
@@ -49,10 +54,18 @@ impl WriteLoad {
     /// Inserts rows into `load (id bigserial, at_ms bigint)` on the
     /// PostgreSQL primary at `conninfo` every `every`.
     pub async fn postgres(conninfo: &str, every: Duration) -> WriteLoad {
-        let client = pg_connect(conninfo).await;
+        let (_, target) = watch::channel(conninfo.to_owned());
+        Self::postgres_following(target, every).await
+    }
+
+    /// The same on whatever server `target` names now, as an application
+    /// behind a DNS name: when it changes, the load reconnects there, and
+    /// counts the acknowledgements from then on as the next target's.
+    pub async fn postgres_following(target: watch::Receiver<String>, every: Duration) -> WriteLoad {
+        let first = target.borrow().clone();
+        let client = pg_connect(&first).await;
         bounded(client.batch_execute(PG_CREATE)).await.unwrap();
-        let conninfo = conninfo.to_owned();
-        Self::spawn(|stop, acked| pg_writes(conninfo, every, stop, acked))
+        Self::spawn(|stop, acked| pg_writes(target, every, stop, acked))
     }
 
     /// Sets keys `load:<n>` to the wall clock on the Redis primary at `url`
@@ -90,7 +103,7 @@ impl WriteLoad {
 }
 
 async fn pg_writes(
-    conninfo: String,
+    mut target: watch::Receiver<String>,
     every: Duration,
     mut stop: watch::Receiver<bool>,
     acked: Arc<Mutex<Vec<Acked>>>,
@@ -98,10 +111,17 @@ async fn pg_writes(
     let mut tick = interval(every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut client: Option<tokio_postgres::Client> = None;
+    let mut conninfo = target.borrow_and_update().clone();
+    let mut generation = 0;
     loop {
         tokio::select! {
             _ = stop.changed() => return,
             _ = tick.tick() => {}
+        }
+        if target.has_changed().unwrap_or(false) {
+            conninfo = target.borrow_and_update().clone();
+            generation += 1;
+            client = None;
         }
         if client
             .as_ref()
@@ -115,7 +135,12 @@ async fn pg_writes(
         match timeout(LIMIT, c.query_one(PG_INSERT, &[&at])).await {
             Ok(Ok(row)) => {
                 let id = u64::try_from(row.get::<_, i64>(0)).unwrap();
-                acked.lock().unwrap().push(Acked { id, at_ms });
+                acked.lock().unwrap().push(Acked {
+                    id,
+                    at_ms,
+                    acked_ms: now_ms(),
+                    target: generation,
+                });
             }
             _ => client = None,
         }
@@ -146,7 +171,12 @@ async fn redis_writes(
             .arg(at_ms)
             .clone();
         match timeout(LIMIT, set.query_async::<()>(c)).await {
-            Ok(Ok(())) => acked.lock().unwrap().push(Acked { id, at_ms }),
+            Ok(Ok(())) => acked.lock().unwrap().push(Acked {
+                id,
+                at_ms,
+                acked_ms: now_ms(),
+                target: 0,
+            }),
             _ => conn = None,
         }
     }

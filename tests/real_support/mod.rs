@@ -19,15 +19,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod exposure;
+pub mod failback;
 mod load;
 mod postgres;
 mod proxy;
 mod redis_pair;
+mod standby;
 
+pub use exposure::RealExposures;
 pub use load::{missing_postgres, missing_redis, Acked, Missing, WriteLoad};
 pub use postgres::{pg_connect, PgPair};
 pub use proxy::Proxy;
-pub use redis_pair::RedisPair;
+pub use redis_pair::{RedisAlone, RedisPair};
+pub use standby::Standbys;
 
 /// The wall clock in Unix milliseconds.
 pub fn now_ms() -> u64 {

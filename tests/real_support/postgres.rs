@@ -9,7 +9,7 @@ use tempfile::TempDir;
 use super::{append, bounded, free_port, is_root, poll_until, required, run, tail, Proxy, Reaped};
 
 /// How long any one start-up step may take.
-const STEP: Duration = Duration::from_secs(60);
+pub(super) const STEP: Duration = Duration::from_secs(60);
 
 /// A PostgreSQL 15 primary and a hot standby that streams from it through a
 /// [`Proxy`], both on 127.0.0.1 with trust authentication for user
@@ -24,10 +24,10 @@ pub struct PgPair {
 }
 
 /// One running server.
-struct PgServer {
-    port: u16,
+pub(super) struct PgServer {
+    pub(super) port: u16,
     data: PathBuf,
-    log: PathBuf,
+    pub(super) log: PathBuf,
     /// The postmaster itself (`setpriv` execs it in place).
     postmaster: Option<Reaped>,
     /// Its System V segment, removed by hand when the postmaster is killed.
@@ -191,7 +191,7 @@ impl PgServer {
     /// Starts a server on `data`, on a free port (another one if that one
     /// is taken by the time the server binds), and waits until it accepts
     /// connections.
-    fn start(bin: &Path, base: &Path, data: PathBuf, name: &str) -> PgServer {
+    pub(super) fn start(bin: &Path, base: &Path, data: PathBuf, name: &str) -> PgServer {
         let log = base.join(format!("{name}.log"));
         for _ in 0..5 {
             let port = free_port();
@@ -251,7 +251,7 @@ impl PgServer {
 
     /// Immediate shutdown (the postmaster stops its backends and frees its
     /// shared memory), SIGKILL if that does not work within 10 s.
-    fn stop(&mut self, bin: &Path, base: &Path) {
+    pub(super) fn stop(&mut self, bin: &Path, base: &Path) {
         if self.postmaster.as_mut().is_some_and(|p| !p.exited()) {
             let mut pg_ctl = as_postgres(&bin.join("pg_ctl"), base);
             pg_ctl
@@ -272,7 +272,7 @@ impl PgServer {
 
 /// A temporary directory the servers (user `postgres` when we are root)
 /// can write.
-fn new_dir() -> tempfile::TempDir {
+pub(super) fn new_dir() -> tempfile::TempDir {
     let dir = tempfile::Builder::new()
         .prefix("drctl-pg-")
         .tempdir()
@@ -404,13 +404,13 @@ fn shmem_id(data: &Path) -> Option<String> {
     line.split_whitespace().nth(1).map(str::to_owned)
 }
 
-fn conninfo(port: u16) -> String {
+pub(super) fn conninfo(port: u16) -> String {
     format!("host=127.0.0.1 port={port} user=postgres dbname=postgres")
 }
 
 /// A command that runs `program` as the `postgres` user when we are root
 /// (PostgreSQL refuses to run as root), in `dir`, with a neutral locale.
-fn as_postgres(program: &Path, dir: &Path) -> Command {
+pub(super) fn as_postgres(program: &Path, dir: &Path) -> Command {
     let mut cmd = if is_root() {
         let mut cmd = Command::new("setpriv");
         cmd.args([
@@ -429,7 +429,7 @@ fn as_postgres(program: &Path, dir: &Path) -> Command {
 }
 
 /// The PostgreSQL 15 binaries: `DRCTL_PG_BIN`, else Debian's location.
-fn pg_bin() -> PathBuf {
+pub(super) fn pg_bin() -> PathBuf {
     let bin = std::env::var_os("DRCTL_PG_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"));

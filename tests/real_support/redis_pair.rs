@@ -71,11 +71,46 @@ impl RedisPair {
         &self.proxy
     }
 
+    /// The replica's `INFO replication`.
+    pub fn replica_info(&self) -> String {
+        info_replication(self.replica.port)
+    }
+
     /// SIGKILLs the primary.
     pub fn kill_primary(&mut self) {
         if let Some(mut process) = self.primary.process.take() {
             process.kill();
         }
+    }
+}
+
+/// One Redis server on its own (no replica, replicating from nothing),
+/// killed and removed on drop.
+pub struct RedisAlone {
+    server: RedisServer,
+    _dir: TempDir,
+}
+
+impl RedisAlone {
+    /// Starts it on a free port of 127.0.0.1.
+    pub fn start() -> RedisAlone {
+        let bin = redis_server();
+        let dir = tempfile::Builder::new()
+            .prefix("drctl-redis-")
+            .tempdir()
+            .unwrap();
+        let server = RedisServer::start(&bin, dir.path(), "alone", None);
+        RedisAlone { server, _dir: dir }
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.server.port)
+    }
+
+    /// Its `INFO replication`.
+    pub fn info_replication(&self) -> String {
+        info_replication(self.server.port)
     }
 }
 

@@ -30,27 +30,33 @@ impl Cache for SimCloud {
         member: &str,
         fence: &Fence,
     ) -> CloudResult<()> {
-        if let Some(b) = &self.backing.redis {
-            let acts = self.world().datastores.get(id).is_some_and(|g| {
-                g.pending.is_none()
+        // As the world decides below: no failover in flight, the member a
+        // secondary, and the current primary's region taking part.
+        let others = {
+            let w = self.world();
+            w.datastores.get(id).and_then(|g| {
+                let primary_out = g
+                    .members
+                    .iter()
+                    .any(|m| m.role == MemberRole::Primary && w.outage.regions.contains(&m.region));
+                let acts = g.pending.is_none()
+                    && !primary_out
                     && g.members.iter().any(|m| {
                         m.replication_group_id == member
                             && m.region == region
                             && m.role != MemberRole::Primary
-                    })
-            });
-            if acts {
-                crate::probe::promote_redis(&b.replica, b.password.clone(), super::BACKING_TIMEOUT)
-                    .await
-                    .map_err(|e| {
-                        CloudError::new(
-                            ErrorKind::Retryable,
-                            Op::FailoverGlobalReplicationGroup,
-                            id,
-                            e.to_string(),
-                        )
-                    })?;
-            }
+                    });
+                acts.then(|| {
+                    g.members
+                        .iter()
+                        .filter(|m| m.region != region)
+                        .map(|m| m.region.clone())
+                        .collect::<Vec<_>>()
+                })
+            })
+        };
+        if let Some(others) = others {
+            self.real_cache_failover(id, region, &others).await?;
         }
         let mut w = self
             .call(Op::FailoverGlobalReplicationGroup, region, id)
@@ -151,6 +157,16 @@ impl Cache for SimCloud {
         member: &str,
         fence: &Fence,
     ) -> CloudResult<()> {
+        let primary_region = self.world().datastores.get(global_datastore).and_then(|g| {
+            g.members
+                .iter()
+                .find(|m| m.role == MemberRole::Primary && m.region != region)
+                .map(|m| m.region.clone())
+        });
+        if let Some(primary_region) = primary_region {
+            self.real_cache_secondary(global_datastore, region, &primary_region)
+                .await?;
+        }
         self.sim_add_secondary(global_datastore, region, member, fence)
             .await
     }

@@ -47,6 +47,14 @@ impl SimCloud {
         fence: &Fence,
     ) -> CloudResult<()> {
         let k = key(&[region, member]);
+        let leaves = self
+            .world()
+            .replication_groups
+            .get(&k)
+            .is_some_and(|rg| rg.global.as_deref() == Some(id) && rg.pending.is_none());
+        if leaves {
+            self.real_cache_standalone(id, region).await?;
+        }
         let mut w = self
             .call(Op::DisassociateGlobalReplicationGroup, region, id)
             .await?;

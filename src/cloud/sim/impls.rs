@@ -70,13 +70,16 @@ impl Database for SimCloud {
         source_id: &str,
         fence: &Fence,
     ) -> CloudResult<()> {
+        let (k, src) = (key(&[region, id]), key(&[source_region, source_id]));
+        self.real_read_replica(region, &k, source_region, &src)
+            .await?;
         self.sim_read_replica(region, id, source_region, source_id, fence)
             .await
     }
 
     async fn ensure_promoted(&self, region: &str, id: &str, fence: &Fence) -> CloudResult<()> {
         let k = key(&[region, id]);
-        if let Some(b) = &self.backing.postgres {
+        if let Some(b) = self.postgres_in(region) {
             let acts = self
                 .world()
                 .databases

@@ -21,6 +21,7 @@ mod impls;
 mod latency;
 mod reach;
 mod readiness;
+mod real;
 pub mod remote;
 mod replicator;
 mod reprotect;
@@ -32,6 +33,7 @@ pub use faults::*;
 pub use latency::{LatencyModel, Span};
 pub use reach::Outage;
 pub use readiness::{DEFAULT_NODE_VCPUS, DEFAULT_VCPUS_IN_USE, DEFAULT_VCPU_QUOTA, SIM_PRINCIPAL};
+pub use real::{Rebuild, StandbyMaker};
 pub use reprotect::GLOBAL_DATASTORE_PREFIX;
 pub use world::{MutationRecord, Transition};
 pub use writers::{writer_fences, SimWorld, SimWriterFence};
@@ -108,6 +110,10 @@ const BACKING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(70);
 pub struct SimCloud {
     world: Arc<Mutex<World>>,
     backing: Arc<Backing>,
+    /// What a reprotect makes for real (see [`Rebuild`]).
+    rebuild: Arc<Rebuild>,
+    /// The real standbys it made, by region.
+    rebuilt: Arc<Mutex<real::Rebuilt>>,
     /// The region of the site making the calls, when known: a site in a
     /// region under outage reaches nothing.
     caller: Option<String>,
@@ -142,6 +148,8 @@ impl SimCloud {
         Ok(Self {
             world: Arc::new(Mutex::new(world)),
             backing: Arc::default(),
+            rebuild: Arc::default(),
+            rebuilt: Arc::default(),
             caller: None,
             real_fences: false,
         })
