@@ -175,7 +175,6 @@ async fn after_a_failover_a_reprotect_through_the_api_reverses_the_policy_on_eve
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the failback's run-time steps (preflight at run time, drain, undo-quiesce) are not on main yet"]
 async fn after_a_reprotect_a_failback_through_the_api_brings_the_policy_home() {
     let c = cluster().await;
     let leader = failed_over_and_fenced(&c).await;
