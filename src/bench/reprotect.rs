@@ -1,10 +1,12 @@
-//! `drctl bench reprotect`: the modeled time of a reprotect on the
-//! simulated cloud. For each seed a fresh world is failed over, its old
-//! primary fenced and renamed on return (as `drill --cycle` does), and then
-//! reprotected: the new replica of the database in the old primary's region,
-//! the cache's secondary, the reverse MSK Replicator, each until it
-//! replicates. The figure is the reprotect execution's modeled duration
-//! (from its start to its last step's end), with its critical path.
+//! `drctl bench reprotect`: the modeled time of a reprotect and of the
+//! failback after it on the simulated cloud. For each seed a fresh world is
+//! failed over, its old primary fenced and renamed on return, reprotected
+//! (the new replica of the database in the old primary's region, the
+//! cache's secondary, the reverse MSK Replicator, each until it
+//! replicates), then failed back (as `drill --cycle` does). The figures are
+//! each execution's modeled duration (from its start to its last step's
+//! end), the reprotect's critical path, and the failback's modeled write
+//! pause (quiesce to lift).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,13 +15,12 @@ use serde::Serialize;
 
 use crate::cloud::sim::{SimCloud, SimOptions};
 use crate::duration;
-use crate::execute::{self, ExecutionStatus, MemoryJournal, RunOptions};
-use crate::model::{Epoch, Fence, Orientation, Protection};
-use crate::plan::reprotect::{self, Context};
+use crate::execute::cycle::{run_cycle, CyclePhase};
+use crate::execute::{self, ExecutionRecord, ExecutionStatus, MemoryJournal, RunOptions};
 use crate::policy::Policy;
 use crate::report::critical_path;
 
-/// One seed's reprotect.
+/// One seed's reprotect and failback.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReprotectRun {
     /// The seed.
@@ -32,23 +33,41 @@ pub struct ReprotectRun {
     pub critical_path: Vec<String>,
     /// The step that took longest and how long, in ms.
     pub slowest_step: (String, u64),
+    /// How the failback that followed ended.
+    pub failback_status: String,
+    /// The failback's modeled duration, in ms (with its reprotect half).
+    pub failback_ms: u64,
+    /// The failback's modeled write pause: from the end of the quiesce to
+    /// the end of the lift on the new primary's side, in ms.
+    pub failback_pause_ms: u64,
 }
 
-fn options(id: String) -> RunOptions {
-    RunOptions {
-        execution_id: Some(id),
+fn options(seed: u64) -> impl Fn(CyclePhase) -> RunOptions {
+    move |phase| RunOptions {
+        execution_id: Some(format!("bench-{}-{seed}", phase.name())),
         operator: "bench".into(),
         ..RunOptions::default()
     }
 }
 
-/// Fails a fresh world over, fences its old primary, then reprotects it.
-/// Call on a runtime with a paused clock.
+/// The modeled duration of an execution: its last step's end.
+fn modeled(r: &ExecutionRecord) -> u64 {
+    r.steps.iter().filter_map(|s| s.ended_ms).max().unwrap_or(0)
+}
+
+/// When step `id` of `r` ended.
+fn ended(r: &ExecutionRecord, id: &str) -> Option<u64> {
+    r.steps.iter().find(|s| s.id == id)?.ended_ms
+}
+
+/// Fails a fresh world over, fences its old primary, reprotects it, then
+/// fails back (as `drill --cycle` does). Call on a runtime with a paused
+/// clock.
 ///
 /// # Errors
 ///
-/// When the failover does not complete (the reprotect then has nothing to
-/// start from), or a journal error.
+/// When the failover or the reprotect does not complete (what follows then
+/// has nothing to start from), or a journal error.
 pub async fn run_seed(policy: &Arc<Policy>, seed: u64) -> Result<ReprotectRun, String> {
     let sim = SimOptions {
         seed,
@@ -56,45 +75,31 @@ pub async fn run_seed(policy: &Arc<Policy>, seed: u64) -> Result<ReprotectRun, S
     };
     let sim = Arc::new(SimCloud::new(policy, sim)?);
     let mut journal = MemoryJournal::default();
-    let id = |phase: &str| format!("bench-{phase}-{seed}");
-    let failover = execute::execute(
-        sim.clone(),
-        policy.clone(),
-        &mut journal,
-        options(id("failover")),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    if failover.status != ExecutionStatus::Completed {
-        return Err(format!(
-            "seed {seed}: the failover ended {}",
-            failover.status.label()
-        ));
-    }
-    if let Some(mut state) = failover.fence_old_primary.clone() {
-        let fence = Fence {
-            execution_id: failover.id.clone(),
-            epoch: Epoch::default(),
-        };
-        let now = execute::now_rfc3339();
-        execute::fence_return::try_fence(sim.as_ref(), policy, &fence, &mut state, now).await;
-    }
-    let ctx = Context {
-        orientation: Orientation::AsWritten,
-        protection: Protection::Unprotected,
-        reprotects: 0,
-    };
-    let observed = execute::observe_reprotect(sim.as_ref(), policy).await;
-    let plan = reprotect::build(policy, &observed, &ctx);
-    let r = execute::execute_plan(
+    let phases = run_cycle(
         sim,
-        policy.clone(),
+        policy,
         &mut journal,
-        &plan,
-        options(id("reprotect")),
+        CyclePhase::Failback,
+        options(seed),
+        |_| {},
     )
     .await
     .map_err(|e| e.to_string())?;
+    let of = |phase| phases.iter().find(|p| p.phase == phase);
+    for phase in [CyclePhase::Failover, CyclePhase::Reprotect] {
+        match of(phase) {
+            Some(p) if p.execution.status == ExecutionStatus::Completed => {}
+            Some(p) => {
+                return Err(format!(
+                    "seed {seed}: the {} ended {}",
+                    phase.name(),
+                    p.execution.status.label()
+                ))
+            }
+            None => return Err(format!("seed {seed}: no {}", phase.name())),
+        }
+    }
+    let r = &of(CyclePhase::Reprotect).expect("checked above").execution;
     let took = |s: &execute::StepRecord| {
         s.ended_ms
             .unwrap_or(0)
@@ -105,12 +110,20 @@ pub async fn run_seed(policy: &Arc<Policy>, seed: u64) -> Result<ReprotectRun, S
         .iter()
         .max_by_key(|s| took(s))
         .map_or((String::new(), 0), |s| (s.id.clone(), took(s)));
+    let back = of(CyclePhase::Failback).map(|p| &p.execution);
+    let pause = back.and_then(|b| {
+        let lifted = ended(b, "lift-quiesce").or_else(|| ended(b, "undo-quiesce"))?;
+        Some(lifted.saturating_sub(ended(b, "quiesce-writers")?))
+    });
     Ok(ReprotectRun {
         seed,
         status: r.status.label().to_string(),
-        modeled_ms: r.steps.iter().filter_map(|s| s.ended_ms).max().unwrap_or(0),
+        modeled_ms: modeled(r),
         critical_path: critical_path(&r.steps),
         slowest_step,
+        failback_status: back.map_or("not run", |b| b.status.label()).to_string(),
+        failback_ms: back.map_or(0, modeled),
+        failback_pause_ms: pause.unwrap_or(0),
     })
 }
 
@@ -136,16 +149,24 @@ pub fn table(policy: &str, runs: &[ReprotectRun]) -> String {
             f(r.slowest_step.1)
         );
     }
-    let mut v: Vec<u64> = runs.iter().map(|r| r.modeled_ms).collect();
-    v.sort_unstable();
-    if let (Some(min), Some(max)) = (v.first(), v.last()) {
-        out += &format!(
-            "\nmodeled reprotect      min {:>9}  median {:>9}  p95 {:>9}  max {:>9}\n",
-            f(*min),
-            f(nearest_rank(&v, 50)),
-            f(nearest_rank(&v, 95)),
-            f(*max)
-        );
+    out.push('\n');
+    let figures: [(&str, fn(&ReprotectRun) -> u64); 3] = [
+        ("modeled reprotect", |r| r.modeled_ms),
+        ("modeled failback", |r| r.failback_ms),
+        ("failback write pause", |r| r.failback_pause_ms),
+    ];
+    for (name, of) in figures {
+        let mut v: Vec<u64> = runs.iter().map(of).collect();
+        v.sort_unstable();
+        if let (Some(min), Some(max)) = (v.first(), v.last()) {
+            out += &format!(
+                "{name:<22} min {:>9}  median {:>9}  p95 {:>9}  max {:>9}\n",
+                f(*min),
+                f(nearest_rank(&v, 50)),
+                f(nearest_rank(&v, 95)),
+                f(*max)
+            );
+        }
     }
     if let Some(r) = runs.first() {
         out += &format!(
@@ -186,8 +207,18 @@ mod tests {
             r.critical_path.iter().any(|s| s == "wait-replication"),
             "{r:?}"
         );
+        // The failback that follows completes with zero data loss; its
+        // writers pause for the drain, the promotion and the cache.
+        assert_eq!(r.failback_status, "completed", "{r:?}");
+        assert!(r.failback_ms > r.failback_pause_ms, "{r:?}");
+        assert!(r.failback_pause_ms > 60_000, "{r:?}");
+        assert!(
+            r.failback_pause_ms <= policy.failback.max_write_pause.as_millis() as u64,
+            "{r:?}"
+        );
         let text = table(&policy.name, &[r]);
         assert!(text.contains("modeled reprotect"), "{text}");
+        assert!(text.contains("failback write pause"), "{text}");
     }
 
     #[test]

@@ -61,7 +61,8 @@ pub enum BenchWhat {
     /// Readiness: calls, modeled time, wall time and CPU time of one
     /// evaluation of `drctl check` on the simulated cloud.
     Readiness(BenchReadinessArgs),
-    /// Reprotect: the modeled time of a reprotect after a failover on the
+    /// Reprotect and failback: the modeled time of a reprotect after a
+    /// failover, and of the failback after it with its write pause, on the
     /// simulated cloud, per seed, with median, p95 and max.
     Reprotect(BenchReprotectArgs),
     /// The status page: p50/p99 latency of `GET /` of a running node at a
@@ -326,7 +327,8 @@ pub struct BenchReprotectArgs {
     /// The first seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// How many seeds (each a failover, then the reprotect measured).
+    /// How many seeds (each a failover, then the reprotect and the failback
+    /// measured).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub runs: u64,
     /// Table or JSON.

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use super::retry::{with_retry, Budget};
 use crate::cloud::{Cloud, CloudResult, ErrorKind, ExposureSource};
 use crate::model::{DataTier, Orientation};
 use crate::plan::reprotect::{Observed, ReplicatorView};
@@ -55,66 +56,173 @@ pub async fn observe_reprotect_with<C: Cloud>(
     let active = policy.regions.secondary.as_str();
     let standby = policy.regions.primary.as_str();
     let t = &policy.tiers;
-    let mut o = Observed::default();
-    let mut unreachable = Vec::new();
-    if let Some(db) = &t.database {
-        o.database_source = Some(seen(cloud.get_database(active, &db.replica).await));
-        let replica = seen(cloud.get_database(standby, &db.primary).await);
-        if let Seen::Unreadable(why) = &replica {
-            unreachable.push(format!("RDS {}: {why}", db.primary));
-        }
-        o.database_replica = Some(replica);
-    }
-    if let Some(c) = &t.cache {
-        let member = seen(cloud.get_replication_group(active, &c.dr_member).await);
-        // The datastore the active member belongs to: the policy's, or the
-        // one a reprotect made after a disassociation.
-        let gds = member
-            .present()
-            .and_then(|m| m.global_datastore.clone())
-            .unwrap_or_else(|| c.global_datastore.clone());
-        o.cache = Some(seen(cloud.get_global_datastore(active, &gds).await));
-        o.cache_active = Some(member);
-        let member = seen(
-            cloud
-                .get_replication_group(standby, &c.primary_member)
-                .await,
+    // Every read is bounded by the call timeout and the tiers are read at
+    // once: a standby region that does not answer (it may still be down)
+    // costs a few call timeouts, not a hang.
+    let database = async {
+        let db = t.database.as_ref()?;
+        let (source, replica) = tokio::join!(
+            bounded(
+                policy,
+                format!("rds.{active}"),
+                cloud.get_database(active, &db.replica)
+            ),
+            bounded(
+                policy,
+                format!("rds.{standby}"),
+                cloud.get_database(standby, &db.primary)
+            ),
         );
-        if let Seen::Unreadable(why) = &member {
-            unreachable.push(format!("ElastiCache {}: {why}", c.primary_member));
-        }
-        o.cache_standby = Some(member);
-    }
-    if let Some(s) = &t.stream {
-        o.stream_source = Some(seen(cloud.get_stream_cluster(active, &s.dr_cluster).await));
-        o.stream_target = Some(seen(
-            cloud.get_stream_cluster(standby, &s.primary_cluster).await,
-        ));
-        if let Some(r) = &s.reverse_replicator {
-            let got = cloud.get_replicator(standby, &r.name).await;
-            o.replicator = Some(seen(got.map(|r| {
+        Some((seen(source), seen(replica)))
+    };
+    let cache = async {
+        let c = t.cache.as_ref()?;
+        let active_member = async {
+            let member = seen(
+                bounded(
+                    policy,
+                    format!("elasticache.{active}"),
+                    cloud.get_replication_group(active, &c.dr_member),
+                )
+                .await,
+            );
+            // The datastore the active member belongs to: the policy's, or
+            // the one a reprotect made after a disassociation.
+            let gds = member
+                .present()
+                .and_then(|m| m.global_datastore.clone())
+                .unwrap_or_else(|| c.global_datastore.clone());
+            let gds = bounded(
+                policy,
+                format!("elasticache.{active}"),
+                cloud.get_global_datastore(active, &gds),
+            )
+            .await;
+            (member, seen(gds))
+        };
+        let standby_member = bounded(
+            policy,
+            format!("elasticache.{standby}"),
+            cloud.get_replication_group(standby, &c.primary_member),
+        );
+        let ((member, gds), standby_member) = tokio::join!(active_member, standby_member);
+        Some((member, gds, seen(standby_member)))
+    };
+    let stream = async {
+        let s = t.stream.as_ref()?;
+        let replicator = async {
+            let r = s.reverse_replicator.as_ref()?;
+            let got = bounded(
+                policy,
+                format!("kafka.{standby}"),
+                cloud.get_replicator(standby, &r.name),
+            )
+            .await;
+            Some(seen(got.map(|r| {
                 r.map(|r| ReplicatorView {
                     name: r.name,
                     state: r.state,
                     source_cluster_arn: r.source_cluster_arn,
                     target_cluster_arn: r.target_cluster_arn,
                 })
-            })));
+            })))
+        };
+        let (source, target, replicator) = tokio::join!(
+            bounded(
+                policy,
+                format!("kafka.{active}"),
+                cloud.get_stream_cluster(active, &s.dr_cluster)
+            ),
+            bounded(
+                policy,
+                format!("kafka.{standby}"),
+                cloud.get_stream_cluster(standby, &s.primary_cluster)
+            ),
+            replicator,
+        );
+        Some((seen(source), seen(target), replicator))
+    };
+    let node_groups = async {
+        let mut out = BTreeMap::new();
+        let Some(n) = &t.node_groups else { return out };
+        let Some(cluster) = &n.primary_cluster else {
+            return out;
+        };
+        let reads = n.groups.iter().map(|g| async move {
+            let got = bounded(
+                policy,
+                format!("eks.{standby}"),
+                cloud.get_node_group(standby, cluster, &g.name),
+            )
+            .await;
+            (g.name.clone(), seen(got))
+        });
+        out.extend(futures::future::join_all(reads).await);
+        out
+    };
+    let (database, cache, stream, node_groups, exposures) = tokio::join!(
+        database,
+        cache,
+        stream,
+        node_groups,
+        replica_exposures(exposures, policy)
+    );
+    let mut o = Observed {
+        node_groups,
+        exposures,
+        ..Observed::default()
+    };
+    let mut unreachable = Vec::new();
+    if let Some((source, replica)) = database {
+        if let Seen::Unreadable(why) = &replica {
+            let db = t.database.as_ref().expect("read above");
+            unreachable.push(format!("RDS {}: {why}", db.primary));
         }
+        o.database_source = Some(source);
+        o.database_replica = Some(replica);
     }
-    if let Some(n) = &t.node_groups {
-        if let Some(cluster) = &n.primary_cluster {
-            for g in &n.groups {
-                let got = seen(cloud.get_node_group(standby, cluster, &g.name).await);
-                o.node_groups.insert(g.name.clone(), got);
-            }
+    if let Some((member, gds, standby_member)) = cache {
+        if let Seen::Unreadable(why) = &standby_member {
+            let c = t.cache.as_ref().expect("read above");
+            unreachable.push(format!("ElastiCache {}: {why}", c.primary_member));
         }
+        o.cache = Some(gds);
+        o.cache_active = Some(member);
+        o.cache_standby = Some(standby_member);
+    }
+    if let Some((source, target, replicator)) = stream {
+        o.stream_source = Some(source);
+        o.stream_target = Some(target);
+        o.replicator = replicator;
     }
     if !unreachable.is_empty() {
         o.standby_unreachable = Some(unreachable.join("; "));
     }
-    o.exposures = replica_exposures(exposures, policy).await;
     o
+}
+
+/// `call`, bounded by the policy's call timeout and retried as a read that
+/// builds a plan is.
+async fn bounded<T>(
+    policy: &Policy,
+    what: String,
+    call: impl std::future::Future<Output = CloudResult<T>>,
+) -> CloudResult<T> {
+    let budget = Budget {
+        call_timeout: policy.execution.call_timeout,
+        retries: 0,
+    };
+    let mut call = Some(call);
+    let once = || {
+        let c = call.take();
+        async move {
+            match c {
+                Some(c) => c.await,
+                None => unreachable!("one attempt only"),
+            }
+        }
+    };
+    with_retry(budget, &what, once, |_, _| {}).await
 }
 
 /// Each data tier's exposure behind the active region, read as if the
