@@ -343,6 +343,7 @@ impl ExecutionView {
             fork: self.fork,
             phases: self.phases,
             roles: self.roles,
+            writer_restore: Default::default(),
         }
     }
 

@@ -214,6 +214,12 @@ pub struct ExecutionRecord {
     /// or the step has not finished).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<crate::model::SwitchedRoles>,
+    /// What the quiesce's fences returned for `unfence` to restore, per
+    /// region: ElastiCache user id → access string from before the fence
+    /// (never a secret). The lift or undo of that region gives them back.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub writer_restore:
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -243,6 +249,20 @@ pub struct Decision {
 }
 
 impl ExecutionRecord {
+    /// Journals `restore`, what a fence of `region`'s writers returned,
+    /// keeping the first entry per user: a repeated fence finds the user
+    /// already fenced and never replaces the string from before.
+    pub fn keep_writer_restore(
+        &mut self,
+        region: &str,
+        restore: std::collections::BTreeMap<String, String>,
+    ) {
+        let kept = self.writer_restore.entry(region.to_string()).or_default();
+        for (user, access) in restore {
+            kept.entry(user).or_insert(access);
+        }
+    }
+
     /// The step with this id.
     pub fn step(&self, id: &str) -> Option<&StepRecord> {
         self.steps.iter().find(|s| s.id == id)

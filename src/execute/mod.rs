@@ -348,6 +348,7 @@ pub fn new_record(plan: &Plan, options: &RunOptions) -> ExecutionRecord {
         fork: None,
         phases: options.phases,
         roles: None,
+        writer_restore: Default::default(),
     }
 }
 
@@ -460,6 +461,9 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
                 // policy's heartbeat targets; a controller measures through
                 // them (its exposures are the heartbeats), on AWS or not.
                 record_fork: options.time_basis == TimeBasis::Wall || options.exposures.is_some(),
+                writer_restore: quiesce::target(&step.action)
+                    .and_then(|(region, _)| record.writer_restore.get(region).cloned())
+                    .unwrap_or_default(),
             };
             let id = step.id.clone();
             let task = running.spawn(run_step(cloud.clone(), ctx, step, change, fence));
@@ -478,6 +482,9 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
                     if let Some(s) = record.steps.iter_mut().find(|s| s.id == id) {
                         s.change_id = Some(change_id);
                     }
+                }
+                StepMsg::Fenced { region, restore } => {
+                    record.keep_writer_restore(&region, restore);
                 }
                 StepMsg::Retry { id, error } => {
                     info!(execution_id = %record.id, step = %id, %error, "call failed; retrying");
@@ -692,5 +699,9 @@ fn conclude(record: &mut ExecutionRecord) {
     record.summary = Some(summary);
 }
 
+#[cfg(test)]
+mod quiesce_fake;
+#[cfg(test)]
+mod quiesce_tests;
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::cloud::{Cloud, CloudError, CloudResult, ErrorKind};
+use crate::cloud::{CloudError, CloudResult, ErrorKind, Writers};
 use crate::fence::{FenceError, WriterFence};
 use crate::model::{Fence, Op, Orientation};
 use crate::plan::Action;
@@ -21,13 +21,49 @@ fn policy_for(policy: &Policy, region: &str) -> Policy {
     }
 }
 
-fn fences<C: Cloud>(
+/// What `unfence` restores that the servers do not keep themselves: the
+/// ElastiCache access strings from before a quiesce (user id → access
+/// string), per region, as its `fence` calls returned them.
+pub type Restore = BTreeMap<String, String>;
+
+/// The access strings a quiesce step hands on: `given`, recorded by this
+/// execution's quiesce of the step's region (for a lift or an undo), and
+/// `recorded`, what the step's own fence calls returned (to journal).
+#[derive(Debug, Default)]
+pub struct StepRestore {
+    /// For an unfence: what the quiesce of the region recorded.
+    pub given: Restore,
+    /// What this step's fence calls returned so far.
+    pub recorded: std::sync::Mutex<Restore>,
+}
+
+impl StepRestore {
+    /// Keeps `more`, the first entry per user (a repeated fence never
+    /// returns the fenced string as the one to restore).
+    pub fn record(&self, more: Restore) {
+        let mut recorded = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
+        for (user, access) in more {
+            recorded.entry(user).or_insert(access);
+        }
+    }
+
+    /// What the step's fence calls recorded.
+    pub fn recorded(&self) -> Restore {
+        self.recorded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+fn fences<C: Writers + ?Sized>(
     cloud: &C,
     policy: &Policy,
     region: &str,
+    restore: &Restore,
 ) -> CloudResult<Vec<Box<dyn WriterFence>>> {
     cloud
-        .writer_fences(&policy_for(policy, region), &BTreeMap::new())
+        .writer_fences(&policy_for(policy, region), restore)
         .map_err(|e| CloudError::new(ErrorKind::Fatal, Op::FenceWriters, region.to_string(), e))
 }
 
@@ -41,7 +77,7 @@ fn cloud_error(region: &str, e: &FenceError) -> CloudError {
 
 /// The region and whether the step wants the writers fenced there; `None`
 /// when `action` is not a quiesce step.
-fn target(action: &Action) -> Option<(&str, bool)> {
+pub(super) fn target(action: &Action) -> Option<(&str, bool)> {
     match action {
         Action::QuiesceWriters { region } => Some((region, true)),
         Action::LiftQuiesce { region } | Action::UndoQuiesce { region } => Some((region, false)),
@@ -51,14 +87,14 @@ fn target(action: &Action) -> Option<(&str, bool)> {
 
 /// Whether every writer fence of the step's region is as the step wants
 /// (fenced for a quiesce, open for a lift or an undo).
-pub async fn postcondition<C: Cloud>(
+pub async fn postcondition<C: Writers + ?Sized>(
     cloud: &C,
     policy: &Policy,
     action: &Action,
 ) -> Option<CloudResult<bool>> {
     let (region, fenced) = target(action)?;
     let check = async {
-        for f in fences(cloud, policy, region)? {
+        for f in fences(cloud, policy, region, &Restore::new())? {
             let state = f.state().await.map_err(|e| cloud_error(region, &e))?;
             if state.is_fenced() != fenced {
                 return Ok(false);
@@ -71,12 +107,12 @@ pub async fn postcondition<C: Cloud>(
 
 /// Whether any of the policy's writers in `region` is fenced: a failback
 /// that left `region` quiesced them there.
-pub(super) async fn any_fenced<C: Cloud>(
+pub(super) async fn any_fenced<C: Writers + ?Sized>(
     cloud: &C,
     policy: &Policy,
     region: &str,
 ) -> CloudResult<bool> {
-    for f in fences(cloud, policy, region)? {
+    for f in fences(cloud, policy, region, &Restore::new())? {
         if f.state()
             .await
             .map_err(|e| cloud_error(region, &e))?
@@ -89,22 +125,27 @@ pub(super) async fn any_fenced<C: Cloud>(
 }
 
 /// Fences (quiesce) or unfences (lift, undo) every writer of the step's
-/// region; each call is idempotent.
-pub async fn act<C: Cloud>(
+/// region; each call is idempotent. An unfence is given `restore.given`,
+/// what the quiesce of this region recorded; what each fence returns is
+/// kept in `restore` as it returns, so a later fence that fails loses
+/// nothing an earlier one changed.
+pub async fn act<C: Writers + ?Sized>(
     cloud: &C,
     policy: &Policy,
     action: &Action,
     _fence: &Fence,
+    restore: &StepRestore,
 ) -> Option<CloudResult<()>> {
     let (region, fenced) = target(action)?;
     let run = async {
-        for f in fences(cloud, policy, region)? {
+        for f in fences(cloud, policy, region, &restore.given)? {
             let done = if fenced {
                 f.fence().await
             } else {
                 f.unfence().await
             };
-            done.map_err(|e| cloud_error(region, &e))?;
+            let outcome = done.map_err(|e| cloud_error(region, &e))?;
+            restore.record(outcome.restore);
         }
         Ok(())
     };
@@ -136,11 +177,18 @@ mod tests {
         };
         let holds = |a| postcondition(&sim, &policy, a);
         assert!(!holds(&quiesce).await.unwrap().unwrap());
-        act(&sim, &policy, &quiesce, &fence).await.unwrap().unwrap();
+        let none = StepRestore::default();
+        act(&sim, &policy, &quiesce, &fence, &none)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(holds(&quiesce).await.unwrap().unwrap());
         assert!(sim.writers_fenced("us-east-1", "database").await.unwrap());
         assert!(!sim.writers_fenced("us-west-2", "database").await.unwrap());
-        act(&sim, &policy, &undo, &fence).await.unwrap().unwrap();
+        act(&sim, &policy, &undo, &fence, &none)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(holds(&undo).await.unwrap().unwrap());
         assert!(!sim.writers_fenced("us-east-1", "database").await.unwrap());
     }

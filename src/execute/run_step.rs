@@ -26,6 +26,13 @@ pub(super) enum StepMsg {
     Acted { id: String, change_id: String },
     /// A call failed and will be retried.
     Retry { id: String, error: String },
+    /// A quiesce fenced writers whose state the servers do not keep (the
+    /// ElastiCache access strings from before): journal them now, for the
+    /// lift or undo of `region` to restore.
+    Fenced {
+        region: String,
+        restore: super::quiesce::Restore,
+    },
 }
 
 /// How a step ended.
@@ -78,6 +85,9 @@ pub(super) struct StepContext {
     /// Whether the gate reads the replicas' positions from the policy's
     /// heartbeat targets (only against real servers).
     pub record_fork: bool,
+    /// For a lift or an undo: what this execution's quiesce of the step's
+    /// region recorded (journaled), for its unfence to restore.
+    pub writer_restore: super::quiesce::Restore,
 }
 
 pub(super) async fn run_step<C: Cloud>(
@@ -215,11 +225,15 @@ pub(super) async fn run_step<C: Cloud>(
             }
             action => {
                 let clock = PhaseClock::default();
+                let restore = super::quiesce::StepRestore {
+                    given: ctx.writer_restore.clone(),
+                    ..Default::default()
+                };
                 let (status, attempts, outcome) = converge(
                     cloud,
                     &policy,
                     &step,
-                    action,
+                    (action, &restore),
                     change,
                     &fence,
                     (&ctx.tx, &clock),
@@ -262,7 +276,7 @@ async fn converge<C: Cloud>(
     cloud: &C,
     policy: &Policy,
     step: &Step,
-    action: &Action,
+    (action, restore): (&Action, &super::quiesce::StepRestore),
     previous: Option<ChangeId>,
     fence: &Fence,
     (tx, clock): (&mpsc::UnboundedSender<StepMsg>, &PhaseClock),
@@ -305,7 +319,7 @@ async fn converge<C: Cloud>(
             &what,
             || {
                 attempts.fetch_add(1, Ordering::Relaxed);
-                clock.acting(act(cloud, policy, action, fence))
+                clock.acting(act(cloud, policy, action, fence, restore))
             },
             on_retry,
         )
@@ -322,6 +336,15 @@ async fn converge<C: Cloud>(
             other => break other,
         }
     };
+    // Journaled even when the step fails later: the writers stay fenced
+    // and only these strings give them back.
+    let recorded = restore.recorded();
+    if let (Some((region, true)), false) = (super::quiesce::target(action), recorded.is_empty()) {
+        let _ = tx.send(StepMsg::Fenced {
+            region: region.to_string(),
+            restore: recorded,
+        });
+    }
     let change = match acted {
         Ok(change) => change.or(previous),
         Err(e) => {

@@ -182,11 +182,12 @@ pub async fn act<C: Cloud>(
     policy: &Policy,
     action: &Action,
     fence: &Fence,
+    restore: &super::quiesce::StepRestore,
 ) -> CloudResult<Option<ChangeId>> {
     if let Some(done) = super::reprotect_steps::act(cloud, action, fence).await {
         return done.map(|()| None);
     }
-    if let Some(done) = super::quiesce::act(cloud, policy, action, fence).await {
+    if let Some(done) = super::quiesce::act(cloud, policy, action, fence, restore).await {
         return done.map(|()| None);
     }
     match action {
@@ -356,7 +357,9 @@ mod tests {
             epoch: Epoch::default(),
         };
         let action = Action::Drain { timeout_s: 300 };
-        let err = act(&sim, &policy, &action, &fence).await.unwrap_err();
+        let err = act(&sim, &policy, &action, &fence, &Default::default())
+            .await
+            .unwrap_err();
         assert_eq!(err.kind, ErrorKind::Fatal);
         assert!(
             err.message.contains("reprotect or a failback"),

@@ -4,7 +4,7 @@
 //! pause is checked against `failback.max_write_pause`.
 
 use super::journal::{Decision, ExecutionRecord, StepRecord, StepStatus};
-use crate::cloud::Cloud;
+use crate::cloud::Writers;
 use crate::model::Fence;
 use crate::plan::{Action, ExecutionKind, StepKind};
 use crate::policy::Policy;
@@ -12,8 +12,9 @@ use crate::policy::Policy;
 /// Undoes the quiesce of a stopped failback when it is needed: the
 /// quiesce succeeded, the promotion did not. Appends an `undo-quiesce`
 /// step record and a decision saying why and how long the writers were
-/// paused. Returns whether it acted.
-pub(super) async fn undo_if_needed<C: Cloud>(
+/// paused. The ElastiCache access strings the quiesce journaled are
+/// handed back. Returns whether it acted.
+pub(super) async fn undo_if_needed<C: Writers + ?Sized>(
     cloud: &C,
     policy: &Policy,
     record: &mut ExecutionRecord,
@@ -54,7 +55,15 @@ pub(super) async fn undo_if_needed<C: Cloud>(
             .max()
             .unwrap_or_default(),
     };
-    let done = super::quiesce::act(cloud, policy, &action, &fence)
+    let restore = super::quiesce::StepRestore {
+        given: record
+            .writer_restore
+            .get(&region)
+            .cloned()
+            .unwrap_or_default(),
+        ..Default::default()
+    };
+    let done = super::quiesce::act(cloud, policy, &action, &fence, &restore)
         .await
         .expect("undo-quiesce is a quiesce step");
     let quiesced_at = record

@@ -42,6 +42,8 @@ pub use validate_readiness::{
     iam_role_arn, ReadinessSettings, READINESS_INTERVAL_MAX, READINESS_INTERVAL_MIN,
 };
 
+pub(crate) use validate_targets::target_group_region;
+
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -445,6 +447,11 @@ pub struct DnsTier {
     /// The DR load balancer's target groups (ARNs in the secondary
     /// region) whose targets readiness requires healthy; empty: not read.
     pub dr_target_groups: Vec<String>,
+    /// The primary load balancer's target groups (ARNs in the primary
+    /// region): what readiness reads once the policy is read reversed
+    /// (swapped with `dr_target_groups`). `None`: not set, so the standby's
+    /// target groups cannot be read after a reprotect.
+    pub primary_target_groups: Option<Vec<String>>,
 }
 
 /// An alias target: a load balancer's name and canonical hosted zone.

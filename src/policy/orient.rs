@@ -26,8 +26,9 @@ impl Policy {
     /// The policy read in `orientation`. `AsWritten` returns it unchanged;
     /// `Reversed` swaps the regions, the database instances, the cache
     /// members, the stream clusters and replicators, the traffic targets
-    /// and routing controls, the heartbeats' connections, the probes (with
-    /// `detection.secondary_probes`), the node-group clusters (with
+    /// and routing controls, the load balancers' target groups (with
+    /// `tiers.dns.primary_target_groups`), the heartbeats' connections, the
+    /// probes (with `detection.secondary_probes`), the node-group clusters (with
     /// `tiers.node_groups.primary_cluster`) and the fencing connections
     /// (with `secondary_connection`). A pair whose second half the policy
     /// does not set stays as written; [`Policy::orientation_gaps`] names it.
@@ -77,6 +78,9 @@ impl Policy {
         if let Some(d) = &mut t.dns {
             std::mem::swap(&mut d.primary, &mut d.secondary);
             swap_switch(&mut d.switch);
+            if let Some(home) = d.primary_target_groups.take() {
+                d.primary_target_groups = Some(std::mem::replace(&mut d.dr_target_groups, home));
+            }
         }
         if let Some(f) = &mut p.fencing {
             if let Some(d) = &mut f.database {
@@ -151,6 +155,16 @@ impl Policy {
         {
             out.push(format!(
                 "tiers.node_groups.primary_cluster: name the EKS cluster of {}",
+                self.regions.primary
+            ));
+        }
+        if t.dns
+            .as_ref()
+            .is_some_and(|d| !d.dr_target_groups.is_empty() && d.primary_target_groups.is_none())
+        {
+            out.push(format!(
+                "tiers.dns.primary_target_groups: the target groups of the load balancer in {}, \
+                 for readiness to read once it is the standby",
                 self.regions.primary
             ));
         }

@@ -381,6 +381,7 @@ pub struct RawDns {
     pub routing_controls: Option<RawRoutingControls>,
     pub ttl: Option<i64>,
     pub dr_target_groups: Option<Vec<String>>,
+    pub primary_target_groups: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

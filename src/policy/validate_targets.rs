@@ -1,21 +1,25 @@
 //! `tiers.dns.dr_target_groups`: the DR load balancer's target groups that
-//! readiness reads the health of. Each is a target group ARN in the DR
-//! region, named once.
+//! readiness reads the health of, and `tiers.dns.primary_target_groups`,
+//! the primary's, read instead once the policy is read reversed. Each is a
+//! target group ARN in its list's region, named once.
 
 use super::validate::Validator;
 use super::{Regions, Tiers};
 
-/// The field's path, as problems name it.
-const FIELD: &str = "tiers.dns.dr_target_groups";
+/// The DR list's path, as problems name it.
+pub(super) const DR_FIELD: &str = "tiers.dns.dr_target_groups";
+
+/// The primary list's path, as problems name it.
+pub(super) const PRIMARY_FIELD: &str = "tiers.dns.primary_target_groups";
 
 impl Validator {
-    /// Checks the ARNs' shape and that none repeats. The list is kept
-    /// whole (in its order, so that later problems name the right index);
-    /// any problem found makes the policy invalid.
-    pub(super) fn dr_target_groups(&mut self, raw: Option<Vec<String>>) -> Vec<String> {
+    /// Checks the ARNs' shape and that none repeats, naming `field`. The
+    /// list is kept whole (in its order, so that later problems name the
+    /// right index); any problem found makes the policy invalid.
+    pub(super) fn target_groups(&mut self, field: &str, raw: Option<Vec<String>>) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for (i, arn) in raw.unwrap_or_default().into_iter().enumerate() {
-            let at = format!("{FIELD}[{i}]");
+            let at = format!("{field}[{i}]");
             if target_group_region(&arn).is_none() {
                 self.problem(
                     at,
@@ -31,29 +35,48 @@ impl Validator {
         out
     }
 
-    /// Every target group is in the DR region, where readiness reads it.
+    /// Every DR target group is in the DR region and every primary one in
+    /// the primary region, where readiness reads them.
     pub(super) fn target_groups_in_dr_region(&mut self, tiers: &Tiers, regions: &Regions) {
         let Some(dns) = &tiers.dns else { return };
-        for (i, arn) in dns.dr_target_groups.iter().enumerate() {
-            let Some(region) = target_group_region(arn) else {
-                continue; // already reported as not an ARN
-            };
-            if region != regions.secondary {
-                self.problem(
-                    format!("{FIELD}[{i}]"),
-                    Some(arn.clone()),
-                    format!(
-                        "a target group in the DR region {} (regions.secondary), not in {region}",
-                        regions.secondary
-                    ),
-                );
+        let lists = [
+            (
+                DR_FIELD,
+                &dns.dr_target_groups[..],
+                &regions.secondary,
+                "DR",
+                "secondary",
+            ),
+            (
+                PRIMARY_FIELD,
+                dns.primary_target_groups.as_deref().unwrap_or_default(),
+                &regions.primary,
+                "primary",
+                "primary",
+            ),
+        ];
+        for (field, groups, want, side, key) in lists {
+            for (i, arn) in groups.iter().enumerate() {
+                let Some(region) = target_group_region(arn) else {
+                    continue; // already reported as not an ARN
+                };
+                if region != want {
+                    self.problem(
+                        format!("{field}[{i}]"),
+                        Some(arn.clone()),
+                        format!(
+                            "a target group in the {side} region {want} (regions.{key}), not in \
+                             {region}"
+                        ),
+                    );
+                }
             }
         }
     }
 }
 
 /// The region of a target group ARN, `None` when `arn` is not one.
-fn target_group_region(arn: &str) -> Option<&str> {
+pub(crate) fn target_group_region(arn: &str) -> Option<&str> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [scheme, partition, service, region, account, resource] = parts[..] else {
         return None;
@@ -129,5 +152,32 @@ mod policy_tests {
         has("tiers.dns.dr_target_groups[1]", "not listed before");
         has("tiers.dns.dr_target_groups[2]", "DR region us-west-2");
         has("tiers.dns.dr_target_groups[3]", "a target group ARN");
+    }
+
+    #[test]
+    fn primary_target_groups_must_be_arns_in_the_primary_region_named_once() {
+        let home = SHIPPED_TG
+            .replace("us-west-2", "us-east-1")
+            .replace("emr-platform-dr", "emr-platform");
+        let p = parsed(FULL).unwrap();
+        let dns = p.tiers.dns.unwrap();
+        assert_eq!(dns.primary_target_groups, Some(vec![home.clone()]));
+        let text = FULL.replace(
+            &format!("      - {home}\n"),
+            &format!("      - {home}\n      - {home}\n      - {SHIPPED_TG}\n      - app\n"),
+        );
+        let p = problems(&text);
+        let has = |field: &str, says: &str| {
+            assert!(
+                p.iter().any(|s| s.contains(field) && s.contains(says)),
+                "no problem naming {field} with {says:?}: {p:?}"
+            );
+        };
+        has("tiers.dns.primary_target_groups[1]", "not listed before");
+        has(
+            "tiers.dns.primary_target_groups[2]",
+            "primary region us-east-1",
+        );
+        has("tiers.dns.primary_target_groups[3]", "a target group ARN");
     }
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::raw::*;
 use super::validate::Validator;
+use super::validate_targets::{DR_FIELD, PRIMARY_FIELD};
 use super::*;
 
 impl Validator {
@@ -221,7 +222,10 @@ impl Validator {
             );
         }
         let switch = self.switch("tiers.dns", raw.mode, raw.routing_controls);
-        let dr_target_groups = self.dr_target_groups(raw.dr_target_groups);
+        let dr_target_groups = self.target_groups(DR_FIELD, raw.dr_target_groups);
+        let primary_target_groups = raw
+            .primary_target_groups
+            .map(|g| self.target_groups(PRIMARY_FIELD, Some(g)));
         let ttl = match raw.ttl {
             None => Some(60),
             Some(t) => self.count("tiers.dns.ttl", Some(t), 1, 86_400),
@@ -242,6 +246,7 @@ impl Validator {
             switch: switch?,
             ttl: ttl?,
             dr_target_groups,
+            primary_target_groups,
         })
     }
 

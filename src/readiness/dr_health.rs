@@ -1,6 +1,7 @@
 //! What only readiness reads on the DR side: the health of the DR load
-//! balancer's targets (`tiers.dns.dr_target_groups`) and the state of the
-//! MSK Replicator feeding the DR cluster (`tiers.stream.replicator`).
+//! balancer's targets (`tiers.dns.dr_target_groups`; with the policy read
+//! reversed, the primary's `tiers.dns.primary_target_groups`) and the state
+//! of the MSK Replicator feeding the DR cluster (`tiers.stream.replicator`).
 
 use crate::cloud::{DrHealth, TargetHealth};
 use crate::model::Op;
@@ -24,7 +25,21 @@ pub(super) async fn problems<C: DrHealth>(
         .as_ref()
         .map(|d| d.dr_target_groups.as_slice())
         .unwrap_or_default();
-    let reads = groups.iter().map(|arn| async move {
+    // Read reversed without `primary_target_groups`, the list still names
+    // the active region's groups: the standby's are not known.
+    let (groups, active): (Vec<&String>, Vec<&String>) = groups
+        .iter()
+        .partition(|arn| crate::policy::target_group_region(arn).is_none_or(|r| r == dr));
+    let unchecked = (!active.is_empty()).then(|| {
+        let names: Vec<&str> = active.iter().map(|a| group_name(a)).collect();
+        format!(
+            "the target groups of the standby region {dr} are not checked: the policy is read \
+             reversed and tiers.dns.dr_target_groups names those of the active region ({}); set \
+             tiers.dns.primary_target_groups to the target groups of the load balancer in {dr}",
+            names.join(", ")
+        )
+    });
+    let reads = groups.into_iter().map(|arn| async move {
         let read = cloud.get_target_health(dr, arn);
         let r = super::bounded(policy, Op::DescribeTargetHealth, read).await;
         judge_targets(arn, dr, r)
@@ -42,7 +57,7 @@ pub(super) async fn problems<C: DrHealth>(
         judge_replicator(name, dr, r)
     };
     let (targets, replicator) = tokio::join!(futures::future::join_all(reads), replicator);
-    let mut fails = Vec::new();
+    let mut fails: Vec<String> = unchecked.into_iter().collect();
     let mut warns = Vec::new();
     for (fail, warn) in targets {
         fails.extend(fail);
@@ -164,5 +179,52 @@ mod tests {
         assert_eq!(judge_replicator("rep", "us-west-2", r("RUNNING")), None);
         let fail = judge_replicator("rep", "us-west-2", r("FAILED")).unwrap();
         assert!(fail.contains("MSK Replicator rep in us-west-2 is FAILED, not RUNNING"));
+    }
+
+    use crate::cloud::sim::{SimCloud, SimOptions};
+    use crate::model::Orientation;
+
+    const HOME_TG: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/emr-platform/0123456789abcdef";
+
+    fn shipped() -> Policy {
+        crate::policy::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform.yaml"),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn read_reversed_the_standby_is_the_primary_load_balancer() {
+        let written = shipped();
+        let sim = SimCloud::new(&written, SimOptions::default()).unwrap();
+        sim.set_target_health(HOME_TG, TargetHealth::default());
+        let reversed = written.oriented(Orientation::Reversed);
+        let (fails, _) = problems(&sim, &reversed, false).await;
+        assert!(
+            fails
+                .iter()
+                .any(|f| f.contains("target group emr-platform in us-east-1 has 0 of 0")),
+            "{fails:?}"
+        );
+        // As written, the DR load balancer's are read, all healthy.
+        let (fails, _) = problems(&sim, &written, false).await;
+        assert!(fails.is_empty(), "{fails:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn read_reversed_without_the_primary_target_groups_says_what_is_not_checked() {
+        let mut written = shipped();
+        written.tiers.dns.as_mut().unwrap().primary_target_groups = None;
+        let sim = SimCloud::new(&written, SimOptions::default()).unwrap();
+        let reversed = written.oriented(Orientation::Reversed);
+        let (fails, _) = problems(&sim, &reversed, false).await;
+        assert!(
+            fails
+                .iter()
+                .any(|f| f.contains("standby region us-east-1 are not checked")
+                    && f.contains("set tiers.dns.primary_target_groups")),
+            "{fails:?}"
+        );
     }
 }

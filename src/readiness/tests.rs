@@ -139,6 +139,7 @@ fn past(policy: &Policy, plan: &Plan, ms: u64) -> ExecutionRecord {
         fork: None,
         phases: None,
         roles: None,
+        writer_restore: Default::default(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The simulated DR load balancer's targets and MSK Replicator: seeded
-//! from the policy (every target group it names has three healthy
+//! from the policy (every target group it names, of either load
+//! balancer, has three healthy
 //! targets, its replicator is `RUNNING`), with switches that turn the
 //! dr-resources check to warn or fail.
 
@@ -20,7 +21,8 @@ impl super::readiness::SimReadiness {
     pub(super) fn seeded(policy: &Policy) -> Self {
         let mut r = Self::default();
         if let Some(d) = &policy.tiers.dns {
-            for arn in &d.dr_target_groups {
+            let primary = d.primary_target_groups.iter().flatten();
+            for arn in d.dr_target_groups.iter().chain(primary) {
                 let healthy = TargetHealth {
                     healthy: DEFAULT_HEALTHY_TARGETS,
                     ..TargetHealth::default()

@@ -121,6 +121,19 @@ pub struct SimCloud {
     /// name (tests with real PostgreSQL and Redis) instead of the world's
     /// simulated writers.
     real_fences: bool,
+    /// Writer fences from elsewhere than the simulated world (see
+    /// [`SimCloud::with_writers`]).
+    writers: Option<OtherWriters>,
+}
+
+/// Writer fences that stand in for the world's simulated writers.
+#[derive(Clone)]
+struct OtherWriters(Arc<dyn crate::cloud::Writers>);
+
+impl std::fmt::Debug for OtherWriters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OtherWriters")
+    }
 }
 
 impl SimCloud {
@@ -152,6 +165,7 @@ impl SimCloud {
             rebuilt: Arc::default(),
             caller: None,
             real_fences: false,
+            writers: None,
         })
     }
 
@@ -206,6 +220,14 @@ impl SimCloud {
     /// (the database's roles, the cache's users), as against AWS.
     pub fn with_real_fences(mut self) -> Self {
         self.real_fences = true;
+        self
+    }
+
+    /// Takes the policy's writer fences from `writers` instead of the
+    /// world's simulated writers: fences that keep their state elsewhere
+    /// (as the ElastiCache user fence does, in the caller's journal).
+    pub fn with_writers(mut self, writers: Arc<dyn crate::cloud::Writers>) -> Self {
+        self.writers = Some(OtherWriters(writers));
         self
     }
 

@@ -214,6 +214,9 @@ impl crate::cloud::Writers for SimCloud {
         policy: &crate::policy::Policy,
         restore: &std::collections::BTreeMap<String, String>,
     ) -> Result<Vec<Box<dyn WriterFence>>, String> {
+        if let Some(w) = &self.writers {
+            return w.0.writer_fences(policy, restore);
+        }
         if self.real_fences {
             return crate::fence::from_policy(policy, None, restore);
         }

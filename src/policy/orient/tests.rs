@@ -77,6 +77,9 @@ fn reversed_swaps_every_pair() {
     assert_eq!((&rt.primary, &rt.secondary), (&t.secondary, &t.primary));
     let (tp, rtp) = (pair(&t.switch), pair(&rt.switch));
     assert_eq!((rtp.0, rtp.1), (tp.1, tp.0));
+    assert!(rt.dr_target_groups[0].contains(":us-east-1:"), "{rt:?}");
+    assert_eq!(Some(&rt.dr_target_groups), t.primary_target_groups.as_ref());
+    assert_eq!(rt.primary_target_groups.as_ref(), Some(&t.dr_target_groups));
     let (h, rh) = (
         p.detection.heartbeats.database.as_ref().unwrap(),
         r.detection.heartbeats.database.as_ref().unwrap(),
@@ -110,8 +113,10 @@ fn the_shipped_policy_has_no_orientation_gap_and_a_bare_one_names_each_field() {
     bare.tiers.stream.as_mut().unwrap().reverse_replicator = None;
     let f = bare.fencing.as_mut().unwrap();
     f.database.as_mut().unwrap().secondary_connection = None;
+    bare.tiers.dns.as_mut().unwrap().primary_target_groups = None;
     let gaps = bare.orientation_gaps();
     for field in [
+        "tiers.dns.primary_target_groups",
         "detection.secondary_probes",
         "tiers.node_groups.primary_cluster",
         "tiers.stream.reverse_replicator",
