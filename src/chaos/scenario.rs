@@ -9,8 +9,8 @@ use serde::Deserialize;
 use crate::cloud::sim::{Fault, LatencyModel};
 use crate::execute::cycle::CyclePhase;
 use crate::model::DataTier;
-use crate::model::{Orientation, Protection};
 use crate::model::Exposure;
+use crate::model::{Orientation, Protection};
 use crate::policy::{self, Policy};
 
 /// A scenario, as read from its file.
@@ -266,7 +266,10 @@ impl Scenario {
             }
         }
         for key in e.writers_quiesced.keys() {
-            if key.split_once('/').is_none_or(|(r, t)| r.is_empty() || t.is_empty()) {
+            if key
+                .split_once('/')
+                .is_none_or(|(r, t)| r.is_empty() || t.is_empty())
+            {
                 return Err(format!(
                     "expect.writers_quiesced: {key:?} is not region/tier (us-west-2/database)"
                 ));
