@@ -6,10 +6,17 @@
 //! simulated world, runs the failover on a paused clock and compares what
 //! happened with what was expected. `drctl chaos run` and the test suite
 //! both run every scenario through this module.
+//!
+//! A scenario's `phase` picks the phase of the way home it breaks: the
+//! failover (the default), or the reprotect, failback or failover again,
+//! which run through the cycle of `drill --cycle` (see [`cycle`]).
 
+mod cycle;
 mod scenario;
 
-pub use scenario::{Expect, ExpectedOutcome, Scenario, ScenarioError};
+pub use scenario::{
+    Expect, ExpectedOutcome, ExpectedProtection, Scenario, ScenarioError, ScenarioPhase,
+};
 
 use std::sync::Arc;
 
@@ -70,6 +77,27 @@ impl Outcome {
 /// A scenario whose policy or faults do not validate.
 pub async fn run(scenario: &Scenario) -> Result<Outcome, ScenarioError> {
     let policy = Arc::new(scenario.load_policy()?);
+    let run = RunOptions {
+        execution_id: Some(format!("chaos-{}", scenario.name)),
+        accept: crate::plan::Acceptance {
+            data_loss: scenario.accept_data_loss()?,
+            unknown: scenario.accept_unknown_loss()?,
+        },
+        operator: "chaos".into(),
+        reason: None,
+        ..RunOptions::default()
+    };
+    if scenario.phase != ScenarioPhase::Failover {
+        // The phases before run on a healthy cloud; the scenario breaks it
+        // just before its own phase.
+        let options = SimOptions {
+            seed: scenario.seed,
+            latency: scenario.latency.clone().unwrap_or_default(),
+            ..SimOptions::default()
+        };
+        let sim = SimCloud::new(&policy, options).map_err(|e| scenario.error(e))?;
+        return cycle::run(scenario, Arc::new(sim), &run).await;
+    }
     let options = SimOptions {
         seed: scenario.seed,
         latency: scenario.latency.clone().unwrap_or_default(),
@@ -88,16 +116,6 @@ pub async fn run(scenario: &Scenario) -> Result<Outcome, ScenarioError> {
     }
     let sim = Arc::new(sim);
     let mut journal = MemoryJournal::default();
-    let run = RunOptions {
-        execution_id: Some(format!("chaos-{}", scenario.name)),
-        accept: crate::plan::Acceptance {
-            data_loss: scenario.accept_data_loss()?,
-            unknown: scenario.accept_unknown_loss()?,
-        },
-        operator: "chaos".into(),
-        reason: None,
-        ..RunOptions::default()
-    };
     let mut record = execute::execute(sim.clone(), policy.clone(), &mut journal, run)
         .await
         .map_err(|e| scenario.error(e.to_string()))?;

@@ -7,8 +7,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cloud::sim::{Fault, LatencyModel};
+use crate::execute::cycle::CyclePhase;
 use crate::model::DataTier;
 use crate::model::Exposure;
+use crate::model::{Orientation, Protection};
 use crate::policy::{self, Policy};
 
 /// A scenario, as read from its file.
@@ -57,11 +59,78 @@ pub struct Scenario {
     /// the outage ended first (`true`) or still on (`false`).
     #[serde(default)]
     pub region_returns: Option<bool>,
+    /// The phase of the way home the faults, outage, lag and removals
+    /// break (default `failover`). For a later phase the phases before it
+    /// run on a healthy cloud, the breakage is applied just before this
+    /// phase, and `expect` is checked against this phase's execution.
+    #[serde(default)]
+    pub phase: ScenarioPhase,
     /// What must happen.
     pub expect: Expect,
     /// The file it was read from.
     #[serde(skip)]
     pub file: PathBuf,
+}
+
+/// The phase of the way home a scenario breaks, as scenario files spell it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScenarioPhase {
+    /// The failover away from the policy's primary region.
+    #[default]
+    Failover,
+    /// The reprotect after the failover.
+    Reprotect,
+    /// The failback home after the reprotect.
+    Failback,
+    /// The failover again, from home, after the failback.
+    FailoverAgain,
+}
+
+impl ScenarioPhase {
+    /// The phase of the cycle it names.
+    pub fn cycle_phase(self) -> CyclePhase {
+        match self {
+            Self::Failover => CyclePhase::Failover,
+            Self::Reprotect => CyclePhase::Reprotect,
+            Self::Failback => CyclePhase::Failback,
+            Self::FailoverAgain => CyclePhase::FailoverAgain,
+        }
+    }
+}
+
+/// Whether the active region is protected once the phase ended, as
+/// scenario files spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpectedProtection {
+    /// Every protected tier has a replica in the standby region.
+    Protected,
+    /// The active region has no replica anywhere.
+    Unprotected,
+    /// A reprotect is under way.
+    Reprotecting,
+}
+
+impl ExpectedProtection {
+    /// Its name as scenario files spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Protected => "protected",
+            Self::Unprotected => "unprotected",
+            Self::Reprotecting => "reprotecting",
+        }
+    }
+
+    /// Whether `p` is this protection.
+    pub fn matches(self, p: Protection) -> bool {
+        matches!(
+            (self, p),
+            (Self::Protected, Protection::Protected)
+                | (Self::Unprotected, Protection::Unprotected)
+                | (Self::Reprotecting, Protection::Reprotecting { .. })
+        )
+    }
 }
 
 /// How the failover must end.
@@ -118,6 +187,19 @@ pub struct Expect {
     /// Lines the fence's outcome must contain.
     #[serde(default)]
     pub fence_contains: Vec<String>,
+    /// How the policy is read once the phase ended (`as_written` or
+    /// `reversed`); for a scenario of a later `phase`.
+    #[serde(default)]
+    pub orientation_after: Option<Orientation>,
+    /// Whether the active region is protected once the phase ended; for a
+    /// scenario of a later `phase`.
+    #[serde(default)]
+    pub protection_after: Option<ExpectedProtection>,
+    /// Whether the writers of a tier in a region are quiesced once the
+    /// phase ended, keyed `region/tier` (`us-west-2/database: false`: the
+    /// writers there may write).
+    #[serde(default)]
+    pub writers_quiesced: BTreeMap<String, bool>,
 }
 
 /// A scenario that cannot be run, naming its file.
@@ -150,7 +232,50 @@ impl Scenario {
         }
         s.lags()?;
         s.accept_data_loss()?;
+        s.check_phase().map_err(err)?;
         Ok(s)
+    }
+
+    /// Refuses fields that apply to the failover alone in a scenario of a
+    /// later phase, and the cycle's expectations in a failover scenario.
+    fn check_phase(&self) -> Result<(), String> {
+        let e = &self.expect;
+        if self.phase == ScenarioPhase::Failover {
+            let cycle_only = [
+                ("orientation_after", e.orientation_after.is_some()),
+                ("protection_after", e.protection_after.is_some()),
+                ("writers_quiesced", !e.writers_quiesced.is_empty()),
+            ];
+            if let Some((field, _)) = cycle_only.iter().find(|(_, set)| *set) {
+                return Err(format!(
+                    "expect.{field}: applies to a scenario of a later phase; \
+                     set phase to reprotect, failback or failover-again"
+                ));
+            }
+        } else {
+            let failover_only = [
+                ("region_returns", self.region_returns.is_some()),
+                ("expect.calls_to_primary", e.calls_to_primary.is_some()),
+                ("expect.fence_old_primary", e.fence_old_primary.is_some()),
+                ("expect.fence_contains", !e.fence_contains.is_empty()),
+            ];
+            if let Some((field, _)) = failover_only.iter().find(|(_, set)| *set) {
+                return Err(format!(
+                    "{field}: applies to a failover scenario only (phase: failover)"
+                ));
+            }
+        }
+        for key in e.writers_quiesced.keys() {
+            if key
+                .split_once('/')
+                .is_none_or(|(r, t)| r.is_empty() || t.is_empty())
+            {
+                return Err(format!(
+                    "expect.writers_quiesced: {key:?} is not region/tier (us-west-2/database)"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// An error about this scenario.
