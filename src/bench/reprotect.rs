@@ -127,6 +127,9 @@ pub async fn run_seed(policy: &Arc<Policy>, seed: u64) -> Result<ReprotectRun, S
     })
 }
 
+/// One figure of a run, in ms.
+type Figure = fn(&ReprotectRun) -> u64;
+
 /// The runs as a table for people: each seed, then min, median, p95 (nearest
 /// rank) and max, and the first seed's critical path.
 pub fn table(policy: &str, runs: &[ReprotectRun]) -> String {
@@ -150,7 +153,7 @@ pub fn table(policy: &str, runs: &[ReprotectRun]) -> String {
         );
     }
     out.push('\n');
-    let figures: [(&str, fn(&ReprotectRun) -> u64); 3] = [
+    let figures: [(&str, Figure); 3] = [
         ("modeled reprotect", |r| r.modeled_ms),
         ("modeled failback", |r| r.failback_ms),
         ("failback write pause", |r| r.failback_pause_ms),

@@ -363,7 +363,8 @@ pub async fn fail_back(home: &mut Home, reprotected: &Reprotected) -> FailedBack
     let mut steps = StepTimes::default();
     let t = Instant::now();
     let quiesce = Action::QuiesceWriters { region: active };
-    quiesce::act(real, &fb, &quiesce, &fence)
+    let restore = quiesce::StepRestore::default();
+    quiesce::act(real, &fb, &quiesce, &fence, &restore)
         .await
         .unwrap()
         .unwrap();
@@ -419,7 +420,11 @@ pub async fn fail_back(home: &mut Home, reprotected: &Reprotected) -> FailedBack
     let lift = Action::LiftQuiesce {
         region: new.clone(),
     };
-    quiesce::act(real, &fb, &lift, &fence)
+    let given = quiesce::StepRestore {
+        given: restore.recorded.lock().unwrap().clone(),
+        ..Default::default()
+    };
+    quiesce::act(real, &fb, &lift, &fence, &given)
         .await
         .unwrap()
         .unwrap();
