@@ -242,8 +242,15 @@ async fn replica_exposures(
         if !present {
             continue;
         }
-        let m = exposures.exposure(&flipped, tier).await;
-        let e = m.map_or(crate::model::Exposure::Unknown, |m| m.exposure);
+        // Read in the standby region, which may not answer: bounded.
+        let read = tokio::time::timeout(
+            policy.execution.call_timeout,
+            exposures.exposure(&flipped, tier),
+        );
+        let e = match read.await {
+            Ok(Ok(m)) => m.exposure,
+            Ok(Err(_)) | Err(_) => crate::model::Exposure::Unknown,
+        };
         out.insert(tier, e);
     }
     out
