@@ -120,10 +120,16 @@ pub fn build(policy: &Policy, observed: &Observed, ctx: &Context) -> Plan {
         steps.push(s);
     }
     let has = |steps: &[Step], id: &str| steps.iter().any(|s| s.id == id);
+    // The writers come back as soon as the database at home took the
+    // writes: the cache may still be failing over, but neither of its
+    // members takes a write meanwhile (the old primary's users are
+    // quiesced, a secondary refuses writes), and a cache failover that
+    // fails then leaves the platform with its database writer.
     let lift_after: Vec<String> = ["promote-database", "failover-cache"]
         .into_iter()
-        .filter(|id| has(&steps, id))
+        .find(|id| has(&steps, id))
         .map(str::to_string)
+        .into_iter()
         .collect();
     push(
         policy,

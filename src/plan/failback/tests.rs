@@ -80,7 +80,7 @@ fn the_shipped_policys_failback_is_exactly_this_dag() {
         .collect();
     want.extend([
         ("flip-dns", before_flip),
-        ("lift-quiesce", vec!["promote-database", "failover-cache"]),
+        ("lift-quiesce", vec!["promote-database"]),
         ("rename-old-primary", vec!["lift-quiesce"]),
         ("create-replica-database", vec!["rename-old-primary"]),
         ("add-cache-secondary", vec!["failover-cache"]),
