@@ -127,7 +127,7 @@ pub(super) async fn run_step<C: Cloud>(
             // run time it checks, as a failover does, that the side it
             // moves to is ready.
             Action::Preflight | Action::PreflightFailback => {
-                let observed = observe(cloud, exposures, &policy, &notes).await;
+                let observed = Box::pin(observe(cloud, exposures, &policy, &notes)).await;
                 let problems = preflight(&policy, &observed);
                 if problems.is_empty() {
                     out(
@@ -142,8 +142,14 @@ pub(super) async fn run_step<C: Cloud>(
             Action::RpoGate => {
                 let lease =
                     super::lease::wait_for_lease(&policy, ctx.primary_controller, &notes).await;
-                let observed =
-                    observe_scope(cloud, exposures, &policy, Scope::DataTiers, &notes).await;
+                let observed = Box::pin(observe_scope(
+                    cloud,
+                    exposures,
+                    &policy,
+                    Scope::DataTiers,
+                    &notes,
+                ))
+                .await;
                 let mut gate = plan::rpo::evaluate(
                     policy.rpo,
                     plan::tier_exposures(&policy, &observed),
@@ -157,7 +163,7 @@ pub(super) async fn run_step<C: Cloud>(
                 };
                 // Right before promotion: where each replica stands.
                 let fork = match gate.allows() && ctx.record_fork {
-                    true => super::fork::record(&policy).await,
+                    true => Box::pin(super::fork::record(&policy)).await,
                     false => None,
                 };
                 StepOutcome {
@@ -168,13 +174,13 @@ pub(super) async fn run_step<C: Cloud>(
                 }
             }
             a @ Action::PreflightReprotect => {
-                match super::reprotect_steps::check(cloud, exposures, &policy, a).await {
+                match Box::pin(super::reprotect_steps::check(cloud, exposures, &policy, a)).await {
                     Ok(m) => out(StepStatus::Done, 0, m),
                     Err(e) => out(StepStatus::Failed, 0, e),
                 }
             }
             a @ Action::SwitchRoles { .. } => {
-                match super::reprotect_steps::switch_roles(cloud, &policy, a).await {
+                match Box::pin(super::reprotect_steps::switch_roles(cloud, &policy, a)).await {
                     Ok((m, roles)) => StepOutcome {
                         roles: Some(roles),
                         ..out(StepStatus::Done, 0, m)
@@ -192,12 +198,12 @@ pub(super) async fn run_step<C: Cloud>(
                 let bound = std::time::Duration::from_secs(*timeout_s)
                     .min(policy.failback.max_write_pause)
                     .saturating_sub(begun);
-                match super::quiesce::drain(exposures, &policy, bound).await {
+                match Box::pin(super::quiesce::drain(exposures, &policy, bound)).await {
                     Ok(m) => out(StepStatus::Done, 0, m),
                     Err(e) => out(StepStatus::Failed, 0, e),
                 }
             }
-            Action::Verify => verify_all(cloud, exposures, &policy, &notes)
+            Action::Verify => Box::pin(verify_all(cloud, exposures, &policy, &notes))
                 .await
                 .map_or_else(
                     |e| out(StepStatus::Failed, 0, e),
@@ -208,14 +214,14 @@ pub(super) async fn run_step<C: Cloud>(
                 let begun = std::time::Duration::from_millis(
                     crate::clock::now_ms().saturating_sub(ctx.first_started_at_ms),
                 );
-                let c = super::cache_step::converge(
+                let c = Box::pin(super::cache_step::converge(
                     cloud,
                     &policy,
                     (&step, begun),
                     &fence,
                     &notes,
                     &clock,
-                )
+                ))
                 .await;
                 StepOutcome {
                     decision: c.decision,
@@ -229,7 +235,7 @@ pub(super) async fn run_step<C: Cloud>(
                     given: ctx.writer_restore.clone(),
                     ..Default::default()
                 };
-                let (status, attempts, outcome) = converge(
+                let (status, attempts, outcome) = Box::pin(converge(
                     cloud,
                     &policy,
                     &step,
@@ -237,7 +243,7 @@ pub(super) async fn run_step<C: Cloud>(
                     change,
                     &fence,
                     (&ctx.tx, &clock),
-                )
+                ))
                 .await;
                 StepOutcome {
                     time: clock.split(),
