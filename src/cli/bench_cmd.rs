@@ -380,6 +380,7 @@ pub struct BenchPageArgs {
 
 fn page(args: BenchPageArgs) -> Exit {
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(super::WORKER_STACK)
         .worker_threads(2)
         .enable_all()
         .build()

@@ -162,6 +162,7 @@ fn on_aws(
     active_region: Option<String>,
 ) -> Result<Readiness, Exit> {
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(super::WORKER_STACK)
         .worker_threads(2)
         .enable_all()
         .build()

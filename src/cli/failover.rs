@@ -28,6 +28,7 @@ pub(super) fn run(args: FailoverArgs) -> Exit {
         Err(e) => return e,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(super::WORKER_STACK)
         .worker_threads(2)
         .enable_all()
         .build()

@@ -707,10 +707,16 @@ fn exit_for(status: crate::execute::ExecutionStatus) -> Exit {
     }
 }
 
+/// The stack of each runtime worker: tokio's 2 MiB default is too small
+/// for the deepest futures (a reprotect's observation of both regions
+/// through the remote simulator) in a debug build.
+pub(crate) const WORKER_STACK: usize = 8 << 20;
+
 /// A runtime on the real clock for commands that serve or call the network.
 fn live_runtime() -> Result<tokio::runtime::Runtime, Exit> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_stack_size(WORKER_STACK)
         .enable_all()
         .build()
         .map_err(|e| {
