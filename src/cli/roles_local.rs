@@ -165,31 +165,18 @@ async fn run_with<C: Cloud + 'static>(
         unknown: Default::default(),
     };
     let id = execute::new_execution_id(&working.name);
-    let plan = match kind {
-        ExecutionKind::Failback => {
-            let observed =
-                execute::observe_failback(cloud.as_ref(), cloud.as_ref(), &working).await;
-            let ctx = plan::failback::Context {
-                orientation: state.orientation,
-                protection: state.protection,
-                reprotects: state.names.reprotects,
-                execution_id: id.clone(),
-                divergence: divergence.as_ref().map(|d| d.execution_id.clone()),
-                divergence_reviewed: extra.divergence_reviewed.clone(),
-                accept,
-            };
-            plan::failback::build(&working, &observed, &ctx)
-        }
-        _ => {
-            let observed = execute::observe_reprotect(cloud.as_ref(), &working).await;
-            let ctx = plan::reprotect::Context {
-                orientation: state.orientation,
-                protection: state.protection,
-                reprotects: state.names.reprotects,
-            };
-            plan::reprotect::build(&working, &observed, &ctx)
-        }
+    let ctx = plan::failback::Context {
+        orientation: state.orientation,
+        protection: state.protection,
+        reprotects: state.names.reprotects,
+        execution_id: id.clone(),
+        divergence: divergence.as_ref().map(|d| d.execution_id.clone()),
+        divergence_reviewed: extra.divergence_reviewed.clone(),
+        accept,
     };
+    let failback = kind == ExecutionKind::Failback;
+    let cloud_ref = cloud.as_ref();
+    let plan = execute::plan_way_home(cloud_ref, cloud_ref, &working, failback, &ctx).await;
     let what = kind_name(kind);
     if !c.confirm {
         print!("{}", crate::report::render_plan(&plan, &working));

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::{ExecutionRecord, ExecutionStatus, Journal, JournalError, RunOptions};
 use crate::cloud::Cloud;
 use crate::model::{Epoch, Fence, Orientation, Protection, RecordedNames};
-use crate::plan::{failback, reprotect};
+use crate::plan::failback;
 use crate::policy::Policy;
 
 /// One phase of the way home.
@@ -128,9 +128,9 @@ pub async fn run_cycle<C: Cloud + 'static, J: Journal>(
 }
 
 /// The policy read in `roles` and the plan of a reprotect or a failback
-/// (`phase`) built from what `cloud` shows now; a failback's execution id
-/// is set in `run` when it has none (the plan names the old primary's new
-/// name after it). Any phase but the failback gets a reprotect plan (a
+/// (`phase`) built from what `cloud` shows now; the execution id is set
+/// in `run` when it has none (a failback's plan names the old primary's
+/// new name after it). Any phase but the failback gets a reprotect plan (a
 /// failover builds its own).
 pub async fn plan_way_home<C: Cloud>(
     cloud: &C,
@@ -140,31 +140,21 @@ pub async fn plan_way_home<C: Cloud>(
     run: &mut RunOptions,
 ) -> (Arc<Policy>, crate::plan::Plan) {
     let policy = Arc::new(written.in_roles(roles.orientation, &roles.names));
-    let plan = if phase == CyclePhase::Failback {
-        let id = run
-            .execution_id
-            .get_or_insert_with(|| super::new_execution_id(&policy.name))
-            .clone();
-        let observed = super::observe_failback(cloud, cloud, &policy).await;
-        let ctx = failback::Context {
-            orientation: roles.orientation,
-            protection: roles.protection,
-            reprotects: roles.names.reprotects,
-            execution_id: id,
-            divergence: None,
-            divergence_reviewed: None,
-            accept: run.accept.clone(),
-        };
-        failback::build(&policy, &observed, &ctx)
-    } else {
-        let observed = super::observe_reprotect(cloud, &policy).await;
-        let ctx = reprotect::Context {
-            orientation: roles.orientation,
-            protection: roles.protection,
-            reprotects: roles.names.reprotects,
-        };
-        reprotect::build(&policy, &observed, &ctx)
+    let id = run
+        .execution_id
+        .get_or_insert_with(|| super::new_execution_id(&policy.name))
+        .clone();
+    let ctx = failback::Context {
+        orientation: roles.orientation,
+        protection: roles.protection,
+        reprotects: roles.names.reprotects,
+        execution_id: id,
+        divergence: None,
+        divergence_reviewed: None,
+        accept: run.accept.clone(),
     };
+    let failback = phase == CyclePhase::Failback;
+    let plan = super::plan_way_home(cloud, cloud, &policy, failback, &ctx).await;
     (policy, plan)
 }
 

@@ -34,7 +34,9 @@ pub use journal::{
     MemoryJournal, StepRecord, StepStatus, TimeBasis,
 };
 pub use observe::{no_notes, observe, routing_view, Notes};
-pub use observe_reprotect::{observe_failback, observe_reprotect, observe_reprotect_with};
+pub use observe_reprotect::{
+    observe_failback, observe_reprotect, observe_reprotect_with, plan_way_home,
+};
 pub use steps::{postcondition, DNS_MARGIN};
 
 use std::collections::BTreeSet;

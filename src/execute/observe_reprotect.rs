@@ -25,6 +25,31 @@ fn seen<T>(r: CloudResult<Option<T>>) -> Seen<T> {
     }
 }
 
+/// Observes the platform and builds the plan of a reprotect or, when
+/// `failback`, of a failback, for `policy` as oriented now. `ctx` carries
+/// the roles now and, for a failback, its execution id, the divergence
+/// and the operator's acceptance (a reprotect reads only the roles).
+/// One path for the controller, a local run and the drill's cycle.
+pub async fn plan_way_home<C: Cloud>(
+    cloud: &C,
+    exposures: &dyn ExposureSource,
+    policy: &Policy,
+    failback: bool,
+    ctx: &crate::plan::failback::Context,
+) -> crate::plan::Plan {
+    if failback {
+        let observed = observe_failback(cloud, exposures, policy).await;
+        return crate::plan::failback::build(policy, &observed, ctx);
+    }
+    let observed = observe_reprotect_with(cloud, exposures, policy).await;
+    let roles = crate::plan::reprotect::Context {
+        orientation: ctx.orientation,
+        protection: ctx.protection,
+        reprotects: ctx.reprotects,
+    };
+    crate::plan::reprotect::build(policy, &observed, &roles)
+}
+
 /// Reads everything [`crate::plan::failback::build`] needs for `policy`
 /// (as oriented now: its primary region active, its secondary region
 /// holding the replicas): the replica side as a failover reads it, with

@@ -211,17 +211,7 @@ impl<C: Cloud + 'static> Runner<C> {
                 let observed = execute::observe(cloud, exposures, policy, &execute::no_notes).await;
                 plan::build(policy, &observed, accept)
             }
-            ExecutionKind::Reprotect => {
-                let observed = execute::observe_reprotect_with(cloud, exposures, policy).await;
-                let ctx = plan::reprotect::Context {
-                    orientation: state.orientation,
-                    protection: state.protection,
-                    reprotects: state.names.reprotects,
-                };
-                plan::reprotect::build(policy, &observed, &ctx)
-            }
-            ExecutionKind::Failback => {
-                let observed = execute::observe_failback(cloud, exposures, policy).await;
+            kind => {
                 let ctx = plan::failback::Context {
                     orientation: state.orientation,
                     protection: state.protection,
@@ -231,7 +221,8 @@ impl<C: Cloud + 'static> Runner<C> {
                     divergence_reviewed: req.divergence_reviewed.clone(),
                     accept,
                 };
-                plan::failback::build(policy, &observed, &ctx)
+                let failback = kind == ExecutionKind::Failback;
+                execute::plan_way_home(cloud, exposures, policy, failback, &ctx).await
             }
         }
     }
