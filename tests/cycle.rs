@@ -86,7 +86,7 @@ async fn after_a_failover_a_reprotect_builds_replicas_of_the_new_primary_in_the_
     );
     assert!(r.fence_old_primary.is_none(), "a reprotect fences nothing");
     assert_eq!(
-        execute::switched_roles(&r),
+        execute::switched_roles(&r).map(|s| (s.orientation, s.protection)),
         Some((Orientation::Reversed, Protection::Protected))
     );
     let db = p.tiers.database.as_ref().unwrap();

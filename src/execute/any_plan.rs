@@ -11,7 +11,7 @@ use super::{
     new_record, run_record, RunOptions,
 };
 use crate::cloud::Cloud;
-use crate::model::{ExecutionKind, Orientation, Protection};
+use crate::model::{ExecutionKind, SwitchedRoles};
 use crate::plan::{Plan, StepKind};
 use crate::policy::Policy;
 
@@ -43,18 +43,16 @@ pub async fn execute_plan<C: Cloud + 'static, J: Journal>(
     Ok(record)
 }
 
-/// The orientation and protection a finished `switch-roles` step of
-/// `record` committed, `None` when it has none or it has not succeeded.
-/// The controller cluster commits them in its replicated state; a local
-/// run keeps them in the record, where this reads them (with the names in
-/// [`ExecutionRecord::roles`]).
-pub fn switched_roles(record: &ExecutionRecord) -> Option<(Orientation, Protection)> {
+/// The roles a finished `switch-roles` step of `record` committed, `None`
+/// when it has none or it has not succeeded. The controller cluster
+/// commits them in its replicated state; a local run keeps them in the
+/// record ([`ExecutionRecord::roles`]), where this reads them.
+pub fn switched_roles(record: &ExecutionRecord) -> Option<&SwitchedRoles> {
     let switched = record
         .steps
         .iter()
         .any(|s| s.kind == StepKind::SwitchRoles && s.status.succeeded());
-    let roles = record.roles.as_ref().filter(|_| switched)?;
-    Some((roles.orientation, roles.protection))
+    record.roles.as_ref().filter(|_| switched)
 }
 
 /// The summary of an execution every step of which is done.

@@ -184,11 +184,7 @@ async fn failover<C: Cloud + 'static, J: Journal>(
 /// unprotected; a reprotect or failback whose `switch-roles` step is done
 /// leaves the roles it switched to.
 fn after(roles: CycleRoles, record: &ExecutionRecord) -> CycleRoles {
-    if let Some(r) = record
-        .roles
-        .as_ref()
-        .filter(|_| super::switched_roles(record).is_some())
-    {
+    if let Some(r) = super::switched_roles(record) {
         return CycleRoles {
             orientation: r.orientation,
             protection: r.protection,
