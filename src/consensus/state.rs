@@ -73,6 +73,12 @@ pub struct PolicyState {
     /// The names a reprotect gave what it created.
     #[serde(default, skip_serializing_if = "RecordedNames::is_empty")]
     pub names: RecordedNames,
+    /// What the fences of its executions replaced and a later lift gives
+    /// back, per region (ElastiCache access strings, see
+    /// [`crate::execute::Journal::writer_restore`]); a later fence's string
+    /// for a user replaces an earlier one.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub writer_restore: crate::execute::WriterRestore,
 }
 
 /// An execution as the cluster holds it.
@@ -600,6 +606,7 @@ impl ClusterState {
         }
         let p = self.policies.entry(policy).or_default();
         roles::after_save(p, &record);
+        crate::execute::merge_writer_restore(&mut p.writer_restore, &record.restorable());
         if finished && p.running.as_deref() == Some(id.as_str()) {
             p.running = None;
         }
@@ -725,5 +732,7 @@ pub mod notify;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_restore;
 #[cfg(test)]
 mod tests_roles;

@@ -86,6 +86,18 @@ impl Journal for RaftJournal {
         Ok(a.state.latest(policy).map(|e| e.record.clone()))
     }
 
+    async fn writer_restore(
+        &self,
+        policy: &str,
+    ) -> Result<crate::execute::WriterRestore, JournalError> {
+        let a = self.ctx.applied.read().expect("state lock");
+        Ok(a.state
+            .policies
+            .get(policy)
+            .map(|p| p.writer_restore.clone())
+            .unwrap_or_default())
+    }
+
     async fn save(&mut self, record: &ExecutionRecord) -> Result<(), JournalError> {
         let cmd = Command::Save {
             record: Box::new(record.clone()),

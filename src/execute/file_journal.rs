@@ -139,6 +139,11 @@ impl Journal for FileJournal {
     async fn save(&mut self, record: &ExecutionRecord) -> Result<(), JournalError> {
         self.write(record).map_err(JournalError::Io)
     }
+
+    async fn writer_restore(&self, policy: &str) -> Result<super::WriterRestore, JournalError> {
+        let records = self.read(&self.path(policy)?)?;
+        Ok(super::known_writer_restore(&records))
+    }
 }
 
 #[cfg(test)]

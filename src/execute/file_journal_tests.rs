@@ -56,3 +56,44 @@ async fn every_save_leaves_a_complete_journal_and_no_temporary_file() {
     let last = journal.last(&record.policy).await.unwrap().unwrap();
     assert_eq!(last.id, "run-4");
 }
+
+#[tokio::test(start_paused = true)]
+async fn access_strings_fences_replaced_are_read_back_newest_first_per_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = FileJournal::new(dir.path());
+    let mut first = a_record().await;
+    first.id = "failover".into();
+    let mut fence = crate::execute::fence_return::FenceOldPrimary::pending("us-east-1");
+    fence.writer_restore = [(
+        "us-east-1".into(),
+        [("app".into(), "on +@all".into())].into(),
+    )]
+    .into();
+    first.fence_old_primary = Some(fence);
+    journal.save(&first).await.unwrap();
+    let mut second = a_record().await;
+    second.id = "failback".into();
+    second.writer_restore = [
+        (
+            "us-west-2".into(),
+            [("app".into(), "on +@all".into())].into(),
+        ),
+        (
+            "us-east-1".into(),
+            [("app".into(), "on ~app:* +@all".into())].into(),
+        ),
+    ]
+    .into();
+    journal.save(&second).await.unwrap();
+    let known = FileJournal::new(dir.path())
+        .writer_restore(&first.policy)
+        .await
+        .unwrap();
+    assert_eq!(known["us-east-1"]["app"], "on ~app:* +@all");
+    assert_eq!(known["us-west-2"]["app"], "on +@all");
+    assert!(FileJournal::new(dir.path())
+        .writer_restore("another-policy")
+        .await
+        .unwrap()
+        .is_empty());
+}

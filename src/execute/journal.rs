@@ -217,9 +217,11 @@ pub struct ExecutionRecord {
     /// What the quiesce's fences returned for `unfence` to restore, per
     /// region: ElastiCache user id → access string from before the fence
     /// (never a secret). The lift or undo of that region gives them back.
+    /// A region the execution lifts without quiescing it first starts with
+    /// what an earlier execution's fence recorded there
+    /// ([`Journal::writer_restore`]).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub writer_restore:
-        std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    pub writer_restore: super::WriterRestore,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -249,20 +251,6 @@ pub struct Decision {
 }
 
 impl ExecutionRecord {
-    /// Journals `restore`, what a fence of `region`'s writers returned,
-    /// keeping the first entry per user: a repeated fence finds the user
-    /// already fenced and never replaces the string from before.
-    pub fn keep_writer_restore(
-        &mut self,
-        region: &str,
-        restore: std::collections::BTreeMap<String, String>,
-    ) {
-        let kept = self.writer_restore.entry(region.to_string()).or_default();
-        for (user, access) in restore {
-            kept.entry(user).or_insert(access);
-        }
-    }
-
     /// The step with this id.
     pub fn step(&self, id: &str) -> Option<&StepRecord> {
         self.steps.iter().find(|s| s.id == id)
@@ -354,6 +342,19 @@ pub trait Journal: Send {
         let _ = (record, roles);
         async { Ok(()) }
     }
+
+    /// The access strings the fences of `policy`'s executions replaced and
+    /// no later fence superseded, per region: what a lift of a region that
+    /// an earlier execution fenced gives back (ElastiCache users keep no
+    /// state of their own).
+    ///
+    /// # Errors
+    ///
+    /// The journal cannot be read.
+    fn writer_restore(
+        &self,
+        policy: &str,
+    ) -> impl Future<Output = Result<super::WriterRestore, JournalError>> + Send;
 }
 
 /// A journal held in memory (drills, tests).
@@ -376,6 +377,12 @@ impl Journal for MemoryJournal {
     async fn save(&mut self, record: &ExecutionRecord) -> Result<(), JournalError> {
         upsert(&mut self.records, record);
         Ok(())
+    }
+
+    async fn writer_restore(&self, policy: &str) -> Result<super::WriterRestore, JournalError> {
+        Ok(super::known_writer_restore(
+            self.records.iter().filter(|r| r.policy == policy),
+        ))
     }
 }
 

@@ -25,6 +25,7 @@ pub mod retry;
 mod run_step;
 mod steps;
 mod undo_quiesce;
+mod writer_restore;
 
 mod file_journal;
 pub use any_plan::{execute_plan, switched_roles};
@@ -38,6 +39,7 @@ pub use observe_reprotect::{
     observe_failback, observe_reprotect, observe_reprotect_with, plan_way_home,
 };
 pub use steps::{postcondition, DNS_MARGIN};
+pub use writer_restore::{known_writer_restore, merge_writer_restore, WriterRestore};
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -277,6 +279,14 @@ pub async fn run_record<C: Cloud + 'static, J: Journal>(
     } else {
         0
     };
+    // A lift of a region an earlier execution fenced gives back what that
+    // fence replaced: journaled before any step acts.
+    let known = journal.writer_restore(&record.policy).await?;
+    let before = record.writer_restore.clone();
+    record.inherit_writer_restore(&known);
+    if record.writer_restore != before {
+        journal.save(record).await?;
+    }
     run_dag(cloud, policy, journal, record, options, (clock, base)).await
 }
 
@@ -705,5 +715,7 @@ fn conclude(record: &mut ExecutionRecord) {
 mod quiesce_fake;
 #[cfg(test)]
 mod quiesce_tests;
+#[cfg(test)]
+mod restore_cycle_tests;
 #[cfg(test)]
 mod tests;

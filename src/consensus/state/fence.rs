@@ -54,7 +54,11 @@ impl ClusterState {
             )),
             _ => None,
         };
+        let policy = e.record.policy.clone();
+        let restore = state.writer_restore.clone();
         e.record.fence_old_primary = Some(state);
+        let p = self.policies.entry(policy).or_default();
+        crate::execute::merge_writer_restore(&mut p.writer_restore, &restore);
         if let Some(what) = what {
             self.audit(index, term, &at, "leader", what);
         }

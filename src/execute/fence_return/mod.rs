@@ -61,6 +61,13 @@ pub struct FenceOldPrimary {
     /// Why a tier's divergence could not be measured, a line per tier.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub divergence_errors: Vec<String>,
+    /// What the writer fences returned for a later `unfence` to restore,
+    /// per region (ElastiCache access strings from before the fence):
+    /// kept as each fence returns, so a fence that fails part way loses
+    /// nothing the others changed. A failback's lift at home gives them
+    /// back.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub writer_restore: super::WriterRestore,
 }
 
 impl FenceOldPrimary {
@@ -76,6 +83,7 @@ impl FenceOldPrimary {
             fork: None,
             divergence: Vec::new(),
             divergence_errors: Vec::new(),
+            writer_restore: Default::default(),
         }
     }
 
@@ -186,6 +194,10 @@ async fn fence_all<C: Cloud>(
             Ok(Ok(o)) => {
                 changed |= o.changed;
                 lines.push(o.summary);
+                let kept = state.writer_restore.entry(region.to_string()).or_default();
+                for (user, access) in o.restore {
+                    kept.entry(user).or_insert(access);
+                }
             }
             Ok(Err(crate::fence::FenceError::Unreachable { detail, .. })) => {
                 return Err(Wait(format!("{}: {detail}", w.describe())))
