@@ -28,7 +28,14 @@ pub(super) async fn run(
     let lags = scenario.lags()?;
     let broke: Mutex<Option<Result<BTreeMap<String, u32>, String>>> = Mutex::new(None);
     let before = |phase: CyclePhase| {
+        if phase == CyclePhase::Failover && !scenario.failover_faults.is_empty() {
+            for f in &scenario.failover_faults {
+                // Validated when the scenario was loaded.
+                let _ = sim.inject(f.clone());
+            }
+        }
         if phase == target {
+            sim.clear_faults();
             *broke.lock().unwrap() = Some(break_cloud(scenario, &sim, &lags));
         }
     };

@@ -27,9 +27,15 @@ pub struct Scenario {
     /// Seeds the simulated cloud.
     #[serde(default)]
     pub seed: u64,
-    /// Faults switched on from the start.
+    /// Faults switched on from the start (for a scenario of a later
+    /// phase: just before that phase).
     #[serde(default)]
     pub faults: Vec<Fault>,
+    /// For a scenario of a later phase: faults the failover before it met,
+    /// switched off once it ended (a Global Datastore that could not fail
+    /// over left the DR member disassociated).
+    #[serde(default)]
+    pub failover_faults: Vec<Fault>,
     /// Replication lag per data tier: a duration or `unknown`.
     #[serde(default)]
     pub lag: BTreeMap<DataTier, String>,
@@ -230,6 +236,10 @@ impl Scenario {
         for (i, f) in s.faults.iter().enumerate() {
             f.validate().map_err(|e| err(format!("faults[{i}].{e}")))?;
         }
+        for (i, f) in s.failover_faults.iter().enumerate() {
+            f.validate()
+                .map_err(|e| err(format!("failover_faults[{i}].{e}")))?;
+        }
         s.lags()?;
         s.accept_data_loss()?;
         s.check_phase().map_err(err)?;
@@ -241,6 +251,11 @@ impl Scenario {
     fn check_phase(&self) -> Result<(), String> {
         let e = &self.expect;
         if self.phase == ScenarioPhase::Failover {
+            if !self.failover_faults.is_empty() {
+                return Err("failover_faults: applies to a scenario of a later phase; \
+                            in a failover scenario put them in faults"
+                    .into());
+            }
             let cycle_only = [
                 ("orientation_after", e.orientation_after.is_some()),
                 ("protection_after", e.protection_after.is_some()),

@@ -301,6 +301,11 @@ impl SimCloud {
         Ok(())
     }
 
+    /// Switches every fault off from now.
+    pub fn clear_faults(&self) {
+        self.world().faults.clear();
+    }
+
     /// Sets a data tier's replication lag.
     pub fn set_lag(&self, tier: DataTier, exposure: Exposure) {
         self.world().lag.insert(tier, exposure);
