@@ -7,11 +7,13 @@
 //!
 //! The primary is killed under a write load and the platform fails over;
 //! a reprotect builds the replicas in the old primary's region; then, under
-//! a steady write load on the new primary, the failback's steps run one by
-//! one (`quiesce-writers`, `drain`, `promote-database`, `failover-cache`,
-//! `lift-quiesce`). Every row acknowledged before the quiesce must be on
-//! the server promoted by the failback, and the application's write pause
-//! must stay under `failback.max_write_pause`.
+//! a steady write load on the new primary, the product's failback runs: its
+//! plan, built in the roles the reprotect left, run by the executor
+//! (`quiesce-writers`, `drain`, `promote-database`, `failover-cache`,
+//! `lift-quiesce`, then the reprotect the other way). Every row
+//! acknowledged before the quiesce must be on the server promoted by the
+//! failback, and the application's write pause must stay under
+//! `failback.max_write_pause`.
 //!
 //! The scenario itself is in `real_support::failback`, shared with the
 //! benchmark (`cargo bench --bench failback_pause`).
@@ -49,6 +51,28 @@ async fn a_failback_after_failover_and_reprotect_loses_no_row_and_pauses_writes_
     assert!(reprotected.key_replicated, "{reprotected:?}");
 
     let f = failback::fail_back(&mut home, &reprotected).await;
+    // The executor ran the failback to its end, every step of the switch
+    // done by it.
+    assert_eq!(
+        f.record.status,
+        ExecutionStatus::Completed,
+        "{:#?}",
+        f.record.steps
+    );
+    for id in [
+        "quiesce-writers",
+        "drain",
+        "promote-database",
+        "failover-cache",
+        "lift-quiesce",
+        "rename-old-primary",
+        "switch-roles",
+        "verify",
+    ] {
+        let step = f.record.steps.iter().find(|s| s.id == id);
+        let status = step.map(|s| s.status);
+        assert_eq!(status, Some(StepStatus::Done), "{id}: {step:?}");
+    }
     eprintln!(
         "failback: {} rows acknowledged before the quiesce, {} missing on the new primary; \
          write pause {:?} (quiesce {:?}, drain {:?}, promotion {:?}, lift {:?})",
