@@ -118,6 +118,12 @@ async fn a_failback_after_failover_and_reprotect_loses_no_row_and_pauses_writes_
     // The cache failed back too: the Redis server in the old primary's
     // region is the primary, the DR one replicates from it.
     assert!(f.cache_roles_swapped, "{f:?}");
+    // The reprotect the other way made a real standby in us-west-2 with
+    // `pg_basebackup` from the new primary, and it streams from it.
+    let made = home.standbys.made();
+    assert_eq!(made.len(), 2, "{made:?}");
+    assert!(failback::in_recovery(&made[1]).await, "{made:?}");
+    assert!(failback::streams_from(&made[1], &standby).await, "{made:?}");
     // The new primary's admin still reaches it (the fence is on the
     // application's roles only).
     pg_connect(&standby)

@@ -281,15 +281,7 @@ pub async fn reprotect(home: &mut Home) -> Reprotected {
     let made = home.standbys.made();
     assert_eq!(made.len(), 1, "{made:?}");
     let standby = made[0].clone();
-    let c = pg_connect(&standby).await;
-    let row = bounded(c.query_one("SELECT status, sender_port FROM pg_stat_wal_receiver", &[]))
-        .await
-        .unwrap();
-    let (status, port): (String, i32) = (row.get(0), row.get(1));
-    let west_port = home
-        .pg
-        .standby_conninfo()
-        .contains(&format!("port={port} "));
+    let streams_from_new_primary = streams_from(&standby, &home.pg.standby_conninfo()).await;
     home.acked_at_least(1, home.acked(1).len() + 10).await;
     let rows = home.acked(1);
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -300,12 +292,23 @@ pub async fn reprotect(home: &mut Home) -> Reprotected {
     }
     Reprotected {
         standby,
-        streams_from_new_primary: status == "streaming" && west_port,
+        streams_from_new_primary,
         row_replicated,
         key_replicated: key_reaches(&home.redis.replica_url(), &home.redis_home.url()).await,
         rto_ms: r.steps.iter().filter_map(|s| s.ended_ms).max().unwrap_or(0),
         roles,
     }
+}
+
+/// Whether the standby at `standby` streams WAL from the server at
+/// `primary` (both conninfo).
+pub async fn streams_from(standby: &str, primary: &str) -> bool {
+    let c = pg_connect(standby).await;
+    let row = bounded(c.query_one("SELECT status, sender_port FROM pg_stat_wal_receiver", &[]))
+        .await
+        .unwrap();
+    let (status, port): (String, i32) = (row.get(0), row.get(1));
+    status == "streaming" && primary.contains(&format!("port={port} "))
 }
 
 /// Sets a key on `primary` and waits (at most 10 s) until `replica` has it.
