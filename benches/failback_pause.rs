@@ -5,12 +5,15 @@
 //! primary/standby pair and a Redis pair behind the simulated cloud, rows
 //! inserted every 10 ms; the primary is killed and the platform fails over,
 //! a reprotect builds a new standby with `pg_basebackup` (and a Redis
-//! replica), then the failback runs step by step (quiesce through the
-//! policy's fencing method, drain until the replica holds everything,
-//! promote, lift the quiesce on the new primary) and the application moves
-//! to the new primary. The pause is the time from the last write the old
-//! primary acknowledged to the first the new one did; the rows acknowledged
-//! before the quiesce that the new primary lacks are counted.
+//! replica), then the product's failback runs: its plan, built in the roles
+//! the reprotect left, run by the executor (quiesce through the policy's
+//! fencing method, drain until the replica holds everything, promote, lift
+//! the quiesce on the new primary, then the reprotect the other way), and
+//! the application moves to the new primary once the quiesce is lifted
+//! there. The pause is the time from the last write the old primary
+//! acknowledged to the first the new one did; the rows acknowledged before
+//! the quiesce that the new primary lacks are counted. The step times are
+//! the execution record's.
 //!
 //! Run: `DRCTL_PG_BIN=/usr/lib/postgresql/15/bin DRCTL_REDIS_SERVER=/usr/bin/redis-server
 //! cargo bench --bench failback_pause [-- RUNS]` (10 runs by default).
@@ -37,6 +40,12 @@ async fn one() -> Run {
     let reprotected = failback::reprotect(&mut home).await;
     assert!(reprotected.row_replicated && reprotected.key_replicated);
     let f = failback::fail_back(&mut home, &reprotected).await;
+    assert_eq!(
+        f.record.status,
+        drctl::execute::ExecutionStatus::Completed,
+        "{:#?}",
+        f.record.steps
+    );
     Run {
         pause: f.pause,
         steps: f.steps,
@@ -82,18 +91,19 @@ fn main() {
         LOAD.as_millis()
     );
     println!(
-        "{:>4} {:>10} {:>10} {:>10} {:>10} {:>10} {:>14} {:>8}",
-        "run", "pause", "quiesce", "drain", "promote", "lift", "rows before", "missing"
+        "{:>4} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>14} {:>8}",
+        "run", "pause", "quiesce", "drain", "promote", "lift", "failback", "rows before", "missing"
     );
     for (i, r) in all.iter().enumerate() {
         println!(
-            "{:>4} {:>10} {:>10} {:>10} {:>10} {:>10} {:>14} {:>8}",
+            "{:>4} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>14} {:>8}",
             i + 1,
             ms(r.pause),
             ms(r.steps.quiesce),
             ms(r.steps.drain),
             ms(r.steps.promote),
             ms(r.steps.lift),
+            ms(r.steps.total),
             r.rows,
             r.missing
         );
@@ -101,7 +111,8 @@ fn main() {
     let mut pauses: Vec<Duration> = all.iter().map(|r| r.pause).collect();
     pauses.sort_unstable();
     println!(
-        "\nwrite pause: median {}, p95 {}, max {} (nearest rank); rows missing on the new primary: {}",
+        "\nwrite pause: min {}, median {}, p95 {}, max {} (nearest rank); rows missing on the new primary: {}",
+        ms(pauses[0]),
         ms(nearest_rank(&pauses, 50)),
         ms(nearest_rank(&pauses, 95)),
         ms(pauses[pauses.len() - 1]),

@@ -7,11 +7,13 @@
 //!
 //! The primary is killed under a write load and the platform fails over;
 //! a reprotect builds the replicas in the old primary's region; then, under
-//! a steady write load on the new primary, the failback's steps run one by
-//! one (`quiesce-writers`, `drain`, `promote-database`, `failover-cache`,
-//! `lift-quiesce`). Every row acknowledged before the quiesce must be on
-//! the server promoted by the failback, and the application's write pause
-//! must stay under `failback.max_write_pause`.
+//! a steady write load on the new primary, the product's failback runs: its
+//! plan, built in the roles the reprotect left, run by the executor
+//! (`quiesce-writers`, `drain`, `promote-database`, `failover-cache`,
+//! `lift-quiesce`, then the reprotect the other way). Every row
+//! acknowledged before the quiesce must be on the server promoted by the
+//! failback, and the application's write pause must stay under
+//! `failback.max_write_pause`.
 //!
 //! The scenario itself is in `real_support::failback`, shared with the
 //! benchmark (`cargo bench --bench failback_pause`).
@@ -49,6 +51,28 @@ async fn a_failback_after_failover_and_reprotect_loses_no_row_and_pauses_writes_
     assert!(reprotected.key_replicated, "{reprotected:?}");
 
     let f = failback::fail_back(&mut home, &reprotected).await;
+    // The executor ran the failback to its end, every step of the switch
+    // done by it.
+    assert_eq!(
+        f.record.status,
+        ExecutionStatus::Completed,
+        "{:#?}",
+        f.record.steps
+    );
+    for id in [
+        "quiesce-writers",
+        "drain",
+        "promote-database",
+        "failover-cache",
+        "lift-quiesce",
+        "rename-old-primary",
+        "switch-roles",
+        "verify",
+    ] {
+        let step = f.record.steps.iter().find(|s| s.id == id);
+        let status = step.map(|s| s.status);
+        assert_eq!(status, Some(StepStatus::Done), "{id}: {step:?}");
+    }
     eprintln!(
         "failback: {} rows acknowledged before the quiesce, {} missing on the new primary; \
          write pause {:?} (quiesce {:?}, drain {:?}, promotion {:?}, lift {:?})",
@@ -94,6 +118,12 @@ async fn a_failback_after_failover_and_reprotect_loses_no_row_and_pauses_writes_
     // The cache failed back too: the Redis server in the old primary's
     // region is the primary, the DR one replicates from it.
     assert!(f.cache_roles_swapped, "{f:?}");
+    // The reprotect the other way made a real standby in us-west-2 with
+    // `pg_basebackup` from the new primary, and it streams from it.
+    let made = home.standbys.made();
+    assert_eq!(made.len(), 2, "{made:?}");
+    assert!(failback::in_recovery(&made[1]).await, "{made:?}");
+    assert!(failback::streams_from(&made[1], &standby).await, "{made:?}");
     // The new primary's admin still reaches it (the fence is on the
     // application's roles only).
     pg_connect(&standby)

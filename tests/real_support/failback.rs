@@ -1,32 +1,37 @@
-//! The way home on real servers, step by step: the shipped platform on the
-//! simulated cloud, its database and cache tiers backed by a real
-//! PostgreSQL pair and a real Redis pair (plus a Redis server standing in
-//! the old primary's region), failed over, reprotected, then failed back
-//! under a steady write load. Used by tests/failback_real.rs and by the
-//! failback benchmark.
+//! The way home on real servers: the shipped platform on the simulated
+//! cloud, its database and cache tiers backed by a real PostgreSQL pair and
+//! a real Redis pair (plus a Redis server standing in the old primary's
+//! region), failed over, reprotected, then failed back under a steady
+//! write load. Used by tests/failback_real.rs and by the failback
+//! benchmark.
 //!
-//! The failback's steps run here one by one through the executor's own
-//! pieces (`quiesce::act`, `quiesce::drain`) and the cloud's promotions,
-//! in the failback plan's order; the write pause and what the new primary
-//! holds are measured on the real servers.
+//! Each phase is the product's: the failover is `execute::execute`, the
+//! reprotect and the failback are planned by `execute::cycle::plan_way_home`
+//! in the roles the phase before left and run by `execute::execute_plan`
+//! (the failback in [`back`], its writer fences acting on the real
+//! servers); what the new primary holds and the write pause are measured
+//! on the real servers.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use drctl::cloud::sim::{Backing, BackingServer, LatencyModel, Rebuild, SimCloud, SimOptions};
-use drctl::cloud::{Cache, Database, MemberRole};
-use drctl::execute::{self, quiesce, ExecutionStatus, MemoryJournal, RunOptions};
-use drctl::model::{DataTier, Epoch, Exposure, Fence, Orientation, Protection};
-use drctl::plan::{reprotect, Action};
+use drctl::execute::cycle::{self, CyclePhase, CycleRoles};
+use drctl::execute::{self, ExecutionStatus, MemoryJournal, RunOptions};
+use drctl::model::{DataTier, Epoch, Exposure, Fence};
 use drctl::policy::{self, Policy};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::{
-    bounded, missing_postgres, pg_connect, Acked, Missing, PgPair, RealExposures, RedisAlone,
-    RedisPair, Standbys, WriteLoad,
+    bounded, missing_postgres, pg_connect, Acked, PgPair, RedisAlone, RedisPair, Standbys,
+    WriteLoad,
 };
+
+mod back;
+
+pub use back::{fail_back, FailedBack, StepTimes};
 
 /// The application's write period.
 pub const LOAD: Duration = Duration::from_millis(10);
@@ -235,44 +240,48 @@ pub struct Reprotected {
     pub key_replicated: bool,
     /// Modeled time of the reprotect execution (scaled latencies).
     pub rto_ms: u64,
+    /// The roles the reprotect switched to, which the failback is read in.
+    pub roles: CycleRoles,
 }
 
-/// Runs the reprotect plan on the simulated cloud, which builds the real
-/// standby and Redis replica, and checks they replicate.
+/// Runs the reprotect, planned in the roles a failover leaves, on the
+/// simulated cloud, which builds the real standby and Redis replica, and
+/// checks they replicate.
 pub async fn reprotect(home: &mut Home) -> Reprotected {
-    let (sim, p) = (home.sim.clone(), home.policy.clone());
-    let ctx = reprotect::Context {
-        orientation: Orientation::AsWritten,
-        protection: Protection::Unprotected,
-        reprotects: 0,
+    let sim = home.sim.clone();
+    let failed_over = CycleRoles {
+        protection: drctl::model::Protection::Unprotected,
+        ..CycleRoles::default()
     };
-    let plan = reprotect::build(
-        &p,
-        &execute::observe_reprotect(sim.as_ref(), &p).await,
-        &ctx,
-    );
+    let mut run = opts("reprotect");
+    let (p, plan) = cycle::plan_way_home(
+        sim.as_ref(),
+        &home.policy,
+        &failed_over,
+        CyclePhase::Reprotect,
+        &mut run,
+    )
+    .await;
     assert!(
         plan.preflight_problems.is_empty(),
         "{:?}",
         plan.preflight_problems
     );
     let mut journal = MemoryJournal::default();
-    let r = execute::execute_plan(sim, p, &mut journal, &plan, opts("reprotect"))
+    let r = execute::execute_plan(sim, p, &mut journal, &plan, run)
         .await
         .unwrap();
     assert_eq!(r.status, ExecutionStatus::Completed, "{:#?}", r.steps);
+    let switched = execute::switched_roles(&r).expect("a completed reprotect switches roles");
+    let roles = CycleRoles {
+        orientation: switched.orientation,
+        protection: switched.protection,
+        names: switched.names.clone(),
+    };
     let made = home.standbys.made();
     assert_eq!(made.len(), 1, "{made:?}");
     let standby = made[0].clone();
-    let c = pg_connect(&standby).await;
-    let row = bounded(c.query_one("SELECT status, sender_port FROM pg_stat_wal_receiver", &[]))
-        .await
-        .unwrap();
-    let (status, port): (String, i32) = (row.get(0), row.get(1));
-    let west_port = home
-        .pg
-        .standby_conninfo()
-        .contains(&format!("port={port} "));
+    let streams_from_new_primary = streams_from(&standby, &home.pg.standby_conninfo()).await;
     home.acked_at_least(1, home.acked(1).len() + 10).await;
     let rows = home.acked(1);
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -283,11 +292,23 @@ pub async fn reprotect(home: &mut Home) -> Reprotected {
     }
     Reprotected {
         standby,
-        streams_from_new_primary: status == "streaming" && west_port,
+        streams_from_new_primary,
         row_replicated,
         key_replicated: key_reaches(&home.redis.replica_url(), &home.redis_home.url()).await,
         rto_ms: r.steps.iter().filter_map(|s| s.ended_ms).max().unwrap_or(0),
+        roles,
     }
+}
+
+/// Whether the standby at `standby` streams WAL from the server at
+/// `primary` (both conninfo).
+pub async fn streams_from(standby: &str, primary: &str) -> bool {
+    let c = pg_connect(standby).await;
+    let row = bounded(c.query_one("SELECT status, sender_port FROM pg_stat_wal_receiver", &[]))
+        .await
+        .unwrap();
+    let (status, port): (String, i32) = (row.get(0), row.get(1));
+    status == "streaming" && primary.contains(&format!("port={port} "))
 }
 
 /// Sets a key on `primary` and waits (at most 10 s) until `replica` has it.
@@ -313,149 +334,4 @@ pub async fn key_reaches(primary: &str, replica: &str) -> bool {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     false
-}
-
-/// How long each failback step took, on the wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StepTimes {
-    /// `quiesce-writers`.
-    pub quiesce: Duration,
-    /// `drain`.
-    pub drain: Duration,
-    /// `promote-database` and `failover-cache`, until the cloud reports them done.
-    pub promote: Duration,
-    /// `lift-quiesce`.
-    pub lift: Duration,
-}
-
-/// What the failback measured.
-#[derive(Debug)]
-pub struct FailedBack {
-    /// Writes acknowledged by the old primary (us-west-2) before the quiesce.
-    pub before_quiesce: Vec<Acked>,
-    /// What of them the new primary lacks.
-    pub missing: Missing,
-    /// Last acknowledgement by the old primary → first by the new one.
-    pub pause: Duration,
-    /// The policy's `failback.max_write_pause`.
-    pub max_write_pause: Duration,
-    /// Writes the new primary acknowledged.
-    pub acked_after: usize,
-    /// Each step's wall time.
-    pub steps: StepTimes,
-    /// us-east-1's Redis server is the primary, us-west-2's replicates from it.
-    pub cache_roles_swapped: bool,
-}
-
-/// The failback, step by step in the plan's order, under the write load;
-/// then the load moves to the new primary (as its DNS name would) and stops.
-pub async fn fail_back(home: &mut Home, reprotected: &Reprotected) -> FailedBack {
-    let p = policy(&reprotected.standby, &home.pg.standby_conninfo());
-    let fb = p.oriented(Orientation::Reversed);
-    let (active, new) = (fb.regions.primary.clone(), fb.regions.secondary.clone());
-    let real = home.real.as_ref();
-    let fence = Fence {
-        execution_id: "failback".into(),
-        epoch: Epoch::default(),
-    };
-    // A steady load first.
-    home.acked_at_least(1, home.acked(1).len() + 50).await;
-    let mut steps = StepTimes::default();
-    let t = Instant::now();
-    let quiesce = Action::QuiesceWriters { region: active };
-    let restore = quiesce::StepRestore::default();
-    quiesce::act(real, &fb, &quiesce, &fence, &restore)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(quiesce::postcondition(real, &fb, &quiesce)
-        .await
-        .unwrap()
-        .unwrap());
-    steps.quiesce = t.elapsed();
-
-    let t = Instant::now();
-    home.sim
-        .set_lag(DataTier::Stream, Exposure::Known(Duration::ZERO));
-    let exposures = RealExposures {
-        postgres: (home.pg.standby_conninfo(), reprotected.standby.clone()),
-        redis: Some((home.redis.replica_url(), home.redis_home.url())),
-        sim: home.sim.clone(),
-    };
-    let drained = quiesce::drain(&exposures, &fb, fb.failback.drain_timeout).await;
-    assert!(drained.is_ok(), "{drained:?}");
-    steps.drain = t.elapsed();
-
-    let t = Instant::now();
-    let db = fb.tiers.database.as_ref().unwrap();
-    real.ensure_promoted(&new, &db.replica, &fence)
-        .await
-        .unwrap();
-    let cache = fb.tiers.cache.as_ref().unwrap();
-    let datastore = &cache.global_datastore;
-    real.ensure_primary_member(datastore, &new, &cache.dr_member, &fence)
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let d = real.get_database(&new, &db.replica).await.unwrap().unwrap();
-        let g = real
-            .get_global_datastore(&new, datastore)
-            .await
-            .unwrap()
-            .unwrap();
-        let cache_done = g.status == "available"
-            && g.members
-                .iter()
-                .any(|m| m.region == new && m.role == MemberRole::Primary);
-        if d.status == "available" && d.replica_source.is_none() && cache_done {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{d:?} {g:?}");
-        tokio::time::sleep(fb.execution.poll_interval).await;
-    }
-    steps.promote = t.elapsed();
-
-    let t = Instant::now();
-    let lift = Action::LiftQuiesce {
-        region: new.clone(),
-    };
-    let given = quiesce::StepRestore {
-        given: restore.recorded.lock().unwrap().clone(),
-        ..Default::default()
-    };
-    quiesce::act(real, &fb, &lift, &fence, &given)
-        .await
-        .unwrap()
-        .unwrap();
-    steps.lift = t.elapsed();
-    home.target.send_replace(app(&reprotected.standby));
-    home.acked_at_least(2, 10).await;
-
-    let acked = home.load.take().unwrap().stop().await;
-    let before: Vec<Acked> = acked.iter().filter(|a| a.target == 1).copied().collect();
-    let after: Vec<&Acked> = acked.iter().filter(|a| a.target == 2).collect();
-    let last = before.iter().map(|a| a.acked_ms).max().unwrap();
-    let first = after.iter().map(|a| a.acked_ms).min().unwrap();
-    let missing = missing_postgres(&reprotected.standby, &before).await;
-    let west = home.redis.replica_info();
-    let east = home.redis_home.info_replication();
-    let east_port = home
-        .redis_home
-        .url()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .to_string();
-    FailedBack {
-        missing,
-        pause: Duration::from_millis(first.saturating_sub(last)),
-        max_write_pause: fb.failback.max_write_pause,
-        acked_after: after.len(),
-        steps,
-        cache_roles_swapped: east.contains("role:master")
-            && west.contains("role:slave")
-            && west.contains(&format!("master_port:{east_port}")),
-        before_quiesce: before,
-    }
 }
