@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::duration;
+use crate::model::ExecutionKind;
 use crate::policy::Policy;
 
 /// The plan as text: what `drctl failover` prints without `--confirm`.
@@ -46,7 +47,13 @@ pub fn render_plan(plan: &crate::plan::Plan, policy: &Policy) -> String {
     }
     let _ = writeln!(out);
     if plan.preflight_problems.is_empty() {
-        let _ = writeln!(out, "preflight: ok, the DR side is ready");
+        let ready = match plan.kind {
+            ExecutionKind::Reprotect => {
+                format!("{} answers and every name is free", plan.to_region)
+            }
+            _ => "the DR side is ready".to_string(),
+        };
+        let _ = writeln!(out, "preflight: ok, {ready}");
     } else {
         let _ = writeln!(
             out,
@@ -57,6 +64,53 @@ pub fn render_plan(plan: &crate::plan::Plan, policy: &Policy) -> String {
             let _ = writeln!(out, "  - {p}");
         }
     }
+    match plan.kind {
+        ExecutionKind::Failover => render_gate(&mut out, plan, policy),
+        ExecutionKind::Reprotect => {
+            let _ = writeln!(
+                out,
+                "roles:     switch-roles records {} active and {} standby once every replica there replicates within the RPO of {}; nothing is fenced, node groups and traffic stay",
+                plan.from_region,
+                plan.to_region,
+                duration::fmt(policy.rpo)
+            );
+        }
+        ExecutionKind::Failback => render_failback(&mut out, plan, policy),
+    }
+    out
+}
+
+/// The failback's guarantees: zero data loss, the bounded write pause.
+fn render_failback(out: &mut String, plan: &crate::plan::Plan, policy: &Policy) {
+    let fb = &policy.failback;
+    let _ = writeln!(
+        out,
+        "data loss: none: drain waits until every replica in {} holds all that was written before the quiesce (at most {}, failback.drain_timeout), or the failback refuses",
+        plan.to_region,
+        duration::fmt(fb.drain_timeout)
+    );
+    let _ = writeln!(
+        out,
+        "pause:     the writers in {} stop at quiesce-writers; they write again in {} at lift-quiesce, or in {} at undo-quiesce when the promotion cannot follow; at most {} (failback.max_write_pause)",
+        plan.from_region,
+        plan.to_region,
+        plan.from_region,
+        duration::fmt(fb.max_write_pause)
+    );
+    if let Some(f) = &policy.fencing {
+        let _ = writeln!(
+            out,
+            "quiesce:   the policy's fencing methods, in {}:",
+            plan.from_region
+        );
+        for m in f.methods() {
+            let _ = writeln!(out, "  - {m}");
+        }
+    }
+}
+
+/// The failover's RPO gate and fencing.
+fn render_gate(out: &mut String, plan: &crate::plan::Plan, policy: &Policy) {
     let _ = writeln!(out, "RPO gate:  {}", plan.rpo);
     for t in &plan.rpo.tiers {
         let done = if t.already_failed_over {
@@ -78,8 +132,7 @@ pub fn render_plan(plan: &crate::plan::Plan, policy: &Policy) -> String {
              --accept-unknown-loss <tier> for each unknown one (see runbooks/rpo-gate.md)"
         );
     }
-    render_fencing(&mut out, policy);
-    out
+    render_fencing(out, policy);
 }
 
 /// What the policy fences, and when, for the plan.
@@ -147,5 +200,59 @@ mod tests {
             text.contains("fencing:   none (no fencing section)"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_way_home_plan_says_what_that_kind_guarantees_and_nothing_of_a_failover() {
+        use crate::model::{Orientation, Protection};
+        use crate::plan::{failback, reprotect};
+        let policy = crate::policy::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/emr-platform.yaml"),
+        )
+        .unwrap();
+        let ctx = reprotect::Context {
+            orientation: Orientation::AsWritten,
+            protection: Protection::Unprotected,
+            reprotects: 0,
+        };
+        let plan = reprotect::build(&policy, &Default::default(), &ctx);
+        let text = render_plan(&plan, &policy);
+        assert!(
+            text.contains("roles:     switch-roles records us-west-2 active and us-east-1 standby"),
+            "{text}"
+        );
+        let reversed = policy.oriented(Orientation::Reversed);
+        let ctx = failback::Context {
+            orientation: Orientation::Reversed,
+            protection: Protection::Protected,
+            reprotects: 1,
+            execution_id: "fb-1".into(),
+            divergence: None,
+            divergence_reviewed: None,
+            accept: Default::default(),
+        };
+        let plan = failback::build(&reversed, &Default::default(), &ctx);
+        let fb = render_plan(&plan, &reversed);
+        assert!(
+            fb.contains("data loss: none: drain waits until every replica in us-east-1"),
+            "{fb}"
+        );
+        assert!(
+            fb.contains("at most 15m (failback.max_write_pause)"),
+            "{fb}"
+        );
+        assert!(
+            fb.contains("quiesce:   the policy's fencing methods, in us-west-2:"),
+            "{fb}"
+        );
+        for t in [&text, &fb] {
+            for failover_only in [
+                "RPO gate:",
+                "the gate waits for that lease",
+                "fence-old-primary",
+            ] {
+                assert!(!t.contains(failover_only), "{failover_only} in {t}");
+            }
+        }
     }
 }
