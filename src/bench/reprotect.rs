@@ -135,19 +135,25 @@ type Figure = fn(&ReprotectRun) -> u64;
 pub fn table(policy: &str, runs: &[ReprotectRun]) -> String {
     let f = |ms: u64| duration::fmt(Duration::from_millis(ms));
     let mut out = format!(
-        "reprotect of {policy} after a failover, simulated cloud with the default latency model, {} seed(s)\n\n{:>6} {:>11} {:>12}  {}\n",
+        "reprotect of {policy} after a failover, then the failback, simulated cloud with the default latency model, {} seed(s)\n\n{:>6} {:>11} {:>12} {:>11} {:>12} {:>10}  {}\n",
         runs.len(),
         "seed",
-        "status",
+        "reprotect",
         "modeled",
-        "longest step (its duration)"
+        "failback",
+        "modeled",
+        "pause",
+        "reprotect's longest step (its duration)"
     );
     for r in runs {
         out += &format!(
-            "{:>6} {:>11} {:>12}  {} ({})\n",
+            "{:>6} {:>11} {:>12} {:>11} {:>12} {:>10}  {} ({})\n",
             r.seed,
             r.status,
             f(r.modeled_ms),
+            r.failback_status,
+            f(r.failback_ms),
+            f(r.failback_pause_ms),
             r.slowest_step.0,
             f(r.slowest_step.1)
         );
@@ -219,9 +225,18 @@ mod tests {
             r.failback_pause_ms <= policy.failback.max_write_pause.as_millis() as u64,
             "{r:?}"
         );
+        let r_pause = r.failback_pause_ms;
+        let f_ms = |ms: u64| duration::fmt(Duration::from_millis(ms));
         let text = table(&policy.name, &[r]);
         assert!(text.contains("modeled reprotect"), "{text}");
         assert!(text.contains("failback write pause"), "{text}");
+        // Each seed's row shows the failback beside its reprotect.
+        let row = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("3 "))
+            .expect("the seed's row");
+        assert_eq!(row.matches("completed").count(), 2, "{row}");
+        assert!(row.contains(&f_ms(r_pause)), "{row}");
     }
 
     #[test]
