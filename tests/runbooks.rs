@@ -65,17 +65,9 @@ fn every_step_of_a_reprotect_has_a_section_in_the_reprotect_runbook() {
 
 #[test]
 fn every_step_of_a_failback_and_its_undo_has_a_section_in_the_failback_runbook() {
-    use drctl::model::{Orientation, Protection};
+    use drctl::model::Orientation;
     use drctl::plan::failback::{build, Context, Observed};
-    let ctx = Context {
-        orientation: Orientation::Reversed,
-        protection: Protection::Protected,
-        reprotects: 1,
-        execution_id: "fb-1".into(),
-        divergence: None,
-        divergence_reviewed: None,
-        accept: Default::default(),
-    };
+    let ctx = Context::after_one_reprotect("fb-1");
     let policy = shipped().oriented(Orientation::Reversed);
     let plan = build(&policy, &Observed::default(), &ctx);
     let mut kinds: Vec<StepKind> = plan.steps.iter().map(|s| s.kind).collect();

@@ -11,7 +11,7 @@ use super::quiesce::{act, Restore, StepRestore};
 use super::quiesce_fake::AccessStrings;
 use super::*;
 use crate::cloud::sim::{SimCloud, SimOptions};
-use crate::model::{DataTier, Exposure, Orientation, Protection};
+use crate::model::{DataTier, Exposure, Orientation};
 use crate::plan::{failback, Action};
 
 const APP: &str = "emr-app";
@@ -85,15 +85,7 @@ async fn a_failback_resumed_from_its_journal_undoes_its_quiesce_with_the_recorde
     )
     .unwrap();
     let policy = written.oriented(Orientation::Reversed);
-    let ctx = failback::Context {
-        orientation: Orientation::Reversed,
-        protection: Protection::Protected,
-        reprotects: 1,
-        execution_id: "fb-1".into(),
-        divergence: None,
-        divergence_reviewed: None,
-        accept: Default::default(),
-    };
+    let ctx = failback::Context::after_one_reprotect("fb-1");
     let plan = failback::build(&policy, &Default::default(), &ctx);
     let writers = Arc::new(AccessStrings::new(&policy, APP, BEFORE));
     // The replica stays 40 s behind: the drain never ends by itself.

@@ -124,7 +124,7 @@ pub(super) async fn undo_if_needed<C: Writers + ?Sized>(
 mod tests {
     use super::*;
     use crate::cloud::sim::{SimCloud, SimOptions};
-    use crate::model::{Orientation, Protection};
+    use crate::model::Orientation;
     use crate::plan::failback;
 
     #[tokio::test(start_paused = true)]
@@ -135,15 +135,7 @@ mod tests {
         .unwrap();
         // After a failover and a reprotect: us-west-2 active.
         let policy = written.oriented(Orientation::Reversed);
-        let ctx = failback::Context {
-            orientation: Orientation::Reversed,
-            protection: Protection::Protected,
-            reprotects: 1,
-            execution_id: "fb-1".into(),
-            divergence: None,
-            divergence_reviewed: None,
-            accept: Default::default(),
-        };
+        let ctx = failback::Context::after_one_reprotect("fb-1");
         let plan = failback::build(&policy, &Default::default(), &ctx);
         let sim = SimCloud::new(&written, SimOptions::default()).unwrap();
         let mut record = super::super::new_record(&plan, &Default::default());

@@ -40,6 +40,24 @@ pub struct Context {
     pub accept: Acceptance,
 }
 
+impl Context {
+    /// A failback's context after the policy as written failed over and
+    /// was reprotected once (us-west-2 active and protected), with no
+    /// divergence to review and no loss accepted: what a plan printout or
+    /// a rehearsal of the failback starts from.
+    pub fn after_one_reprotect(execution_id: &str) -> Self {
+        Self {
+            orientation: Orientation::Reversed,
+            protection: Protection::Protected,
+            reprotects: 1,
+            execution_id: execution_id.to_string(),
+            divergence: None,
+            divergence_reviewed: None,
+            accept: Acceptance::default(),
+        }
+    }
+}
+
 /// The observed state a failback is planned from: the failover's view of
 /// the replica side and the reprotect's view of both regions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

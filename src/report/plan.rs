@@ -222,15 +222,7 @@ mod tests {
             "{text}"
         );
         let reversed = policy.oriented(Orientation::Reversed);
-        let ctx = failback::Context {
-            orientation: Orientation::Reversed,
-            protection: Protection::Protected,
-            reprotects: 1,
-            execution_id: "fb-1".into(),
-            divergence: None,
-            divergence_reviewed: None,
-            accept: Default::default(),
-        };
+        let ctx = failback::Context::after_one_reprotect("fb-1");
         let plan = failback::build(&reversed, &Default::default(), &ctx);
         let fb = render_plan(&plan, &reversed);
         assert!(

@@ -13,15 +13,7 @@ fn reversed() -> Policy {
 }
 
 fn ctx() -> Context {
-    Context {
-        orientation: Orientation::Reversed,
-        protection: Protection::Protected,
-        reprotects: 1,
-        execution_id: "fb-1".into(),
-        divergence: None,
-        divergence_reviewed: None,
-        accept: Acceptance::default(),
-    }
+    Context::after_one_reprotect("fb-1")
 }
 
 fn caught_up() -> Observed {
