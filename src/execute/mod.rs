@@ -468,7 +468,14 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
                     .unwrap_or_default(),
             };
             let id = step.id.clone();
-            let task = running.spawn(run_step(cloud.clone(), ctx, step, change, fence));
+            // The step's task keeps this node's clock (the simulation's skew).
+            let task = running.spawn(crate::clock::inherit(run_step(
+                cloud.clone(),
+                ctx,
+                step,
+                change,
+                fence,
+            )));
             tasks.insert(task.id(), id);
             if options.sequential {
                 break;
