@@ -11,12 +11,59 @@
 //! The virtual clock is per thread: the simulation runs each seed on its own
 //! current-thread runtime, so seeds run side by side without sharing a clock.
 //! Work sent to `spawn_blocking` threads reads the system clock.
+//!
+//! A node's skew is a task-local offset ([`skewed`]): the simulation's three
+//! nodes share one thread, so a per-thread offset cannot tell them apart,
+//! and passing a clock to every caller would change every signature that
+//! stamps a time. The offset follows a node's work into the tasks it starts
+//! because the controller spawns through [`spawn`] (and [`inherit`] for a
+//! `JoinSet`); the two places where a node's work runs in a task it did not
+//! start carry the offset themselves: the in-memory network runs a call's
+//! handler under the receiving node's offset, and the raft network signs
+//! under the offset of the node that built it (openraft's own tasks start
+//! outside any node's scope). Outside a simulation no offset is ever set.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 thread_local! {
     static VIRTUAL: RefCell<Option<Virtual>> = const { RefCell::new(None) };
+}
+
+tokio::task_local! {
+    /// The current node's clock offset from the virtual clock, in ms.
+    static SKEW_MS: i64;
+}
+
+/// Runs `fut` with the virtual wall clock `skew_ms` milliseconds ahead
+/// (behind, when negative), as one node's clock would be.
+pub fn skewed<F: Future>(skew_ms: i64, fut: F) -> impl Future<Output = F::Output> {
+    SKEW_MS.scope(skew_ms, fut)
+}
+
+/// Runs `f` with the virtual wall clock `skew_ms` milliseconds off.
+pub fn skewed_sync<R>(skew_ms: i64, f: impl FnOnce() -> R) -> R {
+    SKEW_MS.sync_scope(skew_ms, f)
+}
+
+/// The current task's clock offset in milliseconds (0 outside any node).
+pub fn skew_ms() -> i64 {
+    SKEW_MS.try_with(|s| *s).unwrap_or(0)
+}
+
+/// `fut`, keeping the current task's clock offset wherever it runs.
+pub fn inherit<F: Future>(fut: F) -> impl Future<Output = F::Output> {
+    skewed(skew_ms(), fut)
+}
+
+/// `tokio::spawn`, the task keeping the current task's clock offset.
+pub fn spawn<F>(fut: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(inherit(fut))
 }
 
 /// A virtual wall clock: `start` at the tokio instant `origin`, advancing
@@ -30,9 +77,16 @@ pub struct Virtual {
 }
 
 impl Virtual {
-    /// The virtual wall time now.
+    /// The virtual wall time now, shifted by the current node's offset.
     fn now(&self) -> SystemTime {
-        self.start + (tokio::time::Instant::now() - self.origin)
+        let t = self.start + (tokio::time::Instant::now() - self.origin);
+        let skew = skew_ms();
+        let off = Duration::from_millis(skew.unsigned_abs());
+        if skew >= 0 {
+            t + off
+        } else {
+            t - off
+        }
     }
 }
 
@@ -108,6 +162,23 @@ mod tests {
         assert!(!is_virtual());
         let wall = now().duration_since(UNIX_EPOCH).unwrap().as_secs();
         assert!(wall < 1_900_000_000, "back on the system clock");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_node_s_skew_shifts_its_clock_and_follows_the_tasks_it_spawns() {
+        let start = UNIX_EPOCH + Duration::from_secs(1_900_000_000);
+        let _g = use_virtual(start);
+        let base = unix_ms(start);
+        let (own, child, other) = skewed(2_000, async {
+            let child = spawn(async { now_ms() });
+            let other = tokio::spawn(async { now_ms() });
+            (now_ms(), child.await.unwrap(), other.await.unwrap())
+        })
+        .await;
+        assert_eq!((own, child), (base + 2_000, base + 2_000));
+        assert_eq!(other, base, "a plain tokio::spawn starts outside the node");
+        assert_eq!(skewed_sync(-1_500, now_ms), base - 1_500);
+        assert_eq!(now_ms(), base);
     }
 
     #[test]

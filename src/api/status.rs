@@ -78,7 +78,9 @@ pub async fn build_status(ctx: &Context) -> StatusView {
     let mut checks = tokio::task::JoinSet::new();
     for &id in ctx.members.keys() {
         let ctx2 = ctx.clone();
-        checks.spawn(async move { (id, id == ctx2.id || ctx2.peer_answers(id, PEER_CHECK).await) });
+        checks.spawn(crate::clock::inherit(async move {
+            (id, id == ctx2.id || ctx2.peer_answers(id, PEER_CHECK).await)
+        }));
     }
     let mut health = HashMap::new();
     while let Some(Ok((id, ok))) = checks.join_next().await {

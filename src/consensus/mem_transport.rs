@@ -54,8 +54,11 @@ pub struct NetStats {
     pub refused: u64,
 }
 
+/// A registered node: its id, its router, and its clock offset.
+type Node = (NodeId, Router, i64);
+
 struct Inner {
-    nodes: BTreeMap<String, (NodeId, Router)>,
+    nodes: BTreeMap<String, Node>,
     faults: NetFaults,
     rng: SmallRng,
     stats: NetStats,
@@ -93,10 +96,13 @@ impl MemNet {
         self.inner.lock().expect("network lock")
     }
 
-    /// Node `id` answers at `addr` with `router` from now on.
+    /// Node `id` answers at `addr` with `router` from now on, its handlers
+    /// reading the wall clock of the task that registers it (the node's
+    /// skew in a simulation, [`crate::clock`]).
     pub fn register(&self, id: NodeId, addr: &str, router: Router) {
         let addr = addr.trim_end_matches('/').to_string();
-        self.lock().nodes.insert(addr, (id, router));
+        let skew = crate::clock::skew_ms();
+        self.lock().nodes.insert(addr, (id, router, skew));
     }
 
     /// The node at `addr` stops answering (it crashed).
@@ -143,7 +149,7 @@ impl MemNet {
         }
     }
 
-    fn target(&self, base: &str) -> Option<(NodeId, Router)> {
+    fn target(&self, base: &str) -> Option<Node> {
         let g = self.lock();
         g.nodes.get(base).cloned()
     }
@@ -193,7 +199,7 @@ impl Transport for MemNet {
             let base = call.base.clone();
             let trip = async {
                 tokio::time::sleep(fate.there).await;
-                let Some((_, router)) = net.target(&call.base) else {
+                let Some((_, router, skew)) = net.target(&call.base) else {
                     net.lock().stats.refused += 1;
                     return Err(format!("{base}: connection refused (node down)"));
                 };
@@ -202,11 +208,12 @@ impl Transport for MemNet {
                 }
                 if fate.duplicate {
                     let (router, call) = (router.clone(), call.clone());
-                    tokio::spawn(async move {
+                    tokio::spawn(crate::clock::skewed(skew, async move {
                         deliver(router, from, &call).await;
-                    });
+                    }));
                 }
-                let answer = deliver(router, from, &call).await;
+                // The handler runs on the receiving node's clock.
+                let answer = crate::clock::skewed(skew, deliver(router, from, &call)).await;
                 if fate.lose_answer {
                     std::future::pending::<()>().await;
                 }

@@ -95,11 +95,15 @@ pub struct Network {
     timeout: Duration,
     links: Links,
     peers: Arc<super::peer_log::PeerLog>,
+    /// The clock offset of the node that built it: openraft calls it from
+    /// tasks of its own, outside the node's scope ([`crate::clock`]).
+    skew_ms: i64,
 }
 
 impl Network {
     /// A network for node `signer.id` over `transport`, signing every call
-    /// with its key; no call takes longer than `timeout`.
+    /// with its key (stamped by the clock of the task that builds it); no
+    /// call takes longer than `timeout`.
     pub fn new(
         signer: Signer,
         timeout: Duration,
@@ -113,6 +117,7 @@ impl Network {
             timeout,
             links,
             peers: Arc::default(),
+            skew_ms: crate::clock::skew_ms(),
         }
     }
 }
@@ -178,10 +183,11 @@ impl Client {
         let body = serde_json::to_vec(req)
             .map_err(|e| CallError::Unreachable(format!("cannot encode the request: {e}")))?;
         let call = Call::post(&self.addr, &format!("/raft/{path}"), body, timeout);
+        let call = crate::clock::skewed_sync(self.net.skew_ms, || self.net.signer.sign(call));
         let resp = self
             .net
             .transport
-            .send(self.net.me, self.net.signer.sign(call))
+            .send(self.net.me, call)
             .await
             .map_err(CallError::Unreachable)?;
         if !resp.is_success() {

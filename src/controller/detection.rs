@@ -220,7 +220,7 @@ pub(super) fn spawn_probes<R: Reach + Cloud + 'static>(
         let ctx = ctx.clone();
         let signer = signer.clone();
         let interval = policy.detection.probe_interval;
-        tasks.push(tokio::spawn(probe_loop(
+        tasks.push(crate::clock::spawn(probe_loop(
             ctx,
             (prober, reach.clone()),
             interval,
@@ -301,7 +301,7 @@ async fn probe_loop<R: Reach + Cloud + 'static>(
             let body = serde_json::to_vec(&o).expect("a round always encodes");
             let call = signer.sign(Call::post(&m.addr, "/raft/observe", body, rpc_timeout));
             let sent = ctx.transport.send(ctx.id, call);
-            tokio::spawn(async move {
+            crate::clock::spawn(async move {
                 let _ = sent.await;
             });
         }

@@ -76,7 +76,7 @@ pub(super) async fn run_execution<C: Cloud + 'static>(
         .iter()
         .map(|s| (s.id.clone(), s.kind.to_string()))
         .collect();
-    let watcher = tokio::spawn(observe_steps(
+    let watcher = crate::clock::spawn(observe_steps(
         ctx.clone(),
         (record.policy.clone(), id.clone()),
         kinds,

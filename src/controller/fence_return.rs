@@ -40,7 +40,7 @@ impl FenceReturns {
         }
         self.last = Some(Instant::now());
         let (ctx, cloud) = (ctx.clone(), cloud.clone());
-        self.task = Some(tokio::spawn(async move {
+        self.task = Some(crate::clock::spawn(async move {
             for (execution_id, policy, state) in open {
                 fence_one(&ctx, &*cloud, &execution_id, &policy, state).await;
             }

@@ -322,7 +322,7 @@ pub async fn start_wired<C: Cloud + Capacity + Permissions + DrHealth + Reach + 
         }
         (Wiring::Tcp, listener) => {
             if let Some(listener) = listener {
-                tasks.push(tokio::spawn(async move {
+                tasks.push(crate::clock::spawn(async move {
                     // The peer's address is kept for the API's refusal log and limits.
                     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
                     if let Err(e) = axum::serve(listener, app).await {
@@ -342,7 +342,7 @@ pub async fn start_wired<C: Cloud + Capacity + Permissions + DrHealth + Reach + 
             lease: Duration::from_millis(witness_lease(&cfg)),
             refused_behind: refused_behind.expect("made for the witness"),
         };
-        tasks.push(tokio::spawn(w.guard()));
+        tasks.push(crate::clock::spawn(w.guard()));
     }
     if let (true, Some(cloud)) = (executes, cloud) {
         let exposures = Arc::new(measured::Measured {
@@ -362,7 +362,7 @@ pub async fn start_wired<C: Cloud + Capacity + Permissions + DrHealth + Reach + 
         if matches!(cfg.cloud, config::CloudConfig::Aws) {
             r.time_basis = crate::execute::TimeBasis::Wall;
         }
-        tasks.push(tokio::spawn(r.run()));
+        tasks.push(crate::clock::spawn(r.run()));
     }
     info!(node = cfg.id, site = %cfg.me().site, %addr, witness = cfg.me().witness, "controller node started");
     Ok(NodeHandle {

@@ -297,9 +297,9 @@ impl Placing {
         let check = match self.check.take() {
             None => {
                 let (placer, p) = (self.placer.clone(), policy.clone());
-                self.check = Some(tokio::spawn(
-                    async move { placer.reachable_target(&p).await },
-                ));
+                self.check = Some(crate::clock::spawn(async move {
+                    placer.reachable_target(&p).await
+                }));
                 return why;
             }
             Some(h) if !h.is_finished() => {

@@ -25,7 +25,7 @@ pub(super) fn spawn<C: Cloud + Capacity + Permissions + DrHealth + 'static>(
 ) -> Vec<JoinHandle<()>> {
     ctx.policies
         .values()
-        .map(|p| tokio::spawn(run(ctx.clone(), cloud.clone(), p.clone())))
+        .map(|p| crate::clock::spawn(run(ctx.clone(), cloud.clone(), p.clone())))
         .collect()
 }
 

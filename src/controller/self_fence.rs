@@ -179,7 +179,7 @@ pub(super) fn spawn<C: Cloud + 'static>(
         d.self_fenced = load(&data_dir);
         d.unfencer = Some(unfencer);
     }
-    Some(tokio::spawn(watch(ctx.clone(), cloud, data_dir)))
+    Some(crate::clock::spawn(watch(ctx.clone(), cloud, data_dir)))
 }
 
 async fn watch<C: Cloud>(ctx: Context, cloud: Arc<C>, data_dir: PathBuf) {

@@ -425,7 +425,16 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut running: JoinSet<StepOutcome> = JoinSet::new();
     let mut tasks: std::collections::HashMap<tokio::task::Id, String> = Default::default();
+    // An operator's override is journaled before any step the gate let
+    // through may act: saved only after the next steps started, a promotion
+    // above the RPO could be made with no override on record (found by the
+    // simulation; a leader crashing in between would lose it for good).
+    let mut journaled_overrides = record.overrides.len();
     loop {
+        if record.overrides.len() != journaled_overrides {
+            journal.save(record).await?;
+            journaled_overrides = record.overrides.len();
+        }
         for i in ready(record, options.sequential && !running.is_empty()) {
             let step = record
                 .plan
@@ -478,7 +487,14 @@ async fn run_dag<C: Cloud + 'static, J: Journal>(
                     .unwrap_or_default(),
             };
             let id = step.id.clone();
-            let task = running.spawn(run_step(cloud.clone(), ctx, step, change, fence));
+            // The step's task keeps this node's clock (the simulation's skew).
+            let task = running.spawn(crate::clock::inherit(run_step(
+                cloud.clone(),
+                ctx,
+                step,
+                change,
+                fence,
+            )));
             tasks.insert(task.id(), id);
             if options.sequential {
                 break;

@@ -251,3 +251,67 @@ fn started_ms_of(rfc3339: &str) -> u64 {
         .unwrap();
     (t.unix_timestamp_nanos() / 1_000_000) as u64
 }
+
+/// A journal that notes, at each step's intent, how many overrides the
+/// record it last saved held.
+#[derive(Default)]
+struct NotingJournal {
+    inner: MemoryJournal,
+    saved_overrides: usize,
+    at_intent: Vec<(String, usize)>,
+}
+
+impl Journal for NotingJournal {
+    async fn last(&self, policy: &str) -> Result<Option<ExecutionRecord>, JournalError> {
+        self.inner.last(policy).await
+    }
+
+    async fn save(&mut self, record: &ExecutionRecord) -> Result<(), JournalError> {
+        self.saved_overrides = record.overrides.len();
+        self.inner.save(record).await
+    }
+
+    async fn begin_step(
+        &mut self,
+        _record: &ExecutionRecord,
+        step: &str,
+    ) -> Result<Epoch, JournalError> {
+        self.at_intent
+            .push((step.to_string(), self.saved_overrides));
+        Ok(Epoch::default())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_accepted_loss_is_journaled_before_the_promotion_acts() {
+    let policy = shipped();
+    let sim = SimCloud::new(&policy, SimOptions::default()).unwrap();
+    sim.set_lag(
+        crate::model::DataTier::Database,
+        crate::model::Exposure::Known(Duration::from_secs(40 * 60)),
+    );
+    let mut journal = NotingJournal::default();
+    let options = RunOptions {
+        accept: crate::plan::Acceptance::up_to(Some(Duration::from_secs(45 * 60))),
+        ..RunOptions::default()
+    };
+    let record = execute(Arc::new(sim), Arc::new(policy), &mut journal, options)
+        .await
+        .unwrap();
+    assert_eq!(
+        record.status,
+        ExecutionStatus::Completed,
+        "{:?}",
+        record.summary
+    );
+    assert_eq!(record.overrides.len(), 1);
+    let promote = journal
+        .at_intent
+        .iter()
+        .find(|(s, _)| s == "promote-database")
+        .expect("the promotion's intent");
+    assert_eq!(
+        promote.1, 1,
+        "the override was saved before the promotion acted"
+    );
+}

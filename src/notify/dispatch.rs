@@ -120,10 +120,10 @@ impl Notifier {
                 site: site.to_string(),
                 backoff: cfg.backoff,
             };
-            tasks.push(tokio::spawn(w.run(outbox.clone())));
+            tasks.push(crate::clock::spawn(w.run(outbox.clone())));
             workers.push((r.clone(), q));
         }
-        tasks.push(tokio::spawn(dispatch(inner, workers, outbox)));
+        tasks.push(crate::clock::spawn(dispatch(inner, workers, outbox)));
         tasks
     }
 }

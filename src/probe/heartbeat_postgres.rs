@@ -335,7 +335,7 @@ impl PgConn {
                     .endpoint
                     .bounded("connect", self.config.connect(self.tls.clone()))
                     .await?;
-                tokio::spawn(async move {
+                crate::clock::spawn(async move {
                     let _ = connection.await;
                 });
                 client
@@ -344,7 +344,7 @@ impl PgConn {
                     .endpoint
                     .bounded("connect", self.config.connect(NoTls))
                     .await?;
-                tokio::spawn(async move {
+                crate::clock::spawn(async move {
                     let _ = connection.await;
                 });
                 client

@@ -28,6 +28,7 @@ pub mod invariants;
 pub mod schedule;
 pub mod world;
 
+mod operator;
 mod run;
 
 pub use run::{run_seed, Outcome};

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 use super::invariants::{self, liveness, Snapshot, Violation};
+use super::operator::Operator;
 use super::schedule::{Event, Schedule};
 use super::world::{self, World, TOKEN};
 use crate::cloud::sim::{LatencyModel, MutationRecord, SimCloud, SimOptions};
@@ -173,6 +174,7 @@ struct Run {
     wall_start: SystemTime,
     maintenance_at: Option<Duration>,
     maintenance_pending: bool,
+    operator: Operator,
     completed_at: Option<Duration>,
     violations: Vec<Violation>,
 }
@@ -190,13 +192,22 @@ async fn run(seed: u64, progress: Arc<std::sync::atomic::AtomicU64>) -> Outcome 
     let cloud = SimCloud::new(&policy, options).expect("the shipped policy simulates");
     cloud.set_lag(DataTier::Database, Exposure::Known(schedule.database_lag));
     let dir = store_dir();
+    let mut configs = world::configs(&policy, dir.path(), schedule.election_ms);
+    if let Some(n) = schedule.stream_less {
+        // That site's policy file has no stream tier.
+        let mut lacking = (*policy).clone();
+        lacking.tiers.stream = None;
+        let cfg = configs.get_mut(&n).expect("nodes 1 to 3");
+        cfg.policies = BTreeMap::from([(lacking.name.clone(), Arc::new(lacking))]);
+    }
     let world = World {
         cloud,
         net: MemNet::new(seed ^ 0x005E_ED0F_D2C7, NetFaults::default()),
         links: Links::default(),
-        configs: world::configs(&policy, dir.path(), schedule.election_ms),
+        configs,
         nodes: BTreeMap::new(),
         applied: BTreeMap::new(),
+        skew_ms: schedule.skew_ms,
     };
     let mut r = Run {
         progress,
@@ -208,6 +219,7 @@ async fn run(seed: u64, progress: Arc<std::sync::atomic::AtomicU64>) -> Outcome 
         wall_start,
         maintenance_at: None,
         maintenance_pending: false,
+        operator: Operator::default(),
         completed_at: None,
         violations: Vec::new(),
     };
@@ -234,14 +246,31 @@ impl Run {
         self.start.elapsed()
     }
 
-    /// The time by which the failover must have completed, when it must.
+    /// The time by which the failover must have completed, when it must:
+    /// the detector's, or the operator's that accepts the loss.
     fn deadline(&self) -> Option<Duration> {
         let s = &self.schedule;
+        let accepted = s.operator_accepts();
         let out = s
             .outage_at
-            .filter(|_| !s.lag_above_rpo && !s.maintenance())?;
+            .filter(|_| accepted || (!s.lag_above_rpo && !s.maintenance()))?;
+        let from = match s.operator_at().filter(|_| accepted) {
+            Some(asked) => out.max(asked),
+            None => out,
+        };
         Some(liveness::deadline(
-            out,
+            from,
+            s.calm_from(),
+            self.confirm_window(),
+        ))
+    }
+
+    /// The time by which the operator's request must have ended.
+    fn operator_deadline(&self) -> Option<Duration> {
+        let asked = self.schedule.operator_at()?;
+        let s = &self.schedule;
+        Some(liveness::deadline(
+            asked,
             s.calm_from(),
             self.confirm_window(),
         ))
@@ -282,6 +311,7 @@ impl Run {
             if self.maintenance_pending {
                 self.ask_for_maintenance().await;
             }
+            self.operator.poll(&self.world).await;
             let states = self.states();
             let log = self.log();
             if self.completed_at.is_none() && completed(&states) {
@@ -298,7 +328,11 @@ impl Run {
                 (Some(deadline), None) => now > deadline,
                 (None, _) => all_applied && now >= self.quiet_end(),
             };
-            if done || now >= self.schedule.horizon {
+            // An operator's request is followed until it ended.
+            let waiting = self.operator_deadline().is_some_and(|d| {
+                now <= d && (self.operator.pending() || liveness::ended(&states, now, d).is_err())
+            });
+            if (done && !waiting) || now >= self.schedule.horizon {
                 return;
             }
         }
@@ -340,6 +374,7 @@ impl Run {
                 let _ = w.cloud.inject(f);
             }
             Event::MaintenanceOn => self.maintenance_pending = true,
+            Event::OperatorFailover(accept) => self.operator.ask(self.now(), accept),
         }
     }
 
@@ -455,6 +490,15 @@ impl Run {
                     applied.join(", ")
                 ),
             });
+        }
+        if let (Some(asked), Some(deadline)) = (self.operator.asked_at, self.operator_deadline()) {
+            if let Err(what) = liveness::ended(&states, asked, deadline) {
+                found.push(Violation {
+                    invariant: "liveness",
+                    at: self.now(),
+                    what,
+                });
+            }
         }
         if let Some(deadline) = self.deadline() {
             if let Err(what) = liveness::check(self.completed_at, deadline) {

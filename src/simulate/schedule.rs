@@ -1,6 +1,13 @@
 //! What happens to the world during one seed's run, drawn from the seed
 //! alone: the primary region's outage, the network's faults, partitions,
-//! node crashes and restarts, replication lag, maintenance and cloud faults.
+//! node crashes and restarts, replication lag, maintenance, cloud faults,
+//! an operator's failover request (accepting the data loss when the lag is
+//! above the RPO), a site whose policy file lacks a tier, and each node's
+//! clock skew.
+//!
+//! The draws added after the first ones (the operator, the differing site,
+//! the skews) come from a second generator seeded from the same seed, so
+//! the earlier draws, and the events they make, stay what they were.
 
 use std::fmt;
 use std::time::Duration;
@@ -31,6 +38,10 @@ pub enum Event {
     CloudFault(Fault),
     /// An operator turns maintenance on (no automatic failover).
     MaintenanceOn,
+    /// An operator asks for a failover through the node API, as
+    /// `drctl failover --controller ... --confirm` sends it, accepting this
+    /// much data loss (`--accept-data-loss`) when it is `Some`.
+    OperatorFailover(Option<Duration>),
 }
 
 impl fmt::Display for Event {
@@ -51,6 +62,12 @@ impl fmt::Display for Event {
             ),
             Self::CloudFault(x) => write!(f, "cloud fault {:?} on {}", x.fault, x.op),
             Self::MaintenanceOn => f.write_str("maintenance is switched on"),
+            Self::OperatorFailover(None) => f.write_str("an operator asks for a failover"),
+            Self::OperatorFailover(Some(a)) => write!(
+                f,
+                "an operator asks for a failover, accepting {} of data loss",
+                crate::duration::fmt(*a)
+            ),
         }
     }
 }
@@ -73,7 +90,20 @@ pub struct Schedule {
     pub election_ms: [u64; 3],
     /// When the run ends at the latest.
     pub horizon: Duration,
+    /// Each node's wall clock, ahead (positive) or behind the virtual one,
+    /// in milliseconds: at most [`SKEW_MAX_MS`] either way, so two nodes'
+    /// clocks differ by less than the documented bound.
+    pub skew_ms: [i64; 3],
+    /// A node whose policy file has no stream tier, unlike the others'.
+    pub stream_less: Option<u64>,
 }
+
+/// The largest offset of one node's clock, in milliseconds: two nodes are
+/// at most twice this apart, which stays under the documented bound on the
+/// skew between sites (`max_clock_skew`, 5 s) by the network's largest
+/// one-way delay and some margin, as a signed call's stamp is checked
+/// against the receiver's clock when it arrives.
+pub const SKEW_MAX_MS: i64 = 2_400;
 
 impl Schedule {
     /// Draws the run of `seed` for a policy with `rpo`.
@@ -143,9 +173,8 @@ impl Schedule {
             let at = s(rng.random_range(5..outage_at.map_or(60, |t| t.as_secs()).max(6)));
             events.push((at, Event::MaintenanceOn));
         }
-        events.sort_by_key(|(t, _)| *t);
         let election_ms = [(); 3].map(|()| rng.random_range(1500..3000));
-        Self {
+        let mut schedule = Self {
             seed,
             events,
             outage_at,
@@ -153,7 +182,60 @@ impl Schedule {
             lag_above_rpo,
             election_ms,
             horizon: s(1500),
+            skew_ms: [0; 3],
+            stream_less: None,
+        };
+        schedule.draw_more(&mut SmallRng::seed_from_u64(seed ^ 0x0FE2_A70D_5EED));
+        schedule.events.sort_by_key(|(t, _)| *t);
+        schedule
+    }
+
+    /// The draws of the second generator: clock skews, the operator's
+    /// request, and a site whose policy differs.
+    fn draw_more(&mut self, rng: &mut SmallRng) {
+        let s = |x: u64| Duration::from_secs(x);
+        self.skew_ms = [(); 3].map(|()| rng.random_range(-SKEW_MAX_MS..=SKEW_MAX_MS));
+        // The operator accepts the drawn lag, rounded up to the minute,
+        // and five minutes more (a known exposure within it is accepted).
+        let accept = self
+            .lag_above_rpo
+            .then(|| s((self.database_lag.as_secs() / 60 + 6) * 60));
+        if rng.random_bool(0.08) {
+            // A planned failover while the secondary's node is down: the
+            // primary's node plans and executes it with its stream tier,
+            // then hands it to node 2 when it is back, whose policy file
+            // has no stream tier. No outage in such a run.
+            self.events.retain(|(_, e)| *e != Event::RegionOutage);
+            self.outage_at = None;
+            self.stream_less = Some(2);
+            let at = s(rng.random_range(20..60));
+            let back = Duration::from_millis(rng.random_range(3_000..12_000));
+            self.events.push((at - s(1), Event::Crash(2)));
+            self.events.push((at, Event::OperatorFailover(accept)));
+            self.events.push((at + back, Event::Restart(2)));
+        } else if let Some(out) = self.outage_at.filter(|_| self.lag_above_rpo) {
+            // The gate refused the detector's failover: an operator
+            // accepts the loss, most of the time.
+            if rng.random_bool(0.7) {
+                let at = out + s(rng.random_range(90..300));
+                self.events.push((at, Event::OperatorFailover(accept)));
+            }
         }
+    }
+
+    /// When the operator asks for a failover, if they do.
+    pub fn operator_at(&self) -> Option<Duration> {
+        self.events
+            .iter()
+            .find(|(_, e)| matches!(e, Event::OperatorFailover(_)))
+            .map(|(t, _)| *t)
+    }
+
+    /// Whether the operator accepts the data loss the lag means.
+    pub fn operator_accepts(&self) -> bool {
+        self.events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::OperatorFailover(Some(_))))
     }
 
     /// When the last partition or crash of the run has ended.
@@ -217,6 +299,10 @@ impl fmt::Display for Schedule {
             },
             self.election_ms
         )?;
+        write!(f, "; clock skews {:?} ms", self.skew_ms)?;
+        if let Some(n) = self.stream_less {
+            write!(f, "; node {n}'s policy has no stream tier")?;
+        }
         for (t, e) in &self.events {
             write!(f, "\n  at {:>6.1}s  {e}", t.as_secs_f64())?;
         }

@@ -34,6 +34,8 @@ pub struct World {
     pub nodes: BTreeMap<u64, Option<NodeHandle>>,
     /// Each node's replicated state, kept across its restarts.
     pub applied: BTreeMap<u64, Arc<std::sync::RwLock<Applied>>>,
+    /// Each node's clock offset in milliseconds (node 1 first).
+    pub skew_ms: [i64; 3],
 }
 
 /// The node configurations: stores under `dir`, election timeouts as drawn.
@@ -109,14 +111,15 @@ impl World {
         // A crashed node's tasks may hold its store a moment longer.
         for _ in 0..100 {
             let wiring = Wiring::Mem(self.net.clone());
-            match controller::start_wired(
+            let started = controller::start_wired(
                 cfg.clone(),
                 Some(cloud.clone()),
                 self.links.clone(),
                 wiring,
-            )
-            .await
-            {
+            );
+            // The node's tasks inherit its clock from the start.
+            let skew = self.skew_ms[id as usize - 1];
+            match crate::clock::skewed(skew, started).await {
                 Ok(n) => {
                     self.applied.insert(id, n.ctx.applied.clone());
                     self.nodes.insert(id, Some(n));

@@ -386,7 +386,7 @@ impl<C: Cloud + 'static> Runner<C> {
         );
         let lapsed = lapsed(self.ctx.clone(), self.lease, term);
         let execution_id = id.clone();
-        let task = tokio::spawn(async move {
+        let task = crate::clock::spawn(async move {
             tokio::select! {
                 end = run => end,
                 why = lapsed => {
