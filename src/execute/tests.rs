@@ -271,6 +271,10 @@ impl Journal for NotingJournal {
         self.inner.save(record).await
     }
 
+    async fn writer_restore(&self, policy: &str) -> Result<WriterRestore, JournalError> {
+        self.inner.writer_restore(policy).await
+    }
+
     async fn begin_step(
         &mut self,
         _record: &ExecutionRecord,
