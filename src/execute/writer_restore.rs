@@ -23,6 +23,16 @@ pub fn merge_writer_restore(known: &mut WriterRestore, newer: &WriterRestore) {
     }
 }
 
+/// Keeps `restore`, what one fence of `region`'s writers returned, in
+/// `kept`: the first entry per user wins, since a repeated fence finds the
+/// user already fenced and must never replace the string from before.
+pub fn keep_first(kept: &mut WriterRestore, region: &str, restore: BTreeMap<String, String>) {
+    let users = kept.entry(region.to_string()).or_default();
+    for (user, access) in restore {
+        users.entry(user).or_insert(access);
+    }
+}
+
 /// What the executions of `records` (oldest first) left to restore.
 pub fn known_writer_restore<'a>(
     records: impl IntoIterator<Item = &'a ExecutionRecord>,
@@ -39,10 +49,7 @@ impl ExecutionRecord {
     /// keeping the first entry per user: a repeated fence finds the user
     /// already fenced and never replaces the string from before.
     pub fn keep_writer_restore(&mut self, region: &str, restore: BTreeMap<String, String>) {
-        let kept = self.writer_restore.entry(region.to_string()).or_default();
-        for (user, access) in restore {
-            kept.entry(user).or_insert(access);
-        }
+        keep_first(&mut self.writer_restore, region, restore);
     }
 
     /// Every access string this execution's fences replaced: its quiesce's

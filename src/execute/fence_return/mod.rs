@@ -194,10 +194,7 @@ async fn fence_all<C: Cloud>(
             Ok(Ok(o)) => {
                 changed |= o.changed;
                 lines.push(o.summary);
-                let kept = state.writer_restore.entry(region.to_string()).or_default();
-                for (user, access) in o.restore {
-                    kept.entry(user).or_insert(access);
-                }
+                super::writer_restore::keep_first(&mut state.writer_restore, region, o.restore);
             }
             Ok(Err(crate::fence::FenceError::Unreachable { detail, .. })) => {
                 return Err(Wait(format!("{}: {detail}", w.describe())))
