@@ -165,7 +165,9 @@ pub fn wait_status(url: &str, within: Duration, pred: impl Fn(&str) -> bool) -> 
 }
 
 /// Polls node `url` for the last execution's `fence_old_primary` record
-/// until it satisfies `pred`, and returns it.
+/// until it satisfies `pred`, and returns it. On timeout it says which
+/// read came back empty (no answer, no execution, no fence record) with
+/// the node's raw answers, so a failure in CI can be read without a rerun.
 pub fn wait_fence_old_primary(
     url: &str,
     within: Duration,
@@ -173,20 +175,44 @@ pub fn wait_fence_old_primary(
 ) -> serde_json::Value {
     let deadline = Instant::now() + within;
     loop {
-        let fence = status(url)
-            .and_then(|s| Some(s.policies.first()?.execution.as_ref()?.id.clone()))
-            .and_then(|id| execution(url, &id))
-            .map(|e| serde_json::to_value(e.fence_old_primary).expect("serializes"))
-            .unwrap_or_default();
-        if pred(&fence) {
-            return fence;
+        let fence = last_fence_old_primary(url);
+        if let Ok(fence) = &fence {
+            if pred(fence) {
+                return fence.clone();
+            }
         }
-        assert!(
-            Instant::now() < deadline,
-            "fence-old-primary not as expected within {within:?}: {fence}"
-        );
+        if Instant::now() >= deadline {
+            let raw_status = drctl_get(&format!("{url}/v1/status")).unwrap_or_default();
+            let raw_list = drctl_get(&format!("{url}/v1/executions")).unwrap_or_default();
+            panic!(
+                "fence-old-primary not as expected within {within:?}: {fence:?}\n\
+                 status: {raw_status}\nexecutions: {raw_list}"
+            );
+        }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// The `fence_old_primary` record of node `url`'s policy's last
+/// execution, or which read failed.
+fn last_fence_old_primary(url: &str) -> Result<serde_json::Value, String> {
+    let s = status(url).ok_or("GET /v1/status: no answer within 2s")?;
+    let p = s.policies.first().ok_or("status lists no policy")?;
+    let summary = p
+        .execution
+        .as_ref()
+        .ok_or_else(|| format!("policy {} has no execution", p.name))?;
+    let e = execution(url, &summary.id)
+        .ok_or_else(|| format!("GET /v1/executions/{}: no answer within 2s", summary.id))?;
+    let fence = e.fence_old_primary.ok_or_else(|| {
+        format!(
+            "execution {} ({}, {}) has no fence_old_primary",
+            summary.id,
+            e.summary.status.label(),
+            e.summary.requested_by
+        )
+    })?;
+    Ok(serde_json::to_value(fence).expect("serializes"))
 }
 
 /// `drctl local-cluster` on the node files `paths`, its table on a pipe.
