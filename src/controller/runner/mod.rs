@@ -15,6 +15,7 @@
 
 mod failover;
 mod restarts;
+mod start_retry;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -42,6 +43,7 @@ use crate::execute::{
 use crate::policy::Policy;
 use restarts::Restarts;
 pub(super) use restarts::RunEnd;
+use start_retry::StartRetries;
 
 /// How long a leader waits before it tries again to confirm its leadership.
 const CONFIRM_RETRY: Duration = Duration::from_millis(500);
@@ -82,6 +84,8 @@ pub(super) struct Runner<C> {
     last_verdict: HashMap<String, (Health, Action)>,
     placing: Placing,
     fences: super::fence_return::FenceReturns,
+    /// When the detector's failover may be asked for again.
+    start_retries: StartRetries,
 }
 
 impl<C: Cloud + 'static> Runner<C> {
@@ -115,6 +119,7 @@ impl<C: Cloud + 'static> Runner<C> {
             confirm: ConfirmRetry::default(),
             last_verdict: HashMap::new(),
             fences: Default::default(),
+            start_retries: StartRetries::default(),
         }
     }
 
@@ -149,6 +154,7 @@ impl<C: Cloud + 'static> Runner<C> {
                 self.fences.stop();
                 self.confirmed_term = 0;
                 self.placing.reset();
+                self.start_retries.reset();
                 continue;
             }
             if self.confirmed_term != term {
@@ -233,7 +239,7 @@ impl<C: Cloud + 'static> Runner<C> {
                     d.recommended_since.remove(&policy.name);
                 }
             }
-            if v.action != Action::Failover {
+            if v.action != Action::Failover || !self.start_retries.due(&policy.name) {
                 continue;
             }
             let (reply, _) = oneshot::channel();
@@ -251,6 +257,14 @@ impl<C: Cloud + 'static> Runner<C> {
             };
             let answer = self.failover(&req).await;
             self.ctx.metrics.request(answer_label(&answer));
+            if matches!(
+                answer,
+                FailoverAnswer::Accepted { .. }
+                    | FailoverAnswer::Refused { .. }
+                    | FailoverAnswer::HandedOff { .. }
+            ) {
+                self.start_retries.clear(&policy.name);
+            }
             match &answer {
                 FailoverAnswer::Accepted { execution_id } => {
                     warn!(policy = %policy.name, %execution_id, reason = %v.reason, "automatic failover started")
@@ -262,7 +276,12 @@ impl<C: Cloud + 'static> Runner<C> {
                     warn!(policy = %policy.name, leader, "automatic failover: leadership handed to the region being activated, whose leader starts it")
                 }
                 other => {
-                    warn!(policy = %policy.name, answer = ?other, "automatic failover did not start")
+                    if self
+                        .start_retries
+                        .not_started(&policy.name, format!("{other:?}"))
+                    {
+                        warn!(policy = %policy.name, answer = ?other, "automatic failover did not start: asking again every {:?}", start_retry::START_RETRY)
+                    }
                 }
             }
         }
