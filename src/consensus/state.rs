@@ -195,10 +195,17 @@ pub enum Command {
     },
     /// The owner's journal after a change of state.
     Save {
-        /// The whole record.
+        /// The whole record, or all but its plan's steps (see
+        /// `plan_omitted`).
         record: Box<ExecutionRecord>,
         /// When (RFC 3339).
         at: String,
+        /// The record was sent without its plan's steps, which never change
+        /// after `Start` journaled them: the state keeps the plan it has.
+        /// Saves are the most frequent entries, and the plan's steps were
+        /// most of each (built by [`Command::save`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        plan_omitted: bool,
     },
     /// The leader fences the old primary of a finished execution: first
     /// its intent (the reply is the epoch it acts under), then its result.
@@ -334,7 +341,11 @@ impl ClusterState {
                 step,
                 at,
             } => self.intent(&execution_id, &step, term, index, at),
-            Command::Save { record, at } => self.save(*record, term, index, at),
+            Command::Save {
+                record,
+                at,
+                plan_omitted,
+            } => self.save(*record, plan_omitted, term, index, at),
             Command::FenceOldPrimary {
                 execution_id,
                 state,
@@ -556,68 +567,6 @@ impl ClusterState {
         Reply::Epoch { epoch }
     }
 
-    fn save(&mut self, record: ExecutionRecord, term: u64, index: u64, at: String) -> Reply {
-        let id = record.id.clone();
-        let Some(e) = self.executions.get_mut(&id) else {
-            return Reply::NotFound { execution_id: id };
-        };
-        if let Some(reason) = fenced(e, term) {
-            return Reply::Fenced { reason };
-        }
-        let mut lines = Vec::new();
-        for s in &record.steps {
-            let before = e.record.step(&s.id).map(|b| b.status);
-            let ended = matches!(
-                s.status,
-                StepStatus::Done | StepStatus::AlreadyDone | StepStatus::Failed
-            );
-            if ended && before != Some(s.status) {
-                lines.push(format!(
-                    "execution {id}: step {} {}: {}",
-                    s.id,
-                    status_word(s.status),
-                    s.outcome.clone().unwrap_or_default()
-                ));
-            }
-        }
-        for o in record.overrides.iter().skip(e.record.overrides.len()) {
-            lines.push(format!(
-                "execution {id}: {} accepted {} of data loss{}",
-                o.by,
-                crate::duration::fmt(std::time::Duration::from_millis(o.accepted_ms)),
-                o.reason
-                    .as_ref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default()
-            ));
-        }
-        let finished = record.status.is_finished();
-        if finished {
-            lines.push(format!(
-                "execution {id} ended {:?}: {}",
-                record.status,
-                record.summary.clone().unwrap_or_default()
-            ));
-        }
-        let policy = record.policy.clone();
-        if finished {
-            let summary = crate::history::RunSummary::of(&record);
-            remember(&mut self.runs, summary);
-        }
-        let p = self.policies.entry(policy).or_default();
-        roles::after_save(p, &record);
-        crate::execute::merge_writer_restore(&mut p.writer_restore, &record.restorable());
-        if finished && p.running.as_deref() == Some(id.as_str()) {
-            p.running = None;
-        }
-        let e = self.executions.get_mut(&id).expect("checked above");
-        e.record = record;
-        for what in lines {
-            self.audit(index, term, &at, "leader", what);
-        }
-        Reply::Ok
-    }
-
     /// Records an audit line. Its log line carries `at`, the event's own
     /// time: a node catching up applies old entries, and the line's
     /// timestamp is only when it applied them.
@@ -726,6 +675,7 @@ fn status_word(s: StepStatus) -> &'static str {
 mod fence;
 mod readiness;
 pub mod roles;
+mod save;
 pub use readiness::READINESS_POLICIES_MAX;
 pub use roles::RecordedNames;
 pub mod notify;

@@ -67,7 +67,13 @@ pub fn open(dir: &Path) -> Result<(LogStore, StateMachine), StoreError> {
         db: db.clone(),
         applied: Arc::new(RwLock::new(applied)),
     };
-    Ok((LogStore { db }, sm))
+    Ok((
+        LogStore {
+            db,
+            recent: Default::default(),
+        },
+        sm,
+    ))
 }
 
 /// The store could not be opened.
@@ -79,6 +85,56 @@ pub struct StoreError(String);
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<Database>,
+    /// The newest entries as appended, shared by the readers: the leader
+    /// reads what a follower lacks on every try to send it, and decoding
+    /// entries from the file on each try cost more than anything else.
+    recent: Arc<std::sync::Mutex<Recent>>,
+}
+
+/// The newest log entries, at most [`RECENT_ENTRIES`], always a contiguous
+/// run of indexes that the file holds too (appended after their write,
+/// dropped before a truncate or a purge).
+#[derive(Default)]
+struct Recent(std::collections::BTreeMap<u64, Entry<TypeConfig>>);
+
+/// How many of the newest entries the log store keeps decoded.
+const RECENT_ENTRIES: usize = 512;
+
+impl Recent {
+    /// The entries `start..end`, when every one of them is kept.
+    fn get(&self, start: u64, end: u64) -> Option<Vec<Entry<TypeConfig>>> {
+        let (first, last) = (*self.0.keys().next()?, *self.0.keys().next_back()?);
+        (start < end && first <= start && end - 1 <= last)
+            .then(|| self.0.range(start..end).map(|(_, e)| e.clone()).collect())
+    }
+
+    fn append(&mut self, entries: Vec<Entry<TypeConfig>>) {
+        for e in entries {
+            // An index not right after the newest breaks the run: start anew.
+            if self
+                .0
+                .keys()
+                .next_back()
+                .is_some_and(|l| *l + 1 != e.log_id.index)
+            {
+                self.0.clear();
+            }
+            self.0.insert(e.log_id.index, e);
+        }
+        while self.0.len() > RECENT_ENTRIES {
+            self.0.pop_first();
+        }
+    }
+
+    /// Drops the entries from `index` on.
+    fn truncate(&mut self, index: u64) {
+        self.0.retain(|i, _| *i < index);
+    }
+
+    /// Drops the entries up to `index`.
+    fn purge(&mut self, index: u64) {
+        self.0.retain(|i, _| *i > index);
+    }
 }
 
 /// The applied state, as persisted and shared with the API.
@@ -174,6 +230,14 @@ impl RaftLogReader<TypeConfig> for LogStore {
         range: RB,
     ) -> Result<Vec<Entry<TypeConfig>>, Err> {
         let (start, end) = bounds(range);
+        if let Some(kept) = self
+            .recent
+            .lock()
+            .expect("recent entries lock")
+            .get(start, end)
+        {
+            return Ok(kept);
+        }
         let db = self.db.clone();
         blocking(move || {
             let read = || -> Result<Vec<Entry<TypeConfig>>, redb::Error> {
@@ -270,10 +334,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
         let rows: Vec<(u64, Vec<u8>)> = entries
-            .into_iter()
+            .iter()
             .map(|e| {
-                let bytes = serde_json::to_vec(&e).expect("entries serialize");
+                let bytes = serde_json::to_vec(e).expect("entries serialize");
                 (e.log_id.index, bytes)
             })
             .collect();
@@ -293,6 +358,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             write().map_err(|e| StorageIOError::write_logs(io(e)).into())
         })
         .await;
+        if result.is_ok() {
+            self.recent
+                .lock()
+                .expect("recent entries lock")
+                .append(entries);
+        }
         match &result {
             Ok(()) => callback.log_io_completed(Ok(())),
             Err(e) => callback.log_io_completed(Err(std::io::Error::other(e.to_string()))),
@@ -301,6 +372,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), Err> {
+        self.recent
+            .lock()
+            .expect("recent entries lock")
+            .truncate(log_id.index);
         let db = self.db.clone();
         blocking(move || {
             let write = || -> Result<(), redb::Error> {
@@ -318,6 +393,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), Err> {
+        self.recent
+            .lock()
+            .expect("recent entries lock")
+            .purge(log_id.index);
         let db = self.db.clone();
         let bytes = serde_json::to_vec(&Some(log_id)).expect("log ids serialize");
         blocking(move || {

@@ -99,10 +99,7 @@ impl Journal for RaftJournal {
     }
 
     async fn save(&mut self, record: &ExecutionRecord) -> Result<(), JournalError> {
-        let cmd = Command::Save {
-            record: Box::new(record.clone()),
-            at: now(),
-        };
+        let cmd = Command::save(record, now());
         match journal_propose(&self.ctx, cmd).await? {
             Reply::Ok => Ok(()),
             Reply::Fenced { reason } => Err(JournalError::Fenced(reason)),

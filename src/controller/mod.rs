@@ -197,12 +197,21 @@ pub fn raft_config(cfg: &NodeConfig) -> Result<Config, StartError> {
         snapshot_policy: SnapshotPolicy::LogsSinceLast(500),
         max_in_snapshot_log_to_keep: 100,
         snapshot_max_chunk_size: crate::consensus::network::SNAPSHOT_CHUNK,
+        // A follower behind (cut off, or back from a crash) is sent this
+        // many entries per call: the leader reads and decodes them from its
+        // log on every try, and a cut-off follower is tried on each
+        // heartbeat (openraft's default of 300 made that most of a
+        // simulated seed's CPU time; docs/BENCHMARKS.md).
+        max_payload_entries: MAX_PAYLOAD_ENTRIES,
         ..Config::default()
     };
     config
         .validate()
         .map_err(|e| StartError::Raft(e.to_string()))
 }
+
+/// Log entries sent to a follower per append call.
+const MAX_PAYLOAD_ENTRIES: u64 = 32;
 
 /// The witness's leader lease, in milliseconds: the executors' shortest
 /// election timeout.

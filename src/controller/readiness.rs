@@ -194,10 +194,7 @@ mod tests {
             at: "t".into(),
         };
         assert_eq!(state.apply(start, 1, 5), Reply::Ok);
-        let save = Command::Save {
-            record: Box::new(record),
-            at: "t".into(),
-        };
+        let save = Command::save(&record, "t".into());
         assert_eq!(state.apply(save, 1, 6), Reply::Ok);
         let active = active_region(&state, &policy);
         assert_eq!(active, "us-west-2");

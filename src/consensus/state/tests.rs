@@ -52,10 +52,7 @@ fn intent(id: &str, step: &str) -> Command {
 }
 
 pub(super) fn save(r: &ExecutionRecord) -> Command {
-    Command::Save {
-        record: Box::new(r.clone()),
-        at: "t".into(),
-    }
+    Command::save(r, "t".into())
 }
 
 #[tokio::test(start_paused = true)]

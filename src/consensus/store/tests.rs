@@ -60,3 +60,37 @@ async fn log_vote_and_state_survive_a_reopen() {
     assert!(a.state.maintenance.on);
     assert_eq!(a.state.maintenance.by.as_deref(), Some("alice"));
 }
+
+fn blank(index: u64) -> Entry<TypeConfig> {
+    Entry {
+        log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+        payload: EntryPayload::Blank,
+    }
+}
+
+fn indexes(entries: Option<Vec<Entry<TypeConfig>>>) -> Option<Vec<u64>> {
+    entries.map(|es| es.iter().map(|e| e.log_id.index).collect())
+}
+
+#[test]
+fn the_kept_entries_answer_only_ranges_they_hold_whole() {
+    let mut r = Recent::default();
+    r.append((1..=10).map(blank).collect());
+    assert_eq!(indexes(r.get(3, 6)), Some(vec![3, 4, 5]));
+    assert_eq!(indexes(r.get(10, 12)), None, "index 11 is not kept");
+    assert_eq!(indexes(r.get(5, 5)), None);
+    // A truncate drops the tail, a purge the head: never served again.
+    r.truncate(8);
+    assert_eq!(indexes(r.get(7, 9)), None);
+    r.purge(3);
+    assert_eq!(indexes(r.get(3, 5)), None);
+    assert_eq!(indexes(r.get(4, 8)), Some(vec![4, 5, 6, 7]));
+    // Entries after a gap start a new run.
+    r.append(vec![blank(20)]);
+    assert_eq!(indexes(r.get(4, 5)), None);
+    assert_eq!(indexes(r.get(20, 21)), Some(vec![20]));
+    // At most RECENT_ENTRIES, the newest.
+    r.append((21..21 + RECENT_ENTRIES as u64).map(blank).collect());
+    assert_eq!(r.0.len(), RECENT_ENTRIES);
+    assert_eq!(indexes(r.get(20, 21)), None);
+}
