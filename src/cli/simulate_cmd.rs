@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::Exit;
 use crate::simulate::{replay_command, run_seed, Outcome};
@@ -87,11 +87,23 @@ pub fn describe(o: &Outcome, verbose: bool) -> String {
     out
 }
 
-/// Runs `seeds` starting at `from` on `jobs` threads; returns every failed
-/// outcome and the number run, printing as it goes when `print` is set.
-pub fn run_range(from: u64, seeds: u64, jobs: u64, verbose: bool, print: bool) -> Vec<Outcome> {
+/// What a range of seeds gave.
+#[derive(Debug)]
+pub struct RangeRun {
+    /// Every failed outcome, by seed.
+    pub failed: Vec<Outcome>,
+    /// The virtual time of every seed run, added up.
+    pub simulated: Duration,
+}
+
+/// Runs `seeds` starting at `from` on `jobs` threads, printing as it goes
+/// when `print` is set: a failed seed at once, every seed with `verbose`,
+/// and otherwise a progress line on stderr each tenth of the range.
+pub fn run_range(from: u64, seeds: u64, jobs: u64, verbose: bool, print: bool) -> RangeRun {
     let next = AtomicU64::new(from);
     let end = from.saturating_add(seeds);
+    let (done, simulated_ms) = (AtomicU64::new(0), AtomicU64::new(0));
+    let step = (seeds / 10).max(1);
     let failed = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..jobs {
@@ -101,18 +113,27 @@ pub fn run_range(from: u64, seeds: u64, jobs: u64, verbose: bool, print: bool) -
                     return;
                 }
                 let o = run_seed(seed);
+                simulated_ms.fetch_add(o.simulated.as_millis() as u64, Ordering::Relaxed);
                 if print && (verbose || !o.passed()) {
                     print!("{}", describe(&o, verbose));
                 }
                 if !o.passed() {
                     failed.lock().expect("failed seeds lock").push(o);
                 }
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if print && !verbose && n % step == 0 && n < seeds {
+                    let bad = failed.lock().expect("failed seeds lock").len();
+                    eprintln!("{n} of {seeds} seeds run, {bad} failed");
+                }
             });
         }
     });
     let mut failed = failed.into_inner().expect("failed seeds lock");
     failed.sort_by_key(|o| o.seed);
-    failed
+    RangeRun {
+        failed,
+        simulated: Duration::from_millis(simulated_ms.into_inner()),
+    }
 }
 
 pub(super) fn run(args: SimulateArgs) -> Exit {
@@ -125,15 +146,18 @@ pub(super) fn run(args: SimulateArgs) -> Exit {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u64));
     let wall = Instant::now();
-    let failed = run_range(args.from, args.seeds, jobs, args.verbose, true);
+    let RangeRun { failed, simulated } = run_range(args.from, args.seeds, jobs, args.verbose, true);
     let secs = wall.elapsed().as_secs_f64();
     println!(
-        "{} of {} seeds ({}..{}) passed in {secs:.1}s on {jobs} thread(s), {:.0} seeds/min",
+        "{} of {} seeds ({}..{}) passed in {secs:.1}s on {jobs} thread(s), {:.0} seeds/min, \
+         {:.0}s simulated ({:.0} simulated seconds per second)",
         args.seeds - failed.len() as u64,
         args.seeds,
         args.from,
         args.from.saturating_add(args.seeds),
-        args.seeds as f64 * 60.0 / secs.max(1e-9)
+        args.seeds as f64 * 60.0 / secs.max(1e-9),
+        simulated.as_secs_f64(),
+        simulated.as_secs_f64() / secs.max(1e-9)
     );
     if failed.is_empty() {
         Exit::Ok
