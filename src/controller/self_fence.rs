@@ -187,6 +187,11 @@ async fn watch<C: Cloud>(ctx: Context, cloud: Arc<C>, data_dir: PathBuf) {
     let majority = ctx.members.len() / 2 + 1;
     loop {
         tokio::time::sleep(CHECK_EVERY).await;
+        // A cluster that elected a leader is past its cold start, even if
+        // none of this watcher's own checks was answered yet: a node cut
+        // off seconds after the cluster formed must still fence itself
+        // after `self_fence_after`, not after the startup grace.
+        lease.formed(Instant::now(), ctx.leader().is_some());
         let mut answering = Vec::new();
         let mut silent = Vec::new();
         for (&id, m) in &ctx.members {
@@ -242,6 +247,14 @@ impl Lease {
     fn new(started: Instant) -> Self {
         Self {
             last_contact: started + STARTUP_GRACE,
+        }
+    }
+
+    /// Ends the startup grace at `now` once the cluster has a leader
+    /// (`leader_known`): a majority has answered someone since the start.
+    fn formed(&mut self, now: Instant, leader_known: bool) {
+        if leader_known && self.last_contact > now {
+            self.last_contact = now;
         }
     }
 
@@ -424,6 +437,27 @@ mod tests {
         assert_eq!(
             lease.cut_for(t0 + Duration::from_secs(3)),
             Duration::from_secs(2)
+        );
+    }
+
+    #[test]
+    fn a_leader_known_ends_the_grace_even_before_a_check_was_answered() {
+        let t0 = Instant::now();
+        let mut lease = Lease::new(t0);
+        lease.formed(t0 + Duration::from_secs(1), false);
+        assert_eq!(lease.cut_for(t0 + Duration::from_secs(5)), Duration::ZERO);
+        // The cluster elected a leader at 2 s; cut off right after, the
+        // lease runs from then, not from the end of the grace.
+        lease.formed(t0 + Duration::from_secs(2), true);
+        assert_eq!(
+            lease.cut_for(t0 + Duration::from_secs(5)),
+            Duration::from_secs(3)
+        );
+        // Once ended, a leader still known does not renew the lease.
+        lease.formed(t0 + Duration::from_secs(4), true);
+        assert_eq!(
+            lease.cut_for(t0 + Duration::from_secs(5)),
+            Duration::from_secs(3)
         );
     }
 }
