@@ -348,6 +348,11 @@ impl Run {
                 w.links.isolate(PRIMARY_SITE_NODE, &[1, 2, 3]);
             }
             Event::Isolate(n) => w.links.isolate(n, &[1, 2, 3]),
+            Event::IsolateLeader => {
+                if let Some(n) = w.leader() {
+                    w.links.isolate(n, &[1, 2, 3]);
+                }
+            }
             Event::Heal => {
                 w.links.heal();
                 if self

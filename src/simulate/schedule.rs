@@ -26,6 +26,10 @@ pub enum Event {
     RegionOutage,
     /// Node `0` is cut off from the others until [`Event::Heal`].
     Isolate(u64),
+    /// Whichever node leads at that moment is cut off from the others
+    /// until [`Event::Heal`]: in the middle of an execution, its owner is
+    /// deposed while its steps may be waiting or retrying.
+    IsolateLeader,
     /// Every link is restored.
     Heal,
     /// Node `0` crashes (its tasks stop; its store keeps what it wrote).
@@ -49,6 +53,7 @@ impl fmt::Display for Event {
         match self {
             Self::RegionOutage => f.write_str("the primary region goes dark"),
             Self::Isolate(n) => write!(f, "node {n} is cut off"),
+            Self::IsolateLeader => f.write_str("the leader is cut off"),
             Self::Heal => f.write_str("every link is restored"),
             Self::Crash(n) => write!(f, "node {n} crashes"),
             Self::Restart(n) => write!(f, "node {n} restarts from its store"),
@@ -186,6 +191,7 @@ impl Schedule {
             stream_less: None,
         };
         schedule.draw_more(&mut SmallRng::seed_from_u64(seed ^ 0x0FE2_A70D_5EED));
+        schedule.draw_deposed(&mut SmallRng::seed_from_u64(seed ^ 0xDE90_5ED1_EAD0));
         schedule.events.sort_by_key(|(t, _)| *t);
         schedule
     }
@@ -220,6 +226,35 @@ impl Schedule {
                 let at = out + s(rng.random_range(90..300));
                 self.events.push((at, Event::OperatorFailover(accept)));
             }
+        }
+    }
+
+    /// The draws of the third generator: a leader deposed while it runs an
+    /// execution. Only a run without the outage can elect another leader
+    /// (the outage cuts the primary's node off for good, and the witness
+    /// never leads), so it is drawn beside a planned failover: in about a
+    /// tenth of the runs without an outage an operator asks for one, and in
+    /// most runs with an operator's planned failover the leader is cut off
+    /// a few seconds after the request, for a few seconds to half a minute.
+    fn draw_deposed(&mut self, rng: &mut SmallRng) {
+        let s = |x: u64| Duration::from_secs(x);
+        if self.outage_at.is_some() {
+            return;
+        }
+        let asked = match self.operator_at() {
+            Some(t) => t,
+            None if rng.random_bool(0.6) => {
+                let at = s(rng.random_range(20..60));
+                self.events.push((at, Event::OperatorFailover(None)));
+                at
+            }
+            None => return,
+        };
+        if rng.random_bool(0.75) {
+            let at = asked + Duration::from_millis(rng.random_range(500..20_000));
+            let length = Duration::from_millis(rng.random_range(3_000..30_000));
+            self.events.push((at, Event::IsolateLeader));
+            self.events.push((at + length, Event::Heal));
         }
     }
 
@@ -323,6 +358,22 @@ mod tests {
             .map(|s| Schedule::draw(s, rpo).to_string())
             .collect();
         assert_eq!(distinct.len(), 50);
+    }
+
+    #[test]
+    fn a_leader_is_deposed_during_a_planned_failover_in_some_runs_only_without_the_outage() {
+        let rpo = Duration::from_secs(900);
+        let deposed: Vec<Schedule> = (0..500)
+            .map(|seed| Schedule::draw(seed, rpo))
+            .filter(|s| s.events.iter().any(|(_, e)| *e == Event::IsolateLeader))
+            .collect();
+        assert!((20..120).contains(&deposed.len()), "{} runs", deposed.len());
+        for s in &deposed {
+            assert!(s.outage_at.is_none(), "seed {}", s.seed);
+            let asked = s.operator_at().expect("an operator's failover");
+            let cut = s.events.iter().find(|(_, e)| *e == Event::IsolateLeader);
+            assert!(cut.is_some_and(|(t, _)| *t > asked), "seed {}", s.seed);
+        }
     }
 
     #[test]

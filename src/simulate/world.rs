@@ -146,6 +146,19 @@ impl World {
         self.nodes.get(&id).is_some_and(Option::is_some)
     }
 
+    /// The running node that leads in the highest term, if any.
+    pub fn leader(&self) -> Option<u64> {
+        self.nodes
+            .iter()
+            .filter_map(|(id, n)| {
+                let metrics = n.as_ref()?.ctx.raft.metrics();
+                let m = metrics.borrow();
+                (m.state == openraft::ServerState::Leader).then_some((m.current_term, *id))
+            })
+            .max()
+            .map(|(_, id)| id)
+    }
+
     /// A running node, if any, preferring `id`.
     pub fn any_node(&self, id: u64) -> Option<&NodeHandle> {
         self.nodes
