@@ -255,6 +255,15 @@ impl Schedule {
             let length = Duration::from_millis(rng.random_range(3_000..30_000));
             self.events.push((at, Event::IsolateLeader));
             self.events.push((at + length, Event::Heal));
+            // A step makes its mutating call when it starts, so a deposed
+            // leader acts once more only if its step is still waiting when
+            // the next leader takes over: in most such runs the replica is
+            // backing up from the request until well after the cut.
+            if rng.random_bool(0.7) {
+                let busy = at - asked + Duration::from_secs(rng.random_range(5..40));
+                self.events
+                    .push((asked, Event::CloudFault(replica_busy(busy))));
+            }
         }
     }
 
@@ -290,6 +299,20 @@ impl Schedule {
 }
 
 /// One cloud fault of the chaos format, on a step's operation.
+/// The replica reports `backing-up` for `length` and refuses promotion
+/// meanwhile (the promotion step waits and promotes once it can).
+fn replica_busy(length: Duration) -> Fault {
+    Fault {
+        fault: FaultKind::Busy,
+        op: crate::model::Op::PromoteReadReplica.to_string(),
+        resource: None,
+        times: None,
+        error: None,
+        extra: Some(format!("{}s", length.as_secs())),
+        status: Some("backing-up".into()),
+    }
+}
+
 fn cloud_fault(rng: &mut SmallRng) -> Fault {
     use crate::model::Op;
     let ops = [
@@ -374,6 +397,15 @@ mod tests {
             let cut = s.events.iter().find(|(_, e)| *e == Event::IsolateLeader);
             assert!(cut.is_some_and(|(t, _)| *t > asked), "seed {}", s.seed);
         }
+        let busy = deposed
+            .iter()
+            .filter(|s| {
+                s.events.iter().any(|(_, e)| {
+                    matches!(e, Event::CloudFault(f) if f.fault == FaultKind::Busy && f.validate().is_ok())
+                })
+            })
+            .count();
+        assert!(busy * 3 > deposed.len(), "{busy} of {} runs", deposed.len());
     }
 
     #[test]
