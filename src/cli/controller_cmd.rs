@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use tracing::info;
+use tracing::warn;
 
 use super::{live_runtime, Exit, PolicyArg};
 use crate::cloud::aws::{check_pod_credentials, AwsCloud};
@@ -23,6 +23,12 @@ pub struct ControllerArgs {
     /// The node's configuration file (see deploy/local/node-1.yaml).
     #[arg(long, env = "DRCTL_CONFIG")]
     pub config: PathBuf,
+    /// On SIGTERM or Ctrl-C, how long running executions may take to end
+    /// before they are stopped for the next leader to resume; leadership
+    /// is then handed on (a few seconds more). Keep it well under the
+    /// pod's terminationGracePeriodSeconds. A second signal stops at once.
+    #[arg(long, env = "DRCTL_DRAIN", default_value = "15s", value_parser = crate::duration::parse_flag)]
+    pub drain: Duration,
 }
 
 /// `drctl sim serve` arguments.
@@ -67,7 +73,7 @@ pub(super) fn controller(args: ControllerArgs) -> Exit {
         Ok(rt) => rt,
         Err(e) => return e,
     };
-    rt.block_on(run_node(cfg))
+    rt.block_on(run_node(cfg, args.drain))
 }
 
 /// Applies the simulated cloud's partition (`isolated` sites) to this
@@ -92,7 +98,8 @@ async fn follow_partition(
     }
 }
 
-async fn run_node(cfg: NodeConfig) -> Exit {
+/// Runs the node of `cfg` until a signal; `drain` as `--drain` says.
+async fn run_node(cfg: NodeConfig, drain: Duration) -> Exit {
     // An executing node acts with its own role only: never with the
     // instance role of the machine it happens to run on.
     if cfg.cloud == CloudConfig::Aws && !cfg.me().witness {
@@ -162,9 +169,20 @@ async fn run_node(cfg: NodeConfig) -> Exit {
         node.addr
     );
     shutdown_signal().await;
-    info!("stopping");
-    node.kill().await;
-    Exit::Ok
+    eprintln!(
+        "drctl controller: stopping: running executions have {} to end, then leadership is handed on (signal again to stop at once)",
+        crate::duration::fmt(drain)
+    );
+    tokio::select! {
+        stopped = node.shutdown(drain) => {
+            eprintln!("drctl controller: stopped: {stopped}");
+            Exit::Ok
+        }
+        () = shutdown_signal() => {
+            warn!("stopping at once: a second signal");
+            Exit::Ok
+        }
+    }
 }
 
 /// Runs a measurement on a live runtime until it ends or Ctrl-C/SIGTERM

@@ -17,6 +17,10 @@
 //! A failover executes from the region being activated: the node of the
 //! region being left hands leadership there before it would act (see
 //! `placement.rs`); both hand-offs share one mechanism (`handoff.rs`).
+//!
+//! A node asked to stop (SIGTERM) stops gracefully: no new work, a bounded
+//! drain of its running executions, leadership handed on, then the HTTP
+//! server closed (`shutdown.rs`). [`NodeHandle::kill`] is the crash.
 
 pub mod config;
 mod detection;
@@ -37,6 +41,7 @@ mod request;
 mod roles;
 mod runner;
 pub mod self_fence;
+mod shutdown;
 mod witness;
 
 pub use config::{load, CloudConfig, NodeConfig};
@@ -44,6 +49,7 @@ pub use detection::Detection;
 pub use metrics::Metrics;
 pub use request::{FailoverAnswer, FailoverRequest};
 pub use roles::orient;
+pub use shutdown::Stopped;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -130,6 +136,17 @@ pub struct NodeHandle {
     tasks: Vec<JoinHandle<()>>,
     /// The in-memory network it answers on, and at which address.
     mem: Option<(MemNet, String)>,
+    /// The executor, which returns what its drain did.
+    runner: Option<JoinHandle<runner::Drained>>,
+    /// The HTTP server (TCP wiring).
+    server: Option<JoinHandle<()>>,
+    /// Asks the executor to stop, with the drain.
+    stop: tokio::sync::watch::Sender<Option<Duration>>,
+    /// Asks the HTTP server to close.
+    close: tokio::sync::watch::Sender<bool>,
+    /// Signs the request that asks a member to campaign, and how long the
+    /// voters' lease on a leader lasts (see `handoff.rs`).
+    hand_off: (crate::consensus::auth::Signer, Duration),
 }
 
 impl NodeHandle {
@@ -140,10 +157,18 @@ impl NodeHandle {
         if let Some((net, addr)) = &self.mem {
             net.unregister(addr);
         }
-        for t in &self.tasks {
+        let runner = self.runner.map(|r| {
+            r.abort();
+            crate::clock::spawn(async move {
+                let _ = r.await;
+            })
+        });
+        let tasks = self.tasks.into_iter().chain(self.server).chain(runner);
+        let tasks: Vec<_> = tasks.collect();
+        for t in &tasks {
             t.abort();
         }
-        for t in self.tasks {
+        for t in tasks {
             let _ = t.await;
         }
         let _ = self.ctx.raft.shutdown().await;
@@ -324,6 +349,8 @@ pub async fn start_wired<C: Cloud + Capacity + Permissions + DrHealth + Reach + 
         Arc::new(cfg.verifier()),
         refused_behind.clone(),
     );
+    let (close, mut closing) = tokio::sync::watch::channel(false);
+    let mut server = None;
     let mem = match (&wiring, listener) {
         (Wiring::Mem(net), _) => {
             net.register(cfg.id, &cfg.me().addr, app);
@@ -331,10 +358,14 @@ pub async fn start_wired<C: Cloud + Capacity + Permissions + DrHealth + Reach + 
         }
         (Wiring::Tcp, listener) => {
             if let Some(listener) = listener {
-                tasks.push(crate::clock::spawn(async move {
+                server = Some(crate::clock::spawn(async move {
                     // The peer's address is kept for the API's refusal log and limits.
                     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-                    if let Err(e) = axum::serve(listener, app).await {
+                    let closed = async move {
+                        let _ = closing.wait_for(|c| *c).await;
+                    };
+                    let serving = axum::serve(listener, app).with_graceful_shutdown(closed);
+                    if let Err(e) = serving.await {
                         warn!(error = %e, "HTTP server stopped");
                     }
                 }));
@@ -353,6 +384,8 @@ pub async fn start_wired<C: Cloud + Capacity + Permissions + DrHealth + Reach + 
         };
         tasks.push(crate::clock::spawn(w.guard()));
     }
+    let (stop, stopping) = tokio::sync::watch::channel(None);
+    let mut runner = None;
     if let (true, Some(cloud)) = (executes, cloud) {
         let exposures = Arc::new(measured::Measured {
             inner: cloud.clone(),
@@ -371,7 +404,8 @@ pub async fn start_wired<C: Cloud + Capacity + Permissions + DrHealth + Reach + 
         if matches!(cfg.cloud, config::CloudConfig::Aws) {
             r.time_basis = crate::execute::TimeBasis::Wall;
         }
-        tasks.push(crate::clock::spawn(r.run()));
+        r.stopping = stopping;
+        runner = Some(crate::clock::spawn(r.run()));
     }
     info!(node = cfg.id, site = %cfg.me().site, %addr, witness = cfg.me().witness, "controller node started");
     Ok(NodeHandle {
@@ -379,6 +413,11 @@ pub async fn start_wired<C: Cloud + Capacity + Permissions + DrHealth + Reach + 
         addr,
         tasks,
         mem,
+        runner,
+        server,
+        stop,
+        close,
+        hand_off: (cfg.signer(), Duration::from_millis(witness_lease(&cfg))),
     })
 }
 

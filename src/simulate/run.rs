@@ -13,8 +13,7 @@ use super::operator::Operator;
 use super::schedule::{Event, Schedule};
 use super::world::{self, World, TOKEN};
 use crate::cloud::sim::{LatencyModel, MutationRecord, SimCloud, SimOptions};
-use crate::consensus::mem_transport::{MemNet, NetFaults, NetStats};
-use crate::consensus::network::Links;
+use crate::consensus::mem_transport::{NetFaults, NetStats};
 use crate::consensus::transport::{Call, Transport};
 use crate::consensus::{ClusterState, NodeId};
 use crate::execute::ExecutionStatus;
@@ -176,6 +175,8 @@ struct Run {
     maintenance_pending: bool,
     operator: Operator,
     completed_at: Option<Duration>,
+    /// Each term whose leader was seen, with when it was first seen.
+    leaders: Vec<(Duration, u64)>,
     violations: Vec<Violation>,
 }
 
@@ -200,15 +201,7 @@ async fn run(seed: u64, progress: Arc<std::sync::atomic::AtomicU64>) -> Outcome 
         let cfg = configs.get_mut(&n).expect("nodes 1 to 3");
         cfg.policies = BTreeMap::from([(lacking.name.clone(), Arc::new(lacking))]);
     }
-    let world = World {
-        cloud,
-        net: MemNet::new(seed ^ 0x005E_ED0F_D2C7, NetFaults::default()),
-        links: Links::default(),
-        configs,
-        nodes: BTreeMap::new(),
-        applied: BTreeMap::new(),
-        skew_ms: schedule.skew_ms,
-    };
+    let world = World::new(cloud, configs, seed, schedule.skew_ms);
     let mut r = Run {
         progress,
         seed,
@@ -221,6 +214,7 @@ async fn run(seed: u64, progress: Arc<std::sync::atomic::AtomicU64>) -> Outcome 
         maintenance_pending: false,
         operator: Operator::default(),
         completed_at: None,
+        leaders: Vec::new(),
         violations: Vec::new(),
     };
     for id in 1..=3 {
@@ -312,12 +306,14 @@ impl Run {
                 self.ask_for_maintenance().await;
             }
             self.operator.poll(&self.world).await;
+            self.see_leader(now);
             let states = self.states();
             let log = self.log();
+            let refused = self.refused();
             if self.completed_at.is_none() && completed(&states) {
                 self.completed_at = Some(now);
             }
-            let found = invariants::check_always(&self.snapshot(&log, &states));
+            let found = invariants::check_always(&self.snapshot((&log, &refused), &states));
             if !found.is_empty() {
                 self.violations.extend(found);
                 return;
@@ -364,6 +360,7 @@ impl Run {
                 }
             }
             Event::Crash(n) => w.crash(n).await,
+            Event::Stop(n, drain) => w.stop_gracefully(n, drain),
             Event::Restart(n) if !w.up(n) => {
                 if let Err(e) = w.start(n).await {
                     self.violations.push(Violation {
@@ -416,6 +413,24 @@ impl Run {
             .collect()
     }
 
+    /// Notes the term of the leader seen now when it is a later one.
+    fn see_leader(&mut self, now: Duration) {
+        if let Some(term) = self.world.leader_term() {
+            if self.leaders.last().is_none_or(|(_, t)| *t < term) {
+                self.leaders.push((now, term));
+            }
+        }
+    }
+
+    fn refused(&self) -> Vec<(Duration, MutationRecord)> {
+        self.world
+            .cloud
+            .refused_log()
+            .into_iter()
+            .map(|m| (m.at.saturating_duration_since(self.start), m))
+            .collect()
+    }
+
     fn log(&self) -> Vec<(Duration, MutationRecord)> {
         self.world
             .cloud
@@ -427,13 +442,18 @@ impl Run {
 
     fn snapshot<'a>(
         &'a self,
-        log: &'a [(Duration, MutationRecord)],
+        (log, refused): (
+            &'a [(Duration, MutationRecord)],
+            &'a [(Duration, MutationRecord)],
+        ),
         states: &'a BTreeMap<NodeId, (Option<openraft::LogId<NodeId>>, ClusterState)>,
     ) -> Snapshot<'a> {
         Snapshot {
             now: self.now(),
             wall_start: self.wall_start,
             log,
+            refused,
+            leaders: &self.leaders,
             states,
             schedule: &self.schedule,
             maintenance_at: self.maintenance_at,
@@ -475,7 +495,8 @@ impl Run {
         };
         let states = self.states();
         let log = self.log();
-        let mut found = invariants::check_always(&self.snapshot(&log, &states));
+        let refused = self.refused();
+        let mut found = invariants::check_always(&self.snapshot((&log, &refused), &states));
         if !converged {
             let applied: Vec<String> = states
                 .iter()

@@ -36,6 +36,10 @@ pub enum Event {
     Crash(u64),
     /// Node `0` starts again from its store.
     Restart(u64),
+    /// Node `0` is stopped gracefully (SIGTERM), its running executions
+    /// given `1` to end, then leadership handed on (see
+    /// `controller/shutdown.rs`).
+    Stop(u64, Duration),
     /// The network's faults change.
     Network(NetFaults),
     /// A cloud fault switches on.
@@ -57,6 +61,11 @@ impl fmt::Display for Event {
             Self::Heal => f.write_str("every link is restored"),
             Self::Crash(n) => write!(f, "node {n} crashes"),
             Self::Restart(n) => write!(f, "node {n} restarts from its store"),
+            Self::Stop(n, drain) => write!(
+                f,
+                "node {n} is stopped gracefully (drain {})",
+                crate::duration::fmt(*drain)
+            ),
             Self::Network(n) => write!(
                 f,
                 "network: {:.0}% loss, {:.0}% duplicates, {}–{} ms each way",
@@ -192,6 +201,7 @@ impl Schedule {
         };
         schedule.draw_more(&mut SmallRng::seed_from_u64(seed ^ 0x0FE2_A70D_5EED));
         schedule.draw_deposed(&mut SmallRng::seed_from_u64(seed ^ 0xDE90_5ED1_EAD0));
+        schedule.draw_stops(&mut SmallRng::seed_from_u64(seed ^ 0x570F_6E47_1E00));
         schedule.events.sort_by_key(|(t, _)| *t);
         schedule
     }
@@ -265,6 +275,28 @@ impl Schedule {
                     .push((asked, Event::CloudFault(replica_busy(busy))));
             }
         }
+    }
+
+    /// The draws of the fourth generator: in about a fifth of the runs a
+    /// node is stopped gracefully (a rolling restart, a pod evicted),
+    /// around the outage or the operator's request, and started again once
+    /// it has had time to stop.
+    fn draw_stops(&mut self, rng: &mut SmallRng) {
+        if !rng.random_bool(0.2) {
+            return;
+        }
+        let base = self
+            .outage_at
+            .or_else(|| self.operator_at())
+            .unwrap_or(Duration::from_secs(60))
+            .as_millis() as u64;
+        let node = rng.random_range(1..=3);
+        let at =
+            Duration::from_millis(rng.random_range(base.saturating_sub(10_000)..base + 60_000));
+        let drain = Duration::from_millis(rng.random_range(0..10_000));
+        let back = drain + Duration::from_millis(rng.random_range(12_000..30_000));
+        self.events.push((at, Event::Stop(node, drain)));
+        self.events.push((at + back, Event::Restart(node)));
     }
 
     /// When the operator asks for a failover, if they do.

@@ -36,6 +36,8 @@ pub struct World {
     pub applied: BTreeMap<u64, Arc<std::sync::RwLock<Applied>>>,
     /// Each node's clock offset in milliseconds (node 1 first).
     pub skew_ms: [i64; 3],
+    /// Nodes stopping gracefully, until they have stopped.
+    pub stopping: BTreeMap<u64, tokio::task::JoinHandle<controller::Stopped>>,
 }
 
 /// The node configurations: stores under `dir`, election timeouts as drawn.
@@ -100,12 +102,37 @@ pub fn configs(
 }
 
 impl World {
+    /// A world of `configs` on `cloud` with no node started yet; the
+    /// network's faults are drawn from `seed`, each node's clock is off by
+    /// `skew_ms`.
+    pub fn new(
+        cloud: SimCloud,
+        configs: BTreeMap<u64, NodeConfig>,
+        seed: u64,
+        skew_ms: [i64; 3],
+    ) -> Self {
+        Self {
+            cloud,
+            net: MemNet::new(
+                seed ^ 0x005E_ED0F_D2C7,
+                crate::consensus::mem_transport::NetFaults::default(),
+            ),
+            links: Links::default(),
+            configs,
+            nodes: BTreeMap::new(),
+            applied: BTreeMap::new(),
+            skew_ms,
+            stopping: BTreeMap::new(),
+        }
+    }
+
     /// Starts (or restarts from its store) node `id`.
     ///
     /// # Errors
     ///
     /// The node cannot start (other than its store still being released).
     pub async fn start(&mut self, id: u64) -> Result<(), String> {
+        self.stopped(id).await;
         let cfg = self.configs[&id].clone();
         let cloud = Arc::new(self.cloud.as_site(&cfg.me().site));
         // A crashed node's tasks may hold its store a moment longer.
@@ -134,6 +161,23 @@ impl World {
         Err(format!("node {id}: its store stayed open after it crashed"))
     }
 
+    /// Stops node `id` gracefully in the background (nothing happens when
+    /// it is down already): its executions get `drain` to end.
+    pub fn stop_gracefully(&mut self, id: u64, drain: Duration) {
+        if let Some(n) = self.nodes.get_mut(&id).and_then(Option::take) {
+            let skew = self.skew_ms[id as usize - 1];
+            let stopping = crate::clock::skewed(skew, n.shutdown(drain));
+            self.stopping.insert(id, tokio::spawn(stopping));
+        }
+    }
+
+    /// Waits until node `id` has stopped, if it was stopping gracefully.
+    async fn stopped(&mut self, id: u64) {
+        if let Some(s) = self.stopping.remove(&id) {
+            let _ = s.await;
+        }
+    }
+
     /// Crashes node `id` (nothing happens when it is down already).
     pub async fn crash(&mut self, id: u64) {
         if let Some(n) = self.nodes.get_mut(&id).and_then(Option::take) {
@@ -148,6 +192,16 @@ impl World {
 
     /// The running node that leads in the highest term, if any.
     pub fn leader(&self) -> Option<u64> {
+        self.leading().map(|(_, id)| id)
+    }
+
+    /// The highest term a running node leads in, if any.
+    pub fn leader_term(&self) -> Option<u64> {
+        self.leading().map(|(term, _)| term)
+    }
+
+    /// The highest term a running node leads in, and that node.
+    fn leading(&self) -> Option<(u64, u64)> {
         self.nodes
             .iter()
             .filter_map(|(id, n)| {
@@ -156,7 +210,6 @@ impl World {
                 (m.state == openraft::ServerState::Leader).then_some((m.current_term, *id))
             })
             .max()
-            .map(|(_, id)| id)
     }
 
     /// A running node, if any, preferring `id`.
@@ -170,7 +223,96 @@ impl World {
     /// Stops every node.
     pub async fn stop(&mut self) {
         for id in 1..=3 {
+            self.stopped(id).await;
             self.crash(id).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::sim::SimOptions;
+
+    /// Three nodes on virtual time, every election timeout 1.5 s; the
+    /// executing node that leads once the cluster has settled.
+    async fn settled_world(dir: &Path) -> (World, u64) {
+        let policy = Arc::new(crate::simulate::run::policy());
+        let cloud = SimCloud::new(&policy, SimOptions::default()).expect("the policy simulates");
+        let configs = configs(&policy, dir, [1500; 3]);
+        let mut w = World::new(cloud, configs, 7, [0; 3]);
+        for id in 1..=3 {
+            w.start(id).await.expect("starts");
+        }
+        for _ in 0..300 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if let Some(leader @ (1 | 2)) = w.leader() {
+                // Let every member catch up before anything stops.
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                if w.leader() == Some(leader) {
+                    return (w, leader);
+                }
+            }
+        }
+        panic!("no executing node led within 30 s");
+    }
+
+    #[test]
+    fn a_leader_stopping_gracefully_hands_leadership_on_sooner_than_an_election_would() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let _clock = crate::clock::use_virtual(std::time::UNIX_EPOCH);
+            let dir = tempfile::tempdir().expect("temp dir");
+            let (mut w, leader) = settled_world(dir.path()).await;
+            let other = 3 - leader;
+            let node = w
+                .nodes
+                .get_mut(&leader)
+                .and_then(Option::take)
+                .expect("runs");
+            let began = tokio::time::Instant::now();
+            let stopped = node.shutdown(Duration::from_secs(5)).await;
+            while w.leader() != Some(other) && began.elapsed() < Duration::from_secs(20) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            // After a crash the others wait out their lease on the leader
+            // and an election timeout: 3 s here at the least.
+            assert!(
+                began.elapsed() < Duration::from_millis(2_500),
+                "node {other} led {:?} after node {leader} began to stop",
+                began.elapsed()
+            );
+            assert!(stopped.led, "{stopped:?}");
+            assert_eq!(stopped.handed_to, Some(other), "{stopped}");
+            w.stop().await;
+        });
+    }
+
+    #[test]
+    fn a_follower_stopping_gracefully_leaves_the_leader_leading() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let _clock = crate::clock::use_virtual(std::time::UNIX_EPOCH);
+            let dir = tempfile::tempdir().expect("temp dir");
+            let (mut w, leader) = settled_world(dir.path()).await;
+            let other = 3 - leader;
+            let node = w
+                .nodes
+                .get_mut(&other)
+                .and_then(Option::take)
+                .expect("runs");
+            let stopped = node.shutdown(Duration::from_secs(5)).await;
+            assert_eq!(stopped, crate::controller::Stopped::default());
+            assert_eq!(w.leader(), Some(leader));
+            w.stop().await;
+        });
     }
 }

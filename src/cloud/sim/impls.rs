@@ -102,6 +102,7 @@ impl Database for SimCloud {
                 })?;
             }
         }
+        let sent = tokio::time::Instant::now();
         let mut w = self.call(Op::PromoteReadReplica, region, &k).await?;
         let Some(db) = w.databases.get(&k) else {
             return Err(CloudError::not_found(Op::PromoteReadReplica, k));
@@ -122,6 +123,14 @@ impl Database for SimCloud {
             return Ok(());
         }
         if let Some(status) = w.busy_status(&k, tokio::time::Instant::now()) {
+            w.refused_log.push(super::world::MutationRecord {
+                at: sent,
+                op: Op::PromoteReadReplica.to_string(),
+                resource: format!("rds:{k}"),
+                execution: fence.execution_id.clone(),
+                epoch: fence.epoch,
+                caller: self.caller.clone(),
+            });
             let msg = format!(
                 "DB instance {id} is {status}; it cannot be promoted now (InvalidDBInstanceState)"
             );

@@ -325,6 +325,12 @@ impl SimCloud {
         self.world().mutation_log.clone()
     }
 
+    /// Every mutating call refused because its resource was busy, in
+    /// order, stamped when it was sent.
+    pub fn refused_log(&self) -> Vec<world::MutationRecord> {
+        self.world().refused_log.clone()
+    }
+
     /// Accepted mutations per operation.
     pub fn mutations(&self) -> BTreeMap<String, u32> {
         self.world().mutations.clone()

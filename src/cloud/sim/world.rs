@@ -157,6 +157,10 @@ pub(super) struct World {
     pub mutations: BTreeMap<String, u32>,
     /// Every accepted mutation, in order, with who made it.
     pub mutation_log: Vec<MutationRecord>,
+    /// Every mutating call that reached the cloud and was refused because
+    /// its resource was busy (a replica backing up), stamped when the call
+    /// was sent.
+    pub refused_log: Vec<MutationRecord>,
     /// `region/tier` whose application writers are fenced.
     pub fenced_writers: std::collections::BTreeSet<String>,
     /// Region → since when its application writes have been stopped (some
@@ -213,6 +217,7 @@ impl World {
             streams: BTreeMap::new(),
             mutations: BTreeMap::new(),
             mutation_log: Vec::new(),
+            refused_log: Vec::new(),
             fenced_writers: Default::default(),
             quiesced: BTreeMap::new(),
             calls: BTreeMap::new(),

@@ -12,7 +12,12 @@
 //! A leader in the region a failover leaves does not execute it while the
 //! region being activated can lead: it hands leadership there first, for a
 //! new failover and for a running one alike (see `placement.rs`).
+//!
+//! When the node shuts down gracefully it takes no more work, lets the
+//! running executions end within the drain and stops the rest (see
+//! `drain.rs`); the node then hands leadership on (`shutdown.rs`).
 
+mod drain;
 mod failover;
 mod restarts;
 mod start_retry;
@@ -41,6 +46,7 @@ use crate::execute::{
     RunOptions, StepStatus,
 };
 use crate::policy::Policy;
+pub(super) use drain::Drained;
 use restarts::Restarts;
 pub(super) use restarts::RunEnd;
 use start_retry::StartRetries;
@@ -86,6 +92,8 @@ pub(super) struct Runner<C> {
     fences: super::fence_return::FenceReturns,
     /// When the detector's failover may be asked for again.
     start_retries: StartRetries,
+    /// Holds the drain once the node shuts down gracefully.
+    pub(super) stopping: tokio::sync::watch::Receiver<Option<Duration>>,
 }
 
 impl<C: Cloud + 'static> Runner<C> {
@@ -120,18 +128,38 @@ impl<C: Cloud + 'static> Runner<C> {
             last_verdict: HashMap::new(),
             fences: Default::default(),
             start_retries: StartRetries::default(),
+            stopping: tokio::sync::watch::channel(None).1,
         }
     }
 
-    pub(super) async fn run(mut self) {
+    /// Runs until raft stops (returning nothing drained) or the node shuts
+    /// down gracefully (returning what the drain did).
+    pub(super) async fn run(mut self) -> Drained {
         let mut metrics = self.ctx.raft.metrics();
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut stopping = self.stopping.clone();
+        // The handle that would ask for a graceful stop is gone (the node
+        // is killed instead, or a test dropped it).
+        let mut no_stop = false;
         loop {
             tokio::select! {
+                asked = async {
+                    let asked = stopping.wait_for(Option::is_some).await;
+                    asked.map(|drain| drain.unwrap_or_default())
+                }, if !no_stop => {
+                    let Ok(within) = asked else {
+                        no_stop = true;
+                        continue;
+                    };
+                    let refused = drain::refuse_queued(&mut self.requests);
+                    let drained = drain::drain(&mut self.active, within).await;
+                    self.fences.stop();
+                    return Drained { refused, ..drained };
+                },
                 changed = metrics.changed() => if changed.is_err() {
                     self.stop_all("raft stopped");
-                    return;
+                    return Drained::default();
                 },
                 Some(req) = self.requests.recv() => {
                     let answer = self.failover(&req).await;

@@ -1,6 +1,7 @@
 //! The guarantees a run must keep, each in its own file, each checked on
 //! every [`Snapshot`] of the run (and the final one).
 
+pub mod deposed;
 pub mod journal;
 pub mod liveness;
 pub mod one_running;
@@ -27,6 +28,11 @@ pub struct Snapshot<'a> {
     /// Every mutation the cloud accepted so far, in order, with the
     /// virtual time since the run started.
     pub log: &'a [(Duration, MutationRecord)],
+    /// Every mutating call refused because its resource was busy, with the
+    /// virtual time it was sent.
+    pub refused: &'a [(Duration, MutationRecord)],
+    /// Each term whose leader was seen, with when it was first seen.
+    pub leaders: &'a [(Duration, u64)],
     /// Each running node's applied state.
     pub states: &'a BTreeMap<NodeId, (Option<LogId<NodeId>>, ClusterState)>,
     /// What the seed does to the world.
@@ -63,8 +69,9 @@ type Check = fn(&Snapshot) -> Result<(), String>;
 
 /// Runs every check that holds at every moment.
 pub fn check_always(s: &Snapshot) -> Vec<Violation> {
-    let checks: [(&'static str, Check); 6] = [
+    let checks: [(&'static str, Check); 7] = [
         ("one_writer", one_writer::check),
+        ("deposed", deposed::check),
         ("postcondition", postcondition::check),
         ("verdict", verdict::check),
         ("rpo", rpo::check),
@@ -81,4 +88,45 @@ pub fn check_always(s: &Snapshot) -> Vec<Violation> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    //! Snapshots built by hand for the invariants' own tests.
+
+    use super::*;
+
+    /// A promotion under `term` from `caller`.
+    pub fn mutation(term: u64, caller: &str) -> MutationRecord {
+        MutationRecord {
+            at: tokio::time::Instant::now(),
+            op: crate::model::Op::PromoteReadReplica.to_string(),
+            resource: "rds:us-west-2/db".into(),
+            execution: "x".into(),
+            epoch: crate::model::Epoch { term, index: 7 },
+            caller: Some(caller.into()),
+        }
+    }
+
+    /// Runs `check` on a snapshot with these calls and leaders.
+    pub fn snapshot_with(
+        log: &[(Duration, MutationRecord)],
+        refused: &[(Duration, MutationRecord)],
+        leaders: &[(Duration, u64)],
+        check: Check,
+    ) -> Result<(), String> {
+        let states = BTreeMap::new();
+        let schedule = Schedule::draw(0, Duration::from_secs(900));
+        check(&Snapshot {
+            now: Duration::from_secs(60),
+            wall_start: SystemTime::UNIX_EPOCH,
+            log,
+            refused,
+            leaders,
+            states: &states,
+            schedule: &schedule,
+            maintenance_at: None,
+            rpo: Duration::from_secs(900),
+        })
+    }
 }
