@@ -22,6 +22,10 @@ use crate::policy::{self, Policy};
 
 /// The virtual wall time every run starts at (2030-03-17T17:46:40Z).
 const WALL_START: u64 = 1_900_000_000;
+/// A call the simulated cloud logged, with the virtual time since the run
+/// started.
+type Timed = (Duration, MutationRecord);
+
 /// How often the invariants are checked, in virtual time.
 const TICK: Duration = Duration::from_millis(500);
 /// How long the world runs on after the failover completed.
@@ -442,10 +446,7 @@ impl Run {
 
     fn snapshot<'a>(
         &'a self,
-        (log, refused): (
-            &'a [(Duration, MutationRecord)],
-            &'a [(Duration, MutationRecord)],
-        ),
+        (log, refused): (&'a [Timed], &'a [Timed]),
         states: &'a BTreeMap<NodeId, (Option<openraft::LogId<NodeId>>, ClusterState)>,
     ) -> Snapshot<'a> {
         Snapshot {
