@@ -210,7 +210,10 @@ pub(super) async fn submit(
     let req = make(tx);
     let kind = req.kind;
     if requests.send(req).await.is_err() {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "the executor has stopped");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this node is shutting down (its executor has stopped): ask another member",
+        );
     }
     let answer = match tokio::time::timeout(DECISION_TIMEOUT, rx).await {
         Ok(Ok(a)) => a,

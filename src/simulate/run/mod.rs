@@ -1,21 +1,24 @@
 //! One seed's run, from the drawn schedule to the final checks.
 
+mod finish;
+mod observe;
+
+use observe::completed;
+
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
-use super::invariants::{self, liveness, Snapshot, Violation};
+use super::invariants::{self, liveness, Violation};
 use super::operator::Operator;
 use super::schedule::{Event, Schedule};
 use super::world::{self, World, TOKEN};
 use crate::cloud::sim::{LatencyModel, MutationRecord, SimCloud, SimOptions};
-use crate::consensus::mem_transport::{NetFaults, NetStats};
+use crate::consensus::mem_transport::NetStats;
 use crate::consensus::transport::{Call, Transport};
-use crate::consensus::{ClusterState, NodeId};
 use crate::execute::ExecutionStatus;
 use crate::model::{DataTier, Exposure};
 use crate::policy::{self, Policy};
@@ -75,7 +78,7 @@ impl Outcome {
 /// cloud's transitions are), no heartbeats against real databases and no
 /// fencing of real writers (the simulated cloud measures lag itself).
 pub fn policy() -> Policy {
-    let text = include_str!("../../policies/emr-platform.yaml")
+    let text = include_str!("../../../policies/emr-platform.yaml")
         .replace("mode: manual ", "mode: automatic ")
         .replace("failover_timeout: 2m ", "failover_timeout: 30s ")
         .replace("probe_interval: 60s", "probe_interval: 10s")
@@ -404,188 +407,4 @@ impl Run {
             }
         }
     }
-
-    fn states(&self) -> BTreeMap<NodeId, (Option<openraft::LogId<NodeId>>, ClusterState)> {
-        self.world
-            .applied
-            .iter()
-            .filter(|(id, _)| self.world.up(**id))
-            .map(|(id, a)| {
-                let a = a.read().expect("applied state lock");
-                (*id, (a.last_applied, a.state.clone()))
-            })
-            .collect()
-    }
-
-    /// Notes the term of the leader seen now when it is a later one.
-    fn see_leader(&mut self, now: Duration) {
-        if let Some(term) = self.world.leader_term() {
-            if self.leaders.last().is_none_or(|(_, t)| *t < term) {
-                self.leaders.push((now, term));
-            }
-        }
-    }
-
-    fn refused(&self) -> Vec<(Duration, MutationRecord)> {
-        self.world
-            .cloud
-            .refused_log()
-            .into_iter()
-            .map(|m| (m.at.saturating_duration_since(self.start), m))
-            .collect()
-    }
-
-    fn log(&self) -> Vec<(Duration, MutationRecord)> {
-        self.world
-            .cloud
-            .mutation_log()
-            .into_iter()
-            .map(|m| (m.at.saturating_duration_since(self.start), m))
-            .collect()
-    }
-
-    fn snapshot<'a>(
-        &'a self,
-        (log, refused): (&'a [Timed], &'a [Timed]),
-        states: &'a BTreeMap<NodeId, (Option<openraft::LogId<NodeId>>, ClusterState)>,
-    ) -> Snapshot<'a> {
-        Snapshot {
-            now: self.now(),
-            wall_start: self.wall_start,
-            log,
-            refused,
-            leaders: &self.leaders,
-            states,
-            schedule: &self.schedule,
-            maintenance_at: self.maintenance_at,
-            rpo: self.policy.rpo,
-        }
-    }
-
-    /// Heals everything, restarts crashed nodes, waits for the journals to
-    /// agree, and runs the last checks.
-    async fn finish(&mut self) {
-        if !self.violations.is_empty() {
-            return;
-        }
-        self.world.links.heal();
-        self.world.net.set_faults(NetFaults::default());
-        for id in 1..=3 {
-            if !self.world.up(id) {
-                if let Err(e) = self.world.start(id).await {
-                    self.violations.push(Violation {
-                        invariant: "restart",
-                        at: self.now(),
-                        what: e,
-                    });
-                    return;
-                }
-            }
-        }
-        let until = self.now() + CONVERGE;
-        let converged = loop {
-            tokio::time::sleep(TICK).await;
-            let states = self.states();
-            let applied: Vec<_> = states.values().map(|(l, _)| *l).collect();
-            if applied.windows(2).all(|w| w[0] == w[1]) && applied.len() == 3 {
-                break true;
-            }
-            if self.now() >= until {
-                break false;
-            }
-        };
-        let states = self.states();
-        let log = self.log();
-        let refused = self.refused();
-        let mut found = invariants::check_always(&self.snapshot((&log, &refused), &states));
-        if !converged {
-            let applied: Vec<String> = states
-                .iter()
-                .map(|(id, (l, _))| {
-                    format!(
-                        "node {id} at {}",
-                        l.map_or("none".into(), |l| l.to_string())
-                    )
-                })
-                .collect();
-            found.push(Violation {
-                invariant: "journal",
-                at: self.now(),
-                what: format!(
-                    "the healed cluster did not converge within {}s: {}",
-                    CONVERGE.as_secs(),
-                    applied.join(", ")
-                ),
-            });
-        }
-        if let (Some(asked), Some(deadline)) = (self.operator.asked_at, self.operator_deadline()) {
-            if let Err(what) = liveness::ended(&states, asked, deadline) {
-                found.push(Violation {
-                    invariant: "liveness",
-                    at: self.now(),
-                    what,
-                });
-            }
-        }
-        if let Some(deadline) = self.deadline() {
-            if let Err(what) = liveness::check(self.completed_at, deadline) {
-                found.push(Violation {
-                    invariant: "liveness",
-                    at: self.now(),
-                    what,
-                });
-            }
-        }
-        self.violations.extend(found);
-    }
-
-    fn outcome(&self) -> Outcome {
-        let states = self.states();
-        let log = self.log();
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        for (t, m) in &log {
-            (t.as_millis(), &m.op, &m.resource, m.epoch, &m.caller).hash(&mut h);
-        }
-        let executions: BTreeMap<String, (ExecutionStatus, String)> = states
-            .values()
-            .next()
-            .map(|(_, s)| {
-                s.executions
-                    .values()
-                    .map(|e| {
-                        let failed = e.record.steps.iter().find_map(|st| {
-                            (st.status == crate::execute::StepStatus::Failed).then(|| {
-                                format!("{}: {}", st.id, st.outcome.clone().unwrap_or_default())
-                            })
-                        });
-                        let summary = e.record.summary.clone().or(failed).unwrap_or_default();
-                        (e.record.id.clone(), (e.record.status, summary))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        for (id, (status, _)) in &executions {
-            (id, status.label()).hash(&mut h);
-        }
-        Outcome {
-            seed: self.seed,
-            schedule: self.schedule.clone(),
-            violations: self.violations.clone(),
-            simulated: self.now(),
-            completed_at: self.completed_at,
-            digest: h.finish(),
-            net: self.world.net.stats(),
-            mutations: log.len(),
-            executions,
-        }
-    }
-}
-
-/// Whether some node holds a completed execution.
-fn completed(states: &BTreeMap<NodeId, (Option<openraft::LogId<NodeId>>, ClusterState)>) -> bool {
-    states.values().any(|(_, s)| {
-        s.executions
-            .values()
-            .any(|e| e.record.status == ExecutionStatus::Completed)
-    })
 }
