@@ -234,8 +234,27 @@ mod tests {
     use super::*;
     use crate::cloud::sim::SimOptions;
 
-    /// Three nodes on virtual time, every election timeout 1.5 s; the
-    /// executing node that leads once the cluster has settled.
+    /// Runs `test` on three nodes on virtual time (every election timeout
+    /// 1.5 s) once the cluster has settled, with the executing node that
+    /// leads; stops every node of the world it gives back.
+    fn on_a_settled_world<F>(test: impl FnOnce(World, u64) -> F)
+    where
+        F: std::future::Future<Output = World>,
+    {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let _clock = crate::clock::use_virtual(std::time::UNIX_EPOCH);
+            let dir = tempfile::tempdir().expect("temp dir");
+            let (w, leader) = settled_world(dir.path()).await;
+            test(w, leader).await.stop().await;
+        });
+    }
+
+    /// The world and the executing node that leads once it has settled.
     async fn settled_world(dir: &Path) -> (World, u64) {
         let policy = Arc::new(crate::simulate::run::policy());
         let cloud = SimCloud::new(&policy, SimOptions::default()).expect("the policy simulates");
@@ -257,23 +276,16 @@ mod tests {
         panic!("no executing node led within 30 s");
     }
 
+    /// Takes node `id` out of the world, running.
+    fn take(w: &mut World, id: u64) -> NodeHandle {
+        w.nodes.get_mut(&id).and_then(Option::take).expect("runs")
+    }
+
     #[test]
     fn a_leader_stopping_gracefully_hands_leadership_on_sooner_than_an_election_would() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .start_paused(true)
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
-            let _clock = crate::clock::use_virtual(std::time::UNIX_EPOCH);
-            let dir = tempfile::tempdir().expect("temp dir");
-            let (mut w, leader) = settled_world(dir.path()).await;
+        on_a_settled_world(|mut w, leader| async move {
             let other = 3 - leader;
-            let node = w
-                .nodes
-                .get_mut(&leader)
-                .and_then(Option::take)
-                .expect("runs");
+            let node = take(&mut w, leader);
             let began = tokio::time::Instant::now();
             let stopped = node.shutdown(Duration::from_secs(5)).await;
             while w.leader() != Some(other) && began.elapsed() < Duration::from_secs(20) {
@@ -288,31 +300,19 @@ mod tests {
             );
             assert!(stopped.led, "{stopped:?}");
             assert_eq!(stopped.handed_to, Some(other), "{stopped}");
-            w.stop().await;
+            w
         });
     }
 
     #[test]
     fn a_follower_stopping_gracefully_leaves_the_leader_leading() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .start_paused(true)
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
-            let _clock = crate::clock::use_virtual(std::time::UNIX_EPOCH);
-            let dir = tempfile::tempdir().expect("temp dir");
-            let (mut w, leader) = settled_world(dir.path()).await;
-            let other = 3 - leader;
-            let node = w
-                .nodes
-                .get_mut(&other)
-                .and_then(Option::take)
-                .expect("runs");
-            let stopped = node.shutdown(Duration::from_secs(5)).await;
+        on_a_settled_world(|mut w, leader| async move {
+            let stopped = take(&mut w, 3 - leader)
+                .shutdown(Duration::from_secs(5))
+                .await;
             assert_eq!(stopped, crate::controller::Stopped::default());
             assert_eq!(w.leader(), Some(leader));
-            w.stop().await;
+            w
         });
     }
 }
