@@ -4,7 +4,7 @@
 //!
 //! `model` sits at the bottom of the crate: it uses only `std`, `serde`,
 //! `thiserror` and `time`, never another drctl module, so any layer may
-//! import it without creating a cycle (`tests/shape.rs` checks this).
+//! import it without creating a cycle (`tests/checks/shape.rs` checks this).
 
 mod duration;
 mod epoch;

@@ -1,8 +1,6 @@
 //! The drctl binary's handling of bad input files and its defaults.
 
-mod cli_support;
-
-use cli_support::drctl;
+use crate::cli_support::drctl;
 use predicates::prelude::*;
 
 #[test]

@@ -1,8 +1,6 @@
 //! The drctl binary as a user runs it.
 
-mod cli_support;
-
-use cli_support::drctl;
+use crate::cli_support::drctl;
 use predicates::prelude::*;
 
 #[test]
@@ -104,7 +102,7 @@ fn policy_validate_accepts_both_shipped_policies() {
 fn an_invalid_policy_exits_64_naming_file_and_fields() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("bad.yaml");
-    let text = include_str!("../policies/emr-platform-core.yaml")
+    let text = include_str!("../../policies/emr-platform-core.yaml")
         .replace("rpo: 15m", "rpo: 5h")
         .replace("min: 3, desired: 6", "min: 30, desired: 6");
     std::fs::write(&f, text).unwrap();

@@ -2,11 +2,9 @@
 //! every policy and node file the project ships conforms to its schema and
 //! names it for editors (yaml-language-server) on its first line.
 
-mod cli_support;
-
 use std::path::{Path, PathBuf};
 
-use cli_support::drctl;
+use crate::cli_support::drctl;
 use serde_json::Value;
 
 fn root() -> &'static Path {
@@ -119,8 +117,8 @@ fn every_shipped_file_names_its_schema_on_its_first_line() {
     }
 }
 
-const GOOD_POLICY: &str = include_str!("../policies/emr-platform-core.yaml");
-const GOOD_NODE: &str = include_str!("../deploy/local/node-1.yaml");
+const GOOD_POLICY: &str = include_str!("../../policies/emr-platform-core.yaml");
+const GOOD_NODE: &str = include_str!("../../deploy/local/node-1.yaml");
 
 #[test]
 fn known_bad_files_do_not_conform() {

@@ -1,8 +1,6 @@
 //! What the drill prints and logs, read the way an operator reads it.
 
-mod cli_support;
-
-use cli_support::drctl;
+use crate::cli_support::drctl;
 
 #[test]
 fn a_sequential_drill_has_every_step_on_its_critical_path() {
