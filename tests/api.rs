@@ -247,7 +247,7 @@ async fn status_health_metrics_and_maintenance() {
     let leader = c.leader().await;
     for n in 1..=3 {
         assert_eq!(c.get(n, "/healthz").await.0, 200);
-        let (code, b) = c.get(n, "/readyz").await;
+        let (code, b) = c.ready(n).await;
         assert_eq!(code, 200, "{b}");
         spec("get", "/readyz", 200, &b);
         assert_eq!(b["leader"], leader);

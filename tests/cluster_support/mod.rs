@@ -379,6 +379,21 @@ impl Cluster {
         (status, r.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// `GET /readyz` on node `id`, asked again every 50 ms for up to 5 s
+    /// until it answers 200: a follower that already follows the leader
+    /// applies the cluster's membership one heartbeat later, and answers 503
+    /// "not a member of a cluster yet" until then. The last answer.
+    pub async fn ready(&self, id: u64) -> (u16, serde_json::Value) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let answer = self.get(id, "/readyz").await;
+            if answer.0 == 200 || tokio::time::Instant::now() >= deadline {
+                return answer;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Starts a confirmed failover through node `id`; returns the execution id.
     pub async fn failover(&self, id: u64) -> String {
         let (status, body) = self
