@@ -157,16 +157,15 @@ impl NodeHandle {
         if let Some((net, addr)) = &self.mem {
             net.unregister(addr);
         }
-        let runner = self.runner.map(|r| {
+        let tasks: Vec<_> = self.tasks.into_iter().chain(self.server).collect();
+        if let Some(r) = &self.runner {
             r.abort();
-            crate::clock::spawn(async move {
-                let _ = r.await;
-            })
-        });
-        let tasks = self.tasks.into_iter().chain(self.server).chain(runner);
-        let tasks: Vec<_> = tasks.collect();
+        }
         for t in &tasks {
             t.abort();
+        }
+        if let Some(r) = self.runner {
+            let _ = r.await;
         }
         for t in tasks {
             let _ = t.await;

@@ -123,14 +123,8 @@ impl Database for SimCloud {
             return Ok(());
         }
         if let Some(status) = w.busy_status(&k, tokio::time::Instant::now()) {
-            w.refused_log.push(super::world::MutationRecord {
-                at: sent,
-                op: Op::PromoteReadReplica.to_string(),
-                resource: format!("rds:{k}"),
-                execution: fence.execution_id.clone(),
-                epoch: fence.epoch,
-                caller: self.caller.clone(),
-            });
+            let (op, resource) = (Op::PromoteReadReplica, format!("rds:{k}"));
+            w.log_refused(sent, op, &resource, fence, self.caller.as_deref());
             let msg = format!(
                 "DB instance {id} is {status}; it cannot be promoted now (InvalidDBInstanceState)"
             );

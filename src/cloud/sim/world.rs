@@ -486,14 +486,22 @@ impl World {
         fence: &crate::model::Fence,
         caller: Option<&str>,
     ) {
-        self.mutation_log.push(MutationRecord {
-            at: Instant::now(),
-            op: op.to_string(),
-            resource: resource.to_string(),
-            execution: fence.execution_id.clone(),
-            epoch: fence.epoch,
-            caller: caller.map(str::to_string),
-        });
+        let record = MutationRecord::new(Instant::now(), op, resource, fence, caller);
+        self.mutation_log.push(record);
+    }
+
+    /// Notes that the call `op` on `resource` under `fence`, sent at `sent`
+    /// from a site in `caller`, was refused because the resource was busy.
+    pub(super) fn log_refused(
+        &mut self,
+        sent: Instant,
+        op: Op,
+        resource: &str,
+        fence: &crate::model::Fence,
+        caller: Option<&str>,
+    ) {
+        let record = MutationRecord::new(sent, op, resource, fence, caller);
+        self.refused_log.push(record);
     }
 
     /// Starts a transition for an accepted mutation and returns when it
@@ -624,4 +632,25 @@ pub struct MutationRecord {
     pub epoch: crate::model::Epoch,
     /// The region of the site that called (`None`: no site named).
     pub caller: Option<String>,
+}
+
+impl MutationRecord {
+    /// The call `op` on `resource` under `fence` at `at`, from a site in
+    /// `caller`.
+    fn new(
+        at: Instant,
+        op: Op,
+        resource: &str,
+        fence: &crate::model::Fence,
+        caller: Option<&str>,
+    ) -> Self {
+        Self {
+            at,
+            op: op.to_string(),
+            resource: resource.to_string(),
+            execution: fence.execution_id.clone(),
+            epoch: fence.epoch,
+            caller: caller.map(str::to_string),
+        }
+    }
 }
