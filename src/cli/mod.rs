@@ -247,10 +247,11 @@ pub enum Command {
     /// an in-memory network that delays, drops, duplicates and partitions,
     /// with node crashes and restarts, the primary region's outage,
     /// replication lag, maintenance and cloud faults, all drawn from the
-    /// seed. The invariants (one writer per epoch, no repeated mutation, no
-    /// failover without a confirmed verdict or above the RPO without an
-    /// override, one running execution, agreeing journals, and completion
-    /// within a bound) are checked every 500 ms of virtual time. A failing
+    /// seed. The invariants (one writer per epoch, no call by a deposed
+    /// leader or past a leader's lease, no repeated mutation, no failover
+    /// without a confirmed verdict or above the RPO without an override, one
+    /// running execution, agreeing journals, and completion within a bound)
+    /// are checked every 500 ms of virtual time. A failing
     /// seed prints the command that replays it. Exits 1 when a seed fails.
     Simulate(simulate_cmd::SimulateArgs),
     /// Run one always-on controller node (one per site: two regions and a witness).

@@ -195,6 +195,14 @@ impl World {
         self.leading().map(|(_, id)| id)
     }
 
+    /// The region of node `n`'s site.
+    pub fn site_region(&self, n: u64) -> String {
+        self.configs
+            .get(&n)
+            .map(|c| c.me().site.clone())
+            .unwrap_or_default()
+    }
+
     /// The highest term a running node leads in, if any.
     pub fn leader_term(&self) -> Option<u64> {
         self.leading().map(|(term, _)| term)

@@ -297,7 +297,7 @@ impl SimCloud {
     /// A fault that does not validate.
     pub fn inject(&self, fault: Fault) -> Result<(), String> {
         fault.validate()?;
-        self.world().faults.push(world::ActiveFault::new(fault));
+        self.world().add_fault(fault, tokio::time::Instant::now());
         Ok(())
     }
 

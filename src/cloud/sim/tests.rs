@@ -324,3 +324,33 @@ fn debug_of_a_backing_server_shows_neither_its_password_nor_its_url_password() {
     );
     assert!(shown.contains("drctl:***@db/app"), "{shown}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_busy_fault_switched_on_mid_run_refuses_promotion_for_its_length_from_then() {
+    let s = sim(vec![]);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let busy = Fault {
+        extra: Some("30s".into()),
+        status: Some("backing-up".into()),
+        ..fault(FaultKind::Busy, Op::PromoteReadReplica)
+    };
+    s.inject(busy).unwrap();
+    let db = s
+        .get_database("us-west-2", "emr-platform-prod-dr")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(db.status, "backing-up");
+    let err = s
+        .ensure_promoted("us-west-2", "emr-platform-prod-dr", &fence())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, crate::cloud::ErrorKind::Conflict, "{err}");
+    assert_eq!(s.refused_log().len(), 1);
+    assert!(s.mutation_log().is_empty());
+    // Its 30 s count from when it was switched on, not from the start.
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    s.ensure_promoted("us-west-2", "emr-platform-prod-dr", &fence())
+        .await
+        .unwrap();
+}

@@ -236,15 +236,9 @@ impl World {
             creations: Vec::new(),
         };
         let now = Instant::now();
-        for f in w.faults.iter().map(|f| &f.fault) {
-            if f.fault == FaultKind::Busy {
-                let until = now + f.stuck_for().expect("validated when injected");
-                w.busy.push(Busy {
-                    resource: f.resource.clone(),
-                    status: f.status.clone().unwrap_or_default(),
-                    until,
-                });
-            }
+        let busy: Vec<Fault> = w.faults.iter().map(|f| f.fault.clone()).collect();
+        for f in &busy {
+            w.note_busy(f, now);
         }
         let control = |w: &mut World, arn: &str, on: bool| {
             let rc = SimRoutingControl {
@@ -437,6 +431,26 @@ impl World {
         *self.calls.entry(op.to_string()).or_default() += 1;
         let site = super::faults::call_site(op, region);
         *self.call_sites.entry(site).or_default() += 1;
+    }
+
+    /// Switches `fault` on from `now`: a busy fault makes its resource
+    /// report its status, and refuse the operation, from now on for its
+    /// length.
+    pub(super) fn add_fault(&mut self, fault: Fault, now: Instant) {
+        self.note_busy(&fault, now);
+        self.faults.push(ActiveFault::new(fault));
+    }
+
+    /// Starts the busy time of `f` at `now` when it is a busy fault.
+    fn note_busy(&mut self, f: &Fault, now: Instant) {
+        if f.fault == FaultKind::Busy {
+            let until = now + f.stuck_for().expect("validated when switched on");
+            self.busy.push(Busy {
+                resource: f.resource.clone(),
+                status: f.status.clone().unwrap_or_default(),
+                until,
+            });
+        }
     }
 
     /// The status a busy resource reports now, if any.

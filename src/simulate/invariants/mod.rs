@@ -3,6 +3,7 @@
 
 pub mod deposed;
 pub mod journal;
+pub mod lease;
 pub mod liveness;
 pub mod one_running;
 pub mod one_writer;
@@ -33,6 +34,8 @@ pub struct Snapshot<'a> {
     pub refused: &'a [(Duration, MutationRecord)],
     /// Each term whose leader was seen, with when it was first seen.
     pub leaders: &'a [(Duration, u64)],
+    /// Each time a node was cut off from every other node.
+    pub cuts: &'a [Cut],
     /// Each running node's applied state.
     pub states: &'a BTreeMap<NodeId, (Option<LogId<NodeId>>, ClusterState)>,
     /// What the seed does to the world.
@@ -44,6 +47,13 @@ pub struct Snapshot<'a> {
 }
 
 impl Snapshot<'_> {
+    /// The lease of node `node`: its election timeout, the shortest of its
+    /// range (what its runner holds as the leader's lease).
+    pub fn lease_of(&self, node: NodeId) -> Duration {
+        let i = usize::try_from(node.saturating_sub(1)).unwrap_or(usize::MAX);
+        Duration::from_millis(self.schedule.election_ms.get(i).copied().unwrap_or(0))
+    }
+
     /// Virtual time since the run started of an RFC 3339 wall-clock stamp.
     pub fn since_start(&self, stamp: &str) -> Option<Duration> {
         let format = time::format_description::well_known::Rfc3339;
@@ -51,6 +61,20 @@ impl Snapshot<'_> {
         let start = time::OffsetDateTime::from(self.wall_start);
         Some((at - start).try_into().unwrap_or(Duration::ZERO))
     }
+}
+
+/// A node cut off from every other node, from `from` until `until` (still
+/// cut off when `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cut {
+    /// The node.
+    pub node: NodeId,
+    /// The region of its site (the caller its cloud calls name).
+    pub region: String,
+    /// When the links were cut, virtual time since the run started.
+    pub from: Duration,
+    /// When they were restored.
+    pub until: Option<Duration>,
 }
 
 /// One guarantee broken.
@@ -69,9 +93,10 @@ type Check = fn(&Snapshot) -> Result<(), String>;
 
 /// Runs every check that holds at every moment.
 pub fn check_always(s: &Snapshot) -> Vec<Violation> {
-    let checks: [(&'static str, Check); 7] = [
+    let checks: [(&'static str, Check); 8] = [
         ("one_writer", one_writer::check),
         ("deposed", deposed::check),
+        ("lease", lease::check),
         ("postcondition", postcondition::check),
         ("verdict", verdict::check),
         ("rpo", rpo::check),
@@ -115,6 +140,26 @@ pub(crate) mod tests_support {
         leaders: &[(Duration, u64)],
         check: Check,
     ) -> Result<(), String> {
+        snapshot_of(log, refused, leaders, &[], check)
+    }
+
+    /// Runs `check` on a snapshot with these calls and cuts.
+    pub fn snapshot_cut(
+        log: &[(Duration, MutationRecord)],
+        refused: &[(Duration, MutationRecord)],
+        cuts: &[Cut],
+        check: Check,
+    ) -> Result<(), String> {
+        snapshot_of(log, refused, &[], cuts, check)
+    }
+
+    fn snapshot_of(
+        log: &[(Duration, MutationRecord)],
+        refused: &[(Duration, MutationRecord)],
+        leaders: &[(Duration, u64)],
+        cuts: &[Cut],
+        check: Check,
+    ) -> Result<(), String> {
         let states = BTreeMap::new();
         let schedule = Schedule::draw(0, Duration::from_secs(900));
         check(&Snapshot {
@@ -123,6 +168,7 @@ pub(crate) mod tests_support {
             log,
             refused,
             leaders,
+            cuts,
             states: &states,
             schedule: &schedule,
             maintenance_at: None,

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
-use super::invariants::{self, liveness, Violation};
+use super::invariants::{self, liveness, Cut, Violation};
 use super::operator::Operator;
 use super::schedule::{Event, Schedule};
 use super::world::{self, World, TOKEN};
@@ -184,6 +184,8 @@ struct Run {
     completed_at: Option<Duration>,
     /// Each term whose leader was seen, with when it was first seen.
     leaders: Vec<(Duration, u64)>,
+    /// Each time a node was cut off from every other node.
+    cuts: Vec<Cut>,
     violations: Vec<Violation>,
 }
 
@@ -222,6 +224,7 @@ async fn run(seed: u64, progress: Arc<std::sync::atomic::AtomicU64>) -> Outcome 
         operator: Operator::default(),
         completed_at: None,
         leaders: Vec::new(),
+        cuts: Vec::new(),
         violations: Vec::new(),
     };
     for id in 1..=3 {
@@ -349,21 +352,32 @@ impl Run {
                 w.cloud
                     .set_region_outage([self.policy.regions.primary.clone()]);
                 w.links.isolate(PRIMARY_SITE_NODE, &[1, 2, 3]);
+                self.cut_off(PRIMARY_SITE_NODE);
             }
-            Event::Isolate(n) => w.links.isolate(n, &[1, 2, 3]),
+            Event::Isolate(n) => {
+                w.links.isolate(n, &[1, 2, 3]);
+                self.cut_off(n);
+            }
             Event::IsolateLeader => {
                 if let Some(n) = w.leader() {
                     w.links.isolate(n, &[1, 2, 3]);
+                    self.cut_off(n);
                 }
             }
             Event::Heal => {
                 w.links.heal();
-                if self
+                let outage = self
                     .schedule
                     .outage_at
-                    .is_some_and(|t| t <= self.start.elapsed())
-                {
+                    .is_some_and(|t| t <= self.start.elapsed());
+                if outage {
                     w.links.isolate(PRIMARY_SITE_NODE, &[1, 2, 3]);
+                }
+                let now = self.now();
+                for c in self.cuts.iter_mut().filter(|c| c.until.is_none()) {
+                    if !(outage && c.node == PRIMARY_SITE_NODE) {
+                        c.until = Some(now);
+                    }
                 }
             }
             Event::Crash(n) => w.crash(n).await,
@@ -385,6 +399,22 @@ impl Run {
             Event::MaintenanceOn => self.maintenance_pending = true,
             Event::OperatorFailover(accept) => self.operator.ask(self.now(), accept),
         }
+    }
+
+    /// Notes that node `n` is cut off from every other node from now, unless
+    /// it already is.
+    fn cut_off(&mut self, n: u64) {
+        if self.cuts.iter().any(|c| c.node == n && c.until.is_none()) {
+            return;
+        }
+        let region = self.world.site_region(n);
+        let from = self.now();
+        self.cuts.push(Cut {
+            node: n,
+            region,
+            from,
+            until: None,
+        });
     }
 
     /// Asks a running node to switch maintenance on, as an operator would.

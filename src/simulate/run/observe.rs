@@ -63,6 +63,7 @@ impl Run {
             log,
             refused,
             leaders: &self.leaders,
+            cuts: &self.cuts,
             states,
             schedule: &self.schedule,
             maintenance_at: self.maintenance_at,
