@@ -22,7 +22,7 @@
 #     tests of the AWS adapters through the real SDK.
 #   - schemathesis (PyPI schemathesis 4.32.5) in the same venv, for the test
 #     that runs `st run docs/openapi.yaml` with every check against a local
-#     cluster (tests/schemathesis.rs); DRCTL_SCHEMATHESIS points it at `st`.
+#     cluster (tests/api/schemathesis.rs); DRCTL_SCHEMATHESIS points it at `st`.
 # Every server it starts listens on 127.0.0.1 only and is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,11 +1,9 @@
 //! The status HTTP API on a three-node cluster: every status code, the
 //! token checks, forwarding from followers, health, readiness, metrics.
 
-mod cluster_support;
-
 use std::time::Duration;
 
-use cluster_support::{assert_matches_openapi as spec, Cluster, TOKEN};
+use crate::cluster_support::{assert_matches_openapi as spec, Cluster, TOKEN};
 use drctl::execute::ExecutionStatus;
 use drctl::model::DataTier;
 use drctl::model::Exposure;
@@ -361,7 +359,7 @@ async fn a_missing_dr_resource_is_a_422_and_nothing_changes() {
 async fn a_probe_round_quoting_a_connection_string_is_never_served_with_its_secret() {
     use drctl::detect::{Observation, ProbeResult, TierReading};
     let c = Cluster::start(0.005).await;
-    let policy = cluster_support::test_policy();
+    let policy = crate::cluster_support::test_policy();
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

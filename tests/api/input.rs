@@ -3,12 +3,10 @@
 //! answer axum makes itself, metrics negotiation, refused tokens logged
 //! and slowed down, and no-op requests never evicting a real failover.
 
-mod cluster_support;
-
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use cluster_support::{assert_matches_openapi as spec, Cluster, TOKEN};
+use crate::cluster_support::{assert_matches_openapi as spec, Cluster, TOKEN};
 use serde_json::json;
 
 /// Asserts a JSON error answer and returns its sentence.

@@ -7,12 +7,10 @@
 //! skipped, saying so. The run is bounded by `--max-time` and killed after
 //! [`RUN_MAX`].
 
-mod cluster_support;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cluster_support::{Cluster, TOKEN};
+use crate::cluster_support::{Cluster, TOKEN};
 
 /// The longest the whole `st run` may take before it is killed.
 const RUN_MAX: Duration = Duration::from_secs(300);

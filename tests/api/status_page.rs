@@ -7,12 +7,10 @@
 //! it and sets DRCTL_CHROMIUM); it is skipped, saying so, only when
 //! DRCTL_CHROMIUM is unset and no chromium is on the PATH.
 
-mod cluster_support;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cluster_support::Cluster;
+use crate::cluster_support::Cluster;
 use drctl::execute::ExecutionStatus;
 use serde_json::json;
 
@@ -21,9 +19,9 @@ const XSS: &str = "<script>alert('pwned')</script>";
 /// The test policy probing every 500 ms, so every site's rounds arrive
 /// within a second, on a simulated cloud `scale` times as fast as AWS.
 async fn start(scale: f64) -> Cluster {
-    let mut p = (*cluster_support::test_policy()).clone();
+    let mut p = (*crate::cluster_support::test_policy()).clone();
     p.detection.probe_interval = Duration::from_millis(500);
-    let cloud = cluster_support::sim_cloud(&p, scale);
+    let cloud = crate::cluster_support::sim_cloud(&p, scale);
     Cluster::start_with(std::sync::Arc::new(p), cloud).await
 }
 

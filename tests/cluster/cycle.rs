@@ -4,19 +4,17 @@
 //! node reads the policy reversed, then a failback; and a leader killed in
 //! the middle of a reprotect.
 
-mod cluster_support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use cluster_support::Cluster;
+use crate::cluster_support::Cluster;
 use drctl::controller::self_fence;
 use drctl::execute::{ExecutionStatus, StepStatus};
 use serde_json::json;
 
 /// The shipped fencing policy with short timeouts, on a fast simulated cloud.
 async fn cluster() -> Cluster {
-    let mut policy = (*cluster_support::fencing_policy()).clone();
+    let mut policy = (*crate::cluster_support::fencing_policy()).clone();
     // us-east-1 cannot take part in the cache failover: disassociate soon.
     policy.tiers.cache.as_mut().unwrap().failover_timeout = Duration::from_secs(1);
     policy.detection.probe_interval = Duration::from_secs(1);
@@ -26,7 +24,7 @@ async fn cluster() -> Cluster {
     f.self_fence_after = Duration::from_secs(4);
     f.max_clock_skew = Duration::from_secs(1);
     let policy = Arc::new(policy);
-    let cloud = cluster_support::sim_cloud(&policy, 0.005);
+    let cloud = crate::cluster_support::sim_cloud(&policy, 0.005);
     Cluster::start_with(policy, cloud).await
 }
 
@@ -42,7 +40,7 @@ async fn status_until(
         let (code, status) = c.get(id, "/v1/status").await;
         let p = status["policies"][0].clone();
         if code == 200 && pred(&p) {
-            cluster_support::assert_matches_openapi("get", "/v1/status", code, &status);
+            crate::cluster_support::assert_matches_openapi("get", "/v1/status", code, &status);
             return p;
         }
         assert!(
@@ -85,7 +83,7 @@ fn role_switches(c: &Cluster, id: u64) -> usize {
 async fn confirmed(c: &Cluster, via: u64, path: &str, body: serde_json::Value) -> String {
     let (code, b) = c.post(via, path, body).await;
     assert_eq!(code, 202, "{path}: {b}");
-    cluster_support::assert_matches_openapi("post", path, code, &b);
+    crate::cluster_support::assert_matches_openapi("post", path, code, &b);
     b["execution_id"].as_str().unwrap().to_string()
 }
 
@@ -101,7 +99,7 @@ async fn after_a_failover_a_reprotect_through_the_api_reverses_the_policy_on_eve
         .post(follower, "/v1/reprotect", json!({"reason": "test"}))
         .await;
     assert_eq!(code, 200, "{b}");
-    cluster_support::assert_matches_openapi("post", "/v1/reprotect", code, &b);
+    crate::cluster_support::assert_matches_openapi("post", "/v1/reprotect", code, &b);
     assert_eq!(b["plan"]["kind"], "reprotect", "{b:#}");
     assert_eq!(b["plan"]["from_region"], "us-west-2", "{b:#}");
     assert_eq!(b["plan"]["preflight_problems"], json!([]), "{b:#}");

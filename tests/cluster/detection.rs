@@ -2,12 +2,10 @@
 //! outage is confirmed and failed over once; a site cut off, flapping,
 //! maintenance and the hold-down never start a failover.
 
-mod cluster_support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use cluster_support::{sim_cloud, test_policy, Cluster};
+use crate::cluster_support::{sim_cloud, test_policy, Cluster};
 use drctl::clock::now_ms;
 use drctl::cloud::sim::{Fault, FaultKind, Outage};
 use drctl::cloud::ErrorKind;
@@ -456,7 +454,7 @@ async fn manual_mode_recommends_and_waits_for_an_operator() {
     // The status API shows it too, on any node, in the documented shape.
     let (s, body) = c.get(3, "/v1/status").await;
     assert_eq!(s, 200);
-    cluster_support::assert_matches_openapi("get", "/v1/status", 200, &body);
+    crate::cluster_support::assert_matches_openapi("get", "/v1/status", 200, &body);
     let p = &body["policies"][0];
     assert_eq!(p["verdict"]["action"], "recommend");
     assert_eq!(p["probes"].as_array().unwrap().len(), 3, "{p}");

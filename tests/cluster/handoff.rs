@@ -4,11 +4,9 @@
 //! us-west-2 node (node 2) first, and executes itself only when that node
 //! cannot lead, saying why.
 
-mod cluster_support;
-
 use std::time::Duration;
 
-use cluster_support::{assert_matches_openapi, Cluster};
+use crate::cluster_support::{assert_matches_openapi, Cluster};
 use drctl::consensus::AuditEntry;
 use drctl::execute::{ExecutionStatus, StepStatus};
 use drctl::plan::StepKind;

@@ -1,11 +1,9 @@
 //! A leader whose execution stops in its own term (its lease lapsed for a
 //! moment) runs it again as the same owner: no claim, no "new leader".
 
-mod cluster_support;
-
 use std::time::Duration;
 
-use cluster_support::Cluster;
+use crate::cluster_support::Cluster;
 use drctl::execute::{ExecutionStatus, StepStatus};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,11 +2,9 @@
 //! when a step begins: a leader cut off in the middle of a step's retries
 //! sends nothing more once its lease has lapsed.
 
-mod cluster_support;
-
 use std::time::Duration;
 
-use cluster_support::{sim_cloud, test_policy, Cluster, TOKEN};
+use crate::cluster_support::{sim_cloud, test_policy, Cluster, TOKEN};
 use drctl::cloud::sim::{is_mutating, Fault, FaultKind};
 use drctl::cloud::ErrorKind;
 

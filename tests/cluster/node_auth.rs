@@ -2,12 +2,10 @@
 //! site, with fresh timestamps, for known policies and sites; keys rotate
 //! while two are listed. Three in-process nodes over one simulated cloud.
 
-mod cluster_support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use cluster_support::{Cluster, SECRET};
+use crate::cluster_support::{Cluster, SECRET};
 use drctl::clock::now_ms;
 use drctl::consensus::auth::{NodeKey, Signer};
 use drctl::detect::Observation;

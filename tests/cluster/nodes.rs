@@ -2,11 +2,9 @@
 //! cloud. Election, execution by the leader only, a leader killed in the
 //! middle of a failover, a node restarted from its disk, partitions.
 
-mod cluster_support;
-
 use std::time::Duration;
 
-use cluster_support::Cluster;
+use crate::cluster_support::Cluster;
 use drctl::execute::{ExecutionStatus, StepStatus};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,14 +36,14 @@ async fn a_failover_sent_to_the_witness_is_executed_by_the_leader() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_old_primary_is_fenced_by_the_leader_when_its_region_returns() {
-    let mut policy = (*cluster_support::fencing_policy()).clone();
+    let mut policy = (*crate::cluster_support::fencing_policy()).clone();
     // us-east-1 cannot take part in the cache failover: disassociate soon.
     policy.tiers.cache.as_mut().unwrap().failover_timeout = Duration::from_secs(1);
     // Every site checks the old primary each round: once a second.
     policy.detection.probe_interval = Duration::from_secs(1);
     policy.detection.probe_timeout = Duration::from_millis(500);
     let policy = std::sync::Arc::new(policy);
-    let cloud = cluster_support::sim_cloud(&policy, 0.005);
+    let cloud = crate::cluster_support::sim_cloud(&policy, 0.005);
     let c = Cluster::start_with(policy, cloud).await;
     c.leader().await;
     c.cloud.set_region_outage(["us-east-1".to_string()]);
@@ -423,7 +421,7 @@ async fn catch_up_through_snapshot(writes: u32, pad: &str) -> Cluster {
 async fn the_cluster_secret_rotates_without_losing_the_majority() {
     let mut c = Cluster::start(0.005).await;
     c.leader().await;
-    let old: std::sync::Arc<str> = cluster_support::SECRET.into();
+    let old: std::sync::Arc<str> = crate::cluster_support::SECRET.into();
     let new: std::sync::Arc<str> = "the-next-cluster-secret".into();
     // The runbook's three passes, one node at a time; after each restart a
     // write must still commit.
@@ -473,7 +471,7 @@ async fn the_cluster_secret_rotates_without_losing_the_majority() {
 /// The shipped fencing on a fast cluster: rounds every second, ten failed
 /// rounds to confirm, a 4 s self-fence lease and 1 s of clock skew.
 fn fast_fencing_policy() -> std::sync::Arc<drctl::policy::Policy> {
-    let mut p = (*cluster_support::fencing_policy()).clone();
+    let mut p = (*crate::cluster_support::fencing_policy()).clone();
     p.detection.probe_interval = Duration::from_secs(1);
     p.detection.probe_timeout = Duration::from_millis(500);
     p.detection.consecutive_failures = 10;
@@ -486,7 +484,7 @@ fn fast_fencing_policy() -> std::sync::Arc<drctl::policy::Policy> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_off_primary_fences_itself_and_the_majority_promotes_only_after_its_lease() {
     let policy = fast_fencing_policy();
-    let cloud = cluster_support::sim_cloud(&policy, 0.005);
+    let cloud = crate::cluster_support::sim_cloud(&policy, 0.005);
     let c = Cluster::start_with(policy, cloud).await;
     c.leader().await;
     // Let every site hear node 1's rounds, then cut it off.
@@ -572,7 +570,7 @@ async fn a_cut_off_primary_fences_itself_and_the_majority_promotes_only_after_it
     );
     let (code, body) = c.post(1, "/v1/unfence", serde_json::json!({})).await;
     assert_eq!(code, 400, "{body}");
-    cluster_support::assert_matches_openapi("post", "/v1/unfence", code, &body);
+    crate::cluster_support::assert_matches_openapi("post", "/v1/unfence", code, &body);
     let unfenced = c.unfence(1).await;
     assert!(
         unfenced.contains("database: emr_app, emr_batch, drctl_heartbeat can write again"),
@@ -589,12 +587,12 @@ async fn a_cut_off_primary_fences_itself_and_the_majority_promotes_only_after_it
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_leader_s_readiness_reaches_every_node_s_status_and_metrics() {
-    let mut policy = (*cluster_support::test_policy()).clone();
+    let mut policy = (*crate::cluster_support::test_policy()).clone();
     // Below the policy's 30 s minimum, which the validator enforces; the
     // loop itself takes any interval.
     policy.readiness.interval = Duration::from_secs(3);
     let policy = std::sync::Arc::new(policy);
-    let cloud = cluster_support::sim_cloud(&policy, 0.005);
+    let cloud = crate::cluster_support::sim_cloud(&policy, 0.005);
     let c = Cluster::start_with(policy, cloud.clone()).await;
     let leader = c.leader().await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -624,7 +622,7 @@ async fn the_leader_s_readiness_reaches_every_node_s_status_and_metrics() {
     assert!(cloud.mutations().is_empty(), "readiness changed the world");
     // The witness, a follower, serves it in its status and metrics.
     let (code, status) = c.get(3, "/v1/status").await;
-    cluster_support::assert_matches_openapi("get", "/v1/status", code, &status);
+    crate::cluster_support::assert_matches_openapi("get", "/v1/status", code, &status);
     let shown = &status["policies"][0]["readiness"];
     assert_eq!(shown["policy"], "emr-platform", "{status:#}");
     let metrics = c.text(3, "/metrics").await;

@@ -2,17 +2,14 @@
 //! while a receiver hangs, and a leader killed mid-failover makes the next
 //! one send what is left, nothing twice.
 
-mod cluster_support;
-mod notify_support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use cluster_support::{sim_cloud, test_policy, Cluster};
+use crate::cluster_support::{sim_cloud, test_policy, Cluster};
+use crate::notify_support::{Behaviour, Local};
 use drctl::execute::{ExecutionStatus, StepStatus};
 use drctl::notify::config::{Receiver, ReceiverKind, Secret};
 use drctl::notify::NotifyConfig;
-use notify_support::{Behaviour, Local};
 
 fn receiver(name: &str, url: &str, timeout: Duration) -> Receiver {
     Receiver {
