@@ -1,7 +1,7 @@
 //! The application's write pause during a failback, measured on real
 //! PostgreSQL 15 and Redis servers.
 //!
-//! Each run is the scenario of tests/failback_real.rs, on fresh servers: a
+//! Each run is the scenario of tests/real/failback.rs, on fresh servers: a
 //! primary/standby pair and a Redis pair behind the simulated cloud, rows
 //! inserted every 10 ms; the primary is killed and the platform fails over,
 //! a reprotect builds a new standby with `pg_basebackup` (and a Redis

@@ -2,7 +2,7 @@
 //! cloud, its database and cache tiers backed by a real PostgreSQL pair and
 //! a real Redis pair (plus a Redis server standing in the old primary's
 //! region), failed over, reprotected, then failed back under a steady
-//! write load. Used by tests/failback_real.rs and by the failback
+//! write load. Used by tests/real/failback.rs and by the failback
 //! benchmark.
 //!
 //! Each phase is the product's: the failover is `execute::execute`, the

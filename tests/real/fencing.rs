@@ -5,17 +5,15 @@
 //!
 //! Needs PostgreSQL 15 and redis-server: run scripts/test.sh.
 
-mod real_support;
-
 use std::time::Duration;
 
+use crate::real_support::{pg_connect, PgPair, RedisPair, WriteLoad};
 use drctl::fence::{
     measure_postgres, measure_redis, record_postgres, record_redis, FenceOutcome, FenceState,
     PgRevokeLogin, RedisAclFence, WriterFence,
 };
 use drctl::model::DataTier;
 use drctl::probe::{promote_postgres, promote_redis, PostgresHeartbeat, RedisHeartbeat};
-use real_support::{pg_connect, PgPair, RedisPair, WriteLoad};
 
 const LOAD: Duration = Duration::from_millis(20);
 const TIMEOUT: Duration = Duration::from_secs(5);

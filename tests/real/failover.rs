@@ -8,14 +8,14 @@
 //!
 //! Needs PostgreSQL 15 and redis-server: run scripts/test.sh.
 
-mod cluster_support;
-mod real_support;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cluster_support::{sim_cloud, Cluster};
+use crate::cluster_support::{sim_cloud, Cluster};
+use crate::real_support::{
+    missing_postgres, missing_redis, pg_connect, PgPair, RedisPair, WriteLoad,
+};
 use drctl::cloud::sim::{Backing, BackingServer};
 use drctl::consensus::DETECTOR;
 use drctl::detect::{Action, Health, Verdict};
@@ -25,7 +25,6 @@ use drctl::model::Exposure;
 use drctl::plan::RpoEvaluation;
 use drctl::policy::{self, Policy};
 use drctl::probe::Prober;
-use real_support::{missing_postgres, missing_redis, pg_connect, PgPair, RedisPair, WriteLoad};
 
 const INTERVAL: Duration = Duration::from_millis(250);
 const LOAD: Duration = Duration::from_millis(10);
@@ -475,7 +474,7 @@ async fn an_isolated_primary_fences_itself_under_load_and_the_replica_is_promote
     // us-east-1 is cut off from the other sites, alive inside: replication
     // stops, the controllers' links are cut, the other sites' probes fail;
     // the application goes on writing there.
-    let cut_ms = real_support::now_ms();
+    let cut_ms = crate::real_support::now_ms();
     pg.proxy().stall();
     c.isolate(1);
     c.cloud.set_outage(drctl::cloud::sim::Outage {

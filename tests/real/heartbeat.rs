@@ -4,15 +4,13 @@
 //!
 //! Needs PostgreSQL 15 and redis-server: run scripts/test.sh.
 
-mod real_support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use drctl::probe::{promote_postgres, promote_redis, Beat, PostgresHeartbeat, RedisHeartbeat};
-use real_support::{
+use crate::real_support::{
     missing_postgres, missing_redis, pg_connect, Missing, PgPair, RedisPair, WriteLoad,
 };
+use drctl::probe::{promote_postgres, promote_redis, Beat, PostgresHeartbeat, RedisHeartbeat};
 use tokio::task::JoinHandle;
 
 const BEAT: Duration = Duration::from_millis(200);

@@ -15,22 +15,20 @@
 //! failback, and the application's write pause must stay under
 //! `failback.max_write_pause`.
 //!
-//! The scenario itself is in `real_support::failback`, shared with the
+//! The scenario itself is in `crate::real_support::failback`, shared with the
 //! benchmark (`cargo bench --bench failback_pause`).
 //!
 //! Needs PostgreSQL 15 and redis-server: run scripts/test.sh.
 
-mod real_support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::real_support::failback::{self, Home};
+use crate::real_support::{missing_postgres, pg_connect, RedisAlone, RedisPair};
 use drctl::cloud::sim::{Backing, BackingServer, LatencyModel, Rebuild, SimCloud, SimOptions};
 use drctl::execute::{self, ExecutionStatus, MemoryJournal, StepStatus};
 use drctl::model::{DataTier, Epoch, Exposure, Fence, Orientation, Protection};
 use drctl::plan::reprotect;
-use real_support::failback::{self, Home};
-use real_support::{missing_postgres, pg_connect, RedisAlone, RedisPair};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failback_after_failover_and_reprotect_loses_no_row_and_pauses_writes_briefly() {

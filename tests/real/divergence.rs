@@ -5,11 +5,10 @@
 //!
 //! Needs PostgreSQL 15 and redis-server: run scripts/test.sh.
 
-mod real_support;
-
 use std::path::Path;
 use std::time::Duration;
 
+use crate::real_support::{pg_connect, PgPair, RedisPair};
 use drctl::cloud::sim::{LatencyModel, SimCloud, SimOptions};
 use drctl::execute::fence_return::view::DivergenceReport;
 use drctl::execute::fence_return::{try_fence, FenceOldPrimary};
@@ -19,7 +18,6 @@ use drctl::model::Epoch;
 use drctl::model::Fence;
 use drctl::policy::{HeartbeatTarget, Heartbeats, Policy, SecretSource};
 use drctl::probe::{promote_postgres, promote_redis, PostgresHeartbeat, RedisHeartbeat};
-use real_support::{pg_connect, PgPair, RedisPair};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
