@@ -7,14 +7,11 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::cargo_bin;
-use local_support::{
+use crate::local_support::{
     configs, drctl, drctl_get, get_json, local_cluster, root, start_local, status,
     wait_fence_old_primary, wait_status, Stop,
 };
-
-mod cluster_support;
-mod local_support;
+use assert_cmd::cargo::cargo_bin;
 
 #[test]
 fn a_local_cluster_fails_over_on_its_own_when_the_primary_stops_but_not_above_the_rpo() {

@@ -1,7 +1,5 @@
 //! `drctl divergence` as a user runs it, against a file journal.
 
-mod cluster_support;
-
 use std::path::Path;
 use std::sync::Arc;
 
@@ -172,7 +170,7 @@ fn the_controllers_view_of_a_divergence_matches_the_schema_and_the_cli_reads_it(
         "components": doc["components"].clone(),
         "allOf": [response["content"]["application/json"]["schema"].clone()],
     });
-    cluster_support::openapi_nullable(&mut root);
+    crate::cluster_support::openapi_nullable(&mut root);
     // Every new field is documented, and mistyped values are caught.
     for (field, schema) in [("fork", "ForkPositions"), ("divergence", "Divergence")] {
         assert!(

@@ -6,11 +6,8 @@
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::local_support::{root, start_local, wait_fence_old_primary, wait_status};
 use assert_cmd::cargo::cargo_bin;
-use local_support::{root, start_local, wait_fence_old_primary, wait_status};
-
-mod cluster_support;
-mod local_support;
 
 /// `drctl args... --token-file deploy/local/api-token`, ended within 180 s.
 fn drctl_with_token(args: &[&str]) -> Output {
