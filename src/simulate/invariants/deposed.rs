@@ -18,12 +18,7 @@ pub const SLACK: Duration = Duration::from_secs(2);
 /// Checks the accepted mutations and the refused calls against the leaders
 /// seen.
 pub fn check(s: &Snapshot) -> Result<(), String> {
-    let calls = s
-        .log
-        .iter()
-        .map(|(t, m)| (t, m, "made"))
-        .chain(s.refused.iter().map(|(t, m)| (t, m, "sent (refused)")));
-    for (t, m, how) in calls {
+    for (t, m, how) in s.calls() {
         let later = s
             .leaders
             .iter()

@@ -20,12 +20,7 @@ pub const FLIGHT: Duration = Duration::from_millis(1_250);
 
 /// Checks the accepted mutations and the refused calls against the cuts.
 pub fn check(s: &Snapshot) -> Result<(), String> {
-    let calls = s
-        .log
-        .iter()
-        .map(|(t, m)| (t, m, "made"))
-        .chain(s.refused.iter().map(|(t, m)| (t, m, "sent (refused)")));
-    for (t, m, how) in calls {
+    for (t, m, how) in s.calls() {
         // Epoch zero: a call outside any leader's term (none in a run
         // without fencing); the one-writer invariant covers those.
         if m.epoch.term == 0 {

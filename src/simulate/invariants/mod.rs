@@ -47,6 +47,14 @@ pub struct Snapshot<'a> {
 }
 
 impl Snapshot<'_> {
+    /// Every mutating call that reached the cloud, with when and how it
+    /// ended there: accepted ("made") or refused as busy ("sent
+    /// (refused)").
+    pub fn calls(&self) -> impl Iterator<Item = (&Duration, &MutationRecord, &'static str)> {
+        let made = self.log.iter().map(|(t, m)| (t, m, "made"));
+        made.chain(self.refused.iter().map(|(t, m)| (t, m, "sent (refused)")))
+    }
+
     /// The lease of node `node`: its election timeout, the shortest of its
     /// range (what its runner holds as the leader's lease).
     pub fn lease_of(&self, node: NodeId) -> Duration {

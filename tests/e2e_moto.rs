@@ -5,11 +5,13 @@
 //! default account; it resets moto first, which is safe because cargo runs
 //! test binaries one at a time and this binary holds a single test.
 
+mod support;
+
 use std::path::Path;
 
-use crate::support::moto::*;
 use assert_cmd::Command;
 use drctl::cloud::{Database, Dns, NodeGroups, RecordTarget, RecordType, Scaling};
+use support::moto::*;
 
 const POLICY: &str = "policies/emr-platform-core.yaml";
 const DR_ALB: &str = "emr-platform-alb-dr-0987654321.us-west-2.elb.amazonaws.com";

@@ -3,13 +3,14 @@
 //!
 //! Run with moto started by `scripts/test.sh`, or by hand:
 //! `python tests/moto/server.py 5555 &` then
-//! `DRCTL_MOTO_ENDPOINT=http://127.0.0.1:5555 cargo test --test aws contract::`.
+//! `DRCTL_MOTO_ENDPOINT=http://127.0.0.1:5555 cargo test --test aws_contract`.
 //! Without `DRCTL_MOTO_ENDPOINT` every test panics: they never pass silently.
 //! Each test seeds its own moto account, so they run in parallel.
 
+mod support;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::support::moto::*;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -21,6 +22,7 @@ use drctl::cloud::{
     ChangeStatus, Database, Dns, ErrorKind, NodeGroups, Record, RecordTarget, RecordType, Scaling,
 };
 use drctl::model::Fence;
+use support::moto::*;
 
 /// The DR ALB the API record is flipped to.
 const DR_ALB: &str = "emr-platform-alb-dr-987654321.us-west-2.elb.amazonaws.com";
