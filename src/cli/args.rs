@@ -135,20 +135,10 @@ const LAG_MAX: Duration = Duration::from_secs(LAG_MAX_YEARS * 365 * 24 * 3600);
 pub(super) fn parse_lag(
     text: &str,
 ) -> Result<(crate::model::DataTier, crate::model::Exposure), String> {
-    use crate::model::DataTier;
     let (tier, value) = text
         .split_once('=')
         .ok_or("expected TIER=DURATION, like database=40m")?;
-    let tier = match tier {
-        "database" => DataTier::Database,
-        "cache" => DataTier::Cache,
-        "stream" => DataTier::Stream,
-        other => {
-            return Err(format!(
-                "{other:?} is not a data tier; expected database, cache or stream"
-            ))
-        }
-    };
+    let tier = parse_tier(tier)?;
     let exposure = if value == "unknown" {
         crate::model::Exposure::Unknown
     } else {

@@ -351,33 +351,30 @@ impl Run {
             Event::RegionOutage => {
                 w.cloud
                     .set_region_outage([self.policy.regions.primary.clone()]);
-                w.links.isolate(PRIMARY_SITE_NODE, &[1, 2, 3]);
                 self.cut_off(PRIMARY_SITE_NODE);
             }
-            Event::Isolate(n) => {
-                w.links.isolate(n, &[1, 2, 3]);
-                self.cut_off(n);
-            }
+            Event::Isolate(n) => self.cut_off(n),
             Event::IsolateLeader => {
                 if let Some(n) = w.leader() {
-                    w.links.isolate(n, &[1, 2, 3]);
                     self.cut_off(n);
                 }
             }
             Event::Heal => {
                 w.links.heal();
+                // The primary's site stays dark while its region is out:
+                // its cut goes on.
                 let outage = self
                     .schedule
                     .outage_at
                     .is_some_and(|t| t <= self.start.elapsed());
-                if outage {
-                    w.links.isolate(PRIMARY_SITE_NODE, &[1, 2, 3]);
-                }
                 let now = self.now();
                 for c in self.cuts.iter_mut().filter(|c| c.until.is_none()) {
                     if !(outage && c.node == PRIMARY_SITE_NODE) {
                         c.until = Some(now);
                     }
+                }
+                if outage {
+                    self.cut_off(PRIMARY_SITE_NODE);
                 }
             }
             Event::Crash(n) => w.crash(n).await,
@@ -401,9 +398,10 @@ impl Run {
         }
     }
 
-    /// Notes that node `n` is cut off from every other node from now, unless
-    /// it already is.
+    /// Cuts node `n`'s links to every other node, and notes from when,
+    /// unless it already was cut off.
     fn cut_off(&mut self, n: u64) {
+        self.world.links.isolate(n, &[1, 2, 3]);
         if self.cuts.iter().any(|c| c.node == n && c.until.is_none()) {
             return;
         }

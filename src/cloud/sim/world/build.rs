@@ -14,10 +14,11 @@ impl World {
         lag: BTreeMap<DataTier, Exposure>,
     ) -> Self {
         let (primary, dr) = (&policy.regions.primary, &policy.regions.secondary);
+        let now = Instant::now();
         let mut w = World {
             rng,
             latency,
-            faults: faults.into_iter().map(ActiveFault::new).collect(),
+            faults: Vec::new(),
             lag,
             databases: BTreeMap::new(),
             node_groups: BTreeMap::new(),
@@ -45,10 +46,8 @@ impl World {
             replicators: BTreeMap::new(),
             creations: Vec::new(),
         };
-        let now = Instant::now();
-        let busy: Vec<Fault> = w.faults.iter().map(|f| f.fault.clone()).collect();
-        for f in &busy {
-            w.note_busy(f, now);
+        for f in faults {
+            w.add_fault(f, now);
         }
         let control = |w: &mut World, arn: &str, on: bool| {
             let rc = SimRoutingControl {

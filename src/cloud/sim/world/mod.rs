@@ -221,20 +221,15 @@ impl World {
     /// report its status, and refuse the operation, from now on for its
     /// length.
     pub(super) fn add_fault(&mut self, fault: Fault, now: Instant) {
-        self.note_busy(&fault, now);
-        self.faults.push(ActiveFault::new(fault));
-    }
-
-    /// Starts the busy time of `f` at `now` when it is a busy fault.
-    fn note_busy(&mut self, f: &Fault, now: Instant) {
-        if f.fault == FaultKind::Busy {
-            let until = now + f.stuck_for().expect("validated when switched on");
+        if fault.fault == FaultKind::Busy {
+            let until = now + fault.stuck_for().expect("validated when switched on");
             self.busy.push(Busy {
-                resource: f.resource.clone(),
-                status: f.status.clone().unwrap_or_default(),
+                resource: fault.resource.clone(),
+                status: fault.status.clone().unwrap_or_default(),
                 until,
             });
         }
+        self.faults.push(ActiveFault::new(fault));
     }
 
     /// The status a busy resource reports now, if any.
