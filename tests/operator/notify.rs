@@ -3,16 +3,14 @@
 //! delays nobody, PagerDuty's trigger and resolve share a dedup key, and a
 //! new leader sends only what the old one had not delivered.
 
-mod notify_support;
-
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::notify_support::{Behaviour, Local, MemOutbox};
 use drctl::consensus::Command;
 use drctl::notify::config::{Receiver, ReceiverKind, Secret};
 use drctl::notify::{Event, EventKind, Notifier, NotifyConfig, NotifyMetrics};
-use notify_support::{Behaviour, Local, MemOutbox};
 
 fn receiver(name: &str, kind: ReceiverKind, url: &str, timeout_ms: u64, retries: u32) -> Receiver {
     Receiver {

@@ -2,12 +2,10 @@
 //! in turn turns exactly its check to fail, with its sentence, and leaves
 //! every other check as it was. Also `drctl check --sim` as a user runs it.
 
-mod cli_support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use cli_support::drctl;
+use crate::cli_support::drctl;
 use drctl::cloud::sim::{is_mutating, SimCloud, SimOptions};
 use drctl::cloud::Scaling;
 use drctl::model::DataTier;
@@ -119,7 +117,7 @@ async fn a_missing_replica_fails_the_dr_resources_check() {
 
 #[tokio::test(start_paused = true)]
 async fn a_missing_dr_msk_cluster_fails_the_dr_resources_check() {
-    // The replicator's state is judged on its own (tests/readiness_dr.rs).
+    // The replicator's state is judged on its own (readiness_dr.rs).
     let r = with(
         |_, sim| sim.remove("kafka:us-west-2/emr-platform-kafka-dr").unwrap(),
         None,

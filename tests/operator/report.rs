@@ -1,10 +1,8 @@
 //! `drctl report` and `drctl history` on drills, as a user runs them.
 
-mod cli_support;
-
 use std::path::Path;
 
-use cli_support::drctl;
+use crate::cli_support::drctl;
 
 /// Runs a drill recording into `history`; returns its JSON report.
 fn drill(history: &Path, args: &[&str]) -> serde_json::Value {

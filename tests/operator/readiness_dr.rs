@@ -2,11 +2,9 @@
 //! DR load balancer's targets, the MSK Replicator, the witness role's
 //! writes, and the DR resources after a failover, on the simulated cloud.
 
-mod cli_support;
-
 use std::sync::Arc;
 
-use cli_support::drctl;
+use crate::cli_support::drctl;
 
 use drctl::cloud::sim::{is_mutating, SimCloud, SimOptions};
 use drctl::cloud::TargetHealth;
