@@ -220,15 +220,21 @@ async fn a_site_clock_ahead_by_more_than_the_skew_fails_the_clocks_check() {
     );
 }
 
+/// `drctl check --sim` recording into `history`, as a user runs it: it
+/// exits 0 (ready); its standard output.
+pub(crate) fn check_sim_ready(history: &std::path::Path) -> String {
+    let out = drctl()
+        .args(["check", "--sim", "--history-dir"])
+        .arg(history)
+        .assert()
+        .code(0);
+    String::from_utf8_lossy(&out.get_output().stdout).into_owned()
+}
+
 #[test]
 fn drctl_check_sim_is_ready_out_of_the_box() {
     let history = tempfile::tempdir().unwrap();
-    let out = drctl()
-        .args(["check", "--sim", "--history-dir"])
-        .arg(history.path())
-        .assert()
-        .code(0);
-    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let stdout = check_sim_ready(history.path());
     for c in CHECKS {
         assert!(
             stdout.contains(&format!("PASS {c}")),
@@ -279,14 +285,7 @@ fn drctl_check_exits_5_with_warnings_and_6_when_not_ready() {
 #[test]
 fn drctl_check_predicts_the_rto_from_the_recorded_drills_of_the_policy() {
     let history = tempfile::tempdir().unwrap();
-    let check = || {
-        let out = drctl()
-            .args(["check", "--sim", "--history-dir"])
-            .arg(history.path())
-            .assert()
-            .code(0);
-        String::from_utf8_lossy(&out.get_output().stdout).into_owned()
-    };
+    let check = || check_sim_ready(history.path());
     let before = check();
     assert!(before.contains("the latency model (no history"), "{before}");
     drctl()

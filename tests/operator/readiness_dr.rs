@@ -266,12 +266,7 @@ fn drctl_check_refuses_an_active_region_the_policy_does_not_name_before_reading_
 #[test]
 fn the_policy_s_witness_role_is_checked_without_the_flag() {
     let history = tempfile::tempdir().unwrap();
-    let out = drctl()
-        .args(["check", "--sim", "--history-dir"])
-        .arg(history.path())
-        .assert()
-        .code(0);
-    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let stdout = crate::readiness::check_sim_ready(history.path());
     assert!(
         stdout.contains("the witness role arn:aws:iam::123456789012:role/drctl-witness may call none of the plan's"),
         "{stdout}"
