@@ -6,8 +6,10 @@
 //! corrections), started by `scripts/test.sh`; its address comes from
 //! [`ENDPOINT_ENV`]. Each test gets its own account through the
 //! `x-moto-account-id` header, so tests share one server without resetting
-//! it. [`Moto::default_account`] targets moto's default account instead, for
-//! callers that cannot send the header (the `drctl` binary).
+//! it. A caller that cannot send the header (the `drctl` binary) reaches its
+//! test's account with the credentials of a role assumed there
+//! ([`Moto::assumed`]): nothing ever needs moto's default account or a reset
+//! that would wipe the accounts of the tests running beside it.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -111,7 +113,8 @@ pub struct Moto {
     /// The shared SDK configuration: moto's endpoint, static test
     /// credentials, us-east-1, a single attempt per call.
     pub config: SdkConfig,
-    /// The account sent in `x-moto-account-id`; `None` for moto's default.
+    /// The account these clients work in; `None` for moto's default. Sent
+    /// in `x-moto-account-id` unless the clients come from [`Moto::assumed`].
     pub account: Option<String>,
     interceptor: MotoInterceptor,
 }
@@ -164,10 +167,45 @@ impl Moto {
         Self::new(&endpoint(), Some(random_account_id()))
     }
 
-    /// moto's default account on the server named by [`ENDPOINT_ENV`]: what
-    /// a client that sends no account header (the `drctl` binary) sees.
-    pub fn default_account() -> Self {
-        Self::new(&endpoint(), None)
+    /// This account reached without the account header, as the `drctl`
+    /// binary reaches it: clients signing with the credentials of a role
+    /// assumed in this account through moto's STS (moto takes the account
+    /// from the role's ARN; the role need not exist, and moto reads the
+    /// credentials only when no header names an account). Also returns the
+    /// credentials, for a process's `AWS_*` environment.
+    pub async fn assumed(&self) -> (Self, Credentials) {
+        let account = self.account_id().to_owned();
+        let sts = moto_client!(self, aws_sdk_sts, "us-east-1");
+        let out = sts
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{account}:role/drctl-moto-tests"))
+            .role_session_name("drctl-moto-tests")
+            .send()
+            .await
+            .expect("moto's STS assumes a role in the test's account");
+        let c = out.credentials().expect("AssumeRole returns credentials");
+        let credentials = Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_owned()),
+            None,
+            "drctl-moto-assumed-role",
+        );
+        let config = self
+            .config
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(credentials.clone()))
+            .build();
+        let interceptor = MotoInterceptor {
+            account: None,
+            calls: Arc::default(),
+        };
+        let bare = Self {
+            config,
+            account: self.account.clone(),
+            interceptor,
+        };
+        (bare, credentials)
     }
 
     /// The account id moto stores this account's resources under.

@@ -1,5 +1,5 @@
 //! Route 53 record shapes and change comments; the calls themselves are
-//! covered by the moto contract tests in `tests/aws_contract.rs`.
+//! covered by the moto contract tests in `tests/aws/contract.rs`.
 
 use super::*;
 

@@ -4,14 +4,12 @@
 //!
 //! Run with moto started by `scripts/test.sh`, or by hand:
 //! `python tests/moto/server.py 5555 &` then
-//! `DRCTL_MOTO_ENDPOINT=http://127.0.0.1:5555 cargo test --test aws_contract_reprotect`.
+//! `DRCTL_MOTO_ENDPOINT=http://127.0.0.1:5555 cargo test --test aws`.
 //! Without `DRCTL_MOTO_ENDPOINT` every test panics: they never pass silently.
 
-mod support;
-
+use crate::support::moto::*;
 use drctl::cloud::{Database, ErrorKind, CREATED_BY_TAG, FENCED_EPOCH_TAG};
 use drctl::model::Fence;
-use support::moto::*;
 
 fn fence() -> Fence {
     Fence {

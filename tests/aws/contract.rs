@@ -3,14 +3,13 @@
 //!
 //! Run with moto started by `scripts/test.sh`, or by hand:
 //! `python tests/moto/server.py 5555 &` then
-//! `DRCTL_MOTO_ENDPOINT=http://127.0.0.1:5555 cargo test --test aws_contract`.
+//! `DRCTL_MOTO_ENDPOINT=http://127.0.0.1:5555 cargo test --test aws`.
 //! Without `DRCTL_MOTO_ENDPOINT` every test panics: they never pass silently.
 //! Each test seeds its own moto account, so they run in parallel.
 
-mod support;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::support::moto::*;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -22,7 +21,6 @@ use drctl::cloud::{
     ChangeStatus, Database, Dns, ErrorKind, NodeGroups, Record, RecordTarget, RecordType, Scaling,
 };
 use drctl::model::Fence;
-use support::moto::*;
 
 /// The DR ALB the API record is flipped to.
 const DR_ALB: &str = "emr-platform-alb-dr-987654321.us-west-2.elb.amazonaws.com";
@@ -454,12 +452,16 @@ async fn the_whole_core_platform_seeds_into_one_account() {
 }
 
 #[tokio::test]
-async fn the_default_account_is_reached_without_the_account_header() {
-    // Read-only: the default account belongs to the end-to-end test.
-    let moto = Moto::default_account();
-    assert_eq!(moto.account_id(), MOTO_DEFAULT_ACCOUNT);
-    let missing = format!("absent-{}", random_account_id());
-    let read = moto.cloud().get_database(DR_REGION, &missing).await;
+async fn an_assumed_role_reaches_its_account_without_the_account_header() {
+    // What the end-to-end test relies on to run the binary in its own account.
+    let moto = Moto::isolated();
+    seed_core_platform(&moto).await.expect("seeded");
+    let (bare, _) = moto.assumed().await;
+    let read = bare.cloud().get_database(DR_REGION, DR_DB).await;
+    assert!(read.expect("moto answered").is_some(), "the seeded replica");
+    assert_eq!(bare.take_calls(), ["DescribeDBInstances"]);
+    // Another account does not see it: the credentials chose the account.
+    let other = Moto::isolated().assumed().await.0;
+    let read = other.cloud().get_database(DR_REGION, DR_DB).await;
     assert_eq!(read.expect("moto answered"), None);
-    assert_eq!(moto.take_calls(), ["DescribeDBInstances"]);
 }

@@ -1,17 +1,16 @@
 //! End to end: the built `drctl` binary against moto seeded with the platform
 //! of `policies/emr-platform-core.yaml`, exactly as an operator runs it.
 //!
-//! The binary cannot send moto's account header, so this test uses moto's
-//! default account; it resets moto first, which is safe because cargo runs
-//! test binaries one at a time and this binary holds a single test.
-
-mod support;
+//! The binary cannot send moto's account header: it runs with the
+//! credentials of a role assumed in the test's own account, so it shares the
+//! moto server with every other test and resets nothing.
 
 use std::path::Path;
 
+use crate::support::moto::*;
 use assert_cmd::Command;
+use aws_sdk_rds::config::Credentials;
 use drctl::cloud::{Database, Dns, NodeGroups, RecordTarget, RecordType, Scaling};
-use support::moto::*;
 
 const POLICY: &str = "policies/emr-platform-core.yaml";
 const DR_ALB: &str = "emr-platform-alb-dr-0987654321.us-west-2.elb.amazonaws.com";
@@ -22,14 +21,19 @@ struct Run {
     stderr: String,
 }
 
-fn drctl(journal: &Path, args: &[&str]) -> Run {
+/// The binary as an operator runs it, signing with `credentials`.
+fn drctl(credentials: &Credentials, journal: &Path, args: &[&str]) -> Run {
     let out = Command::cargo_bin("drctl")
         .unwrap()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("AWS_ENDPOINT_URL", endpoint())
         .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ACCESS_KEY_ID", credentials.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key())
+        .env(
+            "AWS_SESSION_TOKEN",
+            credentials.session_token().expect("a session token"),
+        )
         .env("DRCTL_JOURNAL_DIR", journal)
         .env_remove("AWS_PROFILE")
         .args(args)
@@ -78,37 +82,11 @@ async fn world(moto: &Moto) -> World {
     }
 }
 
-async fn reset_moto() {
-    let url = format!("{}/moto-api/reset", endpoint());
-    let status = tokio::task::spawn_blocking(move || {
-        let stream = std::net::TcpStream::connect(
-            url.trim_start_matches("http://").split('/').next().unwrap(),
-        );
-        let mut stream = stream.expect("moto is reachable");
-        use std::io::{Read, Write};
-        let path = "/moto-api/reset";
-        write!(
-            stream,
-            "POST {path} HTTP/1.1\r\nHost: moto\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).unwrap();
-        reply
-    })
-    .await
-    .unwrap();
-    assert!(
-        status.starts_with("HTTP/1.1 200") || status.starts_with("HTTP/1.0 200"),
-        "{status}"
-    );
-}
-
 #[tokio::test]
 async fn an_operator_fails_the_core_platform_over_against_moto() {
-    reset_moto().await;
-    let moto = Moto::default_account();
+    let moto = Moto::isolated();
     seed_core_platform(&moto).await.unwrap();
+    let (_, credentials) = moto.assumed().await;
     let journal = tempfile::tempdir().unwrap();
     let before = world(&moto).await;
     assert!(before.replica_source.is_some());
@@ -116,7 +94,11 @@ async fn an_operator_fails_the_core_platform_over_against_moto() {
 
     // Without --confirm: the plan, and nothing changes. Lag cannot be
     // measured against AWS yet, so the gate would refuse: exit 3.
-    let plan = drctl(journal.path(), &["failover", "--policy", POLICY]);
+    let plan = drctl(
+        &credentials,
+        journal.path(),
+        &["failover", "--policy", POLICY],
+    );
     assert_eq!(plan.code, 3, "{}\n{}", plan.stdout, plan.stderr);
     assert!(plan.stdout.contains("promote-database"), "{}", plan.stdout);
     assert!(
@@ -134,6 +116,7 @@ async fn an_operator_fails_the_core_platform_over_against_moto() {
 
     // --confirm alone: the RPO gate refuses (exposure unknown) and nothing changes.
     let refused = drctl(
+        &credentials,
         journal.path(),
         &["failover", "--policy", POLICY, "--confirm"],
     );
@@ -150,6 +133,7 @@ async fn an_operator_fails_the_core_platform_over_against_moto() {
     // A number does not cover an exposure nobody can measure (moto serves no
     // CloudWatch lag): still refused, nothing changed.
     let number = drctl(
+        &credentials,
         journal.path(),
         &[
             "failover",
@@ -171,6 +155,7 @@ async fn an_operator_fails_the_core_platform_over_against_moto() {
     // Accepting the unbounded loss on the database, by name: promote, scale
     // the three node groups, flip the record.
     let done = drctl(
+        &credentials,
         journal.path(),
         &[
             "failover",
@@ -216,6 +201,7 @@ async fn an_operator_fails_the_core_platform_over_against_moto() {
 
     // A second run changes nothing and says so.
     let again = drctl(
+        &credentials,
         journal.path(),
         &[
             "failover",
@@ -255,6 +241,7 @@ async fn an_operator_fails_the_core_platform_over_against_moto() {
     )
     .unwrap();
     let invalid = drctl(
+        &credentials,
         journal.path(),
         &["failover", "--confirm", "--policy", bad.to_str().unwrap()],
     );
