@@ -46,7 +46,7 @@ pub(super) async fn execute_and_report<C: crate::cloud::Cloud + 'static>(
 
 /// Records a finished run for `drctl report` and `drctl history`; a
 /// history that cannot be written is a warning, never a failed failover.
-fn record_history(
+pub(super) fn record_history(
     store: &crate::history::HistoryStore,
     record: &crate::execute::ExecutionRecord,
     policy: &Policy,

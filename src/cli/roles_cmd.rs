@@ -61,6 +61,15 @@ pub struct RoleArgs {
     /// Why, for the journal and the audit log.
     #[arg(long)]
     pub reason: Option<String>,
+    /// Without --controller: what is printed, the plan (a dry run) or the
+    /// execution's report (with --confirm), for people or as JSON. A
+    /// cluster's execution is followed step by step instead.
+    #[arg(long, value_enum, default_value_t = super::Output::Text, conflicts_with = "controller")]
+    pub output: super::Output,
+    /// Without --controller: where a finished execution is recorded for
+    /// `drctl report` and `drctl history` (a cluster records its own).
+    #[arg(long, env = "DRCTL_HISTORY_DIR", default_value = crate::history::DEFAULT_HISTORY_DIR)]
+    pub history_dir: std::path::PathBuf,
 }
 
 /// `drctl reprotect` arguments.

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::roles_cmd::RoleArgs;
-use super::{exit_for, Exit};
+use super::{exit_for, Exit, Output};
 use crate::cloud::aws::AwsCloud;
 use crate::cloud::sim::remote::RemoteSim;
 use crate::cloud::Cloud;
@@ -179,26 +179,7 @@ async fn run_with<C: Cloud + 'static>(
     let plan = execute::plan_way_home(cloud_ref, cloud_ref, &working, failback, &ctx).await;
     let what = kind_name(kind);
     if !c.confirm {
-        print!("{}", crate::report::render_plan(&plan, &working));
-        if let Some(d) = &divergence {
-            println!(
-                "divergence report of failover {} (review it, then pass --divergence-reviewed {}):",
-                d.execution_id, d.execution_id
-            );
-            for line in &d.lines {
-                println!("  {line}");
-            }
-        }
-        if let Some(r) = resuming {
-            println!(
-                "journal: execution {} was interrupted; --confirm resumes it",
-                r.id
-            );
-        }
-        println!(
-            "\ndry run: nothing was changed. To execute: drctl {what} --confirm --policy {}",
-            c.policy.policy.display()
-        );
+        print_dry_run(&plan, &working, c, what, divergence.as_ref(), resuming);
         return plan_exit(&plan);
     }
     if let (Some(d), None) = (&divergence, &resuming) {
@@ -236,15 +217,79 @@ async fn run_with<C: Cloud + 'static>(
             return Exit::Io;
         }
     };
-    print_record(&record);
-    match journal_roles(&c.journal_dir, &written.name) {
+    let target = if c.sim.is_some() { "sim" } else { "aws" };
+    let history = crate::history::HistoryStore::new(&c.history_dir);
+    super::report_run::record_history(&history, &record, &working, target);
+    let roles = match journal_roles(&c.journal_dir, &written.name) {
         Ok((after, _)) => {
             let now = crate::controller::orient(written, after.orientation, &after.names);
-            println!("{}", roles_line(&after, &now));
+            roles_line(&after, &now)
         }
         Err(e) => return e,
+    };
+    match c.output {
+        Output::Text => {
+            print_record(&record);
+            println!("{roles}");
+        }
+        Output::Json => {
+            let report = crate::report::Report::new(&record, &working, target);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).expect("reports serialize")
+            );
+            eprintln!("{roles}");
+        }
     }
     exit_for(record.status)
+}
+
+/// A dry run's plan: for people, with the divergence report and an
+/// interrupted run's note; as JSON, the plan alone on standard output and
+/// the notes on standard error.
+fn print_dry_run(
+    plan: &Plan,
+    working: &Policy,
+    c: &RoleArgs,
+    what: &str,
+    divergence: Option<&roles_state::DivergenceShown>,
+    resuming: Option<&ExecutionRecord>,
+) {
+    let mut notes = Vec::new();
+    if let Some(d) = divergence {
+        notes.push(format!(
+            "divergence report of failover {} (review it, then pass --divergence-reviewed {}):",
+            d.execution_id, d.execution_id
+        ));
+        notes.extend(d.lines.iter().map(|line| format!("  {line}")));
+    }
+    if let Some(r) = resuming {
+        notes.push(format!(
+            "journal: execution {} was interrupted; --confirm resumes it",
+            r.id
+        ));
+    }
+    match c.output {
+        Output::Text => {
+            print!("{}", crate::report::render_plan(plan, working));
+            for note in notes {
+                println!("{note}");
+            }
+            println!(
+                "\ndry run: nothing was changed. To execute: drctl {what} --confirm --policy {}",
+                c.policy.policy.display()
+            );
+        }
+        Output::Json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(plan).expect("plans serialize")
+            );
+            for note in notes {
+                eprintln!("{note}");
+            }
+        }
+    }
 }
 
 /// The command's name for `kind`.

@@ -35,6 +35,7 @@ fn drctl(credentials: &Credentials, journal: &Path, args: &[&str]) -> Run {
             credentials.session_token().expect("a session token"),
         )
         .env("DRCTL_JOURNAL_DIR", journal)
+        .env("DRCTL_HISTORY_DIR", journal.join("history"))
         .env_remove("AWS_PROFILE")
         .args(args)
         .timeout(std::time::Duration::from_secs(120))

@@ -57,10 +57,8 @@ fn drctl(sim: &Sim, journal: &Path, args: &[&str]) -> Output {
         .args(["--policy", POLICY, "--sim", &sim.1])
         .arg("--journal-dir")
         .arg(journal)
-        .args(match args[0] {
-            "failover" => vec!["--history-dir".into(), journal.join("history")],
-            _ => Vec::new(),
-        })
+        .arg("--history-dir")
+        .arg(journal.join("history"))
         .env_remove("DRCTL_CONTROLLER")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -157,6 +155,50 @@ fn a_failover_then_a_reprotect_run_here_read_the_roles_from_the_local_journal() 
 }
 
 #[test]
+fn a_reprotect_run_here_prints_json_and_is_recorded_in_the_history() {
+    let sim = serve();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal");
+    let out = drctl(&sim, &journal, &["failover", "--confirm"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // The dry run's plan, as JSON on stdout alone.
+    let out = drctl(&sim, &journal, &["reprotect", "--output", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON plan");
+    assert_eq!(plan["kind"], "reprotect", "{plan}");
+    assert_eq!(plan["from_region"], "us-west-2", "{plan}");
+
+    // The run's report, as JSON; the roles line on stderr.
+    let out = drctl(
+        &sim,
+        &journal,
+        &["reprotect", "--confirm", "--output", "json"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(report["status"], "completed", "{report}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("policy read reversed"), "{stderr}");
+
+    // Recorded in the history: `drctl report` finds it there (the journal
+    // would say it ran against aws).
+    let id = report["execution_id"].as_str().expect("an execution id");
+    let out = Command::new(cargo_bin("drctl"))
+        .current_dir(root())
+        .args(["report", id, "--format", "json", "--history-dir"])
+        .arg(journal.join("history"))
+        .arg("--journal-dir")
+        .arg(&journal)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let found: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(found["target"], "sim", "{found}");
+    assert_eq!(found["execution_id"], id, "{found}");
+}
+
+#[test]
 fn without_a_controller_the_simulated_cloud_flag_and_a_controller_exclude_each_other() {
     for cmd in ["reprotect", "failback", "failover"] {
         let out = Command::new(cargo_bin("drctl"))
@@ -168,5 +210,22 @@ fn without_a_controller_the_simulated_cloud_flag_and_a_controller_exclude_each_o
         assert_eq!(out.status.code(), Some(2), "{}", text(&out));
         let t = text(&out);
         assert!(t.contains("--sim") && t.contains("--controller"), "{t}");
+    }
+    // A cluster's execution is followed, not printed as JSON.
+    for cmd in ["reprotect", "failback"] {
+        let out = Command::new(cargo_bin("drctl"))
+            .current_dir(root())
+            .args([
+                cmd,
+                "--output",
+                "json",
+                "--controller",
+                "http://127.0.0.1:9",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let t = text(&out);
+        assert!(t.contains("--output") && t.contains("--controller"), "{t}");
     }
 }
