@@ -37,9 +37,6 @@ use drctl::cloud::Scaling;
 /// The environment variable holding moto's address, e.g. `http://127.0.0.1:5555`.
 pub const ENDPOINT_ENV: &str = "DRCTL_MOTO_ENDPOINT";
 
-/// The account moto uses when a request names none.
-pub const MOTO_DEFAULT_ACCOUNT: &str = "123456789012";
-
 /// The header by which a request picks its moto account.
 const ACCOUNT_HEADER: &str = "x-moto-account-id";
 
@@ -113,9 +110,9 @@ pub struct Moto {
     /// The shared SDK configuration: moto's endpoint, static test
     /// credentials, us-east-1, a single attempt per call.
     pub config: SdkConfig,
-    /// The account these clients work in; `None` for moto's default. Sent
-    /// in `x-moto-account-id` unless the clients come from [`Moto::assumed`].
-    pub account: Option<String>,
+    /// The account these clients work in. Sent in `x-moto-account-id`
+    /// unless the clients come from [`Moto::assumed`].
+    pub account: String,
     interceptor: MotoInterceptor,
 }
 
@@ -132,8 +129,8 @@ macro_rules! moto_client {
 }
 
 impl Moto {
-    /// Clients of `endpoint`, in `account` (or moto's default account).
-    pub fn new(endpoint: &str, account: Option<String>) -> Self {
+    /// Clients of `endpoint`, in `account`.
+    pub fn new(endpoint: &str, account: String) -> Self {
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(Provider::Rustls(CryptoMode::Ring))
             .build_https();
@@ -152,7 +149,7 @@ impl Moto {
             .http_client(http)
             .build();
         let interceptor = MotoInterceptor {
-            account: account.clone(),
+            account: Some(account.clone()),
             calls: Arc::default(),
         };
         Self {
@@ -164,7 +161,7 @@ impl Moto {
 
     /// A fresh random account on the server named by [`ENDPOINT_ENV`].
     pub fn isolated() -> Self {
-        Self::new(&endpoint(), Some(random_account_id()))
+        Self::new(&endpoint(), random_account_id())
     }
 
     /// This account reached without the account header, as the `drctl`
@@ -174,7 +171,7 @@ impl Moto {
     /// credentials only when no header names an account). Also returns the
     /// credentials, for a process's `AWS_*` environment.
     pub async fn assumed(&self) -> (Self, Credentials) {
-        let account = self.account_id().to_owned();
+        let account = &self.account;
         let sts = moto_client!(self, aws_sdk_sts, "us-east-1");
         let out = sts
             .assume_role()
@@ -210,7 +207,7 @@ impl Moto {
 
     /// The account id moto stores this account's resources under.
     pub fn account_id(&self) -> &str {
-        self.account.as_deref().unwrap_or(MOTO_DEFAULT_ACCOUNT)
+        &self.account
     }
 
     /// An RDS client for `region`.
